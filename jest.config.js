@@ -1,0 +1,9 @@
+/** Unit, service, infra and client tests: `npm test`. The host test has its own config. */
+module.exports = {
+  preset: "ts-jest",
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/host/"],
+  testTimeout: 30000,
+};
