@@ -1,0 +1,180 @@
+/**
+ * The Pulumi stack config of claude-bus, validated with zod.
+ *
+ * Pulumi hands every config value to the program as a string (lists as JSON text), so the schema
+ * parses those strings. Any error names the key that is wrong and never echoes a secret value.
+ */
+import { isIP } from "node:net";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { type HostConfig, parseHostConfig } from "../provision/config";
+
+/** Config namespace = project name in Pulumi.yaml. */
+export const CONFIG_NAMESPACE = "claude-bus";
+
+/** Every key the program reads (all declared in Pulumi.yaml). */
+export const STACK_CONFIG_KEYS = [
+  "region",
+  "size",
+  "image",
+  "domain",
+  "subdomain",
+  "manageDns",
+  "acmeEmail",
+  "acmeServer",
+  "sshKeyFingerprint",
+  "sshPublicKey",
+  "sshPrivateKey",
+  "sshAllowedCidrs",
+  "clientSshKeys",
+  "busUser",
+  "busPassword",
+  "rotation",
+  "rateLimit",
+] as const;
+export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
+export type RawStackConfig = Partial<Record<StackConfigKey, string>>;
+
+const DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const HOST_NAME = new RegExp(`^(?:${DNS_LABEL}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
+const SUBDOMAIN = new RegExp(`^${DNS_LABEL}(?:\\.${DNS_LABEL})*$`);
+const SSH_PUBLIC_KEY =
+  /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?$/;
+
+/** A required string; `what` says what to put there when it is missing. */
+function required(what: string) {
+  return z
+    .string({ error: (issue) => (issue.input === undefined ? `is required: ${what}` : "must be a string") })
+    .trim()
+    .min(1, `is required: ${what}`);
+}
+
+/** An optional string where "" (the Pulumi.yaml default) means unset. */
+function optional<T extends z.ZodType>(inner: T) {
+  return z.preprocess((v) => (v === "" || v === undefined ? undefined : v), inner.optional());
+}
+
+/** A list set as JSON text (`pulumi config set --path 'key[0]' value` stores it that way). */
+function jsonList<T extends z.ZodType>(item: T, fallback: z.infer<T>[]) {
+  return z.preprocess(
+    (v) => {
+      if (v === undefined || v === "") return fallback;
+      if (typeof v !== "string") return v;
+      try {
+        return JSON.parse(v);
+      } catch {
+        return v; // not JSON: the array check below reports it
+      }
+    },
+    z.array(item, { error: "must be a list (set items with --path 'key[0]' value)" }),
+  );
+}
+
+function isCidr(value: string): boolean {
+  const [address, prefix, ...rest] = value.split("/");
+  if (rest.length > 0 || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
+  const family = isIP(address);
+  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const booleanText = z.preprocess(
+  (v) => (v === undefined || v === "" ? false : v === "true" ? true : v === "false" ? false : v),
+  z.boolean({ error: 'must be "true" or "false"' }),
+);
+
+/** Secrets are parsed as plain text once, then only ever travel as Pulumi secrets. */
+const secretText = (schema: z.ZodString) => schema.transform((v) => pulumi.secret(v));
+
+export const StackConfigSchema = z
+  .object({
+    region: z.string().default("nyc3").pipe(z.string().regex(/^[a-z]{3}\d$/, "must be a DigitalOcean region slug like nyc3 or fra1")),
+    size: z
+      .string()
+      .default("s-1vcpu-1gb")
+      .pipe(
+        z.string().regex(/^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$/, "must be a DigitalOcean size slug like s-1vcpu-1gb (see `doctl compute size list`)"),
+      ),
+    image: z.string().default("debian-12-x64").pipe(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image slug like debian-12-x64")),
+    domain: required("pulumi config set domain example.com").pipe(
+      z.string().toLowerCase().regex(HOST_NAME, "must be a DNS domain like example.com"),
+    ),
+    subdomain: z
+      .string()
+      .default("claude-bus")
+      .pipe(z.string().toLowerCase().regex(SUBDOMAIN, "must be a DNS label like claude-bus")),
+    manageDns: booleanText,
+    acmeEmail: required("pulumi config set acmeEmail you@example.com").pipe(z.email("must be an email address")),
+    acmeServer: optional(z.url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" })),
+    sshKeyFingerprint: optional(
+      z.string().regex(/^(?:(?:[0-9a-f]{2}:){15}[0-9a-f]{2}|\d+)$/, "must be an MD5 fingerprint aa:bb:...:ff (or a numeric key id) as shown by DigitalOcean"),
+    ),
+    sshPublicKey: optional(z.string().trim().regex(SSH_PUBLIC_KEY, "must be one OpenSSH public key line (ssh-ed25519 AAAA... comment)")),
+    sshPrivateKey: secretText(
+      required("pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519").refine(
+        (v) => /^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) && /-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(v),
+        "must be a PEM/OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)",
+      ),
+    ),
+    sshAllowedCidrs: jsonList(z.string().refine(isCidr, "must be a CIDR like 203.0.113.7/32 or 2001:db8::/32"), ["0.0.0.0/0", "::/0"]).pipe(
+      z.array(z.string()).min(1, "must list at least one CIDR (0.0.0.0/0 and ::/0 allow everyone)"),
+    ),
+    clientSshKeys: jsonList(z.string().trim().regex(SSH_PUBLIC_KEY, "must be an OpenSSH public key line"), []),
+    busUser: z.string().default("claude"), // checked by parseHostConfig
+    // Letters and digits only: the password lands in a shell-sourced, dotenv-parsed env file.
+    busPassword: optional(secretText(z.string().regex(/^[A-Za-z0-9]{16,128}$/, "must be 16-128 letters and digits"))),
+    rotation: z.string().default("initial").pipe(z.string().min(1, "must not be empty")),
+    rateLimit: optional(
+      z.coerce.number().int("must be a whole number of requests per second").min(1, "must be at least 1").max(10000, "must be at most 10000"),
+    ),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const keys = [cfg.sshKeyFingerprint, cfg.sshPublicKey].filter((v) => v !== undefined);
+    if (keys.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["sshKeyFingerprint"],
+        message: "set exactly one of sshKeyFingerprint (a key already in DigitalOcean) or sshPublicKey (a key to register)",
+      });
+    }
+  });
+
+export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+/** Validates raw stack config; the Error lists every bad key as `key: what is wrong`. */
+export function parseStackConfig(raw: RawStackConfig): StackConfig {
+  const result = StackConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const key = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join("");
+    return `  ${key || "config"}: ${issue.message}`;
+  });
+  throw new Error(`Invalid claude-bus stack config:\n${lines.join("\n")}`);
+}
+
+/** Reads every key from the running stack's config. */
+export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): StackConfig {
+  const raw: RawStackConfig = {};
+  for (const key of STACK_CONFIG_KEYS) {
+    const value = config.get(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  return parseStackConfig(raw);
+}
+
+/** The host config the provision steps render from; unset options keep provision's defaults. */
+export function hostConfigOf(cfg: StackConfig): HostConfig {
+  try {
+    return parseHostConfig({
+      domain: cfg.domain,
+      subdomain: cfg.subdomain,
+      busUser: cfg.busUser,
+      acmeEmail: cfg.acmeEmail,
+      ...(cfg.acmeServer !== undefined && { acmeServer: cfg.acmeServer }),
+      ...(cfg.rateLimit !== undefined && { rateLimit: { perSecond: cfg.rateLimit } }),
+      clientSshKeys: cfg.clientSshKeys,
+    });
+  } catch (err) {
+    throw new Error(`Invalid claude-bus stack config: ${(err as Error).message}`);
+  }
+}
