@@ -1,0 +1,164 @@
+/**
+ * Typed client library for a claude-bus (the HTTP contract in SPEC.md).
+ * The CLI is built on it; other programs can `import { createBusClient } from "claude-bus"`.
+ */
+import { z } from "zod";
+
+export const MessageSchema = z.object({
+  id: z.string(),
+  ts: z.string(),
+  from: z.string(),
+  to: z.string(),
+  body: z.string(),
+  tags: z.array(z.string()),
+  read_by: z.array(z.string()),
+});
+export type Message = z.infer<typeof MessageSchema>;
+
+const HealthSchema = z.object({ ok: z.literal(true), count: z.number().int(), now: z.string() });
+export type Health = z.infer<typeof HealthSchema>;
+
+const MessagesSchema = z.object({ messages: z.array(MessageSchema) });
+
+const AckSchema = z.object({ ok: z.literal(true), id: z.string(), reader: z.string(), already: z.boolean() });
+export type AckResult = z.infer<typeof AckSchema>;
+
+export interface NewMessage {
+  from: string;
+  to?: string;
+  body: string;
+  tags?: string[];
+}
+
+export interface MessageQuery {
+  since?: string;
+  to?: string;
+  from?: string;
+  unread_by?: string;
+  limit?: number;
+}
+
+export interface BusClientOptions {
+  url: string;
+  user: string;
+  pass: string;
+  /** Per-request timeout; an unanswered request becomes an UnreachableError. */
+  timeoutMs?: number;
+}
+
+export interface BusClient {
+  readonly url: string;
+  health(): Promise<Health>;
+  post(message: NewMessage): Promise<Message>;
+  messages(query?: MessageQuery): Promise<Message[]>;
+  ack(id: string, reader: string): Promise<AckResult>;
+}
+
+/** The bus answered 401: wrong or missing credential. */
+export class AuthError extends Error {
+  readonly status = 401;
+  constructor(url: string) {
+    super(`the bus at ${url} rejected the credential (401): check BUS_USER/BUS_PASS`);
+    this.name = "AuthError";
+  }
+}
+
+/** No HTTP answer at all: DNS, refused connection, TLS failure or timeout. */
+export class UnreachableError extends Error {
+  constructor(url: string, reason: string) {
+    super(`cannot reach the bus at ${url}: ${reason}`);
+    this.name = "UnreachableError";
+  }
+}
+
+/** Any other non-success answer, with the server's own error text. */
+export class BusError extends Error {
+  constructor(readonly status: number, readonly serverError: string) {
+    super(`the bus answered ${status}: ${serverError}`);
+    this.name = "BusError";
+  }
+}
+
+export function createBusClient(options: BusClientOptions): BusClient {
+  const base = options.url.replace(/\/+$/, "");
+  const authorization = "Basic " + Buffer.from(`${options.user}:${options.pass}`, "utf8").toString("base64");
+  const timeoutMs = options.timeoutMs ?? 15_000;
+
+  async function request<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization, accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await fetch(base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw new UnreachableError(base, describeFetchFailure(err, timeoutMs));
+    }
+    const text = await res.text();
+    if (res.status === 401) throw new AuthError(base);
+    if (!res.ok) throw new BusError(res.status, serverErrorText(text));
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new BusError(res.status, `response is not JSON: ${text.slice(0, 200)}`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new BusError(res.status, `unexpected response shape: ${parsed.error.message}`);
+    return parsed.data;
+  }
+
+  return {
+    url: base,
+    health: () => request("GET", "/health", HealthSchema),
+    post: (message) => request("POST", "/post", MessageSchema, message),
+    async messages(query = {}) {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(query)) {
+        if (value !== undefined) params.set(key, String(value));
+      }
+      const qs = params.toString();
+      return (await request("GET", "/messages" + (qs ? "?" + qs : ""), MessagesSchema)).messages;
+    },
+    ack: (id, reader) => request("POST", `/ack/${encodeURIComponent(id)}`, AckSchema, { reader }),
+  };
+}
+
+/** Every message matching `query`, following `since` page by page (the server caps a page at 500). */
+export async function* allMessages(client: BusClient, query: Omit<MessageQuery, "limit"> = {}): AsyncGenerator<Message> {
+  const pageSize = 500;
+  let since = query.since;
+  for (;;) {
+    const page = await client.messages({ ...query, since, limit: pageSize });
+    yield* page;
+    if (page.length < pageSize) return;
+    since = page[page.length - 1].id;
+  }
+}
+
+function serverErrorText(text: string): string {
+  try {
+    const json = JSON.parse(text) as { error?: unknown };
+    if (typeof json.error === "string") return json.error;
+  } catch {
+    // not JSON (a proxy's HTML error page, say): show its start below
+  }
+  return text.trim().slice(0, 200) || "(empty response)";
+}
+
+function describeFetchFailure(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
+    return `no answer within ${timeoutMs} ms`;
+  }
+  // undici wraps the socket error (ECONNREFUSED, ENOTFOUND, certificate errors) in `cause`
+  const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;
+  if (cause instanceof Error) {
+    const code = (cause as Error & { code?: string }).code;
+    return code ? `${code} (${cause.message})` : cause.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
