@@ -1,0 +1,108 @@
+import { promises as fsp } from "fs";
+
+/** The disk refused a write (full, read-only, I/O error): the HTTP layer answers 503. */
+export class StorageError extends Error {
+  constructor(message: string, readonly cause?: unknown) {
+    super(message);
+    this.name = "StorageError";
+  }
+}
+
+interface Pending {
+  prepare(positionInBatch: number): Buffer;
+  committed(offset: number, length: number): unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * An append-only file with group commit: records that arrive while a write + fsync is in
+ * flight wait, then all go to disk in one write and one fsync, and only then are their
+ * callers resolved. A failed write is truncated back to the last good offset so nothing
+ * already stored is damaged, and the next write tries again (recovery when space returns).
+ */
+export class AppendLog {
+  private queue: Pending[] = [];
+  private writing = false;
+  private needsTruncate = false;
+  private drained: Array<() => void> = [];
+
+  constructor(
+    private readonly file: fsp.FileHandle,
+    private goodLength: number,
+    private readonly label: string,
+  ) {}
+
+  get fd(): number {
+    return this.file.fd;
+  }
+
+  /**
+   * Queue a record. `prepare` builds its bytes when its batch is formed (so ids and
+   * timestamps follow commit order); `committed` runs after the fsync, in order.
+   */
+  append<R>(prepare: (positionInBatch: number) => Buffer, committed: (offset: number, length: number) => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ prepare, committed, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.writing) void this.flushLoop();
+    });
+  }
+
+  /** Resolves once nothing is queued or being written. */
+  idle(): Promise<void> {
+    if (!this.writing && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    await this.file.close();
+  }
+
+  private async flushLoop(): Promise<void> {
+    this.writing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      await this.writeBatch(batch);
+    }
+    this.writing = false;
+    for (const resolve of this.drained.splice(0)) resolve();
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    const chunks = batch.map((p, i) => p.prepare(i));
+    const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    try {
+      if (this.needsTruncate) await this.truncateToGood();
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await this.file.write(data, written, data.length - written, this.goodLength + written);
+        written += bytesWritten;
+      }
+      await this.file.datasync();
+    } catch (error) {
+      this.needsTruncate = true;
+      await this.truncateToGood().catch(() => undefined);
+      const failure = new StorageError(`${this.label}: ${(error as Error).message}`, error);
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    let offset = this.goodLength;
+    this.goodLength += data.length;
+    for (let i = 0; i < batch.length; i++) {
+      const length = chunks[i].length;
+      try {
+        batch[i].resolve(batch[i].committed(offset, length));
+      } catch (error) {
+        batch[i].reject(error);
+      }
+      offset += length;
+    }
+  }
+
+  private async truncateToGood(): Promise<void> {
+    await this.file.truncate(this.goodLength);
+    await this.file.datasync();
+    this.needsTruncate = false;
+  }
+}

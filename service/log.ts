@@ -1,0 +1,9 @@
+/** Structured logs: one JSON object per line, never credentials or headers. */
+export type LogFields = { level?: "info" | "warn" | "error"; msg: string } & Record<string, unknown>;
+export type LineSink = (line: string) => void;
+
+export const stdoutSink: LineSink = (line) => process.stdout.write(line + "\n");
+
+export function structuredLogger(sink: LineSink): (fields: LogFields) => void {
+  return (fields) => sink(JSON.stringify({ time: new Date().toISOString(), level: "info", ...fields }));
+}

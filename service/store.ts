@@ -1,0 +1,169 @@
+import * as fs from "fs";
+import { promises as fsp } from "fs";
+import * as path from "path";
+import { AppendLog, StorageError } from "./appendLog";
+import { BROADCAST, Message, jsonLine } from "./message";
+import { MessageIndex, Selection } from "./messageIndex";
+import { replayJsonl } from "./replay";
+import { PostBody, StoredAckSchema, StoredMessageSchema } from "./schemas";
+
+export { StorageError };
+
+export const MESSAGES_FILE = "bus.jsonl";
+export const ACKS_FILE = "acks.jsonl";
+
+type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * The durable store: bus.jsonl holds one line per message, exactly the object POST /post
+ * returned (read_by is [sender] there; later acks are not rewritten into it). acks.jsonl
+ * holds one line per ack, {"id","reader","ts"}. Both are append-only with group commit;
+ * nothing is acknowledged before its fsync. Metadata is indexed in memory, bodies are read
+ * back from bus.jsonl with pread on demand.
+ */
+export class BusStore {
+  private readonly pendingAcks = new Map<string, Promise<unknown>>();
+
+  private constructor(
+    private readonly index: MessageIndex,
+    private readonly messages: AppendLog,
+    private readonly acks: AppendLog,
+  ) {}
+
+  static async open(dataDir: string, log: Log): Promise<BusStore> {
+    await fsp.mkdir(dataDir, { recursive: true });
+    const index = new MessageIndex();
+    const messagesPath = path.join(dataDir, MESSAGES_FILE);
+    const acksPath = path.join(dataDir, ACKS_FILE);
+    const started = Date.now();
+
+    const messagesLength = await replayFile(messagesPath, log, (text, _lineNo, offset, length) => {
+      const m = StoredMessageSchema.parse(JSON.parse(text));
+      if (m.id !== String(index.count + 1)) throw new Error(`id ${m.id} where ${index.count + 1} was expected`);
+      index.add(offset, length, m.from, m.to);
+    });
+    const acksLength = await replayFile(acksPath, log, (text) => {
+      const a = StoredAckSchema.parse(JSON.parse(text));
+      const n = Number(a.id);
+      if (n > index.count) throw new Error(`ack of message ${a.id}, which does not exist`);
+      index.markRead(n, a.reader);
+    });
+    await fsyncDir(dataDir);
+    log("info", "store replayed", { dataDir, messages: index.count, ms: Date.now() - started });
+
+    const messages = new AppendLog(await fsp.open(messagesPath, "r+"), messagesLength, MESSAGES_FILE);
+    const acks = new AppendLog(await fsp.open(acksPath, "r+"), acksLength, ACKS_FILE);
+    return new BusStore(index, messages, acks);
+  }
+
+  get count(): number {
+    return this.index.count;
+  }
+
+  /** Append a message; resolves with it once it is on disk. Ids follow commit order. */
+  post(input: PostBody): Promise<Message> {
+    let message: Message;
+    return this.messages.append(
+      (positionInBatch) => {
+        message = {
+          id: String(this.index.count + 1 + positionInBatch),
+          ts: new Date().toISOString(),
+          from: input.from,
+          to: input.to ?? BROADCAST,
+          body: input.body,
+          tags: input.tags ?? [],
+          read_by: [input.from],
+        };
+        return jsonLine(message);
+      },
+      (offset, length) => {
+        this.index.add(offset, length - 1, message.from, message.to);
+        return message;
+      },
+    );
+  }
+
+  /** Record that reader read message n. Returns null for an unknown id. */
+  async ack(n: number, reader: string): Promise<{ already: boolean } | null> {
+    if (!Number.isSafeInteger(n) || n < 1 || n > this.index.count) return null;
+    if (this.index.isRead(n, reader)) return { already: true };
+    const key = `${n}/${reader}`;
+    const inFlight = this.pendingAcks.get(key);
+    if (inFlight) {
+      await inFlight;
+      return { already: true };
+    }
+    const write = this.acks.append(
+      () => jsonLine({ id: String(n), reader, ts: new Date().toISOString() }),
+      () => this.index.markRead(n, reader),
+    );
+    this.pendingAcks.set(key, write);
+    try {
+      await write;
+    } finally {
+      this.pendingAcks.delete(key);
+    }
+    return { already: false };
+  }
+
+  select(q: Selection): Message[] {
+    return this.index.select(q).map((n) => this.read(n));
+  }
+
+  /** Finish queued writes and close the files. */
+  async close(): Promise<void> {
+    await Promise.all([this.messages.close(), this.acks.close()]);
+  }
+
+  private read(n: number): Message {
+    const { offset, length } = this.index.location(n);
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const r = fs.readSync(this.messages.fd, buf, got, length - got, offset + got);
+      if (r === 0) throw new StorageError(`${MESSAGES_FILE} is shorter than its index (message ${n})`);
+      got += r;
+    }
+    const message = JSON.parse(buf.toString("utf8")) as Message;
+    message.read_by = this.index.readBy(n);
+    return message;
+  }
+}
+
+/**
+ * Replay one file (created empty if missing). A torn last line is saved beside the file
+ * (name.torn-<time>) and cut off, so the next append starts on a line boundary.
+ */
+async function replayFile(
+  file: string,
+  log: Log,
+  onLine: (text: string, lineNo: number, offset: number, length: number) => void,
+): Promise<number> {
+  const handle = await fsp.open(file, "a");
+  await handle.close();
+  const result = replayJsonl(file, onLine);
+  if (result.torn) {
+    const saved = `${file}.torn-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    await fsp.writeFile(saved, result.torn.bytes);
+    const handle = await fsp.open(file, "r+");
+    await handle.truncate(result.goodLength);
+    await handle.datasync();
+    await handle.close();
+    log("warn", "torn last line recovered", {
+      file: path.basename(file),
+      line: result.torn.lineNo,
+      bytes: result.torn.bytes.length,
+      savedTo: saved,
+    });
+  }
+  return result.goodLength;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
