@@ -42,11 +42,9 @@ const SSH_PUBLIC_KEY =
   /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?$/;
 
 /** A required string; `what` says what to put there when it is missing. */
-function required(what: string) {
-  return z
-    .string({ error: (issue) => (issue.input === undefined ? `is required: ${what}` : "must be a string") })
-    .trim()
-    .min(1, `is required: ${what}`);
+function required(what: string, { trim = true } = {}) {
+  const text = z.string({ error: (issue) => (issue.input === undefined ? `is required: ${what}` : "must be a string") });
+  return (trim ? text.trim() : text).min(1, `is required: ${what}`);
 }
 
 /** An optional string where "" (the Pulumi.yaml default) means unset. */
@@ -110,7 +108,7 @@ export const StackConfigSchema = z
     ),
     sshPublicKey: optional(z.string().trim().regex(SSH_PUBLIC_KEY, "must be one OpenSSH public key line (ssh-ed25519 AAAA... comment)")),
     sshPrivateKey: secretText(
-      required("pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519").refine(
+      required("cat ~/.ssh/id_ed25519 | pulumi config set --secret sshPrivateKey", { trim: false }).refine(
         (v) => /^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) && /-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(v),
         "must be a PEM/OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)",
       ),

@@ -1,0 +1,178 @@
+/** Stack config: Pulumi.yaml's typed schema and infra/config.ts's zod validation agree and fail clearly. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { load } from "js-yaml";
+import { hostConfigOf, parseStackConfig, STACK_CONFIG_KEYS, type RawStackConfig } from "../../infra/config";
+import { baseConfig, FAKE_PRIVATE_KEY, resolve } from "./harness";
+
+interface ConfigDecl {
+  type: string;
+  description?: string;
+  default?: unknown;
+  secret?: boolean;
+  items?: { type: string };
+}
+const project = load(readFileSync(join(__dirname, "../../Pulumi.yaml"), "utf8")) as {
+  name: string;
+  runtime: { name: string; options?: { typescript?: boolean } };
+  main: string;
+  config: Record<string, ConfigDecl>;
+};
+
+function errorOf(raw: RawStackConfig): string {
+  try {
+    parseStackConfig(raw);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+describe("Pulumi.yaml", () => {
+  it("is the claude-bus TypeScript program at infra/index.ts", () => {
+    expect(project.name).toBe("claude-bus");
+    expect(project.runtime.name).toBe("nodejs");
+    expect(project.runtime.options?.typescript).toBe(true);
+    expect(project.main).toBe("infra/index.ts");
+    expect(() => readFileSync(join(__dirname, "../..", project.main))).not.toThrow();
+  });
+
+  it("declares exactly the keys the program reads, each typed and described", () => {
+    expect(Object.keys(project.config).sort()).toEqual([...STACK_CONFIG_KEYS].sort());
+    for (const [key, decl] of Object.entries(project.config)) {
+      expect([key, ["string", "integer", "boolean", "array"].includes(decl.type)]).toEqual([key, true]);
+      expect([key, (decl.description ?? "").length > 10]).toEqual([key, true]);
+      if (decl.type === "array") expect([key, decl.items?.type]).toEqual([key, "string"]);
+    }
+  });
+
+  it("requires the keys without a sensible default and never gives a secret a plaintext default", () => {
+    const required = Object.entries(project.config)
+      .filter(([, d]) => d.default === undefined)
+      .map(([k]) => k)
+      .sort();
+    expect(required).toEqual(["acmeEmail", "domain", "sshPrivateKey"]);
+    expect(project.config.sshPrivateKey.secret).toBe(true);
+    // Pulumi rejects `secret: true` with a plaintext default, so the optional password is unmarked
+    // in the schema and the program treats it as a secret anyway (see the secrets tests).
+    expect(project.config.busPassword.default).toBe("");
+    for (const [key, decl] of Object.entries(project.config)) {
+      if (decl.secret) expect([key, decl.default]).toEqual([key, undefined]);
+    }
+  });
+
+  it("defaults are the ones the program applies when a key is unset", () => {
+    // The Pulumi CLI fills in Pulumi.yaml defaults; the program's own defaults must say the same.
+    const asPulumiPassesThem: RawStackConfig = { ...baseConfig() };
+    for (const [key, decl] of Object.entries(project.config)) {
+      if (decl.default === undefined || key in asPulumiPassesThem) continue;
+      (asPulumiPassesThem as Record<string, string>)[key] = typeof decl.default === "string" ? decl.default : JSON.stringify(decl.default);
+    }
+    const withDefaults = parseStackConfig(asPulumiPassesThem);
+    const unset = parseStackConfig(baseConfig());
+    const plain = ({ sshPrivateKey: _k, busPassword: _p, ...rest }: ReturnType<typeof parseStackConfig>) => rest;
+    expect(plain(unset)).toEqual({ ...plain(withDefaults), rateLimit: undefined });
+    // rateLimit unset keeps provision's default, which Pulumi.yaml documents.
+    expect(hostConfigOf(unset).rateLimit.perSecond).toBe(project.config.rateLimit.default);
+    expect(hostConfigOf(withDefaults)).toEqual(hostConfigOf(unset));
+    expect(withDefaults.size).toBe("s-1vcpu-1gb");
+    expect(withDefaults.image).toBe("debian-12-x64");
+    expect(withDefaults.subdomain).toBe("claude-bus");
+    expect(withDefaults.busUser).toBe("claude");
+    expect(withDefaults.busPassword).toBeUndefined();
+  });
+});
+
+describe("parseStackConfig", () => {
+  it("accepts a minimal config and maps it to provision's host config", () => {
+    const cfg = parseStackConfig({ ...baseConfig(), subdomain: "bus", rateLimit: "7", clientSshKeys: '["ssh-ed25519 AAAAC3Nza c1"]' });
+    const host = hostConfigOf(cfg);
+    expect(host.fqdn).toBe("bus.example.com");
+    expect(host.acmeEmail).toBe("ops@example.com");
+    expect(host.rateLimit.perSecond).toBe(7);
+    expect(host.clientSshKeys).toEqual(["ssh-ed25519 AAAAC3Nza c1"]);
+    expect(cfg.sshAllowedCidrs).toEqual(["0.0.0.0/0", "::/0"]);
+    expect(cfg.manageDns).toBe(false);
+  });
+
+  it("reads booleans, integers and lists the way `pulumi config set` stores them", () => {
+    const cfg = parseStackConfig({
+      ...baseConfig(),
+      manageDns: "true",
+      rateLimit: "50",
+      sshAllowedCidrs: '["198.51.100.0/24","2001:db8::/48"]',
+    });
+    expect(cfg.manageDns).toBe(true);
+    expect(cfg.rateLimit).toBe(50);
+    expect(cfg.sshAllowedCidrs).toEqual(["198.51.100.0/24", "2001:db8::/48"]);
+  });
+
+  it("names the key when the domain is missing", () => {
+    const { domain: _d, ...rest } = baseConfig();
+    expect(errorOf(rest)).toMatch(/^\s*domain: is required: pulumi config set domain/m);
+  });
+
+  it.each([
+    ["300.1.2.3/8"],
+    ["10.0.0.0/33"],
+    ["10.0.0.0"],
+    ["2001:db8::/129"],
+    ["example.com/24"],
+  ])("names the key and item for the bad CIDR %s", (cidr) => {
+    const message = errorOf({ ...baseConfig(), sshAllowedCidrs: JSON.stringify(["198.51.100.0/24", cidr]) });
+    expect(message).toMatch(/sshAllowedCidrs\[1\]: must be a CIDR/);
+    expect(message).not.toMatch(/sshAllowedCidrs\[0\]/);
+  });
+
+  it("rejects a CIDR list that is not a list", () => {
+    expect(errorOf({ ...baseConfig(), sshAllowedCidrs: "10.0.0.0/8" })).toMatch(/sshAllowedCidrs: must be a list/);
+    expect(errorOf({ ...baseConfig(), sshAllowedCidrs: "[]" })).toMatch(/sshAllowedCidrs: must list at least one CIDR/);
+  });
+
+  it.each([["small"], ["1GB"], ["S-1VCPU-1GB"], ["s_1vcpu_1gb"], ["s-1vcpu-1gb "]])("names the key for the bad size slug %j", (size) => {
+    expect(errorOf({ ...baseConfig(), size })).toMatch(/^\s*size: must be a DigitalOcean size slug/m);
+  });
+
+  it.each([["s-1vcpu-512mb-10gb"], ["s-2vcpu-2gb-amd"], ["c-2"]])("accepts the size slug %s", (size) => {
+    expect(parseStackConfig({ ...baseConfig(), size }).size).toBe(size);
+  });
+
+  it("names every bad key at once", () => {
+    const message = errorOf({ ...baseConfig(), region: "New York", manageDns: "yes", acmeEmail: "nope", rateLimit: "fast" });
+    for (const key of ["region", "manageDns", "acmeEmail", "rateLimit"]) expect(message).toMatch(new RegExp(`^\\s*${key}: `, "m"));
+  });
+
+  it("wants exactly one of sshKeyFingerprint and sshPublicKey", () => {
+    const { sshPublicKey: _k, ...neither } = baseConfig();
+    expect(errorOf(neither)).toMatch(/sshKeyFingerprint: set exactly one of sshKeyFingerprint .* or sshPublicKey/);
+    expect(errorOf({ ...baseConfig(), sshKeyFingerprint: "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa" })).toMatch(/set exactly one/);
+    expect(parseStackConfig({ ...neither, sshKeyFingerprint: "12345678" }).sshKeyFingerprint).toBe("12345678");
+    expect(errorOf({ ...neither, sshKeyFingerprint: "not-a-fingerprint" })).toMatch(/sshKeyFingerprint: must be an MD5 fingerprint/);
+  });
+
+  it("rejects unknown keys (typos) by name", () => {
+    expect(errorOf({ ...baseConfig(), domian: "example.org" } as RawStackConfig)).toMatch(/domian/);
+  });
+
+  it("passes host-config errors on, naming the key", () => {
+    expect(() => hostConfigOf(parseStackConfig({ ...baseConfig(), busUser: "bad user!" }))).toThrow(/stack config.*busUser/);
+  });
+
+  it("never echoes a secret in an error, and returns secrets only as Pulumi secrets", async () => {
+    const badPassword = "hunter2-is-not-alphanumeric!!";
+    const message = errorOf({ ...baseConfig(), busPassword: badPassword });
+    expect(message).toMatch(/busPassword: must be 16-128 letters and digits/);
+    expect(message).not.toContain("hunter2");
+
+    const badKey = "ssh-rsa AAAA this is a public key pasted by mistake";
+    const keyMessage = errorOf({ ...baseConfig(), sshPrivateKey: badKey });
+    expect(keyMessage).toMatch(/sshPrivateKey: must be a PEM\/OpenSSH private key/);
+    expect(keyMessage).not.toContain("pasted by mistake");
+
+    const cfg = parseStackConfig({ ...baseConfig(), busPassword: "Abcdefghij0123456789XYZ" });
+    expect(pulumi.Output.isInstance(cfg.sshPrivateKey)).toBe(true);
+    expect(await resolve(cfg.sshPrivateKey)).toEqual({ value: FAKE_PRIVATE_KEY, secret: true });
+    expect(await resolve(cfg.busPassword!)).toEqual({ value: "Abcdefghij0123456789XYZ", secret: true });
+  });
+});
