@@ -1,0 +1,73 @@
+import { MessageIndex } from "../../service/messageIndex";
+
+/** A tiny deterministic PRNG so a failure is reproducible. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe("MessageIndex.select", () => {
+  test("matches a brute-force filter while messages, acks and queries interleave", () => {
+    const rand = prng(42);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+    const names = ["a", "b", "c", "d"];
+    const index = new MessageIndex();
+    const messages: Array<{ from: string; to: string; readers: Set<string> }> = [];
+    let queries = 0;
+
+    for (let step = 0; step < 6000; step++) {
+      const r = rand();
+      if (r < 0.35 || messages.length === 0) {
+        const from = pick(names);
+        const to = rand() < 0.3 ? "any" : pick(names);
+        index.add(step * 100, 10, from, to);
+        messages.push({ from, to, readers: new Set([from]) });
+      } else if (r < 0.7) {
+        // Acks mostly in order, sometimes far back: both shapes the low-water marks must handle.
+        const n = rand() < 0.8 ? messages.length - Math.floor(rand() * 5) : 1 + Math.floor(rand() * messages.length);
+        if (n < 1) continue;
+        const reader = pick(names);
+        const fresh = !messages[n - 1].readers.has(reader);
+        expect(index.markRead(n, reader)).toBe(fresh);
+        messages[n - 1].readers.add(reader);
+      } else {
+        const q = {
+          since: rand() < 0.5 ? 0 : Math.floor(rand() * messages.length),
+          to: rand() < 0.5 ? undefined : pick([...names, "any", "zz"]),
+          from: rand() < 0.7 ? undefined : pick([...names, "zz"]),
+          unreadBy: rand() < 0.3 ? undefined : pick([...names, "zz"]),
+          limit: 1 + Math.floor(rand() * 40),
+        };
+        const expected: number[] = [];
+        messages.forEach((m, i) => {
+          const n = i + 1;
+          if (n <= q.since) return;
+          if (q.to !== undefined && m.to !== q.to && m.to !== "any") return;
+          if (q.from !== undefined && m.from !== q.from) return;
+          if (q.unreadBy !== undefined && m.readers.has(q.unreadBy)) return;
+          if (expected.length < q.limit) expected.push(n);
+        });
+        expect({ q, got: index.select(q) }).toEqual({ q, got: expected });
+        queries++;
+      }
+    }
+    expect(queries).toBeGreaterThan(1000);
+    // read_by: sender first, then the readers that acked.
+    const m = messages[0];
+    expect(new Set(index.readBy(1))).toEqual(m.readers);
+    expect(index.readBy(1)[0]).toBe(m.from);
+  });
+
+  test("a reader who acked thousands of messages (bitmap read set) still filters exactly", () => {
+    const index = new MessageIndex();
+    for (let n = 1; n <= 20_000; n++) index.add(n, 1, "sender", n % 2 === 0 ? "me" : "any");
+    for (let n = 1; n <= 20_000; n++) if (n !== 777 && n !== 15_000) index.markRead(n, "me");
+    expect(index.select({ since: 0, to: "me", unreadBy: "me", limit: 50 })).toEqual([777, 15_000]);
+    index.add(0, 1, "sender", "me");
+    expect(index.select({ since: 0, to: "me", unreadBy: "me", limit: 50 })).toEqual([777, 15_000, 20_001]);
+    expect(index.select({ since: 800, to: "me", unreadBy: "me", limit: 1 })).toEqual([15_000]);
+  });
+});
