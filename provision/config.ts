@@ -1,0 +1,87 @@
+/** The typed host config: everything the provision steps render comes from here. */
+import { z } from "zod";
+
+const hostnameLabel = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const domainName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((d) => d.length <= 253 && d.split(".").length >= 2 && d.split(".").every((l) => hostnameLabel.test(l)), {
+    message: "must be a DNS name such as example.com",
+  });
+const unixName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a unix name (lowercase letters, digits, _ and -, at most 32 chars)");
+const sshPublicKey = z
+  .string()
+  .trim()
+  .regex(
+    /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/,
+    "must be one OpenSSH public key line (type, base64 key, optional comment)",
+  );
+const pem = z.string().refine((s) => /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(s), {
+  message: "must hold at least one PEM certificate",
+});
+
+export const LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory";
+
+export const HostConfigSchema = z
+  .object({
+    /** The zone, e.g. example.com; the bus lives at <subdomain>.<domain>. */
+    domain: domainName,
+    subdomain: z.string().regex(hostnameLabel, "must be one DNS label such as claude-bus").default("claude-bus"),
+    /** HTTP Basic-auth user (the password never lives in this config: it travels on stdin). */
+    busUser: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'").default("claude"),
+    acmeEmail: z.email(),
+    acmeServer: z.url({ protocol: /^https$/, error: "must be the https:// URL of an ACME directory" }).default(LETS_ENCRYPT_PRODUCTION),
+    /** PEM of the CA that signs the ACME server's own TLS certificate (Pebble, a private CA); absent for Let's Encrypt. */
+    acmeCaBundle: pem.optional(),
+    hsts: z.boolean().default(true),
+    /** Also listen on IPv6 (droplets have it; a host without IPv6 must turn it off or nginx cannot bind). */
+    ipv6: z.boolean().default(true),
+    servicePort: z.number().int().min(1024).max(65535).default(8787),
+    /** nginx client_max_body_size in KiB: just above the service's 512 KiB JSON limit (a 64 KiB body, even fully \u-escaped), so the service answers 413 itself. */
+    maxBodyKiB: z.number().int().min(80).max(10240).default(520),
+    rateLimit: z
+      .object({
+        perSecond: z.number().int().min(1).max(10000).default(20),
+        burst: z.number().int().min(0).max(100000).default(100),
+      })
+      .strict()
+      .default({ perSecond: 20, burst: 100 }),
+    sharedDir: z
+      .object({
+        group: unixName.default("claude-bus-files"),
+        /** The SSH login the clients' keys are authorized for; it is in the group. */
+        dropUser: unixName.default("claude-drop"),
+        /** Files older than this are removed by systemd-tmpfiles-clean; absent keeps them forever. */
+        maxAgeDays: z.number().int().min(1).max(3650).optional(),
+      })
+      .strict()
+      .default({ group: "claude-bus-files", dropUser: "claude-drop" }),
+    clientSshKeys: z.array(sshPublicKey).default([]),
+  })
+  .strict()
+  .transform((c) => ({ ...c, fqdn: `${c.subdomain}.${c.domain}` }));
+
+export type HostConfig = z.infer<typeof HostConfigSchema>;
+export type HostConfigInput = z.input<typeof HostConfigSchema>;
+
+/** Validates a host config; the error message names every bad key by its path. */
+export function parseHostConfig(input: unknown): HostConfig {
+  const result = HostConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => {
+    const key = i.path.length ? i.path.join(".") : "(config)";
+    if (i.code === "unrecognized_keys") return `${i.keys.map((k) => (i.path.length ? `${key}.${k}` : k)).join(", ")}: unknown key`;
+    return `${key}: ${i.message}`;
+  });
+  throw new Error(`invalid host config: ${problems.join("; ")}`);
+}
+
+/**
+ * The bus password travels on stdin and lands in htpasswd, a dotenv file and a curl config:
+ * this character set needs no quoting in any of them. Generated passwords are 28 characters.
+ */
+export const BUS_PASSWORD_CHARS = "A-Za-z0-9._~+/=@%*!,:-";
+export const busPasswordSchema = z
+  .string()
+  .regex(new RegExp(`^[${BUS_PASSWORD_CHARS}]{12,128}$`), `must be 12-128 characters from ${BUS_PASSWORD_CHARS}`);

@@ -1,0 +1,24 @@
+/** Fixed names on the host (SPEC.md "Names on the host"); the fqdn-dependent ones are functions of it. */
+export const SERVICE_NAME = "claude-bus";
+export const SERVICE_USER = "claude-bus";
+export const APP_DIR = "/opt/claude-bus/app";
+export const BUNDLE_INSTALL_PATH = `${APP_DIR}/claude-bus.js`;
+export const DATA_DIR = "/opt/claude-bus/data";
+export const UNIT_PATH = "/etc/systemd/system/claude-bus.service";
+export const CONFIG_DIR = "/etc/claude-bus";
+/** dotenv file with BUS_USER/BUS_PASS, 0600, owned by the service user, re-read by the service on SIGHUP. */
+export const CREDENTIALS_FILE = `${CONFIG_DIR}/credentials.env`;
+export const ACME_CA_FILE = `${CONFIG_DIR}/acme-ca.pem`;
+export const HTPASSWD_FILE = "/etc/nginx/.htpasswd-claude-bus";
+export const ACCESS_LOG = "/var/log/claude-bus-access.log";
+export const ERROR_LOG = "/var/log/claude-bus-error.log";
+export const LOGROTATE_FILE = "/etc/logrotate.d/claude-bus";
+export const ACME_WEBROOT = "/var/www/claude-bus-acme";
+export const SHARED_DIR = "/opt/claude-bus-files";
+export const TMPFILES_FILE = "/etc/tmpfiles.d/claude-bus-files.conf";
+export const CERTBOT_DEPLOY_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/claude-bus-reload-nginx";
+export const CERTBOT_CA_DROPIN = "/etc/systemd/system/certbot.service.d/claude-bus-acme-ca.conf";
+
+export const nginxSitePath = (fqdn: string) => `/etc/nginx/sites-available/${fqdn}`;
+export const nginxEnabledPath = (fqdn: string) => `/etc/nginx/sites-enabled/${fqdn}`;
+export const certDir = (fqdn: string) => `/etc/letsencrypt/live/${fqdn}`;

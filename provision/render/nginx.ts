@@ -1,0 +1,134 @@
+/** The nginx site for the bus: plain HTTP only for ACME and the redirect, everything else over TLS. */
+import type { HostConfig } from "../config";
+import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, HTPASSWD_FILE, certDir } from "../paths";
+
+/** Mozilla's "intermediate" TLS profile (ECDHE only, so no dhparam file is needed). */
+const MOZILLA_INTERMEDIATE_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+export const HSTS_HEADER_VALUE = "max-age=63072000";
+export const ROBOTS_TXT = "User-agent: *\nDisallow: /\n";
+
+/** nginx's own errors (never the service's) answered as the SPEC's JSON error bodies. */
+const JSON_ERRORS: Array<[number, string, string]> = [
+  [401, "unauthorized", "authentication required"],
+  [413, "too_large", "request body too large"],
+  [429, "rate_limited", "too many requests, slow down"],
+  [502, "unavailable", "bus service unavailable"],
+  [503, "unavailable_503", "bus service unavailable"],
+  [504, "timeout", "bus service timed out"],
+];
+
+const zoneName = (fqdn: string) => `claude_bus_${fqdn.replace(/[^a-z0-9]/g, "_")}`;
+
+function listen(port: number, cfg: HostConfig, extra = ""): string[] {
+  const lines = [`    listen ${port}${extra};`];
+  if (cfg.ipv6) lines.push(`    listen [::]:${port}${extra};`);
+  return lines;
+}
+
+export function renderNginxSite(cfg: HostConfig): string {
+  const cert = certDir(cfg.fqdn);
+  const zone = zoneName(cfg.fqdn);
+  const robots = ROBOTS_TXT.replace(/\n/g, "\\n");
+  return [
+    `# Managed by claude-bus provision: local edits are overwritten.`,
+    `limit_req_zone $binary_remote_addr zone=${zone}:10m rate=${cfg.rateLimit.perSecond}r/s;`,
+    ``,
+    `server {`,
+    ...listen(80, cfg),
+    `    server_name ${cfg.fqdn};`,
+    `    server_tokens off;`,
+    `    access_log ${ACCESS_LOG};`,
+    `    error_log ${ERROR_LOG};`,
+    ``,
+    `    # certbot's HTTP-01 challenge (first issuance and every renewal) stays on plain HTTP.`,
+    `    location ^~ /.well-known/acme-challenge/ {`,
+    `        root ${ACME_WEBROOT};`,
+    `        default_type text/plain;`,
+    `    }`,
+    `    location / {`,
+    `        return 301 https://${cfg.fqdn}$request_uri;`,
+    `    }`,
+    `}`,
+    ``,
+    `server {`,
+    ...listen(443, cfg, " ssl http2"),
+    `    server_name ${cfg.fqdn};`,
+    `    server_tokens off;`,
+    `    access_log ${ACCESS_LOG};`,
+    `    error_log ${ERROR_LOG};`,
+    ``,
+    `    ssl_certificate ${cert}/fullchain.pem;`,
+    `    ssl_certificate_key ${cert}/privkey.pem;`,
+    `    ssl_protocols TLSv1.2 TLSv1.3;`,
+    `    ssl_ecdh_curve X25519:prime256v1:secp384r1;`,
+    `    ssl_ciphers ${MOZILLA_INTERMEDIATE_CIPHERS};`,
+    `    ssl_prefer_server_ciphers off;`,
+    `    ssl_session_timeout 1d;`,
+    `    ssl_session_cache shared:${zone}_tls:10m;`,
+    `    ssl_session_tickets off;`,
+    ``,
+    // Only server-level add_header: a location with its own add_header would drop these.
+    ...(cfg.hsts ? [`    add_header Strict-Transport-Security "${HSTS_HEADER_VALUE}" always;`] : []),
+    `    add_header X-Robots-Tag "noindex, nofollow" always;`,
+    `    add_header X-Content-Type-Options "nosniff" always;`,
+    ``,
+    `    client_max_body_size ${cfg.maxBodyKiB}k;`,
+    `    limit_req zone=${zone} burst=${cfg.rateLimit.burst} nodelay;`,
+    `    limit_req_status 429;`,
+    ``,
+    ...JSON_ERRORS.map(([status, name]) => `    error_page ${status} @${name};`),
+    ...JSON_ERRORS.map(
+      ([status, name, text]) =>
+        `    location @${name} { default_type application/json; return ${status} '{"error":"${text}"}\\n'; }`,
+    ),
+    ``,
+    `    location = /robots.txt {`,
+    `        default_type text/plain;`,
+    `        return 200 "${robots}";`,
+    `    }`,
+    ``,
+    `    location / {`,
+    `        auth_basic "claude-bus";`,
+    `        auth_basic_user_file ${HTPASSWD_FILE};`,
+    `        proxy_pass http://127.0.0.1:${cfg.servicePort};`,
+    `        proxy_http_version 1.1;`,
+    `        proxy_set_header Connection "";`,
+    `        proxy_set_header Host $host;`,
+    `        proxy_set_header X-Real-IP $remote_addr;`,
+    `        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`,
+    `        proxy_set_header X-Forwarded-Proto https;`,
+    `        # nginx adds it for every answer; the service's copy would make it appear twice.`,
+    `        proxy_hide_header X-Robots-Tag;`,
+    `    }`,
+    `}`,
+    ``,
+  ].join("\n");
+}
+
+/** A port-80-only server used once, before the first certificate exists, to answer the HTTP-01 challenge. */
+export function renderAcmeBootstrapSite(cfg: HostConfig): string {
+  return [
+    `# Temporary (claude-bus provision): serves the first ACME challenge, removed once the certificate exists.`,
+    `server {`,
+    ...listen(80, cfg),
+    `    server_name ${cfg.fqdn};`,
+    `    server_tokens off;`,
+    `    location ^~ /.well-known/acme-challenge/ {`,
+    `        root ${ACME_WEBROOT};`,
+    `        default_type text/plain;`,
+    `    }`,
+    `    location / {`,
+    `        return 404;`,
+    `    }`,
+    `}`,
+    ``,
+  ].join("\n");
+}
