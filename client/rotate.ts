@@ -1,0 +1,134 @@
+/**
+ * `claude-bus rotate`: a new 28-character password, applied through the Pulumi stack (or over SSH
+ * for a server without Pulumi), verified live (new → 200, old → 401), and only then written into the
+ * local env file. The new password is kept in a 0600 pending file beside the env file from before it
+ * is applied until it is verified, so no outcome can lose it; it is never posted on the bus.
+ */
+import { moveAtomic } from "./atomicWrite";
+import { CONNECTION_OPTIONS, connectionFlags, parseCommand } from "./args";
+import { ClientConfig, resolveConfig } from "./config";
+import { readEnvFile, renderEnvFile, writeEnvFile } from "./envFile";
+import { allMessages, AuthError, createBusClient } from "./index";
+import { EXIT, Io, UsageError } from "./io";
+import { noPositionals } from "./messaging";
+import { generatePassword } from "../service/main";
+import { pulumiUp, setSecretConfig } from "./pulumiCli";
+
+export const ROTATION_TAG = "rotation";
+/** How far back the bus is searched for the other machines that need the new credential. */
+const RECENT_MESSAGES = 2000;
+
+/** Puts a new password into effect on the bus; how depends on how the bus was deployed. */
+interface Applier {
+  describe: string;
+  apply(newPass: string): Promise<void>;
+}
+
+export async function rotateCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommand("rotate", argv, {
+    ...CONNECTION_OPTIONS,
+    pulumi: { type: "string" },
+    stack: { type: "string" },
+    cwd: { type: "string" },
+    timeout: { type: "string" },
+  });
+  noPositionals("rotate", positionals);
+  const timeoutSeconds = Number(values.timeout ?? "120");
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError("rotate: --timeout must be a whole number of seconds");
+
+  const cfg = await resolveConfig(connectionFlags(values), io.env);
+  const pulumi = { bin: values.pulumi ?? io.env.PULUMI_BIN ?? "pulumi", stack: values.stack, cwd: values.cwd, env: io.env };
+  const applier: Applier = {
+    describe: `Pulumi stack${values.stack ? ` ${values.stack}` : ""} (pulumi config set --secret busPassword; pulumi up)`,
+    async apply(newPass) {
+      await setSecretConfig(pulumi, "busPassword", newPass);
+      await pulumiUp(pulumi);
+    },
+  };
+  return rotate(cfg, applier, timeoutSeconds * 1000, io);
+}
+
+async function rotate(cfg: ClientConfig, applier: Applier, timeoutMs: number, io: Io): Promise<number> {
+  // Refuse to start from a credential that does not work: verification would prove nothing.
+  await createBusClient(cfg).health();
+
+  const newPass = generatePassword();
+  const pending = `${cfg.envFile}.rotating`;
+  const existing = await readEnvFile(cfg.envFile);
+  await writeEnvFile(pending, renderEnvFile({ BUS_URL: cfg.url, BUS_USER: cfg.user, BUS_PASS: newPass, BUS_ME: existing?.BUS_ME }));
+
+  io.err(`rotating the bus password through the ${applier.describe}`);
+  try {
+    await applier.apply(newPass);
+  } catch (err) {
+    io.err(`claude-bus rotate: applying the new password failed: ${(err as Error).message}`);
+    io.err(`${cfg.envFile} is unchanged. The new password is kept in ${pending} (0600) in case it was applied in part;`);
+    io.err("re-run `claude-bus rotate` once the problem is fixed (it makes a fresh password).");
+    return EXIT.failure;
+  }
+
+  io.err("verifying: the new password must get 200 and the old one 401");
+  const failure = await verify(cfg, newPass, timeoutMs);
+  if (failure) {
+    io.err(`claude-bus rotate: verification failed: ${failure}`);
+    io.err(`${cfg.envFile} still holds the old password. The new one is in ${pending} (0600): if`);
+    io.err(`\`claude-bus health --env-file ${pending}\` succeeds, install it with: mv ${pending} ${cfg.envFile}`);
+    return EXIT.failure;
+  }
+  await moveAtomic(pending, cfg.envFile);
+  io.out(`✓ rotated: the bus at ${cfg.url} accepts only the new password; ${cfg.envFile} updated (mode 0600)`);
+  if (io.env.BUS_PASS) io.out("  BUS_PASS is set in this shell's environment and is now stale: re-source the env file");
+
+  const client = createBusClient({ ...cfg, pass: newPass });
+  const others = await recentMachines(client, cfg.me);
+  const notice = await client.post({
+    from: cfg.me,
+    to: "any",
+    body:
+      `the bus credential was rotated by ${cfg.me}; machines still on the old password get 401 until they re-run ` +
+      "`claude-bus bootstrap` with the new credential (pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack)",
+    tags: [ROTATION_TAG],
+  });
+  io.out(`  posted notice #${notice.id} (without the password)`);
+  io.out(
+    others.length
+      ? `  re-run bootstrap with the new credential on: ${others.join(", ")} (seen in the last ${RECENT_MESSAGES} messages) and any other machine`
+      : "  re-run bootstrap with the new credential on every other machine that uses this bus",
+  );
+  io.out("  e.g. pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack");
+  return EXIT.ok;
+}
+
+/** Polls until new → 200 and old → 401 (a rotation may accept both for a moment); a reason string on timeout. */
+async function verify(cfg: ClientConfig, newPass: string, timeoutMs: number): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [fresh, old] = await Promise.all([probe({ ...cfg, pass: newPass }), probe(cfg)]);
+    if (fresh === "200" && old === "401") return undefined;
+    if (Date.now() >= deadline) {
+      return `after ${Math.round(timeoutMs / 1000)} s the new password gets ${fresh} and the old one ${old} (wanted 200 and 401)`;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function probe(credential: { url: string; user: string; pass: string }): Promise<string> {
+  try {
+    await createBusClient(credential).health();
+    return "200";
+  } catch (err) {
+    return err instanceof AuthError ? "401" : `an error (${(err as Error).message})`;
+  }
+}
+
+/** Senders of the most recent messages, except me: the machines that hold the old credential. */
+async function recentMachines(client: ReturnType<typeof createBusClient>, me: string): Promise<string[]> {
+  const { count } = await client.health();
+  // ids are decimal integers in posting order (SPEC), so this starts the scan near the end
+  const since = count > RECENT_MESSAGES ? String(count - RECENT_MESSAGES) : undefined;
+  const names = new Set<string>();
+  for await (const message of allMessages(client, { since })) {
+    if (message.from !== me) names.add(message.from);
+  }
+  return [...names].sort();
+}
