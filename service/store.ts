@@ -5,7 +5,8 @@ import { AppendLog, StorageError } from "./appendLog";
 import { BROADCAST, Message, jsonLine } from "./message";
 import { MessageIndex, Selection } from "./messageIndex";
 import { replayJsonl } from "./replay";
-import { PostBody, StoredAckSchema, StoredMessageSchema } from "./schemas";
+import { z } from "zod";
+import { PostBody, StoredAckSchema, StoredMessageSchema, describeIssue } from "./schemas";
 
 export { StorageError };
 
@@ -38,12 +39,12 @@ export class BusStore {
     const started = Date.now();
 
     const messagesLength = await replayFile(messagesPath, log, (text, _lineNo, offset, length) => {
-      const m = StoredMessageSchema.parse(JSON.parse(text));
+      const m = parseLine(StoredMessageSchema, text);
       if (m.id !== String(index.count + 1)) throw new Error(`id ${m.id} where ${index.count + 1} was expected`);
       index.add(offset, length, m.from, m.to);
     });
     const acksLength = await replayFile(acksPath, log, (text) => {
-      const a = StoredAckSchema.parse(JSON.parse(text));
+      const a = parseLine(StoredAckSchema, text);
       const n = Number(a.id);
       if (n > index.count) throw new Error(`ack of message ${a.id}, which does not exist`);
       index.markRead(n, a.reader);
@@ -166,4 +167,10 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+function parseLine<T extends z.ZodType>(schema: T, text: string): z.infer<T> {
+  const result = schema.safeParse(JSON.parse(text));
+  if (!result.success) throw new Error(describeIssue(result.error));
+  return result.data;
 }

@@ -1,0 +1,101 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { startBus } from "../../service/server";
+import { allMessages, fileLines, PASS, postJson, startTestBus, tempDir, USER } from "./helpers";
+
+const line = (id: number, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ id: String(id), ts: "2026-01-01T00:00:00.000Z", from: "a", to: "any", body: `m${id}`, tags: [], read_by: ["a"], ...extra }) + "\n";
+
+function dataDirWith(messages: string, acks = ""): string {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, "bus.jsonl"), messages);
+  fs.writeFileSync(path.join(dir, "acks.jsonl"), acks);
+  return dir;
+}
+
+const start = (dataDir: string, logs: string[] = []) =>
+  startBus({ port: 0, dataDir, credentials: { user: USER, pass: PASS }, log: (l) => logs.push(l) });
+
+describe("durable store", () => {
+  test("ids and messages persist across restarts, and the file is jq-readable JSONL", async () => {
+    let bus = await startTestBus();
+    const first = await Promise.all([1, 2, 3].map((i) => postJson(bus.url, "/post", { from: "a", body: `b${i}` })));
+    expect(first.map((r) => r.json.id).sort()).toEqual(["1", "2", "3"]);
+    await bus.close();
+    bus = await startTestBus(bus.dataDir);
+    expect((await postJson(bus.url, "/post", { from: "a", body: "b4" })).json.id).toBe("4");
+    const messages = await allMessages(bus.url);
+    expect(messages.map((m) => m.id)).toEqual(["1", "2", "3", "4"]);
+    await bus.close();
+    const viaJq = execFileSync("jq", ["-r", ".id + \" \" + .body", path.join(bus.dataDir, "bus.jsonl")], { encoding: "utf8" });
+    expect(viaJq.trim().split("\n")).toEqual(messages.map((m) => `${m.id} ${m.body}`));
+  });
+
+  test("a file truncated mid-line starts: complete lines kept, the torn tail saved aside and logged", async () => {
+    const torn = line(3).slice(0, 25);
+    const dir = dataDirWith(line(1) + line(2) + torn);
+    const logs: string[] = [];
+    const bus = await start(dir, logs);
+    try {
+      expect((await allMessages(bus.url)).map((m) => m.id)).toEqual(["1", "2"]);
+      const warning = logs.map((l) => JSON.parse(l)).find((l) => l.msg === "torn last line recovered");
+      expect(warning).toMatchObject({ level: "warn", file: "bus.jsonl", line: 3, bytes: torn.length });
+      expect(fs.readFileSync(warning.savedTo, "utf8")).toBe(torn);
+      const r = await postJson(bus.url, "/post", { from: "a", body: "next" });
+      expect(r.json.id).toBe("3");
+    } finally {
+      await bus.close();
+    }
+    const lines = fileLines(path.join(dir, "bus.jsonl")).map((l) => JSON.parse(l));
+    expect(lines.map((m) => m.body)).toEqual(["m1", "m2", "next"]);
+  });
+
+  test("an unparseable last line (even newline-terminated) is a torn write, not fatal", async () => {
+    const dir = dataDirWith(line(1) + "\u0000\u0000\u0000\n", '{"id":"1","reader":"b","ts":"2026-01-01T00:00:00.000Z"}\n{"id":"1","rea');
+    const bus = await start(dir);
+    try {
+      expect(await allMessages(bus.url)).toEqual([expect.objectContaining({ id: "1", read_by: ["a", "b"] })]);
+    } finally {
+      await bus.close();
+    }
+    expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8")).toBe(line(1));
+  });
+
+  test.each([
+    ["not JSON", line(1) + "{oops\n" + line(2), "bus.jsonl line 2"],
+    ["a blank line", line(1) + "\n" + line(2), "bus.jsonl line 2"],
+    ["an id out of sequence", line(1) + line(3) + line(4), "bus.jsonl line 2"],
+    ["a duplicate id", line(1) + line(1) + line(2), "bus.jsonl line 2"],
+    ["a field of the wrong type", line(1) + line(2, { from: 7 }) + line(3), "bus.jsonl line 2"],
+  ])("a corrupt middle line (%s) refuses to start, naming the line", async (_what, content, message) => {
+    const dir = dataDirWith(content);
+    await expect(start(dir)).rejects.toThrow(message);
+    expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8")).toBe(content);
+  });
+
+  test("an ack of a message that does not exist refuses to start, naming acks.jsonl's line", async () => {
+    const acks = '{"id":"1","reader":"b","ts":"t"}\n{"id":"5","reader":"b","ts":"t"}\n{"id":"1","reader":"c","ts":"t"}\n';
+    await expect(start(dataDirWith(line(1), acks))).rejects.toThrow("acks.jsonl line 2");
+  });
+
+  test("close() lets in-flight posts finish: every 201 is on disk", async () => {
+    const bus = await startTestBus();
+    const posts = Array.from({ length: 50 }, (_, i) => postJson(bus.url, "/post", { from: "a", body: `p${i}` }));
+    await Promise.race(posts);
+    const closing = bus.close();
+    const settled = await Promise.allSettled(posts);
+    await closing;
+    const created = settled.filter((s) => s.status === "fulfilled" && s.value.status === 201).map((s) => (s as PromiseFulfilledResult<{ json: { id: string; body: string } }>).value.json);
+    expect(created.length).toBeGreaterThan(0);
+    const onDisk = fileLines(path.join(bus.dataDir, "bus.jsonl")).map((l) => JSON.parse(l));
+    for (const m of created) expect(onDisk).toContainEqual(expect.objectContaining({ id: m.id, body: m.body }));
+    expect(onDisk.map((m) => m.id)).toEqual(onDisk.map((_, i) => String(i + 1)));
+  });
+
+  test("a data dir that cannot be created fails the start with a clear error", async () => {
+    const file = path.join(tempDir(), "not-a-dir");
+    fs.writeFileSync(file, "x");
+    await expect(start(path.join(file, "data"))).rejects.toThrow(/ENOTDIR|EEXIST/);
+  });
+});
