@@ -1,0 +1,48 @@
+/**
+ * The lab harness itself: a throwaway Debian 12 host boots with systemd as PID 1, answers over real SSH,
+ * serves ACME through Pebble, and its teardown leaves this machine exactly as it found it.
+ */
+import { startLab, Lab, LAB_DOMAIN } from "./lab/lab";
+import { runOk } from "./lab/run";
+import { snapshotMachine, MachineSnapshot } from "./lab/snapshot";
+import { runTeardown } from "./lab/teardown";
+
+const LAB_PORTS = [80, 443, 2222, 14000, 15000, 8055];
+const log = (l: string) => process.stdout.write(`[lab] ${l}\n`);
+
+describe("throwaway host", () => {
+  let before: MachineSnapshot;
+  let lab: Lab;
+
+  beforeAll(async () => {
+    before = snapshotMachine(LAB_PORTS);
+    lab = await startLab({ fqdn: `claude-bus.${LAB_DOMAIN}`, log });
+  });
+  afterAll(() => runTeardown());
+
+  it("runs systemd as PID 1 of its own PID namespace, reached over SSH as root", async () => {
+    const r = await lab.ssh.ssh("cat /proc/1/comm; id -un; systemctl is-system-running; . /etc/os-release; echo $VERSION_ID; hostname");
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim().split("\n")).toEqual(["systemd", "root", "running", "12", "claude-bus-lab"]);
+  });
+
+  it("resolves the test fqdn to loopback inside the host and serves Pebble's ACME directory", async () => {
+    const r = await lab.ssh.ssh(`getent hosts ${lab.fqdn}; curl -sS --cacert /dev/stdin ${lab.acmeDirectoryUrl}`, lab.hostCaBundle);
+    expect(r.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1\\s+${lab.fqdn.replace(/\./g, "\\.")}$`, "m"));
+    expect(JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))).newOrder).toMatch(/^https:\/\/127\.0\.0\.1:14000\//);
+  });
+
+  it("keeps its writes to itself: a file made in the host is not on this machine", async () => {
+    await lab.ssh.ssh("echo lab > /etc/claude-bus-lab-marker && touch /tmp/claude-bus-lab-marker");
+    expect(lab.host.readFile("/etc/claude-bus-lab-marker")).toBe("lab\n");
+    await expect(runOk("test", ["-e", "/etc/claude-bus-lab-marker"])).rejects.toThrow();
+    await expect(runOk("test", ["-e", "/tmp/claude-bus-lab-marker"])).rejects.toThrow();
+  });
+
+  it("tears down completely: PID 1 gone, nothing mounted, no cgroup, sysctl, /dev entry or run dir left", async () => {
+    const pid1 = lab.host.pid1;
+    runTeardown();
+    expect((await runOk("bash", ["-c", `test -e /proc/${pid1} && echo alive || echo gone`])).stdout.trim()).toBe("gone");
+    expect(snapshotMachine(LAB_PORTS)).toEqual(before);
+  });
+});
