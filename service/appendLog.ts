@@ -1,4 +1,5 @@
-import { promises as fsp } from "fs";
+import { constants, promises as fsp } from "fs";
+import * as path from "path";
 
 /** The disk refused a write (full, read-only, I/O error): the HTTP layer answers 503. */
 export class StorageError extends Error {
@@ -27,15 +28,14 @@ export class AppendLog {
   private needsTruncate = false;
   private drained: Array<() => void> = [];
 
+  /** Opened on first write and dropped after a failure, so a data dir that becomes writable again works. */
+  private file: fsp.FileHandle | null = null;
+
   constructor(
-    private readonly file: fsp.FileHandle,
+    private readonly path: string,
     private goodLength: number,
     private readonly label: string,
   ) {}
-
-  get fd(): number {
-    return this.file.fd;
-  }
 
   /**
    * Queue a record. `prepare` builds its bytes when its batch is formed (so ids and
@@ -56,7 +56,8 @@ export class AppendLog {
 
   async close(): Promise<void> {
     await this.idle();
-    await this.file.close();
+    await this.file?.close();
+    this.file = null;
   }
 
   private async flushLoop(): Promise<void> {
@@ -73,7 +74,9 @@ export class AppendLog {
     const chunks = batch.map((p, i) => p.prepare(i));
     const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     try {
-      if (this.needsTruncate) await this.truncateToGood();
+      // Not O_APPEND: every write goes at goodLength, right after the last complete line.
+      this.file ??= await openForAppend(this.path);
+      if (this.needsTruncate) await this.truncateToGood(this.file);
       let written = 0;
       while (written < data.length) {
         const { bytesWritten } = await this.file.write(data, written, data.length - written, this.goodLength + written);
@@ -81,8 +84,12 @@ export class AppendLog {
       }
       await this.file.datasync();
     } catch (error) {
-      this.needsTruncate = true;
-      await this.truncateToGood().catch(() => undefined);
+      if (this.file) {
+        this.needsTruncate = true;
+        await this.truncateToGood(this.file).catch(() => undefined);
+        await this.file.close().catch(() => undefined);
+        this.file = null;
+      }
       const failure = new StorageError(`${this.label}: ${(error as Error).message}`, error);
       for (const p of batch) p.reject(failure);
       return;
@@ -100,9 +107,22 @@ export class AppendLog {
     }
   }
 
-  private async truncateToGood(): Promise<void> {
-    await this.file.truncate(this.goodLength);
-    await this.file.datasync();
+  private async truncateToGood(file: fsp.FileHandle): Promise<void> {
+    await file.truncate(this.goodLength);
+    await file.datasync();
     this.needsTruncate = false;
   }
+}
+
+/** Open (creating if needed) and fsync the directory, so a newly created file's entry is durable too. */
+async function openForAppend(file: string): Promise<fsp.FileHandle> {
+  const handle = await fsp.open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+  try {
+    const dir = await fsp.open(path.dirname(file), "r");
+    await dir.sync().finally(() => dir.close());
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
 }

@@ -24,11 +24,14 @@ type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<strin
  */
 export class BusStore {
   private readonly pendingAcks = new Map<string, Promise<unknown>>();
+  /** Read-only descriptor for bodies; opened at the first read (the file may not exist before the first post). */
+  private readFd: number | null = null;
 
   private constructor(
     private readonly index: MessageIndex,
     private readonly messages: AppendLog,
     private readonly acks: AppendLog,
+    private readonly messagesPath: string,
   ) {}
 
   static async open(dataDir: string, log: Log): Promise<BusStore> {
@@ -49,12 +52,11 @@ export class BusStore {
       if (n > index.count) throw new Error(`ack of message ${a.id}, which does not exist`);
       index.markRead(n, a.reader);
     });
-    await fsyncDir(dataDir);
     log("info", "store replayed", { dataDir, messages: index.count, ms: Date.now() - started });
 
-    const messages = new AppendLog(await fsp.open(messagesPath, "r+"), messagesLength, MESSAGES_FILE);
-    const acks = new AppendLog(await fsp.open(acksPath, "r+"), acksLength, ACKS_FILE);
-    return new BusStore(index, messages, acks);
+    const messages = new AppendLog(messagesPath, messagesLength, MESSAGES_FILE);
+    const acks = new AppendLog(acksPath, acksLength, ACKS_FILE);
+    return new BusStore(index, messages, acks, messagesPath);
   }
 
   get count(): number {
@@ -114,14 +116,17 @@ export class BusStore {
   /** Finish queued writes and close the files. */
   async close(): Promise<void> {
     await Promise.all([this.messages.close(), this.acks.close()]);
+    if (this.readFd !== null) fs.closeSync(this.readFd);
+    this.readFd = null;
   }
 
   private read(n: number): Message {
     const { offset, length } = this.index.location(n);
     const buf = Buffer.allocUnsafe(length);
+    this.readFd ??= fs.openSync(this.messagesPath, "r");
     let got = 0;
     while (got < length) {
-      const r = fs.readSync(this.messages.fd, buf, got, length - got, offset + got);
+      const r = fs.readSync(this.readFd, buf, got, length - got, offset + got);
       if (r === 0) throw new StorageError(`${MESSAGES_FILE} is shorter than its index (message ${n})`);
       got += r;
     }
@@ -140,8 +145,7 @@ async function replayFile(
   log: Log,
   onLine: (text: string, lineNo: number, offset: number, length: number) => void,
 ): Promise<number> {
-  const handle = await fsp.open(file, "a");
-  await handle.close();
+  if (!fs.existsSync(file)) return 0;
   const result = replayJsonl(file, onLine);
   if (result.torn) {
     const saved = `${file}.torn-${new Date().toISOString().replace(/[:.]/g, "-")}`;
@@ -158,15 +162,6 @@ async function replayFile(
     });
   }
   return result.goodLength;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function parseLine<T extends z.ZodType>(schema: T, text: string): z.infer<T> {
