@@ -1,0 +1,75 @@
+import { LETS_ENCRYPT_PRODUCTION, busPasswordSchema, parseHostConfig } from "../../provision/config";
+import { ED25519_KEY, MINIMAL, cfgOf } from "./fixtures";
+
+describe("parseHostConfig", () => {
+  it("fills SPEC's defaults from just a domain and an ACME email", () => {
+    expect(cfgOf()).toEqual({
+      domain: "example.com",
+      subdomain: "claude-bus",
+      fqdn: "claude-bus.example.com",
+      busUser: "claude",
+      acmeEmail: "ops@example.com",
+      acmeServer: LETS_ENCRYPT_PRODUCTION,
+      hsts: true,
+      ipv6: true,
+      servicePort: 8787,
+      maxBodyKiB: 520,
+      rateLimit: { perSecond: 20, burst: 100 },
+      sharedDir: { group: "claude-bus-files", dropUser: "claude-drop" },
+      clientSshKeys: [],
+    });
+  });
+
+  it("keeps every given value and derives the fqdn from subdomain and domain", () => {
+    const cfg = cfgOf({
+      domain: "Bus.Example.ORG",
+      subdomain: "msgs",
+      busUser: "agent",
+      acmeServer: "https://127.0.0.1:14000/dir",
+      hsts: false,
+      ipv6: false,
+      servicePort: 9000,
+      rateLimit: { perSecond: 5, burst: 0 },
+      sharedDir: { group: "dropfolk", dropUser: "dropper", maxAgeDays: 7 },
+      clientSshKeys: [ED25519_KEY],
+    });
+    expect(cfg.fqdn).toBe("msgs.bus.example.org");
+    expect(cfg).toMatchObject({ busUser: "agent", hsts: false, ipv6: false, servicePort: 9000, clientSshKeys: [ED25519_KEY] });
+    expect(cfg.sharedDir).toEqual({ group: "dropfolk", dropUser: "dropper", maxAgeDays: 7 });
+  });
+
+  it.each([
+    [{ domain: undefined }, /domain:/],
+    [{ domain: "localhost" }, /domain: must be a DNS name/],
+    [{ domain: "exa mple.com" }, /domain: must be a DNS name/],
+    [{ subdomain: "a.b" }, /subdomain: must be one DNS label/],
+    [{ acmeEmail: "not-an-email" }, /acmeEmail:/],
+    [{ acmeServer: "http://acme.example.com/dir" }, /acmeServer: must be the https:\/\/ URL/],
+    [{ acmeCaBundle: "no pem here" }, /acmeCaBundle: must hold at least one PEM certificate/],
+    [{ servicePort: 80 }, /servicePort:/],
+    [{ servicePort: "8787" }, /servicePort:/],
+    [{ busUser: "a:b" }, /busUser:/],
+    [{ maxBodyKiB: 10 }, /maxBodyKiB:/],
+    [{ rateLimit: { perSecond: 0 } }, /rateLimit\.perSecond:/],
+    [{ sharedDir: { group: "Bad Group" } }, /sharedDir\.group: must be a unix name/],
+    [{ sharedDir: { maxAgeDays: 0 } }, /sharedDir\.maxAgeDays:/],
+    [{ clientSshKeys: [ED25519_KEY, "ssh-ed25519 AAAA\nssh-rsa AAAA"] }, /clientSshKeys\.1: must be one OpenSSH public key line/],
+    [{ hostname: "x" }, /hostname: unknown key/],
+    [{ sharedDir: { owner: "x" } }, /sharedDir\.owner: unknown key/],
+  ])("rejects %j naming the key", (extra, message) => {
+    expect(() => parseHostConfig({ ...MINIMAL, ...extra })).toThrow(message);
+  });
+
+  it("rejects a non-object", () => {
+    expect(() => parseHostConfig("example.com")).toThrow(/invalid host config: \(config\)/);
+  });
+});
+
+describe("busPasswordSchema", () => {
+  it("accepts generated-style passwords and refuses what could break htpasswd, dotenv or curl quoting", () => {
+    expect(busPasswordSchema.safeParse("Abcdefghijklmnopqrstuvwxyz12").success).toBe(true);
+    for (const bad of ["short", 'has"quote1234', "has space 12345", "back\\slash12345", "new\nline123456", "x".repeat(129)]) {
+      expect(busPasswordSchema.safeParse(bad).success).toBe(false);
+    }
+  });
+});

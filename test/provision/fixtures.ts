@@ -1,0 +1,9 @@
+/** Host configs shared by the provision tests (example.com only: no real names). */
+import { HostConfigInput, parseHostConfig } from "../../provision/config";
+
+export const MINIMAL: HostConfigInput = { domain: "example.com", acmeEmail: "ops@example.com" };
+export const ED25519_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhTR0y7mYq3X4z1w2mKqJ7vC0bVd3aY8kQfR1nH2sTu alice@laptop";
+export const TEST_PEM = "-----BEGIN CERTIFICATE-----\nMIIBdummyPEMbody\n-----END CERTIFICATE-----\n";
+export const BUNDLE_SHA = "ab".repeat(32);
+
+export const cfgOf = (extra: Partial<HostConfigInput> = {}) => parseHostConfig({ ...MINIMAL, ...extra });

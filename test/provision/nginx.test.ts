@@ -1,0 +1,219 @@
+import * as fs from "fs";
+import * as https from "https";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import { MAX_REQUEST_BYTES } from "../../service/app";
+import { RunningBus, startBus } from "../../service/server";
+import { renderAcmeBootstrapSite, renderNginxSite } from "../../provision/render/nginx";
+import { ScratchNginx, freePort, scratchNginx } from "./scratchNginx";
+import { cfgOf } from "./fixtures";
+
+const PASS = "Test0Password0For0The0Bus000";
+
+describe("rendered nginx site", () => {
+  const site = renderNginxSite(cfgOf());
+
+  it("redirects plain HTTP to HTTPS but keeps the ACME challenge on port 80", () => {
+    const port80 = site.slice(0, site.indexOf("listen 443"));
+    expect(port80).toMatch(/listen 80;\n\s+listen \[::\]:80;/);
+    expect(port80).toContain("location ^~ /.well-known/acme-challenge/ {\n        root /var/www/claude-bus-acme;");
+    expect(port80).toContain("return 301 https://claude-bus.example.com$request_uri;");
+    expect(port80).not.toContain("proxy_pass");
+  });
+
+  it("serves TLS with the certbot lineage and Mozilla's intermediate profile", () => {
+    expect(site).toContain("listen 443 ssl http2;");
+    expect(site).toContain("listen [::]:443 ssl http2;");
+    expect(site).toContain("ssl_certificate /etc/letsencrypt/live/claude-bus.example.com/fullchain.pem;");
+    expect(site).toContain("ssl_certificate_key /etc/letsencrypt/live/claude-bus.example.com/privkey.pem;");
+    expect(site).toContain("ssl_protocols TLSv1.2 TLSv1.3;");
+    expect(site).toMatch(/ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:[^;]*CHACHA20-POLY1305;/);
+    expect(site).toContain("ssl_prefer_server_ciphers off;");
+    expect(site).toContain("ssl_session_tickets off;");
+  });
+
+  it("names SPEC's host paths, hides the version and proxies to the service on loopback", () => {
+    expect(site.match(/server_name claude-bus\.example\.com;/g)).toHaveLength(2);
+    expect(site.match(/server_tokens off;/g)).toHaveLength(2);
+    expect(site).toContain("auth_basic_user_file /etc/nginx/.htpasswd-claude-bus;");
+    expect(site).toContain('auth_basic "claude-bus";');
+    expect(site).toContain("access_log /var/log/claude-bus-access.log;");
+    expect(site).toContain("error_log /var/log/claude-bus-error.log;");
+    expect(site).toContain("proxy_pass http://127.0.0.1:8787;");
+    expect(site).toContain('add_header Strict-Transport-Security "max-age=63072000" always;');
+    expect(site).toContain('add_header X-Robots-Tag "noindex, nofollow" always;');
+    expect(site).toContain("limit_req_status 429;");
+    expect(site).toMatch(/limit_req_zone \$binary_remote_addr zone=(claude_bus_\w+):10m rate=20r\/s;[\s\S]*limit_req zone=\1 burst=100 nodelay;/);
+  });
+
+  it("lets every JSON body the service accepts through, and a little more so the service answers 413 itself", () => {
+    const kib = Number(/client_max_body_size (\d+)k;/.exec(site)![1]);
+    expect(kib * 1024).toBeGreaterThan(MAX_REQUEST_BYTES);
+    expect(kib * 1024).toBeLessThanOrEqual(MAX_REQUEST_BYTES + 16 * 1024);
+  });
+
+  it("follows the config: HSTS off, no IPv6, another port and rate", () => {
+    const other = renderNginxSite(cfgOf({ hsts: false, ipv6: false, servicePort: 9000, rateLimit: { perSecond: 3, burst: 7 }, maxBodyKiB: 600 }));
+    expect(other).not.toContain("Strict-Transport-Security");
+    expect(other).not.toContain("[::]");
+    expect(other).toContain("proxy_pass http://127.0.0.1:9000;");
+    expect(other).toContain("rate=3r/s;");
+    expect(other).toContain("burst=7 nodelay;");
+    expect(other).toContain("client_max_body_size 600k;");
+  });
+
+  it("renders a port-80-only bootstrap site for the first challenge", () => {
+    const boot = renderAcmeBootstrapSite(cfgOf());
+    expect(boot).toContain("location ^~ /.well-known/acme-challenge/");
+    expect(boot).not.toContain("443");
+    expect(boot).not.toContain("ssl_certificate");
+  });
+});
+
+describe("nginx -t on the rendered site (scratch prefix)", () => {
+  let scratch: ScratchNginx;
+  afterEach(() => scratch?.stop());
+
+  it("accepts the site as rendered, with HSTS on and off", async () => {
+    for (const hsts of [true, false]) {
+      scratch = await scratchNginx(cfgOf({ hsts, ipv6: false }), PASS);
+      const result = scratch.test();
+      expect(result.output).toContain("test is successful");
+      expect(result.status).toBe(0);
+      await scratch.stop();
+    }
+  });
+
+  it("fails on a broken site, so the check above can fail", async () => {
+    scratch = await scratchNginx(cfgOf({ ipv6: false }), PASS);
+    fs.writeFileSync(path.join(scratch.dir, "site.conf"), scratch.site.replace("limit_req_status 429;", "limit_req_status 429"));
+    const result = scratch.test();
+    expect(result.status).not.toBe(0);
+    expect(result.output).toMatch(/site\.conf/);
+  });
+});
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+describe("the rendered site served by a real nginx in front of the real bus", () => {
+  const fqdn = "claude-bus.example.com";
+  let scratch: ScratchNginx;
+  let bus: RunningBus;
+  let dataDir: string;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-data-"));
+    const port = await freePort();
+    bus = await startBus({ port, dataDir, credentials: { user: "claude", pass: PASS }, log: () => {} });
+    // burst 30 covers the tests before the rate-limit one; refill is 1 request per second.
+    scratch = await scratchNginx(cfgOf({ servicePort: port, ipv6: false, rateLimit: { perSecond: 1, burst: 30 } }), PASS);
+    ca = fs.readFileSync(scratch.caFile);
+    await scratch.start();
+  });
+  afterAll(async () => {
+    await scratch?.stop();
+    await bus?.close().catch(() => {});
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const request = (
+    tls: boolean,
+    pathname: string,
+    opts: { method?: string; auth?: string; body?: string | Buffer; type?: string } = {},
+  ): Promise<Answer> =>
+    new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = { Host: fqdn };
+      if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString("base64")}`;
+      if (opts.body !== undefined) {
+        headers["Content-Type"] = opts.type ?? "application/json";
+        headers["Content-Length"] = Buffer.byteLength(opts.body);
+      }
+      const common = { host: "127.0.0.1", path: pathname, method: opts.method ?? "GET", headers };
+      const req = tls
+        ? https.request({ ...common, port: scratch.https, ca, servername: fqdn, agent: false })
+        : http.request({ ...common, port: scratch.http, agent: false });
+      req.on("response", (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body }));
+      });
+      req.on("error", reject);
+      req.end(opts.body);
+    });
+  const auth = `claude:${PASS}`;
+  const headerCount = (a: Answer, name: string) => a.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === name).length;
+
+  it("redirects HTTP to HTTPS and serves the ACME challenge over plain HTTP", async () => {
+    const redirect = await request(false, "/messages?to=x");
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.location).toBe(`https://${fqdn}/messages?to=x`);
+    fs.writeFileSync(path.join(scratch.webroot, ".well-known", "acme-challenge", "tok3n"), "tok3n.thumbprint");
+    const challenge = await request(false, "/.well-known/acme-challenge/tok3n");
+    expect(challenge.status).toBe(200);
+    expect(challenge.body).toBe("tok3n.thumbprint");
+  });
+
+  it("answers 401 with SPEC's JSON error and realm without a credential or with a wrong one", async () => {
+    for (const credential of [undefined, "claude:wrong-password-000", `other:${PASS}`]) {
+      const a = await request(true, "/health", { auth: credential });
+      expect(a.status).toBe(401);
+      expect(a.headers["www-authenticate"]).toBe('Basic realm="claude-bus"');
+      expect(a.headers["content-type"]).toMatch(/^application\/json/);
+      expect(JSON.parse(a.body)).toEqual({ error: expect.any(String) });
+    }
+  });
+
+  it("proxies an authenticated request with HSTS, one noindex header and no version in Server", async () => {
+    const a = await request(true, "/health", { auth });
+    expect(a.status).toBe(200);
+    expect(JSON.parse(a.body)).toMatchObject({ ok: true, count: 0 });
+    expect(a.headers["strict-transport-security"]).toBe("max-age=63072000");
+    expect(headerCount(a, "x-robots-tag")).toBe(1);
+    expect(a.headers["x-robots-tag"]).toBe("noindex, nofollow");
+    expect(a.headers.server).toBe("nginx");
+  });
+
+  it("serves robots.txt without a credential", async () => {
+    const a = await request(true, "/robots.txt");
+    expect(a.status).toBe(200);
+    expect(a.body).toBe("User-agent: *\nDisallow: /\n");
+    expect(a.headers["x-robots-tag"]).toBe("noindex, nofollow");
+  });
+
+  it("passes the largest 64 KiB body even fully \\u-escaped, and refuses a bigger request with JSON 413", async () => {
+    const body = "é".repeat(32768); // 65,536 bytes of UTF-8
+    const escaped = JSON.stringify({ from: "tester", body }).replace(/é/g, "\\u00e9");
+    expect(escaped.length).toBeGreaterThan(192 * 1024);
+    const posted = await request(true, "/post", { method: "POST", auth, body: escaped });
+    expect(posted.status).toBe(201);
+    expect(JSON.parse(posted.body).body).toBe(body);
+
+    const tooBig = await request(true, "/post", { method: "POST", auth, body: Buffer.alloc(530 * 1024, 0x20) });
+    expect(tooBig.status).toBe(413);
+    expect(JSON.parse(tooBig.body)).toEqual({ error: expect.stringMatching(/too large/) });
+  });
+
+  it("answers 429 with a JSON error when a client goes over the rate limit", async () => {
+    const answers = await Promise.all(Array.from({ length: 40 }, () => request(true, "/health", { auth })));
+    const limited = answers.filter((a) => a.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(answers.map((a) => a.status).filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    expect(JSON.parse(limited[0].body)).toEqual({ error: expect.stringMatching(/too many requests/) });
+  });
+
+  it("answers 502 with a JSON error when the service is down", async () => {
+    await bus.close();
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // one request's worth of rate refills
+    const a = await request(true, "/health", { auth });
+    expect(a.status).toBe(502);
+    expect(JSON.parse(a.body)).toEqual({ error: "bus service unavailable" });
+  });
+});

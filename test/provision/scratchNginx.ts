@@ -1,0 +1,118 @@
+/**
+ * The rendered nginx site in a scratch prefix: the host paths (certificate, htpasswd, logs, webroot)
+ * and the listen ports are moved into a temp dir and onto spare loopback ports, so `nginx -t` and a real
+ * nginx run without touching this machine's /etc, /var/log or ports 80/443.
+ */
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import type { HostConfig } from "../../provision/config";
+import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, HTPASSWD_FILE, certDir } from "../../provision/paths";
+import { renderNginxSite } from "../../provision/render/nginx";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+const run = (cmd: string, args: string[], input?: string) => {
+  const r = spawnSync(cmd, args, { encoding: "utf8", input });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
+};
+
+export interface ScratchNginx {
+  dir: string;
+  http: number;
+  https: number;
+  caFile: string;
+  webroot: string;
+  site: string;
+  /** `nginx -t` on the scratch config: status and output. */
+  test(): { status: number | null; output: string };
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function scratchNginx(cfg: HostConfig, password: string): Promise<ScratchNginx> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-nginx-"));
+  fs.chmodSync(dir, 0o755); // workers run as nobody and read htpasswd and the webroot per request
+  const [http, https] = [await freePort(), await freePort()];
+  const certs = path.join(dir, "cert");
+  fs.mkdirSync(certs);
+  run("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+    "-keyout", path.join(certs, "privkey.pem"), "-out", path.join(certs, "fullchain.pem"),
+    "-subj", `/CN=${cfg.fqdn}`, "-addext", `subjectAltName=DNS:${cfg.fqdn}`,
+  ]);
+  const htpasswd = path.join(dir, "htpasswd");
+  run("htpasswd", ["-i", "-c", "-m", htpasswd, cfg.busUser], `${password}\n`);
+  fs.chmodSync(htpasswd, 0o644);
+  const webroot = path.join(dir, "webroot");
+  fs.mkdirSync(path.join(webroot, ".well-known", "acme-challenge"), { recursive: true });
+
+  const site = renderNginxSite(cfg)
+    .split(certDir(cfg.fqdn)).join(certs)
+    .split(HTPASSWD_FILE).join(htpasswd)
+    .split(ACCESS_LOG).join(path.join(dir, "access.log"))
+    .split(ERROR_LOG).join(path.join(dir, "error.log"))
+    .split(ACME_WEBROOT).join(webroot)
+    .replace(/listen 80;/g, `listen 127.0.0.1:${http};`)
+    .replace(/listen 443 /g, `listen 127.0.0.1:${https} `)
+    .replace(/listen \[::\]:\d+[^;]*;/g, "");
+  fs.writeFileSync(path.join(dir, "site.conf"), site);
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .map((t) => `  ${t}_temp_path ${path.join(dir, t)};`)
+    .join("\n");
+  fs.writeFileSync(
+    path.join(dir, "nginx.conf"),
+    `pid ${dir}/nginx.pid;
+error_log ${dir}/main-error.log;
+daemon off;
+events { worker_connections 512; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+${temp}
+  include ${dir}/site.conf;
+}
+`,
+  );
+  const args = ["-e", path.join(dir, "startup-error.log"), "-p", dir, "-c", path.join(dir, "nginx.conf")];
+  let child: ChildProcess | undefined;
+  return {
+    dir,
+    http,
+    https,
+    caFile: path.join(certs, "fullchain.pem"),
+    webroot,
+    site,
+    test() {
+      const r = spawnSync("nginx", ["-t", ...args], { encoding: "utf8" });
+      return { status: r.status, output: `${r.stdout}${r.stderr}` };
+    },
+    async start() {
+      child = spawn("nginx", args, { stdio: "ignore" });
+      for (let i = 0; i < 100; i++) {
+        if (await new Promise((resolve) => net.connect(https, "127.0.0.1").on("connect", function (this: net.Socket) { this.destroy(); resolve(true); }).on("error", () => resolve(false)))) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`nginx did not listen: ${fs.readFileSync(path.join(dir, "startup-error.log"), "utf8")}`);
+    },
+    async stop() {
+      if (child && child.exitCode === null) {
+        const exited = new Promise((resolve) => child!.once("exit", resolve));
+        child.kill("SIGQUIT");
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
