@@ -21,11 +21,8 @@ export function parseEnvFile(text: string): Record<string, string> {
     if (line === "" || line.startsWith("#")) continue;
     const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (!match) continue;
-    let value = match[2];
-    const quoted = /^(['"])(.*)\1$/.exec(value);
-    if (quoted) value = quoted[2];
-    else value = value.replace(/\s+#.*$/, "");
-    values[match[1]] = value;
+    const quoted = /^(['"])(.*?)\1(\s+#.*)?$/.exec(match[2]);
+    values[match[1]] = quoted ? quoted[2] : match[2].replace(/\s+#.*$/, "");
   }
   return values;
 }
