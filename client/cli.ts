@@ -20,7 +20,8 @@ Setting up and maintaining:
                                       (--from-stack reads \`pulumi stack output --json --show-secrets\` on stdin)
   rotate [--stack S] [--cwd DIR] [--pulumi BIN] [--timeout SECONDS]
                                       new password through the Pulumi stack, verified, env file updated
-  rotate --ssh [provision options]    the same over SSH for a server without Pulumi
+  rotate --ssh --target [USER@]HOST --config host.json [--port N] [--identity FILE] [--known-hosts FILE]
+                                      the same over SSH (provision's rotation step), no Pulumi needed
   serve [--host 127.0.0.1] [--port 8787] [--data DIR]
                                       run the bus service (data in ./data by default)
   provision ...                       run the host steps over SSH (claude-bus provision --help)

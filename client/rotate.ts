@@ -27,25 +27,64 @@ interface Applier {
 export async function rotateCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommand("rotate", argv, {
     ...CONNECTION_OPTIONS,
+    timeout: { type: "string" },
+    // through the Pulumi stack (the default)
     pulumi: { type: "string" },
     stack: { type: "string" },
     cwd: { type: "string" },
-    timeout: { type: "string" },
+    // over SSH with provision's rotation step, for a server without Pulumi
+    ssh: { type: "boolean" },
+    target: { type: "string" },
+    config: { type: "string" },
+    port: { type: "string" },
+    identity: { type: "string" },
+    "known-hosts": { type: "string" },
   });
   noPositionals("rotate", positionals);
   const timeoutSeconds = Number(values.timeout ?? "120");
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError("rotate: --timeout must be a whole number of seconds");
+  const sshOnly = (["target", "config", "port", "identity", "known-hosts"] as const).filter((key) => values[key] !== undefined);
+  const pulumiOnly = (["pulumi", "stack", "cwd"] as const).filter((key) => values[key] !== undefined);
+  if (values.ssh && pulumiOnly.length) throw new UsageError(`rotate --ssh does not take --${pulumiOnly.join(", --")}`);
+  if (!values.ssh && sshOnly.length) throw new UsageError(`rotate: --${sshOnly.join(", --")} need --ssh`);
 
+  const applier = values.ssh ? await sshApplier(values, io) : pulumiApplier(values, io);
   const cfg = await resolveConfig(connectionFlags(values), io.env);
+  return rotate(cfg, applier, timeoutSeconds * 1000, io);
+}
+
+function pulumiApplier(values: { pulumi?: string; stack?: string; cwd?: string }, io: Io): Applier {
   const pulumi = { bin: values.pulumi ?? io.env.PULUMI_BIN ?? "pulumi", stack: values.stack, cwd: values.cwd, env: io.env };
-  const applier: Applier = {
+  return {
     describe: `Pulumi stack${values.stack ? ` ${values.stack}` : ""} (pulumi config set --secret busPassword; pulumi up)`,
     async apply(newPass) {
       await setSecretConfig(pulumi, "busPassword", newPass);
       await pulumiUp(pulumi);
     },
   };
-  return rotate(cfg, applier, timeoutSeconds * 1000, io);
+}
+
+async function sshApplier(
+  values: { target?: string; config?: string; port?: string; identity?: string; "known-hosts"?: string },
+  io: Io,
+): Promise<Applier> {
+  if (!values.target || !values.config) throw new UsageError("rotate --ssh needs --target [USER@]HOST and --config host.json");
+  const { loadHostConfigFile, parseTarget, rotateOverSsh } = await import("../provision/ssh");
+  const port = values.port === undefined ? undefined : Number(values.port);
+  let target: ReturnType<typeof parseTarget>;
+  let hostConfig: ReturnType<typeof loadHostConfigFile>;
+  try {
+    target = parseTarget(values.target, { port, identityFile: values.identity, knownHostsFile: values["known-hosts"] });
+    hostConfig = loadHostConfigFile(values.config);
+  } catch (err) {
+    throw new UsageError(`rotate: ${(err as Error).message}`);
+  }
+  return {
+    describe: `rotation step over SSH on ${target.user}@${target.host}`,
+    async apply(newPass) {
+      await rotateOverSsh(target, hostConfig, newPass, (line) => io.err(line));
+    },
+  };
 }
 
 async function rotate(cfg: ClientConfig, applier: Applier, timeoutMs: number, io: Io): Promise<number> {

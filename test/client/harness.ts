@@ -26,8 +26,10 @@ export async function buildCli(): Promise<string> {
     target: "node18",
     format: "cjs",
     packages: "external",
-    external: ["../provision/ssh"], // TEMP until provision/ssh.ts lands
     logLevel: "error",
+    // service/main.ts runs itself when `require.main === module`; inside one bundle that would be
+    // true for every module, so `claude-bus rotate` (which imports it) would start a server
+    define: { "require.main": "undefined" },
   });
   return outfile;
 }
@@ -93,6 +95,48 @@ export async function startTestBus(user = "claude", pass = "InitialPassw0rdIniti
     credentialsFile,
     close: async () => {
       await bus.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ServedBus extends Omit<TestBus, "bus"> {
+  pid: number;
+}
+
+/**
+ * The bus as `claude-bus serve` in a child process, credential from BUS_CREDENTIALS_FILE: a rotation
+ * test rewrites that file and sends the process SIGHUP, exactly as the host's rotation step does.
+ */
+export async function startServedBus(cli: string, user = "claude", pass = "InitialPassw0rdInitialPassw0"): Promise<ServedBus> {
+  const dataDir = await tempDir("data");
+  const credentialsFile = path.join(dataDir, "credentials.env");
+  await fs.writeFile(credentialsFile, `BUS_USER=${user}\nBUS_PASS=${pass}\n`, { mode: 0o600 });
+  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--data", dataDir], {
+    env: { PATH: process.env.PATH, BUS_CREDENTIALS_FILE: credentialsFile },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+      const listening = output.split("\n").find((line) => line.includes('"msg":"listening"'));
+      if (listening) resolve(JSON.parse(listening).url);
+    });
+    child.stderr.on("data", (chunk) => (output += chunk));
+    child.on("exit", (code) => reject(new Error(`claude-bus serve exited (${code}) before listening:\n${output}`)));
+  });
+  return {
+    pid: child.pid!,
+    url,
+    user,
+    pass,
+    dataDir,
+    credentialsFile,
+    close: async () => {
+      child.kill("SIGTERM");
+      await exited;
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
