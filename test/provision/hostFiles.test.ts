@@ -1,0 +1,134 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { renderServiceUnit } from "../../provision/render/systemd";
+import {
+  renderAuthorizedKeys,
+  renderCertbotCaDropin,
+  renderCertbotDeployHook,
+  renderLogrotate,
+  renderTmpfiles,
+} from "../../provision/render/files";
+import { ED25519_KEY, cfgOf } from "./fixtures";
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-files-"));
+const run = (cmd: string, args: string[]) => {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+};
+
+describe("claude-bus.service", () => {
+  const unit = renderServiceUnit(cfgOf());
+  let dir: string;
+  beforeEach(() => (dir = tmp()));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** The unit as rendered, except that node is wherever this machine has it (Debian's is /usr/bin/node). */
+  const write = (text: string) => {
+    const file = path.join(dir, "claude-bus.service");
+    fs.writeFileSync(file, text.replace("ExecStart=/usr/bin/node ", `ExecStart=${process.execPath} `));
+    return file;
+  };
+  const exposure = (file: string) => {
+    const r = run("systemd-analyze", ["security", "--offline=true", "--no-pager", file]);
+    const match = /Overall exposure level for claude-bus\.service: (\d+\.\d+)/.exec(r.output);
+    if (!match) throw new Error(`no score in: ${r.output}`);
+    return Number(match[1]);
+  };
+
+  it("runs the bundle as its own user on loopback, reads credentials from a file and reloads them on SIGHUP", () => {
+    expect(unit).toMatch(/^User=claude-bus$/m);
+    expect(unit).toMatch(/^Group=claude-bus$/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/claude-bus\/app\/claude-bus\.js --host 127\.0\.0\.1 --port 8787 --data \/opt\/claude-bus\/data$/m);
+    expect(unit).toMatch(/^Environment=BUS_CREDENTIALS_FILE=\/etc\/claude-bus\/credentials\.env$/m);
+    expect(unit).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    expect(unit).toMatch(/^ProtectSystem=strict$/m);
+    expect(unit).toMatch(/^ReadWritePaths=\/opt\/claude-bus\/data$/m);
+    expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
+    expect(renderServiceUnit(cfgOf({ servicePort: 9999 }))).toContain("--port 9999 ");
+  });
+
+  it("passes systemd-analyze verify without a single warning", () => {
+    const r = run("systemd-analyze", ["verify", write(unit)]);
+    expect(r.output).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("verify reports a unit systemd would ignore a line of, so the check above can fail", () => {
+    const r = run("systemd-analyze", ["verify", write(unit.replace("ProtectSystem=strict", "ProtectSystem=banana"))]);
+    expect(r.output).toMatch(/protect system value/i);
+  });
+
+  it("scores at most 2.0 in systemd-analyze security --offline=true", () => {
+    expect(exposure(write(unit))).toBeLessThanOrEqual(2.0);
+  });
+
+  it("scores worse without its hardening, so the score is really measured", () => {
+    const bare = unit
+      .split("\n")
+      .filter((l) => !/^(Protect|Private|Restrict|SystemCall|Capability|NoNewPrivileges|IPAddress|LockPersonality|DevicePolicy|RemoveIPC|KeyringMode|UMask)/.test(l))
+      .join("\n");
+    expect(exposure(write(bare))).toBeGreaterThan(5);
+  });
+});
+
+describe("logrotate rule", () => {
+  it("rotates both bus logs daily and is accepted by logrotate", () => {
+    const text = renderLogrotate();
+    expect(text).toContain("/var/log/claude-bus-access.log /var/log/claude-bus-error.log {");
+    expect(text).toContain("invoke-rc.d nginx rotate");
+    const dir = tmp();
+    const conf = path.join(dir, "claude-bus");
+    fs.writeFileSync(conf, text, { mode: 0o644 });
+    const r = run("logrotate", ["--debug", "--state", path.join(dir, "state"), conf]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(r.status).toBe(0);
+    expect(r.output).toContain("rotating pattern: /var/log/claude-bus-access.log /var/log/claude-bus-error.log");
+    expect(r.output).not.toMatch(/^error:/m);
+  });
+});
+
+describe("shared drop dir", () => {
+  it("is created setgid 2770 for the group by systemd-tmpfiles, with age cleanup only when configured", () => {
+    expect(renderTmpfiles(cfgOf())).toContain("d /opt/claude-bus-files 2770 root claude-bus-files -\n");
+    const text = renderTmpfiles(cfgOf({ sharedDir: { group: "dropfolk", maxAgeDays: 14 } }));
+    expect(text).toContain("d /opt/claude-bus-files 2770 root dropfolk 14d\n");
+
+    const root = tmp();
+    fs.mkdirSync(path.join(root, "etc"));
+    fs.writeFileSync(path.join(root, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\n");
+    fs.writeFileSync(path.join(root, "etc", "group"), "root:x:0:\ndropfolk:x:4321:\n");
+    const conf = path.join(root, "claude-bus-files.conf");
+    fs.writeFileSync(conf, text);
+    const r = run("systemd-tmpfiles", ["--create", `--root=${root}`, conf]);
+    const st = fs.statSync(path.join(root, "opt", "claude-bus-files"));
+    fs.rmSync(root, { recursive: true, force: true });
+    expect(r.output).toBe("");
+    expect((st.mode & 0o7777).toString(8)).toBe("2770");
+    expect([st.uid, st.gid]).toEqual([0, 4321]);
+  });
+
+  it("authorizes each client key with restrict (scp and sftp work; no forwarding or pty)", () => {
+    expect(renderAuthorizedKeys(cfgOf({ clientSshKeys: [ED25519_KEY] }))).toBe(
+      `# Managed by claude-bus provision: clientSshKeys of the host config.\nrestrict ${ED25519_KEY}\n`,
+    );
+    expect(renderAuthorizedKeys(cfgOf())).not.toContain("ssh-");
+  });
+});
+
+describe("certbot pieces", () => {
+  it("the deploy hook reloads nginx and is valid sh", () => {
+    const dir = tmp();
+    const hook = path.join(dir, "hook");
+    fs.writeFileSync(hook, renderCertbotDeployHook());
+    const r = run("sh", ["-n", hook]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(r.status).toBe(0);
+    expect(renderCertbotDeployHook()).toMatch(/^#!\/bin\/sh\n[\s\S]*systemctl reload nginx\n$/);
+  });
+
+  it("the certbot.service drop-in gives the timer's renewals the ACME server's CA", () => {
+    expect(renderCertbotCaDropin()).toContain("[Service]\nEnvironment=REQUESTS_CA_BUNDLE=/etc/claude-bus/acme-ca.pem\n");
+  });
+});
