@@ -7,7 +7,7 @@
 import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { type HostConfig, parseHostConfig } from "../provision/config";
+import { busPasswordSchema, type HostConfig, parseHostConfig } from "../provision/config";
 
 /** Config namespace = project name in Pulumi.yaml. */
 export const CONFIG_NAMESPACE = "claude-bus";
@@ -118,8 +118,8 @@ export const StackConfigSchema = z
     ),
     clientSshKeys: jsonList(z.string().trim().regex(SSH_PUBLIC_KEY, "must be an OpenSSH public key line"), []),
     busUser: z.string().default("claude"), // checked by parseHostConfig
-    // Letters and digits only: the password lands in a shell-sourced, dotenv-parsed env file.
-    busPassword: optional(secretText(z.string().regex(/^[A-Za-z0-9]{16,128}$/, "must be 16-128 letters and digits"))),
+    // provision's rule: characters that are safe in a shell-sourced, dotenv-parsed env file.
+    busPassword: optional(secretText(busPasswordSchema)),
     rotation: z.string().default("initial").pipe(z.string().min(1, "must not be empty")),
     rateLimit: optional(
       z.coerce.number().int("must be a whole number of requests per second").min(1, "must be at least 1").max(10000, "must be at most 10000"),

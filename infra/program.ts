@@ -1,9 +1,19 @@
 /** The claude-bus stack: validated config -> service bundle -> Bus -> stack outputs. */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { buildServiceBundle } from "../provision/bundle";
 import { Bus } from "./bus";
 import { hostConfigOf, type StackConfig } from "./config";
 
-export async function claudeBusStack(cfg: StackConfig, bundleDir?: string) {
+/**
+ * A fixed bundle location (not a fresh temp dir) keeps the upload's asset path stable, so an
+ * unchanged service shows no diff. dist/ is git-ignored build output.
+ */
+function defaultBundleDir(): string {
+  return path.join(pulumi.runtime.getRootDirectory() || process.cwd(), "dist", "host-bundle");
+}
+
+export async function claudeBusStack(cfg: StackConfig, bundleDir = defaultBundleDir()) {
   const host = hostConfigOf(cfg);
   const bundle = await buildServiceBundle(bundleDir);
   const bus = new Bus("claude-bus", {

@@ -9,6 +9,8 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
+import { readStackConfig } from "../../infra/config";
+import { claudeBusStack } from "../../infra/program";
 
 export interface Registered {
   type: string;
@@ -64,7 +66,7 @@ export function fakePassword(inputs: Record<string, unknown>): string {
 
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
-    case "digitalocean:index/droplet:Droplet":
+    case "digitalocean:index/droplet:Droplet": // its id is numeric, as DigitalOcean's are
       return { ...inputs, ipv4Address: "198.51.100.7", ipv6Address: FAKE_IPV6, dropletUrn: `do:droplet:${name}` };
     case "digitalocean:index/reservedIp:ReservedIp":
       return { ...inputs, ipAddress: FAKE_IPV4, reservedIpUrn: `do:floatingip:${FAKE_IPV4}` };
@@ -79,7 +81,10 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
 }
 
 const mocks: pulumi.runtime.Mocks = {
-  newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) }),
+  newResource: (args) => ({
+    id: args.type === "digitalocean:index/droplet:Droplet" ? "424242" : `${args.name}-id`,
+    state: mockState(args.type, args.name, args.inputs),
+  }),
   call: (args) => {
     throw new Error(`unexpected provider call ${args.token}`);
   },
@@ -115,8 +120,8 @@ export async function resolve<T>(o: pulumi.Input<T>): Promise<Resolved> {
   return { value, secret };
 }
 
-/** Runs infra/index.ts with this stack config under mocks. Config values are strings, as Pulumi passes them. */
-export async function runStack(config: Record<string, string>): Promise<StackRun> {
+/** Runs the program of infra/index.ts with this stack config under mocks. Config values are strings, as Pulumi passes them. */
+export async function runStack(config: Record<string, string>, bundleDir: string): Promise<StackRun> {
   const all: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) all[`claude-bus:${k}`] = v;
   pulumi.runtime.setAllConfig(
@@ -149,10 +154,8 @@ export async function runStack(config: Record<string, string>): Promise<StackRun
       cb(err, res);
     });
 
-  // The program module is the real entry point; it exports the function Pulumi would call.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const program = require("../../infra/index") as () => Promise<Record<string, unknown>>;
-  const exported = await program();
+  // What infra/index.ts runs, with the bundle built into this test's own directory.
+  const exported: Record<string, unknown> = await claudeBusStack(readStackConfig(), bundleDir);
   const outputs: Record<string, Resolved> = {};
   for (const [k, v] of Object.entries(exported)) outputs[k] = await resolve(v as pulumi.Input<unknown>);
   await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();

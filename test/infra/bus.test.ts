@@ -1,0 +1,346 @@
+/**
+ * The Pulumi program under Pulumi's mock engine: resource graph, firewall, DNS, secrets, ordering
+ * and triggers, checked on what the engine would receive.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GENERATED_PASSWORD_LENGTH, USER_DATA } from "../../infra/bus";
+import { hostConfigOf, parseStackConfig } from "../../infra/config";
+import { BUNDLE_UPLOAD_PATH, hostSteps } from "../../provision/steps";
+import {
+  baseConfig,
+  FAKE_FINGERPRINT,
+  FAKE_IPV4,
+  FAKE_IPV6,
+  FAKE_PRIVATE_KEY,
+  FAKE_PUBLIC_KEY,
+  isSecretValue,
+  type Registered,
+  runStack,
+  secretPaths,
+  type StackRun,
+  unwrapSecrets,
+} from "./harness";
+
+const FIXED_PASSWORD = "Fixed0Password0For0Tests0123";
+
+const bundleDir = mkdtempSync(join(tmpdir(), "claude-bus-infra-test-"));
+afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+
+/** The four stacks every test below reads; each is one full program run. */
+const configs = {
+  /** Defaults: public key registered, no DNS management, generated password. */
+  basic: baseConfig(),
+  /** Everything set: managed DNS, existing key, narrowed SSH, fixed password. */
+  custom: (() => {
+    const { sshPublicKey: _k, ...rest } = baseConfig();
+    return {
+      ...rest,
+      region: "fra1",
+      size: "s-1vcpu-512mb-10gb",
+      image: "debian-12-x64",
+      subdomain: "bus",
+      manageDns: "true",
+      sshKeyFingerprint: FAKE_FINGERPRINT,
+      sshAllowedCidrs: JSON.stringify(["198.51.100.0/24", "2001:db8:1::/48"]),
+      busUser: "agent",
+      busPassword: FIXED_PASSWORD,
+    };
+  })(),
+  /** Only the nginx rate limit differs from `basic`. */
+  rateLimit: { ...baseConfig(), rateLimit: "55" },
+  /** Only the rotation marker differs from `basic`. */
+  rotated: { ...baseConfig(), rotation: "2026-06-01" },
+};
+type Name = keyof typeof configs;
+const runs = {} as Record<Name, StackRun>;
+let basicAgain: StackRun;
+
+beforeAll(async () => {
+  for (const name of Object.keys(configs) as Name[]) runs[name] = await runStack(configs[name], bundleDir);
+  basicAgain = await runStack(configs.basic, bundleDir);
+}, 120_000);
+
+const short = (urn: string) => urn.split("::").pop();
+const commandsOf = (run: StackRun) => run.resources.filter((r) => r.type.startsWith("command:remote:"));
+const stepsOf = (run: StackRun) => run.resources.filter((r) => r.type === "command:remote:Command" && r.name !== "claude-bus-wait-ssh");
+const triggersOf = (run: StackRun) => Object.fromEntries(stepsOf(run).map((r) => [r.name, r.inputs.triggers]));
+function expectedSteps(config: Record<string, string>) {
+  const sha256 = createHash("sha256").update(readFileSync(join(bundleDir, "claude-bus.js"))).digest("hex");
+  return hostSteps(hostConfigOf(parseStackConfig(config)), { sha256 });
+}
+
+describe("resource graph", () => {
+  it("registers the Bus component and exactly its children, all parented to it", () => {
+    const run = runs.basic;
+    const bus = run.get("claude-bus");
+    expect(bus.type).toBe("claude-bus:index:Bus");
+    expect(run.resources.filter((r) => !r.parent)).toEqual([bus]);
+    const children = run.resources.filter((r) => r !== bus);
+    for (const r of children) expect([r.name, r.parent]).toEqual([r.name, bus.urn]);
+    for (const r of children) expect(r.name.startsWith("claude-bus-")).toBe(true);
+    const stepNames = expectedSteps(configs.basic).map((s) => `claude-bus-${s.name}`);
+    expect(children.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+      [
+        "digitalocean:index/sshKey:SshKey claude-bus-ssh-key",
+        "digitalocean:index/droplet:Droplet claude-bus-droplet",
+        "digitalocean:index/reservedIp:ReservedIp claude-bus-ip",
+        "digitalocean:index/reservedIpAssignment:ReservedIpAssignment claude-bus-ip-assignment",
+        "digitalocean:index/firewall:Firewall claude-bus-firewall",
+        "digitalocean:index/project:Project claude-bus-project",
+        "random:index/randomPassword:RandomPassword claude-bus-password",
+        "command:remote:Command claude-bus-wait-ssh",
+        "command:remote:CopyToRemote claude-bus-bundle-upload",
+        ...stepNames.map((n) => `command:remote:Command ${n}`),
+      ].sort(),
+    );
+  });
+
+  it("builds the droplet from config with stable user data and ignores user-data drift", () => {
+    const basic = runs.basic.get("claude-bus-droplet");
+    expect(basic.inputs).toMatchObject({
+      name: "claude-bus.example.com",
+      region: "nyc3",
+      size: "s-1vcpu-1gb",
+      image: "debian-12-x64",
+      ipv6: true,
+      sshKeys: [FAKE_FINGERPRINT], // the registered key's fingerprint
+      userData: USER_DATA,
+    });
+    expect(basic.ignoreChanges).toEqual(["userData"]);
+    const custom = runs.custom.get("claude-bus-droplet");
+    expect(custom.inputs).toMatchObject({ name: "bus.example.com", region: "fra1", size: "s-1vcpu-512mb-10gb", sshKeys: [FAKE_FINGERPRINT] });
+  });
+
+  it("registers a public key only when one is given", () => {
+    expect(runs.basic.get("claude-bus-ssh-key").inputs).toMatchObject({ publicKey: FAKE_PUBLIC_KEY });
+    expect(runs.custom.resources.some((r) => r.type === "digitalocean:index/sshKey:SshKey")).toBe(false);
+  });
+
+  it("reserves an IP in the droplet's region and assigns it to the droplet", () => {
+    expect(runs.custom.get("claude-bus-ip").inputs).toEqual({ region: "fra1" });
+    const assignment = runs.basic.get("claude-bus-ip-assignment");
+    expect(assignment.inputs).toEqual({ ipAddress: FAKE_IPV4, dropletId: 424242 });
+    expect(assignment.dependencies.map(short).sort()).toEqual(["claude-bus-droplet", "claude-bus-ip"]);
+  });
+
+  it("puts the droplet and the reserved IP in a DigitalOcean project named after the bus", () => {
+    expect(runs.custom.get("claude-bus-project").inputs).toMatchObject({
+      name: "bus.example.com",
+      resources: ["do:droplet:claude-bus-droplet", `do:floatingip:${FAKE_IPV4}`],
+    });
+  });
+});
+
+describe("firewall", () => {
+  it("opens 22 to the allowed CIDRs, 80/443 to everyone and all outbound, on the droplet", () => {
+    const fw = runs.custom.get("claude-bus-firewall");
+    const everywhere = ["0.0.0.0/0", "::/0"];
+    expect(fw.inputs.dropletIds).toEqual([424242]);
+    expect(fw.inputs.inboundRules).toEqual([
+      { protocol: "tcp", portRange: "22", sourceAddresses: ["198.51.100.0/24", "2001:db8:1::/48"] },
+      { protocol: "tcp", portRange: "80", sourceAddresses: everywhere },
+      { protocol: "tcp", portRange: "443", sourceAddresses: everywhere },
+    ]);
+    expect(fw.inputs.outboundRules).toEqual([
+      { protocol: "tcp", portRange: "1-65535", destinationAddresses: everywhere },
+      { protocol: "udp", portRange: "1-65535", destinationAddresses: everywhere },
+      { protocol: "icmp", destinationAddresses: everywhere },
+    ]);
+  });
+
+  it("defaults SSH to everywhere when no CIDRs are configured", () => {
+    const rules = runs.basic.get("claude-bus-firewall").inputs.inboundRules as { portRange: string; sourceAddresses: string[] }[];
+    expect(rules.find((r) => r.portRange === "22")?.sourceAddresses).toEqual(["0.0.0.0/0", "::/0"]);
+  });
+});
+
+describe("DNS", () => {
+  it("creates A and AAAA records for the subdomain when manageDns is on", () => {
+    const records = runs.custom.resources.filter((r) => r.type === "digitalocean:index/dnsRecord:DnsRecord");
+    expect(records.map((r) => r.inputs).sort((a, b) => String(a.type).localeCompare(String(b.type)))).toEqual([
+      { domain: "example.com", name: "bus", type: "A", value: FAKE_IPV4, ttl: 300 },
+      { domain: "example.com", name: "bus", type: "AAAA", value: FAKE_IPV6, ttl: 300 },
+    ]);
+  });
+
+  it("creates no DNS resources (and never a zone) when manageDns is off", () => {
+    expect(runs.basic.resources.filter((r) => r.type.startsWith("digitalocean:index/dns") || r.type.startsWith("digitalocean:index/domain"))).toEqual([]);
+    expect(runs.custom.resources.some((r) => r.type === "digitalocean:index/domain:Domain")).toBe(false);
+  });
+
+  it("orders the certificate step after both DNS records", () => {
+    const deps = runs.custom.get("claude-bus-certificate").dependencies.map(short);
+    expect(deps).toEqual(expect.arrayContaining(["claude-bus-dns-a", "claude-bus-dns-aaaa"]));
+    expect(runs.basic.get("claude-bus-certificate").dependencies.map(short)).not.toContain("claude-bus-dns-a");
+  });
+});
+
+describe("secrets", () => {
+  /** Every plain (non-secret) string anywhere in a resource's inputs. */
+  function plainStrings(v: unknown): string[] {
+    if (isSecretValue(v)) return [];
+    if (typeof v === "string") return [v];
+    if (Array.isArray(v)) return v.flatMap(plainStrings);
+    if (typeof v === "object" && v !== null) return Object.values(v).flatMap(plainStrings);
+    return [];
+  }
+
+  it("keeps the droplet's user data free of secrets", () => {
+    for (const name of ["basic", "custom"] as Name[]) {
+      const userData = runs[name].get("claude-bus-droplet").inputs.userData as string;
+      const password = runs[name].outputs.busPassword.value as string;
+      expect(userData).toBe(USER_DATA);
+      expect(userData).not.toContain(password);
+      expect(userData).not.toMatch(/PRIVATE KEY|BUS_PASS|password/i);
+    }
+  });
+
+  it("never sends the password or the private key to the engine in plain text", () => {
+    for (const name of Object.keys(configs) as Name[]) {
+      const password = runs[name].outputs.busPassword.value as string;
+      expect(password.length).toBeGreaterThanOrEqual(12);
+      for (const r of runs[name].resources) {
+        for (const s of plainStrings(r.inputs)) {
+          expect([r.name, s.includes(password)]).toEqual([r.name, false]);
+          expect([r.name, s.includes("BEGIN OPENSSH PRIVATE KEY")]).toEqual([r.name, false]);
+        }
+      }
+    }
+  });
+
+  it("marks busPassword and clientEnv secret, and only those outputs", () => {
+    for (const name of Object.keys(configs) as Name[]) {
+      const secretOutputs = Object.entries(runs[name].outputs)
+        .filter(([, o]) => o.secret)
+        .map(([k]) => k)
+        .sort();
+      expect([name, secretOutputs]).toEqual([name, ["busPassword", "clientEnv"]]);
+    }
+  });
+
+  it("gives every command its SSH key as a secret and its password only as secret stdin", () => {
+    for (const r of commandsOf(runs.basic)) {
+      expect([r.name, isSecretValue(r.inputs.connection)]).toEqual([r.name, true]);
+      expect(unwrapSecrets(r.inputs.connection)).toMatchObject({ host: FAKE_IPV4, user: "root", privateKey: FAKE_PRIVATE_KEY });
+    }
+    const byName = new Map(expectedSteps(configs.basic).map((s) => [`claude-bus-${s.name}`, s]));
+    const password = runs.basic.outputs.busPassword.value;
+    for (const r of stepsOf(runs.basic)) {
+      const step = byName.get(r.name)!;
+      if (step.stdin === "busPassword") {
+        expect([r.name, isSecretValue(r.inputs.stdin), unwrapSecrets(r.inputs.stdin)]).toEqual([r.name, true, password]);
+        expect([r.name, r.inputs.logging]).toEqual([r.name, "none"]);
+        expect([r.name, r.additionalSecretOutputs]).toEqual([r.name, expect.arrayContaining(["stdout", "stderr"])]);
+      } else {
+        expect([r.name, "stdin" in r.inputs, r.inputs.logging]).toEqual([r.name, false, undefined]);
+        expect([r.name, r.additionalSecretOutputs]).toEqual([r.name, expect.not.arrayContaining(["stdout"])]);
+        expect([r.name, secretPaths(r.inputs)]).toEqual([r.name, ["connection"]]);
+      }
+    }
+    expect([...byName.values()].filter((s) => s.stdin === "busPassword").length).toBeGreaterThan(0);
+  });
+
+  it("uses a configured password as is, and generates 28 letters and digits otherwise", () => {
+    expect(runs.custom.outputs.busPassword).toEqual({ value: FIXED_PASSWORD, secret: true });
+    expect(runs.custom.resources.some((r) => r.type.startsWith("random:"))).toBe(false);
+    const generator = runs.basic.get("claude-bus-password");
+    expect(GENERATED_PASSWORD_LENGTH).toBe(28);
+    expect(generator.inputs).toMatchObject({ length: 28, special: false, keepers: { rotation: "initial" } });
+    expect(runs.basic.outputs.busPassword.value).toMatch(/^[A-Za-z0-9]{28}$/);
+  });
+
+  it("writes clientEnv as the exact ~/.secrets/claude-bus.env text", () => {
+    expect(runs.custom.outputs.clientEnv).toEqual({
+      value: `BUS_USER=agent\nBUS_PASS=${FIXED_PASSWORD}\nBUS_URL=https://bus.example.com\n`,
+      secret: true,
+    });
+    const generated = runs.basic.outputs.busPassword.value;
+    expect(runs.basic.outputs.clientEnv.value).toBe(`BUS_USER=claude\nBUS_PASS=${generated}\nBUS_URL=https://claude-bus.example.com\n`);
+  });
+
+  it("exports the public outputs in plain text", () => {
+    const plain = Object.fromEntries(Object.entries(runs.custom.outputs).filter(([k]) => !["busPassword", "clientEnv"].includes(k)));
+    expect(plain).toEqual({
+      busUrl: { value: "https://bus.example.com", secret: false },
+      fqdn: { value: "bus.example.com", secret: false },
+      ipv4: { value: FAKE_IPV4, secret: false },
+      ipv6: { value: FAKE_IPV6, secret: false },
+      busUser: { value: "agent", secret: false },
+    });
+  });
+});
+
+describe("ordering", () => {
+  it("runs wait -> copy -> every provision step in provision's order, each after the previous", () => {
+    const run = runs.custom;
+    const chain = ["claude-bus-wait-ssh", "claude-bus-bundle-upload", ...expectedSteps(configs.custom).map((s) => `claude-bus-${s.name}`)];
+    // Registration order follows construction order...
+    expect(commandsOf(run).map((r) => r.name)).toEqual(chain);
+    // ...but only dependencies order execution: each link must depend on the one before it.
+    expect(run.get("claude-bus-wait-ssh").dependencies.map(short)).toContain("claude-bus-ip-assignment");
+    for (let i = 1; i < chain.length; i++) {
+      expect([chain[i], run.get(chain[i]).dependencies.map(short)]).toEqual([chain[i], expect.arrayContaining([chain[i - 1]])]);
+    }
+  });
+
+  it("deletes host commands with the droplet and replaces them with it", () => {
+    const droplet = runs.basic.get("claude-bus-droplet").urn;
+    for (const r of commandsOf(runs.basic)) {
+      expect([r.name, r.deletedWith, r.replaceWith]).toEqual([r.name, droplet, [droplet]]);
+    }
+  });
+
+  it("uploads the bundle to provision's upload path, triggered by its sha256", async () => {
+    const upload = runs.basic.get("claude-bus-bundle-upload");
+    const source = upload.inputs.source as { path: Promise<string> };
+    const path = await source.path;
+    expect(path).toBe(join(bundleDir, "claude-bus.js"));
+    const sha256 = createHash("sha256").update(readFileSync(path)).digest("hex");
+    expect(upload.inputs.remotePath).toBe(BUNDLE_UPLOAD_PATH);
+    expect(upload.inputs.triggers).toEqual([sha256]);
+  });
+});
+
+describe("triggers", () => {
+  it("gives each step exactly its provision hash as trigger and its script as command", () => {
+    const expected = expectedSteps(configs.basic);
+    for (const step of expected) {
+      const r: Registered = runs.basic.get(`claude-bus-${step.name}`);
+      expect([step.name, r.inputs.triggers, r.inputs.create]).toEqual([step.name, [step.hash], step.script]);
+    }
+  });
+
+  it("yields identical triggers for the same config twice (a no-op `pulumi up`)", () => {
+    expect(triggersOf(basicAgain)).toEqual(triggersOf(runs.basic));
+    const inputs = (run: StackRun) => run.resources.map((r) => [r.name, unwrapSecrets(r.inputs)]);
+    expect(inputs(basicAgain)).toEqual(inputs(runs.basic));
+  });
+
+  it("changes only the nginx step's trigger when only the rate limit changes", () => {
+    const before = triggersOf(runs.basic);
+    const after = triggersOf(runs.rateLimit);
+    const changed = Object.keys(before).filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name]));
+    expect(changed).toEqual(["claude-bus-nginx"]);
+    expect(runs.rateLimit.get("claude-bus-nginx").inputs.create).toContain("55r/s");
+  });
+
+  it("rotates the generated password when the rotation marker changes, re-running only password steps", () => {
+    const before = runs.basic;
+    const after = runs.rotated;
+    expect(after.get("claude-bus-password").inputs).toMatchObject({ keepers: { rotation: "2026-06-01" } });
+    expect(after.outputs.busPassword.value).not.toEqual(before.outputs.busPassword.value);
+    expect(basicAgain.outputs.busPassword.value).toEqual(before.outputs.busPassword.value);
+    expect(triggersOf(after)).toEqual(triggersOf(before));
+    // A command re-runs when its inputs change: here only the ones fed the password on stdin.
+    const changedInputs = stepsOf(before)
+      .filter((r) => JSON.stringify(unwrapSecrets(r.inputs)) !== JSON.stringify(unwrapSecrets(after.get(r.name).inputs)))
+      .map((r) => r.name);
+    const passwordSteps = expectedSteps(configs.basic)
+      .filter((s) => s.stdin === "busPassword")
+      .map((s) => `claude-bus-${s.name}`);
+    expect(changedInputs).toEqual(passwordSteps);
+  });
+});
