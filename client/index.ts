@@ -150,15 +150,21 @@ function serverErrorText(text: string): string {
   return text.trim().slice(0, 200) || "(empty response)";
 }
 
+/** Duck-typed, not `instanceof`: fetch's errors may come from another realm (a vm context, a test runner). */
+interface ErrorLike {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  cause?: unknown;
+}
+
 function describeFetchFailure(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
-    return `no answer within ${timeoutMs} ms`;
-  }
+  const e = (typeof err === "object" && err !== null ? err : {}) as ErrorLike;
+  if (e.name === "TimeoutError" || e.name === "AbortError") return `no answer within ${timeoutMs} ms`;
   // undici wraps the socket error (ECONNREFUSED, ENOTFOUND, certificate errors) in `cause`
-  const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;
-  if (cause instanceof Error) {
-    const code = (cause as Error & { code?: string }).code;
-    return code ? `${code} (${cause.message})` : cause.message;
+  const cause = (typeof e.cause === "object" && e.cause !== null ? e.cause : undefined) as ErrorLike | undefined;
+  if (cause && typeof cause.message === "string") {
+    return typeof cause.code === "string" ? `${cause.code} (${cause.message})` : cause.message;
   }
-  return err instanceof Error ? err.message : String(err);
+  return typeof e.message === "string" ? e.message : String(err);
 }

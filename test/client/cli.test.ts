@@ -136,6 +136,15 @@ describe("usage errors exit 1", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("bootstrap");
   });
+
+  it("provision is dispatched to provision/ssh with its own options", async () => {
+    const help = await run(["provision", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("usage: claude-bus provision --target");
+    const bad = await run(["provision"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("usage: claude-bus provision");
+  });
 });
 
 describe("credential problems", () => {
