@@ -293,10 +293,9 @@ describe("ordering", () => {
     }
   });
 
-  it("uploads the bundle to provision's upload path, triggered by its sha256", async () => {
+  it("uploads the bundle to provision's upload path, triggered by its sha256", () => {
     const upload = runs.basic.get("claude-bus-bundle-upload");
-    const source = upload.inputs.source as { path: Promise<string> };
-    const path = await source.path;
+    const path = (upload.inputs.source as { filePath: string }).filePath;
     expect(path).toBe(join(bundleDir, "claude-bus.js"));
     const sha256 = createHash("sha256").update(readFileSync(path)).digest("hex");
     expect(upload.inputs.remotePath).toBe(BUNDLE_UPLOAD_PATH);

@@ -17,7 +17,10 @@ export interface Registered {
   name: string;
   urn: string;
   parent: string;
-  /** Inputs as sent to the engine; secret values are `{ [specialSigKey]: specialSecretSig, value }`. */
+  /**
+   * Inputs as sent to the engine; secret values are `{ [specialSigKey]: specialSecretSig, value }`,
+   * file assets `{ filePath }`.
+   */
   inputs: Record<string, unknown>;
   dependencies: string[];
   deletedWith: string;
@@ -112,6 +115,17 @@ export function secretPaths(v: unknown, path = ""): string[] {
   return [];
 }
 
+/** File assets as `{ filePath }`: their path is a promise, which does not compare. */
+async function plainAssets(v: unknown): Promise<unknown> {
+  if (v instanceof pulumi.asset.FileAsset) return { filePath: await v.path };
+  if (Array.isArray(v)) return Promise.all(v.map(plainAssets));
+  if (typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype) {
+    const entries = await Promise.all(Object.entries(v).map(async ([k, x]) => [k, await plainAssets(x)] as const));
+    return Object.fromEntries(entries);
+  }
+  return v;
+}
+
 export async function resolve<T>(o: pulumi.Input<T>): Promise<Resolved> {
   const out = pulumi.output(o);
   // `isSecret` is an internal promise on Output; reading it is how Pulumi's own tests check secrecy.
@@ -159,6 +173,7 @@ export async function runStack(config: Record<string, string>, bundleDir: string
   const outputs: Record<string, Resolved> = {};
   for (const [k, v] of Object.entries(exported)) outputs[k] = await resolve(v as pulumi.Input<unknown>);
   await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  for (const r of resources) r.inputs = (await plainAssets(r.inputs)) as Record<string, unknown>;
 
   return {
     resources,
