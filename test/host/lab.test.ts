@@ -27,7 +27,7 @@ describe("throwaway host", () => {
   });
 
   it("resolves the test fqdn to loopback inside the host and serves Pebble's ACME directory", async () => {
-    const r = await lab.ssh.ssh(`getent hosts ${lab.fqdn}; curl -sS --cacert /dev/stdin ${lab.acmeDirectoryUrl}`, lab.hostCaBundle);
+    const r = await lab.ssh.ssh(`getent hosts ${lab.fqdn}; curl -sS --cacert /dev/stdin ${lab.acmeDirectoryUrl}`, lab.acmeServerCa);
     expect(r.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1\\s+${lab.fqdn.replace(/\./g, "\\.")}$`, "m"));
     expect(JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))).newOrder).toMatch(/^https:\/\/127\.0\.0\.1:14000\//);
   });

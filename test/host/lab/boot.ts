@@ -31,7 +31,8 @@ export interface LabHost {
  * - its own cgroup namespace with cgroup2 at /sys/fs/cgroup: systemd on this machine's hybrid tmpfs
  *   remounted that shared tmpfs read-only and created controller dirs in it;
  * - /sys and /proc/sys read-only (as systemd-nspawn does): no sysctl or udev from inside;
- * - a private /dev with the few nodes a server needs: systemd made /dev/log and VTs in this machine's devtmpfs.
+ * - a private /dev with the few nodes a server needs: systemd made /dev/log and VTs in this machine's devtmpfs;
+ * - pivot_root instead of chroot, so the units' PrivateUsers= works as on a real machine.
  */
 const BOOT_SCRIPT = `set -e
 echo $$ > "$3/cgroup.procs"
@@ -57,8 +58,13 @@ ln -s /proc/self/fd "$R/dev/fd"; ln -s /proc/self/fd/0 "$R/dev/stdin"; ln -s /pr
 mount -t tmpfs tmpfs "$R/run"
 mount -t tmpfs tmpfs "$R/tmp"     # never let the host tmpfiles rules see this machine /tmp
 cp /etc/resolv.conf "$R/etc/resolv.conf"
+# pivot_root, not chroot: the kernel refuses user namespaces (PrivateUsers=) to chrooted processes.
+cd "$R"
+pivot_root . .
+umount -l .
+cd /
 export container=lab
-exec chroot "$R" /lib/systemd/systemd --system' boot "$1" "$2"`;
+exec /lib/systemd/systemd --system' boot "$1" "$2"`;
 
 /**
  * Units that must not run in a host sharing this machine's kernel: module loading, binfmt, kernel file

@@ -29,8 +29,8 @@ export interface Lab {
   ssh: LabSsh;
   fqdn: string;
   acmeDirectoryUrl: string;
-  /** PEM that a client inside the host needs: Pebble's listener CA plus Pebble's issuing root and intermediate. */
-  hostCaBundle: string;
+  /** PEM of the CA that signed Pebble's own TLS certificate: what certbot must trust to talk ACME. */
+  acmeServerCa: string;
   /** File on this machine with Pebble's issuing chain, for curl --cacert / CURL_CA_BUNDLE against the bus. */
   issuerChainFile: string;
   destroy(): void;
@@ -66,7 +66,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       ssh,
       fqdn: opts.fqdn,
       acmeDirectoryUrl: ACME_DIRECTORY_URL,
-      hostCaBundle: pebble.listenerCa + chain,
+      acmeServerCa: pebble.listenerCa,
       issuerChainFile,
       destroy: () => h.destroy(),
     };
