@@ -181,7 +181,7 @@ if ! getent passwd ${dropUser} >/dev/null; then
   useradd --create-home --gid ${group} --shell /bin/bash --password '*' ${dropUser}
   changed "user ${dropUser}"
 fi
-if ! id -nG ${dropUser} | tr ' ' '\\n' | grep -qx ${group}; then
+if [[ " $(id -nG ${dropUser}) " != *" ${group} "* ]]; then
   usermod -a -G ${group} ${dropUser}
   changed "${dropUser} joined ${group}"
 fi
