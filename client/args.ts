@@ -1,9 +1,10 @@
 /** Command-line parsing on node:util parseArgs, with every failure turned into a UsageError. */
-import { parseArgs } from "node:util";
+import { parseArgs, ParseArgsConfig } from "node:util";
 import { ConfigFlags } from "./config";
 import { UsageError } from "./io";
 
-type OptionSpec = { type: "string" | "boolean"; multiple?: boolean; short?: string };
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 
 /** Flags every bus-talking command accepts (there is no password flag: secrets never go in argv). */
 export const CONNECTION_OPTIONS = {
@@ -11,9 +12,9 @@ export const CONNECTION_OPTIONS = {
   user: { type: "string" },
   me: { type: "string" },
   "env-file": { type: "string" },
-} as const satisfies Record<string, OptionSpec>;
+} as const satisfies Options;
 
-export function parseCommand<O extends Record<string, OptionSpec>>(command: string, argv: string[], options: O) {
+export function parseCommand<O extends Options>(command: string, argv: string[], options: O): Parsed<O> {
   if (argv.some((arg) => arg === "--pass" || arg.startsWith("--pass=") || arg === "--password" || arg.startsWith("--password="))) {
     throw new UsageError("there is no --pass flag: a password in the command line is visible to every user; set BUS_PASS or use the env file");
   }

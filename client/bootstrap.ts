@@ -10,7 +10,7 @@ import { CONNECTION_OPTIONS, connectionFlags, parseCommand } from "./args";
 import { ConfigError, Credential, envFilePath, machineName, validateCredential } from "./config";
 import { EnvFileError, EnvFileValues, readEnvFile, renderEnvFile, writeEnvFile } from "./envFile";
 import { allMessages, AuthError, BusClient, createBusClient, UnreachableError } from "./index";
-import { EXIT, exitCodeFor, Io } from "./io";
+import { EXIT, exitCodeFor, Io, UsageError } from "./io";
 import { noPositionals } from "./messaging";
 import {
   InstallState,
@@ -57,6 +57,9 @@ export async function bootstrapCommand(argv: string[], ctx: BootstrapContext): P
   };
 
   // 1. the credentials file
+  if (values["from-stack"] && io.stdinIsTTY) {
+    throw new UsageError("--from-stack reads the stack outputs on stdin: pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack");
+  }
   const stack = values["from-stack"] ? credentialFromStackOutputs(await io.readStdin()) : undefined;
   let existing: EnvFileValues | undefined;
   let existingError: EnvFileError | undefined;
