@@ -110,14 +110,12 @@ export function runRemote(
   });
 }
 
-/** Copies the bundle to BUNDLE_UPLOAD_PATH (through stdin, then an atomic rename). */
+/** Copies the bundle to BUNDLE_UPLOAD_PATH (through ssh's stdin into a temp file, then an atomic rename). */
 export async function uploadBundle(target: SshTarget, file: string, log: Log = () => {}): Promise<void> {
-  const dir = BUNDLE_UPLOAD_PATH.replace(/\/[^/]+$/, "");
   const script = `set -euo pipefail
-mkdir -p ${dir}
-chmod 700 ${dir}
-tmp=$(mktemp ${dir}/.upload.XXXXXX)
+tmp=$(mktemp ${BUNDLE_UPLOAD_PATH}.XXXXXX)
 cat > "$tmp"
+chmod 644 "$tmp"
 mv -f "$tmp" ${BUNDLE_UPLOAD_PATH}`;
   const { code, output } = await runRemote(target, remoteCommand(target, script), fs.readFileSync(file), log);
   if (code !== 0) throw new StepFailedError("upload-bundle", code, output);

@@ -45,8 +45,11 @@ export interface HostStep {
   stdin?: "busPassword";
 }
 
-/** Where the bundle file is copied before the steps run; the "service" step installs it from here. */
-export const BUNDLE_UPLOAD_PATH = "/var/tmp/claude-bus/bundle.js";
+/**
+ * Where the bundle file is copied before the steps run; the "service" step installs it from here after
+ * checking its sha256. Directly in /var/tmp, so an uploader that cannot create directories works too.
+ */
+export const BUNDLE_UPLOAD_PATH = "/var/tmp/claude-bus-bundle.js";
 
 /** Debian packages the host needs (python3-certbot-nginx is not among them: certificates use --webroot). */
 export const HOST_PACKAGES = ["nodejs", "nginx", "apache2-utils", "certbot", "curl", "ca-certificates", "openssl"];
