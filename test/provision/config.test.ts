@@ -1,3 +1,5 @@
+import * as fs from "fs";
+import * as path from "path";
 import { LETS_ENCRYPT_PRODUCTION, busPasswordSchema, parseHostConfig } from "../../provision/config";
 import { ED25519_KEY, MINIMAL, cfgOf } from "./fixtures";
 
@@ -71,5 +73,14 @@ describe("busPasswordSchema", () => {
     for (const bad of ["short", 'has"quote1234', "has space 12345", "back\\slash12345", "new\nline123456", "x".repeat(129)]) {
       expect(busPasswordSchema.safeParse(bad).success).toBe(false);
     }
+  });
+});
+
+describe("provision/host.example.json", () => {
+  it("is a valid host config for claude-bus.example.com", () => {
+    const file = path.join(__dirname, "..", "..", "provision", "host.example.json");
+    const cfg = parseHostConfig(JSON.parse(fs.readFileSync(file, "utf8")));
+    expect(cfg.fqdn).toBe("claude-bus.example.com");
+    expect(cfg.clientSshKeys).toHaveLength(1);
   });
 });
