@@ -8,7 +8,7 @@ import { moveAtomic } from "./atomicWrite";
 import { CONNECTION_OPTIONS, connectionFlags, parseCommand } from "./args";
 import { ClientConfig, resolveConfig } from "./config";
 import { readEnvFile, renderEnvFile, writeEnvFile } from "./envFile";
-import { allMessages, AuthError, createBusClient } from "./index";
+import { allMessages, AuthError, BusClient, createBusClient } from "./index";
 import { EXIT, Io, UsageError } from "./io";
 import { noPositionals } from "./messaging";
 import { generatePassword } from "../service/main";
@@ -118,13 +118,24 @@ async function rotate(cfg: ClientConfig, applier: Applier, timeoutMs: number, io
   io.out(`✓ rotated: the bus at ${cfg.url} accepts only the new password; ${cfg.envFile} updated (mode 0600)`);
   if (io.env.BUS_PASS) io.out("  BUS_PASS is set in this shell's environment and is now stale: re-source the env file");
 
-  const client = createBusClient({ ...cfg, pass: newPass });
-  const others = await recentMachines(client, cfg.me);
+  try {
+    await announce(createBusClient({ ...cfg, pass: newPass }), cfg.me, io);
+  } catch (err) {
+    // the rotation itself is done and verified: a failed notice must not look like a failed rotation
+    io.err(`warning: could not post the rotation notice: ${(err as Error).message}`);
+    io.out("  re-run bootstrap with the new credential on every other machine that uses this bus");
+  }
+  return EXIT.ok;
+}
+
+/** Tells the bus (without the password) and the user which machines need the new credential. */
+async function announce(client: BusClient, me: string, io: Io): Promise<void> {
+  const others = await recentMachines(client, me);
   const notice = await client.post({
-    from: cfg.me,
+    from: me,
     to: "any",
     body:
-      `the bus credential was rotated by ${cfg.me}; machines still on the old password get 401 until they re-run ` +
+      `the bus credential was rotated by ${me}; machines still on the old password get 401 until they re-run ` +
       "`claude-bus bootstrap` with the new credential (pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack)",
     tags: [ROTATION_TAG],
   });
@@ -135,7 +146,6 @@ async function rotate(cfg: ClientConfig, applier: Applier, timeoutMs: number, io
       : "  re-run bootstrap with the new credential on every other machine that uses this bus",
   );
   io.out("  e.g. pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack");
-  return EXIT.ok;
 }
 
 /** Polls until new → 200 and old → 401 (a rotation may accept both for a moment); a reason string on timeout. */
@@ -161,7 +171,7 @@ async function probe(credential: { url: string; user: string; pass: string }): P
 }
 
 /** Senders of the most recent messages, except me: the machines that hold the old credential. */
-async function recentMachines(client: ReturnType<typeof createBusClient>, me: string): Promise<string[]> {
+async function recentMachines(client: BusClient, me: string): Promise<string[]> {
   const { count } = await client.health();
   // ids are decimal integers in posting order (SPEC), so this starts the scan near the end
   const since = count > RECENT_MESSAGES ? String(count - RECENT_MESSAGES) : undefined;
