@@ -48,7 +48,7 @@ const COMMANDS: Record<string, Command> = {
   rotate: async (argv, io) => (await import("./rotate")).rotateCommand(argv, io),
   serve: async (argv, io) => {
     await (await import("../service/main")).serveCommand(argv, io.env);
-    return EXIT.ok;
+    return Number(process.exitCode ?? EXIT.ok); // serveCommand sets it when the shutdown failed
   },
   provision: async (argv, io) => (await import("../provision/ssh")).provisionCommand(argv, io.env),
 };

@@ -137,6 +137,22 @@ describe("usage errors exit 1", () => {
     expect(result.stdout).toContain("bootstrap");
   });
 
+  it("serve is dispatched to service/main and reports a port in use", async () => {
+    const net = await import("node:net");
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as import("node:net").AddressInfo;
+    try {
+      const result = await run(["serve", "--port", String(port), "--data", path.join(home, "data")], {
+        env: { BUS_USER: "claude", BUS_PASS: "ServePassw0rdServePassw0rd12" },
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("EADDRINUSE");
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
   it("provision is dispatched to provision/ssh with its own options", async () => {
     const help = await run(["provision", "--help"]);
     expect(help.code).toBe(0);
