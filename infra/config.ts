@@ -150,12 +150,31 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
   throw new Error(`Invalid claude-bus stack config:\n${lines.join("\n")}`);
 }
 
-/** Reads every key from the running stack's config. */
+const SECRET_KEYS: StackConfigKey[] = ["sshPrivateKey", "busPassword"];
+
+/**
+ * Whether the stack stores this key encrypted. The language host passes the list of secret keys to
+ * the program; the SDK's reader for it is internal, hence the typed require.
+ */
+function isStoredSecret(key: StackConfigKey): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(fullKey: string): boolean };
+  return runtimeConfig.isConfigSecret(`${CONFIG_NAMESPACE}:${key}`);
+}
+
+/** Reads every key from the running stack's config; a secret set in plain text is refused. */
 export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): StackConfig {
   const raw: RawStackConfig = {};
   for (const key of STACK_CONFIG_KEYS) {
     const value = config.get(key);
-    if (value !== undefined) raw[key] = value;
+    if (value === undefined) continue;
+    if (value !== "" && SECRET_KEYS.includes(key) && !isStoredSecret(key)) {
+      throw new Error(
+        `Invalid claude-bus stack config:\n  ${key}: is stored in plain text in the stack file; ` +
+          `remove it (pulumi config rm ${key}) and set it with: pulumi config set --secret ${key}`,
+      );
+    }
+    raw[key] = value;
   }
   return parseStackConfig(raw);
 }

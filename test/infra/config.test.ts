@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
-import { hostConfigOf, parseStackConfig, STACK_CONFIG_KEYS, type RawStackConfig } from "../../infra/config";
+import { hostConfigOf, parseStackConfig, readStackConfig, STACK_CONFIG_KEYS, type RawStackConfig } from "../../infra/config";
 import { baseConfig, FAKE_PRIVATE_KEY, resolve } from "./harness";
 
 interface ConfigDecl {
@@ -174,5 +174,32 @@ describe("parseStackConfig", () => {
     expect(pulumi.Output.isInstance(cfg.sshPrivateKey)).toBe(true);
     expect(await resolve(cfg.sshPrivateKey)).toEqual({ value: FAKE_PRIVATE_KEY, secret: true });
     expect(await resolve(cfg.busPassword!)).toEqual({ value: "Abcdefghij0123456789XYZ", secret: true });
+  });
+});
+
+describe("readStackConfig", () => {
+  const asStack = (config: Record<string, string>, secretKeys: string[]) =>
+    pulumi.runtime.setAllConfig(
+      Object.fromEntries(Object.entries(config).map(([k, v]) => [`claude-bus:${k}`, v])),
+      secretKeys.map((k) => `claude-bus:${k}`),
+    );
+
+  it("reads the running stack's config", () => {
+    asStack({ ...baseConfig(), subdomain: "agents", manageDns: "true" }, ["sshPrivateKey"]);
+    const cfg = readStackConfig();
+    expect(cfg).toMatchObject({ domain: "example.com", subdomain: "agents", manageDns: true });
+  });
+
+  it("refuses a password or private key stored in plain text, without echoing it", () => {
+    asStack({ ...baseConfig(), busPassword: "PlainTextPassword123" }, ["sshPrivateKey"]);
+    expect(() => readStackConfig()).toThrow(/busPassword: is stored in plain text .* pulumi config set --secret busPassword/);
+    expect(() => readStackConfig()).not.toThrow(/PlainTextPassword123/);
+    asStack({ ...baseConfig(), busPassword: "PlainTextPassword123" }, ["sshPrivateKey", "busPassword"]);
+    expect(() => readStackConfig()).not.toThrow();
+    asStack(baseConfig(), []);
+    expect(() => readStackConfig()).toThrow(/sshPrivateKey: is stored in plain text/);
+    // Pulumi.yaml's default for the optional password is "", which is no secret.
+    asStack({ ...baseConfig(), busPassword: "" }, ["sshPrivateKey"]);
+    expect(readStackConfig().busPassword).toBeUndefined();
   });
 });
