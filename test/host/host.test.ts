@@ -13,6 +13,7 @@ import { DATA_DIR, SERVICE_NAME, SERVICE_USER, SHARED_DIR } from "../../provisio
 import { provisionHost, rotateOverSsh, SshTarget, StepResult } from "../../provision/ssh";
 import { hostSteps } from "../../provision/steps";
 import { basic, BusEndpoint, httpGet, httpsRequest, Reply, servedCertificate } from "./lab/https";
+import { reapOrphanedRuns } from "./lab/boot";
 import { Lab, LAB_DOMAIN, startLab } from "./lab/lab";
 import { removeTree } from "./lab/mounts";
 import { run, runOk, sleep, waitFor } from "./lab/run";
@@ -63,6 +64,7 @@ describe("provisioned throwaway host", () => {
   const auth = () => basic(cfg.busUser, password);
 
   beforeAll(async () => {
+    reapOrphanedRuns(log); // a killed earlier run is not this run's footprint
     before = snapshotMachine(LAB_PORTS);
     const fqdn = `claude-bus.${LAB_DOMAIN}`;
     lab = await startLab({ fqdn, log, extraTcpPorts: { [SERVICE_PORT]: "the bus service on the host's loopback" } });

@@ -2,6 +2,7 @@
  * The lab harness itself: a throwaway Debian 12 host boots with systemd as PID 1, answers over real SSH,
  * serves ACME through Pebble, and its teardown leaves this machine exactly as it found it.
  */
+import { reapOrphanedRuns } from "./lab/boot";
 import { startLab, Lab, LAB_DOMAIN } from "./lab/lab";
 import { runOk } from "./lab/run";
 import { snapshotMachine, MachineSnapshot } from "./lab/snapshot";
@@ -15,6 +16,7 @@ describe("throwaway host", () => {
   let lab: Lab;
 
   beforeAll(async () => {
+    reapOrphanedRuns(log); // a killed earlier run is not this run's footprint
     before = snapshotMachine(LAB_PORTS);
     lab = await startLab({ fqdn: `claude-bus.${LAB_DOMAIN}`, log });
   });

@@ -1,7 +1,8 @@
 /**
- * Boots systemd as PID 1 in a throwaway copy of the cached rootfs (LAB.md's recipe): private PID, mount,
- * UTS and IPC namespaces, an overlay over the read-only cache so runs never touch it, private tmpfs on
- * /run and /tmp. The network namespace is this machine's. Stopped only by kill -9 of its PID 1.
+ * Boots systemd as PID 1 in a throwaway copy of the cached rootfs (LAB.md's recipe, hardened below):
+ * private PID, mount, UTS, IPC and cgroup namespaces, an overlay over the read-only cache so runs never
+ * touch it, private tmpfs on /run and /tmp. The network namespace is this machine's. Stopped only by
+ * kill -9 of its PID 1, never asked to shut down.
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
@@ -18,8 +19,6 @@ export interface LabHost {
   runDir: string;
   /** Runs a bash script as root inside the host (not over SSH: for harness plumbing only). */
   exec(script: string, opts?: Pick<RunOptions, "input" | "log">): Promise<RunResult>;
-  /** Writes a file inside the running host. */
-  writeFile(path: string, content: string | Buffer, mode?: number): void;
   readFile(path: string): string;
   /** Kills the host and removes everything the run created; idempotent and synchronous. */
   destroy(): void;
@@ -106,6 +105,25 @@ function startTime(pid: number): string | undefined {
   }
 }
 
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * kill -9 of the namespace's init (unshare's only child): the kernel then kills everything in the PID
+ * namespace and the mount namespace goes with its last process. Waits for unshare to exit.
+ */
+function killNamespace(unsharePid: number): void {
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return; // already gone
+  }
+  for (const child of children) process.kill(Number(child), "SIGKILL");
+  if (children.length === 0) process.kill(unsharePid, "SIGKILL");
+  const deadline = Date.now() + 20000;
+  while (startTime(unsharePid) !== undefined && Date.now() < deadline) pause(50);
+}
+
 /** Removes a cgroup tree bottom-up (each dir must be empty of processes: it is, once PID 1 is dead). */
 function removeCgroupTree(dir: string): void {
   if (!existsSync(dir)) return;
@@ -116,8 +134,40 @@ function removeCgroupTree(dir: string): void {
       return;
     } catch (e) {
       if (i === 99) throw e;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      pause(50);
     }
+  }
+}
+
+/** Who made a run (so a later run can tell an orphan from a run in progress) and what to kill. */
+interface RunOwner {
+  ownerPid: number;
+  ownerStart: string;
+  unsharePid: number;
+  unshareStart: string | undefined;
+  cgroup: string;
+}
+
+/**
+ * Kills and removes hosts whose test process died without tearing down (SIGKILL, a CI timeout): they
+ * would hold this machine's ports 80/443. A run whose owner is still alive is left alone.
+ */
+export function reapOrphanedRuns(log: (l: string) => void = () => {}): void {
+  const runs = join(CACHE_DIR, "runs");
+  if (!existsSync(runs)) return;
+  for (const entry of readdirSync(runs)) {
+    const runDir = join(runs, entry);
+    let o: RunOwner;
+    try {
+      o = JSON.parse(readFileSync(join(runDir, "owner.json"), "utf8"));
+    } catch {
+      continue; // not booted by bootHost (or still being written): never guess
+    }
+    if (startTime(o.ownerPid) === o.ownerStart) continue;
+    log(`reaping orphaned lab run ${runDir} (its test process ${o.ownerPid} is gone)`);
+    if (o.unshareStart && startTime(o.unsharePid) === o.unshareStart) killNamespace(o.unsharePid);
+    removeCgroupTree(o.cgroup);
+    removeTree(runDir);
   }
 }
 
@@ -146,18 +196,16 @@ export async function bootHost(lowerRootfs: string, runDir: string, files: Prebo
   closeSync(bootLog);
   child.unref();
   const unsharePid = child.pid!;
+  const unshareStart = startTime(unsharePid);
+  const owner: RunOwner = { ownerPid: process.pid, ownerStart: startTime(process.pid)!, unsharePid, unshareStart, cgroup };
+  writeFileSync(join(runDir, "owner.json"), JSON.stringify(owner));
   let pid1 = 0;
-  let pid1Start: string | undefined;
   let destroyed = false;
 
   const destroy = () => {
     if (destroyed) return;
     destroyed = true;
-    if (pid1 && pid1Start && startTime(pid1) === pid1Start) process.kill(pid1, "SIGKILL");
-    else if (!pid1 && startTime(unsharePid) !== undefined) process.kill(unsharePid, "SIGKILL");
-    // The mount namespace (overlay, proc, sys, dev, tmpfs) goes away when its last process has gone.
-    const deadline = Date.now() + 20000;
-    while (startTime(unsharePid) !== undefined && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    if (startTime(unsharePid) === unshareStart) killNamespace(unsharePid);
     removeCgroupTree(cgroup);
     removeTree(runDir);
   };
@@ -169,11 +217,6 @@ export async function bootHost(lowerRootfs: string, runDir: string, files: Prebo
     pid1: 0,
     runDir,
     exec: (script, opts = {}) => run("nsenter", nsenter(["/bin/bash", "-c", script]), opts),
-    writeFile: (path, content, mode = 0o644) => {
-      const p = `/proc/${pid1}/root${path}`;
-      mkdirSync(dirname(p), { recursive: true });
-      writeFileSync(p, content, { mode });
-    },
     readFile: (path) => readFileSync(`/proc/${pid1}/root${path}`, "utf8"),
     destroy,
   };
@@ -185,7 +228,6 @@ export async function bootHost(lowerRootfs: string, runDir: string, files: Prebo
       const pid = Number(r.stdout.trim().split("\n")[0]);
       return pid > 0 && existsSync(`/proc/${pid}/root/etc`) && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd" ? pid : undefined;
     }, 20000, 100);
-    pid1Start = startTime(pid1);
     host.pid1 = pid1;
     log(`host PID 1 is ${pid1}, run dir ${runDir}`);
     const state = await waitFor("systemctl is-system-running", async () => {

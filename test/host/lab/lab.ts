@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bootHost, createRunDir, LabHost } from "./boot";
+import { bootHost, createRunDir, LabHost, reapOrphanedRuns } from "./boot";
 import { removeTree } from "./mounts";
 import { ACME_DIRECTORY_URL, pebbleFiles, pebbleIssuerChain, PEBBLE_TCP_PORTS, PEBBLE_UDP_PORTS } from "./pebble";
 import { assertPortsFree } from "./ports";
@@ -39,6 +39,8 @@ export interface Lab {
 export async function startLab(opts: LabOptions): Promise<Lab> {
   const log = opts.log ?? (() => {});
   const sshPort = opts.sshPort ?? 2222;
+  if (process.getuid?.() !== 0) throw new Error("the throwaway host needs root (mount, unshare, pivot_root): run npm run test:host as root");
+  reapOrphanedRuns(log);
   assertPortsFree({ 80: "nginx http", 443: "nginx https", [sshPort]: "the host's sshd", ...PEBBLE_TCP_PORTS, ...opts.extraTcpPorts }, PEBBLE_UDP_PORTS);
   const rootfs = await ensureRootfs(log);
 
