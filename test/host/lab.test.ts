@@ -23,9 +23,16 @@ describe("throwaway host", () => {
   afterAll(() => runTeardown());
 
   it("runs systemd as PID 1 of its own PID namespace, reached over SSH as root", async () => {
-    const r = await lab.ssh.ssh("cat /proc/1/comm; id -un; systemctl is-system-running; . /etc/os-release; echo $VERSION_ID; hostname");
+    const r = await lab.ssh.ssh("cat /proc/1/comm; id -un; systemctl is-system-running; . /etc/os-release; echo $VERSION_ID; hostname; stat -c %a /root");
     expect(r.stderr).toBe("");
-    expect(r.stdout.trim().split("\n")).toEqual(["systemd", "root", "running", "12", "claude-bus-lab"]);
+    expect(r.stdout.trim().split("\n")).toEqual(["systemd", "root", "running", "12", "claude-bus-lab", "700"]);
+  });
+
+  it("runs sandboxed units as a real machine does: PrivateUsers=, ProtectSystem=strict", async () => {
+    const r = await lab.ssh.ssh("systemd-run --quiet --wait --pipe -p PrivateUsers=yes -p ProtectSystem=strict -p User=nobody " +
+      "/bin/sh -c 'id -un; touch /etc/x 2>&1 || true'");
+    expect(r.stdout).toBe("nobody\ntouch: cannot touch '/etc/x': Read-only file system\n");
+    expect(r.code).toBe(0);
   });
 
   it("resolves the test fqdn to loopback inside the host and serves Pebble's ACME directory", async () => {

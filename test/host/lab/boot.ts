@@ -5,7 +5,7 @@
  * kill -9 of its PID 1, never asked to shut down.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { CACHE_DIR } from "./rootfs";
 import { removeTree } from "./mounts";
@@ -171,6 +171,16 @@ export function reapOrphanedRuns(log: (l: string) => void = () => {}): void {
   }
 }
 
+/** Dirs made in the upper layer take the lower layer's mode (overlayfs shows the upper's: /root stays 0700). */
+function copyDirModes(upper: string, lower: string, rel = ""): void {
+  for (const e of readdirSync(join(upper, rel), { withFileTypes: true })) {
+    if (!e.isDirectory()) continue;
+    const r = join(rel, e.name);
+    if (existsSync(join(lower, r))) chmodSync(join(upper, r), statSync(join(lower, r)).mode & 0o7777);
+    copyDirModes(upper, lower, r);
+  }
+}
+
 /** A fresh per-run directory outside the clone, removed at teardown whatever happens next. */
 export function createRunDir(): string {
   mkdirSync(join(CACHE_DIR, "runs"), { recursive: true });
@@ -189,6 +199,7 @@ export async function bootHost(lowerRootfs: string, runDir: string, files: Prebo
   }
   mkdirSync(join(runDir, "upper/etc/systemd/system"), { recursive: true });
   for (const unit of MASKED_UNITS) symlinkSync("/dev/null", join(runDir, "upper/etc/systemd/system", unit));
+  copyDirModes(join(runDir, "upper"), lowerRootfs);
   const cgroup = join(cgroup2Root(), `claude-bus-lab-${basename(runDir)}`);
   mkdirSync(cgroup);
   const bootLog = openSync(join(runDir, "boot.log"), "a");

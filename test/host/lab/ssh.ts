@@ -19,7 +19,6 @@ export interface LabSsh {
   options: string[];
   /** Runs a command on the host over SSH (stdin fed from `input`). */
   ssh(command: string, input?: string): Promise<RunResult>;
-  scp(localFile: string, remotePath: string): Promise<void>;
 }
 
 /** Generates the run's key pair in `dir` and returns the files that configure the host's sshd. */
@@ -44,9 +43,6 @@ export async function sshFiles(dir: string, port: number): Promise<{ files: Preb
     knownHostsFile,
     options,
     ssh: (command, input) => run("ssh", ["-F", configFile, SSH_HOST_ALIAS, command], { input }),
-    scp: async (localFile, remotePath) => {
-      await runOk("scp", ["-F", configFile, "-q", localFile, `${SSH_HOST_ALIAS}:${remotePath}`]);
-    },
   };
   const files: PrebootFile[] = [
     {
