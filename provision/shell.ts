@@ -34,9 +34,10 @@ ensure_dir() {
   local dir=$1 mode=$2 owner=$3
   if [[ ! -d $dir ]]; then
     mkdir -p "$dir"
-    changed "created $dir"
-  fi
-  if [[ $(stat -c '%a %U:%G' "$dir") != "$mode $owner" ]]; then
+    chown "$owner" "$dir"
+    chmod "$mode" "$dir"
+    changed "created $dir ($mode $owner)"
+  elif [[ $(stat -c '%a %U:%G' "$dir") != "$mode $owner" ]]; then
     chown "$owner" "$dir"
     chmod "$mode" "$dir"
     changed "$dir is now $mode $owner"

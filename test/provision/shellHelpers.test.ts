@@ -59,7 +59,7 @@ describe("ensure_dir", () => {
   it("creates a setgid dir, fixes a wrong mode, and is silent when all is in place", () => {
     const d = path.join(dir, "files");
     const run = () => bash(bashScript("t", ["ensure_dir"], `ensure_dir ${d} 2770 root:root`));
-    expect(run().changes).toEqual([`changed: created ${d}`, `changed: ${d} is now 2770 root:root`]);
+    expect(run().changes).toEqual([`changed: created ${d} (2770 root:root)`]);
     expect(mode(d)).toBe("2770");
     expect(run().changes).toEqual([]);
     fs.chmodSync(d, 0o755);
