@@ -1,0 +1,46 @@
+import * as fs from "fs";
+import * as path from "path";
+import { jsonLine } from "../service/message";
+
+export const READER = "m0";
+const MACHINES = Array.from({ length: 20 }, (_, i) => `m${i}`);
+const WORDS = "build test deploy green red ready merged queue waiting review patch done see note the a for of and with".split(" ");
+
+/**
+ * Write `count` messages (and acks) straight into bus.jsonl/acks.jsonl with the store's own
+ * serializer: 20 machines, 10% broadcasts, 60-400 byte bodies. Reader m0 has acked every
+ * message addressed to it except the last `unread` ones: the steady state of a session-start poller.
+ */
+export function writeDataset(dir: string, count: number, unread = 20): void {
+  fs.mkdirSync(dir, { recursive: true });
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const messages = fs.openSync(path.join(dir, "bus.jsonl"), "w");
+  const acks = fs.openSync(path.join(dir, "acks.jsonl"), "w");
+  const forReader: number[] = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = () => {
+    fs.writeSync(messages, Buffer.concat(pending));
+    pending = [];
+    pendingBytes = 0;
+  };
+  const start = Date.parse("2026-01-01T00:00:00.000Z");
+  for (let n = 1; n <= count; n++) {
+    const from = MACHINES[Math.floor(rand() * MACHINES.length)];
+    const to = rand() < 0.1 ? "any" : MACHINES[Math.floor(rand() * MACHINES.length)];
+    const words: string[] = [];
+    const target = 60 + Math.floor(rand() * 340);
+    for (let len = 0; len < target; len += 6) words.push(WORDS[Math.floor(rand() * WORDS.length)]);
+    const line = jsonLine({ id: String(n), ts: new Date(start + n * 1000).toISOString(), from, to, body: words.join(" "), tags: rand() < 0.5 ? ["build"] : [], read_by: [from] });
+    pending.push(line);
+    pendingBytes += line.length;
+    if (pendingBytes > 4 << 20) flush();
+    if ((to === READER || to === "any") && from !== READER) forReader.push(n);
+  }
+  flush();
+  const ackLines = forReader.slice(0, Math.max(0, forReader.length - unread)).map((n) => jsonLine({ id: String(n), reader: READER, ts: new Date(start + n * 1000 + 500).toISOString() }));
+  for (let i = 0; i < ackLines.length; i += 50_000) fs.writeSync(acks, Buffer.concat(ackLines.slice(i, i + 50_000)));
+  fs.closeSync(messages);
+  fs.closeSync(acks);
+}
