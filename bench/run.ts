@@ -26,11 +26,16 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, ready: (out: string)
   const proc = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   return new Promise((resolve, reject) => {
-    proc.stdout!.on("data", (d: Buffer) => {
+    const collect = (d: Buffer) => {
       out += d.toString();
       const url = ready(out);
-      if (url) resolve({ proc, url, out: () => out });
-    });
+      if (url) {
+        // From here on only drain the per-request log lines: collecting them would load this process.
+        proc.stdout!.off("data", collect).resume();
+        resolve({ proc, url, out: () => out });
+      }
+    };
+    proc.stdout!.on("data", collect);
     proc.on("exit", (code) => reject(new Error(`child exited ${code} before it was ready:\n${out}`)));
   });
 }
