@@ -26,7 +26,7 @@ const NEWLINE = 0x0a;
  */
 export function replayJsonl(
   path: string,
-  onLine: (text: string, lineNo: number, offset: number, length: number) => void,
+  onLine: (text: string, offset: number, length: number) => void,
 ): ReplayResult {
   const fd = fs.openSync(path, "r");
   try {
@@ -49,7 +49,7 @@ export function replayJsonl(
         const offset = carryOffset + start;
         if (pending) throw new CorruptLineError(path, pending.lineNo, pending.reason);
         try {
-          onLine(buf.toString("utf8", start, nl), lineNo, offset, nl - start);
+          onLine(buf.toString("utf8", start, nl), offset, nl - start);
           goodLength = offset + nl - start + 1;
         } catch (error) {
           pending = { lineNo, reason: (error as Error).message, offset };

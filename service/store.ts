@@ -1,11 +1,11 @@
 import * as fs from "fs";
 import { promises as fsp } from "fs";
 import * as path from "path";
+import { z } from "zod";
 import { AppendLog, StorageError } from "./appendLog";
 import { BROADCAST, Message, jsonLine } from "./message";
 import { MessageIndex, Selection } from "./messageIndex";
 import { replayJsonl } from "./replay";
-import { z } from "zod";
 import { PostBody, StoredAckSchema, StoredMessageSchema, describeIssue } from "./schemas";
 
 export { StorageError };
@@ -41,7 +41,7 @@ export class BusStore {
     const acksPath = path.join(dataDir, ACKS_FILE);
     const started = Date.now();
 
-    const messagesLength = await replayFile(messagesPath, log, (text, _lineNo, offset, length) => {
+    const messagesLength = await replayFile(messagesPath, log, (text, offset, length) => {
       const m = parseLine(StoredMessageSchema, text);
       if (m.id !== String(index.count + 1)) throw new Error(`id ${m.id} where ${index.count + 1} was expected`);
       index.add(offset, length, m.from, m.to);
@@ -143,7 +143,7 @@ export class BusStore {
 async function replayFile(
   file: string,
   log: Log,
-  onLine: (text: string, lineNo: number, offset: number, length: number) => void,
+  onLine: (text: string, offset: number, length: number) => void,
 ): Promise<number> {
   if (!fs.existsSync(file)) return 0;
   const result = replayJsonl(file, onLine);
