@@ -1,5 +1,6 @@
 import * as http from "http";
 import { AddressInfo } from "net";
+import { Duplex } from "stream";
 import { createApp } from "./app";
 import { CredentialChecker, CredentialSource, loadCredential } from "./credentials";
 import { LineSink, LogFields, stdoutSink, structuredLogger } from "./log";
@@ -35,6 +36,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   let closing = false;
   const app = createApp({ store, auth, log: (f) => log(f as LogFields), closing: () => closing });
   const server = http.createServer(app);
+  server.on("clientError", answerMalformedRequest);
 
   const host = opts.host ?? "127.0.0.1";
   try {
@@ -79,4 +81,17 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       }
     },
   };
+}
+
+/** Requests node's HTTP parser rejects never reach Express: answer them in the same JSON shape. */
+function answerMalformedRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: `malformed HTTP request (${error.code ?? "parse error"})` });
+  socket.end(
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nX-Robots-Tag: noindex\r\n" +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

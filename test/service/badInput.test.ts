@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import { postJson, request, RequestOptions, startTestBus, TestBus } from "./helpers";
 
@@ -121,3 +122,31 @@ describe("bad input gets a clear 4xx JSON error, never a 5xx, and changes nothin
     expect(bus.logs.some((l) => l.includes('"status":5'))).toBe(false);
   });
 });
+
+describe("requests node's HTTP parser rejects", () => {
+  test("a malformed request line or header gets a JSON 400 and the bus keeps serving", async () => {
+    const bus = await startTestBus();
+    try {
+      for (const raw of ["GARBAGE\r\n\r\n", "GET /health HTTP/1.1\r\nBad Header Line\r\n\r\n", "POST /post HTTP/1.1\r\nContent-Length: -5\r\n\r\n"]) {
+        const reply = await rawExchange(bus.url, raw);
+        expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+        expect(reply).toContain("X-Robots-Tag: noindex");
+        expect(JSON.parse(reply.slice(reply.indexOf("\r\n\r\n") + 4))).toEqual({ error: expect.stringContaining("malformed HTTP request") });
+      }
+      expect((await request(bus.url, "/health")).status).toBe(200);
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
+function rawExchange(url: string, raw: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.end(raw));
+    let data = "";
+    socket.on("data", (d: Buffer) => (data += d.toString()));
+    socket.on("end", () => resolve(data));
+    socket.on("error", reject);
+  });
+}
