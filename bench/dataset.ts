@@ -2,14 +2,17 @@ import * as fs from "fs";
 import * as path from "path";
 import { jsonLine } from "../service/message";
 
+/** Has read everything addressed to it but the newest messages: the steady state of a session-start poller. */
 export const READER = "m0";
+/** Like READER, but also left its very first message unread: every later read one must be skipped. */
+export const LAGGING_READER = "m1";
 const MACHINES = Array.from({ length: 20 }, (_, i) => `m${i}`);
 const WORDS = "build test deploy green red ready merged queue waiting review patch done see note the a for of and with".split(" ");
 
 /**
  * Write `count` messages (and acks) straight into bus.jsonl/acks.jsonl with the store's own
- * serializer: 20 machines, 10% broadcasts, 60-400 byte bodies. Reader m0 has acked every
- * message addressed to it except the last `unread` ones: the steady state of a session-start poller.
+ * serializer: 20 machines, 10% broadcasts, 60-400 byte bodies. READER and LAGGING_READER have
+ * acked every message addressed to them except the last `unread` (and, for LAGGING_READER, the first).
  */
 export function writeDataset(dir: string, count: number, unread = 20): void {
   fs.mkdirSync(dir, { recursive: true });
@@ -17,7 +20,7 @@ export function writeDataset(dir: string, count: number, unread = 20): void {
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
   const messages = fs.openSync(path.join(dir, "bus.jsonl"), "w");
   const acks = fs.openSync(path.join(dir, "acks.jsonl"), "w");
-  const forReader: number[] = [];
+  const forReader = new Map<string, number[]>([[READER, []], [LAGGING_READER, []]]);
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const flush = () => {
@@ -36,10 +39,14 @@ export function writeDataset(dir: string, count: number, unread = 20): void {
     pending.push(line);
     pendingBytes += line.length;
     if (pendingBytes > 4 << 20) flush();
-    if ((to === READER || to === "any") && from !== READER) forReader.push(n);
+    for (const [reader, ids] of forReader) if ((to === reader || to === "any") && from !== reader) ids.push(n);
   }
   flush();
-  const ackLines = forReader.slice(0, Math.max(0, forReader.length - unread)).map((n) => jsonLine({ id: String(n), reader: READER, ts: new Date(start + n * 1000 + 500).toISOString() }));
+  const ackLines: Buffer[] = [];
+  for (const [reader, ids] of forReader) {
+    const acked = ids.slice(reader === LAGGING_READER ? 1 : 0, Math.max(0, ids.length - unread));
+    for (const n of acked) ackLines.push(jsonLine({ id: String(n), reader, ts: new Date(start + n * 1000 + 500).toISOString() }));
+  }
   for (let i = 0; i < ackLines.length; i += 50_000) fs.writeSync(acks, Buffer.concat(ackLines.slice(i, i + 50_000)));
   fs.closeSync(messages);
   fs.closeSync(acks);

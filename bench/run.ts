@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { load, LoadResult } from "./load";
-import { READER, writeDataset } from "./dataset";
+import { LAGGING_READER, READER, writeDataset } from "./dataset";
 
 const SERVICE = path.join(__dirname, "..", "service", "main.js");
 const USER = "bench";
@@ -127,6 +127,9 @@ async function dataset(root: string, count: number): Promise<void> {
     const query = `${bus.url}/messages?to=${READER}&unread_by=${READER}&limit=50`;
     const r = await load({ url: query, auth: AUTH, concurrency: 1, seconds: SECONDS, requests: 5000, expect: 200 });
     report(`GET /messages?to=X&unread_by=X&limit=50 at ${label}, 1 client`, throughput(r));
+    const lagging = `${bus.url}/messages?to=${LAGGING_READER}&unread_by=${LAGGING_READER}&limit=50`;
+    const worst = await load({ url: lagging, auth: AUTH, concurrency: 1, seconds: SECONDS, requests: 5000, expect: 200 });
+    report(`same, for a reader who left its first message unread (worst case) at ${label}`, throughput(worst));
     const after = memory(bus.proc.pid!);
     report(`RSS after the GET load at ${label}`, `${fmt(after.rss)} MiB (peak ${fmt(after.peak)} MiB)`);
   } finally {

@@ -1,3 +1,4 @@
+import { NextUnread } from "./nextUnread";
 import { NumberList } from "./numberList";
 import { ReadSet } from "./readSet";
 import { BROADCAST } from "./message";
@@ -8,6 +9,15 @@ interface Source {
   length: number;
   at(i: number): number;
   lowerBound(n: number): number;
+  /** Position of message n in this source, or -1. */
+  positionOf(n: number): number;
+}
+
+/** A reader's NextUnread over one source, kept up to date by add() and markRead(). */
+interface Cursor {
+  readerId: number;
+  sourceKey: string;
+  unread: NextUnread;
 }
 
 export interface Selection {
@@ -25,11 +35,10 @@ export interface Selection {
  *
  * `select` walks only the list the filters point at (sender list, recipient list merged
  * with broadcasts, or all ids), starting by binary search after `since`, and stops at
- * `limit`. For `unread_by` each (reader, list) pair keeps a low-water mark below which the
- * reader has read everything (acks are never undone, so the mark only moves forward): the
- * already-read prefix is skipped in O(1). Cost: O(log n + returned + skipped), where
- * skipped counts the candidates after the mark that fail a filter (e.g. messages the reader
- * acked out of order after an older one it left unread).
+ * `limit`. For `unread_by`, the first query of a (reader, list) pair builds a NextUnread for
+ * it (O(list) once, 4 bytes per entry; kept current on every post and ack), which jumps over
+ * runs of read messages. Cost: O(log n + returned) amortized; only `to` and `from` given
+ * together also skip the sender's messages to other recipients.
  */
 export class MessageIndex {
   private readonly names: string[] = [];
@@ -42,7 +51,9 @@ export class MessageIndex {
   private readonly bySender = new Map<number, NumberList>();
   private readonly broadcasts = new NumberList();
   private readonly readSets = new Map<number, ReadSet>();
-  private readonly lowWater = new Map<string, number>();
+  private readonly cursors = new Map<string, Cursor>(); // by `${readerId}/${sourceKey}`
+  private readonly cursorsBySource = new Map<string, Cursor[]>();
+  private readonly cursorsByReader = new Map<number, Cursor[]>();
   private readonly broadcastId = this.intern(BROADCAST);
 
   get count(): number {
@@ -59,8 +70,11 @@ export class MessageIndex {
     this.senders.push(fromId);
     this.recipients.push(toId);
     if (toId === this.broadcastId) this.broadcasts.push(n);
-    else listFor(this.byRecipient, toId).push(n);
-    listFor(this.bySender, fromId).push(n);
+    else getOrCreate(this.byRecipient, toId, () => new NumberList()).push(n);
+    getOrCreate(this.bySender, fromId, () => new NumberList()).push(n);
+    for (const key of ["all", toId === this.broadcastId ? "any" : `to:${toId}`, `from:${fromId}`]) {
+      for (const cursor of this.cursorsBySource.get(key) ?? []) cursor.unread.append(cursor.readerId === fromId);
+    }
     return n;
   }
 
@@ -81,6 +95,10 @@ export class MessageIndex {
     let set = this.readSets.get(id);
     if (!set) this.readSets.set(id, (set = new ReadSet()));
     set.add(n);
+    for (const cursor of this.cursorsByReader.get(id) ?? []) {
+      const position = this.source(cursor.sourceKey).positionOf(n);
+      if (position >= 0) cursor.unread.markRead(position);
+    }
     return true;
   }
 
@@ -99,18 +117,17 @@ export class MessageIndex {
     const readerId = q.unreadBy === undefined ? undefined : this.nameIds.get(q.unreadBy) ?? -1;
 
     let sources: Source[];
-    if (fromId !== undefined) sources = [this.listSource(`from:${fromId}`, this.bySender.get(fromId)!)];
+    if (fromId !== undefined) sources = [this.source(`from:${fromId}`)];
     else if (toId !== undefined) {
-      sources = [this.listSource("any", this.broadcasts)];
-      const direct = this.byRecipient.get(toId);
-      if (direct) sources.push(this.listSource(`to:${toId}`, direct));
-    } else sources = [this.allSource()];
+      sources = [this.source("any")];
+      if (this.byRecipient.has(toId)) sources.push(this.source(`to:${toId}`));
+    } else sources = [this.source("all")];
 
+    // Per source: the next candidate position, skipping what the reader has read.
+    const unread = readerId === undefined ? null : sources.map((s) => (readerId < 0 ? null : this.cursor(readerId, s).unread));
+    const advance = (i: number, p: number) => (unread?.[i] ? unread[i]!.find(p) : p);
     const first = q.since + 1;
-    const positions = sources.map((s) => {
-      const start = s.lowerBound(first);
-      return readerId === undefined || readerId < 0 ? start : Math.max(start, this.advanceLowWater(readerId, s));
-    });
+    const positions = sources.map((s, i) => advance(i, s.lowerBound(first)));
 
     const result: number[] = [];
     while (result.length < q.limit) {
@@ -119,24 +136,29 @@ export class MessageIndex {
         if (positions[i] < sources[i].length && (best < 0 || sources[i].at(positions[i]) < sources[best].at(positions[best]))) best = i;
       }
       if (best < 0) break;
-      const n = sources[best].at(positions[best]++);
+      const n = sources[best].at(positions[best]);
+      positions[best] = advance(best, positions[best] + 1);
       if (fromId !== undefined && toId !== undefined) {
         const recipient = this.recipients.get(n - 1);
         if (recipient !== toId && recipient !== this.broadcastId) continue;
       }
-      if (readerId !== undefined && readerId >= 0 && this.isReadBy(n, readerId)) continue;
       result.push(n);
     }
     return result;
   }
 
-  /** Move the reader's low-water mark on this source past everything it has read. */
-  private advanceLowWater(readerId: number, source: Source): number {
+  /** The reader's NextUnread over a source, built on first use. */
+  private cursor(readerId: number, source: Source): Cursor {
     const key = `${readerId}/${source.key}`;
-    let pos = this.lowWater.get(key) ?? 0;
-    while (pos < source.length && this.isReadBy(source.at(pos), readerId)) pos++;
-    this.lowWater.set(key, pos);
-    return pos;
+    let cursor = this.cursors.get(key);
+    if (!cursor) {
+      cursor = { readerId, sourceKey: source.key, unread: new NextUnread(source.length) };
+      for (let p = 0; p < source.length; p++) cursor.unread.append(this.isReadBy(source.at(p), readerId));
+      this.cursors.set(key, cursor);
+      getOrCreate(this.cursorsBySource, source.key, () => []).push(cursor);
+      getOrCreate(this.cursorsByReader, readerId, () => []).push(cursor);
+    }
+    return cursor;
   }
 
   private isReadBy(n: number, readerId: number): boolean {
@@ -155,18 +177,31 @@ export class MessageIndex {
     return id;
   }
 
-  private listSource(key: string, list: NumberList): Source {
-    return { key, length: list.length, at: (i) => list.get(i), lowerBound: (n) => list.lowerBound(n) };
-  }
-
-  private allSource(): Source {
-    const count = this.count;
-    return { key: "all", length: count, at: (i) => i + 1, lowerBound: (n) => Math.min(Math.max(n - 1, 0), count) };
+  /** "all", "any" (broadcasts), "to:<nameId>" or "from:<nameId>". */
+  private source(key: string): Source {
+    if (key === "all") {
+      const count = this.count;
+      return { key, length: count, at: (i) => i + 1, lowerBound: (n) => Math.min(Math.max(n - 1, 0), count), positionOf: (n) => n - 1 };
+    }
+    const byName = key.startsWith("to:") ? this.byRecipient : this.bySender;
+    const list = key === "any" ? this.broadcasts : byName.get(Number(key.slice(key.indexOf(":") + 1))) ?? EMPTY;
+    return {
+      key,
+      length: list.length,
+      at: (i) => list.get(i),
+      lowerBound: (n) => list.lowerBound(n),
+      positionOf: (n) => {
+        const p = list.lowerBound(n);
+        return p < list.length && list.get(p) === n ? p : -1;
+      },
+    };
   }
 }
 
-function listFor(map: Map<number, NumberList>, key: number): NumberList {
-  let list = map.get(key);
-  if (!list) map.set(key, (list = new NumberList()));
-  return list;
+const EMPTY = new NumberList("int32", 1);
+
+function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = make()));
+  return value;
 }

@@ -1,4 +1,5 @@
 import { MessageIndex } from "../../service/messageIndex";
+import { NextUnread } from "../../service/nextUnread";
 
 /** A tiny deterministic PRNG so a failure is reproducible. */
 function prng(seed: number): () => number {
@@ -29,16 +30,16 @@ describe("MessageIndex.select", () => {
         // Acks mostly in order, sometimes far back: both shapes the low-water marks must handle.
         const n = rand() < 0.8 ? messages.length - Math.floor(rand() * 5) : 1 + Math.floor(rand() * messages.length);
         if (n < 1) continue;
-        const reader = pick(names);
+        const reader = pick([...names, "r"]); // "r" only ever reads: known to the index, never a sender
         const fresh = !messages[n - 1].readers.has(reader);
         expect(index.markRead(n, reader)).toBe(fresh);
         messages[n - 1].readers.add(reader);
       } else {
         const q = {
           since: rand() < 0.5 ? 0 : Math.floor(rand() * messages.length),
-          to: rand() < 0.5 ? undefined : pick([...names, "any", "zz"]),
-          from: rand() < 0.7 ? undefined : pick([...names, "zz"]),
-          unreadBy: rand() < 0.3 ? undefined : pick([...names, "zz"]),
+          to: rand() < 0.5 ? undefined : pick([...names, "any", "r", "zz"]),
+          from: rand() < 0.7 ? undefined : pick([...names, "r", "zz"]),
+          unreadBy: rand() < 0.3 ? undefined : pick([...names, "r", "zz"]),
           limit: 1 + Math.floor(rand() * 40),
         };
         const expected: number[] = [];
@@ -69,5 +70,26 @@ describe("MessageIndex.select", () => {
     index.add(0, 1, "sender", "me");
     expect(index.select({ since: 0, to: "me", unreadBy: "me", limit: 50 })).toEqual([777, 15_000, 20_001]);
     expect(index.select({ since: 800, to: "me", unreadBy: "me", limit: 1 })).toEqual([15_000]);
+  });
+});
+
+describe("NextUnread", () => {
+  test("find skips read runs and follows later reads and appends", () => {
+    const u = new NextUnread();
+    const read = [true, true, false, true, false, false, true];
+    for (const r of read) u.append(r);
+    expect([0, 1, 2, 3, 4, 5, 6].map((p) => u.find(p))).toEqual([2, 2, 2, 4, 4, 5, 7]);
+    u.markRead(2);
+    u.markRead(4);
+    expect(u.find(0)).toBe(5);
+    u.markRead(5);
+    expect(u.find(0)).toBe(7);
+    u.append(false);
+    expect(u.find(0)).toBe(7);
+    u.append(true);
+    u.markRead(7);
+    expect(u.find(0)).toBe(9);
+    for (let i = 0; i < 1000; i++) u.append(true);
+    expect(u.find(3)).toBe(1009);
   });
 });
