@@ -89,6 +89,7 @@ async function bareServer(): Promise<number> {
 async function posting(root: string, bare: number): Promise<void> {
   const bus = await startBus(path.join(root, "post"));
   try {
+    report("RSS of an empty bus after start", `${fmt(memory(bus.proc.pid!).rss)} MiB`);
     await load({ url: `${bus.url}/health`, auth: AUTH, concurrency: 32, seconds: 1, expect: 200 }); // JIT warm-up
     const health = await load({ url: `${bus.url}/health`, auth: AUTH, concurrency: 32, seconds: SECONDS, expect: 200 });
     report("bus GET /health (auth, no disk), 32 clients", `${throughput(health)} = ${fmt((health.perSecond / bare) * 100)}% of bare`);
@@ -129,7 +130,7 @@ async function dataset(root: string, count: number): Promise<void> {
     report(`GET /messages?to=X&unread_by=X&limit=50 at ${label}, 1 client`, throughput(r));
     const lagging = `${bus.url}/messages?to=${LAGGING_READER}&unread_by=${LAGGING_READER}&limit=50`;
     const worst = await load({ url: lagging, auth: AUTH, concurrency: 1, seconds: SECONDS, requests: 5000, expect: 200 });
-    report(`same, for a reader who left its first message unread (worst case) at ${label}`, throughput(worst));
+    report(`same query, for a reader who left its oldest message unread (skips every later read one) at ${label}`, throughput(worst));
     const after = memory(bus.proc.pid!);
     report(`RSS after the GET load at ${label}`, `${fmt(after.rss)} MiB (peak ${fmt(after.peak)} MiB)`);
   } finally {
