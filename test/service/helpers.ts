@@ -9,8 +9,17 @@ import { RunningBus, startBus } from "../../service/server";
 export const USER = "claude";
 export const PASS = "test-pass-0123456789abcdefghij";
 
+const created: string[] = [];
+// Registered in every test file that imports this module; root-level, so it runs after the
+// file's own afterAll hooks (which undo mounts on these dirs).
+afterAll(() => {
+  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = "claude-bus-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 export interface TestBus extends RunningBus {
