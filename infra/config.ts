@@ -37,7 +37,7 @@ export type RawStackConfig = Partial<Record<StackConfigKey, string>>;
 
 const DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 const HOST_NAME = new RegExp(`^(?:${DNS_LABEL}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
-const SUBDOMAIN = new RegExp(`^${DNS_LABEL}(?:\\.${DNS_LABEL})*$`);
+const SUBDOMAIN = new RegExp(`^${DNS_LABEL}$`);
 const SSH_PUBLIC_KEY =
   /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?$/;
 
@@ -99,7 +99,7 @@ export const StackConfigSchema = z
     subdomain: z
       .string()
       .default("claude-bus")
-      .pipe(z.string().toLowerCase().regex(SUBDOMAIN, "must be a DNS label like claude-bus")),
+      .pipe(z.string().toLowerCase().regex(SUBDOMAIN, "must be one DNS label like claude-bus")),
     manageDns: booleanText,
     acmeEmail: required("pulumi config set acmeEmail you@example.com").pipe(z.email("must be an email address")),
     acmeServer: optional(z.url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" })),

@@ -151,6 +151,11 @@ describe("parseStackConfig", () => {
     expect(errorOf({ ...neither, sshKeyFingerprint: "not-a-fingerprint" })).toMatch(/sshKeyFingerprint: must be an MD5 fingerprint/);
   });
 
+  it("names the key for a subdomain that is not one DNS label", () => {
+    expect(errorOf({ ...baseConfig(), subdomain: "bus.team" })).toMatch(/^\s*subdomain: must be one DNS label/m);
+    expect(errorOf({ ...baseConfig(), subdomain: "-bus" })).toMatch(/^\s*subdomain: /m);
+  });
+
   it("rejects unknown keys (typos) by name", () => {
     expect(errorOf({ ...baseConfig(), domian: "example.org" } as RawStackConfig)).toMatch(/domian/);
   });
