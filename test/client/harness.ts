@@ -17,7 +17,9 @@ const REPO = path.resolve(__dirname, "../..");
  * One bundle per jest worker: the CLI starts in ~0.1 s instead of compiling TypeScript per run.
  */
 export async function buildCli(): Promise<string> {
-  const outfile = path.join(REPO, "node_modules", ".cache", "claude-bus-client-test", `cli-${process.pid}`, "cli.js");
+  const cacheDir = path.join(REPO, "node_modules", ".cache", "claude-bus-client-test");
+  await removeStaleBuilds(cacheDir);
+  const outfile = path.join(cacheDir, `cli-${process.pid}`, "cli.js");
   await build({
     entryPoints: [path.join(REPO, "client", "cli.ts")],
     outfile,
@@ -32,6 +34,20 @@ export async function buildCli(): Promise<string> {
     define: { "require.main": "undefined" },
   });
   return outfile;
+}
+
+/** Drops the bundles of test processes that have ended (signal 0 only asks whether a pid exists). */
+async function removeStaleBuilds(cacheDir: string): Promise<void> {
+  const entries = await fs.readdir(cacheDir).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const pid = Number(/^cli-(\d+)$/.exec(entry)?.[1]);
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ESRCH") await fs.rm(path.join(cacheDir, entry), { recursive: true, force: true });
+    }
+  }
 }
 
 export interface CliResult {
