@@ -69,10 +69,10 @@ describe("rotate through the Pulumi stack", () => {
     expect(await modeOf(envFile)).toBe(0o600);
     await expect(fs.access(envFile + ".rotating")).rejects.toThrow();
 
-    // the bus really switched, and the CLI waited out the moment both were accepted
-    await remote.settled();
+    // the bus really switched, and the CLI waited out the second in which both were accepted
     expect(await status(newPass)).toBe(200);
     expect(await status(bus.pass)).toBe(401);
+    await remote.settled();
 
     // pulumi got the password on stdin only, in the stack's directory
     const calls = await remote.calls();
@@ -167,9 +167,9 @@ describe("rotate over SSH with provision's rotation step", () => {
     expect(call.argv[call.argv.length - 1]).toMatch(/^sudo -n bash -c /);
     expect(call.argv.join(" ")).not.toContain(newPass);
     expect(call.stdin).toBe(newPass + "\n");
-    await remote.settled();
     expect(await status(newPass)).toBe(200);
     expect(await status(bus.pass)).toBe(401);
+    await remote.settled();
   });
 
   it.each([
