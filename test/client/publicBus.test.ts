@@ -174,6 +174,7 @@ describe("createBusClient against the public HTTPS URL", () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnreachableError);
     expect((err as Error).message).toMatch(/Disallowed net connect|No match/);
+    expect(unmatched).toEqual(["GET https://other.example.com/health"]);
   });
 });
 
@@ -263,6 +264,7 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     expect(await fs.readFile(envFile(), "utf8")).toBe(clientEnv + "BUS_ME=kilo\n");
     expect(await modeOf(envFile())).toBe(0o600);
     expect(await modeOf(path.dirname(envFile()))).toBe(0o700);
+    expect(await modeOf(path.join(home, ".claude", "claude-bus-poll.sh"))).toBe(0o700);
     expect(helloBody).toEqual({ from: "kilo", to: "any", body: expect.stringMatching(/^hello: kilo joined the bus /), tags: ["hello", "bootstrap"] });
 
     // second run: the bus now lists the hello, so only health and messages may be asked for
