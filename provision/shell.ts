@@ -52,22 +52,19 @@ read_password() {
   [[ $BUS_PASS =~ $allowed ]] || { echo "the bus password must be 12-128 characters from ${BUS_PASSWORD_CHARS}" >&2; exit 1; }
 }`,
 
-  write_credentials: `# write_credentials HTPASSWD ENVFILE USER URL SERVICE PORT uses $BUS_PASS. A change of password never
+  write_credentials: `# write_credentials HTPASSWD ENVFILE USER URL UNIT OWNER PORT uses $BUS_PASS. A change of password never
 # leaves a moment where neither works: the service first accepts old and new (BUS_PASS_PREVIOUS),
 # then nginx's htpasswd is swapped (auth_basic reads it per request), then the old one is dropped.
 CREDENTIALS_CHANGED=no
 # shellcheck disable=SC2034 # CREDENTIALS_CHANGED is read by the callers that react to a change
 write_credentials() {
-  local htpasswd_file=$1 env_file=$2 user=$3 url=$4 service=$5 port=$6 old_pass='' key value final
+  local htpasswd_file=$1 env_file=$2 user=$3 url=$4 service=$5 owner=$6 port=$7 old_pass='' final
   CREDENTIALS_CHANGED=no
   final=$(printf 'BUS_USER=%s\\nBUS_PASS=%s\\nBUS_URL=%s' "$user" "$BUS_PASS" "$url")
-  if [[ -f $env_file ]]; then
-    while IFS='=' read -r key value; do
-      if [[ $key == BUS_PASS ]]; then old_pass=$value; fi
-    done < "$env_file"
-  fi
+  # sed, not read with IFS='=': read drops a trailing '=' from the value, and passwords may end in one.
+  if [[ -f $env_file ]]; then old_pass=$(sed -n 's/^BUS_PASS=//p' "$env_file"); fi
   if [[ -n $old_pass && $old_pass != "$BUS_PASS" ]] && systemctl is-active --quiet "$service"; then
-    put_env "$env_file" "$service" "$(printf '%s\\nBUS_PASS_PREVIOUS=%s' "$final" "$old_pass")"
+    put_env "$env_file" "$owner" "$(printf '%s\\nBUS_PASS_PREVIOUS=%s' "$final" "$old_pass")"
     systemctl reload "$service"
     wait_for_service_password "$port" "$user"
     changed "$service accepts the old and the new password"
@@ -83,7 +80,7 @@ write_credentials() {
     CREDENTIALS_CHANGED=yes
     changed "$htpasswd_file"
   fi
-  put_env "$env_file" "$service" "$final"
+  put_env "$env_file" "$owner" "$final"
   if [[ $ENV_CHANGED == yes ]]; then
     CREDENTIALS_CHANGED=yes
     changed "$env_file"

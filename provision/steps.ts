@@ -118,7 +118,7 @@ function credentialsStep(cfg: HostConfig): HostStep {
     ["read_password", "write_credentials"],
     `
 read_password
-write_credentials ${HTPASSWD_FILE} ${CREDENTIALS_FILE} ${shq(cfg.busUser)} ${busUrl(cfg)} ${SERVICE_USER} ${cfg.servicePort}`,
+write_credentials ${HTPASSWD_FILE} ${CREDENTIALS_FILE} ${shq(cfg.busUser)} ${busUrl(cfg)} ${SERVICE_NAME} ${SERVICE_USER} ${cfg.servicePort}`,
     "busPassword",
   );
 }
@@ -134,12 +134,16 @@ if [[ $have != "$want" ]]; then
     echo "the bundle is not at ${BUNDLE_UPLOAD_PATH}: upload it before this step" >&2
     exit 1
   fi
-  got=$(sha256sum < ${BUNDLE_UPLOAD_PATH} | cut -d' ' -f1)
+  # /var/tmp is world-writable: check and install a private copy, so the file hashed is the file installed.
+  staged=$(mktemp ${APP_DIR}/.upload.XXXXXX)
+  trap 'rm -f "$staged"' EXIT
+  cat < ${BUNDLE_UPLOAD_PATH} > "$staged"
+  got=$(sha256sum < "$staged" | cut -d' ' -f1)
   if [[ $got != "$want" ]]; then
     echo "${BUNDLE_UPLOAD_PATH} has sha256 $got, expected $want" >&2
     exit 1
   fi
-  install_file ${BUNDLE_INSTALL_PATH} 644 root:root < ${BUNDLE_UPLOAD_PATH}
+  install_file ${BUNDLE_INSTALL_PATH} 644 root:root < "$staged"
   restart=yes
 fi
 ${heredoc(`install_file ${UNIT_PATH} 644 root:root`, renderServiceUnit(cfg))}
@@ -303,7 +307,7 @@ export function hostSteps(cfg: HostConfig, bundle: { sha256: string }): HostStep
 export function rotationStep(cfg: HostConfig): HostStep {
   return step("rotate-credentials", "swap in the new bus password from stdin with no failed request", ["read_password", "write_credentials", "https_health"], `
 read_password
-write_credentials ${HTPASSWD_FILE} ${CREDENTIALS_FILE} ${shq(cfg.busUser)} ${busUrl(cfg)} ${SERVICE_USER} ${cfg.servicePort}
+write_credentials ${HTPASSWD_FILE} ${CREDENTIALS_FILE} ${shq(cfg.busUser)} ${busUrl(cfg)} ${SERVICE_NAME} ${SERVICE_USER} ${cfg.servicePort}
 if [[ $CREDENTIALS_CHANGED == yes ]]; then
   systemctl reload nginx
   changed "reloaded nginx"

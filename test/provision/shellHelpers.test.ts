@@ -5,10 +5,11 @@ import * as os from "os";
 import * as path from "path";
 import { bashScript, heredoc } from "../../provision/shell";
 import { hostSteps } from "../../provision/steps";
+import { ServiceProcess, buildServiceBundle, request, spawnService } from "../service/helpers";
 import { BUNDLE_SHA, cfgOf } from "./fixtures";
 
-const bash = (script: string, input = "") => {
-  const r = spawnSync("bash", ["-c", script], { input, encoding: "utf8" });
+const bash = (script: string, input = "", env: NodeJS.ProcessEnv = process.env) => {
+  const r = spawnSync("bash", ["-c", script], { input, encoding: "utf8", env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, changes: r.stdout.split("\n").filter((l) => l.startsWith("changed: ")) };
 };
 const mode = (file: string) => (fs.statSync(file).mode & 0o7777).toString(8);
@@ -85,10 +86,11 @@ describe("read_password", () => {
 });
 
 describe("write_credentials", () => {
-  // The service user here is root: this machine has no claude-bus user and no running claude-bus.
-  const run = (password: string) => {
-    const body = `read_password\nwrite_credentials ${dir}/htpasswd ${dir}/credentials.env claude https://claude-bus.example.com root 8787`;
-    return bash(bashScript("t", ["read_password", "write_credentials"], body), `${password}\n`);
+  // The env file's owner here is root, as this machine has no claude-bus user; the unit is not running
+  // unless a test puts a systemctl of its own first on PATH.
+  const run = (password: string, port = 8787, env?: NodeJS.ProcessEnv) => {
+    const body = `read_password\nwrite_credentials ${dir}/htpasswd ${dir}/credentials.env claude https://claude-bus.example.com claude-bus-test root ${port}`;
+    return bash(bashScript("t", ["read_password", "write_credentials"], body), `${password}\n`, env);
   };
   const verify = (password: string) =>
     spawnSync("htpasswd", ["-i", "-v", path.join(dir, "htpasswd"), "claude"], { input: `${password}\n` }).status;
@@ -121,6 +123,60 @@ describe("write_credentials", () => {
     expect(fs.readFileSync(path.join(dir, "credentials.env"), "utf8")).toContain(`BUS_PASS=${second}\n`);
     expect(fs.readdirSync(dir).sort()).toEqual(["credentials.env", "htpasswd"]);
     expect(r.stdout + r.stderr).not.toContain(second);
+  });
+
+  describe("with the real service running on the env file", () => {
+    let service: ServiceProcess;
+    // Ends in a single '=', which `read` with IFS='=' would silently drop.
+    const old = "Old0Password0For0Rotation00=";
+    const auth = (pass: string) => ({ auth: ["claude", pass] as [string, string] });
+    afterEach(async () => {
+      service.child.kill("SIGTERM");
+      await service.exited;
+    });
+
+    it("lets the service accept the old password, exactly as stored, until htpasswd has the new one", async () => {
+      expect(run(old).status).toBe(0);
+      const envFile = path.join(dir, "credentials.env");
+      const dataDir = path.join(dir, "data");
+      fs.mkdirSync(dataDir);
+      service = await spawnService(await buildServiceBundle(), ["--port", "0", "--data", dataDir], {
+        ...process.env,
+        BUS_CREDENTIALS_FILE: envFile,
+      });
+      expect((await request(service.url, "/health", auth(old))).status).toBe(200);
+
+      // systemctl for the unit under test: active, and reload is the unit's ExecReload (SIGHUP), after
+      // recording the env file the service is about to read.
+      const bin = path.join(dir, "bin");
+      fs.mkdirSync(bin);
+      const reloads = path.join(dir, "reloads.log");
+      fs.writeFileSync(
+        path.join(bin, "systemctl"),
+        `#!/bin/bash\ncase $1 in\n  is-active) exit 0 ;;\n  reload) { cat ${envFile}; echo ---; } >> ${reloads}; kill -HUP ${service.child.pid} ;;\n  *) exit 1 ;;\nesac\n`,
+        { mode: 0o755 },
+      );
+      const next = "New0Password0For0Rotation000";
+      const r = run(next, Number(new URL(service.url).port), { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.changes).toEqual([
+        "changed: claude-bus-test accepts the old and the new password",
+        `changed: ${dir}/htpasswd`,
+        `changed: ${envFile}`,
+        "changed: reloaded claude-bus-test: it re-read its credentials",
+      ]);
+      const env = (pass: string, previous?: string) =>
+        `BUS_USER=claude\nBUS_PASS=${pass}\nBUS_URL=https://claude-bus.example.com\n${previous ? `BUS_PASS_PREVIOUS=${previous}\n` : ""}---\n`;
+      expect(fs.readFileSync(reloads, "utf8")).toBe(env(next, old) + env(next));
+
+      // The last reload drops the old password: wait until the service has read it.
+      for (let i = 0; (await request(service.url, "/health", auth(old))).status !== 401; i++) {
+        if (i === 100) throw new Error("the service still accepts the old password after its reload");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect((await request(service.url, "/health", auth(next))).status).toBe(200);
+    });
   });
 });
 
