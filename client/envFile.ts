@@ -45,7 +45,8 @@ const EnvFileSchema = z.object({
 export type EnvFileValues = z.infer<typeof EnvFileSchema>;
 
 const LINE = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
-const PLAIN_VALUE = /^[A-Za-z0-9_@%+=:,./~-]*$/;
+// No '~': bash's `source` expands it at the start of a value and after ':'.
+const PLAIN_VALUE = /^[A-Za-z0-9_@%+=:,./-]*$/;
 
 /** Parses env-file text; throws EnvFileError naming `file` and the line on anything ambiguous. */
 export function parseEnvFile(text: string, file: string): EnvFileValues {

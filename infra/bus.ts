@@ -7,6 +7,7 @@ import * as command from "@pulumi/command";
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { renderEnvFile } from "../client/envFile";
 import type { HostConfig } from "../provision/config";
 import { BUNDLE_UPLOAD_PATH, hostSteps } from "../provision/steps";
 
@@ -222,8 +223,9 @@ export class Bus extends pulumi.ComponentResource {
       return { name: step.name, command: cmd };
     });
 
+    // The client's own renderer: the text bootstrap writes and parses, quoted where bash needs it.
     this.clientEnv = pulumi.secret(
-      pulumi.interpolate`BUS_USER=${host.busUser}\nBUS_PASS=${password}\nBUS_URL=https://${host.fqdn}\n`,
+      password.apply((pass) => renderEnvFile({ BUS_USER: host.busUser, BUS_PASS: pass, BUS_URL: `https://${host.fqdn}` })),
     );
 
     this.registerOutputs({

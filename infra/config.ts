@@ -7,7 +7,7 @@
 import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { busPasswordSchema, type HostConfig, parseHostConfig } from "../provision/config";
+import { busPasswordSchema, DNS_LABEL, DNS_LABEL_PATTERN, type HostConfig, parseHostConfig, SSH_PUBLIC_KEY } from "../provision/config";
 
 /** Config namespace = project name in Pulumi.yaml. */
 export const CONFIG_NAMESPACE = "claude-bus";
@@ -35,11 +35,7 @@ export const STACK_CONFIG_KEYS = [
 export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
 export type RawStackConfig = Partial<Record<StackConfigKey, string>>;
 
-const DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
-const HOST_NAME = new RegExp(`^(?:${DNS_LABEL}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
-const SUBDOMAIN = new RegExp(`^${DNS_LABEL}$`);
-const SSH_PUBLIC_KEY =
-  /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?$/;
+const HOST_NAME = new RegExp(`^(?:${DNS_LABEL_PATTERN}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
 
 /** A required string; `what` says what to put there when it is missing. */
 function required(what: string, { trim = true } = {}) {
@@ -99,7 +95,7 @@ export const StackConfigSchema = z
     subdomain: z
       .string()
       .default("claude-bus")
-      .pipe(z.string().toLowerCase().regex(SUBDOMAIN, "must be one DNS label like claude-bus")),
+      .pipe(z.string().toLowerCase().regex(DNS_LABEL, "must be one DNS label like claude-bus")),
     manageDns: booleanText,
     acmeEmail: required("pulumi config set acmeEmail you@example.com").pipe(z.email("must be an email address")),
     acmeServer: optional(z.url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" })),

@@ -1,22 +1,24 @@
 /** The typed host config: everything the provision steps render comes from here. */
 import { z } from "zod";
 
-const hostnameLabel = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+/** One DNS label (1-63 of a-z, 0-9, '-', not starting or ending with '-'); a pattern so infra can build on it. */
+export const DNS_LABEL_PATTERN = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+export const DNS_LABEL = new RegExp(`^${DNS_LABEL_PATTERN}$`);
+export const SSH_PUBLIC_KEY =
+  /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?$/;
+
 const domainName = z
   .string()
   .trim()
   .toLowerCase()
-  .refine((d) => d.length <= 253 && d.split(".").length >= 2 && d.split(".").every((l) => hostnameLabel.test(l)), {
+  .refine((d) => d.length <= 253 && d.split(".").length >= 2 && d.split(".").every((l) => DNS_LABEL.test(l)), {
     message: "must be a DNS name such as example.com",
   });
 const unixName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a unix name (lowercase letters, digits, _ and -, at most 32 chars)");
 const sshPublicKey = z
   .string()
   .trim()
-  .regex(
-    /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/,
-    "must be one OpenSSH public key line (type, base64 key, optional comment)",
-  );
+  .regex(SSH_PUBLIC_KEY, "must be one OpenSSH public key line (type, base64 key, optional comment)");
 const pem = z.string().refine((s) => /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(s), {
   message: "must hold at least one PEM certificate",
 });
@@ -27,7 +29,7 @@ export const HostConfigSchema = z
   .object({
     /** The zone, e.g. example.com; the bus lives at <subdomain>.<domain>. */
     domain: domainName,
-    subdomain: z.string().regex(hostnameLabel, "must be one DNS label such as claude-bus").default("claude-bus"),
+    subdomain: z.string().regex(DNS_LABEL, "must be one DNS label such as claude-bus").default("claude-bus"),
     /** HTTP Basic-auth user (the password never lives in this config: it travels on stdin). */
     busUser: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'").default("claude"),
     acmeEmail: z.email(),
@@ -78,10 +80,11 @@ export function parseHostConfig(input: unknown): HostConfig {
 }
 
 /**
- * The bus password travels on stdin and lands in htpasswd, a dotenv file and a curl config:
- * this character set needs no quoting in any of them. Generated passwords are 28 characters.
+ * The bus password travels on stdin and lands in htpasswd, the service's env file, a curl config and
+ * the clients' shell-sourced env file: this character set needs no quoting in any of them (no '~',
+ * which bash expands, no '!' or '*'). Generated passwords are 28 characters.
  */
-export const BUS_PASSWORD_CHARS = "A-Za-z0-9._~+/=@%*!,:-";
+export const BUS_PASSWORD_CHARS = "A-Za-z0-9._+/=@%,:-";
 export const busPasswordSchema = z
   .string()
   .regex(new RegExp(`^[${BUS_PASSWORD_CHARS}]{12,128}$`), `must be 12-128 characters from ${BUS_PASSWORD_CHARS}`);

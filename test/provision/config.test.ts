@@ -1,5 +1,8 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { parseEnvFile, renderEnvFile } from "../../client/envFile";
 import { LETS_ENCRYPT_PRODUCTION, busPasswordSchema, parseHostConfig } from "../../provision/config";
 import { ED25519_KEY, MINIMAL, cfgOf } from "./fixtures";
 
@@ -72,6 +75,31 @@ describe("busPasswordSchema", () => {
     expect(busPasswordSchema.safeParse("Abcdefghijklmnopqrstuvwxyz12").success).toBe(true);
     for (const bad of ["short", 'has"quote1234', "has space 12345", "back\\slash12345", "new\nline123456", "x".repeat(129)]) {
       expect(busPasswordSchema.safeParse(bad).success).toBe(false);
+    }
+  });
+
+  it("refuses what bash would expand when a client sources its env file: ~, ! and *", () => {
+    for (const bad of ["~+abcdefghijkl", "abcdefgh:~root", "abcdefghijkl!!", "abcdefghijkl*"]) {
+      expect(busPasswordSchema.safeParse(bad).success).toBe(false);
+    }
+  });
+
+  it("accepts only passwords that reach a client's env file unquoted and come back the same from bash and our parser", () => {
+    const punctuation = "._+/=@%,:-";
+    const password = `Ab0${punctuation}${punctuation}=`;
+    expect(busPasswordSchema.safeParse(password).success).toBe(true);
+    const text = renderEnvFile({ BUS_USER: "claude", BUS_PASS: password, BUS_URL: "https://claude-bus.example.com" });
+    expect(text).toContain(`BUS_PASS=${password}\n`);
+    expect(parseEnvFile(text, "claude-bus.env").BUS_PASS).toBe(password);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-pass-"));
+    try {
+      fs.writeFileSync(path.join(dir, "claude-bus.env"), text);
+      const sourced = spawnSync("bash", ["-c", 'cd / && source "$1" && printf %s "$BUS_PASS"', "bash", path.join(dir, "claude-bus.env")], {
+        encoding: "utf8",
+      });
+      expect(sourced.stdout).toBe(password);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
