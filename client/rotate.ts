@@ -11,7 +11,7 @@ import { readEnvFile, renderEnvFile, writeEnvFile } from "./envFile";
 import { allMessages, AuthError, BusClient, createBusClient } from "./index";
 import { EXIT, Io, UsageError } from "./io";
 import { noPositionals } from "./messaging";
-import { generatePassword } from "../service/main";
+import { generatePassword } from "../service/password";
 import { pulumiUp, setSecretConfig } from "./pulumiCli";
 
 export const ROTATION_TAG = "rotation";

@@ -1,8 +1,8 @@
-import { randomInt } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { CredentialSource, parseEnvFile } from "./credentials";
+import { generatePassword } from "./password";
 import { stdoutSink, structuredLogger } from "./log";
 import { startBus } from "./server";
 
@@ -56,27 +56,36 @@ export async function serveCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
   const dataDir = path.resolve(args.data);
   const credentials = resolveCredentials(env, dataDir);
 
-  const bus = await startBus({ host: args.host, port: args.port, dataDir, credentials: credentials.source });
-  if (credentials.generatedFile) {
-    writeEnvFile(credentials.generatedFile, { ...credentials.values!, BUS_URL: bus.url });
-    log({ msg: "no BUS_USER/BUS_PASS given: local credentials written", file: credentials.generatedFile, hint: `source ${credentials.generatedFile}` });
-  }
+  // Signal handlers go in before start-up: SIGHUP's default action would kill a bus that is reloaded
+  // while it replays its store (a rotation right after a restart). Early signals take effect once started.
+  let reloadRequested = false;
+  let reload: () => void = () => {
+    reloadRequested = true;
+  };
+  let requestStop!: (signal: string) => void;
+  const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
+  const onHup = () => reload();
+  const onTerm = () => requestStop("SIGTERM");
+  const onInt = () => requestStop("SIGINT");
+  process.on("SIGHUP", onHup).on("SIGTERM", onTerm).on("SIGINT", onInt);
+  log({ msg: "starting", dataDir });
+  try {
+    const bus = await startBus({ host: args.host, port: args.port, dataDir, credentials: credentials.source });
+    if (credentials.generatedFile) {
+      writeEnvFile(credentials.generatedFile, { ...credentials.values!, BUS_URL: bus.url });
+      log({ msg: "no BUS_USER/BUS_PASS given: local credentials written", file: credentials.generatedFile, hint: `source ${credentials.generatedFile}` });
+    }
+    reload = () => bus.reloadCredentials();
+    if (reloadRequested) reload();
 
-  await new Promise<void>((resolve) => {
-    const reload = () => bus.reloadCredentials();
-    const stop = (signal: string) => {
-      log({ msg: "shutting down", signal });
-      process.off("SIGTERM", onTerm).off("SIGINT", onInt).off("SIGHUP", reload);
-      bus.close().then(resolve, (error) => {
-        log({ level: "error", msg: "shutdown failed", error: String(error) });
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    const onTerm = () => stop("SIGTERM");
-    const onInt = () => stop("SIGINT");
-    process.on("SIGTERM", onTerm).on("SIGINT", onInt).on("SIGHUP", reload);
-  });
+    log({ msg: "shutting down", signal: await stopRequested });
+    await bus.close().catch((error) => {
+      log({ level: "error", msg: "shutdown failed", error: String(error) });
+      process.exitCode = 1;
+    });
+  } finally {
+    process.off("SIGHUP", onHup).off("SIGTERM", onTerm).off("SIGINT", onInt);
+  }
 }
 
 interface ResolvedCredentials {
@@ -104,15 +113,6 @@ function resolveCredentials(rawEnv: NodeJS.ProcessEnv, dataDir: string): Resolve
       ? { BUS_USER: existing.BUS_USER, BUS_PASS: existing.BUS_PASS }
       : { BUS_USER: "claude", BUS_PASS: generatePassword() };
   return { source: { user: values.BUS_USER, pass: values.BUS_PASS }, generatedFile: file, values };
-}
-
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/** 28 random alphanumerics (~166 bits), the seed's password shape. */
-export function generatePassword(length = 28): string {
-  let out = "";
-  for (let i = 0; i < length; i++) out += ALPHABET[randomInt(ALPHABET.length)];
-  return out;
 }
 
 /** Write a 0600 shell-sourceable env file atomically (temp file + rename). */

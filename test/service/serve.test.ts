@@ -1,4 +1,4 @@
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parseServeArgs } from "../../service/main";
@@ -94,6 +94,50 @@ describe("claude-bus serve", () => {
     } finally {
       svc.child.kill("SIGTERM");
       await svc.exited;
+    }
+  });
+
+  test("a SIGHUP while the store replays neither kills the bus nor gets lost", async () => {
+    const dir = tempDir();
+    const dataDir = path.join(dir, "data");
+    fs.mkdirSync(dataDir);
+    // Enough messages that the replay outlasts the round trip of a log line and a signal.
+    const line = (n: number) =>
+      JSON.stringify({ id: String(n), ts: "2026-01-01T00:00:00.000Z", from: "a", to: "b", body: "x".repeat(200), tags: [], read_by: ["a"] });
+    fs.writeFileSync(path.join(dataDir, "bus.jsonl"), Array.from({ length: 300_000 }, (_, i) => line(i + 1) + "\n").join(""));
+    const credFile = path.join(dir, "service.env");
+    fs.writeFileSync(credFile, "BUS_USER=claude\nBUS_PASS=old-password\n", { mode: 0o600 });
+
+    const child = spawn(process.execPath, [bundle, "--port", "0", "--data", dataDir], {
+      env: { ...baseEnv, BUS_CREDENTIALS_FILE: credFile },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    let replayedBeforeHup: boolean | undefined;
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const listening = new Promise<string>((resolve, reject) => {
+      child.stdout!.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (replayedBeforeHup === undefined && out.includes('"msg":"starting"')) {
+          // The credential was read at start-up: the new one can only arrive through this SIGHUP.
+          fs.writeFileSync(credFile, "BUS_USER=claude\nBUS_PASS=new-password\n");
+          replayedBeforeHup = out.includes('"msg":"store replayed"');
+          child.kill("SIGHUP");
+        }
+        const ready = out.split("\n").find((l) => l.includes('"msg":"listening"'));
+        if (ready) resolve(JSON.parse(ready).url);
+      });
+      void exited.then((code) => reject(new Error(`the bus exited (${code}) during start-up:\n${out}`)));
+    });
+    try {
+      const url = await listening;
+      expect(replayedBeforeHup).toBe(false);
+      const status = async (pass: string) => (await request(url, "/health", { auth: ["claude", pass] })).status;
+      await waitFor(() => out.includes("credentials reloaded"));
+      expect([await status("old-password"), await status("new-password")]).toEqual([401, 200]);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
     }
   });
 
