@@ -11,7 +11,6 @@ export class CorruptLineError extends Error {
 export interface ReplayResult {
   /** Bytes of the file that hold complete, valid lines: everything after is the torn tail. */
   goodLength: number;
-  lines: number;
   torn: { lineNo: number; bytes: Buffer } | null;
 }
 
@@ -63,15 +62,15 @@ export function replayJsonl(
 
     if (carry.length > 0) {
       if (pending) throw new CorruptLineError(path, pending.lineNo, pending.reason);
-      return { goodLength, lines: lineNo, torn: { lineNo: lineNo + 1, bytes: carry } };
+      return { goodLength, torn: { lineNo: lineNo + 1, bytes: carry } };
     }
     if (pending) {
       const size = fs.fstatSync(fd).size;
       const bytes = Buffer.alloc(size - pending.offset);
       fs.readSync(fd, bytes, 0, bytes.length, pending.offset);
-      return { goodLength, lines: lineNo - 1, torn: { lineNo: pending.lineNo, bytes } };
+      return { goodLength, torn: { lineNo: pending.lineNo, bytes } };
     }
-    return { goodLength, lines: lineNo, torn: null };
+    return { goodLength, torn: null };
   } finally {
     fs.closeSync(fd);
   }

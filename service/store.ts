@@ -149,7 +149,8 @@ async function replayFile(
   const result = replayJsonl(file, onLine);
   if (result.torn) {
     const saved = `${file}.torn-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-    await fsp.writeFile(saved, result.torn.bytes);
+    // 0600 like the logs themselves: the torn bytes are part of a message body.
+    await fsp.writeFile(saved, result.torn.bytes, { mode: 0o600, flag: "wx" });
     const handle = await fsp.open(file, "r+");
     await handle.truncate(result.goodLength);
     await handle.datasync();

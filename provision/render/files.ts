@@ -48,5 +48,3 @@ export function renderCertbotCaDropin(): string {
 Environment=REQUESTS_CA_BUNDLE=${ACME_CA_FILE}
 `;
 }
-
-export const ensureTrailingNewline = (s: string) => (s.endsWith("\n") ? s : `${s}\n`);

@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from "child_process";
-import * as esbuild from "esbuild";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
+import { buildServiceBundle as buildProvisionBundle } from "../../provision/bundle";
 import { RunningBus, startBus } from "../../service/server";
 
 export const USER = "claude";
@@ -99,19 +99,9 @@ export async function allMessages(baseUrl: string): Promise<Array<Record<string,
   }
 }
 
-/** service/main.ts bundled by esbuild into one file, as it ships to the host. */
+/** The shipped service bundle (provision/bundle.ts), built into a temp dir removed after the test file. */
 export async function buildServiceBundle(): Promise<string> {
-  const outfile = path.join(tempDir("claude-bus-bundle-"), "main.js");
-  await esbuild.build({
-    entryPoints: [path.join(__dirname, "../../service/main.ts")],
-    bundle: true,
-    platform: "node",
-    target: "node18",
-    format: "cjs",
-    outfile,
-    logLevel: "silent",
-  });
-  return outfile;
+  return (await buildProvisionBundle(tempDir("claude-bus-bundle-"))).file;
 }
 
 export interface ServiceProcess {

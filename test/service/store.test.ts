@@ -42,6 +42,7 @@ describe("durable store", () => {
       const warning = logs.map((l) => JSON.parse(l)).find((l) => l.msg === "torn last line recovered");
       expect(warning).toMatchObject({ level: "warn", file: "bus.jsonl", line: 3, bytes: torn.length });
       expect(fs.readFileSync(warning.savedTo, "utf8")).toBe(torn);
+      expect(fs.statSync(warning.savedTo).mode & 0o777).toBe(0o600);
       const r = await postJson(bus.url, "/post", { from: "a", body: "next" });
       expect(r.json.id).toBe("3");
     } finally {
