@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { CONNECTION_OPTIONS, connectionFlags, parseCommand } from "./args";
 import { ConfigError, Credential, envFilePath, machineName, validateCredential } from "./config";
 import { EnvFileError, EnvFileValues, readEnvFile, renderEnvFile, writeEnvFile } from "./envFile";
-import { allMessages, AuthError, BusClient, createBusClient, UnreachableError } from "./index";
+import { allMessages, AuthError, BusClient, BusError, createBusClient, UnreachableError } from "./index";
 import { EXIT, exitCodeFor, Io, UsageError } from "./io";
 import { noPositionals } from "./messaging";
 import {
@@ -88,7 +88,7 @@ export async function bootstrapCommand(argv: string[], ctx: BootstrapContext): P
       const health = await client.health();
       report({ ok: true, label: "bus health", detail: `${credential.url} answers with ${health.count} messages stored` });
     } catch (err) {
-      report({ ok: false, label: "bus health", detail: healthAdvice(err) });
+      report({ ok: false, label: "bus health", detail: busAdvice(err) });
       exitCode = exitCodeFor(err);
       client = undefined;
     }
@@ -110,8 +110,17 @@ export async function bootstrapCommand(argv: string[], ctx: BootstrapContext): P
   report(await sshKeyItem());
 
   // 6. announce the machine once
-  if (client && me) report(await helloItem(client, me, check));
-  else report({ ok: false, label: "hello broadcast", detail: "not checked: needs a machine name and a working bus" });
+  if (client && me) {
+    try {
+      report(await helloItem(client, me, check));
+    } catch (err) {
+      if (!(err instanceof BusError || err instanceof AuthError || err instanceof UnreachableError)) throw err;
+      const what = check ? `could not check whether ${me} was announced` : `${me} not announced`;
+      const rerun = `claude-bus bootstrap${check ? " --check" : ""}`;
+      report({ ok: false, label: "hello broadcast", detail: `${what}: ${busAdvice(err)}; re-run \`${rerun}\` when that is fixed` });
+      exitCode = exitCodeFor(err);
+    }
+  } else report({ ok: false, label: "hello broadcast", detail: "not checked: needs a machine name and a working bus" });
 
   return exitCode;
 }
@@ -210,7 +219,7 @@ async function modeProblems(envFile: string): Promise<string[]> {
   return problems;
 }
 
-function healthAdvice(err: unknown): string {
+function busAdvice(err: unknown): string {
   if (err instanceof AuthError) {
     return `${err.message}; the password may have been rotated: re-run with the current stack outputs (--from-stack)`;
   }

@@ -6,13 +6,8 @@
  */
 import * as os from "node:os";
 import * as path from "node:path";
-import { z } from "zod";
+import { MachineName } from "../service/schemas";
 import { BusPassSchema, BusUrlSchema, BusUserSchema, readEnvFile } from "./envFile";
-
-/** SPEC: a machine name is 1-64 letters, digits, `.`, `_`, `-`, `@`. */
-export const MachineNameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9._@-]{1,64}$/, "must be 1-64 letters, digits, '.', '_', '-' or '@'");
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -48,12 +43,14 @@ export function envFilePath(flags: ConfigFlags, env: NodeJS.ProcessEnv): string 
 export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Promise<ClientConfig> {
   const envFile = envFilePath(flags, env);
   const file = await readEnvFile(envFile);
-  const merged = {
-    url: flags.url ?? nonEmpty(env.BUS_URL) ?? file?.BUS_URL,
-    user: flags.user ?? nonEmpty(env.BUS_USER) ?? file?.BUS_USER,
-    pass: nonEmpty(env.BUS_PASS) ?? file?.BUS_PASS,
+  const inEnv = "the environment";
+  // Each value with where it came from, so an invalid one is reported against its real source.
+  const picked = {
+    url: firstSet([flags.url, "--url"], [nonEmpty(env.BUS_URL), inEnv], [file?.BUS_URL, envFile]),
+    user: firstSet([flags.user, "--user"], [nonEmpty(env.BUS_USER), inEnv], [file?.BUS_USER, envFile]),
+    pass: firstSet([nonEmpty(env.BUS_PASS), inEnv], [file?.BUS_PASS, envFile]),
   };
-  const missing = (["url", "user", "pass"] as const).filter((key) => merged[key] === undefined);
+  const missing = (["url", "user", "pass"] as const).filter((key) => picked[key] === undefined);
   if (missing.length > 0) {
     const names = missing.map((key) => `BUS_${key.toUpperCase()}`).join(", ");
     throw new ConfigError(
@@ -62,42 +59,56 @@ export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv):
         : `${names} missing: not in ${envFile} nor in the environment`,
     );
   }
-  const credential = validateCredential(merged as Credential, "flags/environment");
+  const { url, user, pass } = picked as Record<keyof Credential, Found>;
+  const credential = validateCredential(
+    { url: url.value, user: user.value, pass: pass.value },
+    { url: url.source, user: user.source, pass: pass.source },
+  );
   return { ...credential, me: machineName(flags, env, file?.BUS_ME), envFile };
 }
 
-/** Validates a credential assembled from outside input; `source` names where it came from. */
-export function validateCredential(input: { url?: string; user?: string; pass?: string }, source: string): Credential {
+/** Validates a credential assembled from outside input; `source` names where it, or each of its values, came from. */
+export function validateCredential(
+  input: { url?: string; user?: string; pass?: string },
+  source: string | Record<keyof Credential, string>,
+): Credential {
   const checks = [
-    ["BUS_URL", BusUrlSchema, input.url],
-    ["BUS_USER", BusUserSchema, input.user],
-    ["BUS_PASS", BusPassSchema, input.pass],
+    ["BUS_URL", BusUrlSchema, "url"],
+    ["BUS_USER", BusUserSchema, "user"],
+    ["BUS_PASS", BusPassSchema, "pass"],
   ] as const;
-  for (const [name, schema, value] of checks) {
-    if (value === undefined) throw new ConfigError(`${name} missing (${source})`);
+  for (const [name, schema, key] of checks) {
+    const from = typeof source === "string" ? source : source[key];
+    const value = input[key];
+    if (value === undefined) throw new ConfigError(`${name} missing (${from})`);
     const result = schema.safeParse(value);
-    if (!result.success) throw new ConfigError(`${name} from ${source} ${result.error.issues[0].message}`);
+    if (!result.success) throw new ConfigError(`${name} from ${from} ${result.error.issues[0].message}`);
   }
   return { url: input.url!.replace(/\/+$/, ""), user: input.user!, pass: input.pass! };
 }
 
 /** --me, else BUS_ME (environment, then env file), else `hostname -s`. */
 export function machineName(flags: ConfigFlags, env: NodeJS.ProcessEnv, fileMe?: string): string {
-  const candidates: Array<[string | undefined, string]> = [
-    [flags.me, "--me"],
-    [nonEmpty(env.BUS_ME), "BUS_ME"],
-    [fileMe, "BUS_ME in the env file"],
-  ];
-  for (const [value, source] of candidates) {
-    if (value !== undefined) return checkName(value, source);
-  }
+  const found = firstSet([flags.me, "--me"], [nonEmpty(env.BUS_ME), "BUS_ME"], [fileMe, "BUS_ME in the env file"]);
+  if (found) return checkName(found.value, found.source);
   return checkName(os.hostname().split(".")[0], "hostname -s (set BUS_ME or --me to override)");
 }
 
 function checkName(value: string, source: string): string {
-  const result = MachineNameSchema.safeParse(value);
+  const result = MachineName.safeParse(value);
   if (!result.success) throw new ConfigError(`machine name ${JSON.stringify(value)} from ${source} ${result.error.issues[0].message}`);
   return value;
+}
+
+interface Found {
+  value: string;
+  source: string;
+}
+
+/** The first candidate that is set, with the name of where it came from. */
+function firstSet(...candidates: Array<[value: string | undefined, source: string]>): Found | undefined {
+  const found = candidates.find(([value]) => value !== undefined);
+  return found && { value: found[0]!, source: found[1] };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -124,7 +124,7 @@ describe("usage errors exit 1", () => {
     [["ack"], /exactly one message ID/],
     [["inbox", "extra"], /takes no arguments/],
     [["health", "--pass", "secret"], /there is no --pass flag/],
-    [["post", "--me", "bad name!", "hi"], /machine name "bad name!" from --me must be 1-64 letters/],
+    [["post", "--me", "bad name!", "hi"], /machine name "bad name!" from --me must be 1-64 characters: letters/],
   ])("%j", async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(1);
@@ -204,6 +204,18 @@ describe("credential problems", () => {
     const result = await run(["health"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(file + message);
+  });
+
+  it.each([
+    [["health", "--url", "ftp://example.com"], {}, "BUS_URL from --url must be an http(s) URL"],
+    [["health"], { BUS_URL: "ftp://example.com" }, "BUS_URL from the environment must be an http(s) URL"],
+    [["health", "--user", "a:b"], {}, "BUS_USER from --user must not contain ':'"],
+    [["health"], { BUS_USER: "a b" }, "BUS_USER from the environment must not contain ':'"],
+    [["health"], { BUS_PASS: "has space" }, "BUS_PASS from the environment must not contain whitespace"],
+  ])("an invalid value is reported against where it came from: %j %j", async (args, env, message) => {
+    const result = await run(args, { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(message);
   });
 
   it("a malformed line is not echoed (it may be a pasted password)", async () => {

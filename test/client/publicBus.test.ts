@@ -296,6 +296,39 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     expect(unmatched).toEqual([]);
   });
 
+  /** Health and the hello lookup answer; the hello post itself fails as `fail` says. */
+  const helloPostFails = (fail: (post: nock.Interceptor) => nock.Scope) =>
+    fail(
+      nock(BUS_URL, { reqheaders: { authorization: BASIC } })
+        .get("/health")
+        .reply(200, health)
+        .get("/messages")
+        .query({ from: "kilo", limit: "500" })
+        .reply(200, { messages: [] })
+        .post("/post"),
+    );
+
+  it("a hello post the bus answers with 503 is a ✗ hello broadcast line with what to do, exit 1", async () => {
+    const scope = helloPostFails((post) => post.reply(503, { error: "store unavailable" }));
+    const run = await bootstrap(["--from-stack"], stackOutputs);
+    expect(run.code).toBe(1);
+    expect(run.out).toMatch(/^✓ bus health: /m);
+    expect(run.out).toMatch(
+      /^✗ hello broadcast: kilo not announced: the bus answered 503: store unavailable; re-run `claude-bus bootstrap` when that is fixed$/m,
+    );
+    scope.done();
+    expect(unmatched).toEqual([]);
+  });
+
+  it("a hello post lost to a network error is a ✗ hello broadcast line, exit 3", async () => {
+    const scope = helloPostFails((post) => post.replyWithError(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })));
+    const run = await bootstrap(["--from-stack"], stackOutputs);
+    expect(run.code).toBe(3);
+    expect(run.out).toMatch(/^✗ hello broadcast: kilo not announced: cannot reach the bus at https:\/\/claude-bus\.example\.com: socket hang up; .*; re-run `claude-bus bootstrap` when that is fixed$/m);
+    scope.done();
+    expect(unmatched).toEqual([]);
+  });
+
   it("an unreachable public URL: exit 3 with DNS advice, the credential file still written", async () => {
     const scope = nock(BUS_URL)
       .get("/health")
