@@ -64,6 +64,13 @@ describe("claude-bus.service", () => {
     expect(exposure(write(unit))).toBeLessThanOrEqual(2.0);
   });
 
+  it("scores what README.md states, so the README cannot go stale silently", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+    const stated = /`systemd-analyze security` (\d+\.\d+)/.exec(readme);
+    if (!stated) throw new Error("README.md no longer states the `systemd-analyze security` score");
+    expect(exposure(write(unit))).toBe(Number(stated[1]));
+  });
+
   it("scores worse without its hardening, so the score is really measured", () => {
     const bare = unit
       .split("\n")
