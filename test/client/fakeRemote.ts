@@ -36,6 +36,13 @@ function deploy(pass, previous) {
 }
 
 if (process.argv[2] === "__drop_previous") {
+  // How long the fake host keeps accepting both passwords, as a real host does for a while. Nothing
+  // waits on this timer: the CLI waits on the bus's answers (up to --timeout, 120 s) and settled() on
+  // the marker below, so a slow machine cannot fail a correct CLI. The length matters only to catch a
+  // CLI that skips waiting for old → 401: that one finishes its few loopback requests well inside this
+  // second and leaves the old password working, which rotate.test.ts sees. Replacing the timer with a
+  // condition ("the CLI asked with the old password and got 200") needs to see the CLI's requests at
+  // the bus, which this fake cannot.
   setTimeout(() => {
     deploy(process.argv[3]);
     fs.writeFileSync(env.FAKE_LOG + ".settled", "");

@@ -230,8 +230,11 @@ describe("provisioned throwaway host", () => {
     type Poll = { started: number; ended: number; status: number; pass: "old" | "new"; error?: string };
     const polls: Poll[] = [];
     let stop = false;
-    // The client: GET /health every 100 ms (well inside nginx's rate limit) with its env file's password;
-    // on 401 it re-reads the file and, if the password there changed, retries once with it.
+    // The client: GET /health with its env file's password; on 401 it re-reads the file and, if the
+    // password there changed, retries once with it. One loop that ends only on `stop` (a throw rejects
+    // `poller`, failing the test), so its requests cover the whole switch without a gap of more than one
+    // pause. The pause is pacing, not synchronisation: back to back, the polls would outrun nginx's
+    // rate limit (20 r/s) and be answered 429.
     const poller = (async () => {
       while (!stop) {
         const started = Date.now();
@@ -269,12 +272,20 @@ describe("provisioned throwaway host", () => {
       await poller;
     }
 
+    // The poller was running on both sides of the switch, as the two waitFor calls guarantee: 5 polls
+    // before it began, and 5 new-password polls read the env file written after it ended (only the first
+    // of them can have started earlier).
+    expect(polls.some((p) => p.ended <= rotationStart)).toBe(true);
+    expect(polls.some((p) => p.started >= rotationEnd)).toBe(true);
+    // So every request it made during the switch is among these, and each was answered correctly.
     const failed = polls.filter((p) => p.status !== 200 && p.status !== 401);
     expect(failed).toEqual([]);
-    // 401 only ever for the revoked old password, never for the new one.
-    expect(polls.filter((p) => p.status === 401 && p.pass === "new")).toEqual([]);
-    const during = polls.filter((p) => p.started >= rotationStart && p.ended <= rotationEnd);
-    expect(during.length).toBeGreaterThanOrEqual(2);
+    // 401 only ever for the revoked old password, never for the new one, and never before the switch began.
+    expect(polls.filter((p) => p.status === 401 && (p.pass === "new" || p.ended < rotationStart))).toEqual([]);
+    // Once refused, the old password stays refused: nginx does not flip back to the old htpasswd.
+    const old = polls.filter((p) => p.pass === "old").map((p) => p.status);
+    expect(old.slice(old.indexOf(401) === -1 ? old.length : old.indexOf(401))).not.toContain(200);
+    const during = polls.filter((p) => p.ended >= rotationStart && p.started <= rotationEnd);
     log(`rotation: ${polls.length} polls, ${during.length} during the ${rotationEnd - rotationStart} ms switch, ` +
       `${polls.filter((p) => p.status === 401).length} answered 401 for the old password`);
     // The host's own copies: the service's env file holds the new password only, 0600 for its user.

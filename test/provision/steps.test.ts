@@ -27,9 +27,9 @@ describe("hostSteps", () => {
     expect(rotationStep(cfgOf()).stdin).toBe("busPassword");
   });
 
-  it("is the same, hash for hash, for the same config (a re-run is a no-op for Pulumi)", () => {
-    expect(hashes(base())).toEqual(hashes(hostSteps(cfgOf(), { sha256: BUNDLE_SHA })));
-    expect(rotationStep(cfgOf()).hash).toBe(rotationStep(cfgOf()).hash);
+  it("is the same, hash for hash, for an equal config built separately (a re-run is a no-op for Pulumi)", () => {
+    const copy = structuredClone(cfgOf());
+    expect(hashes(base())).toEqual(hashes(hostSteps(copy, { sha256: BUNDLE_SHA })));
   });
 
   it.each([
@@ -79,6 +79,41 @@ describe("hostSteps", () => {
 
   it("refuses a bundle hash that is not a sha256", () => {
     expect(() => hostSteps(cfgOf(), { sha256: "nope" })).toThrow(/bundle\.sha256/);
+  });
+});
+
+describe("rotationStep", () => {
+  const base = rotationStep(cfgOf());
+
+  it("is a strict bash script hashed by its sha256", () => {
+    expect(base.name).toBe("rotate-credentials");
+    expect(base.script.startsWith("#!/bin/bash\n")).toBe(true);
+    expect(base.hash).toBe(createHash("sha256").update(base.script).digest("hex"));
+  });
+
+  it("has the same hash for an equal config built separately", () => {
+    const copy = structuredClone(cfgOf());
+    expect(copy).toEqual(cfgOf());
+    expect(rotationStep(copy).hash).toBe(base.hash);
+  });
+
+  // It writes the credentials for the bus user and port, then checks /health at the public name.
+  it.each([
+    ["the bus user", { busUser: "agent" }],
+    ["the service port", { servicePort: 9000 }],
+    ["the subdomain", { subdomain: "bus" }],
+    ["the domain", { domain: "example.org" }],
+  ])("changes its hash with %s", (_what, extra) => {
+    expect(rotationStep(cfgOf(extra)).hash).not.toBe(base.hash);
+  });
+
+  it.each([
+    ["the rate limit", { rateLimit: { perSecond: 5, burst: 10 } }],
+    ["HSTS", { hsts: false }],
+    ["client SSH keys", { clientSshKeys: [ED25519_KEY] }],
+    ["the ACME email", { acmeEmail: "certs@example.com" }],
+  ])("keeps its hash with %s, which it does not use", (_what, extra) => {
+    expect(rotationStep(cfgOf(extra)).hash).toBe(base.hash);
   });
 });
 
