@@ -119,8 +119,9 @@ describe("claude-bus serve", () => {
       child.stdout!.on("data", (chunk: Buffer) => {
         out += chunk.toString();
         if (replayedBeforeHup === undefined && out.includes('"msg":"starting"')) {
-          // The credential was read at start-up: the new one can only arrive through this SIGHUP.
-          fs.writeFileSync(credFile, "BUS_USER=claude\nBUS_PASS=new-password\n");
+          // Replaced atomically, as the host's steps do: start-up reads the old file or the new one, never half.
+          fs.writeFileSync(`${credFile}.new`, "BUS_USER=claude\nBUS_PASS=new-password\n");
+          fs.renameSync(`${credFile}.new`, credFile);
           replayedBeforeHup = out.includes('"msg":"store replayed"');
           child.kill("SIGHUP");
         }
