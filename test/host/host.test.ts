@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
 import { HostConfig, parseHostConfig } from "../../provision/config";
-import { DATA_DIR, SERVICE_NAME, SERVICE_USER, SHARED_DIR } from "../../provision/paths";
-import { provisionHost, rotateOverSsh, SshTarget, StepResult } from "../../provision/ssh";
-import { hostSteps } from "../../provision/steps";
+import { APP_DIR, BUNDLE_INSTALL_PATH, DATA_DIR, SERVICE_NAME, SERVICE_USER, SHARED_DIR } from "../../provision/paths";
+import { provisionHost, rotateOverSsh, runSteps, SshTarget, StepResult } from "../../provision/ssh";
+import { BUNDLE_UPLOAD_PATH, hostSteps } from "../../provision/steps";
 import { basic, BusEndpoint, httpGet, httpsRequest, Reply, servedCertificate } from "./lab/https";
 import { reapOrphanedRuns } from "./lab/boot";
 import { Lab, LAB_DOMAIN, startLab } from "./lab/lab";
@@ -222,6 +222,17 @@ describe("provisioned throwaway host", () => {
     const after2 = await Promise.all(services.map(unitState));
     expect(after2).toEqual(before2);
     expect(after2.every((s) => s.ActiveState === "active" && Number(s.MainPID) > 0)).toBe(true);
+  });
+
+  it("refuses an uploaded bundle whose sha256 is not the expected one, leaving the installed service as it was", async () => {
+    const installed = await onHost(`sha256sum ${BUNDLE_INSTALL_PATH}`);
+    const state = await unitState(SERVICE_NAME);
+    const service = hostSteps(cfg, { sha256: "0".repeat(64) }).find((s) => s.name === "service")!;
+    const refused = runSteps(target, [service], {}, log);
+    await expect(refused).rejects.toThrow(`${BUNDLE_UPLOAD_PATH} has sha256 ${bundle.sha256}, expected ${"0".repeat(64)}`);
+    expect(await onHost(`sha256sum ${BUNDLE_INSTALL_PATH}`)).toBe(installed);
+    expect(await onHost(`ls -A ${APP_DIR}`)).toBe("claude-bus.js\n"); // the private copy is removed too
+    expect(await unitState(SERVICE_NAME)).toEqual(state);
   });
 
   it("rotates the password: old 401, new 200, no failed request from a client polling during the switch", async () => {
