@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { bashScript, heredoc } from "../../provision/shell";
 import { hostSteps } from "../../provision/steps";
-import { ServiceProcess, buildServiceBundle, request, spawnService } from "../service/helpers";
+import { ServiceProcess, buildServiceBundle, request, spawnService, waitFor } from "../service/helpers";
 import { BUNDLE_SHA, cfgOf } from "./fixtures";
 
 const bash = (script: string, input = "", env: NodeJS.ProcessEnv = process.env) => {
@@ -171,10 +171,7 @@ describe("write_credentials", () => {
       expect(fs.readFileSync(reloads, "utf8")).toBe(env(next, old) + env(next));
 
       // The last reload drops the old password: wait until the service has read it.
-      for (let i = 0; (await request(service.url, "/health", auth(old))).status !== 401; i++) {
-        if (i === 100) throw new Error("the service still accepts the old password after its reload");
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await waitFor(async () => (await request(service.url, "/health", auth(old))).status === 401, 5_000);
       expect((await request(service.url, "/health", auth(next))).status).toBe(200);
     });
   });

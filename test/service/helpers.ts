@@ -111,8 +111,16 @@ export interface ServiceProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Run the bundled service as a child process and wait for its "listening" log line. */
-export function spawnService(bundle: string, args: string[], env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
+/**
+ * Run the bundled service as a child process and wait for its "listening" log line. `onOutput` sees
+ * stdout so far on every chunk, so a test can act during start-up.
+ */
+export function spawnService(
+  bundle: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onOutput?: (out: string, child: ChildProcess) => void,
+): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [bundle, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
@@ -122,6 +130,7 @@ export function spawnService(bundle: string, args: string[], env: NodeJS.Process
   return new Promise((resolve, reject) => {
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
+      onOutput?.(out, child);
       const line = out.split("\n").find((l) => l.includes('"msg":"listening"'));
       if (line) resolve({ child, url: JSON.parse(line).url, stdout: () => out, exited });
     });
@@ -133,4 +142,13 @@ export function spawnService(bundle: string, args: string[], env: NodeJS.Process
 export function fileLines(file: string): string[] {
   const text = fs.readFileSync(file, "utf8");
   return text === "" ? [] : text.replace(/\n$/, "").split("\n");
+}
+
+/** Polls `condition` every 20 ms until it holds; fails after `ms`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -1,8 +1,8 @@
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parseServeArgs } from "../../service/main";
-import { buildServiceBundle, postJson, request, spawnService, tempDir } from "./helpers";
+import { buildServiceBundle, postJson, request, spawnService, tempDir, waitFor } from "./helpers";
 
 describe("claude-bus serve", () => {
   let bundle: string;
@@ -108,37 +108,23 @@ describe("claude-bus serve", () => {
     const credFile = path.join(dir, "service.env");
     fs.writeFileSync(credFile, "BUS_USER=claude\nBUS_PASS=old-password\n", { mode: 0o600 });
 
-    const child = spawn(process.execPath, [bundle, "--port", "0", "--data", dataDir], {
-      env: { ...baseEnv, BUS_CREDENTIALS_FILE: credFile },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
     let replayedBeforeHup: boolean | undefined;
-    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    const listening = new Promise<string>((resolve, reject) => {
-      child.stdout!.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        if (replayedBeforeHup === undefined && out.includes('"msg":"starting"')) {
-          // Replaced atomically, as the host's steps do: start-up reads the old file or the new one, never half.
-          fs.writeFileSync(`${credFile}.new`, "BUS_USER=claude\nBUS_PASS=new-password\n");
-          fs.renameSync(`${credFile}.new`, credFile);
-          replayedBeforeHup = out.includes('"msg":"store replayed"');
-          child.kill("SIGHUP");
-        }
-        const ready = out.split("\n").find((l) => l.includes('"msg":"listening"'));
-        if (ready) resolve(JSON.parse(ready).url);
-      });
-      void exited.then((code) => reject(new Error(`the bus exited (${code}) during start-up:\n${out}`)));
+    const svc = await spawnService(bundle, ["--port", "0", "--data", dataDir], { ...baseEnv, BUS_CREDENTIALS_FILE: credFile }, (out, child) => {
+      if (replayedBeforeHup !== undefined || !out.includes('"msg":"starting"')) return;
+      // Replaced atomically, as the host's steps do: start-up reads the old file or the new one, never half.
+      fs.writeFileSync(`${credFile}.new`, "BUS_USER=claude\nBUS_PASS=new-password\n");
+      fs.renameSync(`${credFile}.new`, credFile);
+      replayedBeforeHup = out.includes('"msg":"store replayed"');
+      child.kill("SIGHUP");
     });
     try {
-      const url = await listening;
       expect(replayedBeforeHup).toBe(false);
-      const status = async (pass: string) => (await request(url, "/health", { auth: ["claude", pass] })).status;
-      await waitFor(() => out.includes("credentials reloaded"));
+      const status = async (pass: string) => (await request(svc.url, "/health", { auth: ["claude", pass] })).status;
+      await waitFor(() => svc.stdout().includes("credentials reloaded"));
       expect([await status("old-password"), await status("new-password")]).toEqual([401, 200]);
     } finally {
-      child.kill("SIGTERM");
-      await exited;
+      svc.child.kill("SIGTERM");
+      await svc.exited;
     }
   });
 
@@ -170,11 +156,3 @@ describe("claude-bus serve", () => {
     expect(run.stderr).toContain(message);
   });
 });
-
-async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
