@@ -1,0 +1,50 @@
+/**
+ * Every default and limit the parts of claude-bus share, each a named constant with its unit.
+ * The service, the client, the host steps and the Pulumi program all read them from here.
+ */
+
+/** TCP port the bus service listens on (loopback behind nginx on the host). */
+export const DEFAULT_PORT = 8787;
+/** Interface `claude-bus serve` binds when none is given. */
+export const DEFAULT_HOST = "127.0.0.1";
+/** Data directory of a local `claude-bus serve` (the host passes its own). */
+export const DEFAULT_DATA_DIR = "./data";
+/** HTTP Basic-auth user of the team credential (the seed's single user). */
+export const DEFAULT_BUS_USER = "claude";
+/** Host label under the domain: the bus answers at https://<subdomain>.<domain>. */
+export const DEFAULT_SUBDOMAIN = "claude-bus";
+/** The client's credentials file, relative to the home directory. */
+export const ENV_FILE_IN_HOME = ".secrets/claude-bus.env";
+/** The credentials file a local `serve` writes into its data dir when it generated the password. */
+export const LOCAL_ENV_FILE_NAME = "claude-bus.env";
+
+/** The `to` of a broadcast: every machine reads it. */
+export const BROADCAST = "any";
+/** Longest message body, in bytes of UTF-8 (64 KiB). */
+export const MAX_BODY_BYTES = 65_536;
+/** Most tags on one message, and the longest tag, in characters. */
+export const MAX_TAGS = 16;
+export const MAX_TAG_CHARS = 32;
+
+/**
+ * Largest request body, in bytes. A valid 64 KiB message can take far more JSON than 64 KiB: a
+ * control byte escaped as \u00XX is 6 bytes, so 512 KiB admits any encoding of a maximal message
+ * plus its fields; the decoded body is then checked against MAX_BODY_BYTES itself.
+ */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+/**
+ * nginx's client_max_body_size above MAX_REQUEST_BYTES, in KiB: a little headroom so a request the
+ * service would refuse gets the service's own 413 (which says what the limit is), not nginx's.
+ */
+export const NGINX_BODY_MARGIN_KIB = 8;
+export const DEFAULT_NGINX_MAX_BODY_KIB = MAX_REQUEST_BYTES / 1024 + NGINX_BODY_MARGIN_KIB;
+
+/** Messages per GET /messages page when `limit` is absent, and the most a page holds. */
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 500;
+
+/** Length of a generated bus password, in characters (~166 bits from 62 symbols). */
+export const GENERATED_PASSWORD_LENGTH = 28;
+
+/** nginx's per-client-address rate limit: requests per second, and the burst allowed above it. */
+export const DEFAULT_RATE_LIMIT = { perSecond: 20, burst: 100 } as const;

@@ -1,0 +1,35 @@
+/**
+ * Every HTTP error the bus answers, in one table (as ntfy's server/errors.go): the service answers
+ * them itself, and the nginx site answers its own (401 before the service, 413, 429, 5xx when the
+ * service is away) from the same table, so a client sees one JSON shape whichever layer answered.
+ * The body is always `{"error": "<text>"}`, with the text made more precise where the service knows more.
+ */
+export interface HttpErrorKind {
+  status: number;
+  /** The general text; an answer may replace it with a more precise one about the same error. */
+  text: string;
+}
+
+export const HTTP_ERRORS = {
+  badRequest: { status: 400, text: "bad request" },
+  unauthorized: { status: 401, text: "authentication required: wrong or missing credential" },
+  notFound: { status: 404, text: "no such route" },
+  methodNotAllowed: { status: 405, text: "method not allowed" },
+  tooLarge: { status: 413, text: "request body too large" },
+  unsupportedMediaType: { status: 415, text: "Content-Type must be application/json" },
+  rateLimited: { status: 429, text: "too many requests, slow down" },
+  internal: { status: 500, text: "internal error" },
+  badGateway: { status: 502, text: "bus service unavailable" },
+  storageUnavailable: { status: 503, text: "storage unavailable, nothing was stored" },
+  gatewayTimeout: { status: 504, text: "bus service timed out" },
+} as const satisfies Record<string, HttpErrorKind>;
+
+export type HttpErrorName = keyof typeof HTTP_ERRORS;
+
+/** The realm of the Basic-auth challenge every 401 carries. */
+export const AUTH_REALM = "claude-bus";
+
+/** The error body, newline-terminated like every JSON answer (a curl without `| jq` ends its line). */
+export function errorBody(text: string): string {
+  return `${JSON.stringify({ error: text })}\n`;
+}
