@@ -7,11 +7,11 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { buildServiceBundle } from "../provision/bundle";
 import { load } from "./load";
 import { LAGGING_READER, READER, writeDataset } from "./dataset";
 import { fmt, markdownTable, throughput } from "./table";
 
-const SERVICE = path.join(__dirname, "..", "service", "main.js");
 const USER = "bench";
 const PASS = "bench-password-not-a-secret";
 const AUTH = "Basic " + Buffer.from(`${USER}:${PASS}`).toString("base64");
@@ -53,8 +53,11 @@ function startBare(): Promise<Child> {
   return startChild(["-e", script], { PATH: process.env.PATH }, (out) => out.match(/^(http:\S+)\n/)?.[1]);
 }
 
+/** The shipped service bundle, built once per run (what the host runs). */
+let bundle: string;
+
 function startBus(dataDir: string): Promise<Child> {
-  return startChild([SERVICE, "serve", "--port", "0", "--data", dataDir], { PATH: process.env.PATH, BUS_USER: USER, BUS_PASS: PASS }, (out) => {
+  return startChild([bundle, "serve", "--port", "0", "--data", dataDir], { PATH: process.env.PATH, BUS_USER: USER, BUS_PASS: PASS }, (out) => {
     const line = out.split("\n").find((l) => l.includes('"msg":"listening"'));
     return line ? JSON.parse(line).url : undefined;
   });
@@ -148,6 +151,7 @@ async function main(): Promise<void> {
   const root = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "claude-bus-bench-"));
   console.log(`claude-bus bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), data in ${root}, ${SECONDS} s per load phase\n`);
   try {
+    bundle = (await buildServiceBundle(path.join(root, "bundle"))).file;
     const bare = await bareServer();
     await posting(root, bare);
     await dataset(root, 100_000);

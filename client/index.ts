@@ -1,42 +1,23 @@
 /**
- * Typed client library for a claude-bus (the HTTP contract in SPEC.md).
- * The CLI is built on it; other programs can `import { createBusClient } from "claude-bus"`.
+ * Typed client library for a claude-bus (the HTTP contract in docs/API.md). It depends on the contract
+ * only; the CLI is built on it, and other programs can `import { createBusClient } from "claude-bus"`.
  */
 import { z } from "zod";
+import { MAX_PAGE_LIMIT } from "../contract/defaults";
+import { describeIssue } from "../contract/issues";
+import {
+  AckResult,
+  AckResultSchema,
+  Health,
+  HealthSchema,
+  Message,
+  MessageQuery,
+  MessageSchema,
+  MessagesPageSchema,
+  NewMessage,
+} from "../contract/message";
 
-export const MessageSchema = z.object({
-  id: z.string(),
-  ts: z.string(),
-  from: z.string(),
-  to: z.string(),
-  body: z.string(),
-  tags: z.array(z.string()),
-  read_by: z.array(z.string()),
-});
-export type Message = z.infer<typeof MessageSchema>;
-
-const HealthSchema = z.object({ ok: z.literal(true), count: z.number().int(), now: z.string() });
-export type Health = z.infer<typeof HealthSchema>;
-
-const MessagesSchema = z.object({ messages: z.array(MessageSchema) });
-
-const AckSchema = z.object({ ok: z.literal(true), id: z.string(), reader: z.string(), already: z.boolean() });
-export type AckResult = z.infer<typeof AckSchema>;
-
-export interface NewMessage {
-  from: string;
-  to?: string;
-  body: string;
-  tags?: string[];
-}
-
-export interface MessageQuery {
-  since?: string;
-  to?: string;
-  from?: string;
-  unread_by?: string;
-  limit?: number;
-}
+export type { AckResult, Health, Message, MessageQuery, NewMessage };
 
 export interface BusClientOptions {
   url: string;
@@ -108,7 +89,7 @@ export function createBusClient(options: BusClientOptions): BusClient {
       throw new BusError(res.status, `response is not JSON: ${text.slice(0, 200)}`);
     }
     const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new BusError(res.status, `unexpected response shape: ${parsed.error.message}`);
+    if (!parsed.success) throw new BusError(res.status, `unexpected response shape: ${describeIssue(parsed.error.issues[0], { root: "answer" })}`);
     return parsed.data;
   }
 
@@ -122,15 +103,15 @@ export function createBusClient(options: BusClientOptions): BusClient {
         if (value !== undefined) params.set(key, String(value));
       }
       const qs = params.toString();
-      return (await request("GET", "/messages" + (qs ? "?" + qs : ""), MessagesSchema)).messages;
+      return (await request("GET", "/messages" + (qs ? "?" + qs : ""), MessagesPageSchema)).messages;
     },
-    ack: (id, reader) => request("POST", `/ack/${encodeURIComponent(id)}`, AckSchema, { reader }),
+    ack: (id, reader) => request("POST", `/ack/${encodeURIComponent(id)}`, AckResultSchema, { reader }),
   };
 }
 
-/** Every message matching `query`, following `since` page by page (the server caps a page at 500). */
+/** Every message matching `query`, following `since` page by page (the server caps a page). */
 export async function* allMessages(client: BusClient, query: Omit<MessageQuery, "limit"> = {}): AsyncGenerator<Message> {
-  const pageSize = 500;
+  const pageSize = MAX_PAGE_LIMIT;
   let since = query.since;
   for (;;) {
     const page = await client.messages({ ...query, since, limit: pageSize });

@@ -20,6 +20,7 @@ export const HTTP_ERRORS = {
   rateLimited: { status: 429, text: "too many requests, slow down" },
   internal: { status: 500, text: "internal error" },
   badGateway: { status: 502, text: "bus service unavailable" },
+  serviceUnavailable: { status: 503, text: "bus service unavailable" },
   storageUnavailable: { status: 503, text: "storage unavailable, nothing was stored" },
   gatewayTimeout: { status: 504, text: "bus service timed out" },
 } as const satisfies Record<string, HttpErrorKind>;

@@ -1,39 +1,31 @@
 /**
- * The Pulumi stack config of claude-bus, validated with zod.
+ * The Pulumi stack config of claude-bus: one table says, for every key, its Pulumi.yaml type,
+ * default and description, whether it must be stored secret, and the zod rule that checks it. The
+ * key list, the defaults and the validation all come from that table; Pulumi.yaml declares the
+ * same (test/infra/config.test.ts holds them equal).
  *
- * Pulumi hands every config value to the program as a string (lists as JSON text), so the schema
- * parses those strings. Any error names the key that is wrong and never echoes a secret value.
+ * Pulumi hands every config value to the program as a string (lists as JSON text), so the rules
+ * parse those strings. Any error names the key that is wrong and never echoes a secret value.
  */
 import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
+import { isConfigSecret } from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
-import { busPasswordSchema, DNS_LABEL, DNS_LABEL_PATTERN, type HostConfig, parseHostConfig, SSH_PUBLIC_KEY } from "../provision/config";
+import { DEFAULT_BUS_USER, DEFAULT_RATE_LIMIT, DEFAULT_SUBDOMAIN, GENERATED_PASSWORD_LENGTH } from "../contract/defaults";
+import { describeIssues } from "../contract/issues";
+import { BusUser } from "../contract/names";
+import { HOST_PASSWORD_CHARS, HOST_PASSWORD_MAX, HOST_PASSWORD_MIN, HostPassword } from "../contract/password";
+import { DNS_LABEL, DNS_LABEL_PATTERN, type HostConfig, parseHostConfig, SSH_PUBLIC_KEY } from "../provision/config";
+import { EVERYWHERE } from "./network";
+
+// The language host passes the list of secret keys to the program; the SDK reads it with this
+// function, which it exports but leaves out of its type declarations (it is marked internal).
+declare module "@pulumi/pulumi/runtime/config" {
+  function isConfigSecret(fullKey: string): boolean;
+}
 
 /** Config namespace = project name in Pulumi.yaml. */
-export const CONFIG_NAMESPACE = "claude-bus";
-
-/** Every key the program reads (all declared in Pulumi.yaml). */
-export const STACK_CONFIG_KEYS = [
-  "region",
-  "size",
-  "image",
-  "domain",
-  "subdomain",
-  "manageDns",
-  "acmeEmail",
-  "acmeServer",
-  "sshKeyFingerprint",
-  "sshPublicKey",
-  "sshPrivateKey",
-  "sshAllowedCidrs",
-  "clientSshKeys",
-  "busUser",
-  "busPassword",
-  "rotation",
-  "rateLimit",
-] as const;
-export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
-export type RawStackConfig = Partial<Record<StackConfigKey, string>>;
+const CONFIG_NAMESPACE = "claude-bus";
 
 const HOST_NAME = new RegExp(`^(?:${DNS_LABEL_PATTERN}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
 
@@ -45,14 +37,13 @@ function required(what: string, { trim = true } = {}) {
 
 /** An optional string where "" (the Pulumi.yaml default) means unset. */
 function optional<T extends z.ZodType>(inner: T) {
-  return z.preprocess((v) => (v === "" || v === undefined ? undefined : v), inner.optional());
+  return z.preprocess((v) => (v === "" ? undefined : v), inner.optional());
 }
 
 /** A list set as JSON text (`pulumi config set --path 'key[0]' value` stores it that way). */
-function jsonList<T extends z.ZodType>(item: T, fallback: z.infer<T>[]) {
+function jsonList<T extends z.ZodType>(item: T) {
   return z.preprocess(
     (v) => {
-      if (v === undefined || v === "") return fallback;
       if (typeof v !== "string") return v;
       try {
         return JSON.parse(v);
@@ -71,57 +62,171 @@ function isCidr(value: string): boolean {
   return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-const booleanText = z.preprocess(
-  (v) => (v === undefined || v === "" ? false : v === "true" ? true : v === "false" ? false : v),
-  z.boolean({ error: 'must be "true" or "false"' }),
-);
+const booleanText = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean({ error: 'must be "true" or "false"' }));
 
 /** Secrets are parsed as plain text once, then only ever travel as Pulumi secrets. */
 const secretText = (schema: z.ZodString) => schema.transform((v) => pulumi.secret(v));
 
-export const StackConfigSchema = z
-  .object({
-    region: z.string().default("nyc3").pipe(z.string().regex(/^[a-z]{3}\d$/, "must be a DigitalOcean region slug like nyc3 or fra1")),
-    size: z
+interface ConfigKey {
+  /** The key's type in Pulumi.yaml; an array is a list of strings. */
+  type: "string" | "boolean" | "integer" | "array";
+  /** Pulumi.yaml's default, applied when the key is unset; none means the key is required. */
+  default?: string | boolean | number | readonly string[];
+  /** Pulumi.yaml's description. */
+  description: string;
+  /** Must be set with `pulumi config set --secret`; a value stored in plain text is refused. */
+  secret?: boolean;
+  /** Checks the text Pulumi passes for the key. */
+  rule: z.ZodType;
+}
+
+const HOST_PASSWORD_PUNCTUATION = HOST_PASSWORD_CHARS.replace("A-Za-z0-9", "");
+
+/** Every key the program reads, in Pulumi.yaml's order. */
+export const STACK_CONFIG = {
+  region: {
+    type: "string",
+    default: "nyc3",
+    description: "DigitalOcean region slug (nyc3, fra1, ams3, sfo3, lon1, sgp1, ...).",
+    rule: z.string().regex(/^[a-z]{3}\d$/, "must be a DigitalOcean region slug like nyc3 or fra1"),
+  },
+  size: {
+    type: "string",
+    default: "s-1vcpu-1gb",
+    description:
+      "Droplet size slug. s-1vcpu-1gb (1 GB, about 6 USD/month) leaves room for apt, certbot and the bus's in-memory index; " +
+      "s-1vcpu-512mb-10gb (about 4 USD/month) also works but is not sold in every region.",
+    rule: z
       .string()
-      .default("s-1vcpu-1gb")
-      .pipe(
-        z.string().regex(/^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$/, "must be a DigitalOcean size slug like s-1vcpu-1gb (see `doctl compute size list`)"),
-      ),
-    image: z.string().default("debian-12-x64").pipe(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image slug like debian-12-x64")),
-    domain: required("pulumi config set domain example.com").pipe(
-      z.string().toLowerCase().regex(HOST_NAME, "must be a DNS domain like example.com"),
-    ),
-    subdomain: z
-      .string()
-      .default("claude-bus")
-      .pipe(z.string().toLowerCase().regex(DNS_LABEL, "must be one DNS label like claude-bus")),
-    manageDns: booleanText,
-    acmeEmail: required("pulumi config set acmeEmail you@example.com").pipe(z.email("must be an email address")),
-    acmeServer: optional(z.url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" })),
-    sshKeyFingerprint: optional(
+      .regex(/^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$/, "must be a DigitalOcean size slug like s-1vcpu-1gb (see `doctl compute size list`)"),
+  },
+  image: {
+    type: "string",
+    default: "debian-12-x64",
+    description: "Droplet image slug. debian-12-x64 is the host the provisioning tests prove.",
+    rule: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image slug like debian-12-x64"),
+  },
+  domain: {
+    type: "string",
+    description: "Your DNS domain, e.g. example.com (required).",
+    rule: required("pulumi config set domain example.com").pipe(z.string().toLowerCase().regex(HOST_NAME, "must be a DNS domain like example.com")),
+  },
+  subdomain: {
+    type: "string",
+    default: DEFAULT_SUBDOMAIN,
+    description: "Host label under the domain; the bus answers at https://<subdomain>.<domain>.",
+    rule: z.string().toLowerCase().regex(DNS_LABEL, "must be one DNS label like claude-bus"),
+  },
+  manageDns: {
+    type: "boolean",
+    default: false,
+    description:
+      "true when the domain's zone is hosted at DigitalOcean (it must already exist there): the program then creates the A/AAAA records. " +
+      "false: you point <subdomain>.<domain> at the ipv4/ipv6 outputs yourself.",
+    rule: booleanText,
+  },
+  acmeEmail: {
+    type: "string",
+    description: "Email Let's Encrypt sends expiry notices to (required).",
+    rule: required("pulumi config set acmeEmail you@example.com").pipe(z.email("must be an email address")),
+  },
+  acmeServer: {
+    type: "string",
+    default: "",
+    description: "ACME directory URL; empty means Let's Encrypt production (use the staging URL to try things out).",
+    rule: optional(z.url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" })),
+  },
+  sshKeyFingerprint: {
+    type: "string",
+    default: "",
+    description: "Fingerprint of an SSH key already in your DigitalOcean account (set this or sshPublicKey).",
+    rule: optional(
       z.string().regex(/^(?:(?:[0-9a-f]{2}:){15}[0-9a-f]{2}|\d+)$/, "must be an MD5 fingerprint aa:bb:...:ff (or a numeric key id) as shown by DigitalOcean"),
     ),
-    sshPublicKey: optional(z.string().trim().regex(SSH_PUBLIC_KEY, "must be one OpenSSH public key line (ssh-ed25519 AAAA... comment)")),
-    sshPrivateKey: secretText(
+  },
+  sshPublicKey: {
+    type: "string",
+    default: "",
+    description: "OpenSSH public key to register with DigitalOcean for root login (set this or sshKeyFingerprint).",
+    rule: optional(z.string().trim().regex(SSH_PUBLIC_KEY, "must be one OpenSSH public key line (ssh-ed25519 AAAA... comment)")),
+  },
+  sshPrivateKey: {
+    type: "string",
+    secret: true,
+    description: "The private key matching the droplet's SSH key; Pulumi logs in with it to provision (required, secret).",
+    rule: secretText(
       required("cat ~/.ssh/id_ed25519 | pulumi config set --secret sshPrivateKey", { trim: false }).refine(
         (v) => /^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) && /-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(v),
         "must be a PEM/OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)",
       ),
     ),
-    sshAllowedCidrs: jsonList(z.string().refine(isCidr, "must be a CIDR like 203.0.113.7/32 or 2001:db8::/32"), ["0.0.0.0/0", "::/0"]).pipe(
+  },
+  sshAllowedCidrs: {
+    type: "array",
+    default: EVERYWHERE,
+    description: "Source CIDRs allowed to reach SSH (port 22). Defaults to everywhere; narrow it if you can.",
+    rule: jsonList(z.string().refine(isCidr, "must be a CIDR like 203.0.113.7/32 or 2001:db8::/32")).pipe(
       z.array(z.string()).min(1, "must list at least one CIDR (0.0.0.0/0 and ::/0 allow everyone)"),
     ),
-    clientSshKeys: jsonList(z.string().trim().regex(SSH_PUBLIC_KEY, "must be an OpenSSH public key line"), []),
-    busUser: z.string().default("claude"), // checked by parseHostConfig
-    // provision's rule: characters that are safe in a shell-sourced, dotenv-parsed env file.
-    busPassword: optional(secretText(busPasswordSchema)),
-    rotation: z.string().default("initial").pipe(z.string().min(1, "must not be empty")),
-    rateLimit: optional(
-      z.coerce.number().int("must be a whole number of requests per second").min(1, "must be at least 1").max(10000, "must be at most 10000"),
-    ),
-  })
-  .strict()
+  },
+  clientSshKeys: {
+    type: "array",
+    default: [],
+    description: "OpenSSH public keys of client machines allowed to use the shared drop dir /opt/claude-bus-files.",
+    rule: jsonList(z.string().trim().regex(SSH_PUBLIC_KEY, "must be an OpenSSH public key line")),
+  },
+  busUser: {
+    type: "string",
+    default: DEFAULT_BUS_USER,
+    description: "HTTP basic-auth user of the bus.",
+    rule: BusUser,
+  },
+  busPassword: {
+    type: "string",
+    // Optional, so it has a default; Pulumi.yaml cannot mark such a key secret, the program still does.
+    default: "",
+    secret: true,
+    description:
+      `Bus password (${HOST_PASSWORD_MIN}-${HOST_PASSWORD_MAX} characters: letters, digits and ${HOST_PASSWORD_PUNCTUATION}), ` +
+      `set with --secret. Leave it unset to have a ${GENERATED_PASSWORD_LENGTH}-character alphanumeric one generated ` +
+      "(and rotated whenever `rotation` changes).",
+    rule: optional(secretText(HostPassword)),
+  },
+  rotation: {
+    type: "string",
+    default: "initial",
+    description: "Rotation marker. Change it (e.g. to today's date) to generate a new bus password on the next `pulumi up`.",
+    rule: z.string().min(1, "must not be empty"),
+  },
+  rateLimit: {
+    type: "integer",
+    default: DEFAULT_RATE_LIMIT.perSecond,
+    description: `Requests per second nginx allows each client IP (burst ${DEFAULT_RATE_LIMIT.burst}) before answering 429.`,
+    rule: z.coerce.number().int("must be a whole number of requests per second").min(1, "must be at least 1").max(10000, "must be at most 10000"),
+  },
+} satisfies Record<string, ConfigKey>;
+
+type StackConfigKey = keyof typeof STACK_CONFIG;
+export type RawStackConfig = Partial<Record<StackConfigKey, string>>;
+export const STACK_CONFIG_KEYS = Object.keys(STACK_CONFIG) as StackConfigKey[];
+const KEYS: Record<StackConfigKey, ConfigKey> = STACK_CONFIG;
+/** The keys that must be stored encrypted (as `pulumi config set --secret` marks them). */
+export const SECRET_CONFIG_KEYS = STACK_CONFIG_KEYS.filter((key) => KEYS[key].secret);
+
+/** A default as the Pulumi CLI passes it: strings as they are, everything else as JSON. */
+const configText = (value: NonNullable<ConfigKey["default"]>): string => (typeof value === "string" ? value : JSON.stringify(value));
+
+/** Each key's rule, given the key's default when it is unset. */
+type Shape = { [K in StackConfigKey]: z.ZodPreprocess<(typeof STACK_CONFIG)[K]["rule"]> };
+const shape = Object.fromEntries(
+  STACK_CONFIG_KEYS.map((key) => {
+    const { default: fallback, rule } = KEYS[key];
+    return [key, z.preprocess((v) => (v === undefined && fallback !== undefined ? configText(fallback) : v), rule)];
+  }),
+) as Shape;
+
+const StackConfigSchema = z
+  .strictObject(shape)
   .superRefine((cfg, ctx) => {
     const keys = [cfg.sshKeyFingerprint, cfg.sshPublicKey].filter((v) => v !== undefined);
     if (keys.length !== 1) {
@@ -135,47 +240,33 @@ export const StackConfigSchema = z
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 
+const invalid = (lines: string[]) => new Error(`Invalid claude-bus stack config:\n${lines.map((line) => `  ${line}`).join("\n")}`);
+
 /** Validates raw stack config; the Error lists every bad key as `key: what is wrong`. */
 export function parseStackConfig(raw: RawStackConfig): StackConfig {
   const result = StackConfigSchema.safeParse(raw);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const key = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join("");
-    return `  ${key || "config"}: ${issue.message}`;
-  });
-  throw new Error(`Invalid claude-bus stack config:\n${lines.join("\n")}`);
+  throw invalid(describeIssues(result.error, { root: "config", unknown: "key" }));
 }
 
-const SECRET_KEYS: StackConfigKey[] = ["sshPrivateKey", "busPassword"];
-
-/**
- * Whether the stack stores this key encrypted. The language host passes the list of secret keys to
- * the program; the SDK's reader for it is internal, hence the typed require.
- */
-function isStoredSecret(key: StackConfigKey): boolean {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(fullKey: string): boolean };
-  return runtimeConfig.isConfigSecret(`${CONFIG_NAMESPACE}:${key}`);
-}
-
-/** Reads every key from the running stack's config; a secret set in plain text is refused. */
+/** Reads every key from the running stack's config; a secret key set in plain text is refused. */
 export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): StackConfig {
   const raw: RawStackConfig = {};
   for (const key of STACK_CONFIG_KEYS) {
     const value = config.get(key);
     if (value === undefined) continue;
-    if (value !== "" && SECRET_KEYS.includes(key) && !isStoredSecret(key)) {
-      throw new Error(
-        `Invalid claude-bus stack config:\n  ${key}: is stored in plain text in the stack file; ` +
+    if (value !== "" && SECRET_CONFIG_KEYS.includes(key) && !isConfigSecret(`${CONFIG_NAMESPACE}:${key}`)) {
+      throw invalid([
+        `${key}: is stored in plain text in the stack file; ` +
           `remove it (pulumi config rm ${key}) and set it with: pulumi config set --secret ${key}`,
-      );
+      ]);
     }
     raw[key] = value;
   }
   return parseStackConfig(raw);
 }
 
-/** The host config the provision steps render from; unset options keep provision's defaults. */
+/** The host config the provision steps render from. */
 export function hostConfigOf(cfg: StackConfig): HostConfig {
   try {
     return parseHostConfig({
@@ -184,7 +275,7 @@ export function hostConfigOf(cfg: StackConfig): HostConfig {
       busUser: cfg.busUser,
       acmeEmail: cfg.acmeEmail,
       ...(cfg.acmeServer !== undefined && { acmeServer: cfg.acmeServer }),
-      ...(cfg.rateLimit !== undefined && { rateLimit: { perSecond: cfg.rateLimit } }),
+      rateLimit: { perSecond: cfg.rateLimit, burst: DEFAULT_RATE_LIMIT.burst },
       clientSshKeys: cfg.clientSshKeys,
     });
   } catch (err) {

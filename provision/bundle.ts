@@ -1,25 +1,45 @@
-/** The service as one self-contained CommonJS file for the host's Node 18: no npm install on the server. */
+/**
+ * The service as one self-contained CommonJS file for the host's Node 18: `claude-bus serve` and only
+ * that, so the host needs no npm install. Built from the repository root whatever the cwd, so its bytes
+ * (and the sha256 that decides whether the host restarts the service) never depend on where it was built.
+ */
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-/** The repository root: the nearest directory above this file holding service/main.ts. */
+/** The repository root: the nearest directory above this file holding cli/commands/serve.ts. */
 function repoRoot(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "service", "main.ts"))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`service/main.ts not found above ${__dirname}: the bundle is built from the repository's sources`);
+    if (fs.existsSync(path.join(dir, "cli", "commands", "serve.ts"))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`cli/commands/serve.ts not found above ${__dirname}: the bundle is built from the repository's sources`);
   }
 }
+
+/**
+ * The bundle's entry: the CLI with the serve command alone. The unit runs `claude-bus.js --host H --port P
+ * --data D`; a leading `serve` is accepted too, as on the command line.
+ */
+const ENTRY = `
+const { main } = require("./cli/main");
+const { processIo } = require("./cli/io");
+const { serve } = require("./cli/commands/serve");
+const argv = process.argv.slice(2);
+main(argv[0] === "serve" ? argv : ["serve", ...argv], processIo(), { serve: async () => serve }).then((code) => {
+  process.exitCode = code;
+});
+`;
 
 export async function buildServiceBundle(outDir?: string): Promise<{ file: string; sha256: string }> {
   // Loaded lazily: esbuild is a build tool, only needed when a bundle is actually made.
   const esbuild = await import("esbuild");
+  const root = repoRoot();
   const dir = outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-bundle-"));
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "claude-bus.js");
   await esbuild.build({
-    entryPoints: [path.join(repoRoot(), "service", "main.ts")],
+    stdin: { contents: ENTRY, resolveDir: root, sourcefile: "host-entry.js", loader: "js" },
+    absWorkingDir: root,
     outfile: file,
     bundle: true,
     platform: "node",

@@ -1,5 +1,8 @@
 /** The typed host config: everything the provision steps render comes from here. */
 import { z } from "zod";
+import { DEFAULT_BUS_USER, DEFAULT_NGINX_MAX_BODY_KIB, DEFAULT_PORT, DEFAULT_RATE_LIMIT, DEFAULT_SUBDOMAIN } from "../contract/defaults";
+import { describeIssues } from "../contract/issues";
+import { BusUser } from "../contract/names";
 
 /** One DNS label (1-63 of a-z, 0-9, '-', not starting or ending with '-'); a pattern so infra can build on it. */
 export const DNS_LABEL_PATTERN = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
@@ -29,9 +32,9 @@ export const HostConfigSchema = z
   .object({
     /** The zone, e.g. example.com; the bus lives at <subdomain>.<domain>. */
     domain: domainName,
-    subdomain: z.string().regex(DNS_LABEL, "must be one DNS label such as claude-bus").default("claude-bus"),
+    subdomain: z.string().regex(DNS_LABEL, `must be one DNS label such as ${DEFAULT_SUBDOMAIN}`).default(DEFAULT_SUBDOMAIN),
     /** HTTP Basic-auth user (the password never lives in this config: it travels on stdin). */
-    busUser: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'").default("claude"),
+    busUser: BusUser.default(DEFAULT_BUS_USER),
     acmeEmail: z.email(),
     acmeServer: z.url({ protocol: /^https$/, error: "must be the https:// URL of an ACME directory" }).default(LETS_ENCRYPT_PRODUCTION),
     /** PEM of the CA that signs the ACME server's own TLS certificate (Pebble, a private CA); absent for Let's Encrypt. */
@@ -39,16 +42,16 @@ export const HostConfigSchema = z
     hsts: z.boolean().default(true),
     /** Also listen on IPv6 (droplets have it; a host without IPv6 must turn it off or nginx cannot bind). */
     ipv6: z.boolean().default(true),
-    servicePort: z.number().int().min(1024).max(65535).default(8787),
-    /** nginx client_max_body_size in KiB: just above the service's 512 KiB JSON limit (a 64 KiB body, even fully \u-escaped), so the service answers 413 itself. */
-    maxBodyKiB: z.number().int().min(80).max(10240).default(520),
+    servicePort: z.number().int().min(1024).max(65535).default(DEFAULT_PORT),
+    /** nginx client_max_body_size in KiB: by default just above the service's own request limit, so the service answers 413 itself. */
+    maxBodyKiB: z.number().int().min(80).max(10240).default(DEFAULT_NGINX_MAX_BODY_KIB),
     rateLimit: z
       .object({
-        perSecond: z.number().int().min(1).max(10000).default(20),
-        burst: z.number().int().min(0).max(100000).default(100),
+        perSecond: z.number().int().min(1).max(10000).default(DEFAULT_RATE_LIMIT.perSecond),
+        burst: z.number().int().min(0).max(100000).default(DEFAULT_RATE_LIMIT.burst),
       })
       .strict()
-      .default({ perSecond: 20, burst: 100 }),
+      .default({ ...DEFAULT_RATE_LIMIT }),
     sharedDir: z
       .object({
         group: unixName.default("claude-bus-files"),
@@ -67,24 +70,9 @@ export const HostConfigSchema = z
 export type HostConfig = z.infer<typeof HostConfigSchema>;
 export type HostConfigInput = z.input<typeof HostConfigSchema>;
 
-/** Validates a host config; the error message names every bad key by its path. */
+/** Validates a host config; the error message names every bad key by its path, as `a.b[2]`. */
 export function parseHostConfig(input: unknown): HostConfig {
   const result = HostConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => {
-    const key = i.path.length ? i.path.join(".") : "(config)";
-    if (i.code === "unrecognized_keys") return `${i.keys.map((k) => (i.path.length ? `${key}.${k}` : k)).join(", ")}: unknown key`;
-    return `${key}: ${i.message}`;
-  });
-  throw new Error(`invalid host config: ${problems.join("; ")}`);
+  throw new Error(`invalid host config: ${describeIssues(result.error, { root: "(config)", unknown: "key" }).join("; ")}`);
 }
-
-/**
- * The bus password travels on stdin and lands in htpasswd, the service's env file, a curl config and
- * the clients' shell-sourced env file: this character set needs no quoting in any of them (no '~',
- * which bash expands, no '!' or '*'). Generated passwords are 28 characters.
- */
-export const BUS_PASSWORD_CHARS = "A-Za-z0-9._+/=@%,:-";
-export const busPasswordSchema = z
-  .string()
-  .regex(new RegExp(`^[${BUS_PASSWORD_CHARS}]{12,128}$`), `must be 12-128 characters from ${BUS_PASSWORD_CHARS}`);

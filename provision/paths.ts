@@ -1,9 +1,10 @@
-/** Fixed names on the host (SPEC.md "Names on the host"); the fqdn-dependent ones are functions of it. */
+/** Fixed names on the host (the README's "Host pieces" table); the fqdn-dependent ones are functions of it. */
 export const SERVICE_NAME = "claude-bus";
 export const SERVICE_USER = "claude-bus";
-export const APP_DIR = "/opt/claude-bus/app";
+export const INSTALL_DIR = "/opt/claude-bus";
+export const APP_DIR = `${INSTALL_DIR}/app`;
 export const BUNDLE_INSTALL_PATH = `${APP_DIR}/claude-bus.js`;
-export const DATA_DIR = "/opt/claude-bus/data";
+export const DATA_DIR = `${INSTALL_DIR}/data`;
 export const UNIT_PATH = "/etc/systemd/system/claude-bus.service";
 export const CONFIG_DIR = "/etc/claude-bus";
 /** dotenv file with BUS_USER/BUS_PASS, 0600, owned by the service user, re-read by the service on SIGHUP. */
@@ -21,4 +22,7 @@ export const CERTBOT_CA_DROPIN = "/etc/systemd/system/certbot.service.d/claude-b
 
 export const nginxSitePath = (fqdn: string) => `/etc/nginx/sites-available/${fqdn}`;
 export const nginxEnabledPath = (fqdn: string) => `/etc/nginx/sites-enabled/${fqdn}`;
+/** The port-80-only site that answers the first ACME challenge, present only while the certificate step runs. */
+export const acmeBootstrapPath = (fqdn: string) => `/etc/nginx/sites-enabled/claude-bus-acme-${fqdn}`;
 export const certDir = (fqdn: string) => `/etc/letsencrypt/live/${fqdn}`;
+export const renewalConfPath = (fqdn: string) => `/etc/letsencrypt/renewal/${fqdn}.conf`;

@@ -1,27 +1,27 @@
+/** The Express app: the routes of docs/API.md over the store, behind Basic auth. */
 import express, { NextFunction, Request, Response } from "express";
 import { TextDecoder } from "util";
 import { z } from "zod";
+import { AUTH_REALM } from "../contract/httpErrors";
+import { DEFAULT_PAGE_LIMIT, MAX_BODY_BYTES, MAX_PAGE_LIMIT, MAX_REQUEST_BYTES } from "../contract/defaults";
+import { describeIssue, IssueWords } from "../contract/issues";
+import { AckBodySchema, isBodyTooLarge, MESSAGE_ID_PATTERN, MessagesQuerySchema, PostBodySchema } from "../contract/message";
 import { CredentialChecker } from "./credentials";
 import { HttpError, errorHandler, sendError } from "./httpErrors";
+import type { Log } from "./log";
 import { BusStore } from "./store";
-import { AckBodySchema, MAX_BODY_BYTES, MessagesQuerySchema, PostBodySchema, describeIssue } from "./schemas";
-
-/**
- * Largest accepted request body. A valid 64 KiB message can legally take far more JSON than
- * 64 KiB: every control byte escaped as \u00XX is 6 bytes, 4-byte characters escaped as
- * surrogate pairs are 12. 512 KiB admits any such encoding of a maximal message (6 x 64 KiB
- * plus fields); the decoded body is then checked against 65,536 bytes itself.
- */
-export const MAX_REQUEST_BYTES = 512 * 1024;
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 500;
 
 export interface AppDeps {
   store: BusStore;
   auth: CredentialChecker;
-  log: (fields: Record<string, unknown>) => void;
+  log: Log;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
+}
+
+/** Every JSON answer ends with a newline, so a curl line without `| jq` does not run into the prompt. */
+function sendJson(res: Response, status: number, value: unknown): void {
+  res.status(status).type("application/json").send(`${JSON.stringify(value)}\n`);
 }
 
 export function createApp({ store, auth, log, closing }: AppDeps): express.Express {
@@ -42,14 +42,14 @@ export function createApp({ store, auth, log, closing }: AppDeps): express.Expre
 
   app.use((req, res, next) => {
     if (auth.check(req.headers.authorization)) return next();
-    res.setHeader("WWW-Authenticate", 'Basic realm="claude-bus"');
-    sendError(res, 401, "authentication required: wrong or missing credential");
+    res.setHeader("WWW-Authenticate", `Basic realm="${AUTH_REALM}"`);
+    sendError(res, "unauthorized");
   });
 
   const jsonBody: express.RequestHandler[] = [requireJson, express.raw({ type: () => true, limit: MAX_REQUEST_BYTES }), decodeJson];
 
   app.get("/health", (_req, res) => {
-    res.json({ ok: true, count: store.count, now: new Date().toISOString() });
+    sendJson(res, 200, { ok: true, count: store.count, now: new Date().toISOString() });
   });
 
   app.get("/robots.txt", (_req, res) => {
@@ -57,57 +57,53 @@ export function createApp({ store, auth, log, closing }: AppDeps): express.Expre
   });
 
   app.post("/post", jsonBody, async (req: Request, res: Response) => {
-    const body = req.body as unknown;
-    if (isRecord(body) && typeof body.body === "string" && Buffer.byteLength(body.body, "utf8") > MAX_BODY_BYTES) {
-      throw new HttpError(413, `body is larger than ${MAX_BODY_BYTES} bytes of UTF-8`);
-    }
-    const input = parse(PostBodySchema, body);
-    res.status(201).json(await store.post(input));
+    const body = req.body as { body?: unknown } | null;
+    if (isBodyTooLarge(body?.body)) throw new HttpError("tooLarge", `body is larger than ${MAX_BODY_BYTES} bytes of UTF-8`);
+    const input = parse(PostBodySchema, body, { root: "request body", unknown: "field" });
+    sendJson(res, 201, await store.post(input));
   });
 
   app.get("/messages", (req, res) => {
     const query = req.query as Record<string, unknown>;
     for (const [key, value] of Object.entries(query)) {
-      if (typeof value !== "string") throw new HttpError(400, `${key}: must be given once, as a plain value`);
+      if (typeof value !== "string") throw new HttpError("badRequest", `${key}: must be given once, as a plain value`);
     }
-    const q = parse(MessagesQuerySchema, query);
+    const q = parse(MessagesQuerySchema, query, { root: "query", unknown: "parameter" });
     const messages = store.select({
       since: q.since === undefined ? 0 : Number(q.since),
       to: q.to,
       from: q.from,
       unreadBy: q.unread_by,
-      limit: q.limit === undefined ? DEFAULT_LIMIT : Math.min(Number(q.limit), MAX_LIMIT),
+      limit: q.limit === undefined ? DEFAULT_PAGE_LIMIT : Math.min(Number(q.limit), MAX_PAGE_LIMIT),
     });
-    res.json({ messages });
+    sendJson(res, 200, { messages });
   });
 
   app.post("/ack/:id", jsonBody, async (req: Request, res: Response) => {
     const id = req.params.id as string;
-    const { reader } = parse(AckBodySchema, req.body);
-    const result = /^[1-9]\d{0,15}$/.test(id) ? await store.ack(Number(id), reader) : null;
-    if (!result) throw new HttpError(404, `no message with id ${JSON.stringify(id)}`);
-    res.json({ ok: true, id, reader, already: result.already });
+    const { reader } = parse(AckBodySchema, req.body, { root: "request body", unknown: "field" });
+    const result = MESSAGE_ID_PATTERN.test(id) ? await store.ack(Number(id), reader) : null;
+    if (!result) throw new HttpError("notFound", `no message with id ${JSON.stringify(id)}`);
+    sendJson(res, 200, { ok: true, id, reader, already: result.already });
   });
 
   const routes: Record<string, string> = { "/health": "GET, HEAD", "/robots.txt": "GET, HEAD", "/post": "POST", "/messages": "GET, HEAD", "/ack/:id": "POST" };
   for (const [path, allow] of Object.entries(routes)) {
     app.all(path, (req, res) => {
       res.setHeader("Allow", allow);
-      sendError(res, 405, `method ${req.method} not allowed on ${req.path}; use ${allow}`);
+      sendError(res, "methodNotAllowed", `method ${req.method} not allowed on ${req.path}; use ${allow}`);
     });
   }
-  app.use((req, res) => sendError(res, 404, `no such route: ${req.method} ${req.path}`));
+  app.use((req, res) => sendError(res, "notFound", `no such route: ${req.method} ${req.path}`));
   app.use(errorHandler(log));
   return app;
 }
 
 function requireJson(req: Request, _res: Response, next: NextFunction): void {
   const type = req.headers["content-type"];
-  if (!type || !req.is("application/json")) {
-    return next(new HttpError(415, "Content-Type must be application/json"));
-  }
+  if (!type || !req.is("application/json")) return next(new HttpError("unsupportedMediaType"));
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
-  if (charset && !/^utf-?8$/i.test(charset)) return next(new HttpError(415, "charset must be utf-8"));
+  if (charset && !/^utf-?8$/i.test(charset)) return next(new HttpError("unsupportedMediaType", "charset must be utf-8"));
   next();
 }
 
@@ -115,27 +111,23 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function decodeJson(req: Request, _res: Response, next: NextFunction): void {
   const raw = req.body as unknown;
-  if (!Buffer.isBuffer(raw) || raw.length === 0) return next(new HttpError(400, "request body is empty; send a JSON object"));
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return next(new HttpError("badRequest", "request body is empty; send a JSON object"));
   let text: string;
   try {
     text = utf8.decode(raw);
   } catch {
-    return next(new HttpError(400, "request body is not valid UTF-8"));
+    return next(new HttpError("badRequest", "request body is not valid UTF-8"));
   }
   try {
     req.body = JSON.parse(text);
   } catch (error) {
-    return next(new HttpError(400, `request body is not valid JSON: ${(error as Error).message}`));
+    return next(new HttpError("badRequest", `request body is not valid JSON: ${(error as Error).message}`));
   }
   next();
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+function parse<T extends z.ZodType>(schema: T, value: unknown, words: IssueWords): z.infer<T> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new HttpError(400, describeIssue(result.error));
+  if (!result.success) throw new HttpError("badRequest", describeIssue(result.error.issues[0], words));
   return result.data;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

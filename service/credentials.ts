@@ -1,42 +1,32 @@
+/** The service's Basic-auth credential: where it comes from, and the constant-time check of a request's header. */
 import { createHash, timingSafeEqual } from "crypto";
 import * as fs from "fs";
-import { z } from "zod";
+import { parseEnvFile } from "../contract/envFile";
+import { describeIssue } from "../contract/issues";
+import { BusUser } from "../contract/names";
+import { PasswordText } from "../contract/password";
 
-/** Where the bus's Basic-auth credential comes from. A file is re-read on reload (SIGHUP). */
+/** Where the credential comes from. A file is re-read on reload (SIGHUP). */
 export type CredentialSource = { user: string; pass: string } | { file: string };
 
-const Credential = z.object({
-  user: z.string().min(1, "BUS_USER must not be empty").regex(/^[^:]*$/, "BUS_USER must not contain ':'"),
-  pass: z.string().min(1, "BUS_PASS must not be empty"),
-  // Also accepted while set: lets a rotation switch nginx and the service without a 401 gap.
-  previousPass: z.string().min(1).optional(),
-});
-type Credential = z.infer<typeof Credential>;
-
-/** Parse a dotenv / shell-sourceable KEY=VALUE file (comments, `export`, quotes). */
-export function parseEnvFile(text: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) continue;
-    const quoted = /^(['"])(.*?)\1(\s+#.*)?$/.exec(match[2]);
-    values[match[1]] = quoted ? quoted[2] : match[2].replace(/\s+#.*$/, "");
-  }
-  return values;
+export interface Credential {
+  user: string;
+  pass: string;
+  /** Also accepted while set: lets a rotation switch nginx and the service without a 401 gap. */
+  previousPass?: string;
 }
 
 export function loadCredential(source: CredentialSource): Credential {
   if ("file" in source) {
-    const env = parseEnvFile(fs.readFileSync(source.file, "utf8"));
-    const parsed = Credential.safeParse({ user: env.BUS_USER, pass: env.BUS_PASS, previousPass: env.BUS_PASS_PREVIOUS || undefined });
-    if (!parsed.success) throw new Error(`${source.file}: ${parsed.error.issues[0].message} (needs BUS_USER and BUS_PASS)`);
-    return parsed.data;
+    const env = parseEnvFile(fs.readFileSync(source.file, "utf8"), source.file);
+    if (!env.BUS_USER || !env.BUS_PASS) throw new Error(`${source.file}: needs BUS_USER and BUS_PASS`);
+    return { user: env.BUS_USER, pass: env.BUS_PASS, previousPass: env.BUS_PASS_PREVIOUS };
   }
-  const parsed = Credential.safeParse({ user: source.user, pass: source.pass });
-  if (!parsed.success) throw new Error(`bus credential: ${parsed.error.issues[0].message}`);
-  return parsed.data;
+  for (const [name, schema, value] of [["BUS_USER", BusUser, source.user], ["BUS_PASS", PasswordText, source.pass]] as const) {
+    const checked = schema.safeParse(value);
+    if (!checked.success) throw new Error(`bus credential: ${describeIssue(checked.error.issues[0], { root: name, between: " " })}`);
+  }
+  return { user: source.user, pass: source.pass };
 }
 
 const digest = (s: string | Buffer): Buffer => createHash("sha256").update(s).digest();

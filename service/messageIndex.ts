@@ -1,7 +1,7 @@
 import { NextUnread } from "./nextUnread";
 import { NumberList } from "./numberList";
 import { ReadSet } from "./readSet";
-import { BROADCAST } from "./message";
+import { BROADCAST } from "../contract/defaults";
 
 /** An ascending run of message numbers (message n has id String(n)). */
 interface Source {
@@ -60,8 +60,8 @@ export class MessageIndex {
     return this.offsets.length;
   }
 
-  /** Record message number count+1; returns that number. */
-  add(offset: number, length: number, from: string, to: string): number {
+  /** Record message number count+1. */
+  add(offset: number, length: number, from: string, to: string): void {
     const n = this.count + 1;
     const fromId = this.intern(from);
     const toId = this.intern(to);
@@ -75,7 +75,6 @@ export class MessageIndex {
     for (const key of ["all", toId === this.broadcastId ? "any" : `to:${toId}`, `from:${fromId}`]) {
       for (const cursor of this.cursorsBySource.get(key) ?? []) cursor.unread.append(cursor.readerId === fromId);
     }
-    return n;
   }
 
   location(n: number): { offset: number; length: number } {
@@ -88,9 +87,9 @@ export class MessageIndex {
     return id !== undefined && this.isReadBy(n, id);
   }
 
-  /** Mark n read by reader; false if it already was. */
-  markRead(n: number, reader: string): boolean {
-    if (this.isRead(n, reader)) return false;
+  /** Mark n read by reader (nothing changes if it already was). */
+  markRead(n: number, reader: string): void {
+    if (this.isRead(n, reader)) return;
     const id = this.intern(reader);
     let set = this.readSets.get(id);
     if (!set) this.readSets.set(id, (set = new ReadSet()));
@@ -99,7 +98,6 @@ export class MessageIndex {
       const position = this.source(cursor.sourceKey).positionOf(n);
       if (position >= 0) cursor.unread.markRead(position);
     }
-    return true;
   }
 
   /** The sender first, then every reader that acked n (in order of each reader's first ack). */

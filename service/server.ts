@@ -1,12 +1,15 @@
+/** The bus as a running HTTP server: lock the data dir, open the store, listen; close it all again. */
+import { promises as fsp } from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { Duplex } from "stream";
+import { DEFAULT_HOST, DEFAULT_PORT } from "../contract/defaults";
+import { errorBody } from "../contract/httpErrors";
 import { createApp } from "./app";
 import { CredentialChecker, CredentialSource, loadCredential } from "./credentials";
-import { LineSink, LogFields, stdoutSink, structuredLogger } from "./log";
+import { lockDataDir } from "./dataDirLock";
+import { LineSink, stdoutSink, structuredLogger } from "./log";
 import { BusStore } from "./store";
-
-export type { CredentialSource };
 
 export interface BusOptions {
   host?: string;
@@ -32,28 +35,33 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const log = structuredLogger(opts.log ?? stdoutSink);
   const auth = new CredentialChecker(loadCredential(opts.credentials));
-  const store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }));
+  await fsp.mkdir(opts.dataDir, { recursive: true });
+  // Before anything reads or repairs the files: a second bus on this dir must touch nothing.
+  const lock = await lockDataDir(opts.dataDir);
+  let store: BusStore | undefined;
   let closing = false;
-  const app = createApp({ store, auth, log: (f) => log(f as LogFields), closing: () => closing });
-  const server = http.createServer(app);
-  server.on("clientError", answerMalformedRequest);
-
-  const host = opts.host ?? "127.0.0.1";
+  const server = http.createServer();
+  const host = opts.host ?? DEFAULT_HOST;
   try {
+    store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }));
+    server.on("request", createApp({ store, auth, log, closing: () => closing }));
+    server.on("clientError", answerMalformedRequest);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(opts.port ?? 8787, host, () => {
+      server.listen(opts.port ?? DEFAULT_PORT, host, () => {
         server.off("error", reject);
         resolve();
       });
     });
   } catch (error) {
-    await store.close();
+    await store?.close();
+    await lock.release();
     throw error;
   }
+  const opened = store;
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  log({ msg: "listening", url, dataDir: opts.dataDir, messages: store.count });
+  log({ msg: "listening", url, dataDir: opts.dataDir, messages: opened.count });
 
   let closed: Promise<void> | null = null;
   return {
@@ -67,8 +75,9 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await stopped;
         clearTimeout(force);
-        await store.close();
-        log({ msg: "stopped", messages: store.count });
+        await opened.close();
+        await lock.release();
+        log({ msg: "stopped", messages: opened.count });
       })();
       return closed;
     },
@@ -89,7 +98,7 @@ function answerMalformedRequest(error: NodeJS.ErrnoException, socket: Duplex): v
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ error: `malformed HTTP request (${error.code ?? "parse error"})` });
+  const body = errorBody(`malformed HTTP request (${error.code ?? "parse error"})`);
   socket.end(
     "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nX-Robots-Tag: noindex\r\n" +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -2,13 +2,11 @@ import * as fs from "fs";
 import { promises as fsp } from "fs";
 import * as path from "path";
 import { z } from "zod";
+import { describeIssue } from "../contract/issues";
+import { AckRecordSchema, BROADCAST, Message, MessageSchema, NewMessage } from "../contract/message";
 import { AppendLog, StorageError } from "./appendLog";
-import { BROADCAST, Message, jsonLine } from "./message";
+import { jsonLine, replayJsonl } from "./jsonl";
 import { MessageIndex, Selection } from "./messageIndex";
-import { replayJsonl } from "./replay";
-import { PostBody, StoredAckSchema, StoredMessageSchema, describeIssue } from "./schemas";
-
-export { StorageError };
 
 export const MESSAGES_FILE = "bus.jsonl";
 export const ACKS_FILE = "acks.jsonl";
@@ -35,19 +33,18 @@ export class BusStore {
   ) {}
 
   static async open(dataDir: string, log: Log): Promise<BusStore> {
-    await fsp.mkdir(dataDir, { recursive: true });
     const index = new MessageIndex();
     const messagesPath = path.join(dataDir, MESSAGES_FILE);
     const acksPath = path.join(dataDir, ACKS_FILE);
     const started = Date.now();
 
     const messagesLength = await replayFile(messagesPath, log, (text, offset, length) => {
-      const m = parseLine(StoredMessageSchema, text);
+      const m = parseLine(MessageSchema, text);
       if (m.id !== String(index.count + 1)) throw new Error(`id ${m.id} where ${index.count + 1} was expected`);
       index.add(offset, length, m.from, m.to);
     });
     const acksLength = await replayFile(acksPath, log, (text) => {
-      const a = parseLine(StoredAckSchema, text);
+      const a = parseLine(AckRecordSchema, text);
       const n = Number(a.id);
       if (n > index.count) throw new Error(`ack of message ${a.id}, which does not exist`);
       index.markRead(n, a.reader);
@@ -64,7 +61,7 @@ export class BusStore {
   }
 
   /** Append a message; resolves with it once it is on disk. Ids follow commit order. */
-  post(input: PostBody): Promise<Message> {
+  post(input: NewMessage): Promise<Message> {
     let message: Message;
     return this.messages.append(
       (positionInBatch) => {
@@ -167,6 +164,6 @@ async function replayFile(
 
 function parseLine<T extends z.ZodType>(schema: T, text: string): z.infer<T> {
   const result = schema.safeParse(JSON.parse(text));
-  if (!result.success) throw new Error(describeIssue(result.error));
+  if (!result.success) throw new Error(describeIssue(result.error.issues[0], { root: "line" }));
   return result.data;
 }

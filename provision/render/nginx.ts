@@ -1,4 +1,5 @@
 /** The nginx site for the bus: plain HTTP only for ACME and the redirect, everything else over TLS. */
+import { AUTH_REALM, HTTP_ERRORS, HttpErrorKind, errorBody } from "../../contract/httpErrors";
 import type { HostConfig } from "../config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, HTPASSWD_FILE, certDir } from "../paths";
 
@@ -15,15 +16,21 @@ const MOZILLA_INTERMEDIATE_CIPHERS = [
 export const HSTS_HEADER_VALUE = "max-age=63072000";
 export const ROBOTS_TXT = "User-agent: *\nDisallow: /\n";
 
-/** nginx's own errors (never the service's) answered as the SPEC's JSON error bodies. */
-const JSON_ERRORS: Array<[number, string, string]> = [
-  [401, "unauthorized", "authentication required"],
-  [413, "too_large", "request body too large"],
-  [429, "rate_limited", "too many requests, slow down"],
-  [502, "unavailable", "bus service unavailable"],
-  [503, "unavailable_503", "bus service unavailable"],
-  [504, "timeout", "bus service timed out"],
+/**
+ * nginx's own errors (never the service's: there is no proxy_intercept_errors), answered with the
+ * contract's JSON body for the same error, so a client sees one shape whichever layer answered.
+ */
+const NGINX_ERRORS: HttpErrorKind[] = [
+  HTTP_ERRORS.unauthorized,
+  HTTP_ERRORS.tooLarge,
+  HTTP_ERRORS.rateLimited,
+  HTTP_ERRORS.badGateway,
+  HTTP_ERRORS.serviceUnavailable,
+  HTTP_ERRORS.gatewayTimeout,
 ];
+
+/** An nginx single-quoted string holding `text`, with its newlines as nginx's \n escape. */
+const nginxString = (text: string) => `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n")}'`;
 
 const zoneName = (fqdn: string) => `claude_bus_${fqdn.replace(/[^a-z0-9]/g, "_")}`;
 
@@ -36,7 +43,6 @@ function listen(port: number, cfg: HostConfig, extra = ""): string[] {
 export function renderNginxSite(cfg: HostConfig): string {
   const cert = certDir(cfg.fqdn);
   const zone = zoneName(cfg.fqdn);
-  const robots = ROBOTS_TXT.replace(/\n/g, "\\n");
   return [
     `# Managed by claude-bus provision: local edits are overwritten.`,
     `limit_req_zone $binary_remote_addr zone=${zone}:10m rate=${cfg.rateLimit.perSecond}r/s;`,
@@ -84,19 +90,18 @@ export function renderNginxSite(cfg: HostConfig): string {
     `    limit_req zone=${zone} burst=${cfg.rateLimit.burst} nodelay;`,
     `    limit_req_status 429;`,
     ``,
-    ...JSON_ERRORS.map(([status, name]) => `    error_page ${status} @${name};`),
-    ...JSON_ERRORS.map(
-      ([status, name, text]) =>
-        `    location @${name} { default_type application/json; return ${status} '{"error":"${text}"}\\n'; }`,
+    ...NGINX_ERRORS.map(({ status }) => `    error_page ${status} @error${status};`),
+    ...NGINX_ERRORS.map(
+      ({ status, text }) => `    location @error${status} { default_type application/json; return ${status} ${nginxString(errorBody(text))}; }`,
     ),
     ``,
     `    location = /robots.txt {`,
     `        default_type text/plain;`,
-    `        return 200 "${robots}";`,
+    `        return 200 ${nginxString(ROBOTS_TXT)};`,
     `    }`,
     ``,
     `    location / {`,
-    `        auth_basic "claude-bus";`,
+    `        auth_basic "${AUTH_REALM}";`,
     `        auth_basic_user_file ${HTPASSWD_FILE};`,
     `        proxy_pass http://127.0.0.1:${cfg.servicePort};`,
     `        proxy_http_version 1.1;`,

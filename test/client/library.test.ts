@@ -2,7 +2,7 @@
 import * as http from "node:http";
 import * as net from "node:net";
 import { allMessages, AuthError, BusError, createBusClient, UnreachableError } from "../../client/index";
-import { closedPort, startTestBus, TestBus } from "./harness";
+import { closedPort, startTestBus, TestBus } from "../cli/harness";
 
 describe("against the real bus", () => {
   let bus: TestBus;

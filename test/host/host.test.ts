@@ -1,6 +1,6 @@
 /**
  * End to end on a real throwaway Debian 12 host (systemd as PID 1, sshd, nginx, certbot, Pebble): every
- * provision step runs in order over SSH through provision/ssh.ts, then the bus is checked from this machine
+ * provision step runs in order over SSH through provision/ssh/runner.ts, then the bus is checked from this machine
  * the way its users reach it. Issue 3's "Tests" list, one `it` per item.
  */
 import { randomBytes } from "node:crypto";
@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
 import { HostConfig, parseHostConfig } from "../../provision/config";
 import { APP_DIR, BUNDLE_INSTALL_PATH, DATA_DIR, SERVICE_NAME, SERVICE_USER, SHARED_DIR } from "../../provision/paths";
-import { provisionHost, rotateOverSsh, runSteps, SshTarget, StepResult } from "../../provision/ssh";
+import { provisionHost, rotateOverSsh, runSteps, StepResult } from "../../provision/ssh/runner";
+import { SshTarget } from "../../provision/ssh/transport";
 import { BUNDLE_UPLOAD_PATH, hostSteps } from "../../provision/steps";
 import { basic, BusEndpoint, httpGet, httpsRequest, Reply, servedCertificate } from "./lab/https";
 import { reapOrphanedRuns } from "./lab/boot";
@@ -268,9 +269,10 @@ describe("provisioned throwaway host", () => {
     try {
       await waitFor("the poller's first answers", async () => (polls.length >= 5 ? true : undefined), 30000, 20);
       rotationStart = Date.now();
-      const result = await rotateOverSsh(target, cfg, next, log);
+      const results = await rotateOverSsh(target, cfg, next, log);
       rotationEnd = Date.now();
-      expect(result.changes.length).toBeGreaterThan(0);
+      expect(results.map((r) => r.name)).toEqual(["credentials", "health"]);
+      expect(results[0].changes.length).toBeGreaterThan(0);
 
       expect((await httpsRequest(ep, "GET", "/health", { auth: basic(cfg.busUser, oldPass) })).status).toBe(401);
       expect((await httpsRequest(ep, "GET", "/health", { auth: basic(cfg.busUser, next) })).status).toBe(200);

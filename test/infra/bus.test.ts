@@ -1,22 +1,28 @@
 /**
- * The Pulumi program under Pulumi's mock engine: resource graph, firewall, DNS, secrets, ordering
- * and triggers, checked on what the engine would receive.
+ * The Pulumi program under Pulumi's mock engine: the Bus component and what each of its builders
+ * registers (network, DNS, project, password, host steps), checked on what the engine would receive.
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GENERATED_PASSWORD_LENGTH, USER_DATA } from "../../infra/bus";
+import { GENERATED_PASSWORD_LENGTH } from "../../contract/defaults";
+import { HOST_PASSWORD_MIN, HostPassword } from "../../contract/password";
 import { hostConfigOf, parseStackConfig } from "../../infra/config";
+import { USER_DATA } from "../../infra/network";
+import { credentialsEnv } from "../../provision/credentials";
 import { BUNDLE_UPLOAD_PATH, hostSteps } from "../../provision/steps";
 import {
   baseConfig,
+  FAKE_DROPLET_ID,
   FAKE_FINGERPRINT,
   FAKE_IPV4,
   FAKE_IPV6,
   FAKE_PRIVATE_KEY,
   FAKE_PUBLIC_KEY,
   isSecretValue,
+  randomPassword,
+  randomPasswordCharacters,
   type Registered,
   runStack,
   secretPaths,
@@ -67,12 +73,13 @@ const short = (urn: string) => urn.split("::").pop();
 const commandsOf = (run: StackRun) => run.resources.filter((r) => r.type.startsWith("command:remote:"));
 const stepsOf = (run: StackRun) => run.resources.filter((r) => r.type === "command:remote:Command" && r.name !== "claude-bus-wait-ssh");
 const triggersOf = (run: StackRun) => Object.fromEntries(stepsOf(run).map((r) => [r.name, r.inputs.triggers]));
+const hostOf = (config: Record<string, string>) => hostConfigOf(parseStackConfig(config));
 function expectedSteps(config: Record<string, string>) {
   const sha256 = createHash("sha256").update(readFileSync(join(bundleDir, "claude-bus.js"))).digest("hex");
-  return hostSteps(hostConfigOf(parseStackConfig(config)), { sha256 });
+  return hostSteps(hostOf(config), { sha256 });
 }
 
-describe("resource graph", () => {
+describe("Bus", () => {
   it("registers the Bus component and exactly its children, all parented to it", () => {
     const run = runs.basic;
     const bus = run.get("claude-bus");
@@ -97,7 +104,9 @@ describe("resource graph", () => {
       ].sort(),
     );
   });
+});
 
+describe("network", () => {
   it("builds the droplet from config with stable user data and ignores user-data drift", () => {
     const basic = runs.basic.get("claude-bus-droplet");
     expect(basic.inputs).toMatchObject({
@@ -126,15 +135,6 @@ describe("resource graph", () => {
     expect(assignment.dependencies.map(short).sort()).toEqual(["claude-bus-droplet", "claude-bus-ip"]);
   });
 
-  it("puts the droplet and the reserved IP in a DigitalOcean project named after the bus", () => {
-    expect(runs.custom.get("claude-bus-project").inputs).toMatchObject({
-      name: "bus.example.com",
-      resources: ["do:droplet:claude-bus-droplet", `do:floatingip:${FAKE_IPV4}`],
-    });
-  });
-});
-
-describe("firewall", () => {
   it("opens 22 to the allowed CIDRs, 80/443 to everyone and all outbound, on the droplet", () => {
     const fw = runs.custom.get("claude-bus-firewall");
     const everywhere = ["0.0.0.0/0", "::/0"];
@@ -175,6 +175,37 @@ describe("DNS", () => {
     const deps = runs.custom.get("claude-bus-certificate").dependencies.map(short);
     expect(deps).toEqual(expect.arrayContaining(["claude-bus-dns-a", "claude-bus-dns-aaaa"]));
     expect(runs.basic.get("claude-bus-certificate").dependencies.map(short)).not.toContain("claude-bus-dns-a");
+  });
+});
+
+describe("project", () => {
+  it("puts the droplet and the reserved IP in a DigitalOcean project named after the bus", () => {
+    expect(runs.custom.get("claude-bus-project").inputs).toMatchObject({
+      name: "bus.example.com",
+      resources: [`do:droplet:${FAKE_DROPLET_ID}`, `do:floatingip:${FAKE_IPV4}`],
+    });
+  });
+});
+
+describe("password", () => {
+  it("uses a configured password as is, and generates 28 letters and digits otherwise", () => {
+    expect(runs.custom.outputs.busPassword).toEqual({ value: FIXED_PASSWORD, secret: true });
+    expect(runs.custom.resources.some((r) => r.type.startsWith("random:"))).toBe(false);
+    const generator = runs.basic.get("claude-bus-password");
+    expect(GENERATED_PASSWORD_LENGTH).toBe(28);
+    expect(generator.inputs).toMatchObject({ length: 28, special: false, keepers: { rotation: "initial" } });
+    expect(runs.basic.outputs.busPassword.value).toMatch(/^[A-Za-z0-9]{28}$/);
+  });
+
+  it("asks the generator only for passwords the contract's HostPassword accepts, of the contract's length", () => {
+    const inputs = runs.basic.get("claude-bus-password").inputs;
+    const characters = randomPasswordCharacters(inputs);
+    expect(characters).toMatch(/^[A-Za-z0-9]+$/);
+    for (const c of characters) expect([c, HostPassword.safeParse(c.repeat(HOST_PASSWORD_MIN)).success]).toEqual([c, true]);
+    for (let seed = 0; seed < 200; seed++) {
+      const password = randomPassword(inputs, String(seed));
+      expect([seed, password.length, HostPassword.safeParse(password).success]).toEqual([seed, GENERATED_PASSWORD_LENGTH, true]);
+    }
   });
 });
 
@@ -221,17 +252,18 @@ describe("secrets", () => {
     }
   });
 
-  it("gives every command its SSH key as a secret and its password only as secret stdin", () => {
+  it("gives every command its SSH key as a secret and the credentials env only as secret stdin", () => {
     for (const r of commandsOf(runs.basic)) {
       expect([r.name, isSecretValue(r.inputs.connection)]).toEqual([r.name, true]);
       expect(unwrapSecrets(r.inputs.connection)).toMatchObject({ host: FAKE_IPV4, user: "root", privateKey: FAKE_PRIVATE_KEY });
     }
     const byName = new Map(expectedSteps(configs.basic).map((s) => [`claude-bus-${s.name}`, s]));
-    const password = runs.basic.outputs.busPassword.value;
+    const credentials = credentialsEnv(hostOf(configs.basic), runs.basic.outputs.busPassword.value as string);
+    expect(runs.basic.outputs.clientEnv.value).toBe(credentials);
     for (const r of stepsOf(runs.basic)) {
       const step = byName.get(r.name)!;
-      if (step.stdin === "busPassword") {
-        expect([r.name, isSecretValue(r.inputs.stdin), unwrapSecrets(r.inputs.stdin)]).toEqual([r.name, true, password]);
+      if (step.stdin === "credentials") {
+        expect([r.name, isSecretValue(r.inputs.stdin), unwrapSecrets(r.inputs.stdin)]).toEqual([r.name, true, credentials]);
         expect([r.name, r.inputs.logging]).toEqual([r.name, "none"]);
         expect([r.name, r.additionalSecretOutputs]).toEqual([r.name, expect.arrayContaining(["stdout", "stderr"])]);
       } else {
@@ -240,16 +272,7 @@ describe("secrets", () => {
         expect([r.name, secretPaths(r.inputs)]).toEqual([r.name, ["connection"]]);
       }
     }
-    expect([...byName.values()].filter((s) => s.stdin === "busPassword").length).toBeGreaterThan(0);
-  });
-
-  it("uses a configured password as is, and generates 28 letters and digits otherwise", () => {
-    expect(runs.custom.outputs.busPassword).toEqual({ value: FIXED_PASSWORD, secret: true });
-    expect(runs.custom.resources.some((r) => r.type.startsWith("random:"))).toBe(false);
-    const generator = runs.basic.get("claude-bus-password");
-    expect(GENERATED_PASSWORD_LENGTH).toBe(28);
-    expect(generator.inputs).toMatchObject({ length: 28, special: false, keepers: { rotation: "initial" } });
-    expect(runs.basic.outputs.busPassword.value).toMatch(/^[A-Za-z0-9]{28}$/);
+    expect([...byName.values()].filter((s) => s.stdin === "credentials").length).toBeGreaterThan(0);
   });
 
   it("writes clientEnv as the exact ~/.secrets/claude-bus.env text", () => {
@@ -273,7 +296,7 @@ describe("secrets", () => {
   });
 });
 
-describe("ordering", () => {
+describe("host steps: ordering", () => {
   it("runs wait -> copy -> every provision step in provision's order, each after the previous", () => {
     const run = runs.custom;
     const chain = ["claude-bus-wait-ssh", "claude-bus-bundle-upload", ...expectedSteps(configs.custom).map((s) => `claude-bus-${s.name}`)];
@@ -303,7 +326,7 @@ describe("ordering", () => {
   });
 });
 
-describe("triggers", () => {
+describe("host steps: triggers", () => {
   it("gives each step exactly its provision hash as trigger and its script as command", () => {
     const expected = expectedSteps(configs.basic);
     for (const step of expected) {
@@ -338,7 +361,7 @@ describe("triggers", () => {
       .filter((r) => JSON.stringify(unwrapSecrets(r.inputs)) !== JSON.stringify(unwrapSecrets(after.get(r.name).inputs)))
       .map((r) => r.name);
     const passwordSteps = expectedSteps(configs.basic)
-      .filter((s) => s.stdin === "busPassword")
+      .filter((s) => s.stdin === "credentials")
       .map((s) => `claude-bus-${s.name}`);
     expect(changedInputs).toEqual(passwordSteps);
   });

@@ -1,9 +1,19 @@
-/** Stack config: Pulumi.yaml's typed schema and infra/config.ts's zod validation agree and fail clearly. */
+/** Stack config: Pulumi.yaml's typed schema and infra/config.ts's table agree, and validation fails clearly. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
-import { hostConfigOf, parseStackConfig, readStackConfig, STACK_CONFIG_KEYS, type RawStackConfig } from "../../infra/config";
+import { DEFAULT_BUS_USER, DEFAULT_RATE_LIMIT, DEFAULT_SUBDOMAIN, GENERATED_PASSWORD_LENGTH } from "../../contract/defaults";
+import { HOST_PASSWORD_CHARS, HOST_PASSWORD_MAX, HOST_PASSWORD_MIN, HOST_PASSWORD_RULE } from "../../contract/password";
+import {
+  hostConfigOf,
+  parseStackConfig,
+  readStackConfig,
+  SECRET_CONFIG_KEYS,
+  STACK_CONFIG,
+  STACK_CONFIG_KEYS,
+  type RawStackConfig,
+} from "../../infra/config";
 import { baseConfig, FAKE_PRIVATE_KEY, resolve } from "./harness";
 
 interface ConfigDecl {
@@ -72,8 +82,8 @@ describe("Pulumi.yaml", () => {
     const withDefaults = parseStackConfig(asPulumiPassesThem);
     const unset = parseStackConfig(baseConfig());
     const plain = ({ sshPrivateKey: _k, busPassword: _p, ...rest }: ReturnType<typeof parseStackConfig>) => rest;
-    expect(plain(unset)).toEqual({ ...plain(withDefaults), rateLimit: undefined });
-    // rateLimit unset keeps provision's default, which Pulumi.yaml documents.
+    expect(plain(unset)).toEqual(plain(withDefaults));
+    // rateLimit unset is the contract's default, which Pulumi.yaml documents and the host gets.
     expect(hostConfigOf(unset).rateLimit.perSecond).toBe(project.config.rateLimit.default);
     expect(hostConfigOf(withDefaults)).toEqual(hostConfigOf(unset));
     expect(withDefaults.size).toBe("s-1vcpu-1gb");
@@ -81,6 +91,35 @@ describe("Pulumi.yaml", () => {
     expect(withDefaults.subdomain).toBe("claude-bus");
     expect(withDefaults.busUser).toBe("claude");
     expect(withDefaults.busPassword).toBeUndefined();
+  });
+
+  it("declares every key as infra/config.ts's table does: same order, type, default, description and secrecy", () => {
+    expect(Object.keys(project.config)).toEqual(STACK_CONFIG_KEYS);
+    for (const key of STACK_CONFIG_KEYS) {
+      const decl = project.config[key];
+      const spec: { type: string; default?: unknown; description: string; secret?: boolean } = STACK_CONFIG[key];
+      expect([key, decl.type, decl.default]).toEqual([key, spec.type, spec.default]);
+      expect([key, decl.description]).toEqual([key, expect.stringContaining(spec.description)]);
+      // Pulumi.yaml can mark only a key without a default secret; readStackConfig enforces the rest.
+      expect([key, decl.secret ?? false]).toEqual([key, spec.secret === true && spec.default === undefined]);
+    }
+    expect(SECRET_CONFIG_KEYS).toEqual(["sshPrivateKey", "busPassword"]);
+  });
+
+  it("documents the contract's password rule and generated length", () => {
+    const documented = /\((\d+)-(\d+) characters: letters, digits and (\S+)\)/.exec(project.config.busPassword.description ?? "");
+    expect(documented).not.toBeNull();
+    const [, min, max, punctuation] = documented!;
+    expect([Number(min), Number(max), `A-Za-z0-9${punctuation}`]).toEqual([HOST_PASSWORD_MIN, HOST_PASSWORD_MAX, HOST_PASSWORD_CHARS]);
+    expect(project.config.busPassword.description).toContain(`${GENERATED_PASSWORD_LENGTH}-character alphanumeric`);
+  });
+
+  it("takes the shared defaults from the contract", () => {
+    expect(project.config.busUser.default).toBe(DEFAULT_BUS_USER);
+    expect(project.config.subdomain.default).toBe(DEFAULT_SUBDOMAIN);
+    expect(project.config.rateLimit.default).toBe(DEFAULT_RATE_LIMIT.perSecond);
+    expect(project.config.rateLimit.description).toContain(`burst ${DEFAULT_RATE_LIMIT.burst}`);
+    expect(hostConfigOf(parseStackConfig(baseConfig())).rateLimit).toEqual(DEFAULT_RATE_LIMIT);
   });
 });
 
@@ -110,7 +149,7 @@ describe("parseStackConfig", () => {
 
   it("names the key when the domain is missing", () => {
     const { domain: _d, ...rest } = baseConfig();
-    expect(errorOf(rest)).toMatch(/^\s*domain: is required: pulumi config set domain/m);
+    expect(errorOf(rest)).toMatch(/^\s*domain is required: pulumi config set domain/m);
   });
 
   it.each([
@@ -157,17 +196,25 @@ describe("parseStackConfig", () => {
   });
 
   it("rejects unknown keys (typos) by name", () => {
-    expect(errorOf({ ...baseConfig(), domian: "example.org" } as RawStackConfig)).toMatch(/domian/);
+    expect(errorOf({ ...baseConfig(), domian: "example.org" } as RawStackConfig)).toMatch(/^\s*domian: unknown key$/m);
+  });
+
+  it("checks busUser with the contract's rule, naming the key", () => {
+    expect(errorOf({ ...baseConfig(), busUser: "bad user!" })).toMatch(/^\s*busUser: must not contain ':' or whitespace/m);
+    expect(errorOf({ ...baseConfig(), busUser: "agent:1" })).toMatch(/^\s*busUser: /m);
   });
 
   it("passes host-config errors on, naming the key", () => {
-    expect(() => hostConfigOf(parseStackConfig({ ...baseConfig(), busUser: "bad user!" }))).toThrow(/stack config.*busUser/);
+    // Every label is valid, but the name is longer than DNS allows: only the host config checks that.
+    const tooLong = `${"a".repeat(60)}.`.repeat(5) + "com";
+    expect(() => hostConfigOf(parseStackConfig({ ...baseConfig(), domain: tooLong }))).toThrow(/stack config.*domain/);
   });
 
   it("never echoes a secret in an error, and returns secrets only as Pulumi secrets", async () => {
     const badPassword = "hunter2 has a space and a quote'";
     const message = errorOf({ ...baseConfig(), busPassword: badPassword });
     expect(message).toMatch(/busPassword: must be 12-128 characters from/);
+    expect(message).toContain(`busPassword: ${HOST_PASSWORD_RULE}`);
     expect(message).not.toContain("hunter2");
 
     const badKey = "ssh-rsa AAAA this is a public key pasted by mistake";

@@ -2,14 +2,14 @@
  * Runs the real Pulumi program (infra/index.ts) against Pulumi's mock engine and records every
  * resource registration as the engine would see it: type, name, parent, inputs (with secret
  * markers intact), dependsOn, deletedWith, replaceWith, ignoreChanges, additionalSecretOutputs.
- * Only the DigitalOcean API and the engine are simulated; the program, config parsing and the
- * provision step list are the real ones.
+ * Only the engine and the providers (DigitalOcean, random) are simulated, answering as the real
+ * ones do; the program, config parsing and the provision step list are the real ones.
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
-import { readStackConfig } from "../../infra/config";
+import { readStackConfig, SECRET_CONFIG_KEYS } from "../../infra/config";
 import { claudeBusStack } from "../../infra/program";
 
 export interface Registered {
@@ -41,6 +41,8 @@ export interface StackRun {
   get(name: string): Registered;
 }
 
+/** Droplet ids are numbers, which the provider hands over as strings. */
+export const FAKE_DROPLET_ID = "424242";
 export const FAKE_IPV4 = "203.0.113.10";
 export const FAKE_IPV6 = "2001:db8::10";
 export const FAKE_PRIVATE_KEY =
@@ -58,26 +60,68 @@ export function baseConfig(): Record<string, string> {
   };
 }
 
-/** The secret keys `pulumi config set --secret` would mark. */
-const SECRET_KEYS = ["sshPrivateKey", "busPassword"];
+/** random_password's character sets, as terraform-provider-random (which Pulumi's random bridges) has them. */
+const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const LOWER = "abcdefghijklmnopqrstuvwxyz";
+const DIGITS = "0123456789";
+const SPECIAL = "!@#$%&*()-_=+[]{}<>:?";
 
-/** Deterministic stand-in for random.RandomPassword: letters and digits derived from its inputs. */
-export function fakePassword(inputs: Record<string, unknown>): string {
-  const seed = createHash("sha256").update(JSON.stringify(unwrapSecrets(inputs))).digest("base64");
-  return seed.replace(/[^A-Za-z0-9]/g, "").padEnd(Number(inputs.length), "x").slice(0, Number(inputs.length));
+/** The provider's reading of RandomPassword inputs: a class is on unless set false; minimums default to 0. */
+function passwordRule(inputs: Record<string, unknown>) {
+  const special = typeof inputs.overrideSpecial === "string" && inputs.overrideSpecial !== "" ? inputs.overrideSpecial : SPECIAL;
+  const on = (v: unknown) => v !== false;
+  const classes: [string, boolean, unknown][] = [
+    [UPPER, on(inputs.upper), inputs.minUpper],
+    [LOWER, on(inputs.lower), inputs.minLower],
+    [DIGITS, on(inputs.numeric ?? inputs.number), inputs.minNumeric],
+    [special, on(inputs.special), inputs.minSpecial],
+  ];
+  return {
+    length: Number(inputs.length),
+    chars: classes.filter(([, enabled]) => enabled).map(([set]) => set).join(""),
+    // Each minimum draws from its class whether or not the class is on, as the provider does.
+    minimums: classes.map(([set, , min]) => [set, Number(min ?? 0)] as const),
+  };
 }
 
-function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+/** Every character a password generated from these inputs may hold. */
+export function randomPasswordCharacters(inputs: Record<string, unknown>): string {
+  const { chars, minimums } = passwordRule(inputs);
+  return [...new Set(chars + minimums.filter(([, min]) => min > 0).map(([set]) => set).join(""))].join("");
+}
+
+/**
+ * What random.RandomPassword answers for these inputs, made the provider's way (each minimum from
+ * its class, the rest from every enabled class, then shuffled), with randomness derived from the
+ * inputs and `seed`: the same inputs give the same password, new keepers a new one.
+ */
+export function randomPassword(inputs: Record<string, unknown>, seed = ""): string {
+  const { length, chars, minimums } = passwordRule(inputs);
+  const needed = minimums.reduce((sum, [, min]) => sum + min, 0);
+  if (length < needed) throw new Error(`length (${length}) must be >= the sum of the minimums (${needed})`);
+  const stream = `${JSON.stringify(unwrapSecrets(inputs))}\0${seed}`;
+  let counter = 0;
+  const next = () => createHash("sha256").update(`${stream}\0${counter++}`).digest().readUInt32BE(0);
+  const draw = (set: string, n: number) => Array.from({ length: n }, () => set[next() % set.length]);
+  const picked = [...minimums.flatMap(([set, min]) => draw(set, min)), ...draw(chars, length - needed)];
+  return picked
+    .map((c) => [next(), c] as const)
+    .sort(([a], [b]) => a - b)
+    .map(([, c]) => c)
+    .join("");
+}
+
+function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
-    case "digitalocean:index/droplet:Droplet": // its id is numeric, as DigitalOcean's are
-      return { ...inputs, ipv4Address: "198.51.100.7", ipv6Address: FAKE_IPV6, dropletUrn: `do:droplet:${name}` };
+    case "digitalocean:index/droplet:Droplet":
+      return { ...inputs, ipv4Address: "198.51.100.7", ipv6Address: FAKE_IPV6, dropletUrn: `do:droplet:${FAKE_DROPLET_ID}` };
     case "digitalocean:index/reservedIp:ReservedIp":
       return { ...inputs, ipAddress: FAKE_IPV4, reservedIpUrn: `do:floatingip:${FAKE_IPV4}` };
     case "digitalocean:index/sshKey:SshKey":
       return { ...inputs, fingerprint: FAKE_FINGERPRINT };
     case "random:index/randomPassword:RandomPassword":
       // Plain, not secret: the program itself must mark the password secret.
-      return { ...inputs, result: fakePassword(inputs) };
+      return { ...inputs, result: randomPassword(inputs) };
     default:
       return { ...inputs };
   }
@@ -85,8 +129,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
 
 const mocks: pulumi.runtime.Mocks = {
   newResource: (args) => ({
-    id: args.type === "digitalocean:index/droplet:Droplet" ? "424242" : `${args.name}-id`,
-    state: mockState(args.type, args.name, args.inputs),
+    id: args.type === "digitalocean:index/droplet:Droplet" ? FAKE_DROPLET_ID : `${args.name}-id`,
+    state: mockState(args.type, args.inputs),
   }),
   call: (args) => {
     throw new Error(`unexpected provider call ${args.token}`);
@@ -140,7 +184,7 @@ export async function runStack(config: Record<string, string>, bundleDir: string
   for (const [k, v] of Object.entries(config)) all[`claude-bus:${k}`] = v;
   pulumi.runtime.setAllConfig(
     all,
-    SECRET_KEYS.filter((k) => k in config).map((k) => `claude-bus:${k}`),
+    SECRET_CONFIG_KEYS.filter((k) => k in config).map((k) => `claude-bus:${k}`),
   );
   await pulumi.runtime.setMocks(mocks, "claude-bus", "test", false);
 

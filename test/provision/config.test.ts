@@ -1,9 +1,10 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { parseEnvFile, renderEnvFile } from "../../client/envFile";
-import { LETS_ENCRYPT_PRODUCTION, busPasswordSchema, parseHostConfig } from "../../provision/config";
+import { parseEnvFile, renderEnvFile } from "../../contract/envFile";
+import { HostPassword } from "../../contract/password";
+import { LETS_ENCRYPT_PRODUCTION, parseHostConfig } from "../../provision/config";
+import { tempDir } from "../support/tempDir";
 import { ED25519_KEY, MINIMAL, cfgOf } from "./fixtures";
 
 describe("parseHostConfig", () => {
@@ -44,7 +45,7 @@ describe("parseHostConfig", () => {
   });
 
   it.each([
-    [{ domain: undefined }, /domain:/],
+    [{ domain: undefined }, /domain is required/],
     [{ domain: "localhost" }, /domain: must be a DNS name/],
     [{ domain: "exa mple.com" }, /domain: must be a DNS name/],
     [{ subdomain: "a.b" }, /subdomain: must be one DNS label/],
@@ -58,7 +59,7 @@ describe("parseHostConfig", () => {
     [{ rateLimit: { perSecond: 0 } }, /rateLimit\.perSecond:/],
     [{ sharedDir: { group: "Bad Group" } }, /sharedDir\.group: must be a unix name/],
     [{ sharedDir: { maxAgeDays: 0 } }, /sharedDir\.maxAgeDays:/],
-    [{ clientSshKeys: [ED25519_KEY, "ssh-ed25519 AAAA\nssh-rsa AAAA"] }, /clientSshKeys\.1: must be one OpenSSH public key line/],
+    [{ clientSshKeys: [ED25519_KEY, "ssh-ed25519 AAAA\nssh-rsa AAAA"] }, /clientSshKeys\[1\]: must be one OpenSSH public key line/],
     [{ hostname: "x" }, /hostname: unknown key/],
     [{ sharedDir: { owner: "x" } }, /sharedDir\.owner: unknown key/],
   ])("rejects %j naming the key", (extra, message) => {
@@ -70,37 +71,31 @@ describe("parseHostConfig", () => {
   });
 });
 
-describe("busPasswordSchema", () => {
+describe("HostPassword (the contract's rule for the password the host is given)", () => {
   it("accepts generated-style passwords and refuses what could break htpasswd, dotenv or curl quoting", () => {
-    expect(busPasswordSchema.safeParse("Abcdefghijklmnopqrstuvwxyz12").success).toBe(true);
+    expect(HostPassword.safeParse("Abcdefghijklmnopqrstuvwxyz12").success).toBe(true);
     for (const bad of ["short", 'has"quote1234', "has space 12345", "back\\slash12345", "new\nline123456", "x".repeat(129)]) {
-      expect(busPasswordSchema.safeParse(bad).success).toBe(false);
+      expect(HostPassword.safeParse(bad).success).toBe(false);
     }
   });
 
   it("refuses what bash would expand when a client sources its env file: ~, ! and *", () => {
     for (const bad of ["~+abcdefghijkl", "abcdefgh:~root", "abcdefghijkl!!", "abcdefghijkl*"]) {
-      expect(busPasswordSchema.safeParse(bad).success).toBe(false);
+      expect(HostPassword.safeParse(bad).success).toBe(false);
     }
   });
 
   it("accepts only passwords that reach a client's env file unquoted and come back the same from bash and our parser", () => {
     const punctuation = "._+/=@%,:-";
     const password = `Ab0${punctuation}${punctuation}=`;
-    expect(busPasswordSchema.safeParse(password).success).toBe(true);
+    expect(HostPassword.safeParse(password).success).toBe(true);
     const text = renderEnvFile({ BUS_USER: "claude", BUS_PASS: password, BUS_URL: "https://claude-bus.example.com" });
     expect(text).toContain(`BUS_PASS=${password}\n`);
     expect(parseEnvFile(text, "claude-bus.env").BUS_PASS).toBe(password);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-pass-"));
-    try {
-      fs.writeFileSync(path.join(dir, "claude-bus.env"), text);
-      const sourced = spawnSync("bash", ["-c", 'cd / && source "$1" && printf %s "$BUS_PASS"', "bash", path.join(dir, "claude-bus.env")], {
-        encoding: "utf8",
-      });
-      expect(sourced.stdout).toBe(password);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const file = path.join(tempDir("pass"), "claude-bus.env");
+    fs.writeFileSync(file, text);
+    const sourced = spawnSync("bash", ["-c", 'cd / && source "$1" && printf %s "$BUS_PASS"', "bash", file], { encoding: "utf8" });
+    expect(sourced.stdout).toBe(password);
   });
 });
 

@@ -7,3 +7,6 @@ export const TEST_PEM = "-----BEGIN CERTIFICATE-----\nMIIBdummyPEMbody\n-----END
 export const BUNDLE_SHA = "ab".repeat(32);
 
 export const cfgOf = (extra: Partial<HostConfigInput> = {}) => parseHostConfig({ ...MINIMAL, ...extra });
+
+/** The one config the golden files (test/provision/golden/) are rendered from: every optional piece present. */
+export const GOLDEN_CFG = () => cfgOf({ acmeCaBundle: TEST_PEM, clientSshKeys: [ED25519_KEY], sharedDir: { maxAgeDays: 30 } });

@@ -1,6 +1,5 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { renderServiceUnit } from "../../provision/render/systemd";
 import {
@@ -10,19 +9,33 @@ import {
   renderLogrotate,
   renderTmpfiles,
 } from "../../provision/render/files";
-import { ED25519_KEY, cfgOf } from "./fixtures";
+import { requireTool } from "../support/requireTool";
+import { tempDir } from "../support/tempDir";
+import { ED25519_KEY, GOLDEN_CFG, cfgOf } from "./fixtures";
+import { expectGolden } from "./golden";
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-files-"));
 const run = (cmd: string, args: string[]) => {
-  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  const r = spawnSync(requireTool(cmd), args, { encoding: "utf8" });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 };
+
+describe("golden host files", () => {
+  it.each([
+    ["claude-bus.service", () => renderServiceUnit(GOLDEN_CFG())],
+    ["logrotate", () => renderLogrotate()],
+    ["tmpfiles.conf", () => renderTmpfiles(GOLDEN_CFG())],
+    ["authorized_keys", () => renderAuthorizedKeys(GOLDEN_CFG())],
+    ["certbot-deploy-hook", () => renderCertbotDeployHook()],
+    ["certbot-ca-dropin.conf", () => renderCertbotCaDropin()],
+  ])("%s is byte for byte the golden file", (name, render) => {
+    expectGolden(name, render());
+  });
+});
 
 describe("claude-bus.service", () => {
   const unit = renderServiceUnit(cfgOf());
   let dir: string;
-  beforeEach(() => (dir = tmp()));
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  beforeEach(() => (dir = tempDir("files")));
 
   /** The unit as rendered, except that node is wherever this machine has it (Debian's is /usr/bin/node). */
   const write = (text: string) => {
@@ -85,11 +98,10 @@ describe("logrotate rule", () => {
     const text = renderLogrotate();
     expect(text).toContain("/var/log/claude-bus-access.log /var/log/claude-bus-error.log {");
     expect(text).toContain("invoke-rc.d nginx rotate");
-    const dir = tmp();
+    const dir = tempDir("logrotate");
     const conf = path.join(dir, "claude-bus");
     fs.writeFileSync(conf, text, { mode: 0o644 });
     const r = run("logrotate", ["--debug", "--state", path.join(dir, "state"), conf]);
-    fs.rmSync(dir, { recursive: true, force: true });
     expect(r.status).toBe(0);
     expect(r.output).toContain("rotating pattern: /var/log/claude-bus-access.log /var/log/claude-bus-error.log");
     expect(r.output).not.toMatch(/^error:/m);
@@ -102,7 +114,7 @@ describe("shared drop dir", () => {
     const text = renderTmpfiles(cfgOf({ sharedDir: { group: "dropfolk", maxAgeDays: 14 } }));
     expect(text).toContain("d /opt/claude-bus-files 2770 root dropfolk 14d\n");
 
-    const root = tmp();
+    const root = tempDir("tmpfiles");
     fs.mkdirSync(path.join(root, "etc"));
     fs.writeFileSync(path.join(root, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\n");
     fs.writeFileSync(path.join(root, "etc", "group"), "root:x:0:\ndropfolk:x:4321:\n");
@@ -110,7 +122,6 @@ describe("shared drop dir", () => {
     fs.writeFileSync(conf, text);
     const r = run("systemd-tmpfiles", ["--create", `--root=${root}`, conf]);
     const st = fs.statSync(path.join(root, "opt", "claude-bus-files"));
-    fs.rmSync(root, { recursive: true, force: true });
     expect(r.output).toBe("");
     expect((st.mode & 0o7777).toString(8)).toBe("2770");
     expect([st.uid, st.gid]).toEqual([0, 4321]);
@@ -126,11 +137,9 @@ describe("shared drop dir", () => {
 
 describe("certbot pieces", () => {
   it("the deploy hook reloads nginx and is valid sh", () => {
-    const dir = tmp();
-    const hook = path.join(dir, "hook");
+    const hook = path.join(tempDir("hook"), "hook");
     fs.writeFileSync(hook, renderCertbotDeployHook());
     const r = run("sh", ["-n", hook]);
-    fs.rmSync(dir, { recursive: true, force: true });
     expect(r.status).toBe(0);
     expect(renderCertbotDeployHook()).toMatch(/^#!\/bin\/sh\n[\s\S]*systemctl reload nginx\n$/);
   });

@@ -1,18 +1,34 @@
 import * as fs from "fs";
 import * as https from "https";
 import * as http from "http";
-import * as os from "os";
 import * as path from "path";
-import { MAX_REQUEST_BYTES } from "../../service/app";
+import { MAX_REQUEST_BYTES } from "../../contract/defaults";
+import { AUTH_REALM, HTTP_ERRORS } from "../../contract/httpErrors";
 import { RunningBus, startBus } from "../../service/server";
 import { renderAcmeBootstrapSite, renderNginxSite } from "../../provision/render/nginx";
-import { ScratchNginx, freePort, scratchNginx } from "./scratchNginx";
-import { cfgOf } from "./fixtures";
+import { freePort } from "../support/ports";
+import { tempDir } from "../support/tempDir";
+import { ScratchNginx, scratchNginx } from "./scratchNginx";
+import { GOLDEN_CFG, cfgOf } from "./fixtures";
+import { expectGolden } from "./golden";
 
 const PASS = "Test0Password0For0The0Bus000";
 
 describe("rendered nginx site", () => {
   const site = renderNginxSite(cfgOf());
+
+  it("is byte for byte the golden file, as is the ACME bootstrap site", () => {
+    expectGolden("nginx-site.conf", renderNginxSite(GOLDEN_CFG()));
+    expectGolden("acme-bootstrap.conf", renderAcmeBootstrapSite(GOLDEN_CFG()));
+  });
+
+  it("answers nginx's own errors with the contract's JSON bodies", () => {
+    for (const { status, text } of [HTTP_ERRORS.unauthorized, HTTP_ERRORS.tooLarge, HTTP_ERRORS.rateLimited, HTTP_ERRORS.badGateway, HTTP_ERRORS.gatewayTimeout]) {
+      expect(site).toContain(`    error_page ${status} @error${status};\n`);
+      expect(site).toContain(`    location @error${status} { default_type application/json; return ${status} '{"error":"${text}"}\\n'; }\n`);
+    }
+    expect(site).toContain(`    location @error503 { default_type application/json; return 503 '{"error":"${HTTP_ERRORS.badGateway.text}"}\\n'; }\n`);
+  });
 
   it("redirects plain HTTP to HTTPS but keeps the ACME challenge on port 80", () => {
     const port80 = site.slice(0, site.indexOf("listen 443"));
@@ -109,7 +125,7 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
   let ca: Buffer;
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-data-"));
+    dataDir = tempDir("data");
     const port = await freePort();
     bus = await startBus({ port, dataDir, credentials: { user: "claude", pass: PASS }, log: () => {} });
     // burst 30 covers the tests before the rate-limit one; refill is 1 request per second.
@@ -120,7 +136,6 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
   afterAll(async () => {
     await scratch?.stop();
     await bus?.close().catch(() => {});
-    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   const request = (
@@ -165,9 +180,9 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     for (const credential of [undefined, "claude:wrong-password-000", `other:${PASS}`]) {
       const a = await request(true, "/health", { auth: credential });
       expect(a.status).toBe(401);
-      expect(a.headers["www-authenticate"]).toBe('Basic realm="claude-bus"');
+      expect(a.headers["www-authenticate"]).toBe(`Basic realm="${AUTH_REALM}"`);
       expect(a.headers["content-type"]).toMatch(/^application\/json/);
-      expect(JSON.parse(a.body)).toEqual({ error: expect.any(String) });
+      expect(JSON.parse(a.body)).toEqual({ error: HTTP_ERRORS.unauthorized.text });
     }
   });
 
@@ -198,7 +213,7 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
 
     const tooBig = await request(true, "/post", { method: "POST", auth, body: Buffer.alloc(530 * 1024, 0x20) });
     expect(tooBig.status).toBe(413);
-    expect(JSON.parse(tooBig.body)).toEqual({ error: expect.stringMatching(/too large/) });
+    expect(JSON.parse(tooBig.body)).toEqual({ error: HTTP_ERRORS.tooLarge.text });
   });
 
   it("answers 429 with a JSON error when a client goes over the rate limit", async () => {
@@ -206,7 +221,7 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     const limited = answers.filter((a) => a.status === 429);
     expect(limited.length).toBeGreaterThan(0);
     expect(answers.map((a) => a.status).filter((s) => s !== 200 && s !== 429)).toEqual([]);
-    expect(JSON.parse(limited[0].body)).toEqual({ error: expect.stringMatching(/too many requests/) });
+    expect(JSON.parse(limited[0].body)).toEqual({ error: HTTP_ERRORS.rateLimited.text });
   });
 
   it("answers 502 with a JSON error when the service is down", async () => {
@@ -215,6 +230,6 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     // 127.0.0.1's allowance, not this client's.
     const a = await request(true, "/health", { auth, from: "127.0.0.2" });
     expect(a.status).toBe(502);
-    expect(JSON.parse(a.body)).toEqual({ error: "bus service unavailable" });
+    expect(JSON.parse(a.body)).toEqual({ error: HTTP_ERRORS.badGateway.text });
   });
 });

@@ -6,24 +6,17 @@
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
-import * as os from "os";
 import * as path from "path";
 import type { HostConfig } from "../../provision/config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, HTPASSWD_FILE, certDir } from "../../provision/paths";
 import { renderNginxSite } from "../../provision/render/nginx";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
+import { freePort } from "../support/ports";
+import { requireTool } from "../support/requireTool";
+import { tempDir } from "../support/tempDir";
+import { waitFor } from "../support/waitFor";
 
 const run = (cmd: string, args: string[], input?: string) => {
-  const r = spawnSync(cmd, args, { encoding: "utf8", input });
+  const r = spawnSync(requireTool(cmd), args, { encoding: "utf8", input });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
   return r.stdout;
 };
@@ -42,7 +35,8 @@ export interface ScratchNginx {
 }
 
 export async function scratchNginx(cfg: HostConfig, password: string): Promise<ScratchNginx> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-nginx-"));
+  requireTool("nginx");
+  const dir = tempDir("nginx");
   fs.chmodSync(dir, 0o755); // workers run as nobody and read htpasswd and the webroot per request
   const [http, https] = [await freePort(), await freePort()];
   const certs = path.join(dir, "cert");
@@ -100,11 +94,14 @@ ${temp}
     },
     async start() {
       child = spawn("nginx", args, { stdio: "ignore" });
-      for (let i = 0; i < 100; i++) {
-        if (await new Promise((resolve) => net.connect(https, "127.0.0.1").on("connect", function (this: net.Socket) { this.destroy(); resolve(true); }).on("error", () => resolve(false)))) return;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error(`nginx did not listen: ${fs.readFileSync(path.join(dir, "startup-error.log"), "utf8")}`);
+      const listening = () =>
+        new Promise<boolean>((resolve) => {
+          const socket = net.connect(https, "127.0.0.1");
+          socket.on("connect", () => (socket.destroy(), resolve(true))).on("error", () => resolve(false));
+        });
+      await waitFor(`nginx listening on ${https}`, listening, { timeoutMs: 5000, everyMs: 50 }).catch((err) => {
+        throw new Error(`${err.message}\n${fs.readFileSync(path.join(dir, "startup-error.log"), "utf8")}`);
+      });
     },
     async stop() {
       if (child && child.exitCode === null) {
@@ -112,7 +109,6 @@ ${temp}
         child.kill("SIGQUIT");
         await exited;
       }
-      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,10 +1,12 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { PROVISION_EXIT, parseTarget, provisionCommand, remoteCommand, rotateOverSsh, sshArgs } from "../../provision/ssh";
-import { freePort } from "./scratchNginx";
-import { MINIMAL, cfgOf } from "./fixtures";
+import { credentialsEnv } from "../../provision/credentials";
+import { provisionHost, rotateOverSsh } from "../../provision/ssh/runner";
+import { parseTarget, remoteCommand, sshArgs, sshEnv } from "../../provision/ssh/transport";
+import { bundleUploadScript, hostSteps, rotationSteps } from "../../provision/steps";
+import { tempDir } from "../support/tempDir";
+import { cfgOf } from "./fixtures";
 
 const PASS = "Stdin0Only0Password000000000";
 
@@ -53,89 +55,84 @@ describe("the remote command", () => {
   });
 });
 
-describe("claude-bus provision", () => {
-  let dir: string;
-  let stderr: string;
-  let spy: jest.SpyInstance;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-provision-"));
-    stderr = "";
-    spy = jest.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-      stderr += chunk.toString();
-      return true;
-    });
-    jest.spyOn(process.stdout, "write").mockImplementation(() => true);
-  });
-  afterEach(() => {
-    jest.restoreAllMocks();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const configFile = (content: unknown) => {
-    const file = path.join(dir, "host.json");
-    fs.writeFileSync(file, typeof content === "string" ? content : JSON.stringify(content));
-    return file;
-  };
-
-  it.each([
-    [[], /--target is required/],
-    [["--target", "root@h"], /--config is required/],
-    [["--target", "root@h", "--config", "x", "--verbose", "1"], /unknown option --verbose/],
-    [["--target", "root@h", "--config", "x", "--port", "abc"], /--port must be a number/],
-    [["--target", "root@h", "--config"], /--config needs a value/],
-  ])("answers usage errors for %j with exit 1", async (argv, message) => {
-    expect(await provisionCommand(argv as string[], { BUS_PASS: PASS })).toBe(PROVISION_EXIT.usage);
-    expect(stderr).toMatch(message);
-    expect(stderr).toContain("usage: claude-bus provision");
-    expect(spy).toHaveBeenCalled();
-  });
-
-  it("names the config file and the bad key", async () => {
-    const file = configFile({ ...MINIMAL, servicePort: 22 });
-    expect(await provisionCommand(["--target", "root@h", "--config", file], { BUS_PASS: PASS })).toBe(PROVISION_EXIT.usage);
-    expect(stderr).toContain(`--config ${file}: invalid host config: servicePort:`);
-    const broken = configFile("{not json");
-    expect(await provisionCommand(["--target", "root@h", "--config", broken], { BUS_PASS: PASS })).toBe(PROVISION_EXIT.usage);
-    expect(stderr).toMatch(/--config .*host\.json: .*JSON/);
-  });
-
-  it("refuses an unsafe password without printing it", async () => {
-    const file = configFile(MINIMAL);
-    expect(await provisionCommand(["--target", "root@h", "--config", file], { BUS_PASS: "short pass" })).toBe(PROVISION_EXIT.usage);
-    expect(stderr).toContain("bus password: must be 12-128 characters");
-    expect(stderr).not.toContain("short pass");
-  });
-
-  it("reports an unreachable host with exit 3 (real ssh to a closed loopback port)", async () => {
-    const bundle = path.join(dir, "bundle.js");
-    fs.writeFileSync(bundle, "console.log('bus')\n");
-    const port = await freePort();
-    const argv = ["--target", "root@127.0.0.1", "--port", String(port), "--config", configFile(MINIMAL), "--bundle", bundle, "--known-hosts", path.join(dir, "kh")];
-    expect(await provisionCommand(argv, { BUS_PASS: PASS })).toBe(PROVISION_EXIT.unreachable);
-    expect(stderr).toMatch(/upload-bundle: ssh could not reach the host[\s\S]*Connection refused/);
-    expect(stderr).not.toContain(PASS);
-  });
-
-  it("reads the password from stdin when BUS_PASS is unset", () => {
-    const bundle = path.join(dir, "bundle.js");
-    fs.writeFileSync(bundle, "console.log('bus')\n");
-    const code = `require("./provision/ssh").provisionCommand(process.argv.slice(1), {}).then((c) => process.exit(c))`;
-    const run = (input: string) =>
-      spawnSync(
-        process.execPath,
-        ["-r", "ts-node/register/transpile-only", "-e", code, "--", "--target", "root@127.0.0.1", "--port", "1", "--config", configFile(MINIMAL), "--bundle", bundle, "--known-hosts", path.join(dir, "kh")],
-        { cwd: path.join(__dirname, "..", ".."), input, encoding: "utf8", env: { PATH: process.env.PATH } },
-      );
-    const withPassword = run(`${PASS}\n`);
-    expect(withPassword.stderr).toContain("ssh could not reach the host");
-    expect(withPassword.status).toBe(PROVISION_EXIT.unreachable);
-    const without = run("");
-    expect(without.stderr).toContain("bus password: must be 12-128 characters");
-    expect(without.status).toBe(PROVISION_EXIT.usage);
-  });
-});
-
 describe("rotateOverSsh", () => {
   it("checks the new password before contacting the host", async () => {
     await expect(rotateOverSsh("root@127.0.0.1", cfgOf(), "bad pass")).rejects.toThrow(/new bus password: must be/);
+  });
+});
+
+describe("ssh's environment", () => {
+  it("is only what ssh needs: never BUS_PASS or anything else of ours", () => {
+    const env = { PATH: "/bin", HOME: "/root", USER: "root", LOGNAME: "root", SSH_AUTH_SOCK: "/run/agent", BUS_PASS: "x", PULUMI_ACCESS_TOKEN: "y", LANG: "C" };
+    expect(sshEnv(env)).toEqual({ PATH: "/bin", HOME: "/root", USER: "root", LOGNAME: "root", SSH_AUTH_SOCK: "/run/agent" });
+    expect(sshEnv({ PATH: "/bin" })).toEqual({ PATH: "/bin" });
+  });
+});
+
+/**
+ * An ssh stand-in first on PATH: each call records its arguments (NUL-separated), environment and stdin as numbered
+ * files in `calls`, prints one change and exits 0. The real ssh, host and steps are the host test's.
+ */
+describe("the runner, over an ssh stand-in", () => {
+  const PASSWORD = "Runner0Password0000000000000";
+  let calls: string;
+  let saved: NodeJS.ProcessEnv;
+  beforeEach(() => {
+    const dir = tempDir("fake-ssh");
+    calls = path.join(dir, "calls");
+    fs.mkdirSync(calls);
+    fs.writeFileSync(
+      path.join(dir, "ssh"),
+      `#!/bin/bash\nn=$(ls ${calls} | wc -l)\nn=$(printf '%03d' $((n / 3)))\nenv > ${calls}/$n.env\nprintf '%s\\0' "$@" > ${calls}/$n.args\ncat > ${calls}/$n.stdin\necho "changed: something"\n`,
+      { mode: 0o755 },
+    );
+    saved = { ...process.env };
+    process.env.PATH = `${dir}:${process.env.PATH}`;
+    process.env.BUS_PASS = PASSWORD;
+    process.env.SOME_TOKEN = "not-for-ssh";
+  });
+  afterEach(() => {
+    process.env = saved;
+  });
+  const recorded = () =>
+    fs
+      .readdirSync(calls)
+      .filter((f) => f.endsWith(".args"))
+      .sort()
+      .map((f) => {
+        const n = f.slice(0, -".args".length);
+        const read = (ext: string) => fs.readFileSync(path.join(calls, `${n}.${ext}`), "utf8");
+        return { command: read("args").split("\0").slice(-2)[0], stdin: read("stdin"), env: read("env") };
+      });
+
+  it("uploads the bundle, then gives each step its script, and the credentials env text only to the steps that read it", async () => {
+    const cfg = cfgOf();
+    const bundle = path.join(tempDir("bundle"), "claude-bus.js");
+    fs.writeFileSync(bundle, "console.log('bus')\n");
+    const target = parseTarget("root@203.0.113.7");
+    const results = await provisionHost(target, cfg, { busPassword: PASSWORD, bundle: { file: bundle, sha256: "ab".repeat(32) } });
+    const steps = hostSteps(cfg, { sha256: "ab".repeat(32) });
+    expect(results.map((r) => [r.name, r.changes])).toEqual(steps.map((s) => [s.name, ["something"]]));
+    const sent = recorded();
+    expect(sent.map((c) => c.command)).toEqual([bundleUploadScript(), ...steps.map((s) => s.script)].map((script) => remoteCommand(target, script)));
+    expect(sent.map((c) => c.stdin)).toEqual([
+      "console.log('bus')\n",
+      ...steps.map((s) => (s.stdin === "credentials" ? credentialsEnv(cfg, PASSWORD) : "")),
+    ]);
+    for (const { env } of sent) {
+      expect(env).not.toContain(PASSWORD);
+      expect(env).not.toContain("SOME_TOKEN");
+    }
+  });
+
+  it("rotates by running the credentials and health steps with the new password's env text", async () => {
+    const cfg = cfgOf();
+    const next = "Next0Password000000000000000";
+    const results = await rotateOverSsh("root@203.0.113.7", cfg, next);
+    expect(results.map((r) => r.name)).toEqual(["credentials", "health"]);
+    const sent = recorded();
+    expect(sent.map((c) => c.command)).toEqual(rotationSteps(cfg).map((s) => remoteCommand(parseTarget("root@203.0.113.7"), s.script)));
+    expect(sent.map((c) => c.stdin)).toEqual([credentialsEnv(cfg, next), credentialsEnv(cfg, next)]);
+    for (const { env } of sent) expect(env).not.toContain(PASSWORD);
   });
 });

@@ -1,12 +1,18 @@
 import { spawnSync } from "child_process";
 import { createHash } from "crypto";
-import { HostStep, hostSteps, rotationStep } from "../../provision/steps";
-import { BUNDLE_SHA, ED25519_KEY, TEST_PEM, cfgOf } from "./fixtures";
+import * as fs from "fs";
+import * as path from "path";
+import { FileText, Header, LIB_SOURCE_LINE, renderHeader, stepFile } from "../../provision/compose";
+import { HostStep, bundleUploadScript, composeStep, hostStepPlans, hostSteps, rotationSteps } from "../../provision/steps";
+import { requireTool } from "../support/requireTool";
+import { BUNDLE_SHA, ED25519_KEY, GOLDEN_CFG, TEST_PEM, cfgOf } from "./fixtures";
+import { expectGolden } from "./golden";
 
 const ORDER = ["cloud-init", "packages", "accounts", "credentials", "service", "drop-dir", "certificate", "nginx", "health"];
 const hashes = (steps: HostStep[]) => Object.fromEntries(steps.map((s) => [s.name, s.hash]));
 /** The names of the steps whose hash differs between two step lists. */
 const changedSteps = (a: HostStep[], b: HostStep[]) => a.filter((s, i) => s.hash !== b[i].hash).map((s) => s.name);
+const isFileText = (v: unknown): v is FileText => typeof v === "object" && v !== null && !Array.isArray(v);
 
 describe("hostSteps", () => {
   const base = () => hostSteps(cfgOf(), { sha256: BUNDLE_SHA });
@@ -22,9 +28,9 @@ describe("hostSteps", () => {
     }
   });
 
-  it("gives the password on stdin exactly to the steps that need it", () => {
-    expect(base().filter((s) => s.stdin === "busPassword").map((s) => s.name)).toEqual(["credentials", "health"]);
-    expect(rotationStep(cfgOf()).stdin).toBe("busPassword");
+  it("gives the credentials env text on stdin exactly to the steps that need it", () => {
+    expect(base().filter((s) => s.stdin === "credentials").map((s) => s.name)).toEqual(["credentials", "health"]);
+    expect(base().filter((s) => s.stdin !== undefined && s.stdin !== "credentials")).toEqual([]);
   });
 
   it("is the same, hash for hash, for an equal config built separately (a re-run is a no-op for Pulumi)", () => {
@@ -65,46 +71,87 @@ describe("hostSteps", () => {
     expect(changedSteps(base(), withTemplate("../../provision/render/files", "renderTmpfiles"))).toEqual(["drop-dir"]);
   });
 
-  it("embeds the rendered files verbatim and the bundle's sha256", () => {
-    const steps = Object.fromEntries(hostSteps(cfgOf({ acmeCaBundle: TEST_PEM, clientSshKeys: [ED25519_KEY] }), { sha256: BUNDLE_SHA }).map((s) => [s.name, s.script]));
-    expect(steps.service).toContain(`want=${BUNDLE_SHA}\n`);
-    expect(steps.service).toContain("install_file /etc/systemd/system/claude-bus.service 644 root:root <<'CLAUDE_BUS_EOF'\n# Managed by claude-bus provision");
-    expect(steps.nginx).toContain("install_file /etc/nginx/sites-available/claude-bus.example.com 644 root:root <<'CLAUDE_BUS_EOF'\n");
-    expect(steps.nginx).toContain("nginx -t -q");
+  it("embeds the rendered files verbatim, the bundle's sha256 and the config's values as readonly variables", () => {
+    const steps = Object.fromEntries(hostSteps(GOLDEN_CFG(), { sha256: BUNDLE_SHA }).map((s) => [s.name, s.script]));
+    expect(steps.service).toContain(`\nreadonly BUNDLE_SHA256='${BUNDLE_SHA}'\n`);
+    expect(steps.service).toContain("\nIFS= read -r -d '' UNIT <<'CLAUDE_BUS_EOF' || true\n# Managed by claude-bus provision");
+    expect(steps.service).toContain('\ninstall_file "$UNIT_PATH" 644 root:root daemon-reload "restart claude-bus" < <(printf \'%s\' "$UNIT")\n');
+    expect(steps.nginx).toContain("\nreadonly SITE_PATH='/etc/nginx/sites-available/claude-bus.example.com'\n");
+    expect(steps.nginx).toContain("\nIFS= read -r -d '' SITE <<'CLAUDE_BUS_EOF' || true\n# Managed by claude-bus provision");
+    expect(steps.nginx).toContain('\ninstall_file "$SITE_PATH" 644 root:root "reload nginx" < <(printf \'%s\' "$SITE")\n');
+    // The handler it notifies checks the configuration before nginx loads it.
+    expect(steps.nginx).toContain('    "reload nginx")\n      nginx -t -q\n      systemctl reload-or-restart nginx\n');
     expect(steps["drop-dir"]).toContain(`restrict ${ED25519_KEY}\n`);
-    expect(steps.certificate).toContain(TEST_PEM);
-    expect(steps.certificate).toContain("export REQUESTS_CA_BUNDLE=/etc/claude-bus/acme-ca.pem");
-    expect(steps.certificate).toContain("certbot certonly --webroot -w /var/www/claude-bus-acme -d claude-bus.example.com");
+    expect(steps.certificate).toContain(`\nIFS= read -r -d '' ACME_CA <<'CLAUDE_BUS_EOF' || true\n${TEST_PEM}CLAUDE_BUS_EOF\n`);
+    expect(steps.certificate).toContain("\nreadonly ACME_CA_PATH='/etc/claude-bus/acme-ca.pem'\n");
+    expect(steps.certificate).toContain("\n  export REQUESTS_CA_BUNDLE=$ACME_CA_PATH\n");
+    expect(steps.certificate).toContain("\nreadonly FQDN='claude-bus.example.com'\n");
+    expect(steps.certificate).toContain("\nreadonly ACME_WEBROOT='/var/www/claude-bus-acme'\n");
+    expect(steps.certificate).toContain('\ncertbot certonly --webroot -w "$ACME_WEBROOT" -d "$FQDN" --cert-name "$FQDN"');
+  });
+
+  it("gives bash every header value back byte for byte: file texts with their final newline, quotes and $ kept", () => {
+    const plans = hostStepPlans(GOLDEN_CFG(), { sha256: BUNDLE_SHA });
+    const tricky: Header = { QUOTED: "it's $HOME `id` \\ \"q\"", TEXT: { text: "a $b `c`\n\n'd'\\\n" }, LIST: ["x y", "it's"] };
+    for (const header of [...plans.map((p) => p.header), tricky]) {
+      for (const [name, value] of Object.entries(header)) {
+        const print = Array.isArray(value) ? `printf '%s\\n' "\${${name}[@]}"` : `printf '%s' "$${name}"`;
+        const r = spawnSync("bash", ["-c", `set -euo pipefail\n${renderHeader(header)}\n${print}`], { encoding: "utf8" });
+        const expected = Array.isArray(value) ? value.map((v) => `${v}\n`).join("") : isFileText(value) ? value.text : String(value);
+        expect([name, r.stderr, r.stdout]).toEqual([name, "", expected]);
+      }
+    }
+  });
+
+  it("adds the final newline a PEM was given without, as a text file has", () => {
+    const pem = TEST_PEM.trimEnd();
+    const certificate = hostStepPlans(cfgOf({ acmeCaBundle: pem }), { sha256: BUNDLE_SHA }).find((p) => p.name === "certificate")!;
+    expect(certificate.header.ACME_CA).toEqual({ text: `${pem}\n` });
   });
 
   it("refuses a bundle hash that is not a sha256", () => {
     expect(() => hostSteps(cfgOf(), { sha256: "nope" })).toThrow(/bundle\.sha256/);
   });
+
+  it("names in each step file's opening comment every header variable the step gets, and reads no other", () => {
+    const fromLib = ["BUS_PASS", "CREDENTIALS", "SERVICE"];
+    for (const plan of hostStepPlans(GOLDEN_CFG(), { sha256: BUNDLE_SHA })) {
+      const text = fs.readFileSync(stepFile(plan.name), "utf8");
+      const comment = text.slice(0, text.indexOf("\nsource "));
+      expect(comment).toMatch(new RegExp(`^# shellcheck shell=bash\\n# Step "${plan.name}": `));
+      for (const name of Object.keys(plan.header)) expect([plan.name, comment]).toEqual([plan.name, expect.stringMatching(new RegExp(`\\b${name}\\b`))]);
+      const read = [...text.replace(LIB_SOURCE_LINE, "").matchAll(/\$\{?([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]);
+      expect([plan.name, read.filter((name) => !(name in plan.header) && !fromLib.includes(name))]).toEqual([plan.name, []]);
+    }
+  });
 });
 
-describe("rotationStep", () => {
-  const base = rotationStep(cfgOf());
+describe("rotation: the credentials and health steps, as Pulumi runs them after a password change", () => {
+  const rotation = (extra = {}) => rotationSteps(cfgOf(extra));
+  const hashOf = (steps: HostStep[]) => steps.map((s) => s.hash).join(",");
 
-  it("is a strict bash script hashed by its sha256", () => {
-    expect(base.name).toBe("rotate-credentials");
-    expect(base.script.startsWith("#!/bin/bash\n")).toBe(true);
-    expect(base.hash).toBe(createHash("sha256").update(base.script).digest("hex"));
+  it("is exactly the credentials and health steps of hostSteps, credentials on stdin", () => {
+    const [credentials, health] = rotation();
+    const all = hostSteps(cfgOf(), { sha256: BUNDLE_SHA });
+    expect(rotation()).toEqual([all[3], all[8]]);
+    expect([credentials.name, credentials.stdin, health.name, health.stdin]).toEqual(["credentials", "credentials", "health", "credentials"]);
+    expect(credentials.script).not.toMatch(/systemctl reload nginx|notify "reload nginx"/);
   });
 
-  it("has the same hash for an equal config built separately", () => {
+  it("has the same hashes for an equal config built separately", () => {
     const copy = structuredClone(cfgOf());
     expect(copy).toEqual(cfgOf());
-    expect(rotationStep(copy).hash).toBe(base.hash);
+    expect(hashOf(rotationSteps(copy))).toBe(hashOf(rotation()));
   });
 
   // It writes the credentials for the bus user and port, then checks /health at the public name.
   it.each([
-    ["the bus user", { busUser: "agent" }],
-    ["the service port", { servicePort: 9000 }],
-    ["the subdomain", { subdomain: "bus" }],
-    ["the domain", { domain: "example.org" }],
-  ])("changes its hash with %s", (_what, extra) => {
-    expect(rotationStep(cfgOf(extra)).hash).not.toBe(base.hash);
+    ["the bus user", { busUser: "agent" }, ["credentials", "health"]],
+    ["the service port", { servicePort: 9000 }, ["credentials"]],
+    ["the subdomain", { subdomain: "bus" }, ["credentials", "health"]],
+    ["the domain", { domain: "example.org" }, ["credentials", "health"]],
+  ])("changes its hash with %s", (_what, extra, changed) => {
+    expect(changedSteps(rotation(), rotation(extra))).toEqual(changed);
   });
 
   it.each([
@@ -113,24 +160,46 @@ describe("rotationStep", () => {
     ["client SSH keys", { clientSshKeys: [ED25519_KEY] }],
     ["the ACME email", { acmeEmail: "certs@example.com" }],
   ])("keeps its hash with %s, which it does not use", (_what, extra) => {
-    expect(rotationStep(cfgOf(extra)).hash).toBe(base.hash);
+    expect(hashOf(rotation(extra))).toBe(hashOf(rotation()));
+  });
+});
+
+// The generated part of each step: lib.sh and the step bodies are plain files in provision/steps/ already.
+describe("golden step headers", () => {
+  it.each(hostStepPlans(GOLDEN_CFG(), { sha256: BUNDLE_SHA }).map((p) => [p.name, renderHeader(p.header)]))("%s is byte for byte the golden file", (name, header) => {
+    expectGolden(path.join("step-headers", `${name}.sh`), `${header}\n`);
   });
 });
 
 describe("shellcheck", () => {
-  const all = [
+  const shellcheck = (args: string[], input?: string) => spawnSync(requireTool("shellcheck"), args, { input, encoding: "utf8" });
+  const composed = [
     ...hostSteps(cfgOf(), { sha256: BUNDLE_SHA }),
-    ...hostSteps(cfgOf({ acmeCaBundle: TEST_PEM, clientSshKeys: [ED25519_KEY], sharedDir: { maxAgeDays: 3 } }), { sha256: BUNDLE_SHA }),
-    rotationStep(cfgOf()),
+    ...hostSteps(GOLDEN_CFG(), { sha256: BUNDLE_SHA }),
+    { name: "upload-bundle", script: bundleUploadScript() },
   ];
-  it.each(all.map((s, i) => [`${s.name} #${i}`, s.script]))("is clean on %s", (_name, script) => {
-    const r = spawnSync("shellcheck", ["--shell=bash", "-"], { input: script, encoding: "utf8" });
+  it.each(composed.map((s, i) => [`${s.name} #${i}`, s.script]))("is clean on the composed script %s", (_name, script) => {
+    const r = shellcheck(["--shell=bash", "-"], script);
+    expect(r.stdout).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  const files = fs.readdirSync(path.dirname(stepFile("lib"))).filter((f) => f.endsWith(".sh"));
+  it.each(files)("is clean on provision/steps/%s as it is, following its source of lib.sh", (file) => {
+    const r = shellcheck(["-x", path.join(path.dirname(stepFile("lib")), file)]);
     expect(r.stdout).toBe("");
     expect(r.status).toBe(0);
   });
 
   it("flags a bad script, so the checks above can fail", () => {
-    const r = spawnSync("shellcheck", ["--shell=bash", "-"], { input: "#!/bin/bash\nrm -rf $dir/\n", encoding: "utf8" });
+    const r = shellcheck(["--shell=bash", "-"], "#!/bin/bash\nrm -rf $dir/\n");
     expect(r.status).not.toBe(0);
+  });
+
+  // (A header variable a step reads but does not get is the opening-comment test's: shellcheck takes an
+  // unassigned UPPER_CASE variable for an environment variable.)
+  it("flags a header variable the step does not read", () => {
+    const nginx = hostStepPlans(cfgOf(), { sha256: BUNDLE_SHA }).find((p) => p.name === "nginx")!;
+    expect(shellcheck(["-"], composeStep({ ...nginx, header: { ...nginx.header, UNUSED: "x" } }).script).stdout).toMatch(/UNUSED appears unused/);
   });
 });

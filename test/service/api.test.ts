@@ -1,12 +1,13 @@
 import * as path from "path";
-import { fileLines, postJson, request, startTestBus, TestBus } from "./helpers";
+import { fileLines, startBus, TestBus } from "../support/bus";
+import { postJson, request } from "../support/http";
 
 type Msg = { id: string; ts: string; from: string; to: string; body: string; tags: string[]; read_by: string[] };
 
 describe("bus HTTP API", () => {
   let bus: TestBus;
   beforeEach(async () => {
-    bus = await startTestBus();
+    bus = await startBus();
   });
   afterEach(async () => {
     await bus.close();
@@ -159,7 +160,7 @@ describe("bus HTTP API", () => {
     expect(fileLines(path.join(bus.dataDir, "acks.jsonl"))).toHaveLength(2);
 
     await bus.close();
-    bus = await startTestBus(bus.dataDir);
+    bus = await startBus({ dataDir: bus.dataDir });
     expect((await list(""))[0].read_by).toEqual(["a", "b", "c"]);
     expect((await ack(m.id, "b")).json.already).toBe(true);
     expect((await post({ from: "a", body: "after restart" })).id).toBe("2");
@@ -220,6 +221,24 @@ describe("bus HTTP API", () => {
       expect({ method, route, status: r.status }).toEqual({ method, route, status: 405 });
       expect(r.headers.allow).toBe(allow);
       expect(r.json).toEqual({ error: expect.stringContaining("not allowed") });
+    }
+  });
+
+  test("every JSON answer, errors included, ends with a newline (a curl line without | jq keeps the prompt on its own line)", async () => {
+    const posted = await postJson(bus.url, "/post", { from: "a", body: "x" });
+    const answers = [
+      posted,
+      await request(bus.url, "/health"),
+      await request(bus.url, "/messages"),
+      await postJson(bus.url, `/ack/${posted.json.id}`, { reader: "b" }),
+      await request(bus.url, "/health", { auth: null }),
+      await request(bus.url, "/nope"),
+      await request(bus.url, "/messages?limit=0"),
+      await postJson(bus.url, "/post", { body: "x" }),
+    ];
+    for (const r of answers) {
+      expect(r.headers["content-type"]).toMatch(/^application\/json/);
+      expect(r.text).toMatch(/^\{.*\}\n$/s);
     }
   });
 

@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { postJson, request, RequestOptions, startTestBus, TestBus } from "./helpers";
+import { startBus, TestBus } from "../support/bus";
+import { postJson, request, RequestOptions } from "../support/http";
 
 const JSON_TYPE = { "Content-Type": "application/json" };
 
@@ -10,7 +11,7 @@ describe("bad input gets a clear 4xx JSON error, never a 5xx, and changes nothin
   let snapshot: () => string;
 
   beforeAll(async () => {
-    bus = await startTestBus();
+    bus = await startBus();
     expect((await postJson(bus.url, "/post", { from: "a", to: "b", body: "keep me" })).status).toBe(201);
     expect((await postJson(bus.url, "/ack/1", { reader: "b" })).status).toBe(200);
     snapshot = () =>
@@ -116,6 +117,14 @@ describe("bad input gets a clear 4xx JSON error, never a 5xx, and changes nothin
     expect(big.json.error).toContain("65536");
   });
 
+  test("a missing field says it is required and what belongs there, in words", async () => {
+    expect((await postJson(bus.url, "/post", { body: "x" })).json).toEqual({ error: "from is required: the sender's machine name" });
+    expect((await postJson(bus.url, "/post", { from: "a" })).json).toEqual({ error: "body is required: the message text" });
+    expect((await postJson(bus.url, "/ack/1", {})).json).toEqual({ error: "reader is required: the machine name that read the message" });
+    expect((await postJson(bus.url, "/post", { from: 7, body: "x" })).json.error).toMatch(/^from: /);
+    expect((await postJson(bus.url, "/post", { from: "a", body: "x", tags: ["ok", ""] })).json).toEqual({ error: "tags[1]: must not be empty" });
+  });
+
   test("after all of that the stored message and its ack are intact", async () => {
     const r = await request(bus.url, "/messages");
     expect(r.json.messages).toEqual([expect.objectContaining({ id: "1", body: "keep me", read_by: ["a", "b"] })]);
@@ -125,7 +134,7 @@ describe("bad input gets a clear 4xx JSON error, never a 5xx, and changes nothin
 
 describe("requests node's HTTP parser rejects", () => {
   test("a malformed request line or header gets a JSON 400 and the bus keeps serving", async () => {
-    const bus = await startTestBus();
+    const bus = await startBus();
     try {
       for (const raw of ["GARBAGE\r\n\r\n", "GET /health HTTP/1.1\r\nBad Header Line\r\n\r\n", "POST /post HTTP/1.1\r\nContent-Length: -5\r\n\r\n"]) {
         const reply = await rawExchange(bus.url, raw);

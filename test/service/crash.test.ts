@@ -1,11 +1,13 @@
 import * as fs from "fs";
 import * as path from "path";
-import { allMessages, buildServiceBundle, PASS, postJson, spawnService, tempDir, USER } from "./helpers";
+import { buildBundle, spawnBus } from "../support/bus";
+import { allMessages, PASS, postJson, USER } from "../support/http";
+import { tempDir } from "../support/tempDir";
 
 describe("crash safety", () => {
   let bundle: string;
   beforeAll(async () => {
-    bundle = await buildServiceBundle();
+    bundle = await buildBundle();
   });
 
   const env = { PATH: process.env.PATH, BUS_USER: USER, BUS_PASS: PASS };
@@ -16,7 +18,7 @@ describe("crash safety", () => {
     const acked: Array<[string, string]> = [];
 
     for (let round = 0; round < 2; round++) {
-      const svc = await spawnService(bundle, ["serve", "--port", "0", "--data", dataDir], env);
+      const svc = await spawnBus(bundle, ["serve", "--port", "0", "--data", dataDir], env);
       let killed = false;
       let accepted = 0;
       const client = async (c: number) => {
@@ -45,7 +47,7 @@ describe("crash safety", () => {
       expect(await svc.exited).toEqual({ code: null, signal: "SIGKILL" });
     }
 
-    const svc = await spawnService(bundle, ["serve", "--port", "0", "--data", dataDir], env);
+    const svc = await spawnBus(bundle, ["serve", "--port", "0", "--data", dataDir], env);
     try {
       const messages = await allMessages(svc.url);
       const ids = messages.map((m) => m.id as string);

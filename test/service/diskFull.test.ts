@@ -1,7 +1,9 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { allMessages, postJson, request, startTestBus, tempDir, TestBus } from "./helpers";
+import { startBus, TestBus } from "../support/bus";
+import { allMessages, postJson, request } from "../support/http";
+import { tempDir } from "../support/tempDir";
 
 // Real kernel behaviour, not a mocked fs: a 1 MiB tmpfs that really fills up, and a
 // read-only bind mount that really refuses writes. Needs root (CI runs as root).
@@ -21,7 +23,7 @@ describe("disk full or unwritable data dir", () => {
     const dir = tempDir();
     mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", dir);
     mounts.push(dir);
-    let bus: TestBus = await startTestBus(path.join(dir, "data"));
+    let bus: TestBus = await startBus({ dataDir: path.join(dir, "data") });
     try {
       for (let i = 1; i <= 3; i++) expect((await postJson(bus.url, "/post", { from: "a", to: "b", body: `before ${i}` })).status).toBe(201);
       const stored = read(bus.dataDir);
@@ -54,7 +56,7 @@ describe("disk full or unwritable data dir", () => {
       expect((await postJson(bus.url, "/ack/1", { reader: "b" })).json).toEqual({ ok: true, id: "1", reader: "b", already: false });
 
       await bus.close();
-      bus = await startTestBus(bus.dataDir);
+      bus = await startBus({ dataDir: bus.dataDir });
       const messages = await allMessages(bus.url);
       expect(messages.map((m) => m.id)).toEqual(["1", "2", "3", "4"]);
       expect(messages[0].read_by).toEqual(["a", "b"]);
@@ -66,7 +68,7 @@ describe("disk full or unwritable data dir", () => {
 
   test("a read-only data dir serves reads, answers writes with 503, and recovers when writable", async () => {
     const dir = tempDir();
-    let bus = await startTestBus(dir);
+    let bus = await startBus({ dataDir: dir });
     await postJson(bus.url, "/post", { from: "a", body: "stored" });
     await bus.close();
     const stored = read(dir);
@@ -75,7 +77,7 @@ describe("disk full or unwritable data dir", () => {
     mount("--bind", dir, view);
     mounts.push(view);
     mount("-o", "remount,bind,ro", view);
-    bus = await startTestBus(view);
+    bus = await startBus({ dataDir: view });
     try {
       expect((await request(bus.url, "/messages")).json.messages).toEqual([expect.objectContaining({ id: "1", body: "stored" })]);
       const post = await postJson(bus.url, "/post", { from: "a", body: "refused" });

@@ -32,7 +32,9 @@ describe("MessageIndex.select", () => {
         if (n < 1) continue;
         const reader = pick([...names, "r"]); // "r" only ever reads: known to the index, never a sender
         const fresh = !messages[n - 1].readers.has(reader);
-        expect(index.markRead(n, reader)).toBe(fresh);
+        expect(index.isRead(n, reader)).toBe(!fresh);
+        index.markRead(n, reader);
+        expect(index.isRead(n, reader)).toBe(true);
         messages[n - 1].readers.add(reader);
       } else {
         const q = {

@@ -1,7 +1,9 @@
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { PASS, postJson, request, startTestBus, tempDir, TestBus, USER } from "./helpers";
+import { startBus, TestBus } from "../support/bus";
+import { PASS, postJson, request, USER } from "../support/http";
+import { tempDir } from "../support/tempDir";
 
 /**
  * The seed page's own snippets, copied verbatim into ./seed/ (bash-usage.sh, session-start.sh,
@@ -18,7 +20,7 @@ describe("the seed's examples work verbatim", () => {
   let bus: TestBus;
   let home: string;
   beforeEach(async () => {
-    bus = await startTestBus();
+    bus = await startBus();
     home = tempDir("claude-bus-home-");
     fs.mkdirSync(path.join(home, ".secrets"), { mode: 0o700 });
     fs.writeFileSync(path.join(home, ".secrets", "claude-bus.env"), `BUS_USER=${USER}\nBUS_PASS=${PASS}\nBUS_URL=${bus.url}\n`, { mode: 0o600 });

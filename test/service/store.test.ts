@@ -1,8 +1,10 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { startBus } from "../../service/server";
-import { allMessages, fileLines, PASS, postJson, startTestBus, tempDir, USER } from "./helpers";
+import { startBus as startRealBus } from "../../service/server";
+import { fileLines, startBus } from "../support/bus";
+import { allMessages, PASS, postJson, USER } from "../support/http";
+import { tempDir } from "../support/tempDir";
 
 const line = (id: number, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ id: String(id), ts: "2026-01-01T00:00:00.000Z", from: "a", to: "any", body: `m${id}`, tags: [], read_by: ["a"], ...extra }) + "\n";
@@ -15,15 +17,15 @@ function dataDirWith(messages: string, acks = ""): string {
 }
 
 const start = (dataDir: string, logs: string[] = []) =>
-  startBus({ port: 0, dataDir, credentials: { user: USER, pass: PASS }, log: (l) => logs.push(l) });
+  startRealBus({ port: 0, dataDir, credentials: { user: USER, pass: PASS }, log: (l) => logs.push(l) });
 
 describe("durable store", () => {
   test("ids and messages persist across restarts, and the file is jq-readable JSONL", async () => {
-    let bus = await startTestBus();
+    let bus = await startBus();
     const first = await Promise.all([1, 2, 3].map((i) => postJson(bus.url, "/post", { from: "a", body: `b${i}` })));
     expect(first.map((r) => r.json.id).sort()).toEqual(["1", "2", "3"]);
     await bus.close();
-    bus = await startTestBus(bus.dataDir);
+    bus = await startBus({ dataDir: bus.dataDir });
     expect((await postJson(bus.url, "/post", { from: "a", body: "b4" })).json.id).toBe("4");
     const messages = await allMessages(bus.url);
     expect(messages.map((m) => m.id)).toEqual(["1", "2", "3", "4"]);
@@ -81,7 +83,7 @@ describe("durable store", () => {
   });
 
   test("close() lets in-flight posts finish: every 201 is on disk", async () => {
-    const bus = await startTestBus();
+    const bus = await startBus();
     const posts = Array.from({ length: 50 }, (_, i) => postJson(bus.url, "/post", { from: "a", body: `p${i}` }));
     await Promise.race(posts);
     const closing = bus.close();

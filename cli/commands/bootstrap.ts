@@ -1,0 +1,278 @@
+/**
+ * `claude-bus bootstrap`: the seed's "Bootstrap checklist for a new machine" (section 10) as one
+ * idempotent command. Each item prints ✓ or ✗ with what to do; a second run changes nothing.
+ * `--check` verifies every item and changes nothing.
+ */
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { EnvFileError, EnvFileValues, renderEnvFile } from "../../contract/envFile";
+import { allMessages, AuthError, BusClient, BusError, createBusClient, UnreachableError } from "../../client/index";
+import { booleanOption, noPositionals, ParsedCommand } from "../args";
+import { ConfigError, ConfigFlags, connectionFlags, Credential, envFilePath, machineName, validateCredential } from "../config";
+import { octal, readEnvFile, writeEnvFile } from "../envFileStore";
+import { EXIT, exitCodeFor } from "../exitCodes";
+import { Io, UsageError } from "../io";
+import {
+  InstallState,
+  installSessionHook,
+  pollScriptPath,
+  pollScriptState,
+  renderPollScript,
+  sessionHookState,
+  SettingsError,
+  settingsPath,
+  writePollScript,
+} from "../sessionHook";
+import { credentialFromStackOutputs } from "../stackOutputs";
+
+export const HELLO_TAG = "hello";
+
+/** A checklist item: ✓ done, ✗ failed (the exit code says so), or ! a warning that is no failure. */
+interface Item {
+  ok: boolean | "warning";
+  label: string;
+  detail: string;
+}
+
+export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> {
+  noPositionals("bootstrap", parsed);
+  const check = booleanOption(parsed, "check");
+  const flags = connectionFlags(parsed);
+  const envFile = envFilePath(flags, io.env).file;
+  let exitCode: number = EXIT.ok;
+  const report = (item: Item) => {
+    io.out(`${item.ok === "warning" ? "!" : item.ok ? "✓" : "✗"} ${item.label}: ${item.detail}`);
+    if (item.ok === false && exitCode === EXIT.ok) exitCode = EXIT.failure;
+  };
+
+  // 1. the credentials file
+  if (booleanOption(parsed, "from-stack") && io.stdinIsTTY) {
+    throw new UsageError("--from-stack reads the stack outputs on stdin: pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack");
+  }
+  const stack = booleanOption(parsed, "from-stack") ? credentialFromStackOutputs(await io.readStdin()) : undefined;
+  let existing: EnvFileValues | undefined;
+  let existingError: EnvFileError | undefined;
+  try {
+    existing = await readEnvFile(envFile, () => undefined, io.platform); // the item below reports the file's mode
+  } catch (err) {
+    if (!(err instanceof EnvFileError)) throw err;
+    existingError = err;
+  }
+  let me: string | undefined;
+  try {
+    me = machineName(flags, io.env, existing?.BUS_ME);
+    report({ ok: true, label: "machine name", detail: `${me} (change it with --me NAME or BUS_ME)` });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    report({ ok: false, label: "machine name", detail: `${err.message}: pass --me NAME` });
+  }
+  const explicitMe = flags.me ?? (io.env.BUS_ME || undefined);
+  const credential = await credentialItem({ check, envFile, existing, existingError, stack, flags, env: io.env, explicitMe }, report);
+
+  // 2. the bus answers /health with that credential
+  let client: BusClient | undefined;
+  if (credential) {
+    client = createBusClient(credential);
+    try {
+      const health = await client.health();
+      report({ ok: true, label: "bus health", detail: `${credential.url} answers with ${health.count} messages stored` });
+    } catch (err) {
+      report({ ok: false, label: "bus health", detail: busAdvice(err) });
+      exitCode = exitCodeFor(err);
+      client = undefined;
+    }
+  } else {
+    report({ ok: false, label: "bus health", detail: "not checked: needs the credential above" });
+  }
+
+  // 3 + 4. the session-start poll and its Claude Code hook
+  const script = renderPollScript(process.execPath, io.cliPath, envFile);
+  report(await installItem("session-start poll", pollScriptPath(), check, () => pollScriptState(script), () => writePollScript(script)));
+  try {
+    report(await installItem("SessionStart hook", settingsPath(), check, sessionHookState, installSessionHook));
+  } catch (err) {
+    if (!(err instanceof SettingsError)) throw err;
+    report({ ok: false, label: "SessionStart hook", detail: err.message });
+  }
+
+  // 5. an SSH key for the shared drop dir
+  report(await sshKeyItem());
+
+  // 6. announce the machine once
+  if (client && me) {
+    try {
+      report(await helloItem(client, me, check));
+    } catch (err) {
+      if (!(err instanceof BusError || err instanceof AuthError || err instanceof UnreachableError)) throw err;
+      const what = check ? `could not check whether ${me} was announced` : `${me} not announced`;
+      const rerun = `claude-bus bootstrap${check ? " --check" : ""}`;
+      report({ ok: false, label: "hello broadcast", detail: `${what}: ${busAdvice(err)}; re-run \`${rerun}\` when that is fixed` });
+      exitCode = exitCodeFor(err);
+    }
+  } else report({ ok: false, label: "hello broadcast", detail: "not checked: needs a machine name and a working bus" });
+
+  return exitCode;
+}
+
+interface CredentialInputs {
+  check: boolean;
+  envFile: string;
+  existing?: EnvFileValues;
+  existingError?: EnvFileError;
+  stack?: Credential;
+  flags: ConfigFlags;
+  env: NodeJS.ProcessEnv;
+  explicitMe?: string;
+}
+
+/**
+ * Precedence: flags, then stack outputs on stdin (an explicit pipe beats a stale BUS_PASS exported
+ * in the shell), then the environment, then the existing file.
+ */
+async function credentialItem(inputs: CredentialInputs, report: (item: Item) => void): Promise<Credential | undefined> {
+  const { check, envFile, existing, existingError, stack, flags, env } = inputs;
+  const label = "credentials file";
+  const wanted = {
+    url: flags.url ?? stack?.url ?? (env.BUS_URL || undefined) ?? existing?.BUS_URL,
+    user: flags.user ?? stack?.user ?? (env.BUS_USER || undefined) ?? existing?.BUS_USER,
+    pass: stack?.pass ?? (env.BUS_PASS || undefined) ?? existing?.BUS_PASS,
+  };
+  if (existingError && (check || !wanted.url || !wanted.user || !wanted.pass)) {
+    report({ ok: false, label, detail: `${existingError.message}: fix it, or pipe the stack outputs in with --from-stack to replace it` });
+    return undefined;
+  }
+  if (!wanted.url || !wanted.user || !wanted.pass) {
+    report({
+      ok: false,
+      label,
+      detail:
+        `${envFile} missing and no credential given: run \`pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack\` ` +
+        "in the stack's directory, or set BUS_URL, BUS_USER and BUS_PASS in the environment",
+    });
+    return undefined;
+  }
+  let credential: Credential;
+  try {
+    credential = validateCredential(wanted, "the given credential");
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    report({ ok: false, label, detail: err.message });
+    return undefined;
+  }
+  const me = inputs.explicitMe ?? existing?.BUS_ME;
+  const sameValues =
+    existing !== undefined &&
+    existing.BUS_URL?.replace(/\/+$/, "") === credential.url &&
+    existing.BUS_USER === credential.user &&
+    existing.BUS_PASS === credential.pass &&
+    existing.BUS_ME === me;
+  const modes = await modeProblems(envFile);
+
+  if (check) {
+    if (!existing) report({ ok: false, label, detail: `${envFile} missing: run \`claude-bus bootstrap\` to write it` });
+    else if (!sameValues) report({ ok: false, label, detail: `${envFile} differs from the given credential: run without --check to update it` });
+    else if (modes.length) report({ ok: false, label, detail: `${modes.join(", ")}: run without --check to fix` });
+    else report({ ok: true, label, detail: `${envFile} (mode 0600, dir 0700)` });
+    return credential;
+  }
+
+  if (!sameValues) {
+    await writeEnvFile(envFile, renderEnvFile({ BUS_URL: credential.url, BUS_USER: credential.user, BUS_PASS: credential.pass, BUS_ME: me }));
+    report({ ok: true, label, detail: `${existing || existingError ? "updated" : "wrote"} ${envFile} (mode 0600, dir 0700)` });
+  } else if (modes.length) {
+    await fs.chmod(path.dirname(envFile), 0o700);
+    await fs.chmod(envFile, 0o600);
+    report({ ok: true, label, detail: `${envFile} unchanged; fixed ${modes.join(", ")}` });
+  } else {
+    report({ ok: true, label, detail: `${envFile} up to date (mode 0600, dir 0700)` });
+  }
+  return credential;
+}
+
+/** The file and its directory must be private to this user: they hold the bus password. */
+async function modeProblems(envFile: string): Promise<string[]> {
+  const problems: string[] = [];
+  const checks: Array<[string, number]> = [
+    [path.dirname(envFile), 0o700],
+    [envFile, 0o600],
+  ];
+  for (const [target, wanted] of checks) {
+    try {
+      const mode = (await fs.stat(target)).mode & 0o777;
+      if (mode !== wanted) problems.push(`${target} has mode ${octal(mode)}, wants ${octal(wanted)}`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+  return problems;
+}
+
+function busAdvice(err: unknown): string {
+  if (err instanceof AuthError) {
+    return `${err.message}; the password may have been rotated: re-run with the current stack outputs (--from-stack)`;
+  }
+  if (err instanceof UnreachableError) return `${err.message}; check BUS_URL, DNS and that the bus is up`;
+  return (err as Error).message;
+}
+
+async function installItem(
+  label: string,
+  file: string,
+  check: boolean,
+  state: () => Promise<InstallState>,
+  install: () => Promise<void>,
+): Promise<Item> {
+  const before = await state();
+  if (before === "ok") return { ok: true, label, detail: `${file} up to date` };
+  if (check) return { ok: false, label, detail: `${file} ${before === "missing" ? "not installed" : "out of date"}: run \`claude-bus bootstrap\`` };
+  await install();
+  return { ok: true, label, detail: `${before === "missing" ? "installed" : "updated"} ${file}` };
+}
+
+const SSH_KEY_FILES = ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"];
+
+async function sshKeyItem(): Promise<Item> {
+  const label = "SSH key";
+  for (const name of SSH_KEY_FILES) {
+    const file = path.join(os.homedir(), ".ssh", name);
+    let key: string;
+    try {
+      key = (await fs.readFile(file, "utf8")).trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw err;
+    }
+    return {
+      ok: true,
+      label,
+      detail:
+        `${file}; for the shared drop dir add it to the stack's client keys (next free index N):\n` +
+        `    pulumi config set --path 'clientSshKeys[N]' '${key}' && pulumi up`,
+    };
+  }
+  // Only the optional drop dir needs a key: its absence is a warning, not a failed bootstrap.
+  return {
+    ok: "warning",
+    label,
+    detail:
+      `none in ${path.join(os.homedir(), ".ssh")}; only the shared drop dir needs one: create it with \`ssh-keygen -t ed25519\`, ` +
+      "then re-run bootstrap to see where to add it",
+  };
+}
+
+/** Idempotent by asking the bus itself: my own earlier message tagged `hello` means I was announced. */
+async function helloItem(client: BusClient, me: string, check: boolean): Promise<Item> {
+  const label = "hello broadcast";
+  for await (const message of allMessages(client, { from: me })) {
+    if (message.tags.includes(HELLO_TAG)) return { ok: true, label, detail: `${me} already announced (#${message.id}, ${message.ts})` };
+  }
+  if (check) return { ok: false, label, detail: `${me} not announced yet: run \`claude-bus bootstrap\`` };
+  const message = await client.post({
+    from: me,
+    to: "any",
+    body: `hello: ${me} joined the bus (${os.type()} ${os.release()} ${os.arch()}); it polls the bus at session start`,
+    tags: [HELLO_TAG, "bootstrap"],
+  });
+  return { ok: true, label, detail: `posted #${message.id} announcing ${me}` };
+}

@@ -1,0 +1,55 @@
+/** `claude-bus health | post | inbox | ack`: the seed's curl one-liners as commands. */
+import { allMessages, createBusClient, Message } from "../../client/index";
+import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
+import { connectionFlags, resolveConfig } from "../config";
+import { EXIT } from "../exitCodes";
+import { Io, UsageError } from "../io";
+
+export async function health(parsed: ParsedCommand, io: Io): Promise<number> {
+  noPositionals("health", parsed);
+  const cfg = await resolveConfig(connectionFlags(parsed), io);
+  const answer = await createBusClient(cfg).health();
+  io.out(booleanOption(parsed, "json") ? JSON.stringify(answer) : `ok: ${cfg.url} holds ${answer.count} messages (server time ${answer.now})`);
+  return EXIT.ok;
+}
+
+export async function post(parsed: ParsedCommand, io: Io): Promise<number> {
+  if (parsed.positionals.length > 1) throw new UsageError("post takes one BODY argument: quote it, or pipe the body on stdin");
+  let body = parsed.positionals[0];
+  if (body === undefined) {
+    if (io.stdinIsTTY) throw new UsageError("post needs a BODY argument or the body on stdin");
+    body = (await io.readStdin()).replace(/\r?\n$/, "");
+  }
+  if (body === "") throw new UsageError("post: the message body is empty");
+  const cfg = await resolveConfig(connectionFlags(parsed), io);
+  const tags = parsed.values.tag as string[] | undefined;
+  const message = await createBusClient(cfg).post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags });
+  io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : `posted #${message.id} from ${message.from} to ${message.to}`);
+  return EXIT.ok;
+}
+
+/** The session-start poll: unread messages to me (and broadcasts), oldest first, each acked once shown. */
+export async function inbox(parsed: ParsedCommand, io: Io): Promise<number> {
+  noPositionals("inbox", parsed);
+  const cfg = await resolveConfig(connectionFlags(parsed), io);
+  const client = createBusClient(cfg);
+  const unread: Message[] = [];
+  for await (const message of allMessages(client, { to: cfg.me, unread_by: cfg.me })) unread.push(message);
+
+  if (booleanOption(parsed, "json")) io.out(JSON.stringify(unread));
+  else if (unread.length === 0) io.err(`no unread messages for ${cfg.me}`);
+  else for (const m of unread) io.out(`[${m.ts}] ${m.from}: ${m.body}`);
+
+  if (!booleanOption(parsed, "no-ack")) {
+    for (const m of unread) await client.ack(m.id, cfg.me);
+  }
+  return EXIT.ok;
+}
+
+export async function ack(parsed: ParsedCommand, io: Io): Promise<number> {
+  if (parsed.positionals.length !== 1) throw new UsageError("ack takes exactly one message ID");
+  const cfg = await resolveConfig(connectionFlags(parsed), io);
+  const result = await createBusClient(cfg).ack(parsed.positionals[0], cfg.me);
+  io.out(booleanOption(parsed, "json") ? JSON.stringify(result) : `${result.already ? "already acked" : "acked"} #${result.id} as ${result.reader}`);
+  return EXIT.ok;
+}

@@ -1,0 +1,162 @@
+/**
+ * `claude-bus rotate`: a new 28-character password, applied through the Pulumi stack (or over SSH
+ * for a server without Pulumi), verified live (new → 200, old → 401), and only then written into the
+ * local env file. The new password is kept in a 0600 pending file beside the env file from before it
+ * is applied until it is verified, so no outcome can lose it; it is never posted on the bus.
+ */
+import { renderEnvFile } from "../../contract/envFile";
+import { generatePassword } from "../../contract/password";
+import { allMessages, AuthError, BusClient, createBusClient } from "../../client/index";
+import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
+import { moveAtomic } from "../atomicWrite";
+import { ClientConfig, connectionFlags, resolveConfig } from "../config";
+import { readEnvFile, writeEnvFile } from "../envFileStore";
+import { EXIT } from "../exitCodes";
+import { Io, UsageError } from "../io";
+import { pulumiUp, setSecretConfig } from "../pulumiCli";
+
+export const ROTATION_TAG = "rotation";
+/** How far back the bus is searched for the other machines that need the new credential. */
+const RECENT_MESSAGES = 2000;
+
+/** Puts a new password into effect on the bus; how depends on how the bus was deployed. */
+interface Applier {
+  describe: string;
+  apply(newPass: string): Promise<void>;
+}
+
+export async function rotate(parsed: ParsedCommand, io: Io): Promise<number> {
+  noPositionals("rotate", parsed);
+  const timeoutSeconds = Number(stringOption(parsed, "timeout") ?? "120");
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError("rotate: --timeout must be a whole number of seconds");
+  const given = (keys: readonly string[]) => keys.filter((key) => parsed.values[key] !== undefined);
+  const sshOnly = given(["target", "config", "port", "identity", "known-hosts"]);
+  const pulumiOnly = given(["pulumi", "stack", "cwd"]);
+  const ssh = booleanOption(parsed, "ssh");
+  if (ssh && pulumiOnly.length) throw new UsageError(`rotate --ssh does not take --${pulumiOnly.join(", --")}`);
+  if (!ssh && sshOnly.length) throw new UsageError(`rotate: --${sshOnly.join(", --")} need --ssh`);
+
+  const applier = ssh ? await sshApplier(parsed, io) : pulumiApplier(parsed, io);
+  const cfg = await resolveConfig(connectionFlags(parsed), io);
+  return rotateWith(cfg, applier, timeoutSeconds * 1000, io);
+}
+
+function pulumiApplier(parsed: ParsedCommand, io: Io): Applier {
+  const stack = stringOption(parsed, "stack");
+  const pulumi = { bin: stringOption(parsed, "pulumi") ?? io.env.PULUMI_BIN ?? "pulumi", stack, cwd: stringOption(parsed, "cwd"), env: io.env };
+  return {
+    describe: `Pulumi stack${stack ? ` ${stack}` : ""} (pulumi config set --secret busPassword; pulumi up)`,
+    async apply(newPass) {
+      await setSecretConfig(pulumi, "busPassword", newPass);
+      await pulumiUp(pulumi);
+    },
+  };
+}
+
+async function sshApplier(parsed: ParsedCommand, io: Io): Promise<Applier> {
+  if (!parsed.values.target || !parsed.values.config) throw new UsageError("rotate --ssh needs --target [USER@]HOST and --config host.json");
+  const { sshHost } = await import("../sshHost");
+  const { rotateOverSsh } = await import("../../provision/ssh/runner");
+  const { target, cfg } = sshHost("rotate", parsed);
+  return {
+    describe: `credentials and health steps over SSH on ${target.user}@${target.host}`,
+    async apply(newPass) {
+      await rotateOverSsh(target, cfg, newPass, (line: string) => io.err(line));
+    },
+  };
+}
+
+async function rotateWith(cfg: ClientConfig, applier: Applier, timeoutMs: number, io: Io): Promise<number> {
+  // Refuse to start from a credential that does not work: verification would prove nothing.
+  await createBusClient(cfg).health();
+
+  const newPass = generatePassword();
+  const pending = `${cfg.envFile}.rotating`;
+  const existing = await readEnvFile(cfg.envFile, io.err, io.platform);
+  await writeEnvFile(pending, renderEnvFile({ BUS_URL: cfg.url, BUS_USER: cfg.user, BUS_PASS: newPass, BUS_ME: existing?.BUS_ME }));
+
+  io.err(`rotating the bus password through the ${applier.describe}`);
+  try {
+    await applier.apply(newPass);
+  } catch (err) {
+    io.err(`claude-bus rotate: applying the new password failed: ${(err as Error).message}`);
+    io.err(`${cfg.envFile} is unchanged. The new password is kept in ${pending} (0600) in case it was applied in part;`);
+    io.err("re-run `claude-bus rotate` once the problem is fixed (it makes a fresh password).");
+    return EXIT.failure;
+  }
+
+  io.err("verifying: the new password must get 200 and the old one 401");
+  const failure = await verify(cfg, newPass, timeoutMs);
+  if (failure) {
+    io.err(`claude-bus rotate: verification failed: ${failure}`);
+    io.err(`${cfg.envFile} still holds the old password. The new one is in ${pending} (0600): if`);
+    io.err(`\`claude-bus health --env-file ${pending}\` succeeds, install it with: mv ${pending} ${cfg.envFile}`);
+    return EXIT.failure;
+  }
+  await moveAtomic(pending, cfg.envFile);
+  io.out(`✓ rotated: the bus at ${cfg.url} accepts only the new password; ${cfg.envFile} updated (mode 0600)`);
+  if (io.env.BUS_PASS) io.out("  BUS_PASS is set in this shell's environment and is now stale: re-source the env file");
+
+  try {
+    await announce(createBusClient({ ...cfg, pass: newPass }), cfg.me, io);
+  } catch (err) {
+    // the rotation itself is done and verified: a failed notice must not look like a failed rotation
+    io.err(`warning: could not post the rotation notice: ${(err as Error).message}`);
+    io.out("  re-run bootstrap with the new credential on every other machine that uses this bus");
+  }
+  return EXIT.ok;
+}
+
+/** Tells the bus (without the password) and the user which machines need the new credential. */
+async function announce(client: BusClient, me: string, io: Io): Promise<void> {
+  const others = await recentMachines(client, me);
+  const notice = await client.post({
+    from: me,
+    to: "any",
+    body:
+      `the bus credential was rotated by ${me}; machines still on the old password get 401 until they re-run ` +
+      "`claude-bus bootstrap` with the new credential (pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack)",
+    tags: [ROTATION_TAG],
+  });
+  io.out(`  posted notice #${notice.id} (without the password)`);
+  io.out(
+    others.length
+      ? `  re-run bootstrap with the new credential on: ${others.join(", ")} (seen in the last ${RECENT_MESSAGES} messages) and any other machine`
+      : "  re-run bootstrap with the new credential on every other machine that uses this bus",
+  );
+  io.out("  e.g. pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack");
+}
+
+/** Polls until new → 200 and old → 401 (a rotation may accept both for a moment); a reason string on timeout. */
+async function verify(cfg: ClientConfig, newPass: string, timeoutMs: number): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [fresh, old] = await Promise.all([probe({ ...cfg, pass: newPass }), probe(cfg)]);
+    if (fresh === "200" && old === "401") return undefined;
+    if (Date.now() >= deadline) {
+      return `after ${Math.round(timeoutMs / 1000)} s the new password gets ${fresh} and the old one ${old} (wanted 200 and 401)`;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function probe(credential: { url: string; user: string; pass: string }): Promise<string> {
+  try {
+    await createBusClient(credential).health();
+    return "200";
+  } catch (err) {
+    return err instanceof AuthError ? "401" : `an error (${(err as Error).message})`;
+  }
+}
+
+/** Senders of the most recent messages, except me: the machines that hold the old credential. */
+async function recentMachines(client: BusClient, me: string): Promise<string[]> {
+  const { count } = await client.health();
+  // ids are decimal integers in posting order (docs/API.md), so this starts the scan near the end
+  const since = count > RECENT_MESSAGES ? String(count - RECENT_MESSAGES) : undefined;
+  const names = new Set<string>();
+  for await (const message of allMessages(client, { since })) {
+    if (message.from !== me) names.add(message.from);
+  }
+  return [...names].sort();
+}

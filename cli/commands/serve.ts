@@ -1,0 +1,72 @@
+/**
+ * `claude-bus serve`: runs the bus until SIGTERM or SIGINT, then stops after in-flight writes are on
+ * disk. SIGHUP re-reads a credential file. The host's unit runs this same command from the bundle.
+ */
+import * as path from "node:path";
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from "../../contract/defaults";
+import { serveCredentials, writeLocalEnvFile } from "../../service/localCredentials";
+import { stdoutSink, structuredLogger } from "../../service/log";
+import { startBus } from "../../service/server";
+import { noPositionals, ParsedCommand, stringOption } from "../args";
+import { EXIT } from "../exitCodes";
+import { Io, UsageError } from "../io";
+
+export interface ServeSettings {
+  host: string;
+  port: number;
+  data: string;
+}
+
+export function serveSettings(parsed: ParsedCommand): ServeSettings {
+  noPositionals("serve", parsed);
+  const port = stringOption(parsed, "port") ?? String(DEFAULT_PORT);
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new UsageError("serve: --port must be a number from 0 to 65535");
+  const host = stringOption(parsed, "host") ?? DEFAULT_HOST;
+  if (host === "") throw new UsageError("serve: --host must not be empty");
+  const data = stringOption(parsed, "data") ?? DEFAULT_DATA_DIR;
+  if (data === "") throw new UsageError("serve: --data must not be empty");
+  return { host, port: Number(port), data };
+}
+
+export async function serve(parsed: ParsedCommand, io: Io): Promise<number> {
+  const settings = serveSettings(parsed);
+  const log = structuredLogger(stdoutSink);
+  const dataDir = path.resolve(settings.data);
+  const credentials = serveCredentials(io.env, dataDir);
+
+  // Signal handlers go in before start-up: SIGHUP's default action would kill a bus that is reloaded
+  // while it replays its store (a rotation right after a restart). Early signals take effect once started.
+  let reloadRequested = false;
+  let reload: () => void = () => {
+    reloadRequested = true;
+  };
+  let requestStop!: (signal: string) => void;
+  const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
+  const onHup = () => reload();
+  const onTerm = () => requestStop("SIGTERM");
+  const onInt = () => requestStop("SIGINT");
+  process.on("SIGHUP", onHup).on("SIGTERM", onTerm).on("SIGINT", onInt);
+  log({ msg: "starting", dataDir });
+  try {
+    const bus = await startBus({ host: settings.host, port: settings.port, dataDir, credentials: credentials.source });
+    if (credentials.localFile && "pass" in credentials.source) {
+      const written = writeLocalEnvFile(credentials.localFile, credentials.source, bus.url);
+      log({ msg: written ? "local credentials written" : "local credentials reused", file: credentials.localFile });
+      io.err(`claude-bus serve: the credential is in ${credentials.localFile}; point the CLI at this bus with`);
+      io.err(`  export BUS_ENV_FILE=${credentials.localFile}`);
+    }
+    reload = () => bus.reloadCredentials();
+    if (reloadRequested) reload();
+
+    log({ msg: "shutting down", signal: await stopRequested });
+    try {
+      await bus.close();
+    } catch (error) {
+      log({ level: "error", msg: "shutdown failed", error: String(error) });
+      return EXIT.failure;
+    }
+    return EXIT.ok;
+  } finally {
+    process.off("SIGHUP", onHup).off("SIGTERM", onTerm).off("SIGINT", onInt);
+  }
+}

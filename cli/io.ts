@@ -1,0 +1,38 @@
+/** What a command needs from its process, passed in so commands stay plain functions. */
+import { realpathSync } from "node:fs";
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  /** All of stdin as text (only called when a command was told to read it). */
+  readStdin(): Promise<string>;
+  stdinIsTTY: boolean;
+  env: NodeJS.ProcessEnv;
+  platform: NodeJS.Platform;
+  /** The running CLI script's real path (npm links it as a symlink), for what bootstrap installs to call it. */
+  cliPath: string;
+}
+
+/** A wrong command line: printed with a pointer to the command's --help. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export function processIo(): Io {
+  return {
+    out: (line) => process.stdout.write(line + "\n"),
+    err: (line) => process.stderr.write(line + "\n"),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    },
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    env: process.env,
+    platform: process.platform,
+    cliPath: realpathSync(process.argv[1]),
+  };
+}

@@ -1,0 +1,13 @@
+/** Every command of `claude-bus`, loaded on demand: the session-start poll does not pay for express or Pulumi. */
+import type { CommandLoaders } from "./main";
+
+export const LOADERS: CommandLoaders = {
+  health: async () => (await import("./commands/messaging")).health,
+  post: async () => (await import("./commands/messaging")).post,
+  inbox: async () => (await import("./commands/messaging")).inbox,
+  ack: async () => (await import("./commands/messaging")).ack,
+  bootstrap: async () => (await import("./commands/bootstrap")).bootstrap,
+  rotate: async () => (await import("./commands/rotate")).rotate,
+  serve: async () => (await import("./commands/serve")).serve,
+  provision: async () => (await import("./commands/provision")).provision,
+};

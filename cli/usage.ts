@@ -1,0 +1,161 @@
+/**
+ * The `claude-bus` commands and their options, in one table: the argument parser, `--help` of every
+ * command and the overall usage all read it. Data only, so `--help` loads none of the commands.
+ */
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, ENV_FILE_IN_HOME } from "../contract/defaults";
+import { EXIT_CODES } from "./exitCodes";
+
+export interface OptionSpec {
+  type: "string" | "boolean";
+  multiple?: boolean;
+  /** The value's placeholder in help text (string options). */
+  value?: string;
+  help: string;
+}
+
+export interface CommandSpec {
+  /** Positional arguments, as shown in the synopsis. */
+  args?: string;
+  summary: string;
+  group: "bus" | "setup";
+  options: Record<string, OptionSpec>;
+  /** Lines printed after the options by `claude-bus COMMAND --help`. */
+  notes?: string[];
+}
+
+/** Options of every command that talks to the bus. There is no password option: argv is visible to every user. */
+const CONNECTION: Record<string, OptionSpec> = {
+  url: { type: "string", value: "URL", help: "the bus URL (else BUS_URL, else the env file)" },
+  user: { type: "string", value: "USER", help: "the Basic-auth user (else BUS_USER, else the env file)" },
+  me: { type: "string", value: "NAME", help: "this machine's name on the bus (else BUS_ME, else the env file's BUS_ME, else hostname -s)" },
+  "env-file": { type: "string", value: "FILE", help: `the credentials file (else BUS_ENV_FILE, else ~/${ENV_FILE_IN_HOME})` },
+};
+const JSON_OUTPUT: Record<string, OptionSpec> = { json: { type: "boolean", help: "print the bus's JSON answer" } };
+
+const SSH_TARGET: Record<string, OptionSpec> = {
+  target: { type: "string", value: "[USER@]HOST", help: "the server (root, or another user with sudo -n)" },
+  config: { type: "string", value: "host.json", help: "the host config (provision/host.example.json)" },
+  port: { type: "string", value: "N", help: "SSH port (default 22)" },
+  identity: { type: "string", value: "FILE", help: "SSH private key" },
+  "known-hosts": { type: "string", value: "FILE", help: "known_hosts file of its own (default: the user's)" },
+};
+
+export const CREDENTIAL_NOTE =
+  "Credentials: flags first, then BUS_URL/BUS_USER/BUS_PASS/BUS_ME in the environment, then the env file. " +
+  "The password comes only from the environment or the file, never the command line.";
+
+export const COMMANDS: Record<string, CommandSpec> = {
+  health: { summary: "check the bus answers with this credential", group: "bus", options: { ...CONNECTION, ...JSON_OUTPUT }, notes: [CREDENTIAL_NOTE] },
+  post: {
+    args: "[BODY]",
+    summary: 'post a message (BODY, or the body on stdin); --to defaults to "any" (everyone)',
+    group: "bus",
+    options: {
+      ...CONNECTION,
+      to: { type: "string", value: "NAME", help: 'recipient machine, or "any"' },
+      tag: { type: "string", multiple: true, value: "TAG", help: "a tag (repeat for more)" },
+      ...JSON_OUTPUT,
+    },
+    notes: [CREDENTIAL_NOTE],
+  },
+  inbox: {
+    summary: 'print unread messages to me as "[ts] from: body", oldest first, and ack them',
+    group: "bus",
+    options: { ...CONNECTION, "no-ack": { type: "boolean", help: "leave them unread" }, ...JSON_OUTPUT },
+    notes: [CREDENTIAL_NOTE],
+  },
+  ack: { args: "ID", summary: "mark message ID read by me", group: "bus", options: { ...CONNECTION, ...JSON_OUTPUT }, notes: [CREDENTIAL_NOTE] },
+  bootstrap: {
+    summary: "set up this machine: credentials file, health, session-start poll and Claude Code hook, SSH key, hello broadcast",
+    group: "setup",
+    options: {
+      ...CONNECTION,
+      "from-stack": { type: "boolean", help: "read `pulumi stack output --json --show-secrets` on stdin" },
+      check: { type: "boolean", help: "check every item, change nothing" },
+    },
+    notes: ["Each item prints ✓ or ✗ with what to do; running it again changes nothing.", CREDENTIAL_NOTE],
+  },
+  rotate: {
+    summary: "a new password, applied through the Pulumi stack (or --ssh), verified, then written to the env file",
+    group: "setup",
+    options: {
+      ...CONNECTION,
+      timeout: { type: "string", value: "SECONDS", help: "how long to wait for new → 200 and old → 401 (default 120)" },
+      pulumi: { type: "string", value: "BIN", help: "the Pulumi CLI (default: pulumi, or PULUMI_BIN)" },
+      stack: { type: "string", value: "STACK", help: "the Pulumi stack" },
+      cwd: { type: "string", value: "DIR", help: "the stack's project directory" },
+      ssh: { type: "boolean", help: "apply it over SSH with the host steps, for a server without Pulumi" },
+      ...SSH_TARGET,
+    },
+  },
+  serve: {
+    summary: `run the bus service (data in ${DEFAULT_DATA_DIR} by default)`,
+    group: "setup",
+    options: {
+      host: { type: "string", value: "ADDRESS", help: `interface to listen on (default ${DEFAULT_HOST})` },
+      port: { type: "string", value: "N", help: `TCP port, 0 for any free one (default ${DEFAULT_PORT})` },
+      data: { type: "string", value: "DIR", help: `data directory (default ${DEFAULT_DATA_DIR}); one bus per directory` },
+    },
+    notes: [
+      "Credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",
+      "SIGHUP re-reads BUS_CREDENTIALS_FILE; SIGTERM or SIGINT stops after in-flight writes are on disk.",
+    ],
+  },
+  provision: {
+    args: "--target [USER@]HOST --config host.json",
+    summary: "run every host step over SSH against a Debian server, without Pulumi",
+    group: "setup",
+    options: { ...SSH_TARGET, bundle: { type: "string", value: "FILE", help: "a prebuilt service bundle (default: build one)" } },
+    notes: ["The bus password is read from BUS_PASS, or else from stdin; never from an argument."],
+  },
+};
+
+export function synopsis(name: string, spec: CommandSpec = COMMANDS[name]): string {
+  return `claude-bus ${name}${spec.args ? ` ${spec.args}` : ""} [options]`;
+}
+
+function optionLine(name: string, spec: OptionSpec): string {
+  const flag = `--${name}${spec.value ? ` ${spec.value}` : ""}${spec.multiple ? " ..." : ""}`;
+  return `  ${flag.padEnd(26)} ${spec.help}`;
+}
+
+const exitCodeLines = () => Object.values(EXIT_CODES).map(({ code, meaning }) => `  ${code}  ${meaning}`);
+
+/** `claude-bus --help`. */
+export function usage(): string {
+  const group = (g: CommandSpec["group"]) =>
+    Object.entries(COMMANDS)
+      .filter(([, spec]) => spec.group === g)
+      .map(([name, spec]) => `  ${name.padEnd(10)} ${spec.summary}`);
+  return [
+    "usage: claude-bus <command> [options]      (claude-bus <command> --help for its options)",
+    "",
+    "Talking to the bus:",
+    ...group("bus"),
+    "",
+    "Setting up and maintaining:",
+    ...group("setup"),
+    "",
+    CREDENTIAL_NOTE,
+    "",
+    "Exit codes:",
+    ...exitCodeLines(),
+  ].join("\n");
+}
+
+/** `claude-bus COMMAND --help`. */
+export function commandHelp(name: string): string {
+  const spec = COMMANDS[name];
+  return [
+    `usage: ${synopsis(name, spec)}`,
+    spec.summary,
+    "",
+    "Options:",
+    ...Object.entries(spec.options).map(([option, o]) => optionLine(option, o)),
+    `  ${"--help".padEnd(26)} this text`,
+    ...(spec.notes ? ["", ...spec.notes] : []),
+    "",
+    "Exit codes:",
+    ...exitCodeLines(),
+  ].join("\n");
+}

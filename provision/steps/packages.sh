@@ -1,0 +1,25 @@
+# shellcheck shell=bash
+# Step "packages": installs the Debian packages the host needs when any is missing, and requires
+# Node.js 18 or newer (the bundle's target).
+# Reads from the header: PACKAGES (an array of package names).
+# shellcheck source-path=SCRIPTDIR
+source "${BASH_SOURCE[0]%/*}/lib.sh"
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if [[ $(dpkg-query -W -f="\${db:Status-Status}" "$pkg" 2>/dev/null || true) != installed ]]; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  apt-get -o DPkg::Lock::Timeout=600 update -q
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
+  changed "installed ${missing[*]}"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 18)); then
+  echo "Node.js $node_major is too old: the bus needs 18 or newer" >&2
+  exit 1
+fi

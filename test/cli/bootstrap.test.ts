@@ -1,0 +1,241 @@
+/** `claude-bus bootstrap` in a temporary HOME against the real bus: idempotence, file modes, settings merge, --check. */
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { createBusClient } from "../../client/index";
+import { buildCli, envText, modeOf, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+
+let cli: string;
+let bus: TestBus;
+let home: string;
+
+const PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZWQtb25seS1pbi10ZXN0cy1ub3QtYS1yZWFsLWtleQ alice@laptop";
+
+beforeAll(async () => {
+  cli = await buildCli();
+});
+beforeEach(async () => {
+  [bus, home] = await Promise.all([startTestBus(), tempDir("home")]);
+  await fs.mkdir(path.join(home, ".ssh"), { mode: 0o700 });
+  await fs.writeFile(path.join(home, ".ssh", "id_ed25519.pub"), PUBKEY + "\n");
+});
+afterEach(async () => {
+  await bus.close();
+  await fs.rm(home, { recursive: true, force: true });
+});
+
+const envFile = () => path.join(home, ".secrets", "claude-bus.env");
+const settingsFile = () => path.join(home, ".claude", "settings.json");
+const pollScript = () => path.join(home, ".claude", "claude-bus-poll.sh");
+const stackOutputs = (b: TestBus) =>
+  JSON.stringify({ busUrl: b.url, fqdn: "claude-bus.example.com", ipv4: "192.0.2.10", busUser: b.user, busPassword: b.pass, clientEnv: envText(b) });
+const bootstrap = (args: string[], extra: { env?: Record<string, string>; stdin?: string } = {}) =>
+  runCli(cli, ["bootstrap", "--me", "kilo", ...args], { home, ...extra });
+const hellos = async () => (await createBusClient(bus).messages({ from: "kilo" })).filter((m) => m.tags.includes("hello"));
+
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await fs.readdir(dir, { withFileTypes: true, recursive: true })) {
+    const full = path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
+    const stat = await fs.stat(full);
+    out[path.relative(dir, full)] = `${(stat.mode & 0o7777).toString(8)} ${stat.mtimeMs} ${entry.isFile() ? await fs.readFile(full, "utf8") : ""}`;
+  }
+  return out;
+}
+
+describe("bootstrap from the stack outputs piped on stdin", () => {
+  it("sets the machine up, every item ✓, and a second run changes nothing", async () => {
+    const first = await bootstrap(["--from-stack"], { stdin: stackOutputs(bus) });
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).not.toContain("✗");
+    expect(first.stdout).toMatch(/^✓ credentials file: wrote .*claude-bus\.env \(mode 0600, dir 0700\)$/m);
+    expect(first.stdout).toMatch(/^✓ bus health: .* answers with \d+ messages stored$/m);
+    expect(first.stdout).toMatch(/^✓ session-start poll: installed /m);
+    expect(first.stdout).toMatch(/^✓ SessionStart hook: installed /m);
+    expect(first.stdout).toContain(`pulumi config set --path 'clientSshKeys[N]' '${PUBKEY}'`);
+    expect(first.stdout).toMatch(/^✓ hello broadcast: posted #\d+ announcing kilo$/m);
+
+    expect(await modeOf(envFile())).toBe(0o600);
+    expect(await modeOf(path.dirname(envFile()))).toBe(0o700);
+    expect(await modeOf(pollScript())).toBe(0o700);
+    expect(await fs.readFile(envFile(), "utf8")).toBe(`BUS_USER=${bus.user}\nBUS_PASS=${bus.pass}\nBUS_URL=${bus.url}\nBUS_ME=kilo\n`);
+    const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
+    expect(settings).toEqual({ hooks: { SessionStart: [{ hooks: [{ type: "command", command: pollScript(), timeout: 30 }] }] } });
+    expect(await hellos()).toHaveLength(1);
+
+    const before = await snapshot(home);
+    const second = await bootstrap([]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).not.toContain("✗");
+    expect(second.stdout).toMatch(/^✓ credentials file: .* up to date/m);
+    expect(second.stdout).toMatch(/^✓ hello broadcast: kilo already announced/m);
+    expect(await snapshot(home)).toEqual(before);
+    expect(await hellos()).toHaveLength(1);
+
+    const check = await bootstrap(["--check"]);
+    expect(check.code).toBe(0);
+    expect(check.stdout).not.toContain("✗");
+  });
+
+  it("accepts busUrl/busUser/busPassword when there is no clientEnv output", async () => {
+    const outputs = JSON.stringify({ busUrl: bus.url + "/", busUser: bus.user, busPassword: bus.pass });
+    const result = await bootstrap(["--from-stack"], { stdin: outputs });
+    expect(result.code).toBe(0);
+    expect(await fs.readFile(envFile(), "utf8")).toContain(`BUS_URL=${bus.url}\n`);
+  });
+
+  it.each([
+    ['{"busUrl":"https://x.example.com","clientEnv":"[secret]"}', /secrets hidden: add --show-secrets/],
+    ["not json", /is not JSON: pipe `pulumi stack output --json --show-secrets`/],
+    ['{"fqdn":"claude-bus.example.com"}', /neither clientEnv nor busUrl\/busUser\/busPassword/],
+    ['{"clientEnv":"BUS_USER=claude\\nBUS_PASS=has space\\n"}', /stack output clientEnv:2: BUS_PASS: unquoted value/],
+  ])("rejects stack outputs %s with a clear error and writes nothing", async (stdin, message) => {
+    const result = await bootstrap(["--from-stack"], { stdin });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+    await expect(fs.access(path.join(home, ".secrets"))).rejects.toThrow();
+  });
+
+  it("the stack's credential replaces an old one even with a stale BUS_PASS exported in the shell", async () => {
+    await writeHomeEnv(home, `BUS_USER=${bus.user}\nBUS_PASS=OldRotatedAwayPassword12345\nBUS_URL=${bus.url}\n`);
+    const result = await bootstrap(["--from-stack"], { stdin: stackOutputs(bus), env: { BUS_PASS: "OldRotatedAwayPassword12345" } });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^✓ credentials file: updated /m);
+    expect(await fs.readFile(envFile(), "utf8")).toContain(`BUS_PASS=${bus.pass}\n`);
+  });
+});
+
+describe("bootstrap from the environment", () => {
+  it("writes the file from BUS_URL/BUS_USER/BUS_PASS and fixes a too-open ~/.secrets", async () => {
+    await fs.mkdir(path.join(home, ".secrets"), { mode: 0o755 });
+    await fs.chmod(path.join(home, ".secrets"), 0o755);
+    const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
+    expect(result.code).toBe(0);
+    expect(await modeOf(path.dirname(envFile()))).toBe(0o700);
+    expect(await modeOf(envFile())).toBe(0o600);
+  });
+
+  it("repairs a file whose mode was widened, without rewriting it", async () => {
+    await writeHomeEnv(home, `BUS_USER=${bus.user}\nBUS_PASS=${bus.pass}\nBUS_URL=${bus.url}\nBUS_ME=kilo\n`);
+    await fs.chmod(envFile(), 0o644);
+    const check = await bootstrap(["--check"]);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toMatch(/^✗ credentials file: .*claude-bus\.env has mode 0644, wants 0600: run without --check to fix$/m);
+    expect(await modeOf(envFile())).toBe(0o644);
+    const fix = await bootstrap([]);
+    expect(fix.stdout).toMatch(/^✓ credentials file: .* unchanged; fixed .* mode 0644/m);
+    expect(await modeOf(envFile())).toBe(0o600);
+  });
+
+  it("with no credential anywhere says how to get one and exits 1", async () => {
+    const result = await bootstrap([]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("✗ credentials file:");
+    expect(result.stdout).toContain("pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack");
+    expect(result.stdout).toMatch(/^✗ bus health: not checked/m);
+  });
+
+  it("a rejected credential is ✗ bus health and exit 2", async () => {
+    const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: "NotTheRightPassword1234567" } });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/^✗ bus health: .*401.*--from-stack/m);
+    expect(result.stdout).toMatch(/^✗ hello broadcast: not checked/m);
+  });
+});
+
+describe("~/.claude/settings.json merge", () => {
+  const existing = {
+    model: "opus",
+    permissions: { allow: ["Bash(npm test)"] },
+    hooks: {
+      PreToolUse: [{ matcher: "Bash", hooks: [{ type: "command", command: "echo pre" }] }],
+      SessionStart: [{ matcher: "startup", hooks: [{ type: "command", command: "cat ~/notes.md" }] }],
+    },
+  };
+
+  it("keeps unrelated keys and hooks, adds ours once, keeps the file mode", async () => {
+    await fs.mkdir(path.join(home, ".claude"));
+    await fs.writeFile(settingsFile(), JSON.stringify(existing), { mode: 0o640 });
+    await fs.chmod(settingsFile(), 0o640);
+    const env = { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass };
+    expect((await bootstrap([], { env })).code).toBe(0);
+    expect((await bootstrap([], { env })).code).toBe(0);
+    const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
+    expect(settings).toEqual({
+      ...existing,
+      hooks: {
+        ...existing.hooks,
+        SessionStart: [...existing.hooks.SessionStart, { hooks: [{ type: "command", command: pollScript(), timeout: 30 }] }],
+      },
+    });
+    expect(await modeOf(settingsFile())).toBe(0o640);
+  });
+
+  it("replaces an outdated entry of ours instead of adding a second", async () => {
+    await fs.mkdir(path.join(home, ".claude"));
+    const old = { hooks: { SessionStart: [{ hooks: [{ type: "command", command: "sh /old/place/claude-bus-poll.sh" }, { type: "command", command: "date" }] }] } };
+    await fs.writeFile(settingsFile(), JSON.stringify(old));
+    const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
+    expect(result.stdout).toMatch(/^✓ SessionStart hook: updated /m);
+    const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
+    expect(settings.hooks.SessionStart).toEqual([
+      { hooks: [{ type: "command", command: "date" }] },
+      { hooks: [{ type: "command", command: pollScript(), timeout: 30 }] },
+    ]);
+  });
+
+  it("leaves a settings.json that is not valid JSON untouched and says so", async () => {
+    await fs.mkdir(path.join(home, ".claude"));
+    await fs.writeFile(settingsFile(), "{ \"model\": \"opus\", ");
+    const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^✗ SessionStart hook: .*settings\.json is not valid JSON .*fix it by hand/m);
+    expect(await fs.readFile(settingsFile(), "utf8")).toBe("{ \"model\": \"opus\", ");
+  });
+});
+
+describe("--check", () => {
+  it("on a fresh machine reports ✗ items and creates nothing", async () => {
+    const before = await snapshot(home);
+    const result = await bootstrap(["--check"], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^✗ credentials file: .* missing: run `claude-bus bootstrap`/m);
+    expect(result.stdout).toMatch(/^✓ bus health:/m);
+    expect(result.stdout).toMatch(/^✗ session-start poll: .* not installed/m);
+    expect(result.stdout).toMatch(/^✗ SessionStart hook: .* not installed/m);
+    expect(result.stdout).toMatch(/^✗ hello broadcast: kilo not announced yet/m);
+    expect(await snapshot(home)).toEqual(before);
+    expect(await hellos()).toHaveLength(0);
+  });
+
+  it("without an SSH key says how to make one, as a warning: only the optional drop dir needs it", async () => {
+    await fs.rm(path.join(home, ".ssh"), { recursive: true });
+    const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^! SSH key: none in .*only the shared drop dir needs one.*ssh-keygen -t ed25519/m);
+    expect(result.stdout).not.toMatch(/^✗/m);
+  });
+});
+
+describe("the installed session-start poll", () => {
+  it("prints unread messages to this machine as `[ts] from: body`, acks them, and never fails the session", async () => {
+    const result = await bootstrap(["--from-stack"], { stdin: stackOutputs(bus) });
+    expect(result.code).toBe(0);
+    const client = createBusClient(bus);
+    await client.post({ from: "lima", to: "kilo", body: "Patch deployed, smoke tests green." });
+    await client.post({ from: "lima", to: "mike", body: "not for kilo" });
+
+    // Claude Code runs the hook command through a shell with a minimal environment
+    const sh = (command: string) => promisify(execFile)("/bin/sh", ["-c", command], { env: { HOME: home, PATH: "/usr/bin:/bin" } });
+    const { stdout } = await sh(pollScript());
+    expect(stdout).toMatch(/^\[\d{4}-.*Z\] lima: Patch deployed, smoke tests green\.$/m);
+    expect(stdout).not.toContain("not for kilo");
+    expect(await client.messages({ to: "kilo", unread_by: "kilo" })).toEqual([]);
+
+    await bus.close();
+    const down = await sh(pollScript());
+    expect(down.stdout).toMatch(/cannot reach the bus .*\nclaude-bus: inbox poll failed \(exit 3\)/);
+  });
+});

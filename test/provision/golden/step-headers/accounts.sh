@@ -1,0 +1,6 @@
+readonly SERVICE_USER='claude-bus'
+readonly INSTALL_DIR='/opt/claude-bus'
+readonly APP_DIR='/opt/claude-bus/app'
+readonly DATA_DIR='/opt/claude-bus/data'
+readonly CONFIG_DIR='/etc/claude-bus'
+readonly ACME_WEBROOT='/var/www/claude-bus-acme'

@@ -1,0 +1,6 @@
+readonly FQDN='claude-bus.example.com'
+readonly CHAIN_PEM='/etc/letsencrypt/live/claude-bus.example.com/chain.pem'
+readonly BUS_USER='claude'
+readonly BUS_URL='https://claude-bus.example.com'
+readonly PASSWORD_REGEX='^[A-Za-z0-9._+/=@%,:-]{12,128}$'
+readonly PASSWORD_RULE='must be 12-128 characters from A-Za-z0-9._+/=@%,:-'
