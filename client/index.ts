@@ -32,6 +32,8 @@ export interface BusClient {
   health(): Promise<Health>;
   post(message: NewMessage): Promise<Message>;
   messages(query?: MessageQuery): Promise<Message[]>;
+  /** One page, with whether more messages match after its last one. */
+  page(query?: MessageQuery): Promise<{ messages: Message[]; more: boolean }>;
   ack(id: string, reader: string): Promise<AckResult>;
 }
 
@@ -98,12 +100,16 @@ export function createBusClient(options: BusClientOptions): BusClient {
     health: () => request("GET", "/health", HealthSchema),
     post: (message) => request("POST", "/post", MessageSchema, message),
     async messages(query = {}) {
+      return (await this.page(query)).messages;
+    },
+    async page(query = {}) {
       const params = new URLSearchParams();
       for (const [key, value] of Object.entries(query)) {
         if (value !== undefined) params.set(key, String(value));
       }
       const qs = params.toString();
-      return (await request("GET", "/messages" + (qs ? "?" + qs : ""), MessagesPageSchema)).messages;
+      const page = await request("GET", "/messages" + (qs ? "?" + qs : ""), MessagesPageSchema);
+      return { messages: page.messages, more: page.more === true };
     },
     ack: (id, reader) => request("POST", `/ack/${encodeURIComponent(id)}`, AckResultSchema, { reader }),
   };
@@ -114,10 +120,10 @@ export async function* allMessages(client: BusClient, query: Omit<MessageQuery, 
   const pageSize = MAX_PAGE_LIMIT;
   let since = query.since;
   for (;;) {
-    const page = await client.messages({ ...query, since, limit: pageSize });
-    yield* page;
-    if (page.length < pageSize) return;
-    since = page[page.length - 1].id;
+    const { messages, more } = await client.page({ ...query, since, limit: pageSize });
+    yield* messages;
+    if (!more || messages.length === 0) return;
+    since = messages[messages.length - 1].id;
   }
 }
 

@@ -42,6 +42,12 @@ export const DEFAULT_NGINX_MAX_BODY_KIB = MAX_REQUEST_BYTES / 1024 + NGINX_BODY_
 /** Messages per GET /messages page when `limit` is absent, and the most a page holds. */
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 500;
+/**
+ * Bytes of messages (as JSON) one GET /messages answer holds at most, whatever `limit` says; the first
+ * message always goes whole (at most ~400 KiB: a 64 KiB body escaped as \u00XX). `more` tells the
+ * client to continue from the last id.
+ */
+export const MAX_PAGE_BYTES = 1024 * 1024;
 
 /** Length of a generated bus password, in characters (~166 bits from 62 symbols). */
 export const GENERATED_PASSWORD_LENGTH = 28;

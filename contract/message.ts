@@ -60,7 +60,8 @@ export type AckResult = z.infer<typeof AckResultSchema>;
 export const HealthSchema = z.object({ ok: z.literal(true), count: z.number().int(), now: z.string() });
 export type Health = z.infer<typeof HealthSchema>;
 
-export const MessagesPageSchema = z.object({ messages: z.array(MessageSchema) });
+/** The answer to GET /messages: `"more": true` when further messages match (ask again with since=<last id>). */
+export const MessagesPageSchema = z.object({ messages: z.array(MessageSchema), more: z.literal(true).optional() });
 
 const LIMIT_RULE = `must be an integer from 1 (larger than ${MAX_PAGE_LIMIT} means ${MAX_PAGE_LIMIT})`;
 

@@ -8,6 +8,7 @@ import { describeIssue, IssueWords } from "../contract/issues";
 import { AckBodySchema, isBodyTooLarge, MESSAGE_ID_PATTERN, MessagesQuerySchema, PostBodySchema } from "../contract/message";
 import { CredentialChecker } from "./credentials";
 import { HttpError, errorHandler, sendError } from "./httpErrors";
+import { writePage } from "./page";
 import type { Log } from "./log";
 import { BusStore } from "./store";
 
@@ -41,6 +42,13 @@ export function createApp({ store, auth, log, closing }: AppDeps): express.Expre
   });
 
   app.use((req, res, next) => {
+    // Node no longer answers this itself (an empty 400): HTTP/1.1 requires the header.
+    if (req.httpVersion !== "1.1" || req.headers.host !== undefined) return next();
+    res.setHeader("Connection", "close");
+    next(new HttpError("badRequest", "the Host header is required in HTTP/1.1"));
+  });
+
+  app.use((req, res, next) => {
     if (auth.check(req.headers.authorization)) return next();
     res.setHeader("WWW-Authenticate", `Basic realm="${AUTH_REALM}"`);
     sendError(res, "unauthorized");
@@ -63,20 +71,19 @@ export function createApp({ store, auth, log, closing }: AppDeps): express.Expre
     sendJson(res, 201, await store.post(input));
   });
 
-  app.get("/messages", (req, res) => {
+  app.get("/messages", async (req, res) => {
     const query = req.query as Record<string, unknown>;
     for (const [key, value] of Object.entries(query)) {
       if (typeof value !== "string") throw new HttpError("badRequest", `${key}: must be given once, as a plain value`);
     }
     const q = parse(MessagesQuerySchema, query, { root: "query", unknown: "parameter" });
-    const messages = store.select({
+    await writePage(res, store, {
       since: q.since === undefined ? 0 : Number(q.since),
       to: q.to,
       from: q.from,
       unreadBy: q.unread_by,
       limit: q.limit === undefined ? DEFAULT_PAGE_LIMIT : Math.min(Number(q.limit), MAX_PAGE_LIMIT),
     });
-    sendJson(res, 200, { messages });
   });
 
   app.post("/ack/:id", jsonBody, async (req: Request, res: Response) => {

@@ -1,13 +1,32 @@
 import { constants, promises as fsp } from "fs";
 import * as path from "path";
 
-/** The disk refused a write (full, read-only, I/O error): the HTTP layer answers 503. */
+/** What the disk's refusal means, by error code: what an answer may say (never a server path). */
+const STORAGE_FAILURES: Record<string, string> = {
+  ENOSPC: "the disk is full",
+  EDQUOT: "the disk quota is used up",
+  EROFS: "the data dir is read-only",
+  EACCES: "the data dir is not writable",
+  EPERM: "the data dir is not writable",
+  EIO: "the disk reported an I/O error",
+};
+
+/**
+ * The disk refused a write (full, read-only, I/O error): the HTTP layer answers 503 with `publicText`,
+ * which names no path; the message (for the log) keeps the system's own words, path included.
+ */
 export class StorageError extends Error {
-  constructor(message: string, readonly cause?: unknown) {
-    super(message);
+  readonly publicText: string;
+  constructor(file: string, cause: unknown) {
+    super(`${file}: ${(cause as Error).message}`);
     this.name = "StorageError";
+    const code = (cause as NodeJS.ErrnoException).code;
+    this.publicText = `${STORAGE_FAILURES[code ?? ""] ?? "the write failed"}${code ? ` (${code})` : ""}`;
   }
 }
+
+/** A torn tail that could not be set aside at start-up (a full or read-only disk): it is before the first write. */
+export type PendingTail = () => Promise<void>;
 
 interface Pending {
   prepare(positionInBatch: number): Buffer;
@@ -34,8 +53,11 @@ export class AppendLog {
   constructor(
     private readonly path: string,
     private goodLength: number,
-    private readonly label: string,
-  ) {}
+    /** Saves a torn tail still in the file after goodLength; run (and retried) before the first write. */
+    private pendingTail: PendingTail | null = null,
+  ) {
+    this.needsTruncate = pendingTail !== null;
+  }
 
   /**
    * Queue a record. `prepare` builds its bytes when its batch is formed (so ids and
@@ -75,6 +97,10 @@ export class AppendLog {
     const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     try {
       // Not O_APPEND: every write goes at goodLength, right after the last complete line.
+      if (this.pendingTail) {
+        await this.pendingTail();
+        this.pendingTail = null;
+      }
       this.file ??= await openForAppend(this.path);
       if (this.needsTruncate) await this.truncateToGood(this.file);
       let written = 0;
@@ -90,7 +116,7 @@ export class AppendLog {
         await this.file.close().catch(() => undefined);
         this.file = null;
       }
-      const failure = new StorageError(`${this.label}: ${(error as Error).message}`, error);
+      const failure = new StorageError(this.path, error);
       for (const p of batch) p.reject(failure);
       return;
     }

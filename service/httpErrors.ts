@@ -20,10 +20,15 @@ export function sendError(res: Response, kind: HttpErrorName, text: string = HTT
 /** Maps every failure to a JSON error; only a bug in this code gives a 500. */
 export function errorHandler(log: Log): ErrorRequestHandler {
   return (err, _req, res, _next) => {
+    if (res.headersSent) {
+      // A streamed answer failed half way: the client must not take the part for the whole.
+      log({ level: "error", msg: "answer cut short", error: String(err?.message ?? err) });
+      return res.destroy();
+    }
     if (err instanceof HttpError) return sendError(res, err.kind, err.message);
     if (err instanceof StorageError) {
       log({ level: "error", msg: "storage unavailable", error: err.message });
-      return sendError(res, "storageUnavailable", `${HTTP_ERRORS.storageUnavailable.text}: ${err.message}`);
+      return sendError(res, "storageUnavailable", `${HTTP_ERRORS.storageUnavailable.text}: ${err.publicText}`);
     }
     // body-parser and the router set `status` (or `statusCode`) on client errors.
     const status = Number(err?.status ?? err?.statusCode);

@@ -1,7 +1,20 @@
+/**
+ * Everything about the messages except their bodies, in memory: where each line is in bus.jsonl,
+ * sender and recipient (as small ints into a name table), per-recipient, broadcast and per-sender
+ * lists, each reader's acked set, and each message's readers. Bodies stay on disk.
+ *
+ * `select` walks only the list the filters point at (sender list, recipient list merged with
+ * broadcasts, or all ids), starting by binary search after `since`, and stops at `limit`. For
+ * `unread_by`, a (reader, list) pair gets a NextUnread cursor that jumps over runs of read messages.
+ * Cursors live in a cache bounded in bytes (least recently used evicted, rebuilt in O(list) on the next
+ * query) and catch up lazily with the messages posted since they were last used, so a post costs the
+ * same however many readers ever asked. Cost of a query: O(log n + returned) amortized, plus O(list)
+ * once for a cold cursor.
+ */
+import { BROADCAST } from "../contract/defaults";
 import { NextUnread } from "./nextUnread";
 import { NumberList } from "./numberList";
 import { ReadSet } from "./readSet";
-import { BROADCAST } from "../contract/defaults";
 
 /** An ascending run of message numbers (message n has id String(n)). */
 interface Source {
@@ -13,7 +26,7 @@ interface Source {
   positionOf(n: number): number;
 }
 
-/** A reader's NextUnread over one source, kept up to date by add() and markRead(). */
+/** A reader's NextUnread over the first `unread.length` positions of one source. */
 interface Cursor {
   readerId: number;
   sourceKey: string;
@@ -28,18 +41,12 @@ export interface Selection {
   limit: number;
 }
 
-/**
- * Everything about the messages except their bodies, in memory: where each line is in
- * bus.jsonl, sender and recipient (as small ints into a name table), per-recipient,
- * broadcast and per-sender lists, and each reader's acked set. Bodies stay on disk.
- *
- * `select` walks only the list the filters point at (sender list, recipient list merged
- * with broadcasts, or all ids), starting by binary search after `since`, and stops at
- * `limit`. For `unread_by`, the first query of a (reader, list) pair builds a NextUnread for
- * it (O(list) once, 4 bytes per entry; kept current on every post and ack), which jumps over
- * runs of read messages. Cost: O(log n + returned) amortized; only `to` and `from` given
- * together also skip the sender's messages to other recipients.
- */
+/** Bytes the unread cursors may hold in all (4 per message of each cursor's list); the newest always stays. */
+export const CURSOR_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** A line that holds no message (lost to corruption): its id stays taken, and no query returns it. */
+const LOST = -1;
+
 export class MessageIndex {
   private readonly names: string[] = [];
   private readonly nameIds = new Map<string, number>();
@@ -51,13 +58,30 @@ export class MessageIndex {
   private readonly bySender = new Map<number, NumberList>();
   private readonly broadcasts = new NumberList();
   private readonly readSets = new Map<number, ReadSet>();
-  private readonly cursors = new Map<string, Cursor>(); // by `${readerId}/${sourceKey}`
-  private readonly cursorsBySource = new Map<string, Cursor[]>();
-  private readonly cursorsByReader = new Map<number, Cursor[]>();
+  /** Each message's acks as a linked list: head per message, then reader and next per ack (0 = none). */
+  private readonly firstAck = new NumberList("int32", 1024);
+  private readonly ackReader = new NumberList("int32", 1024);
+  private readonly ackNext = new NumberList("int32", 1024);
+  /** Cursors by `${readerId}/${sourceKey}`, least recently used first, and by reader. */
+  private readonly cursors = new Map<string, Cursor>();
+  private readonly cursorsByReader = new Map<number, Map<string, Cursor>>();
+  private cursorBytes = 0;
   private readonly broadcastId = this.intern(BROADCAST);
+  private lostCount = 0;
 
+  constructor() {
+    this.ackReader.push(0); // ack 0 is the "none" sentinel
+    this.ackNext.push(0);
+  }
+
+  /** The highest id assigned. */
   get count(): number {
     return this.offsets.length;
+  }
+
+  /** Messages that can be read (ids lost to corruption are not). */
+  get live(): number {
+    return this.count - this.lostCount;
   }
 
   /** Record message number count+1. */
@@ -69,12 +93,25 @@ export class MessageIndex {
     this.lengths.push(length);
     this.senders.push(fromId);
     this.recipients.push(toId);
+    this.firstAck.push(0);
     if (toId === this.broadcastId) this.broadcasts.push(n);
     else getOrCreate(this.byRecipient, toId, () => new NumberList()).push(n);
     getOrCreate(this.bySender, fromId, () => new NumberList()).push(n);
-    for (const key of ["all", toId === this.broadcastId ? "any" : `to:${toId}`, `from:${fromId}`]) {
-      for (const cursor of this.cursorsBySource.get(key) ?? []) cursor.unread.append(cursor.readerId === fromId);
-    }
+  }
+
+  /** Take id count+1 for a message that cannot be read, so ids never repeat. */
+  addLost(): void {
+    this.offsets.push(LOST);
+    this.lengths.push(0);
+    this.senders.push(LOST);
+    this.recipients.push(LOST);
+    this.firstAck.push(0);
+    this.lostCount++;
+  }
+
+  /** Whether message n exists and can be read. */
+  exists(n: number): boolean {
+    return Number.isSafeInteger(n) && n >= 1 && n <= this.count && this.offsets.get(n - 1) !== LOST;
   }
 
   location(n: number): { offset: number; length: number } {
@@ -91,21 +128,22 @@ export class MessageIndex {
   markRead(n: number, reader: string): void {
     if (this.isRead(n, reader)) return;
     const id = this.intern(reader);
-    let set = this.readSets.get(id);
-    if (!set) this.readSets.set(id, (set = new ReadSet()));
-    set.add(n);
-    for (const cursor of this.cursorsByReader.get(id) ?? []) {
+    getOrCreate(this.readSets, id, () => new ReadSet()).add(n);
+    this.ackReader.push(id);
+    this.ackNext.push(this.firstAck.get(n - 1));
+    this.firstAck.set(n - 1, this.ackReader.length - 1);
+    // Only this reader's cursors, and only positions they already cover: the rest catch up when used.
+    for (const cursor of this.cursorsByReader.get(id)?.values() ?? []) {
       const position = this.source(cursor.sourceKey).positionOf(n);
-      if (position >= 0) cursor.unread.markRead(position);
+      if (position >= 0 && position < cursor.unread.length) cursor.unread.markRead(position);
     }
   }
 
-  /** The sender first, then every reader that acked n (in order of each reader's first ack). */
+  /** The sender first, then every reader that acked n, in the order they acked: O(readers of n). */
   readBy(n: number): string[] {
-    const sender = this.senders.get(n - 1);
-    const result = [this.names[sender]];
-    for (const [reader, set] of this.readSets) if (reader !== sender && set.has(n)) result.push(this.names[reader]);
-    return result;
+    const readers: string[] = [];
+    for (let ack = this.firstAck.get(n - 1); ack !== 0; ack = this.ackNext.get(ack)) readers.push(this.names[this.ackReader.get(ack)]);
+    return [this.names[this.senders.get(n - 1)], ...readers.reverse()];
   }
 
   select(q: Selection): number[] {
@@ -122,8 +160,8 @@ export class MessageIndex {
     } else sources = [this.source("all")];
 
     // Per source: the next candidate position, skipping what the reader has read.
-    const unread = readerId === undefined ? null : sources.map((s) => (readerId < 0 ? null : this.cursor(readerId, s).unread));
-    const advance = (i: number, p: number) => (unread?.[i] ? unread[i]!.find(p) : p);
+    const unread = readerId === undefined || readerId < 0 ? null : sources.map((s) => this.cursor(readerId, s).unread);
+    const advance = (i: number, p: number) => (unread ? unread[i].find(p) : p);
     const first = q.since + 1;
     const positions = sources.map((s, i) => advance(i, s.lowerBound(first)));
 
@@ -136,6 +174,7 @@ export class MessageIndex {
       if (best < 0) break;
       const n = sources[best].at(positions[best]);
       positions[best] = advance(best, positions[best] + 1);
+      if (this.offsets.get(n - 1) === LOST) continue;
       if (fromId !== undefined && toId !== undefined) {
         const recipient = this.recipients.get(n - 1);
         if (recipient !== toId && recipient !== this.broadcastId) continue;
@@ -145,22 +184,35 @@ export class MessageIndex {
     return result;
   }
 
-  /** The reader's NextUnread over a source, built on first use. */
+  /** The reader's cursor over a source: from the cache, caught up with new messages, or built. */
   private cursor(readerId: number, source: Source): Cursor {
     const key = `${readerId}/${source.key}`;
-    let cursor = this.cursors.get(key);
-    if (!cursor) {
-      cursor = { readerId, sourceKey: source.key, unread: new NextUnread(source.length) };
-      for (let p = 0; p < source.length; p++) cursor.unread.append(this.isReadBy(source.at(p), readerId));
-      this.cursors.set(key, cursor);
-      getOrCreate(this.cursorsBySource, source.key, () => []).push(cursor);
-      getOrCreate(this.cursorsByReader, readerId, () => []).push(cursor);
+    const cached = this.cursors.get(key);
+    if (cached) this.forget(key, cached); // put back below as the most recently used
+    const cursor = cached ?? { readerId, sourceKey: source.key, unread: new NextUnread(source.length) };
+    for (let p = cursor.unread.length; p < source.length; p++) cursor.unread.append(this.isReadBy(source.at(p), readerId));
+    this.cursors.set(key, cursor);
+    getOrCreate(this.cursorsByReader, readerId, () => new Map()).set(key, cursor);
+    this.cursorBytes += cursorCost(cursor);
+    // Least recently used first, never the one in hand.
+    for (const [oldKey, old] of this.cursors) {
+      if (this.cursorBytes <= CURSOR_CACHE_BYTES || oldKey === key) break;
+      this.forget(oldKey, old);
     }
     return cursor;
   }
 
+  private forget(key: string, cursor: Cursor): void {
+    this.cursors.delete(key);
+    const mine = this.cursorsByReader.get(cursor.readerId)!;
+    mine.delete(key);
+    if (mine.size === 0) this.cursorsByReader.delete(cursor.readerId);
+    this.cursorBytes -= cursorCost(cursor);
+  }
+
   private isReadBy(n: number, readerId: number): boolean {
-    if (this.senders.get(n - 1) === readerId) return true;
+    const sender = this.senders.get(n - 1);
+    if (sender === readerId || sender === LOST) return true;
     const set = this.readSets.get(readerId);
     return set !== undefined && set.has(n);
   }
@@ -197,6 +249,9 @@ export class MessageIndex {
 }
 
 const EMPTY = new NumberList("int32", 1);
+
+/** A cursor's memory: its array, plus what its map entries and object take. */
+const cursorCost = (cursor: Cursor) => cursor.unread.byteLength + 256;
 
 function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {
   let value = map.get(key);

@@ -17,6 +17,11 @@ export class NextUnread {
     return this.size;
   }
 
+  /** The memory its array takes. */
+  get byteLength(): number {
+    return this.next.byteLength;
+  }
+
   /** Add the next position (the sentinel slot becomes it). */
   append(read: boolean): void {
     if (this.size + 2 > this.next.length) {

@@ -18,6 +18,10 @@ export class NumberList {
     return this.data[i];
   }
 
+  set(i: number, value: number): void {
+    this.data[i] = value;
+  }
+
   push(value: number): void {
     if (this.size === this.data.length) {
       const bigger = this.kind === "int32" ? new Int32Array(this.size * 2) : new Float64Array(this.size * 2);

@@ -2,10 +2,9 @@
 import { promises as fsp } from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
-import { Duplex } from "stream";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../contract/defaults";
-import { errorBody } from "../contract/httpErrors";
 import { createApp } from "./app";
+import { CONNECTION_TIMEOUTS, ConnectionTimeouts, guardConnections, serverOptions } from "./connections";
 import { CredentialChecker, CredentialSource, loadCredential } from "./credentials";
 import { lockDataDir } from "./dataDirLock";
 import { LineSink, stdoutSink, structuredLogger } from "./log";
@@ -19,6 +18,8 @@ export interface BusOptions {
   credentials: CredentialSource;
   /** Receives one JSON log line at a time; stdout when absent. */
   log?: LineSink;
+  /** How long a connection may idle before its first byte, and a request take to arrive (defaults suit the host). */
+  timeouts?: Partial<ConnectionTimeouts>;
 }
 
 export interface RunningBus {
@@ -40,12 +41,13 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const lock = await lockDataDir(opts.dataDir);
   let store: BusStore | undefined;
   let closing = false;
-  const server = http.createServer();
+  const timeouts = { ...CONNECTION_TIMEOUTS, ...opts.timeouts };
+  const server = http.createServer(serverOptions(timeouts));
+  guardConnections(server, timeouts);
   const host = opts.host ?? DEFAULT_HOST;
   try {
     store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }));
     server.on("request", createApp({ store, auth, log, closing: () => closing }));
-    server.on("clientError", answerMalformedRequest);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {
@@ -90,17 +92,4 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       }
     },
   };
-}
-
-/** Requests node's HTTP parser rejects never reach Express: answer them in the same JSON shape. */
-function answerMalformedRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
-  if (error.code === "ECONNRESET" || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const body = errorBody(`malformed HTTP request (${error.code ?? "parse error"})`);
-  socket.end(
-    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nX-Robots-Tag: noindex\r\n" +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }

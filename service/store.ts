@@ -1,11 +1,17 @@
+/**
+ * The durable store: bus.jsonl holds one line per message, exactly the object POST /post returned
+ * (read_by is [sender] there; later acks are not rewritten into it). acks.jsonl holds one line per ack,
+ * {"id","reader","ts"}. Both are append-only with group commit; nothing is acknowledged before its
+ * fsync. Metadata is indexed in memory, bodies are read back from bus.jsonl with pread on demand.
+ */
 import * as fs from "fs";
 import { promises as fsp } from "fs";
 import * as path from "path";
-import { z } from "zod";
+import type { z } from "zod";
 import { describeIssue } from "../contract/issues";
 import { AckRecordSchema, BROADCAST, Message, MessageSchema, NewMessage } from "../contract/message";
-import { AppendLog, StorageError } from "./appendLog";
-import { jsonLine, replayJsonl } from "./jsonl";
+import { AppendLog, PendingTail, StorageError } from "./appendLog";
+import { jsonLine, LinesRead, readLines } from "./jsonl";
 import { MessageIndex, Selection } from "./messageIndex";
 
 export const MESSAGES_FILE = "bus.jsonl";
@@ -13,13 +19,9 @@ export const ACKS_FILE = "acks.jsonl";
 
 type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
-/**
- * The durable store: bus.jsonl holds one line per message, exactly the object POST /post
- * returned (read_by is [sender] there; later acks are not rewritten into it). acks.jsonl
- * holds one line per ack, {"id","reader","ts"}. Both are append-only with group commit;
- * nothing is acknowledged before its fsync. Metadata is indexed in memory, bodies are read
- * back from bus.jsonl with pread on demand.
- */
+/** How many damaged lines are logged one by one at start-up; the rest are counted. */
+const DAMAGED_LINES_LOGGED = 20;
+
 export class BusStore {
   private readonly pendingAcks = new Map<string, Promise<unknown>>();
   /** Read-only descriptor for bodies; opened at the first read (the file may not exist before the first post). */
@@ -32,32 +34,50 @@ export class BusStore {
     private readonly messagesPath: string,
   ) {}
 
+  /**
+   * Replays both files. A line that ends in a newline was written whole: one that is not a valid record
+   * was damaged later, and is kept in place, skipped, and logged; the ids it may have held stay taken,
+   * so no id is ever given out twice. Only bytes after the last newline are a torn write.
+   */
   static async open(dataDir: string, log: Log): Promise<BusStore> {
     const index = new MessageIndex();
     const messagesPath = path.join(dataDir, MESSAGES_FILE);
     const acksPath = path.join(dataDir, ACKS_FILE);
     const started = Date.now();
+    const damage = damageLog(log);
 
-    const messagesLength = await replayFile(messagesPath, log, (text, offset, length) => {
-      const m = parseLine(MessageSchema, text);
-      if (m.id !== String(index.count + 1)) throw new Error(`id ${m.id} where ${index.count + 1} was expected`);
+    let unaccounted = 0; // damaged lines since the last good one: each may have been a message
+    const messagesRead = replay(messagesPath, (text, offset, length, lineNo) => {
+      const m = parseRecord(MessageSchema, text);
+      const expected = index.count + unaccounted + 1;
+      if (typeof m === "string" || Number(m.id) <= index.count) {
+        damage(MESSAGES_FILE, lineNo, typeof m === "string" ? m : `id ${m.id} was taken already`);
+        unaccounted++;
+        return;
+      }
+      if (Number(m.id) > expected) damage(MESSAGES_FILE, lineNo, `ids ${expected}-${Number(m.id) - 1} are missing before it`);
+      while (index.count < Number(m.id) - 1) index.addLost();
+      unaccounted = 0;
       index.add(offset, length, m.from, m.to);
     });
-    const acksLength = await replayFile(acksPath, log, (text) => {
-      const a = parseLine(AckRecordSchema, text);
-      const n = Number(a.id);
-      if (n > index.count) throw new Error(`ack of message ${a.id}, which does not exist`);
-      index.markRead(n, a.reader);
+    for (; unaccounted > 0; unaccounted--) index.addLost();
+    const acksRead = replay(acksPath, (text, _offset, _length, lineNo) => {
+      const a = parseRecord(AckRecordSchema, text);
+      if (typeof a === "string") return damage(ACKS_FILE, lineNo, a);
+      if (!index.exists(Number(a.id))) return damage(ACKS_FILE, lineNo, `ack of message ${a.id}, which is not in ${MESSAGES_FILE}`);
+      index.markRead(Number(a.id), a.reader);
     });
+    damage.summary();
     log("info", "store replayed", { dataDir, messages: index.count, ms: Date.now() - started });
 
-    const messages = new AppendLog(messagesPath, messagesLength, MESSAGES_FILE);
-    const acks = new AppendLog(acksPath, acksLength, ACKS_FILE);
+    const messages = new AppendLog(messagesPath, messagesRead.completeLength, await setTornTailAside(messagesPath, messagesRead, log));
+    const acks = new AppendLog(acksPath, acksRead.completeLength, await setTornTailAside(acksPath, acksRead, log));
     return new BusStore(index, messages, acks, messagesPath);
   }
 
+  /** Messages that can be read. */
   get count(): number {
-    return this.index.count;
+    return this.index.live;
   }
 
   /** Append a message; resolves with it once it is on disk. Ids follow commit order. */
@@ -85,7 +105,7 @@ export class BusStore {
 
   /** Record that reader read message n. Returns null for an unknown id. */
   async ack(n: number, reader: string): Promise<{ already: boolean } | null> {
-    if (!Number.isSafeInteger(n) || n < 1 || n > this.index.count) return null;
+    if (!this.index.exists(n)) return null;
     if (this.index.isRead(n, reader)) return { already: true };
     const key = `${n}/${reader}`;
     const inFlight = this.pendingAcks.get(key);
@@ -106,8 +126,25 @@ export class BusStore {
     return { already: false };
   }
 
-  select(q: Selection): Message[] {
-    return this.index.select(q).map((n) => this.read(n));
+  /** The numbers of the messages a query selects, oldest first. */
+  select(q: Selection): number[] {
+    return this.index.select(q);
+  }
+
+  /** Message n as the API returns it, as JSON text: one body in memory at a time. */
+  messageJson(n: number): string {
+    const { offset, length } = this.index.location(n);
+    const buf = Buffer.allocUnsafe(length);
+    this.readFd ??= fs.openSync(this.messagesPath, "r");
+    let got = 0;
+    while (got < length) {
+      const r = fs.readSync(this.readFd, buf, got, length - got, offset + got);
+      if (r === 0) throw new StorageError(this.messagesPath, Object.assign(new Error(`shorter than its index (message ${n})`), { code: "EIO" }));
+      got += r;
+    }
+    const message = JSON.parse(buf.toString("utf8")) as Message;
+    message.read_by = this.index.readBy(n);
+    return JSON.stringify(message);
   }
 
   /** Finish queued writes and close the files. */
@@ -116,54 +153,70 @@ export class BusStore {
     if (this.readFd !== null) fs.closeSync(this.readFd);
     this.readFd = null;
   }
+}
 
-  private read(n: number): Message {
-    const { offset, length } = this.index.location(n);
-    const buf = Buffer.allocUnsafe(length);
-    this.readFd ??= fs.openSync(this.messagesPath, "r");
-    let got = 0;
-    while (got < length) {
-      const r = fs.readSync(this.readFd, buf, got, length - got, offset + got);
-      if (r === 0) throw new StorageError(`${MESSAGES_FILE} is shorter than its index (message ${n})`);
-      got += r;
-    }
-    const message = JSON.parse(buf.toString("utf8")) as Message;
-    message.read_by = this.index.readBy(n);
-    return message;
+function replay(file: string, onLine: Parameters<typeof readLines>[1]): LinesRead {
+  return fs.existsSync(file) ? readLines(file, onLine) : { completeLength: 0, tail: null };
+}
+
+/** The record, or what is wrong with the line. */
+function parseRecord<T>(schema: z.ZodType<T>, text: string): T | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return `not JSON: ${(error as Error).message}`;
   }
+  const result = schema.safeParse(json);
+  return result.success ? result.data : describeIssue(result.error.issues[0], { root: "line" });
+}
+
+/** Logs damaged lines (the first few one by one, then a count), never their content. */
+function damageLog(log: Log) {
+  let count = 0;
+  const damage = (file: string, line: number, reason: string) => {
+    if (++count <= DAMAGED_LINES_LOGGED) log("error", "damaged line kept in place and skipped", { file, line, reason });
+  };
+  damage.summary = () => {
+    if (count > DAMAGED_LINES_LOGGED) log("error", "more damaged lines kept in place and skipped", { count: count - DAMAGED_LINES_LOGGED });
+  };
+  return damage;
 }
 
 /**
- * Replay one file (created empty if missing). A torn last line is saved beside the file
- * (name.torn-<time>) and cut off, so the next append starts on a line boundary.
+ * A torn tail (bytes after the last newline, never acknowledged) is saved beside the file
+ * (name.torn-<time>, 0600 like the data) and cut off, so the next append starts on a line boundary.
+ * On a full or read-only disk neither can be done now: the bus starts anyway and serves reads, keeps
+ * the bytes in memory, and saves and cuts them before its first write; a failed save leaves no file.
  */
-async function replayFile(
-  file: string,
-  log: Log,
-  onLine: (text: string, offset: number, length: number) => void,
-): Promise<number> {
-  if (!fs.existsSync(file)) return 0;
-  const result = replayJsonl(file, onLine);
-  if (result.torn) {
-    const saved = `${file}.torn-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-    // 0600 like the logs themselves: the torn bytes are part of a message body.
-    await fsp.writeFile(saved, result.torn.bytes, { mode: 0o600, flag: "wx" });
+async function setTornTailAside(file: string, read: LinesRead, log: Log): Promise<PendingTail | null> {
+  if (!read.tail) return null;
+  const { lineNo, bytes } = read.tail;
+  let saved = false;
+  const save = async () => {
+    if (saved) return;
+    const savedTo = `${file}.torn-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    try {
+      await fsp.writeFile(savedTo, bytes, { mode: 0o600, flag: "wx" });
+    } catch (error) {
+      await fsp.rm(savedTo, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    saved = true;
+    log("warn", "torn last line recovered", { file: path.basename(file), line: lineNo, bytes: bytes.length, savedTo });
+  };
+  try {
+    await save();
     const handle = await fsp.open(file, "r+");
-    await handle.truncate(result.goodLength);
-    await handle.datasync();
-    await handle.close();
-    log("warn", "torn last line recovered", {
-      file: path.basename(file),
-      line: result.torn.lineNo,
-      bytes: result.torn.bytes.length,
-      savedTo: saved,
-    });
+    try {
+      await handle.truncate(read.completeLength);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    return null;
+  } catch (error) {
+    log("warn", "torn last line kept until the disk takes writes again", { file: path.basename(file), line: lineNo, bytes: bytes.length, error: (error as Error).message });
+    return save; // the first write saves it (if not yet done) and then cuts it off
   }
-  return result.goodLength;
-}
-
-function parseLine<T extends z.ZodType>(schema: T, text: string): z.infer<T> {
-  const result = schema.safeParse(JSON.parse(text));
-  if (!result.success) throw new Error(describeIssue(result.error.issues[0], { root: "line" }));
-  return result.data;
 }

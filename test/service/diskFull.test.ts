@@ -40,7 +40,9 @@ describe("disk full or unwritable data dir", () => {
       // A 64 KiB body needs new blocks: part of it may be written before ENOSPC.
       const big = await postJson(bus.url, "/post", { from: "a", body: "z".repeat(65_536) });
       expect(big.status).toBe(503);
-      expect(big.json).toEqual({ error: expect.stringContaining("storage unavailable") });
+      expect(big.json).toEqual({ error: "storage unavailable, nothing was stored: the disk is full (ENOSPC)" });
+      expect(big.text).not.toContain(dir); // the server's paths go to its log, never into an answer
+      expect(bus.logs.join("\n")).toContain(path.join(bus.dataDir, "bus.jsonl"));
       const ack = await postJson(bus.url, "/ack/1", { reader: "b" });
       expect(ack.status).toBe(503);
       expect(read(bus.dataDir)).toEqual(stored);
@@ -82,7 +84,7 @@ describe("disk full or unwritable data dir", () => {
       expect((await request(bus.url, "/messages")).json.messages).toEqual([expect.objectContaining({ id: "1", body: "stored" })]);
       const post = await postJson(bus.url, "/post", { from: "a", body: "refused" });
       expect(post.status).toBe(503);
-      expect(post.json.error).toMatch(/EROFS|read-only/);
+      expect(post.json).toEqual({ error: "storage unavailable, nothing was stored: the data dir is read-only (EROFS)" });
       expect((await postJson(bus.url, "/ack/1", { reader: "b" })).status).toBe(503);
       expect(read(dir)).toEqual(stored);
 
@@ -95,5 +97,75 @@ describe("disk full or unwritable data dir", () => {
       await bus.close();
     }
     expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+  });
+
+  /** A data dir with a torn last line, on a read-only view of it: the start can neither save nor cut it. */
+  async function tornDataDirReadOnly(): Promise<{ dir: string; view: string; torn: string; before: string }> {
+    const dir = tempDir();
+    const complete = '{"id":"1","ts":"2026-01-01T00:00:00.000Z","from":"a","to":"any","body":"kept","tags":[],"read_by":["a"]}\n';
+    const torn = '{"id":"2","ts":"2026-01-01T00:00:01.000Z","fr';
+    fs.writeFileSync(path.join(dir, "bus.jsonl"), complete + torn);
+    const view = tempDir();
+    mount("--bind", dir, view);
+    mounts.push(view);
+    mount("-o", "remount,bind,ro", view);
+    return { dir, view, torn, before: complete + torn };
+  }
+
+  test("a torn last line on a read-only data dir: the bus starts and serves reads, and leaves no file behind, start after start", async () => {
+    const { dir, view, before } = await tornDataDirReadOnly();
+    for (let start = 0; start < 3; start++) {
+      const bus = await startBus({ dataDir: view });
+      try {
+        expect((await request(bus.url, "/messages")).json.messages).toEqual([expect.objectContaining({ id: "1", body: "kept" })]);
+        expect(bus.logs.some((l) => l.includes("torn last line kept until the disk takes writes again"))).toBe(true);
+      } finally {
+        await bus.close();
+      }
+    }
+    expect(fs.readdirSync(dir)).toEqual(["bus.jsonl"]);
+    expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8")).toBe(before);
+  });
+
+  test("the torn bytes kept in memory are saved aside and cut off before the first write once the disk is writable", async () => {
+    const { dir, view, torn } = await tornDataDirReadOnly();
+    const bus = await startBus({ dataDir: view });
+    try {
+      expect((await postJson(bus.url, "/post", { from: "a", body: "refused" })).status).toBe(503);
+      expect(fs.readdirSync(dir)).toEqual(["bus.jsonl"]);
+      mount("-o", "remount,bind,rw", view);
+      const ok = await postJson(bus.url, "/post", { from: "a", body: "accepted" });
+      expect(ok.status).toBe(201);
+      expect(ok.json.id).toBe("2");
+    } finally {
+      await bus.close();
+    }
+    const saved = fs.readdirSync(dir).filter((f) => f.startsWith("bus.jsonl.torn-"));
+    expect(saved).toHaveLength(1);
+    expect(fs.readFileSync(path.join(dir, saved[0]), "utf8")).toBe(torn);
+    expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).body)).toEqual(["kept", "accepted"]);
+  });
+
+  test("a torn last line on a full disk: the bus starts, and a failed save leaves no empty file", async () => {
+    const dir = tempDir();
+    mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", dir);
+    mounts.push(dir);
+    const data = path.join(dir, "data");
+    fs.mkdirSync(data);
+    fs.writeFileSync(path.join(data, "bus.jsonl"), '{"id":"1","ts":"t","from":"a","to":"any","body":"kept","tags":[],"read_by":["a"]}\n' + "x".repeat(8192));
+    const fd = fs.openSync(path.join(dir, "filler"), "w");
+    expect(() => {
+      for (;;) fs.writeSync(fd, Buffer.alloc(4096, 0x78));
+    }).toThrow(/ENOSPC/);
+    fs.closeSync(fd);
+    for (let start = 0; start < 2; start++) {
+      const bus = await startBus({ dataDir: data });
+      try {
+        expect((await request(bus.url, "/messages")).json.messages).toHaveLength(1);
+      } finally {
+        await bus.close();
+      }
+    }
+    expect(fs.readdirSync(data)).toEqual(["bus.jsonl"]);
   });
 });

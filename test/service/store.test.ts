@@ -54,32 +54,59 @@ describe("durable store", () => {
     expect(lines.map((m) => m.body)).toEqual(["m1", "m2", "next"]);
   });
 
-  test("an unparseable last line (even newline-terminated) is a torn write, not fatal", async () => {
-    const dir = dataDirWith(line(1) + "\u0000\u0000\u0000\n", '{"id":"1","reader":"b","ts":"2026-01-01T00:00:00.000Z"}\n{"id":"1","rea');
-    const bus = await start(dir);
+  test("a newline-terminated last line that is no record was damaged, not torn: kept in place, its id stays taken", async () => {
+    const messages = line(1) + "\u0000\u0000\u0000\n";
+    const dir = dataDirWith(messages, '{"id":"1","reader":"b","ts":"2026-01-01T00:00:00.000Z"}\n{"id":"1","rea');
+    const logs: string[] = [];
+    const bus = await start(dir, logs);
     try {
       expect(await allMessages(bus.url)).toEqual([expect.objectContaining({ id: "1", read_by: ["a", "b"] })]);
+      const entries = logs.map((l) => JSON.parse(l));
+      expect(entries).toContainEqual(expect.objectContaining({ level: "error", msg: "damaged line kept in place and skipped", file: "bus.jsonl", line: 2 }));
+      // The unterminated ack is the torn write: cut off and saved aside.
+      expect(entries).toContainEqual(expect.objectContaining({ msg: "torn last line recovered", file: "acks.jsonl", line: 2 }));
+      expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8")).toBe(messages);
+      // Id 2 may have been acknowledged before the damage: it is never given out again.
+      expect((await postJson(bus.url, "/post", { from: "a", body: "next" })).json.id).toBe("3");
     } finally {
       await bus.close();
     }
-    expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8")).toBe(line(1));
+    const after = fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8");
+    expect(after.startsWith(messages)).toBe(true);
+    expect(JSON.parse(after.slice(messages.length))).toMatchObject({ id: "3", body: "next" });
   });
 
   test.each([
-    ["not JSON", line(1) + "{oops\n" + line(2), "bus.jsonl line 2"],
-    ["a blank line", line(1) + "\n" + line(2), "bus.jsonl line 2"],
-    ["an id out of sequence", line(1) + line(3) + line(4), "bus.jsonl line 2"],
-    ["a duplicate id", line(1) + line(1) + line(2), "bus.jsonl line 2"],
-    ["a field of the wrong type", line(1) + line(2, { from: 7 }) + line(3), "bus.jsonl line 2"],
-  ])("a corrupt middle line (%s) refuses to start, naming the line", async (_what, content, message) => {
+    ["not JSON", line(1) + "{oops\n" + line(2), ["1", "2"], "3", /not JSON/],
+    ["a blank line", line(1) + "\n" + line(2), ["1", "2"], "3", /not JSON/],
+    ["an id out of sequence", line(1) + line(3) + line(4), ["1", "3", "4"], "5", /ids 2-2 are missing before it/],
+    ["a duplicate id", line(1) + line(1) + line(2), ["1", "2"], "3", /id 1 was taken already/],
+    ["a field of the wrong type", line(1) + line(2, { from: 7 }) + line(3), ["1", "3"], "4", /^from: /],
+  ])("a damaged middle line (%s) is skipped and logged with its number; every other message is kept, untouched", async (_what, content, ids, nextId, reason) => {
     const dir = dataDirWith(content);
-    await expect(start(dir)).rejects.toThrow(message);
-    expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8")).toBe(content);
+    const logs: string[] = [];
+    const bus = await start(dir, logs);
+    try {
+      expect((await allMessages(bus.url)).map((m) => m.id)).toEqual(ids);
+      const damaged = logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "damaged line kept in place and skipped");
+      expect(damaged).toEqual([expect.objectContaining({ level: "error", file: "bus.jsonl", line: 2, reason: expect.stringMatching(reason) })]);
+      expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8")).toBe(content);
+      expect((await postJson(bus.url, "/post", { from: "a", body: "next" })).json.id).toBe(nextId);
+    } finally {
+      await bus.close();
+    }
   });
 
-  test("an ack of a message that does not exist refuses to start, naming acks.jsonl's line", async () => {
+  test("an ack of a message that does not exist is skipped and logged with its line; the other acks count", async () => {
     const acks = '{"id":"1","reader":"b","ts":"t"}\n{"id":"5","reader":"b","ts":"t"}\n{"id":"1","reader":"c","ts":"t"}\n';
-    await expect(start(dataDirWith(line(1), acks))).rejects.toThrow("acks.jsonl line 2");
+    const logs: string[] = [];
+    const bus = await start(dataDirWith(line(1), acks), logs);
+    try {
+      expect(await allMessages(bus.url)).toEqual([expect.objectContaining({ id: "1", read_by: ["a", "b", "c"] })]);
+      expect(logs.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ file: "acks.jsonl", line: 2, reason: "ack of message 5, which is not in bus.jsonl" }));
+    } finally {
+      await bus.close();
+    }
   });
 
   test("close() lets in-flight posts finish: every 201 is on disk", async () => {

@@ -6,7 +6,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
-import { RunningBus, startBus as startRealBus } from "../../service/server";
+import { BusOptions, RunningBus, startBus as startRealBus } from "../../service/server";
 import { PASS, USER } from "./http";
 import { tempDir } from "./tempDir";
 
@@ -26,6 +26,7 @@ export interface TestBusOptions {
   pass?: string;
   /** Read the credential from a file (re-read by reloadCredentials()), as the host's unit does. */
   credentialsFile?: boolean;
+  timeouts?: BusOptions["timeouts"];
 }
 
 /** The real bus on 127.0.0.1, port 0, with a fresh (or given) data dir. */
@@ -43,6 +44,7 @@ export async function startBus(opts: TestBusOptions = {}): Promise<TestBus> {
     dataDir,
     credentials: credentialsFile ? { file: credentialsFile } : { user, pass },
     log: (line) => logs.push(line),
+    timeouts: opts.timeouts,
   });
   return { ...bus, dataDir, user, pass, credentialsFile, logs };
 }
