@@ -56,7 +56,7 @@ describe("rendered nginx site", () => {
     expect(site).toContain('auth_basic "claude-bus";');
     expect(site).toContain("access_log /var/log/claude-bus-access.log;");
     expect(site).toContain("error_log /var/log/claude-bus-error.log;");
-    expect(site).toContain("proxy_pass http://127.0.0.1:8787;");
+    expect(site).toMatch(/upstream (claude_bus_\w+_service) \{\n {4}server 127\.0\.0\.1:8787;\n {4}keepalive \d+;\n\}[\s\S]*proxy_pass http:\/\/\1;/);
     expect(site).toContain('add_header Strict-Transport-Security "max-age=63072000" always;');
     expect(site).toContain('add_header X-Robots-Tag "noindex, nofollow" always;');
     expect(site).toContain("limit_req_status 429;");
@@ -73,7 +73,7 @@ describe("rendered nginx site", () => {
     const other = renderNginxSite(cfgOf({ hsts: false, ipv6: false, servicePort: 9000, rateLimit: { perSecond: 3, burst: 7 }, maxBodyKiB: 600 }));
     expect(other).not.toContain("Strict-Transport-Security");
     expect(other).not.toContain("[::]");
-    expect(other).toContain("proxy_pass http://127.0.0.1:9000;");
+    expect(other).toContain("server 127.0.0.1:9000;");
     expect(other).toContain("rate=3r/s;");
     expect(other).toContain("burst=7 nodelay;");
     expect(other).toContain("client_max_body_size 600k;");
