@@ -37,8 +37,8 @@ export class Bus extends pulumi.ComponentResource {
     const { host } = args;
 
     const machine = network(name, args, child);
-    const { droplet, reservedIp } = machine;
-    const { volume, attachment } = dataVolume(name, args.volumeName, args, droplet, child);
+    const { droplet, dropletId, reservedIp } = machine;
+    const { volume, attachment } = dataVolume(name, args.volumeName, args, dropletId, child);
     const records = args.manageDns ? dnsRecords(name, { host, ipv4: reservedIp.ipAddress }, child) : [];
     project(name, { host, resources: [droplet.dropletUrn, volume.volumeUrn] }, child);
     monitoring(name, { host, droplet, email: args.alertEmail }, child);

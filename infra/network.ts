@@ -19,6 +19,8 @@ export interface NetworkArgs {
 
 export interface Network {
   droplet: digitalocean.Droplet;
+  /** The droplet's id as the number the resources that refer to it want (the provider's id is a string). */
+  dropletId: pulumi.Output<number>;
   reservedIp: digitalocean.ReservedIp;
   /** Its ipAddress resolves only once the reserved IP points at the droplet. */
   assignment: digitalocean.ReservedIpAssignment;
@@ -56,7 +58,11 @@ export function network(name: string, args: NetworkArgs, opts: pulumi.CustomReso
   const { host } = args;
   const sshKeyId =
     args.sshKeyFingerprint === undefined
-      ? new digitalocean.SshKey(`${name}-ssh-key`, { name: `${host.fqdn} deploy`, publicKey: requireValue(args.sshPublicKey, "sshKeyFingerprint or sshPublicKey") }, opts).fingerprint
+      ? new digitalocean.SshKey(
+          `${name}-ssh-key`,
+          { name: `${host.fqdn} deploy`, publicKey: requireValue(args.sshPublicKey, "sshKeyFingerprint or sshPublicKey") },
+          opts,
+        ).fingerprint
       : pulumi.output(args.sshKeyFingerprint);
 
   const droplet = new digitalocean.Droplet(
@@ -79,7 +85,6 @@ export function network(name: string, args: NetworkArgs, opts: pulumi.CustomReso
     // must not replace the droplet.
     { ...opts, ignoreChanges: ["userData", "sshKeys"] },
   );
-  // The provider's droplet id is a number in string form; the resources that refer to it want the number.
   const dropletId = droplet.id.apply((id) => Number(id));
 
   const reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region: args.region }, opts);
@@ -90,7 +95,7 @@ export function network(name: string, args: NetworkArgs, opts: pulumi.CustomReso
     { name: host.fqdn.replace(/[^a-z0-9.-]/g, "-"), dropletIds: [dropletId], ...firewallRules(args.sshAllowedCidrs) },
     opts,
   );
-  return { droplet, reservedIp, assignment };
+  return { droplet, dropletId, reservedIp, assignment };
 }
 
 function requireValue(value: string | undefined, what: string): string {

@@ -29,7 +29,7 @@ export function dataVolume(
   name: string,
   volumeName: string,
   args: VolumeArgs,
-  droplet: digitalocean.Droplet,
+  dropletId: pulumi.Output<number>,
   opts: pulumi.CustomResourceOptions,
 ): { volume: digitalocean.Volume; attachment: digitalocean.VolumeAttachment } {
   const volume = new digitalocean.Volume(
@@ -44,8 +44,6 @@ export function dataVolume(
     },
     { ...opts, protect: !args.allowDataDestroy },
   );
-  // The provider's droplet id is a number in string form; the attachment wants the number.
-  const dropletId = droplet.id.apply((id) => Number(id));
   // A volume is attached to one droplet at a time: a replaced droplet's attachment goes first.
   const attachment = new digitalocean.VolumeAttachment(
     `${name}-data-attachment`,
