@@ -12,6 +12,12 @@ export interface PulumiOptions {
 
 export class PulumiError extends Error {}
 
+/** One resource in `pulumi preview --json`'s plan. */
+export interface PreviewStep {
+  op: string;
+  urn: string;
+}
+
 /** `pulumi config set --secret busPassword` reads the value from stdin when no value argument is given. */
 export async function setSecretConfig(options: PulumiOptions, key: string, value: string): Promise<void> {
   await runPulumi(options, ["config", "set", "--secret", ...stackArgs(options), key], value);
@@ -21,25 +27,60 @@ export async function pulumiUp(options: PulumiOptions): Promise<void> {
   await runPulumi(options, ["up", "--yes", "--non-interactive", ...stackArgs(options)]);
 }
 
+/** What `pulumi up` would do now, resource by resource. */
+export async function pulumiPreview(options: PulumiOptions): Promise<PreviewStep[]> {
+  const out = await runPulumi(options, ["preview", "--json", "--non-interactive", ...stackArgs(options)], undefined, { keepStdout: true });
+  try {
+    const steps = (JSON.parse(out) as { steps?: PreviewStep[] }).steps ?? [];
+    return steps.map(({ op, urn }) => ({ op, urn }));
+  } catch {
+    throw new PulumiError("`pulumi preview --json` printed no JSON plan");
+  }
+}
+
 function stackArgs(options: PulumiOptions): string[] {
   return options.stack ? ["--stack", options.stack] : [];
 }
 
-/** Pulumi's own output goes to our stderr so stdout carries only this command's summary. */
-function runPulumi(options: PulumiOptions, args: string[], stdin?: string): Promise<void> {
+/**
+ * Why a Pulumi command failed, when its error says: a stack whose secrets are encrypted with a
+ * passphrase (`pulumi login --local`'s default) cannot read or write a secret without it.
+ */
+function failureHint(stderr: string): string {
+  return /passphrase/i.test(stderr)
+    ? ": the stack's secrets are encrypted with a passphrase; set PULUMI_CONFIG_PASSPHRASE_FILE (a file holding it) " +
+        "or PULUMI_CONFIG_PASSPHRASE in this shell and run claude-bus rotate again"
+    : "";
+}
+
+/**
+ * Pulumi's own output goes to our stderr so stdout carries only this command's summary; with keepStdout
+ * its stdout (a preview's JSON) is returned instead. Its stderr is also kept to explain a failure.
+ */
+function runPulumi(options: PulumiOptions, args: string[], stdin?: string, { keepStdout = false } = {}): Promise<string> {
   const { BUS_PASS: _hidden, ...env } = options.env; // the child has no use for the old password
   const command = `pulumi ${args.join(" ")}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(options.bin, args, { cwd: options.cwd, env, stdio: [stdin === undefined ? "ignore" : "pipe", 2, 2] });
+    const child = spawn(options.bin, args, { cwd: options.cwd, env, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      if (keepStdout) stdout += chunk.toString("utf8");
+      else process.stderr.write(chunk);
+    });
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+      process.stderr.write(chunk);
+    });
     child.on("error", (err) =>
       reject(new PulumiError(`cannot run ${options.bin}: ${err.message} (install the Pulumi CLI or pass --pulumi PATH)`)),
     );
-    child.on("exit", (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new PulumiError(`\`${command}\` failed (${signal ? `signal ${signal}` : `exit ${code}`})`));
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve(stdout);
+      else reject(new PulumiError(`\`${command}\` failed (${signal ? `signal ${signal}` : `exit ${code}`})${failureHint(stderr)}`));
     });
     if (stdin !== undefined) {
-      child.stdin!.on("error", () => undefined); // a child that exits unread is reported by "exit" above
+      child.stdin!.on("error", () => undefined); // a child that exits unread is reported by "close" above
       child.stdin!.end(stdin);
     }
   });

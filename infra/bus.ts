@@ -1,26 +1,31 @@
 /**
- * `claude-bus:index:Bus`: one droplet with a reserved IP, a firewall, optional DNS records and a
- * DigitalOcean project, then provision/'s host steps run over SSH in order. Each part is built by
- * its own module; this component only wires them together.
+ * `claude-bus:index:Bus`: one droplet with a reserved IP, a firewall, a data volume, optional DNS
+ * record, monitoring and a DigitalOcean project, then provision/'s host steps run over SSH in order.
+ * Each part is built by its own module; this component only wires them together.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { busUrlOf, credentialsEnv } from "../provision/credentials";
 import { dnsRecords } from "./dns";
 import { type HostStepsArgs, provisionHost } from "./hostSteps";
+import { monitoring } from "./monitoring";
 import { network, type NetworkArgs } from "./network";
 import { busPassword, type PasswordArgs } from "./password";
 import { project } from "./project";
+import { dataVolume, type VolumeArgs } from "./volume";
 
-export interface BusArgs extends NetworkArgs, PasswordArgs, HostStepsArgs {
-  /** Create the A/AAAA records in the domain's DigitalOcean-hosted zone. */
+export interface BusArgs extends NetworkArgs, PasswordArgs, HostStepsArgs, VolumeArgs {
+  /** Create the A record in the domain's DigitalOcean-hosted zone. */
   manageDns: boolean;
+  /** The data volume's name; the host config names its device. */
+  volumeName: string;
+  /** Who the uptime and droplet alerts go to. */
+  alertEmail: string;
 }
 
 export class Bus extends pulumi.ComponentResource {
   public readonly fqdn: string;
   public readonly busUrl: string;
   public readonly ipv4: pulumi.Output<string>;
-  public readonly ipv6: pulumi.Output<string>;
   public readonly busUser: string;
   public readonly busPassword: pulumi.Output<string>;
   /** The exact ~/.secrets/claude-bus.env text for clients. */
@@ -32,18 +37,19 @@ export class Bus extends pulumi.ComponentResource {
     const { host } = args;
 
     const machine = network(name, args, child);
-    const { droplet, reservedIp } = machine;
-    const records = args.manageDns ? dnsRecords(name, { host, ipv4: reservedIp.ipAddress, ipv6: droplet.ipv6Address }, child) : [];
-    project(name, { host, resources: [droplet.dropletUrn, reservedIp.reservedIpUrn] }, child);
+    const { droplet, dropletId, reservedIp } = machine;
+    const { volume, attachment } = dataVolume(name, args.volumeName, args, dropletId, child);
+    const records = args.manageDns ? dnsRecords(name, { host, ipv4: reservedIp.ipAddress }, child) : [];
+    project(name, { host, resources: [droplet.dropletUrn, volume.volumeUrn] }, child);
+    monitoring(name, { host, droplet, email: args.alertEmail }, child);
     const password = busPassword(name, args, child);
     // One writer: the host's credentials file and the clients' env file are the same text.
     const credentials = pulumi.secret(password.apply((pass) => credentialsEnv(host, pass)));
-    provisionHost(name, { ...args, network: machine, credentials, dnsRecords: records }, child);
+    provisionHost(name, { ...args, network: machine, credentials, attached: [attachment], dnsRecords: records }, child);
 
     this.fqdn = host.fqdn;
     this.busUrl = busUrlOf(host);
     this.ipv4 = reservedIp.ipAddress;
-    this.ipv6 = droplet.ipv6Address;
     this.busUser = host.busUser;
     this.busPassword = password;
     this.clientEnv = credentials;
@@ -51,7 +57,6 @@ export class Bus extends pulumi.ComponentResource {
       busUrl: this.busUrl,
       fqdn: this.fqdn,
       ipv4: this.ipv4,
-      ipv6: this.ipv6,
       busUser: this.busUser,
       busPassword: this.busPassword,
       clientEnv: this.clientEnv,

@@ -102,9 +102,26 @@ export const STACK_CONFIG = {
   },
   image: {
     type: "string",
-    default: "debian-12-x64",
-    description: "Droplet image slug. debian-12-x64 is the host the provisioning tests prove.",
-    rule: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image slug like debian-12-x64"),
+    default: "debian-13-x64",
+    description:
+      "Droplet image slug. debian-13-x64 is the host the provisioning tests prove; debian-12-x64 runs the same steps. " +
+      "A new image replaces the droplet (the data volume and its messages stay).",
+    rule: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image slug like debian-13-x64"),
+  },
+  volumeSizeGib: {
+    type: "integer",
+    default: 5,
+    description:
+      "Size of the data volume (messages and the drop dir) in GiB, about 0.10 USD per GiB a month. It can grow, never shrink.",
+    rule: z.coerce.number().int("must be a whole number of GiB").min(1, "must be at least 1").max(16384, "must be at most 16384"),
+  },
+  allowDataDestroy: {
+    type: "boolean",
+    default: false,
+    description:
+      "false protects the data volume: pulumi destroy (and any change that would replace the volume) stops instead of deleting every message. " +
+      "Set it true, run pulumi up, then pulumi destroy to really delete everything.",
+    rule: booleanText,
   },
   domain: {
     type: "string",
@@ -127,7 +144,7 @@ export const STACK_CONFIG = {
   },
   acmeEmail: {
     type: "string",
-    description: "Email Let's Encrypt sends expiry notices to (required).",
+    description: "Email of the Let's Encrypt account, and where alerts go unless alertEmail is set (required).",
     rule: required("pulumi config set acmeEmail you@example.com").pipe(z.email("must be an email address")),
   },
   acmeServer: {
@@ -136,10 +153,20 @@ export const STACK_CONFIG = {
     description: "ACME directory URL; empty means Let's Encrypt production (use the staging URL to try things out).",
     rule: optional(z.url({ protocol: /^https$/, error: "must be an https:// ACME directory URL" })),
   },
+  alertEmail: {
+    type: "string",
+    default: "",
+    description:
+      "Where uptime (down, slow, certificate expiring) and disk/memory alerts go; empty means acmeEmail. " +
+      "DigitalOcean sends alerts only to emails of members of your team.",
+    rule: optional(z.email("must be an email address")),
+  },
   sshKeyFingerprint: {
     type: "string",
     default: "",
-    description: "Fingerprint of an SSH key already in your DigitalOcean account (set this or sshPublicKey).",
+    description:
+      "Fingerprint (or id) of an SSH key already in your DigitalOcean account, for a new droplet's first login " +
+      "(set this or sshPublicKey; with both set, sshPublicKey is only authorized on the host, not registered).",
     rule: optional(
       z.string().regex(/^(?:(?:[0-9a-f]{2}:){15}[0-9a-f]{2}|\d+)$/, "must be an MD5 fingerprint aa:bb:...:ff (or a numeric key id) as shown by DigitalOcean"),
     ),
@@ -147,7 +174,17 @@ export const STACK_CONFIG = {
   sshPublicKey: {
     type: "string",
     default: "",
-    description: "OpenSSH public key to register with DigitalOcean for root login (set this or sshKeyFingerprint).",
+    description:
+      "OpenSSH public key of the deploy key (sshPrivateKey's pair): registered with DigitalOcean for a new droplet's first login, " +
+      "and root's authorized key on the host (set this or sshKeyFingerprint).",
+    rule: optional(z.string().trim().regex(SSH_PUBLIC_KEY, "must be one OpenSSH public key line (ssh-ed25519 AAAA... comment)")),
+  },
+  sshNewPublicKey: {
+    type: "string",
+    default: "",
+    description:
+      "During a deploy-key rotation only: the new key's public half, authorized for root beside sshPublicKey, " +
+      "so the next pulumi up can log in with the new private key (see infra/README.md).",
     rule: optional(z.string().trim().regex(SSH_PUBLIC_KEY, "must be one OpenSSH public key line (ssh-ed25519 AAAA... comment)")),
   },
   sshPrivateKey: {
@@ -228,12 +265,19 @@ const shape = Object.fromEntries(
 const StackConfigSchema = z
   .strictObject(shape)
   .superRefine((cfg, ctx) => {
-    const keys = [cfg.sshKeyFingerprint, cfg.sshPublicKey].filter((v) => v !== undefined);
-    if (keys.length !== 1) {
+    if (cfg.sshKeyFingerprint === undefined && cfg.sshPublicKey === undefined) {
       ctx.addIssue({
         code: "custom",
         path: ["sshKeyFingerprint"],
-        message: "set exactly one of sshKeyFingerprint (a key already in DigitalOcean) or sshPublicKey (a key to register)",
+        message: "set sshKeyFingerprint (a key already in DigitalOcean) or sshPublicKey (a key to register)",
+      });
+    }
+    if (cfg.sshNewPublicKey !== undefined && cfg.sshPublicKey === undefined) {
+      // Only root's whole key list can be written: without the current key it would lock Pulumi out.
+      ctx.addIssue({
+        code: "custom",
+        path: ["sshNewPublicKey"],
+        message: "needs sshPublicKey set to the current deploy key's public half (with sshKeyFingerprint it is not registered again)",
       });
     }
   });
@@ -266,8 +310,8 @@ export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): S
   return parseStackConfig(raw);
 }
 
-/** The host config the provision steps render from. */
-export function hostConfigOf(cfg: StackConfig): HostConfig {
+/** The host config the provision steps render from; `volumeDevice` is where the data volume appears. */
+export function hostConfigOf(cfg: StackConfig, volumeDevice: string): HostConfig {
   try {
     return parseHostConfig({
       domain: cfg.domain,
@@ -277,6 +321,8 @@ export function hostConfigOf(cfg: StackConfig): HostConfig {
       ...(cfg.acmeServer !== undefined && { acmeServer: cfg.acmeServer }),
       rateLimit: { perSecond: cfg.rateLimit, burst: DEFAULT_RATE_LIMIT.burst },
       clientSshKeys: cfg.clientSshKeys,
+      rootSshKeys: [cfg.sshPublicKey, cfg.sshNewPublicKey].filter((key) => key !== undefined),
+      volume: { device: volumeDevice },
     });
   } catch (err) {
     throw new Error(`Invalid claude-bus stack config: ${(err as Error).message}`);

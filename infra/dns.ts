@@ -1,5 +1,6 @@
 /**
- * The A/AAAA records of <subdomain>.<domain>, in a zone hosted at DigitalOcean. The zone itself is
+ * The A record of <subdomain>.<domain>, pointing at the reserved IPv4, in a zone hosted at DigitalOcean.
+ * No AAAA record: the droplet's IPv6 address is its own and changes when the droplet is replaced. The zone itself is
  * not managed here: it usually holds other records, and destroying the stack must never delete a
  * whole zone, so it must already exist.
  */
@@ -10,18 +11,11 @@ import type { HostConfig } from "../provision/config";
 interface DnsArgs {
   host: HostConfig;
   ipv4: pulumi.Input<string>;
-  ipv6: pulumi.Input<string>;
 }
 
 /** Short enough that moving the bus to a new droplet reaches clients within minutes. */
 const TTL_SECONDS = 300;
 
-export function dnsRecords(name: string, { host, ipv4, ipv6 }: DnsArgs, opts: pulumi.CustomResourceOptions): digitalocean.DnsRecord[] {
-  const record = (type: "A" | "AAAA", value: pulumi.Input<string>) =>
-    new digitalocean.DnsRecord(
-      `${name}-dns-${type.toLowerCase()}`,
-      { domain: host.domain, name: host.subdomain, type, value, ttl: TTL_SECONDS },
-      opts,
-    );
-  return [record("A", ipv4), record("AAAA", ipv6)];
+export function dnsRecords(name: string, { host, ipv4 }: DnsArgs, opts: pulumi.CustomResourceOptions): digitalocean.DnsRecord[] {
+  return [new digitalocean.DnsRecord(`${name}-dns-a`, { domain: host.domain, name: host.subdomain, type: "A", value: ipv4, ttl: TTL_SECONDS }, opts)];
 }

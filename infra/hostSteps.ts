@@ -1,15 +1,13 @@
 /**
- * The host, provisioned over SSH: wait until SSH answers, upload the service bundle, then run
- * provision/'s steps in order, one remote command each. No host logic lives here: every script
- * comes from provision/steps.ts.
+ * The host, provisioned over SSH: wait until SSH answers (and learn the host's key), upload the service
+ * bundle, then run provision/'s steps in order, one remote command each. No host logic lives here: every
+ * script comes from provision/steps.ts.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig } from "../provision/config";
-import { BUNDLE_UPLOAD_PATH, hostSteps } from "../provision/steps";
+import { BUNDLE_UPLOAD_PATH, type HostStep, hostStepPlans, hostSteps } from "../provision/steps";
 import type { Network } from "./network";
-
-type HostStep = ReturnType<typeof hostSteps>[number];
 
 export interface HostStepsArgs {
   /** Validated host config (provision/config.ts): everything the steps render. */
@@ -24,6 +22,8 @@ interface HostTarget {
   network: Network;
   /** The credentials env text (a secret): the stdin of the steps that ask for it. */
   credentials: pulumi.Output<string>;
+  /** What must exist before the steps run: the data volume's attachment. */
+  attached: pulumi.Resource[];
   /** The records the certificate step waits for; empty when DNS is managed elsewhere. */
   dnsRecords: pulumi.Resource[];
 }
@@ -32,17 +32,27 @@ interface HostTarget {
 const NEEDS_DNS = "certificate";
 
 /**
- * A step's command: its script, with its content hash as trigger (the step runs again exactly when
- * what it does changes). A step that asks for the credentials gets them as secret stdin, with
- * logging off and its output kept secret, since a failing script may echo what it read.
+ * The host's ed25519 key as `type base64`, printed by the first command, which connects without knowing
+ * it (trust on first contact); every later command is pinned to it.
+ */
+const PRINT_HOST_KEY = "cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub";
+
+/**
+ * A step's command. Its triggers are the droplet's id and the step's hash: the step runs again exactly
+ * when what it does changes, and once on every new droplet, even when an earlier `pulumi up` failed
+ * half way through a replacement (triggers live in the state, unlike replaceWith, which acts within one
+ * deployment only). A step that asks for the credentials gets them as secret stdin, with logging off and
+ * its output kept secret, since a failing script may echo what it read.
  */
 function stepCommand(
-  step: HostStep,
+  step: pulumi.Output<HostStep>,
+  stdin: HostStep["stdin"],
   connection: command.types.input.remote.ConnectionArgs,
+  dropletId: pulumi.Output<string>,
   credentials: pulumi.Output<string>,
 ): { args: command.remote.CommandArgs; additionalSecretOutputs?: string[] } {
-  const args = { connection, create: step.script, triggers: [step.hash], addPreviousOutputInEnv: false };
-  if (step.stdin !== "credentials") return { args };
+  const args = { connection, create: step.script, triggers: [dropletId, step.hash], addPreviousOutputInEnv: false };
+  if (stdin !== "credentials") return { args };
   return {
     args: { ...args, stdin: credentials, logging: command.types.enums.remote.Logging.None },
     additionalSecretOutputs: ["stdout", "stderr"],
@@ -50,43 +60,45 @@ function stepCommand(
 }
 
 export function provisionHost(name: string, args: HostStepsArgs & HostTarget, opts: pulumi.CustomResourceOptions): void {
-  const { droplet, assignment } = args.network;
-  const connection: command.types.input.remote.ConnectionArgs = {
+  const { droplet, assignment, reservedIp } = args.network;
+  const firstContact: command.types.input.remote.ConnectionArgs = {
     host: assignment.ipAddress, // through the assignment, so SSH waits until the IP points here
     user: "root",
     privateKey: pulumi.secret(args.sshPrivateKey),
     dialErrorLimit: 60, // a fresh droplet refuses SSH for a minute or two while it boots
     perDialTimeout: 10,
   };
-  // Host commands are replaced with the droplet (a new droplet must be provisioned from scratch)
-  // and never run on delete: the droplet's deletion takes everything with it.
+  // Host commands never run on delete: the droplet's deletion takes everything with it.
   const onHost = (dependsOn: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
     ...opts,
     dependsOn,
     deletedWith: droplet,
-    replaceWith: [droplet],
     customTimeouts: { create: "20m", update: "20m" },
   });
 
   const wait = new command.remote.Command(
     `${name}-wait-ssh`,
-    { connection, create: "uname -a", addPreviousOutputInEnv: false },
+    { connection: firstContact, create: PRINT_HOST_KEY, triggers: [droplet.id], addPreviousOutputInEnv: false },
     onHost([assignment]),
   );
+  const connection = { ...firstContact, hostKey: wait.stdout.apply((key) => key.trim()) };
   let previous: pulumi.Resource = new command.remote.CopyToRemote(
     `${name}-bundle-upload`,
     {
       connection,
       source: new pulumi.asset.FileAsset(args.bundle.file),
       remotePath: BUNDLE_UPLOAD_PATH,
-      triggers: [args.bundle.sha256],
+      triggers: [droplet.id, args.bundle.sha256],
     },
-    onHost([wait]),
+    onHost([wait, ...args.attached]),
   );
+  // The certificate step checks that the name resolves to the reserved IP before it asks for a certificate.
+  const steps = reservedIp.ipAddress.apply((publicIpv4) => hostSteps({ ...args.host, publicIpv4 }, args.bundle));
   // Each step runs after the one before it: only dependencies order execution.
-  for (const step of hostSteps(args.host, args.bundle)) {
-    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, connection, args.credentials);
-    const after = step.name === NEEDS_DNS ? [previous, ...args.dnsRecords] : [previous];
-    previous = new command.remote.Command(`${name}-${step.name}`, commandArgs, { ...onHost(after), additionalSecretOutputs });
-  }
+  hostStepPlans(args.host, args.bundle).forEach((plan, i) => {
+    const step = steps.apply((all) => all[i]);
+    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, droplet.id, args.credentials);
+    const after = plan.name === NEEDS_DNS ? [previous, ...args.dnsRecords] : [previous];
+    previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(after), additionalSecretOutputs });
+  });
 }

@@ -11,7 +11,7 @@ export interface NetworkArgs {
   image: string;
   /** An SSH key already in the DigitalOcean account: its fingerprint or id... */
   sshKeyFingerprint?: string;
-  /** ...or a public key to register. Exactly one of the two. */
+  /** ...or a public key to register (only when no fingerprint is given). */
   sshPublicKey?: string;
   /** Who may reach port 22. */
   sshAllowedCidrs: string[];
@@ -19,6 +19,8 @@ export interface NetworkArgs {
 
 export interface Network {
   droplet: digitalocean.Droplet;
+  /** The droplet's id as the number the resources that refer to it want (the provider's id is a string). */
+  dropletId: pulumi.Output<number>;
   reservedIp: digitalocean.ReservedIp;
   /** Its ipAddress resolves only once the reserved IP points at the droplet. */
   assignment: digitalocean.ReservedIpAssignment;
@@ -55,9 +57,13 @@ function firewallRules(sshAllowedCidrs: string[]): Pick<digitalocean.FirewallArg
 export function network(name: string, args: NetworkArgs, opts: pulumi.CustomResourceOptions): Network {
   const { host } = args;
   const sshKeyId =
-    args.sshPublicKey !== undefined
-      ? new digitalocean.SshKey(`${name}-ssh-key`, { name: `${host.fqdn} deploy`, publicKey: args.sshPublicKey }, opts).fingerprint
-      : pulumi.output(requireValue(args.sshKeyFingerprint, "sshKeyFingerprint or sshPublicKey"));
+    args.sshKeyFingerprint === undefined
+      ? new digitalocean.SshKey(
+          `${name}-ssh-key`,
+          { name: `${host.fqdn} deploy`, publicKey: requireValue(args.sshPublicKey, "sshKeyFingerprint or sshPublicKey") },
+          opts,
+        ).fingerprint
+      : pulumi.output(args.sshKeyFingerprint);
 
   const droplet = new digitalocean.Droplet(
     `${name}-droplet`,
@@ -68,14 +74,17 @@ export function network(name: string, args: NetworkArgs, opts: pulumi.CustomReso
       image: args.image,
       ipv6: true,
       monitoring: true,
+      // Only CPU and RAM change on a resize, so a later resize back down stays possible.
+      resizeDisk: false,
       sshKeys: [sshKeyId],
       userData: USER_DATA,
       tags: ["claude-bus"],
     },
-    // A droplet is never rebuilt for a user-data edit; changes reach the host through the steps.
-    { ...opts, ignoreChanges: ["userData"] },
+    // Both are ForceNew, and neither is worth a new droplet: changes reach the host through the steps
+    // (root's authorized keys through the ssh-keys step). A new fingerprint, or the same key named by id,
+    // must not replace the droplet.
+    { ...opts, ignoreChanges: ["userData", "sshKeys"] },
   );
-  // The provider's droplet id is a number in string form; the resources that refer to it want the number.
   const dropletId = droplet.id.apply((id) => Number(id));
 
   const reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region: args.region }, opts);
@@ -86,7 +95,7 @@ export function network(name: string, args: NetworkArgs, opts: pulumi.CustomReso
     { name: host.fqdn.replace(/[^a-z0-9.-]/g, "-"), dropletIds: [dropletId], ...firewallRules(args.sshAllowedCidrs) },
     opts,
   );
-  return { droplet, reservedIp, assignment };
+  return { droplet, dropletId, reservedIp, assignment };
 }
 
 function requireValue(value: string | undefined, what: string): string {

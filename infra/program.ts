@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildServiceBundle } from "../provision/bundle";
 import { Bus } from "./bus";
 import { hostConfigOf, type StackConfig } from "./config";
+import { volumeDevice, volumeNameOf } from "./volume";
 
 /**
  * A fixed bundle location (not a fresh temp dir) keeps the upload's asset path stable, so an
@@ -14,7 +15,8 @@ function defaultBundleDir(): string {
 }
 
 export async function claudeBusStack(cfg: StackConfig, bundleDir = defaultBundleDir()) {
-  const host = hostConfigOf(cfg);
+  const volumeName = volumeNameOf(pulumi.getStack());
+  const host = hostConfigOf(cfg, volumeDevice(volumeName));
   const bundle = await buildServiceBundle(bundleDir);
   const bus = new Bus("claude-bus", {
     host,
@@ -22,6 +24,10 @@ export async function claudeBusStack(cfg: StackConfig, bundleDir = defaultBundle
     region: cfg.region,
     size: cfg.size,
     image: cfg.image,
+    volumeName,
+    volumeSizeGib: cfg.volumeSizeGib,
+    allowDataDestroy: cfg.allowDataDestroy,
+    alertEmail: cfg.alertEmail ?? cfg.acmeEmail,
     manageDns: cfg.manageDns,
     sshKeyFingerprint: cfg.sshKeyFingerprint,
     sshPublicKey: cfg.sshPublicKey,
@@ -34,7 +40,6 @@ export async function claudeBusStack(cfg: StackConfig, bundleDir = defaultBundle
     busUrl: bus.busUrl,
     fqdn: bus.fqdn,
     ipv4: bus.ipv4,
-    ipv6: bus.ipv6,
     busUser: bus.busUser,
     busPassword: bus.busPassword,
     clientEnv: bus.clientEnv,

@@ -1,4 +1,8 @@
-/** The DigitalOcean project that groups the bus's droplet and reserved IP in the control panel. */
+/**
+ * The DigitalOcean project that groups the bus's droplet and data volume in the control panel. Not the
+ * reserved IP: the API reads its URN back as do:floatingip:..., unlike the do:reservedip:... the provider
+ * sends, so every later `pulumi up` would try to move it again and fail (412).
+ */
 import * as digitalocean from "@pulumi/digitalocean";
 import type * as pulumi from "@pulumi/pulumi";
 import type { HostConfig } from "../provision/config";

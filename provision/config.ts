@@ -27,6 +27,14 @@ const pem = z.string().refine((s) => /-----BEGIN CERTIFICATE-----[\s\S]+-----END
 });
 
 export const LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory";
+/** A public DNS-over-HTTPS resolver (JSON API): what the world sees the bus's name resolve to. */
+export const PUBLIC_DOH_URL = "https://cloudflare-dns.com/dns-query";
+
+const ipv4 = z.ipv4({ error: "must be an IPv4 address like 203.0.113.7" });
+/** https, or http to a loopback address only (a test's local stand-in). */
+const dohUrl = z
+  .url({ protocol: /^https?$/, error: "must be the https:// URL of a DNS-over-HTTPS resolver" })
+  .refine((u) => u.startsWith("https://") || /^http:\/\/127\.\d+\.\d+\.\d+[:/]/.test(u), "must be https:// (plain http only to a loopback address)");
 
 export const HostConfigSchema = z
   .object({
@@ -63,6 +71,25 @@ export const HostConfigSchema = z
       .strict()
       .default({ group: "claude-bus-files", dropUser: "claude-drop" }),
     clientSshKeys: z.array(sshPublicKey).default([]),
+    /**
+     * root's authorized keys (the deploy keys Pulumi or `claude-bus provision` logs in with), written by the
+     * ssh-keys step. Empty leaves root's authorized_keys as the image made it.
+     */
+    rootSshKeys: z.array(sshPublicKey).default([]),
+    /** The block device of the data volume; the data and drop dirs live on it. Absent: they stay on the root disk. */
+    volume: z
+      .object({ device: z.string().regex(/^\/dev\/[A-Za-z0-9._\/:-]+$/, "must be a block device path under /dev") })
+      .strict()
+      .optional(),
+    /** The address the bus's name must resolve to before certbot runs (the host's public IPv4); absent: no check. */
+    publicIpv4: ipv4.optional(),
+    /** The DNS-over-HTTPS resolver (JSON API) that check asks. */
+    dohUrl: dohUrl.default(PUBLIC_DOH_URL),
+    /** When unattended-upgrades may reboot for a security update that needs it (HH:MM, host time), or "never". */
+    autoReboot: z
+      .string()
+      .regex(/^(?:never|(?:[01]\d|2[0-3]):[0-5]\d)$/, 'must be a time like 04:00 or "never"')
+      .default("04:00"),
   })
   .strict()
   .transform((c) => ({ ...c, fqdn: `${c.subdomain}.${c.domain}` }));

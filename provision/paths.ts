@@ -19,6 +19,18 @@ export const SHARED_DIR = "/opt/claude-bus-files";
 export const TMPFILES_FILE = "/etc/tmpfiles.d/claude-bus-files.conf";
 export const CERTBOT_DEPLOY_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/claude-bus-reload-nginx";
 export const CERTBOT_CA_DROPIN = "/etc/systemd/system/certbot.service.d/claude-bus-acme-ca.conf";
+/** Where the data volume is mounted; DATA_DIR and SHARED_DIR are bind mounts of its subdirectories. */
+export const VOLUME_MOUNT = "/mnt/claude-bus-volume";
+/** Each dir that lives on the volume, by its subdirectory there. */
+export const VOLUME_DIRS = { data: DATA_DIR, files: SHARED_DIR } as const;
+export const VOLUME_LABEL = "claude-bus";
+export const FSTAB = "/etc/fstab";
+export const ROOT_AUTHORIZED_KEYS = "/root/.ssh/authorized_keys";
+/** apt's periodic switches (the name dpkg-reconfigure unattended-upgrades writes) and our policy after Debian's 50unattended-upgrades. */
+export const APT_PERIODIC_FILE = "/etc/apt/apt.conf.d/20auto-upgrades";
+export const UNATTENDED_UPGRADES_FILE = "/etc/apt/apt.conf.d/52claude-bus-unattended-upgrades";
+/** The first line of every nginx site this project writes: how a site left by an earlier domain is recognised. */
+export const MANAGED_SITE_MARKER = "# Managed by claude-bus provision";
 
 export const nginxSitePath = (fqdn: string) => `/etc/nginx/sites-available/${fqdn}`;
 export const nginxEnabledPath = (fqdn: string) => `/etc/nginx/sites-enabled/${fqdn}`;

@@ -6,6 +6,7 @@
  * (`stdin: "credentials"`).
  */
 import { createHash } from "crypto";
+import * as path from "path";
 import { HOST_PASSWORD_REGEX, HOST_PASSWORD_RULE } from "../contract/password";
 import { Header, fileText, stepScript } from "./compose";
 import type { HostConfig } from "./config";
@@ -14,6 +15,7 @@ import {
   ACME_CA_FILE,
   ACME_WEBROOT,
   APP_DIR,
+  APT_PERIODIC_FILE,
   BUNDLE_INSTALL_PATH,
   CERTBOT_CA_DROPIN,
   CERTBOT_DEPLOY_HOOK,
@@ -22,12 +24,19 @@ import {
   DATA_DIR,
   HTPASSWD_FILE,
   INSTALL_DIR,
+  FSTAB,
   LOGROTATE_FILE,
+  MANAGED_SITE_MARKER,
+  ROOT_AUTHORIZED_KEYS,
   SERVICE_NAME,
   SERVICE_USER,
   SHARED_DIR,
   TMPFILES_FILE,
+  UNATTENDED_UPGRADES_FILE,
   UNIT_PATH,
+  VOLUME_DIRS,
+  VOLUME_LABEL,
+  VOLUME_MOUNT,
   acmeBootstrapPath,
   certDir,
   nginxEnabledPath,
@@ -35,11 +44,14 @@ import {
   renewalConfPath,
 } from "./paths";
 import {
+  renderAptPeriodic,
   renderAuthorizedKeys,
   renderCertbotCaDropin,
   renderCertbotDeployHook,
   renderLogrotate,
+  renderRootAuthorizedKeys,
   renderTmpfiles,
+  renderUnattendedUpgrades,
 } from "./render/files";
 import { renderAcmeBootstrapSite, renderNginxSite } from "./render/nginx";
 import { renderServiceUnit } from "./render/systemd";
@@ -59,6 +71,8 @@ export interface StepPlan {
   description: string;
   header: Header;
   stdin?: "credentials";
+  /** Steps whose change this one must run again after (it checks what they did). */
+  checks?: string[];
 }
 
 /**
@@ -67,8 +81,13 @@ export interface StepPlan {
  */
 export const BUNDLE_UPLOAD_PATH = "/var/tmp/claude-bus-bundle.js";
 
-/** Debian packages the host needs (python3-certbot-nginx is not among them: certificates use --webroot). */
-export const HOST_PACKAGES = ["nodejs", "nginx", "apache2-utils", "certbot", "curl", "ca-certificates", "openssl"];
+/**
+ * Debian packages the host needs (python3-certbot-nginx is not among them: certificates use --webroot):
+ * jq reads the DNS-over-HTTPS answer, e2fsprogs formats the data volume.
+ */
+export const HOST_PACKAGES = [
+  "nodejs", "nginx", "apache2-utils", "certbot", "curl", "ca-certificates", "openssl", "jq", "e2fsprogs", "unattended-upgrades",
+];
 
 /** What lib.sh itself reads: its handlers restart and reload the bus's unit. */
 const LIB_HEADER: Header = { SERVICE: SERVICE_NAME };
@@ -90,10 +109,40 @@ const cloudInit = (): StepPlan => ({
   header: {},
 });
 
+const sshKeys = (cfg: HostConfig): StepPlan => ({
+  name: "ssh-keys",
+  description: `root's ${ROOT_AUTHORIZED_KEYS}: the ${cfg.rootSshKeys.length} configured deploy key(s)`,
+  header: { ROOT_KEYS_PATH: ROOT_AUTHORIZED_KEYS, ROOT_KEYS: fileText(renderRootAuthorizedKeys(cfg)) },
+});
+
 const packages = (): StepPlan => ({
   name: "packages",
   description: `install ${HOST_PACKAGES.join(", ")} when missing; require Node.js 18+`,
   header: { PACKAGES: HOST_PACKAGES },
+});
+
+const updates = (cfg: HostConfig): StepPlan => ({
+  name: "updates",
+  description: `unattended-upgrades: security updates only, reboot when one needs it: ${cfg.autoReboot}`,
+  header: {
+    PERIODIC_PATH: APT_PERIODIC_FILE,
+    PERIODIC: fileText(renderAptPeriodic()),
+    POLICY_PATH: UNATTENDED_UPGRADES_FILE,
+    POLICY: fileText(renderUnattendedUpgrades(cfg)),
+  },
+});
+
+const volume = (device: string): StepPlan => ({
+  name: "volume",
+  description: `the data volume ${device} at ${VOLUME_MOUNT}, holding ${Object.values(VOLUME_DIRS).join(" and ")}`,
+  header: {
+    VOLUME_DEVICE: device,
+    VOLUME_MOUNT,
+    VOLUME_LABEL,
+    VOLUME_SUBDIRS: Object.keys(VOLUME_DIRS),
+    VOLUME_TARGETS: Object.values(VOLUME_DIRS),
+    FSTAB,
+  },
 });
 
 const accounts = (): StepPlan => ({
@@ -155,6 +204,12 @@ const certificate = (cfg: HostConfig): StepPlan => ({
     SITE_ENABLED: nginxEnabledPath(cfg.fqdn),
     ACME_BOOTSTRAP_PATH: acmeBootstrapPath(cfg.fqdn),
     ACME_BOOTSTRAP: fileText(renderAcmeBootstrapSite(cfg)),
+    PUBLIC_IPV4: cfg.publicIpv4 ?? "",
+    DOH_URL: cfg.dohUrl,
+    SITES_AVAILABLE: path.dirname(nginxSitePath(cfg.fqdn)),
+    SITES_ENABLED_DIR: path.dirname(nginxEnabledPath(cfg.fqdn)),
+    RENEWAL_DIR: path.dirname(renewalConfPath(cfg.fqdn)),
+    MANAGED_SITE_MARKER,
   },
 });
 
@@ -175,12 +230,26 @@ const health = (cfg: HostConfig): StepPlan => ({
   description: `GET ${busUrlOf(cfg)}/health through nginx over TLS with the bus credential`,
   header: { FQDN: cfg.fqdn, CHAIN_PEM: `${certDir(cfg.fqdn)}/chain.pem`, ...credentialsCheck(cfg) },
   stdin: "credentials",
+  checks: ["service", "nginx"],
 });
 
 /** Every step's plan, in order. The certificate step needs DNS to point at the host (infra orders it). */
 export function hostStepPlans(cfg: HostConfig, bundle: { sha256: string }): StepPlan[] {
   if (!/^[0-9a-f]{64}$/.test(bundle.sha256)) throw new Error(`bundle.sha256 must be 64 hex digits, got ${JSON.stringify(bundle.sha256)}`);
-  return [cloudInit(), packages(), accounts(), credentials(cfg), service(cfg, bundle.sha256), dropDir(cfg), certificate(cfg), nginx(cfg), health(cfg)];
+  return [
+    cloudInit(),
+    sshKeys(cfg),
+    packages(),
+    updates(cfg),
+    ...(cfg.volume ? [volume(cfg.volume.device)] : []),
+    accounts(),
+    credentials(cfg),
+    service(cfg, bundle.sha256),
+    dropDir(cfg),
+    certificate(cfg),
+    nginx(cfg),
+    health(cfg),
+  ];
 }
 
 /** A plan's script (lib.sh's own values first in its header) and the hash of that script. */
@@ -191,9 +260,20 @@ export function composeStep(plan: StepPlan): HostStep {
   return stdin ? { name, description, script, hash, stdin } : { name, description, script, hash };
 }
 
-/** Every host step in order, ready to run. */
+/**
+ * Every host step in order, ready to run. A step that checks others (health) has their hashes in its
+ * own, so it runs again whenever they do.
+ */
 export function hostSteps(cfg: HostConfig, bundle: { sha256: string }): HostStep[] {
-  return hostStepPlans(cfg, bundle).map(composeStep);
+  const plans = hostStepPlans(cfg, bundle);
+  const steps = plans.map(composeStep);
+  const hashOf = (name: string) => steps.find((s) => s.name === name)!.hash;
+  return steps.map((step, i) => {
+    const checked = plans[i].checks ?? [];
+    if (checked.length === 0) return step;
+    const hash = createHash("sha256").update([step.hash, ...checked.map(hashOf)].join("\n")).digest("hex");
+    return { ...step, hash };
+  });
 }
 
 /** The script `claude-bus provision` copies the bundle with (on its stdin) to BUNDLE_UPLOAD_PATH. */

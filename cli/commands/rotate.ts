@@ -13,7 +13,7 @@ import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
-import { pulumiUp, setSecretConfig } from "../pulumiCli";
+import { PreviewStep, PulumiError, pulumiPreview, pulumiUp, setSecretConfig } from "../pulumiCli";
 
 export const ROTATION_TAG = "rotation";
 /** How far back the bus is searched for the other machines that need the new credential. */
@@ -41,12 +41,40 @@ export async function rotate(parsed: ParsedCommand, io: Io): Promise<number> {
   return rotateWith(cfg, applier, timeoutSeconds * 1000, io);
 }
 
+/**
+ * What a rotation's `pulumi up` may change besides nothing: the stack's and the Bus's outputs, the
+ * generated password (replaced by the configured one), and the two host steps that read the password.
+ */
+function changesWithRotation({ urn }: PreviewStep): boolean {
+  const { type, name } = urnParts(urn);
+  if (["pulumi:pulumi:Stack", "claude-bus:index:Bus", "random:index/randomPassword:RandomPassword"].includes(type)) return true;
+  return type === "command:remote:Command" && /-(credentials|health)$/.test(name);
+}
+
+/** A resource's type and name from its URN (urn:pulumi:STACK::PROJECT::PARENT-TYPE$TYPE::NAME). */
+function urnParts(urn: string): { type: string; name: string } {
+  const at = urn.lastIndexOf("::");
+  return { type: urn.slice(0, at).split("::").pop()!.split("$").pop()!, name: urn.slice(at + 2) };
+}
+
+/** Preview ops that leave a resource as it is. */
+const UNCHANGED_OPS = ["same", "read", "refresh"];
+
 function pulumiApplier(parsed: ParsedCommand, io: Io): Applier {
   const stack = stringOption(parsed, "stack");
   const pulumi = { bin: stringOption(parsed, "pulumi") ?? io.env.PULUMI_BIN ?? "pulumi", stack, cwd: stringOption(parsed, "cwd"), env: io.env };
   return {
-    describe: `Pulumi stack${stack ? ` ${stack}` : ""} (pulumi config set --secret busPassword; pulumi up)`,
+    describe: `Pulumi stack${stack ? ` ${stack}` : ""} (pulumi preview; pulumi config set --secret busPassword; pulumi up)`,
     async apply(newPass) {
+      // `pulumi up --yes` applies everything pending, a new droplet included: only a rotation may be.
+      const pending = (await pulumiPreview(pulumi)).filter((step) => !UNCHANGED_OPS.includes(step.op) && !changesWithRotation(step));
+      if (pending.length > 0) {
+        const what = pending.map(({ op, urn }) => `  ${op} ${urnParts(urn).name} (${urnParts(urn).type})`);
+        throw new PulumiError(
+          `the stack has other changes pending, which pulumi up would apply with the new password:\n${what.join("\n")}\n` +
+            "apply or undo them first (pulumi preview --diff shows them), then rotate again; nothing was changed",
+        );
+      }
       await setSecretConfig(pulumi, "busPassword", newPass);
       await pulumiUp(pulumi);
     },

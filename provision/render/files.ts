@@ -28,6 +28,38 @@ d ${SHARED_DIR} 2770 root ${cfg.sharedDir.group} ${age}
 `;
 }
 
+/** root's authorized_keys: the deploy keys, one per line; empty text when none are configured (the step then leaves the file). */
+export function renderRootAuthorizedKeys(cfg: HostConfig): string {
+  if (cfg.rootSshKeys.length === 0) return "";
+  return "# Managed by claude-bus provision: rootSshKeys of the host config (the deploy keys).\n" + cfg.rootSshKeys.map((k) => `${k}\n`).join("");
+}
+
+/** apt's daily list update and unattended upgrade (the two switches `dpkg-reconfigure unattended-upgrades` sets). */
+export function renderAptPeriodic(): string {
+  return `// Managed by claude-bus provision.
+APT::Periodic::Update-Package-Lists "1";
+APT::Periodic::Unattended-Upgrade "1";
+`;
+}
+
+/**
+ * Security updates only: Debian's 50unattended-upgrades also takes point-release updates, so its origin
+ * list is cleared (#clear) and replaced. A reboot an update asks for (/run/reboot-required) happens at
+ * autoReboot, host time, or never.
+ */
+export function renderUnattendedUpgrades(cfg: HostConfig): string {
+  const reboot =
+    cfg.autoReboot === "never"
+      ? `Unattended-Upgrade::Automatic-Reboot "false";\n`
+      : `Unattended-Upgrade::Automatic-Reboot "true";\nUnattended-Upgrade::Automatic-Reboot-WithUsers "true";\nUnattended-Upgrade::Automatic-Reboot-Time "${cfg.autoReboot}";\n`;
+  return `// Managed by claude-bus provision: security updates only.
+#clear Unattended-Upgrade::Origins-Pattern;
+Unattended-Upgrade::Origins-Pattern {
+        "origin=Debian,codename=\${distro_codename}-security,label=Debian-Security";
+};
+${reboot}`;
+}
+
 /** `restrict` leaves scp/sftp/ssh commands working but turns off forwarding, pty and rc files. */
 export function renderAuthorizedKeys(cfg: HostConfig): string {
   const header = "# Managed by claude-bus provision: clientSshKeys of the host config.\n";

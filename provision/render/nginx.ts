@@ -32,6 +32,9 @@ const NGINX_ERRORS: HttpErrorKind[] = [
 /** An nginx single-quoted string holding `text`, with its newlines as nginx's \n escape. */
 const nginxString = (text: string) => `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n")}'`;
 
+/** Idle connections to the service each nginx worker keeps for reuse (they need HTTP/1.1 and no Connection header). */
+const UPSTREAM_KEEPALIVE = 16;
+
 const zoneName = (fqdn: string) => `claude_bus_${fqdn.replace(/[^a-z0-9]/g, "_")}`;
 
 function listen(port: number, cfg: HostConfig, extra = ""): string[] {
@@ -46,6 +49,12 @@ export function renderNginxSite(cfg: HostConfig): string {
   return [
     `# Managed by claude-bus provision: local edits are overwritten.`,
     `limit_req_zone $binary_remote_addr zone=${zone}:10m rate=${cfg.rateLimit.perSecond}r/s;`,
+    ``,
+    `# Connections to the service are kept open and reused, not made anew for every request.`,
+    `upstream ${zone}_service {`,
+    `    server 127.0.0.1:${cfg.servicePort};`,
+    `    keepalive ${UPSTREAM_KEEPALIVE};`,
+    `}`,
     ``,
     `server {`,
     ...listen(80, cfg),
@@ -103,7 +112,7 @@ export function renderNginxSite(cfg: HostConfig): string {
     `    location / {`,
     `        auth_basic "${AUTH_REALM}";`,
     `        auth_basic_user_file ${HTPASSWD_FILE};`,
-    `        proxy_pass http://127.0.0.1:${cfg.servicePort};`,
+    `        proxy_pass http://${zone}_service;`,
     `        proxy_http_version 1.1;`,
     `        proxy_set_header Connection "";`,
     `        proxy_set_header Host $host;`,

@@ -8,6 +8,8 @@ export function renderServiceUnit(cfg: HostConfig): string {
 Description=claude-bus message service (${cfg.fqdn})
 Documentation=https://github.com/example/claude-bus
 After=network.target
+# The data dir may be a mount (the data volume): never start on the root disk's empty dir below it.
+RequiresMountsFor=${DATA_DIR}
 
 [Service]
 Type=simple

@@ -1,11 +1,17 @@
 # shellcheck shell=bash
-# Step "packages": installs the Debian packages the host needs when any is missing, and requires
-# Node.js 18 or newer (the bundle's target).
+# Step "packages": finishes whatever dpkg left half done (an SSH connection dropped mid-apt leaves it
+# interrupted, and apt refuses to run until it is), installs the Debian packages the host needs when any
+# is missing, and requires Node.js 18 or newer (the bundle's target).
 # Reads from the header: PACKAGES (an array of package names).
 # shellcheck source-path=SCRIPTDIR
 source "${BASH_SOURCE[0]%/*}/lib.sh"
 
 export DEBIAN_FRONTEND=noninteractive
+# dpkg keeps a journal of a run in progress in updates/; --audit lists packages left unconfigured.
+if [[ -n $(ls -A /var/lib/dpkg/updates) || -n $(dpkg --audit) ]]; then
+  dpkg --force-confold --configure -a
+  changed "dpkg finished an interrupted run (dpkg --configure -a)"
+fi
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   if [[ $(dpkg-query -W -f="\${db:Status-Status}" "$pkg" 2>/dev/null || true) != installed ]]; then

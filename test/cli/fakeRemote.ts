@@ -10,7 +10,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 
-export type FakeMode = "apply" | "noop" | "fail";
+export type FakeMode = "apply" | "noop" | "fail" | "passphrase";
 
 export interface FakeRemote {
   binDir: string;
@@ -61,6 +61,15 @@ process.stdin.on("end", () => {
     process.stderr.write(tool + ": error: the fake engine was told to fail\n");
     process.exit(1);
   }
+  if (env.FAKE_MODE === "passphrase") {
+    // What the Pulumi CLI says for a passphrase-encrypted stack when neither variable is set.
+    process.stderr.write("error: getting secrets manager: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables\n");
+    process.exit(255);
+  }
+  if (tool === "pulumi" && argv[0] === "preview") {
+    process.stdout.write(JSON.stringify({ steps: env.FAKE_PREVIEW }, null, 2) + "\n");
+    return;
+  }
   let newPass;
   if (tool === "pulumi" && argv[0] === "config") {
     fs.writeFileSync(env.FAKE_LOG + ".stack-config", stdin);
@@ -83,7 +92,23 @@ process.stdin.on("end", () => {
 });
 `;
 
-export async function installFakeRemote(dir: string, opts: { credentialsFile: string; busPid: number; mode: FakeMode }): Promise<FakeRemote> {
+/** A preview step as `pulumi preview --json` prints it, for the fake's stack (dev). */
+export const previewStep = (op: string, type: string, name: string) => ({
+  op,
+  urn: `urn:pulumi:dev::claude-bus::${type === "pulumi:pulumi:Stack" ? type : `claude-bus:index:Bus$${type}`}::${name}`,
+});
+
+/** A stack with nothing pending: what `pulumi preview` shows before a rotation. */
+const NOTHING_PENDING = [
+  previewStep("same", "pulumi:pulumi:Stack", "claude-bus-dev"),
+  previewStep("same", "digitalocean:index/droplet:Droplet", "claude-bus-droplet"),
+  previewStep("same", "command:remote:Command", "claude-bus-credentials"),
+];
+
+export async function installFakeRemote(
+  dir: string,
+  opts: { credentialsFile: string; busPid: number; mode: FakeMode; preview?: ReturnType<typeof previewStep>[] },
+): Promise<FakeRemote> {
   const binDir = path.join(dir, "bin");
   await fs.mkdir(binDir, { recursive: true });
   for (const tool of ["pulumi", "ssh"]) {
@@ -91,7 +116,13 @@ export async function installFakeRemote(dir: string, opts: { credentialsFile: st
   }
   const logFile = path.join(dir, "calls.jsonl");
   await fs.writeFile(logFile, "");
-  const settings = { FAKE_LOG: logFile, FAKE_MODE: opts.mode, FAKE_CREDENTIALS_FILE: opts.credentialsFile, FAKE_BUS_PID: String(opts.busPid) };
+  const settings = {
+    FAKE_LOG: logFile,
+    FAKE_MODE: opts.mode,
+    FAKE_CREDENTIALS_FILE: opts.credentialsFile,
+    FAKE_BUS_PID: String(opts.busPid),
+    FAKE_PREVIEW: opts.preview ?? NOTHING_PENDING,
+  };
   await fs.writeFile(path.join(binDir, "fake.json"), JSON.stringify(settings));
   return {
     binDir,

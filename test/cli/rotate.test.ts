@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { AuthError, createBusClient } from "../../client/index";
 import { parseHostConfig } from "../../provision/config";
 import { credentialsEnv } from "../../provision/credentials";
-import { FakeMode, FakeRemote, installFakeRemote } from "./fakeRemote";
+import { FakeMode, FakeRemote, installFakeRemote, previewStep } from "./fakeRemote";
 import { buildCli, envText, modeOf, runCli, ServedBus, startServedBus, tempDir, writeHomeEnv } from "./harness";
 
 let cli: string;
@@ -29,8 +29,8 @@ afterEach(async () => {
   await fs.rm(home, { recursive: true, force: true });
 });
 
-async function fake(mode: FakeMode): Promise<FakeRemote> {
-  return installFakeRemote(path.join(home, "fake"), { credentialsFile: bus.credentialsFile, busPid: bus.pid, mode });
+async function fake(mode: FakeMode, preview?: ReturnType<typeof previewStep>[]): Promise<FakeRemote> {
+  return installFakeRemote(path.join(home, "fake"), { credentialsFile: bus.credentialsFile, busPid: bus.pid, mode, preview });
 }
 
 const rotate = (remote: FakeRemote, args: string[]) => runCli(cli, ["rotate", ...args], { home, env: remote.env });
@@ -79,10 +79,11 @@ describe("rotate through the Pulumi stack", () => {
     // pulumi got the password on stdin only, in the stack's directory
     const calls = await remote.calls();
     expect(calls.map((c) => c.argv)).toEqual([
+      ["preview", "--json", "--non-interactive", "--stack", "dev"],
       ["config", "set", "--secret", "--stack", "dev", "busPassword"],
       ["up", "--yes", "--non-interactive", "--stack", "dev"],
     ]);
-    expect(calls[0].stdin).toBe(newPass);
+    expect(calls[1].stdin).toBe(newPass);
     expect(calls.every((c) => c.cwd === project)).toBe(true);
     for (const call of calls) expect(call.argv.join(" ")).not.toContain(newPass);
 
@@ -106,7 +107,7 @@ describe("rotate through the Pulumi stack", () => {
       env: { ...remote.env, PATH: process.env.PATH! },
     });
     expect(result.code).toBe(0);
-    expect((await remote.calls()).map((c) => c.argv[0])).toEqual(["config", "up"]);
+    expect((await remote.calls()).map((c) => c.argv[0])).toEqual(["preview", "config", "up"]);
     await remote.settled();
   });
 
@@ -122,7 +123,7 @@ describe("rotate through the Pulumi stack", () => {
     const pending = await fs.readFile(envFile + ".rotating", "utf8");
     expect(await modeOf(envFile + ".rotating")).toBe(0o600);
     expect(pending).toMatch(/^BUS_PASS=[A-Za-z0-9]{28}$/m);
-    expect((await remote.calls())[0].stdin).toBe(/^BUS_PASS=(.*)$/m.exec(pending)![1]);
+    expect((await remote.calls())[1].stdin).toBe(/^BUS_PASS=(.*)$/m.exec(pending)![1]);
     expect(await status(bus.pass)).toBe(200);
     expect(await createBusClient(bus).messages({ from: "papa" })).toEqual([]);
   });
@@ -133,8 +134,44 @@ describe("rotate through the Pulumi stack", () => {
     const result = await rotate(remote, []);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("the fake engine was told to fail");
-    expect(result.stderr).toContain("`pulumi config set --secret busPassword` failed (exit 1)");
+    expect(result.stderr).toContain("`pulumi preview --json --non-interactive` failed (exit 1)");
     expect(await fs.readFile(envFile, "utf8")).toBe(before);
+  });
+
+  it("refuses, naming them, when the stack has changes pending besides the password's, and changes nothing", async () => {
+    const before = await fs.readFile(envFile, "utf8");
+    const remote = await fake("apply", [
+      previewStep("same", "pulumi:pulumi:Stack", "claude-bus-dev"),
+      previewStep("replace", "digitalocean:index/droplet:Droplet", "claude-bus-droplet"),
+      previewStep("update", "command:remote:Command", "claude-bus-credentials"),
+      previewStep("replace", "command:remote:Command", "claude-bus-nginx"),
+    ]);
+    const result = await rotate(remote, ["--stack", "dev"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("the stack has other changes pending, which pulumi up would apply with the new password:\n" +
+      "  replace claude-bus-droplet (digitalocean:index/droplet:Droplet)\n  replace claude-bus-nginx (command:remote:Command)\n");
+    expect((await remote.calls()).map((c) => c.argv[0])).toEqual(["preview"]);
+    expect(await fs.readFile(envFile, "utf8")).toBe(before);
+    expect(await status(bus.pass)).toBe(200);
+  });
+
+  it("goes ahead when only the password's own resources would change (a generated password replaced by the set one)", async () => {
+    const remote = await fake("apply", [
+      previewStep("update", "pulumi:pulumi:Stack", "claude-bus-dev"),
+      previewStep("delete", "random:index/randomPassword:RandomPassword", "claude-bus-password"),
+      previewStep("update", "command:remote:Command", "claude-bus-credentials"),
+      previewStep("update", "command:remote:Command", "claude-bus-health"),
+    ]);
+    const result = await rotate(remote, ["--stack", "dev"]);
+    expect(result.code).toBe(0);
+    await remote.settled();
+  });
+
+  it("says what to set when the stack's secrets need a passphrase", async () => {
+    const remote = await fake("passphrase");
+    const result = await rotate(remote, ["--stack", "dev"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/the stack's secrets are encrypted with a passphrase; set PULUMI_CONFIG_PASSPHRASE_FILE .* or PULUMI_CONFIG_PASSPHRASE in this shell/);
   });
 
   it("a missing pulumi binary is a clear error", async () => {

@@ -1,9 +1,10 @@
 /**
- * The lab harness itself: a throwaway Debian 12 host boots with systemd as PID 1, answers over real SSH,
+ * The lab harness itself: a throwaway Debian host (13 by default, lab/rootfs.ts) boots with systemd as PID 1, answers over real SSH,
  * serves ACME through Pebble, and its teardown leaves this machine exactly as it found it.
  */
 import { reapOrphanedRuns } from "./lab/boot";
 import { startLab, Lab, LAB_DOMAIN } from "./lab/lab";
+import { SUITE } from "./lab/rootfs";
 import { runOk } from "./lab/run";
 import { snapshotMachine, MachineSnapshot } from "./lab/snapshot";
 import { runTeardown } from "./lab/teardown";
@@ -25,7 +26,8 @@ describe("throwaway host", () => {
   it("runs systemd as PID 1 of its own PID namespace, reached over SSH as root", async () => {
     const r = await lab.ssh.ssh("cat /proc/1/comm; id -un; systemctl is-system-running; . /etc/os-release; echo $VERSION_ID; hostname; stat -c %a /root");
     expect(r.stderr).toBe("");
-    expect(r.stdout.trim().split("\n")).toEqual(["systemd", "root", "running", "12", "claude-bus-lab", "700"]);
+    const version = { bookworm: "12", trixie: "13" }[SUITE];
+    expect(r.stdout.trim().split("\n")).toEqual(["systemd", "root", "running", version, "claude-bus-lab", "700"]);
   });
 
   it("runs sandboxed units as a real machine does: PrivateUsers=, ProtectSystem=strict", async () => {

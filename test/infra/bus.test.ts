@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GENERATED_PASSWORD_LENGTH } from "../../contract/defaults";
 import { HOST_PASSWORD_MIN, HostPassword } from "../../contract/password";
-import { hostConfigOf, parseStackConfig } from "../../infra/config";
+import { hostConfigOf as hostConfigFor, parseStackConfig } from "../../infra/config";
 import { USER_DATA } from "../../infra/network";
 import { credentialsEnv } from "../../provision/credentials";
 import { BUNDLE_UPLOAD_PATH, hostSteps } from "../../provision/steps";
@@ -27,8 +27,14 @@ import {
   runStack,
   secretPaths,
   type StackRun,
+  TEST_VOLUME_DEVICE,
   unwrapSecrets,
+  fingerprintOf,
+  FAKE_HOST_KEY,
 } from "./harness";
+
+/** The host config the program makes for the test stack (its volume device included). */
+const hostConfigOf = (cfg: Parameters<typeof hostConfigFor>[0]) => hostConfigFor(cfg, TEST_VOLUME_DEVICE);
 
 const FIXED_PASSWORD = "Fixed0Password0For0Tests0123";
 
@@ -48,6 +54,8 @@ const configs = {
       size: "s-1vcpu-512mb-10gb",
       image: "debian-12-x64",
       subdomain: "bus",
+      alertEmail: "alerts@example.com",
+      allowDataDestroy: "true",
       manageDns: "true",
       sshKeyFingerprint: FAKE_FINGERPRINT,
       sshAllowedCidrs: JSON.stringify(["198.51.100.0/24", "2001:db8:1::/48"]),
@@ -74,9 +82,10 @@ const commandsOf = (run: StackRun) => run.resources.filter((r) => r.type.startsW
 const stepsOf = (run: StackRun) => run.resources.filter((r) => r.type === "command:remote:Command" && r.name !== "claude-bus-wait-ssh");
 const triggersOf = (run: StackRun) => Object.fromEntries(stepsOf(run).map((r) => [r.name, r.inputs.triggers]));
 const hostOf = (config: Record<string, string>) => hostConfigOf(parseStackConfig(config));
+/** provision's steps for this config, as the program builds them: the certificate step knows the reserved IP. */
 function expectedSteps(config: Record<string, string>) {
   const sha256 = createHash("sha256").update(readFileSync(join(bundleDir, "claude-bus.js"))).digest("hex");
-  return hostSteps(hostOf(config), { sha256 });
+  return hostSteps({ ...hostOf(config), publicIpv4: FAKE_IPV4 }, { sha256 });
 }
 
 describe("Bus", () => {
@@ -97,6 +106,14 @@ describe("Bus", () => {
         "digitalocean:index/reservedIpAssignment:ReservedIpAssignment claude-bus-ip-assignment",
         "digitalocean:index/firewall:Firewall claude-bus-firewall",
         "digitalocean:index/project:Project claude-bus-project",
+        "digitalocean:index/volume:Volume claude-bus-data",
+        "digitalocean:index/volumeAttachment:VolumeAttachment claude-bus-data-attachment",
+        "digitalocean:index/uptimeCheck:UptimeCheck claude-bus-uptime",
+        "digitalocean:index/uptimeAlert:UptimeAlert claude-bus-uptime-down",
+        "digitalocean:index/uptimeAlert:UptimeAlert claude-bus-uptime-latency",
+        "digitalocean:index/uptimeAlert:UptimeAlert claude-bus-uptime-tls",
+        "digitalocean:index/monitorAlert:MonitorAlert claude-bus-alert-disk",
+        "digitalocean:index/monitorAlert:MonitorAlert claude-bus-alert-memory",
         "random:index/randomPassword:RandomPassword claude-bus-password",
         "command:remote:Command claude-bus-wait-ssh",
         "command:remote:CopyToRemote claude-bus-bundle-upload",
@@ -107,18 +124,19 @@ describe("Bus", () => {
 });
 
 describe("network", () => {
-  it("builds the droplet from config with stable user data and ignores user-data drift", () => {
+  it("builds the droplet from config with stable user data, a resize that keeps its disk, and ignores user-data and key drift", () => {
     const basic = runs.basic.get("claude-bus-droplet");
     expect(basic.inputs).toMatchObject({
       name: "claude-bus.example.com",
       region: "nyc3",
       size: "s-1vcpu-1gb",
-      image: "debian-12-x64",
+      image: "debian-13-x64",
       ipv6: true,
-      sshKeys: [FAKE_FINGERPRINT], // the registered key's fingerprint
+      resizeDisk: false,
+      sshKeys: [fingerprintOf(FAKE_PUBLIC_KEY)], // the registered key's fingerprint
       userData: USER_DATA,
     });
-    expect(basic.ignoreChanges).toEqual(["userData"]);
+    expect(basic.ignoreChanges).toEqual(["userData", "sshKeys"]);
     const custom = runs.custom.get("claude-bus-droplet");
     expect(custom.inputs).toMatchObject({ name: "bus.example.com", region: "fra1", size: "s-1vcpu-512mb-10gb", sshKeys: [FAKE_FINGERPRINT] });
   });
@@ -157,13 +175,60 @@ describe("network", () => {
   });
 });
 
-describe("DNS", () => {
-  it("creates A and AAAA records for the subdomain when manageDns is on", () => {
-    const records = runs.custom.resources.filter((r) => r.type === "digitalocean:index/dnsRecord:DnsRecord");
-    expect(records.map((r) => r.inputs).sort((a, b) => String(a.type).localeCompare(String(b.type)))).toEqual([
-      { domain: "example.com", name: "bus", type: "A", value: FAKE_IPV4, ttl: 300 },
-      { domain: "example.com", name: "bus", type: "AAAA", value: FAKE_IPV6, ttl: 300 },
+describe("data volume", () => {
+  it("is an ext4 volume in the droplet's region, named by the stack alone, protected unless allowDataDestroy", () => {
+    const volume = runs.basic.get("claude-bus-data");
+    expect(volume.inputs).toEqual({
+      name: "claude-bus-test",
+      region: "nyc3",
+      size: 5,
+      initialFilesystemType: "ext4",
+      initialFilesystemLabel: "claude-bus",
+      description: "claude-bus data: messages and the drop dir",
+    });
+    expect(volume.protect).toBe(true);
+    expect(runs.custom.get("claude-bus-data").protect).toBe(false);
+    expect(runs.custom.get("claude-bus-data").inputs).toMatchObject({ name: "claude-bus-test", region: "fra1" });
+  });
+
+  it("is attached to the droplet, the old attachment deleted before a new one is made", () => {
+    const attachment = runs.basic.get("claude-bus-data-attachment");
+    expect(attachment.inputs).toEqual({ dropletId: 424242, volumeId: "claude-bus-data-id" });
+    expect(attachment.deleteBeforeReplace).toBe(true);
+  });
+
+  it("is the device the host's volume step mounts", () => {
+    expect(hostOf(configs.basic).volume).toEqual({ device: TEST_VOLUME_DEVICE });
+    expect(TEST_VOLUME_DEVICE).toBe("/dev/disk/by-id/scsi-0DO_Volume_claude-bus-test");
+    expect(runs.basic.get("claude-bus-volume").inputs.create).toContain(`readonly VOLUME_DEVICE='${TEST_VOLUME_DEVICE}'`);
+  });
+});
+
+describe("monitoring", () => {
+  it("checks the public robots.txt and alerts on down, latency and certificate expiry, to acmeEmail or alertEmail", () => {
+    expect(runs.basic.get("claude-bus-uptime").inputs).toMatchObject({ target: "https://claude-bus.example.com/robots.txt", type: "https", enabled: true });
+    const alerts = runs.basic.resources.filter((r) => r.type === "digitalocean:index/uptimeAlert:UptimeAlert");
+    expect(alerts.map((a) => [a.inputs.type, a.inputs.checkId, a.inputs.notifications])).toEqual(
+      ["down", "latency", "ssl_expiry"].map((type) => [type, "claude-bus-uptime-id", [{ emails: ["ops@example.com"] }]]),
+    );
+    expect(runs.custom.get("claude-bus-uptime-tls").inputs).toMatchObject({ threshold: 14, comparison: "less_than", notifications: [{ emails: ["alerts@example.com"] }] });
+  });
+
+  it("alerts on the droplet's disk and memory", () => {
+    const alerts = runs.basic.resources.filter((r) => r.type === "digitalocean:index/monitorAlert:MonitorAlert");
+    expect(alerts.map((a) => [a.inputs.type, a.inputs.entities, a.inputs.alerts, a.inputs.compare])).toEqual([
+      ["v1/insights/droplet/disk_utilization_percent", [FAKE_DROPLET_ID], { emails: ["ops@example.com"] }, "GreaterThan"],
+      ["v1/insights/droplet/memory_utilization_percent", [FAKE_DROPLET_ID], { emails: ["ops@example.com"] }, "GreaterThan"],
     ]);
+    expect(runs.basic.get("claude-bus-droplet").inputs.monitoring).toBe(true); // the metrics agent those alerts read
+  });
+});
+
+describe("DNS", () => {
+  it("creates only an A record, to the reserved IPv4, when manageDns is on: the droplet's own IPv6 changes with it", () => {
+    const records = runs.custom.resources.filter((r) => r.type === "digitalocean:index/dnsRecord:DnsRecord");
+    expect(records.map((r) => r.inputs)).toEqual([{ domain: "example.com", name: "bus", type: "A", value: FAKE_IPV4, ttl: 300 }]);
+    expect(JSON.stringify(runs.custom.resources.map((r) => r.inputs))).not.toContain(FAKE_IPV6);
   });
 
   it("creates no DNS resources (and never a zone) when manageDns is off", () => {
@@ -171,18 +236,18 @@ describe("DNS", () => {
     expect(runs.custom.resources.some((r) => r.type === "digitalocean:index/domain:Domain")).toBe(false);
   });
 
-  it("orders the certificate step after both DNS records", () => {
+  it("orders the certificate step after the DNS record", () => {
     const deps = runs.custom.get("claude-bus-certificate").dependencies.map(short);
-    expect(deps).toEqual(expect.arrayContaining(["claude-bus-dns-a", "claude-bus-dns-aaaa"]));
+    expect(deps).toEqual(expect.arrayContaining(["claude-bus-dns-a"]));
     expect(runs.basic.get("claude-bus-certificate").dependencies.map(short)).not.toContain("claude-bus-dns-a");
   });
 });
 
 describe("project", () => {
-  it("puts the droplet and the reserved IP in a DigitalOcean project named after the bus", () => {
+  it("puts the droplet and the data volume, not the reserved IP, in a DigitalOcean project named after the bus", () => {
     expect(runs.custom.get("claude-bus-project").inputs).toMatchObject({
       name: "bus.example.com",
-      resources: [`do:droplet:${FAKE_DROPLET_ID}`, `do:floatingip:${FAKE_IPV4}`],
+      resources: [`do:droplet:${FAKE_DROPLET_ID}`, "do:volume:claude-bus-data-id"],
     });
   });
 });
@@ -257,6 +322,11 @@ describe("secrets", () => {
       expect([r.name, isSecretValue(r.inputs.connection)]).toEqual([r.name, true]);
       expect(unwrapSecrets(r.inputs.connection)).toMatchObject({ host: FAKE_IPV4, user: "root", privateKey: FAKE_PRIVATE_KEY });
     }
+    // The first contact learns the host key; every later command is pinned to it.
+    expect(unwrapSecrets(runs.basic.get("claude-bus-wait-ssh").inputs.connection)).not.toHaveProperty("hostKey");
+    for (const r of commandsOf(runs.basic).filter((c) => c.name !== "claude-bus-wait-ssh")) {
+      expect([r.name, (unwrapSecrets(r.inputs.connection) as { hostKey: string }).hostKey]).toEqual([r.name, FAKE_HOST_KEY]);
+    }
     const byName = new Map(expectedSteps(configs.basic).map((s) => [`claude-bus-${s.name}`, s]));
     const credentials = credentialsEnv(hostOf(configs.basic), runs.basic.outputs.busPassword.value as string);
     expect(runs.basic.outputs.clientEnv.value).toBe(credentials);
@@ -290,7 +360,6 @@ describe("secrets", () => {
       busUrl: { value: "https://bus.example.com", secret: false },
       fqdn: { value: "bus.example.com", secret: false },
       ipv4: { value: FAKE_IPV4, secret: false },
-      ipv6: { value: FAKE_IPV6, secret: false },
       busUser: { value: "agent", secret: false },
     });
   });
@@ -309,11 +378,15 @@ describe("host steps: ordering", () => {
     }
   });
 
-  it("deletes host commands with the droplet and replaces them with it", () => {
+  it("deletes host commands with the droplet, and has the droplet's id in every command's triggers", () => {
     const droplet = runs.basic.get("claude-bus-droplet").urn;
     for (const r of commandsOf(runs.basic)) {
-      expect([r.name, r.deletedWith, r.replaceWith]).toEqual([r.name, droplet, [droplet]]);
+      expect([r.name, r.deletedWith, (r.inputs.triggers as unknown[])[0]]).toEqual([r.name, droplet, FAKE_DROPLET_ID]);
     }
+  });
+
+  it("uploads and runs the steps only once the data volume is attached", () => {
+    expect(runs.basic.get("claude-bus-bundle-upload").dependencies.map(short)).toContain("claude-bus-data-attachment");
   });
 
   it("uploads the bundle to provision's upload path, triggered by its sha256", () => {
@@ -322,7 +395,7 @@ describe("host steps: ordering", () => {
     expect(path).toBe(join(bundleDir, "claude-bus.js"));
     const sha256 = createHash("sha256").update(readFileSync(path)).digest("hex");
     expect(upload.inputs.remotePath).toBe(BUNDLE_UPLOAD_PATH);
-    expect(upload.inputs.triggers).toEqual([sha256]);
+    expect(upload.inputs.triggers).toEqual([FAKE_DROPLET_ID, sha256]);
   });
 });
 
@@ -331,7 +404,7 @@ describe("host steps: triggers", () => {
     const expected = expectedSteps(configs.basic);
     for (const step of expected) {
       const r: Registered = runs.basic.get(`claude-bus-${step.name}`);
-      expect([step.name, r.inputs.triggers, r.inputs.create]).toEqual([step.name, [step.hash], step.script]);
+      expect([step.name, r.inputs.triggers, r.inputs.create]).toEqual([step.name, [FAKE_DROPLET_ID, step.hash], step.script]);
     }
   });
 
@@ -341,11 +414,11 @@ describe("host steps: triggers", () => {
     expect(inputs(basicAgain)).toEqual(inputs(runs.basic));
   });
 
-  it("changes only the nginx step's trigger when only the rate limit changes", () => {
+  it("changes only the nginx step's trigger, and the health check's, when only the rate limit changes", () => {
     const before = triggersOf(runs.basic);
     const after = triggersOf(runs.rateLimit);
     const changed = Object.keys(before).filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name]));
-    expect(changed).toEqual(["claude-bus-nginx"]);
+    expect(changed).toEqual(["claude-bus-nginx", "claude-bus-health"]);
     expect(runs.rateLimit.get("claude-bus-nginx").inputs.create).toContain("55r/s");
   });
 

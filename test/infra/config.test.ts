@@ -1,12 +1,12 @@
 /** Stack config: Pulumi.yaml's typed schema and infra/config.ts's table agree, and validation fails clearly. */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
 import { DEFAULT_BUS_USER, DEFAULT_RATE_LIMIT, DEFAULT_SUBDOMAIN, GENERATED_PASSWORD_LENGTH } from "../../contract/defaults";
 import { HOST_PASSWORD_CHARS, HOST_PASSWORD_MAX, HOST_PASSWORD_MIN, HOST_PASSWORD_RULE } from "../../contract/password";
 import {
-  hostConfigOf,
+  hostConfigOf as hostConfigFor,
   parseStackConfig,
   readStackConfig,
   SECRET_CONFIG_KEYS,
@@ -14,7 +14,10 @@ import {
   STACK_CONFIG_KEYS,
   type RawStackConfig,
 } from "../../infra/config";
-import { baseConfig, FAKE_PRIVATE_KEY, resolve } from "./harness";
+import { baseConfig, FAKE_PRIVATE_KEY, resolve, TEST_VOLUME_DEVICE } from "./harness";
+
+/** The host config the program makes for the test stack (its volume device included). */
+const hostConfigOf = (cfg: Parameters<typeof hostConfigFor>[0]) => hostConfigFor(cfg, TEST_VOLUME_DEVICE);
 
 interface ConfigDecl {
   type: string;
@@ -25,7 +28,7 @@ interface ConfigDecl {
 }
 const project = load(readFileSync(join(__dirname, "../../Pulumi.yaml"), "utf8")) as {
   name: string;
-  runtime: { name: string; options?: { typescript?: boolean } };
+  runtime: { name: string; options?: { typescript?: boolean; tsconfig?: string } };
   main: string;
   config: Record<string, ConfigDecl>;
 };
@@ -46,6 +49,14 @@ describe("Pulumi.yaml", () => {
     expect(project.runtime.options?.typescript).toBe(true);
     expect(project.main).toBe("infra/index.ts");
     expect(() => readFileSync(join(__dirname, "../..", project.main))).not.toThrow();
+  });
+
+  it("compiles the program with the project's tsconfig.json, which ts-node would not find from infra/, Pulumi's working directory", () => {
+    const root = join(__dirname, "../..");
+    const workingDir = join(root, dirname(project.main));
+    expect(existsSync(join(workingDir, "tsconfig.json"))).toBe(false);
+    expect(project.runtime.options?.tsconfig).toBeDefined();
+    expect(resolvePath(workingDir, project.runtime.options!.tsconfig!)).toBe(join(root, "tsconfig.json"));
   });
 
   it("declares exactly the keys the program reads, each typed and described", () => {
@@ -87,7 +98,8 @@ describe("Pulumi.yaml", () => {
     expect(hostConfigOf(unset).rateLimit.perSecond).toBe(project.config.rateLimit.default);
     expect(hostConfigOf(withDefaults)).toEqual(hostConfigOf(unset));
     expect(withDefaults.size).toBe("s-1vcpu-1gb");
-    expect(withDefaults.image).toBe("debian-12-x64");
+    expect(withDefaults.image).toBe("debian-13-x64");
+    expect([withDefaults.volumeSizeGib, withDefaults.allowDataDestroy, withDefaults.alertEmail]).toEqual([5, false, undefined]);
     expect(withDefaults.subdomain).toBe("claude-bus");
     expect(withDefaults.busUser).toBe("claude");
     expect(withDefaults.busPassword).toBeUndefined();
@@ -182,11 +194,18 @@ describe("parseStackConfig", () => {
     for (const key of ["region", "manageDns", "acmeEmail", "rateLimit"]) expect(message).toMatch(new RegExp(`^\\s*${key}: `, "m"));
   });
 
-  it("wants exactly one of sshKeyFingerprint and sshPublicKey", () => {
+  it("wants sshKeyFingerprint or sshPublicKey, and authorizes root's keys only from public keys", () => {
     const { sshPublicKey: _k, ...neither } = baseConfig();
-    expect(errorOf(neither)).toMatch(/sshKeyFingerprint: set exactly one of sshKeyFingerprint .* or sshPublicKey/);
-    expect(errorOf({ ...baseConfig(), sshKeyFingerprint: "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa" })).toMatch(/set exactly one/);
+    expect(errorOf(neither)).toMatch(/sshKeyFingerprint: set sshKeyFingerprint .* or sshPublicKey/);
     expect(parseStackConfig({ ...neither, sshKeyFingerprint: "12345678" }).sshKeyFingerprint).toBe("12345678");
+    // Both: the fingerprint names the registered key, the public key is what root's authorized_keys holds.
+    const both = parseStackConfig({ ...baseConfig(), sshKeyFingerprint: "12345678" });
+    expect(hostConfigOf(both).rootSshKeys).toEqual([baseConfig().sshPublicKey]);
+    expect(hostConfigOf(parseStackConfig({ ...neither, sshKeyFingerprint: "12345678" })).rootSshKeys).toEqual([]);
+    // A rotation: the new key beside the current one; never the new key alone, which would lock Pulumi out.
+    const next = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINewKey new";
+    expect(hostConfigOf(parseStackConfig({ ...baseConfig(), sshNewPublicKey: next })).rootSshKeys).toEqual([baseConfig().sshPublicKey, next]);
+    expect(errorOf({ ...neither, sshKeyFingerprint: "12345678", sshNewPublicKey: next })).toMatch(/^\s*sshNewPublicKey: needs sshPublicKey/m);
     expect(errorOf({ ...neither, sshKeyFingerprint: "not-a-fingerprint" })).toMatch(/sshKeyFingerprint: must be an MD5 fingerprint/);
   });
 

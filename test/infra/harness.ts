@@ -1,9 +1,14 @@
 /**
  * Runs the real Pulumi program (infra/index.ts) against Pulumi's mock engine and records every
  * resource registration as the engine would see it: type, name, parent, inputs (with secret
- * markers intact), dependsOn, deletedWith, replaceWith, ignoreChanges, additionalSecretOutputs.
- * Only the engine and the providers (DigitalOcean, random) are simulated, answering as the real
- * ones do; the program, config parsing and the provision step list are the real ones.
+ * markers intact), dependsOn, deletedWith, ignoreChanges, protect, deleteBeforeReplace,
+ * additionalSecretOutputs.
+ *
+ * Given the state a previous run left, it also plans like the engine: each resource is the same,
+ * updated, replaced, created or deleted (engine.ts), and the mock providers answer as the real ones do:
+ * new ids only for a new or replaced resource, and the values the API reads back (not always the ones
+ * sent). Only the engine and the providers (DigitalOcean, random, command) are simulated; the program,
+ * config parsing and the provision step list are the real ones.
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
@@ -11,6 +16,8 @@ import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import { readStackConfig, SECRET_CONFIG_KEYS } from "../../infra/config";
 import { claudeBusStack } from "../../infra/program";
+import { volumeDevice, volumeNameOf } from "../../infra/volume";
+import { type Op, plan, planDeletes, type StackState, type StateEntry } from "./engine";
 
 export interface Registered {
   type: string;
@@ -24,9 +31,12 @@ export interface Registered {
   inputs: Record<string, unknown>;
   dependencies: string[];
   deletedWith: string;
-  replaceWith: string[];
   ignoreChanges: string[];
+  protect: boolean;
+  deleteBeforeReplace: boolean;
   additionalSecretOutputs: string[];
+  /** What the engine does with it, given the previous run's state. */
+  op: Op;
 }
 
 export interface Resolved {
@@ -37,6 +47,12 @@ export interface Resolved {
 export interface StackRun {
   resources: Registered[];
   outputs: Record<string, Resolved>;
+  /** The state this run leaves: the next run's previous state. */
+  state: StackState;
+  /** The resources of the previous state this run no longer registers: deleted. */
+  deleted: string[];
+  /** What the engine or a provider refuses (a protected resource deleted or replaced, a volume shrunk). */
+  errors: string[];
   /** The single registered resource with this logical name (throws when absent). */
   get(name: string): Registered;
 }
@@ -49,6 +65,13 @@ export const FAKE_PRIVATE_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtestonlytestonlytestonly\n-----END OPENSSH PRIVATE KEY-----\n";
 export const FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000000 ci@example.com";
 export const FAKE_FINGERPRINT = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";
+/** A second key, as a rotation brings. */
+export const FAKE_PUBLIC_KEY_2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly1111111111111111111111 new@example.com";
+/** The host key the first command prints (what /etc/ssh/ssh_host_ed25519_key.pub holds, without its comment). */
+export const FAKE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTestsOnly00000000000000000000";
+
+/** The stack the mock engine runs ("test"), and so the data volume's device the host config names. */
+export const TEST_VOLUME_DEVICE = volumeDevice(volumeNameOf("test"));
 
 /** A minimal valid stack config (values as `pulumi config set` stores them: strings). */
 export function baseConfig(): Record<string, string> {
@@ -111,31 +134,42 @@ export function randomPassword(inputs: Record<string, unknown>, seed = ""): stri
     .join("");
 }
 
-function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+/** An MD5 fingerprint of a public key, as DigitalOcean computes it. */
+export const fingerprintOf = (publicKey: string) =>
+  createHash("md5").update(Buffer.from(publicKey.split(" ")[1], "base64")).digest("hex").match(/../g)!.join(":");
+
+/**
+ * What each provider stores after a create or update: the inputs as the API reads them back, plus its
+ * computed outputs. The project reads a reserved IP's URN back as do:floatingip:, whatever was sent
+ * (terraform-provider-digitalocean #1264, pulumi-digitalocean #946).
+ */
+function mockState(type: string, id: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
     case "digitalocean:index/droplet:Droplet":
-      return { ...inputs, ipv4Address: "198.51.100.7", ipv6Address: FAKE_IPV6, dropletUrn: `do:droplet:${FAKE_DROPLET_ID}` };
+      return { ...inputs, ipv4Address: "198.51.100.7", ipv6Address: FAKE_IPV6, dropletUrn: `do:droplet:${id}` };
     case "digitalocean:index/reservedIp:ReservedIp":
-      return { ...inputs, ipAddress: FAKE_IPV4, reservedIpUrn: `do:floatingip:${FAKE_IPV4}` };
+      return { ...inputs, ipAddress: FAKE_IPV4, reservedIpUrn: `do:reservedip:${FAKE_IPV4}` };
+    case "digitalocean:index/volume:Volume":
+      return { ...inputs, volumeUrn: `do:volume:${id}`, filesystemType: inputs.initialFilesystemType, filesystemLabel: inputs.initialFilesystemLabel };
+    case "digitalocean:index/project:Project":
+      return { ...inputs, resources: (inputs.resources as string[] | undefined)?.map((urn) => urn.replace(/^do:reservedip:/, "do:floatingip:")) };
     case "digitalocean:index/sshKey:SshKey":
-      return { ...inputs, fingerprint: FAKE_FINGERPRINT };
+      return { ...inputs, fingerprint: fingerprintOf(String(inputs.publicKey)) };
     case "random:index/randomPassword:RandomPassword":
       // Plain, not secret: the program itself must mark the password secret.
       return { ...inputs, result: randomPassword(inputs) };
+    case "command:remote:Command":
+      return { ...inputs, stdout: String(inputs.create).startsWith("cut -d ' ' -f 1,2 /etc/ssh/") ? `${FAKE_HOST_KEY}\n` : "", stderr: "" };
     default:
       return { ...inputs };
   }
 }
 
-const mocks: pulumi.runtime.Mocks = {
-  newResource: (args) => ({
-    id: args.type === "digitalocean:index/droplet:Droplet" ? FAKE_DROPLET_ID : `${args.name}-id`,
-    state: mockState(args.type, args.inputs),
-  }),
-  call: (args) => {
-    throw new Error(`unexpected provider call ${args.token}`);
-  },
-};
+/** Ids as the providers make them: droplets get numbers (in string form), each new one a new number. */
+function newId(type: string, name: string, previous: StateEntry | undefined): string {
+  if (type === "digitalocean:index/droplet:Droplet") return previous ? String(Number(previous.id) + 1) : FAKE_DROPLET_ID;
+  return previous ? `${previous.id}+` : `${name}-id`;
+}
 
 export function isSecretValue(v: unknown): boolean {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
@@ -178,14 +212,38 @@ export async function resolve<T>(o: pulumi.Input<T>): Promise<Resolved> {
   return { value, secret };
 }
 
-/** Runs the program of infra/index.ts with this stack config under mocks. Config values are strings, as Pulumi passes them. */
-export async function runStack(config: Record<string, string>, bundleDir: string): Promise<StackRun> {
+/**
+ * Runs the program of infra/index.ts with this stack config under mocks, planned against `previous` (the
+ * state a run left; none: a first `pulumi up`). Config values are strings, as Pulumi passes them.
+ */
+export async function runStack(config: Record<string, string>, bundleDir: string, previous: StackState = {}): Promise<StackRun> {
   const all: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) all[`claude-bus:${k}`] = v;
   pulumi.runtime.setAllConfig(
     all,
     SECRET_CONFIG_KEYS.filter((k) => k in config).map((k) => `claude-bus:${k}`),
   );
+  const options = new Map<string, { ignoreChanges: string[]; protect: boolean }>();
+  const state: StackState = {};
+  const ops = new Map<string, Op>();
+  const errors: string[] = [];
+  const mocks: pulumi.runtime.Mocks = {
+    newResource: (args) => {
+      const before = previous[args.name];
+      const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
+      const { ignoreChanges, protect } = options.get(args.name) ?? { ignoreChanges: [], protect: false };
+      const planned = plan(args.type, args.name, inputs, before, ignoreChanges);
+      errors.push(...planned.errors);
+      ops.set(args.name, planned.op);
+      const id = planned.op === "same" || planned.op === "update" ? before!.id : newId(args.type, args.name, before);
+      const outputs = planned.op === "same" ? before!.outputs : mockState(args.type, id, planned.inputs);
+      state[args.name] = { type: args.type, id, inputs: planned.inputs, outputs, protect };
+      return { id, state: outputs };
+    },
+    call: (args) => {
+      throw new Error(`unexpected provider call ${args.token}`);
+    },
+  };
   await pulumi.runtime.setMocks(mocks, "claude-bus", "test", false);
 
   const resources: Registered[] = [];
@@ -193,8 +251,9 @@ export async function runStack(config: Record<string, string>, bundleDir: string
     registerResource(req: RegisterRequest, cb: (err: unknown, res: { getUrn(): string } | undefined) => void): Promise<void>;
   };
   const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) =>
-    register(req, (err, res) => {
+  monitor.registerResource = (req, cb) => {
+    options.set(req.getName(), { ignoreChanges: req.getIgnorechangesList(), protect: req.getProtect() });
+    return register(req, (err, res) => {
       if (!err && res) {
         resources.push({
           type: req.getType(),
@@ -204,13 +263,16 @@ export async function runStack(config: Record<string, string>, bundleDir: string
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
           dependencies: req.getDependenciesList(),
           deletedWith: req.getDeletedwith(),
-          replaceWith: req.getReplaceWithList(),
           ignoreChanges: req.getIgnorechangesList(),
+          protect: req.getProtect(),
+          deleteBeforeReplace: req.getDeletebeforereplace(),
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          op: ops.get(req.getName()) ?? "same",
         });
       }
       cb(err, res);
     });
+  };
 
   // What infra/index.ts runs, with the bundle built into this test's own directory.
   const exported: Record<string, unknown> = await claudeBusStack(readStackConfig(), bundleDir);
@@ -219,9 +281,13 @@ export async function runStack(config: Record<string, string>, bundleDir: string
   await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   for (const r of resources) r.inputs = (await plainAssets(r.inputs)) as Record<string, unknown>;
 
+  const deletes = planDeletes(previous, new Set(resources.map((r) => r.name)));
   return {
     resources,
     outputs,
+    state,
+    deleted: deletes.deleted,
+    errors: [...errors, ...deletes.errors],
     get(name) {
       const found = resources.filter((r) => r.name === name);
       if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);
@@ -237,7 +303,8 @@ interface RegisterRequest {
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
   getDependenciesList(): string[];
   getDeletedwith(): string;
-  getReplaceWithList(): string[];
   getIgnorechangesList(): string[];
+  getProtect(): boolean;
+  getDeletebeforereplace(): boolean;
   getAdditionalsecretoutputsList(): string[];
 }

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseEnvFile, renderEnvFile } from "../../contract/envFile";
 import { HostPassword } from "../../contract/password";
-import { LETS_ENCRYPT_PRODUCTION, parseHostConfig } from "../../provision/config";
+import { LETS_ENCRYPT_PRODUCTION, PUBLIC_DOH_URL, parseHostConfig } from "../../provision/config";
 import { tempDir } from "../support/tempDir";
 import { ED25519_KEY, MINIMAL, cfgOf } from "./fixtures";
 
@@ -23,6 +23,9 @@ describe("parseHostConfig", () => {
       rateLimit: { perSecond: 20, burst: 100 },
       sharedDir: { group: "claude-bus-files", dropUser: "claude-drop" },
       clientSshKeys: [],
+      rootSshKeys: [],
+      dohUrl: PUBLIC_DOH_URL,
+      autoReboot: "04:00",
     });
   });
 

@@ -9,4 +9,12 @@ export const BUNDLE_SHA = "ab".repeat(32);
 export const cfgOf = (extra: Partial<HostConfigInput> = {}) => parseHostConfig({ ...MINIMAL, ...extra });
 
 /** The one config the golden files (test/provision/golden/) are rendered from: every optional piece present. */
-export const GOLDEN_CFG = () => cfgOf({ acmeCaBundle: TEST_PEM, clientSshKeys: [ED25519_KEY], sharedDir: { maxAgeDays: 30 } });
+export const GOLDEN_CFG = () =>
+  cfgOf({
+    acmeCaBundle: TEST_PEM,
+    clientSshKeys: [ED25519_KEY],
+    sharedDir: { maxAgeDays: 30 },
+    rootSshKeys: [ED25519_KEY],
+    volume: { device: "/dev/disk/by-id/scsi-0DO_Volume_claude-bus-prod" },
+    publicIpv4: "203.0.113.10",
+  });

@@ -14,6 +14,14 @@ import { expectGolden } from "./golden";
 
 const PASS = "Test0Password0For0The0Bus000";
 
+/** Connections on this machine (one network namespace) to 127.0.0.1:port, by TCP state, from /proc/net/tcp. */
+function tcpToPort(port: number): { established: number; timeWait: number } {
+  const remote = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const rows = fs.readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1).map((l) => l.trim().split(/\s+/));
+  const toPort = rows.filter((c) => c[2] === remote);
+  return { established: toPort.filter((c) => c[3] === "01").length, timeWait: toPort.filter((c) => c[3] === "06").length };
+}
+
 describe("rendered nginx site", () => {
   const site = renderNginxSite(cfgOf());
 
@@ -56,7 +64,7 @@ describe("rendered nginx site", () => {
     expect(site).toContain('auth_basic "claude-bus";');
     expect(site).toContain("access_log /var/log/claude-bus-access.log;");
     expect(site).toContain("error_log /var/log/claude-bus-error.log;");
-    expect(site).toContain("proxy_pass http://127.0.0.1:8787;");
+    expect(site).toMatch(/upstream (claude_bus_\w+_service) \{\n {4}server 127\.0\.0\.1:8787;\n {4}keepalive \d+;\n\}[\s\S]*proxy_pass http:\/\/\1;/);
     expect(site).toContain('add_header Strict-Transport-Security "max-age=63072000" always;');
     expect(site).toContain('add_header X-Robots-Tag "noindex, nofollow" always;');
     expect(site).toContain("limit_req_status 429;");
@@ -73,7 +81,7 @@ describe("rendered nginx site", () => {
     const other = renderNginxSite(cfgOf({ hsts: false, ipv6: false, servicePort: 9000, rateLimit: { perSecond: 3, burst: 7 }, maxBodyKiB: 600 }));
     expect(other).not.toContain("Strict-Transport-Security");
     expect(other).not.toContain("[::]");
-    expect(other).toContain("proxy_pass http://127.0.0.1:9000;");
+    expect(other).toContain("server 127.0.0.1:9000;");
     expect(other).toContain("rate=3r/s;");
     expect(other).toContain("burst=7 nodelay;");
     expect(other).toContain("client_max_body_size 600k;");
@@ -216,12 +224,26 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     expect(JSON.parse(tooBig.body)).toEqual({ error: HTTP_ERRORS.tooLarge.text });
   });
 
-  it("answers 429 with a JSON error when a client goes over the rate limit", async () => {
+  it("reuses its connections to the service: requests through nginx open only as many as run at once", async () => {
+    const port = bus.port;
+    const before = tcpToPort(port);
+    // Sequential, each its own client connection: without a keepalive pool nginx would open and close
+    // one connection to the service per request, each then lingering in TIME_WAIT on nginx's side.
+    for (let i = 0; i < 12; i++) expect((await request(true, "/health", { auth, from: "127.0.0.4" })).status).toBe(200);
+    const after = tcpToPort(port);
+    expect(after.established).toBeGreaterThanOrEqual(1);
+    expect(after.timeWait - before.timeWait).toBeLessThanOrEqual(1);
+  });
+
+  it("answers 429 with a JSON error when a client goes over the rate limit, counting each client address apart", async () => {
     const answers = await Promise.all(Array.from({ length: 40 }, () => request(true, "/health", { auth })));
     const limited = answers.filter((a) => a.status === 429);
     expect(limited.length).toBeGreaterThan(0);
     expect(answers.map((a) => a.status).filter((s) => s !== 200 && s !== 429)).toEqual([]);
     expect(JSON.parse(limited[0].body)).toEqual({ error: HTTP_ERRORS.rateLimited.text });
+    // The pooled connections to the service are nginx's: another client still has its own allowance.
+    expect((await request(true, "/health", { auth, from: "127.0.0.3" })).status).toBe(200);
+    expect((await request(true, "/health", { auth })).status).toBe(429);
   });
 
   it("answers 502 with a JSON error when the service is down", async () => {

@@ -8,7 +8,7 @@ import { requireTool } from "../support/requireTool";
 import { BUNDLE_SHA, ED25519_KEY, GOLDEN_CFG, TEST_PEM, cfgOf } from "./fixtures";
 import { expectGolden } from "./golden";
 
-const ORDER = ["cloud-init", "packages", "accounts", "credentials", "service", "drop-dir", "certificate", "nginx", "health"];
+const ORDER = ["cloud-init", "ssh-keys", "packages", "updates", "accounts", "credentials", "service", "drop-dir", "certificate", "nginx", "health"];
 const hashes = (steps: HostStep[]) => Object.fromEntries(steps.map((s) => [s.name, s.hash]));
 /** The names of the steps whose hash differs between two step lists. */
 const changedSteps = (a: HostStep[], b: HostStep[]) => a.filter((s, i) => s.hash !== b[i].hash).map((s) => s.name);
@@ -17,13 +17,16 @@ const isFileText = (v: unknown): v is FileText => typeof v === "object" && v !==
 describe("hostSteps", () => {
   const base = () => hostSteps(cfgOf(), { sha256: BUNDLE_SHA });
 
-  it("lists the steps in order, each a strict bash script hashed by its sha256", () => {
+  it("lists the steps in order, each a strict bash script hashed by its sha256 (health: with the hashes of what it checks)", () => {
     const steps = base();
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    const by = hashes(steps);
     expect(steps.map((s) => s.name)).toEqual(ORDER);
     for (const s of steps) {
       expect(s.script.startsWith("#!/bin/bash\n")).toBe(true);
       expect(s.script).toContain("\nset -euo pipefail\n");
-      expect(s.hash).toBe(createHash("sha256").update(s.script).digest("hex"));
+      const expected = s.name === "health" ? sha([sha(s.script), by.service, by.nginx].join("\n")) : sha(s.script);
+      expect([s.name, s.hash]).toEqual([s.name, expected]);
       expect(s.description.length).toBeGreaterThan(10);
     }
   });
@@ -39,17 +42,21 @@ describe("hostSteps", () => {
   });
 
   it.each([
-    ["a new bundle", {}, "cd".repeat(32), ["service"]],
-    ["the rate limit", { rateLimit: { perSecond: 5, burst: 10 } }, BUNDLE_SHA, ["nginx"]],
-    ["HSTS", { hsts: false }, BUNDLE_SHA, ["nginx"]],
-    ["the body size", { maxBodyKiB: 1024 }, BUNDLE_SHA, ["nginx"]],
+    ["a new bundle", {}, "cd".repeat(32), ["service", "health"]],
+    ["the rate limit", { rateLimit: { perSecond: 5, burst: 10 } }, BUNDLE_SHA, ["nginx", "health"]],
+    ["HSTS", { hsts: false }, BUNDLE_SHA, ["nginx", "health"]],
+    ["the body size", { maxBodyKiB: 1024 }, BUNDLE_SHA, ["nginx", "health"]],
     ["client SSH keys", { clientSshKeys: [ED25519_KEY] }, BUNDLE_SHA, ["drop-dir"]],
     ["the drop dir's max age", { sharedDir: { maxAgeDays: 30 } }, BUNDLE_SHA, ["drop-dir"]],
     ["the ACME server", { acmeServer: "https://acme-staging-v02.api.letsencrypt.org/directory" }, BUNDLE_SHA, ["certificate"]],
     ["the ACME CA bundle", { acmeCaBundle: TEST_PEM }, BUNDLE_SHA, ["certificate"]],
     ["the ACME email", { acmeEmail: "certs@example.com" }, BUNDLE_SHA, ["certificate"]],
     ["the bus user", { busUser: "agent" }, BUNDLE_SHA, ["credentials", "health"]],
-    ["the service port", { servicePort: 9000 }, BUNDLE_SHA, ["credentials", "service", "nginx"]],
+    ["the service port", { servicePort: 9000 }, BUNDLE_SHA, ["credentials", "service", "nginx", "health"]],
+    ["the deploy keys", { rootSshKeys: [ED25519_KEY] }, BUNDLE_SHA, ["ssh-keys"]],
+    ["the reboot time", { autoReboot: "never" }, BUNDLE_SHA, ["updates"]],
+    ["the public address", { publicIpv4: "203.0.113.10" }, BUNDLE_SHA, ["certificate"]],
+    ["the DNS-over-HTTPS resolver", { dohUrl: "https://dns.example.net/dns-query" }, BUNDLE_SHA, ["certificate"]],
   ])("changes only the affected steps for %s", (_what, extra, sha, expected) => {
     expect(changedSteps(base(), hostSteps(cfgOf(extra), { sha256: sha }))).toEqual(expected);
   });
@@ -65,9 +72,10 @@ describe("hostSteps", () => {
       });
       return steps;
     };
-    expect(changedSteps(base(), withTemplate("../../provision/render/systemd", "renderServiceUnit"))).toEqual(["service"]);
-    expect(changedSteps(base(), withTemplate("../../provision/render/nginx", "renderNginxSite"))).toEqual(["nginx"]);
-    expect(changedSteps(base(), withTemplate("../../provision/render/files", "renderLogrotate"))).toEqual(["nginx"]);
+    // health checks the service and nginx, so it runs again after either.
+    expect(changedSteps(base(), withTemplate("../../provision/render/systemd", "renderServiceUnit"))).toEqual(["service", "health"]);
+    expect(changedSteps(base(), withTemplate("../../provision/render/nginx", "renderNginxSite"))).toEqual(["nginx", "health"]);
+    expect(changedSteps(base(), withTemplate("../../provision/render/files", "renderLogrotate"))).toEqual(["nginx", "health"]);
     expect(changedSteps(base(), withTemplate("../../provision/render/files", "renderTmpfiles"))).toEqual(["drop-dir"]);
   });
 
@@ -87,7 +95,7 @@ describe("hostSteps", () => {
     expect(steps.certificate).toContain("\n  export REQUESTS_CA_BUNDLE=$ACME_CA_PATH\n");
     expect(steps.certificate).toContain("\nreadonly FQDN='claude-bus.example.com'\n");
     expect(steps.certificate).toContain("\nreadonly ACME_WEBROOT='/var/www/claude-bus-acme'\n");
-    expect(steps.certificate).toContain('\ncertbot certonly --webroot -w "$ACME_WEBROOT" -d "$FQDN" --cert-name "$FQDN"');
+    expect(steps.certificate).toContain('\n  certbot certonly --webroot -w "$ACME_WEBROOT" -d "$FQDN" --cert-name "$FQDN"');
   });
 
   it("gives bash every header value back byte for byte: file texts with their final newline, quotes and $ kept", () => {
@@ -107,6 +115,11 @@ describe("hostSteps", () => {
     const pem = TEST_PEM.trimEnd();
     const certificate = hostStepPlans(cfgOf({ acmeCaBundle: pem }), { sha256: BUNDLE_SHA }).find((p) => p.name === "certificate")!;
     expect(certificate.header.ACME_CA).toEqual({ text: `${pem}\n` });
+  });
+
+  it("mounts the data volume, when there is one, before the steps that make the dirs on it", () => {
+    const names = hostSteps(cfgOf({ volume: { device: "/dev/disk/by-id/scsi-0DO_Volume_x" } }), { sha256: BUNDLE_SHA }).map((s) => s.name);
+    expect(names).toEqual([...ORDER.slice(0, 4), "volume", ...ORDER.slice(4)]);
   });
 
   it("refuses a bundle hash that is not a sha256", () => {
@@ -130,10 +143,11 @@ describe("rotation: the credentials and health steps, as Pulumi runs them after 
   const rotation = (extra = {}) => rotationSteps(cfgOf(extra));
   const hashOf = (steps: HostStep[]) => steps.map((s) => s.hash).join(",");
 
-  it("is exactly the credentials and health steps of hostSteps, credentials on stdin", () => {
+  it("is exactly the credentials and health steps of hostSteps (their scripts), credentials on stdin", () => {
     const [credentials, health] = rotation();
     const all = hostSteps(cfgOf(), { sha256: BUNDLE_SHA });
-    expect(rotation()).toEqual([all[3], all[8]]);
+    const scripts = (steps: HostStep[]) => steps.map((s) => [s.name, s.script, s.stdin]);
+    expect(scripts(rotation())).toEqual(scripts(all.filter((s) => s.name === "credentials" || s.name === "health")));
     expect([credentials.name, credentials.stdin, health.name, health.stdin]).toEqual(["credentials", "credentials", "health", "credentials"]);
     expect(credentials.script).not.toMatch(/systemctl reload nginx|notify "reload nginx"/);
   });

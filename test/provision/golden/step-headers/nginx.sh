@@ -3,6 +3,12 @@ IFS= read -r -d '' SITE <<'CLAUDE_BUS_EOF' || true
 # Managed by claude-bus provision: local edits are overwritten.
 limit_req_zone $binary_remote_addr zone=claude_bus_claude_bus_example_com:10m rate=20r/s;
 
+# Connections to the service are kept open and reused, not made anew for every request.
+upstream claude_bus_claude_bus_example_com_service {
+    server 127.0.0.1:8787;
+    keepalive 16;
+}
+
 server {
     listen 80;
     listen [::]:80;
@@ -68,7 +74,7 @@ server {
     location / {
         auth_basic "claude-bus";
         auth_basic_user_file /etc/nginx/.htpasswd-claude-bus;
-        proxy_pass http://127.0.0.1:8787;
+        proxy_pass http://claude_bus_claude_bus_example_com_service;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_set_header Host $host;

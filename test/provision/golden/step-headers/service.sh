@@ -9,6 +9,8 @@ IFS= read -r -d '' UNIT <<'CLAUDE_BUS_EOF' || true
 Description=claude-bus message service (claude-bus.example.com)
 Documentation=https://github.com/example/claude-bus
 After=network.target
+# The data dir may be a mount (the data volume): never start on the root disk's empty dir below it.
+RequiresMountsFor=/opt/claude-bus/data
 
 [Service]
 Type=simple

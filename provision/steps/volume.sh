@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# Step "volume": the data volume, mounted by its filesystem UUID at VOLUME_MOUNT, and each dir that lives
+# on it (the bus's data dir, the drop dir) bind-mounted from a subdirectory there. The fstab entries carry
+# `nofail`, so a host whose volume is missing still boots; the bus's unit then does not start, as it
+# RequiresMountsFor= its data dir. A device with no filesystem at all is formatted, once; one with any
+# other signature is never touched. Files already in a dir (a host from before the volume) are moved onto
+# the volume, with the bus stopped while they move.
+# Reads from the header: VOLUME_DEVICE, VOLUME_MOUNT, VOLUME_LABEL, VOLUME_SUBDIRS and VOLUME_TARGETS (pairs:
+# the subdirectory on the volume, the dir it is mounted at), FSTAB, and lib.sh's SERVICE.
+# shellcheck source-path=SCRIPTDIR
+source "${BASH_SOURCE[0]%/*}/lib.sh"
+
+readonly begin_mark="# claude-bus volume: begin (managed by claude-bus provision)"
+readonly end_mark="# claude-bus volume: end"
+
+# wait_for_device: a volume attached a moment ago appears within seconds.
+wait_for_device() {
+  local attempt
+  for attempt in $(seq 1 60); do
+    if [[ -b $VOLUME_DEVICE ]]; then return 0; fi
+    sleep 1
+  done
+  echo "no block device at $VOLUME_DEVICE after $attempt s: is the volume attached to this host?" >&2
+  exit 1
+}
+
+# filesystem_uuid: the UUID of the ext4 file system on the device, made first if the device is blank.
+filesystem_uuid() {
+  local type status=0
+  type=$(blkid -p -s TYPE -o value "$VOLUME_DEVICE") || status=$?
+  if ((status == 2)); then
+    # blkid -p exits 2 when it finds no signature at all: a new, empty volume.
+    mkfs.ext4 -q -L "$VOLUME_LABEL" "$VOLUME_DEVICE" >&2
+    changed "formatted $VOLUME_DEVICE as ext4" >&2
+  elif ((status != 0)); then
+    echo "blkid could not read $VOLUME_DEVICE (exit $status)" >&2
+    exit 1
+  elif [[ $type != ext4 ]]; then
+    echo "$VOLUME_DEVICE holds a ${type:-partitioned or unknown} file system, not ext4: it is left untouched" >&2
+    exit 1
+  fi
+  blkid -p -s UUID -o value "$VOLUME_DEVICE"
+}
+
+# fstab_with_volume UUID: /etc/fstab with our block (and nothing else of ours) at its end.
+fstab_with_volume() {
+  local i
+  awk -v begin="$begin_mark" -v end="$end_mark" '$0 == begin {skip = 1} !skip {print} $0 == end {skip = 0}' "$FSTAB"
+  printf '%s\n' "$begin_mark"
+  printf 'UUID=%s %s ext4 defaults,nofail,noatime,discard 0 2\n' "$1" "$VOLUME_MOUNT"
+  for i in "${!VOLUME_SUBDIRS[@]}"; do
+    printf '%s/%s %s none bind,nofail 0 0\n' "$VOLUME_MOUNT" "${VOLUME_SUBDIRS[$i]}" "${VOLUME_TARGETS[$i]}"
+  done
+  printf '%s\n' "$end_mark"
+}
+
+# move_onto_volume DIR SOURCE: DIR's files (from before the volume) into SOURCE on the volume, with the bus
+# stopped, so no message is written to the root disk while it moves.
+move_onto_volume() {
+  local dir=$1 source=$2
+  if [[ -z $(ls -A "$dir") ]]; then return 0; fi
+  if [[ -n $(ls -A "$source") ]]; then
+    echo "both $dir and the volume's $source hold files: move one aside by hand, then run again" >&2
+    exit 1
+  fi
+  if systemctl is-active --quiet "$SERVICE"; then
+    systemctl stop "$SERVICE"
+    changed "stopped $SERVICE to move its data onto the volume"
+    notify "restart claude-bus"
+  fi
+  cp -a "$dir/." "$source/"
+  sync
+  find "$dir" -mindepth 1 -delete
+  changed "moved the files of $dir onto the volume"
+}
+
+wait_for_device
+uuid=$(filesystem_uuid)
+install_file "$FSTAB" 644 root:root daemon-reload < <(fstab_with_volume "$uuid")
+flush_handlers
+
+mkdir -p "$VOLUME_MOUNT"
+if ! mountpoint -q "$VOLUME_MOUNT"; then
+  mount "$VOLUME_MOUNT"
+  changed "mounted $VOLUME_DEVICE (UUID $uuid) at $VOLUME_MOUNT"
+fi
+for i in "${!VOLUME_SUBDIRS[@]}"; do
+  source=$VOLUME_MOUNT/${VOLUME_SUBDIRS[$i]}
+  target=${VOLUME_TARGETS[$i]}
+  if mountpoint -q "$target"; then continue; fi
+  mkdir -p "$source" "$target"
+  move_onto_volume "$target" "$source"
+  # The mounted dir keeps the owner and mode the dir had (the accounts and drop-dir steps set them).
+  chown --reference="$target" "$source"
+  chmod --reference="$target" "$source"
+  mount "$target"
+  changed "mounted $source at $target"
+done

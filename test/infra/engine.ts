@@ -1,0 +1,90 @@
+/**
+ * The Pulumi engine's plan for one resource, as `pulumi up` makes it against the previous state:
+ * ignoreChanges first (an ignored property keeps its recorded value), then the provider's diff of the new
+ * inputs against what it stored (the API's read-back), and a replacement when a changed property is one
+ * the provider cannot update in place. The ForceNew fields are the Terraform provider's schemas
+ * (terraform-provider-digitalocean: droplet, volume, volume_attachment, reserved_ip(_assignment), ssh_key,
+ * record) and pulumi-command's replaceOnChanges (`triggers`). A protected resource is never deleted or
+ * replaced: the engine stops with an error instead.
+ */
+
+export type Op = "create" | "same" | "update" | "replace";
+
+export interface StateEntry {
+  type: string;
+  id: string;
+  /** The inputs the engine recorded (ignored properties keep their old value). */
+  inputs: Record<string, unknown>;
+  /** What the provider stored: the API's read-back and computed outputs. */
+  outputs: Record<string, unknown>;
+  protect: boolean;
+}
+
+/** The stack's state, by logical name. */
+export type StackState = Record<string, StateEntry>;
+
+/** Per resource type, the input properties whose change forces a new resource. */
+const FORCE_NEW: Record<string, string[]> = {
+  "digitalocean:index/droplet:Droplet": ["image", "region", "sshKeys", "userData", "monitoring", "dropletAgent", "vpcUuid", "publicNetworking"],
+  "digitalocean:index/volume:Volume": ["region", "name", "description", "snapshotId", "initialFilesystemType", "initialFilesystemLabel"],
+  "digitalocean:index/volumeAttachment:VolumeAttachment": ["dropletId", "volumeId"],
+  "digitalocean:index/reservedIp:ReservedIp": ["region"],
+  "digitalocean:index/reservedIpAssignment:ReservedIpAssignment": ["ipAddress", "dropletId"],
+  "digitalocean:index/sshKey:SshKey": ["publicKey"],
+  "digitalocean:index/dnsRecord:DnsRecord": ["type", "domain"],
+  "digitalocean:index/uptimeCheck:UptimeCheck": [],
+  "random:index/randomPassword:RandomPassword": ["length", "special", "upper", "lower", "numeric", "minUpper", "minLower", "minNumeric", "minSpecial", "overrideSpecial", "keepers"],
+  "command:remote:Command": ["triggers"],
+  "command:remote:CopyToRemote": ["triggers"],
+};
+
+/** Sets (lists whose order the API does not keep) compare by their members. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return JSON.stringify(v.map(canonical).sort());
+  if (typeof v === "object" && v !== null) {
+    return JSON.stringify(Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)])));
+  }
+  return JSON.stringify(v);
+}
+
+export function plan(
+  type: string,
+  name: string,
+  newInputs: Record<string, unknown>,
+  before: StateEntry | undefined,
+  ignoreChanges: string[],
+): { op: Op; inputs: Record<string, unknown>; errors: string[] } {
+  if (!before) return { op: "create", inputs: newInputs, errors: [] };
+  const inputs = { ...newInputs };
+  for (const key of ignoreChanges) {
+    if (key in before.inputs) inputs[key] = before.inputs[key];
+    else delete inputs[key];
+  }
+  if (!type.includes(":index/") && !type.startsWith("command:")) return { op: "same", inputs, errors: [] }; // a component
+  const changed = Object.keys(inputs).filter((key) => canonical(inputs[key]) !== canonical(before.outputs[key]));
+  const errors: string[] = [];
+  if (type === "digitalocean:index/volume:Volume" && Number(inputs.size) < Number(before.outputs.size)) {
+    errors.push(`${name}: volumes \`size\` can only be expanded and not shrunk`);
+  }
+  if (changed.length === 0) return { op: "same", inputs, errors };
+  const replaces = changed.some((key) => (FORCE_NEW[type] ?? []).includes(key));
+  if (replaces && before.protect) {
+    errors.push(`${name}: unable to replace resource as it is currently marked for protection (changed: ${changed.join(", ")})`);
+  }
+  return { op: replaces ? "replace" : "update", inputs, errors };
+}
+
+/** What `pulumi up` deletes: the previous state's resources the program no longer registers. */
+export function planDeletes(previous: StackState, registered: Set<string>): { deleted: string[]; errors: string[] } {
+  const deleted = Object.keys(previous).filter((name) => !registered.has(name));
+  return { deleted, errors: destroyErrors(previous, deleted) };
+}
+
+/** `pulumi destroy`: everything goes, except that a protected resource stops it. */
+export function planDestroy(state: StackState): string[] {
+  return destroyErrors(state, Object.keys(state));
+}
+
+function destroyErrors(state: StackState, names: string[]): string[] {
+  return names.filter((name) => state[name].protect).map((name) => `${name}: unable to delete resource as it is currently marked for protection`);
+}

@@ -1,0 +1,106 @@
+/**
+ * What a later `pulumi up` (or `pulumi destroy`) does to a deployed stack, planned by the mock engine
+ * (engine.ts) against the state an earlier run left: which edits keep the data volume, which replace the
+ * droplet, that a replaced droplet gets every host step again even after a failed run, and that an
+ * unchanged program is a no-op.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { planDestroy, type StackState } from "./engine";
+import { baseConfig, FAKE_FINGERPRINT, FAKE_PUBLIC_KEY_2, runStack, type StackRun } from "./harness";
+
+const bundleDir = mkdtempSync(join(tmpdir(), "claude-bus-infra-lifecycle-"));
+afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+
+const commands = (run: StackRun) => run.resources.filter((r) => r.type.startsWith("command:remote:")).map((r) => r.name);
+/** Every resource the run does something to, with what it does. */
+const changes = (run: StackRun) => Object.fromEntries(run.resources.filter((r) => r.op !== "same").map((r) => [r.name, r.op]));
+const opOf = (run: StackRun, name: string) => run.get(name).op;
+
+let first: StackRun;
+beforeAll(async () => {
+  first = await runStack(baseConfig(), bundleDir);
+}, 60_000);
+
+describe("an unchanged stack", () => {
+  it("is a no-op the second time: nothing created, updated, replaced or deleted", async () => {
+    const second = await runStack(baseConfig(), bundleDir, first.state);
+    expect(changes(second)).toEqual({});
+    expect([second.deleted, second.errors]).toEqual([[], []]);
+  });
+});
+
+describe("edits that replace the droplet", () => {
+  it.each([
+    ["a new image", { image: "debian-12-x64" }],
+    ["a new droplet size with a new image", { image: "ubuntu-24-04-x64", size: "s-2vcpu-2gb" }],
+  ])("keep the data volume through %s, re-attach it and run every host step on the new droplet", async (_what, edit) => {
+    const next = await runStack({ ...baseConfig(), ...edit }, bundleDir, first.state);
+    expect(next.errors).toEqual([]);
+    expect(opOf(next, "claude-bus-droplet")).toBe("replace");
+    expect(opOf(next, "claude-bus-data")).toBe("same");
+    expect(next.state["claude-bus-data"].id).toBe(first.state["claude-bus-data"].id);
+    expect(opOf(next, "claude-bus-data-attachment")).toBe("replace");
+    expect(next.get("claude-bus-data-attachment").deleteBeforeReplace).toBe(true);
+    for (const name of commands(next)) expect([name, opOf(next, name)]).toEqual([name, "replace"]);
+    expect(next.deleted).toEqual([]);
+  });
+});
+
+describe("edits that keep the droplet", () => {
+  it("a new deploy public key: a new DigitalOcean key and the ssh-keys step, not a new droplet", async () => {
+    const next = await runStack({ ...baseConfig(), sshPublicKey: FAKE_PUBLIC_KEY_2 }, bundleDir, first.state);
+    expect(next.errors).toEqual([]);
+    expect(changes(next)).toEqual({ "claude-bus-ssh-key": "replace", "claude-bus-ssh-keys": "replace" });
+  });
+
+  it("the same existing key named by fingerprint, then by id", async () => {
+    const { sshPublicKey: _k, ...rest } = baseConfig();
+    const byFingerprint = await runStack({ ...rest, sshKeyFingerprint: FAKE_FINGERPRINT }, bundleDir);
+    const byId = await runStack({ ...rest, sshKeyFingerprint: "41781234" }, bundleDir, byFingerprint.state);
+    expect(byId.errors).toEqual([]);
+    expect(changes(byId)).toEqual({});
+  });
+
+  it("a bigger volume grows in place; a smaller one is refused, as the provider refuses it", async () => {
+    const grown = await runStack({ ...baseConfig(), volumeSizeGib: "20" }, bundleDir, first.state);
+    expect(changes(grown)).toEqual({ "claude-bus-data": "update" });
+    const shrunk = await runStack({ ...baseConfig(), volumeSizeGib: "2" }, bundleDir, grown.state);
+    expect(shrunk.errors).toEqual(["claude-bus-data: volumes `size` can only be expanded and not shrunk"]);
+  });
+
+  it("a password rotation: the generator, and the credentials and health steps (which read it on stdin), only", async () => {
+    const rotated = await runStack({ ...baseConfig(), rotation: "2026-06-01" }, bundleDir, first.state);
+    expect(changes(rotated)).toEqual({ "claude-bus-password": "replace", "claude-bus-credentials": "update", "claude-bus-health": "update" });
+  });
+});
+
+describe("protection of the data", () => {
+  it("stops a change that would replace the volume (a new region) instead of deleting the messages", async () => {
+    const moved = await runStack({ ...baseConfig(), region: "fra1" }, bundleDir, first.state);
+    expect(moved.errors).toEqual([expect.stringMatching(/^claude-bus-data: unable to replace resource as it is currently marked for protection/)]);
+  });
+
+  it("stops pulumi destroy at the volume unless allowDataDestroy is on (and applied by a pulumi up first)", async () => {
+    expect(planDestroy(first.state)).toEqual(["claude-bus-data: unable to delete resource as it is currently marked for protection"]);
+    const allowed = await runStack({ ...baseConfig(), allowDataDestroy: "true" }, bundleDir, first.state);
+    expect(changes(allowed)).toEqual({});
+    expect(planDestroy(allowed.state)).toEqual([]);
+  });
+});
+
+describe("a failed run during a replacement", () => {
+  it("leaves the steps that did not run to the next pulumi up, which runs them on the new droplet", async () => {
+    const edit = { ...baseConfig(), image: "debian-12-x64" };
+    const replaced = await runStack(edit, bundleDir, first.state);
+    // The certificate step failed on the new droplet: a failed create stores nothing, so it and every
+    // step after it keep the state they had on the old droplet.
+    const names = commands(replaced);
+    const failedFrom = names.indexOf("claude-bus-certificate");
+    const afterFailure: StackState = { ...replaced.state };
+    for (const name of names.slice(failedFrom)) afterFailure[name] = first.state[name];
+    const retry = await runStack(edit, bundleDir, afterFailure);
+    expect(changes(retry)).toEqual(Object.fromEntries(names.slice(failedFrom).map((name) => [name, "replace"])));
+  });
+});
