@@ -51,3 +51,22 @@ export function writeDataset(dir: string, count: number, unread = 20): void {
   fs.closeSync(messages);
   fs.closeSync(acks);
 }
+
+/** `count` messages whose 64 KiB bodies are control characters: each 393 KiB as JSON, the largest a message can be. */
+export function writeWorstCaseDataset(dir: string, count: number): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const fd = fs.openSync(path.join(dir, "bus.jsonl"), "w");
+  const body = "\u0001".repeat(65_536);
+  for (let n = 1; n <= count; n++) {
+    fs.writeSync(fd, jsonLine({ id: String(n), ts: "2026-01-01T00:00:00.000Z", from: "m0", to: "any", body, tags: [], read_by: ["m0"] }));
+  }
+  fs.closeSync(fd);
+}
+
+/** `readers` reader names, each of which acked message 1 (so the bus knows every name), added to a dataset. */
+export function addReaders(dir: string, readers: number): string[] {
+  const names = Array.from({ length: readers }, (_, i) => `reader-${i}`);
+  const lines = names.map((reader) => jsonLine({ id: "1", reader, ts: "2026-01-01T00:00:00.000Z" }));
+  fs.appendFileSync(path.join(dir, "acks.jsonl"), Buffer.concat(lines));
+  return names;
+}

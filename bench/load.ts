@@ -5,12 +5,15 @@ export interface LoadResult {
   perSecond: number;
   p50ms: number;
   p99ms: number;
+  maxms: number;
   errors: number;
 }
 
 export interface LoadOptions {
   url: string;
   method?: "GET" | "POST";
+  /** Path and query of each request (the n-th overall), when they differ from `url`'s. */
+  path?: (n: number) => string;
   /** Body for each request (the n-th overall). */
   body?: (n: number) => string;
   auth?: string;
@@ -42,7 +45,8 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
         headers["Content-Length"] = String(Buffer.byteLength(body));
       }
       const t0 = process.hrtime.bigint();
-      const req = http.request(target, { method: opts.method ?? "GET", headers, agent }, (res) => {
+      const url = opts.path ? new URL(opts.path(n), target) : target;
+      const req = http.request(url, { method: opts.method ?? "GET", headers, agent }, (res) => {
         res.resume();
         res.on("end", () => {
           if (res.statusCode === opts.expect) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -65,5 +69,5 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  return { requests: latencies.length, perSecond: latencies.length / elapsed, p50ms: pct(0.5), p99ms: pct(0.99), errors };
+  return { requests: latencies.length, perSecond: latencies.length / elapsed, p50ms: pct(0.5), p99ms: pct(0.99), maxms: latencies[latencies.length - 1] ?? NaN, errors };
 }

@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { buildServiceBundle } from "../provision/bundle";
+import { manyReaders, worstCaseReads } from "./abuse";
 import { load } from "./load";
 import { LAGGING_READER, READER, writeDataset } from "./dataset";
 import { fmt, markdownTable, throughput } from "./table";
@@ -156,6 +157,19 @@ async function main(): Promise<void> {
     await posting(root, bare);
     await dataset(root, 100_000);
     await dataset(root, 1_000_000, { rssAfterLoad: true });
+    const abuse = {
+      root,
+      auth: AUTH,
+      seconds: SECONDS,
+      startBus: async (dir: string) => {
+        const child = await startBus(dir);
+        return { url: child.url, pid: child.proc.pid!, stop: () => stop(child) };
+      },
+      rss: (pid: number) => memory(pid).rss,
+      report,
+    };
+    await worstCaseReads(abuse);
+    await manyReaders(abuse);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

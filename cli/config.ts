@@ -11,7 +11,8 @@ import { BusUrl } from "../contract/envFile";
 import { describeIssue } from "../contract/issues";
 import { BusUser, MachineName } from "../contract/names";
 import { PasswordText } from "../contract/password";
-import { stringOption, type ParsedCommand } from "./args";
+import { isLoopbackUrl } from "../client/index";
+import { booleanOption, stringOption, type ParsedCommand } from "./args";
 import { readEnvFile } from "./envFileStore";
 import type { Io } from "./io";
 
@@ -27,12 +28,15 @@ export interface ConfigFlags {
   user?: string;
   me?: string;
   envFile?: string;
+  insecureHttp?: boolean;
 }
 
 export interface Credential {
   url: string;
   user: string;
   pass: string;
+  /** --insecure-http: plain http:// to another host is allowed (with a warning). */
+  allowInsecureHttp?: boolean;
 }
 
 export interface ClientConfig extends Credential {
@@ -41,7 +45,13 @@ export interface ClientConfig extends Credential {
 }
 
 export function connectionFlags(parsed: ParsedCommand): ConfigFlags {
-  return { url: stringOption(parsed, "url"), user: stringOption(parsed, "user"), me: stringOption(parsed, "me"), envFile: stringOption(parsed, "env-file") };
+  return {
+    url: stringOption(parsed, "url"),
+    user: stringOption(parsed, "user"),
+    me: stringOption(parsed, "me"),
+    envFile: stringOption(parsed, "env-file"),
+    insecureHttp: booleanOption(parsed, "insecure-http"),
+  };
 }
 
 /** `--env-file`, else BUS_ENV_FILE, else ~/.secrets/claude-bus.env; `named` when the user chose it. */
@@ -78,7 +88,14 @@ export async function resolveConfig(flags: ConfigFlags, io: Io): Promise<ClientC
     { url: url.value, user: user.value, pass: pass.value },
     { url: url.source, user: user.source, pass: pass.source },
   );
-  return { ...credential, me: machineName(flags, env, file?.BUS_ME), envFile };
+  return { ...credential, ...insecureHttp(credential.url, flags, io), me: machineName(flags, env, file?.BUS_ME), envFile };
+}
+
+/** What --insecure-http allows, said out loud when it matters. */
+export function insecureHttp(url: string, flags: ConfigFlags, io: Io): { allowInsecureHttp?: true } {
+  if (!flags.insecureHttp || url.startsWith("https:") || isLoopbackUrl(url)) return {};
+  io.err(`warning: --insecure-http: the bus password goes to ${url} unencrypted; anyone on the way can read it`);
+  return { allowInsecureHttp: true };
 }
 
 const CREDENTIAL_RULES = [
@@ -90,7 +107,7 @@ const CREDENTIAL_RULES = [
 /** Validates a credential assembled from outside input; `source` names where it, or each of its values, came from. */
 export function validateCredential(
   input: { url?: string; user?: string; pass?: string },
-  source: string | Record<keyof Credential, string>,
+  source: string | Record<"url" | "user" | "pass", string>,
 ): Credential {
   for (const [name, schema, key] of CREDENTIAL_RULES) {
     const from = typeof source === "string" ? source : source[key];

@@ -29,6 +29,7 @@ const CONNECTION: Record<string, OptionSpec> = {
   user: { type: "string", value: "USER", help: "the Basic-auth user (else BUS_USER, else the env file)" },
   me: { type: "string", value: "NAME", help: "this machine's name on the bus (else BUS_ME, else the env file's BUS_ME, else hostname -s)" },
   "env-file": { type: "string", value: "FILE", help: `the credentials file (else BUS_ENV_FILE, else ~/${ENV_FILE_IN_HOME})` },
+  "insecure-http": { type: "boolean", help: "allow a plain http:// URL to another host (the password then crosses the network unencrypted)" },
 };
 const JSON_OUTPUT: Record<string, OptionSpec> = { json: { type: "boolean", help: "print the bus's JSON answer" } };
 

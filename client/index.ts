@@ -23,6 +23,8 @@ export interface BusClientOptions {
   url: string;
   user: string;
   pass: string;
+  /** Send the credential over plain http:// to a host other than this one (it then travels unencrypted). */
+  allowInsecureHttp?: boolean;
   /** Per-request timeout; an unanswered request becomes an UnreachableError. */
   timeoutMs?: number;
 }
@@ -54,6 +56,20 @@ export class UnreachableError extends Error {
   }
 }
 
+/** A plain http:// URL to another host: the credential would cross the network unencrypted. */
+export class InsecureUrlError extends Error {
+  constructor(url: string) {
+    super(`refusing to send the bus credential unencrypted to ${url}: use its https:// URL (plain http is for this machine's loopback only)`);
+    this.name = "InsecureUrlError";
+  }
+}
+
+/** localhost, 127.0.0.0/8 and ::1: plain http there never leaves this machine. */
+export function isLoopbackUrl(url: string): boolean {
+  const { hostname } = new URL(url);
+  return hostname === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === "[::1]";
+}
+
 /** Any other non-success answer, with the server's own error text. */
 export class BusError extends Error {
   constructor(readonly status: number, readonly serverError: string) {
@@ -64,6 +80,7 @@ export class BusError extends Error {
 
 export function createBusClient(options: BusClientOptions): BusClient {
   const base = options.url.replace(/\/+$/, "");
+  if (new URL(base).protocol === "http:" && !isLoopbackUrl(base) && !options.allowInsecureHttp) throw new InsecureUrlError(base);
   const authorization = "Basic " + Buffer.from(`${options.user}:${options.pass}`, "utf8").toString("base64");
   const timeoutMs = options.timeoutMs ?? 15_000;
 

@@ -52,5 +52,12 @@ export const MAX_PAGE_BYTES = 1024 * 1024;
 /** Length of a generated bus password, in characters (~166 bits from 62 symbols). */
 export const GENERATED_PASSWORD_LENGTH = 28;
 
+/**
+ * The service's memory ceiling on the host (systemd MemoryMax), in MiB: half the default 1 GiB droplet,
+ * so an overload ends the bus (which systemd restarts), never nginx or sshd. MemoryHigh, where the
+ * kernel starts reclaiming, is 80% of it.
+ */
+export const DEFAULT_SERVICE_MEMORY_MIB = 512;
+
 /** nginx's per-client-address rate limit: requests per second, and the burst allowed above it. */
 export const DEFAULT_RATE_LIMIT = { perSecond: 20, burst: 100 } as const;

@@ -12,14 +12,17 @@ export interface HttpErrorKind {
 
 export const HTTP_ERRORS = {
   badRequest: { status: 400, text: "bad request" },
+  httpVersion: { status: 400, text: "unsupported HTTP version: use HTTP/1.1, or HTTP/2 over TLS" },
   unauthorized: { status: 401, text: "authentication required: wrong or missing credential" },
   notFound: { status: 404, text: "no such route" },
   methodNotAllowed: { status: 405, text: "method not allowed" },
   requestTimeout: { status: 408, text: "the request did not arrive in time" },
   tooLarge: { status: 413, text: "request body too large" },
+  uriTooLong: { status: 414, text: "the request's URL is too long" },
   unsupportedMediaType: { status: 415, text: "Content-Type must be application/json" },
   expectationFailed: { status: 417, text: "unsupported Expect header: only 100-continue is understood" },
   rateLimited: { status: 429, text: "too many requests, slow down" },
+  headersTooLarge: { status: 431, text: "the request's headers are too large" },
   internal: { status: 500, text: "internal error" },
   badGateway: { status: 502, text: "bus service unavailable" },
   serviceUnavailable: { status: 503, text: "bus service unavailable" },

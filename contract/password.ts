@@ -15,7 +15,7 @@ export const PasswordText = z.string().min(1, "must not be empty").regex(/^\S+$/
  * (no '~', which bash expands, no '!', '*', quotes, '$' or backslash).
  */
 export const HOST_PASSWORD_CHARS = "A-Za-z0-9._+/=@%,:-";
-export const HOST_PASSWORD_MIN = 12;
+export const HOST_PASSWORD_MIN = GENERATED_PASSWORD_LENGTH;
 export const HOST_PASSWORD_MAX = 128;
 /** The same rule as one anchored regex source, for bash's `=~` in the host steps. */
 export const HOST_PASSWORD_REGEX = `^[${HOST_PASSWORD_CHARS}]{${HOST_PASSWORD_MIN},${HOST_PASSWORD_MAX}}$`;

@@ -311,6 +311,17 @@ export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): S
 }
 
 /** The host config the provision steps render from; `volumeDevice` is where the data volume appears. */
+/**
+ * The service's memory ceiling for this droplet size: half the memory its slug names (s-1vcpu-1gb: 512
+ * MiB, s-1vcpu-512mb-10gb: 256 MiB), so nginx and sshd keep the rest; the host's default otherwise.
+ */
+export function serviceMemoryOf(size: string): { serviceMemoryMiB?: number } {
+  const match = /-(\d+)(mb|gb)\b/.exec(size);
+  if (!match) return {};
+  const mib = Number(match[1]) * (match[2] === "gb" ? 1024 : 1);
+  return { serviceMemoryMiB: Math.max(128, Math.floor(mib / 2)) };
+}
+
 export function hostConfigOf(cfg: StackConfig, volumeDevice: string): HostConfig {
   try {
     return parseHostConfig({
@@ -320,6 +331,7 @@ export function hostConfigOf(cfg: StackConfig, volumeDevice: string): HostConfig
       acmeEmail: cfg.acmeEmail,
       ...(cfg.acmeServer !== undefined && { acmeServer: cfg.acmeServer }),
       rateLimit: { perSecond: cfg.rateLimit, burst: DEFAULT_RATE_LIMIT.burst },
+      ...serviceMemoryOf(cfg.size),
       clientSshKeys: cfg.clientSshKeys,
       rootSshKeys: [cfg.sshPublicKey, cfg.sshNewPublicKey].filter((key) => key !== undefined),
       volume: { device: volumeDevice },

@@ -1,6 +1,6 @@
 /** The typed host config: everything the provision steps render comes from here. */
 import { z } from "zod";
-import { DEFAULT_BUS_USER, DEFAULT_NGINX_MAX_BODY_KIB, DEFAULT_PORT, DEFAULT_RATE_LIMIT, DEFAULT_SUBDOMAIN } from "../contract/defaults";
+import { DEFAULT_BUS_USER, DEFAULT_NGINX_MAX_BODY_KIB, DEFAULT_PORT, DEFAULT_SERVICE_MEMORY_MIB, DEFAULT_RATE_LIMIT, DEFAULT_SUBDOMAIN } from "../contract/defaults";
 import { describeIssues } from "../contract/issues";
 import { BusUser } from "../contract/names";
 
@@ -51,6 +51,8 @@ export const HostConfigSchema = z
     /** Also listen on IPv6 (droplets have it; a host without IPv6 must turn it off or nginx cannot bind). */
     ipv6: z.boolean().default(true),
     servicePort: z.number().int().min(1024).max(65535).default(DEFAULT_PORT),
+    /** The service's MemoryMax in MiB (MemoryHigh is 80% of it): size it to about half the host's memory. */
+    serviceMemoryMiB: z.number().int().min(128).max(65536).default(DEFAULT_SERVICE_MEMORY_MIB),
     /** nginx client_max_body_size in KiB: by default just above the service's own request limit, so the service answers 413 itself. */
     maxBodyKiB: z.number().int().min(80).max(10240).default(DEFAULT_NGINX_MAX_BODY_KIB),
     rateLimit: z

@@ -42,7 +42,9 @@ export interface Selection {
 }
 
 /** Bytes the unread cursors may hold in all (4 per message of each cursor's list); the newest always stays. */
-export const CURSOR_CACHE_BYTES = 64 * 1024 * 1024;
+export const CURSOR_CACHE_BYTES = 32 * 1024 * 1024;
+/** Lists shorter than this are scanned directly for `unread_by` (a few hundred microseconds): no cursor to keep. */
+export const CURSOR_MIN_LIST = 4_096;
 
 /** A line that holds no message (lost to corruption): its id stays taken, and no query returns it. */
 const LOST = -1;
@@ -69,7 +71,13 @@ export class MessageIndex {
   private readonly broadcastId = this.intern(BROADCAST);
   private lostCount = 0;
 
-  constructor() {
+  private readonly cursorCacheBytes: number;
+  private readonly cursorMinList: number;
+
+  /** The cursor cache's budget and the shortest list that gets a cursor (tests force cursors on small lists). */
+  constructor(opts: { cursorCacheBytes?: number; cursorMinList?: number } = {}) {
+    this.cursorCacheBytes = opts.cursorCacheBytes ?? CURSOR_CACHE_BYTES;
+    this.cursorMinList = opts.cursorMinList ?? CURSOR_MIN_LIST;
     this.ackReader.push(0); // ack 0 is the "none" sentinel
     this.ackNext.push(0);
   }
@@ -77,6 +85,11 @@ export class MessageIndex {
   /** The highest id assigned. */
   get count(): number {
     return this.offsets.length;
+  }
+
+  /** Memory the cached unread cursors take now, in bytes. */
+  get cursorMemory(): number {
+    return this.cursorBytes;
   }
 
   /** Messages that can be read (ids lost to corruption are not). */
@@ -159,9 +172,16 @@ export class MessageIndex {
       if (this.byRecipient.has(toId)) sources.push(this.source(`to:${toId}`));
     } else sources = [this.source("all")];
 
-    // Per source: the next candidate position, skipping what the reader has read.
-    const unread = readerId === undefined || readerId < 0 ? null : sources.map((s) => this.cursor(readerId, s).unread);
-    const advance = (i: number, p: number) => (unread ? unread[i].find(p) : p);
+    // Per source: the next candidate position, skipping what the reader has read. A short list is
+    // scanned directly; a long one through the reader's cursor, which jumps over read runs.
+    const known = readerId !== undefined && readerId >= 0;
+    const unread = sources.map((s) => (known && s.length >= this.cursorMinList ? this.cursor(readerId, s).unread : null));
+    const advance = (i: number, p: number) => {
+      const cursor = unread[i];
+      if (cursor) return cursor.find(p);
+      if (known) while (p < sources[i].length && this.isReadBy(sources[i].at(p), readerId)) p++;
+      return p;
+    };
     const first = q.since + 1;
     const positions = sources.map((s, i) => advance(i, s.lowerBound(first)));
 
@@ -196,7 +216,7 @@ export class MessageIndex {
     this.cursorBytes += cursorCost(cursor);
     // Least recently used first, never the one in hand.
     for (const [oldKey, old] of this.cursors) {
-      if (this.cursorBytes <= CURSOR_CACHE_BYTES || oldKey === key) break;
+      if (this.cursorBytes <= this.cursorCacheBytes || oldKey === key) break;
       this.forget(oldKey, old);
     }
     return cursor;

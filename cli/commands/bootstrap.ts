@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { EnvFileError, EnvFileValues, renderEnvFile } from "../../contract/envFile";
 import { allMessages, AuthError, BusClient, BusError, createBusClient, UnreachableError } from "../../client/index";
 import { booleanOption, noPositionals, ParsedCommand } from "../args";
-import { ConfigError, ConfigFlags, connectionFlags, Credential, envFilePath, machineName, validateCredential } from "../config";
+import { ConfigError, ConfigFlags, connectionFlags, Credential, envFilePath, insecureHttp, machineName, validateCredential } from "../config";
 import { octal, readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT, exitCodeFor } from "../exitCodes";
 import { Io, UsageError } from "../io";
@@ -73,7 +73,7 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
   // 2. the bus answers /health with that credential
   let client: BusClient | undefined;
   if (credential) {
-    client = createBusClient(credential);
+    client = createBusClient({ ...credential, ...insecureHttp(credential.url, flags, io) });
     try {
       const health = await client.health();
       report({ ok: true, label: "bus health", detail: `${credential.url} answers with ${health.count} messages stored` });

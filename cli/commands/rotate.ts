@@ -9,7 +9,7 @@ import { generatePassword } from "../../contract/password";
 import { allMessages, AuthError, BusClient, createBusClient } from "../../client/index";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { moveAtomic } from "../atomicWrite";
-import { ClientConfig, connectionFlags, resolveConfig } from "../config";
+import { ClientConfig, connectionFlags, Credential, resolveConfig } from "../config";
 import { readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
@@ -168,7 +168,7 @@ async function verify(cfg: ClientConfig, newPass: string, timeoutMs: number): Pr
   }
 }
 
-async function probe(credential: { url: string; user: string; pass: string }): Promise<string> {
+async function probe(credential: Credential): Promise<string> {
   try {
     await createBusClient(credential).health();
     return "200";

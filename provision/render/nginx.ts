@@ -17,17 +17,28 @@ export const HSTS_HEADER_VALUE = "max-age=63072000";
 export const ROBOTS_TXT = "User-agent: *\nDisallow: /\n";
 
 /**
- * nginx's own errors (never the service's: there is no proxy_intercept_errors), answered with the
- * contract's JSON body for the same error, so a client sees one shape whichever layer answered.
+ * nginx's own errors (never the service's: there is no proxy_intercept_errors) by nginx's status,
+ * answered with the contract's JSON body for the same error, so a client sees one shape whichever layer
+ * answered. Bad input stays a 4xx: nginx's 505 for an unknown HTTP version becomes a 400, its internal
+ * 494 (headers too large) a 431.
  */
-const NGINX_ERRORS: HttpErrorKind[] = [
-  HTTP_ERRORS.unauthorized,
-  HTTP_ERRORS.tooLarge,
-  HTTP_ERRORS.rateLimited,
-  HTTP_ERRORS.badGateway,
-  HTTP_ERRORS.serviceUnavailable,
-  HTTP_ERRORS.gatewayTimeout,
+const NGINX_ERRORS: Array<[nginxStatus: number, answer: HttpErrorKind]> = [
+  [400, HTTP_ERRORS.badRequest],
+  [401, HTTP_ERRORS.unauthorized],
+  [404, HTTP_ERRORS.notFound],
+  [405, HTTP_ERRORS.methodNotAllowed],
+  [413, HTTP_ERRORS.tooLarge],
+  [414, HTTP_ERRORS.uriTooLong],
+  [429, HTTP_ERRORS.rateLimited],
+  [494, HTTP_ERRORS.headersTooLarge],
+  [502, HTTP_ERRORS.badGateway],
+  [503, HTTP_ERRORS.serviceUnavailable],
+  [504, HTTP_ERRORS.gatewayTimeout],
+  [505, HTTP_ERRORS.httpVersion],
 ];
+
+/** Where nginx's own error answers live (internal locations: no client can ask for them). */
+const ERROR_URI = "/.claude-bus-error/";
 
 /** An nginx single-quoted string holding `text`, with its newlines as nginx's \n escape. */
 const nginxString = (text: string) => `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n")}'`;
@@ -99,9 +110,12 @@ export function renderNginxSite(cfg: HostConfig): string {
     `    limit_req zone=${zone} burst=${cfg.rateLimit.burst} nodelay;`,
     `    limit_req_status 429;`,
     ``,
-    ...NGINX_ERRORS.map(({ status }) => `    error_page ${status} @error${status};`),
+    // Internal URIs, not named locations: a request whose request line could not be read has no URI,
+    // and nginx cannot redirect such a request to a named location (it would answer 500 instead).
+    ...NGINX_ERRORS.map(([nginx, { status }]) => `    error_page ${nginx} ${status === nginx ? "" : `=${status} `}${ERROR_URI}${nginx};`),
     ...NGINX_ERRORS.map(
-      ({ status, text }) => `    location @error${status} { default_type application/json; return ${status} ${nginxString(errorBody(text))}; }`,
+      ([nginx, { status, text }]) =>
+        `    location = ${ERROR_URI}${nginx} { internal; default_type application/json; return ${status} ${nginxString(errorBody(text))}; }`,
     ),
     ``,
     `    location = /robots.txt {`,

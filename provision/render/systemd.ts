@@ -25,6 +25,10 @@ RestartSec=2s
 TimeoutStopSec=20s
 UMask=0077
 
+# An overload ends the bus (Restart= brings it back), never nginx or sshd beside it.
+MemoryHigh=${Math.floor(cfg.serviceMemoryMiB * 0.8)}M
+MemoryMax=${cfg.serviceMemoryMiB}M
+
 # Hardening: systemd-analyze security scores this unit at most 2.0 (checked by the unit tests).
 ProtectSystem=strict
 ReadWritePaths=${DATA_DIR}
@@ -33,6 +37,7 @@ PrivateTmp=yes
 PrivateDevices=yes
 PrivateUsers=yes
 PrivateIPC=yes
+PrivateMounts=yes
 NoNewPrivileges=yes
 CapabilityBoundingSet=
 AmbientCapabilities=
@@ -43,6 +48,7 @@ ProtectControlGroups=yes
 ProtectClock=yes
 ProtectHostname=yes
 ProtectProc=invisible
+ProcSubset=pid
 RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
@@ -55,7 +61,7 @@ IPAddressDeny=any
 IPAddressAllow=localhost
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
-SystemCallFilter=~@privileged
+SystemCallFilter=~@privileged @resources
 SystemCallErrorNumber=EPERM
 
 [Install]

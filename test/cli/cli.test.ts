@@ -262,6 +262,23 @@ describe("credential problems", () => {
   });
 });
 
+describe("plain http to another host", () => {
+  // 0.0.0.0 reaches this machine's listeners, but by name it is not loopback: as another host would be.
+  const elsewhere = () => bus.url.replace("127.0.0.1", "0.0.0.0");
+
+  it("is refused before the credential is sent, saying how to do it right", async () => {
+    const result = await run(["health"], { env: { BUS_URL: elsewhere() } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`refusing to send the bus credential unencrypted to ${elsewhere()}: use its https:// URL`);
+  });
+
+  it("works with --insecure-http, and says what that costs", async () => {
+    const result = await run(["health", "--insecure-http"], { env: { BUS_URL: elsewhere() } });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`warning: --insecure-http: the bus password goes to ${elsewhere()} unencrypted`);
+  });
+});
+
 describe("an unreachable bus exits 3", () => {
   it("names the URL and the reason", async () => {
     const port = await closedPort();

@@ -61,7 +61,7 @@ describe("claude-bus provision", () => {
   it("refuses an unsafe password without printing it", async () => {
     const file = configFile(MINIMAL);
     expect(await provision(["--target", "root@h", "--config", file], { BUS_PASS: "short pass" })).toBe(EXIT.failure);
-    expect(stderr).toContain("bus password: must be 12-128 characters");
+    expect(stderr).toContain("bus password: must be 28-128 characters");
     expect(stderr).not.toContain("short pass");
   });
 
@@ -84,7 +84,7 @@ describe("claude-bus provision", () => {
     expect(withPassword.stderr).toContain("ssh could not reach the host");
     expect(withPassword.code).toBe(EXIT.unreachable);
     const without = await runCli(cli, argv, { home: dir, stdin: "" });
-    expect(without.stderr).toContain("bus password: must be 12-128 characters");
+    expect(without.stderr).toContain("bus password: must be 28-128 characters");
     expect(without.code).toBe(EXIT.failure);
   });
 });

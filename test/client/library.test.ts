@@ -1,7 +1,7 @@
 /** The typed client library against the real bus, an unreachable one, and the answers nginx gives by itself. */
 import * as http from "node:http";
 import * as net from "node:net";
-import { allMessages, AuthError, BusError, createBusClient, UnreachableError } from "../../client/index";
+import { allMessages, AuthError, BusError, createBusClient, InsecureUrlError, isLoopbackUrl, UnreachableError } from "../../client/index";
 import { closedPort, startTestBus, TestBus } from "../cli/harness";
 
 describe("against the real bus", () => {
@@ -145,5 +145,48 @@ describe("answers from nginx in front of the bus", () => {
   it("a 200 that is not the contract's shape is a BusError, not a crash later", async () => {
     replies.push({ status: 200, type: "application/json", body: '{"status":"up"}' });
     await expect(client.health()).rejects.toMatchObject({ status: 200, serverError: expect.stringContaining("unexpected response shape") });
+  });
+});
+
+describe("pages cut by the bus's byte budget", () => {
+  it("allMessages follows \"more\", not the page's length, so a short page of big messages is not the end", async () => {
+    const bus = await startTestBus();
+    try {
+      const client = createBusClient(bus);
+      const body = "\u0001".repeat(65_536);
+      for (let i = 0; i < 4; i++) await client.post({ from: "uniform", to: "victor", body });
+      const first = await client.page({ to: "victor", limit: 500 });
+      expect(first.more).toBe(true);
+      expect(first.messages.length).toBeLessThan(4);
+      const all: string[] = [];
+      for await (const m of allMessages(client, { to: "victor" })) all.push(m.id);
+      expect(all).toHaveLength(4);
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
+describe("plain HTTP", () => {
+  const credential = { user: "claude", pass: "InsecureTestPassw0rdInsecure" };
+
+  it.each(["http://localhost:8787", "http://127.0.0.1:8787", "http://127.1.2.3", "http://[::1]:8787", "https://claude-bus.example.com"])(
+    "is allowed where it cannot leave this machine, and https everywhere: %s",
+    (url) => {
+      expect(() => createBusClient({ url, ...credential })).not.toThrow();
+    },
+  );
+
+  it.each(["http://claude-bus.example.com", "http://192.0.2.7:8787", "http://0.0.0.0:8787", "http://[2001:db8::1]"])(
+    "is refused before anything is sent to another host: %s",
+    (url) => {
+      expect(() => createBusClient({ url, ...credential })).toThrow(InsecureUrlError);
+      expect(() => createBusClient({ url, ...credential })).toThrow(`refusing to send the bus credential unencrypted to ${url}`);
+      expect(isLoopbackUrl(url)).toBe(false);
+    },
+  );
+
+  it("is allowed to another host only when the caller says so", () => {
+    expect(() => createBusClient({ url: "http://claude-bus.example.com", ...credential, allowInsecureHttp: true })).not.toThrow();
   });
 });

@@ -3,10 +3,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
-import { DEFAULT_BUS_USER, DEFAULT_RATE_LIMIT, DEFAULT_SUBDOMAIN, GENERATED_PASSWORD_LENGTH } from "../../contract/defaults";
+import { DEFAULT_BUS_USER, DEFAULT_RATE_LIMIT, DEFAULT_SERVICE_MEMORY_MIB, DEFAULT_SUBDOMAIN, GENERATED_PASSWORD_LENGTH } from "../../contract/defaults";
 import { HOST_PASSWORD_CHARS, HOST_PASSWORD_MAX, HOST_PASSWORD_MIN, HOST_PASSWORD_RULE } from "../../contract/password";
 import {
   hostConfigOf as hostConfigFor,
+  serviceMemoryOf,
   parseStackConfig,
   readStackConfig,
   SECRET_CONFIG_KEYS,
@@ -135,6 +136,23 @@ describe("Pulumi.yaml", () => {
   });
 });
 
+describe("the service's memory ceiling", () => {
+  it.each([
+    ["s-1vcpu-1gb", 512],
+    ["s-1vcpu-512mb-10gb", 256],
+    ["s-2vcpu-4gb", 2048],
+    ["s-8vcpu-16gb-amd", 8192],
+  ])("is half of what %s names", (size, mib) => {
+    expect(serviceMemoryOf(size)).toEqual({ serviceMemoryMiB: mib });
+    expect(hostConfigOf(parseStackConfig({ ...baseConfig(), size })).serviceMemoryMiB).toBe(mib);
+  });
+
+  it("is the host's default when the slug names no memory", () => {
+    expect(serviceMemoryOf("c-2")).toEqual({});
+    expect(hostConfigOf(parseStackConfig({ ...baseConfig(), size: "c-2" })).serviceMemoryMiB).toBe(DEFAULT_SERVICE_MEMORY_MIB);
+  });
+});
+
 describe("parseStackConfig", () => {
   it("accepts a minimal config and maps it to provision's host config", () => {
     const cfg = parseStackConfig({ ...baseConfig(), subdomain: "bus", rateLimit: "7", clientSshKeys: '["ssh-ed25519 AAAAC3Nza c1"]' });
@@ -232,7 +250,7 @@ describe("parseStackConfig", () => {
   it("never echoes a secret in an error, and returns secrets only as Pulumi secrets", async () => {
     const badPassword = "hunter2 has a space and a quote'";
     const message = errorOf({ ...baseConfig(), busPassword: badPassword });
-    expect(message).toMatch(/busPassword: must be 12-128 characters from/);
+    expect(message).toMatch(/busPassword: must be 28-128 characters from/);
     expect(message).toContain(`busPassword: ${HOST_PASSWORD_RULE}`);
     expect(message).not.toContain("hunter2");
 
@@ -241,10 +259,10 @@ describe("parseStackConfig", () => {
     expect(keyMessage).toMatch(/sshPrivateKey: must be a PEM\/OpenSSH private key/);
     expect(keyMessage).not.toContain("pasted by mistake");
 
-    const cfg = parseStackConfig({ ...baseConfig(), busPassword: "Abcdefghij0123456789XYZ" });
+    const cfg = parseStackConfig({ ...baseConfig(), busPassword: "Abcdefghij0123456789XYZabcde" });
     expect(pulumi.Output.isInstance(cfg.sshPrivateKey)).toBe(true);
     expect(await resolve(cfg.sshPrivateKey)).toEqual({ value: FAKE_PRIVATE_KEY, secret: true });
-    expect(await resolve(cfg.busPassword!)).toEqual({ value: "Abcdefghij0123456789XYZ", secret: true });
+    expect(await resolve(cfg.busPassword!)).toEqual({ value: "Abcdefghij0123456789XYZabcde", secret: true });
   });
 });
 
@@ -262,10 +280,10 @@ describe("readStackConfig", () => {
   });
 
   it("refuses a password or private key stored in plain text, without echoing it", () => {
-    asStack({ ...baseConfig(), busPassword: "PlainTextPassword123" }, ["sshPrivateKey"]);
+    asStack({ ...baseConfig(), busPassword: "PlainTextPassword1234567890AB" }, ["sshPrivateKey"]);
     expect(() => readStackConfig()).toThrow(/busPassword: is stored in plain text .* pulumi config set --secret busPassword/);
     expect(() => readStackConfig()).not.toThrow(/PlainTextPassword123/);
-    asStack({ ...baseConfig(), busPassword: "PlainTextPassword123" }, ["sshPrivateKey", "busPassword"]);
+    asStack({ ...baseConfig(), busPassword: "PlainTextPassword1234567890AB" }, ["sshPrivateKey", "busPassword"]);
     expect(() => readStackConfig()).not.toThrow();
     asStack(baseConfig(), []);
     expect(() => readStackConfig()).toThrow(/sshPrivateKey: is stored in plain text/);

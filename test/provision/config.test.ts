@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parseEnvFile, renderEnvFile } from "../../contract/envFile";
-import { HostPassword } from "../../contract/password";
+import { HostPassword, generatePassword } from "../../contract/password";
 import { LETS_ENCRYPT_PRODUCTION, PUBLIC_DOH_URL, parseHostConfig } from "../../provision/config";
 import { tempDir } from "../support/tempDir";
 import { ED25519_KEY, MINIMAL, cfgOf } from "./fixtures";
@@ -19,6 +19,7 @@ describe("parseHostConfig", () => {
       hsts: true,
       ipv6: true,
       servicePort: 8787,
+      serviceMemoryMiB: 512,
       maxBodyKiB: 520,
       rateLimit: { perSecond: 20, burst: 100 },
       sharedDir: { group: "claude-bus-files", dropUser: "claude-drop" },
@@ -82,6 +83,12 @@ describe("HostPassword (the contract's rule for the password the host is given)"
     }
   });
 
+  it("is at least as long as a generated one (28 characters, as the team page promises): 12 or 27 are refused", () => {
+    expect(HostPassword.safeParse("Abcdefghijkl").success).toBe(false);
+    expect(HostPassword.safeParse("Abcdefghijklmnopqrstuvwxyz1").success).toBe(false);
+    expect(HostPassword.safeParse(generatePassword()).success).toBe(true);
+  });
+
   it("refuses what bash would expand when a client sources its env file: ~, ! and *", () => {
     for (const bad of ["~+abcdefghijkl", "abcdefgh:~root", "abcdefghijkl!!", "abcdefghijkl*"]) {
       expect(HostPassword.safeParse(bad).success).toBe(false);
@@ -90,7 +97,7 @@ describe("HostPassword (the contract's rule for the password the host is given)"
 
   it("accepts only passwords that reach a client's env file unquoted and come back the same from bash and our parser", () => {
     const punctuation = "._+/=@%,:-";
-    const password = `Ab0${punctuation}${punctuation}=`;
+    const password = `Ab0${punctuation}${punctuation}${punctuation}=`;
     expect(HostPassword.safeParse(password).success).toBe(true);
     const text = renderEnvFile({ BUS_USER: "claude", BUS_PASS: password, BUS_URL: "https://claude-bus.example.com" });
     expect(text).toContain(`BUS_PASS=${password}\n`);

@@ -62,6 +62,14 @@ describe("claude-bus.service", () => {
     expect(renderServiceUnit(cfgOf({ servicePort: 9999 }))).toContain("--port 9999 ");
   });
 
+  it("caps the service's memory so an overload ends the bus, not nginx or sshd", () => {
+    expect(unit).toMatch(/^MemoryHigh=409M$/m);
+    expect(unit).toMatch(/^MemoryMax=512M$/m);
+    const big = renderServiceUnit(cfgOf({ serviceMemoryMiB: 2048 }));
+    expect(big).toMatch(/^MemoryHigh=1638M$/m);
+    expect(big).toMatch(/^MemoryMax=2048M$/m);
+  });
+
   it("passes systemd-analyze verify without a single warning", () => {
     const r = run("systemd-analyze", ["verify", write(unit)]);
     expect(r.output).toBe("");

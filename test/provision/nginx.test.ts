@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as https from "https";
+import * as tls from "tls";
 import * as http from "http";
 import * as path from "path";
 import { MAX_REQUEST_BYTES } from "../../contract/defaults";
@@ -32,10 +33,12 @@ describe("rendered nginx site", () => {
 
   it("answers nginx's own errors with the contract's JSON bodies", () => {
     for (const { status, text } of [HTTP_ERRORS.unauthorized, HTTP_ERRORS.tooLarge, HTTP_ERRORS.rateLimited, HTTP_ERRORS.badGateway, HTTP_ERRORS.gatewayTimeout]) {
-      expect(site).toContain(`    error_page ${status} @error${status};\n`);
-      expect(site).toContain(`    location @error${status} { default_type application/json; return ${status} '{"error":"${text}"}\\n'; }\n`);
+      expect(site).toContain(`    error_page ${status} /.claude-bus-error/${status};\n`);
+      expect(site).toContain(`    location = /.claude-bus-error/${status} { internal; default_type application/json; return ${status} '{"error":"${text}"}\\n'; }\n`);
     }
-    expect(site).toContain(`    location @error503 { default_type application/json; return 503 '{"error":"${HTTP_ERRORS.badGateway.text}"}\\n'; }\n`);
+    expect(site).toContain(`    location = /.claude-bus-error/503 { internal; default_type application/json; return 503 '{"error":"${HTTP_ERRORS.serviceUnavailable.text}"}\\n'; }\n`);
+    // Bad input stays a 4xx: nginx's 505 for an unknown HTTP version is answered as a 400.
+    expect(site).toContain(`    error_page 505 =400 /.claude-bus-error/505;\n`);
   });
 
   it("redirects plain HTTP to HTTPS but keeps the ACME challenge on port 80", () => {
@@ -244,6 +247,32 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     // The pooled connections to the service are nginx's: another client still has its own allowance.
     expect((await request(true, "/health", { auth, from: "127.0.0.3" })).status).toBe(200);
     expect((await request(true, "/health", { auth })).status).toBe(429);
+  });
+
+  /** Raw bytes over TLS, for requests no HTTP client would send; resolves with the status line and body. */
+  const rawTls = (text: string): Promise<{ status: number; type: string; body: string }> =>
+    new Promise((resolve, reject) => {
+      const socket = tls.connect({ port: scratch.https, host: "127.0.0.1", servername: fqdn, ca }, () => socket.end(text));
+      let out = "";
+      socket.on("data", (d) => (out += d));
+      socket.on("error", reject);
+      socket.on("close", () => {
+        const head = out.slice(0, out.indexOf("\r\n\r\n"));
+        resolve({ status: Number(head.slice(9, 12)), type: /\r\ncontent-type: ([^\r]*)/i.exec(head)?.[1] ?? "", body: out.slice(head.length + 4) });
+      });
+    });
+
+  it.each([
+    ["a garbage request line", "GARBAGE\r\n\r\n", 400, HTTP_ERRORS.badRequest.text],
+    ["HTTP/1.1 without Host", "GET /health HTTP/1.1\r\n\r\n", 400, HTTP_ERRORS.badRequest.text],
+    ["a request line ending HTTP/2.0 (nginx's 505)", `GET /health HTTP/2.0\r\nHost: ${fqdn}\r\n\r\n`, 400, HTTP_ERRORS.httpVersion.text],
+    ["TRACE", `TRACE / HTTP/1.1\r\nHost: ${fqdn}\r\n\r\n`, 405, HTTP_ERRORS.methodNotAllowed.text],
+    ["a 10 KB URL", `GET /${"a".repeat(10_000)} HTTP/1.1\r\nHost: ${fqdn}\r\n\r\n`, 414, HTTP_ERRORS.uriTooLong.text],
+    ["20 KB of headers (nginx's 494)", `GET /health HTTP/1.1\r\nHost: ${fqdn}\r\nX-Big: ${"b".repeat(20_000)}\r\n\r\n`, 431, HTTP_ERRORS.headersTooLarge.text],
+    ["nginx's own error locations", `GET /.claude-bus-error/400 HTTP/1.1\r\nHost: ${fqdn}\r\nConnection: close\r\n\r\n`, 404, HTTP_ERRORS.notFound.text],
+  ])("answers %s with a JSON 4xx, never HTML or a 5xx", async (_what, text, status, error) => {
+    const answer = await rawTls(text);
+    expect(answer).toEqual({ status, type: "application/json", body: `${JSON.stringify({ error })}\n` });
   });
 
   it("answers 502 with a JSON error when the service is down", async () => {

@@ -1,4 +1,5 @@
 import * as path from "path";
+import { MAX_PAGE_BYTES } from "../../contract/defaults";
 import { fileLines, startBus, TestBus } from "../support/bus";
 import { postJson, request } from "../support/http";
 
@@ -76,6 +77,29 @@ describe("bus HTTP API", () => {
     expect(ids(await list("?limit=1&since=7"))).toEqual([8]);
     expect(await list("?since=520")).toEqual([]);
     expect(await list("?since=99999999999999999999")).toEqual([]);
+  });
+
+  test("a page stops at its byte budget with \"more\": true, and since=<last id> reads on until every message came once", async () => {
+    const body = "\u0001".repeat(65_536); // 393,216 bytes as JSON: the worst a message can be
+    for (let i = 0; i < 8; i++) expect((await postJson(bus.url, "/post", { from: "a", body, tags: [`m${i}`] })).status).toBe(201);
+    const seen: string[] = [];
+    let since = "0";
+    for (let pages = 0; ; pages++) {
+      const r = await request(bus.url, `/messages?since=${since}&limit=500`);
+      expect(r.status).toBe(200);
+      expect(r.headers["content-length"]).toBeUndefined(); // streamed, not built whole
+      expect(Buffer.byteLength(r.text)).toBeLessThanOrEqual(MAX_PAGE_BYTES + 400_000);
+      const ids = r.json.messages.map((m: Msg) => m.id);
+      expect(ids.length).toBeGreaterThan(0);
+      seen.push(...ids);
+      since = ids[ids.length - 1];
+      if (!r.json.more) break;
+      expect(pages).toBeLessThan(8);
+    }
+    expect(seen).toEqual(["1", "2", "3", "4", "5", "6", "7", "8"]);
+    // A page that holds everything says nothing of more: its answer is as it always was.
+    expect(Object.keys((await request(bus.url, "/messages?since=6")).json)).toEqual(["messages"]);
+    expect((await request(bus.url, "/messages?limit=1")).json.more).toBe(true);
   });
 
   test("every combination of since, to, from, unread_by and limit matches a reference filter", async () => {

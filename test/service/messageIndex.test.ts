@@ -1,5 +1,6 @@
 import { MessageIndex } from "../../service/messageIndex";
 import { NextUnread } from "../../service/nextUnread";
+import { ReadSet } from "../../service/readSet";
 
 /** A tiny deterministic PRNG so a failure is reproducible. */
 function prng(seed: number): () => number {
@@ -11,11 +12,17 @@ function prng(seed: number): () => number {
 }
 
 describe("MessageIndex.select", () => {
-  test("matches a brute-force filter while messages, acks and queries interleave", () => {
+  // Cursors on every list (not only long ones); a cache of 2 KiB holds about one: the third run evicts and
+  // rebuilds them all the time. The first run scans every list directly.
+  test.each([
+    ["no cursors", {}],
+    ["cursors in a roomy cache", { cursorMinList: 0 }],
+    ["cursors in a tiny cache", { cursorMinList: 0, cursorCacheBytes: 2048 }],
+  ])("matches a brute-force filter while messages, acks and queries interleave: %s", (_what, options) => {
     const rand = prng(42);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
     const names = ["a", "b", "c", "d"];
-    const index = new MessageIndex();
+    const index = new MessageIndex(options);
     const messages: Array<{ from: string; to: string; readers: Set<string> }> = [];
     let queries = 0;
 
@@ -72,6 +79,49 @@ describe("MessageIndex.select", () => {
     index.add(0, 1, "sender", "me");
     expect(index.select({ since: 0, to: "me", unreadBy: "me", limit: 50 })).toEqual([777, 15_000, 20_001]);
     expect(index.select({ since: 800, to: "me", unreadBy: "me", limit: 1 })).toEqual([15_000]);
+  });
+});
+
+describe("what readers cost", () => {
+  /** A store of `messages` messages, and `readers` reader names the index knows (each acked message 1) that each asked once. */
+  function indexWithReaders(messages: number, readers: number, cursorCacheBytes?: number): MessageIndex {
+    const index = new MessageIndex({ cursorCacheBytes, cursorMinList: 0 });
+    for (let n = 1; n <= messages; n++) index.add(n * 100, 10, "sender", n % 3 === 0 ? "any" : "me");
+    for (let r = 0; r < readers; r++) {
+      index.markRead(1, `reader-${r}`);
+      index.select({ since: 0, unreadBy: `reader-${r}`, limit: 1 });
+    }
+    return index;
+  }
+  afterEach(() => jest.restoreAllMocks());
+
+  test("a post touches no reader's cursor, however many readers ever asked", () => {
+    const index = indexWithReaders(500, 2_000);
+    const append = jest.spyOn(NextUnread.prototype, "append");
+    index.add(0, 10, "sender", "me");
+    index.add(0, 10, "sender", "any");
+    expect(append).not.toHaveBeenCalled();
+    // The cursor catches up when its reader next asks.
+    expect(index.select({ since: 500, unreadBy: "reader-7", limit: 10 })).toEqual([501, 502]);
+  });
+
+  test("cursors stay within their memory budget: the least recently used are dropped and rebuilt on demand", () => {
+    const budget = 256 * 1024;
+    const index = indexWithReaders(3_696, 2_000, budget);
+    expect(index.cursorMemory).toBeLessThanOrEqual(budget);
+    expect(index.cursorMemory).toBeGreaterThan(budget / 2);
+    // reader-0's cursor was dropped long ago; its answer is still exact.
+    index.markRead(2, "reader-0");
+    expect(index.select({ since: 0, unreadBy: "reader-0", limit: 2 })).toEqual([3, 4]);
+  });
+
+  test("read_by costs what a message's own readers cost, not what every reader on the bus costs", () => {
+    const index = indexWithReaders(500, 20_000);
+    const has = jest.spyOn(ReadSet.prototype, "has");
+    expect(index.readBy(2)).toEqual(["sender"]);
+    expect(index.readBy(1)).toHaveLength(20_001);
+    expect(has).not.toHaveBeenCalled();
+    expect(index.readBy(1).slice(0, 3)).toEqual(["sender", "reader-0", "reader-1"]);
   });
 });
 

@@ -53,18 +53,30 @@ server {
     limit_req zone=claude_bus_claude_bus_example_com burst=100 nodelay;
     limit_req_status 429;
 
-    error_page 401 @error401;
-    error_page 413 @error413;
-    error_page 429 @error429;
-    error_page 502 @error502;
-    error_page 503 @error503;
-    error_page 504 @error504;
-    location @error401 { default_type application/json; return 401 '{"error":"authentication required: wrong or missing credential"}\n'; }
-    location @error413 { default_type application/json; return 413 '{"error":"request body too large"}\n'; }
-    location @error429 { default_type application/json; return 429 '{"error":"too many requests, slow down"}\n'; }
-    location @error502 { default_type application/json; return 502 '{"error":"bus service unavailable"}\n'; }
-    location @error503 { default_type application/json; return 503 '{"error":"bus service unavailable"}\n'; }
-    location @error504 { default_type application/json; return 504 '{"error":"bus service timed out"}\n'; }
+    error_page 400 /.claude-bus-error/400;
+    error_page 401 /.claude-bus-error/401;
+    error_page 404 /.claude-bus-error/404;
+    error_page 405 /.claude-bus-error/405;
+    error_page 413 /.claude-bus-error/413;
+    error_page 414 /.claude-bus-error/414;
+    error_page 429 /.claude-bus-error/429;
+    error_page 494 =431 /.claude-bus-error/494;
+    error_page 502 /.claude-bus-error/502;
+    error_page 503 /.claude-bus-error/503;
+    error_page 504 /.claude-bus-error/504;
+    error_page 505 =400 /.claude-bus-error/505;
+    location = /.claude-bus-error/400 { internal; default_type application/json; return 400 '{"error":"bad request"}\n'; }
+    location = /.claude-bus-error/401 { internal; default_type application/json; return 401 '{"error":"authentication required: wrong or missing credential"}\n'; }
+    location = /.claude-bus-error/404 { internal; default_type application/json; return 404 '{"error":"no such route"}\n'; }
+    location = /.claude-bus-error/405 { internal; default_type application/json; return 405 '{"error":"method not allowed"}\n'; }
+    location = /.claude-bus-error/413 { internal; default_type application/json; return 413 '{"error":"request body too large"}\n'; }
+    location = /.claude-bus-error/414 { internal; default_type application/json; return 414 '{"error":"the request\'s URL is too long"}\n'; }
+    location = /.claude-bus-error/429 { internal; default_type application/json; return 429 '{"error":"too many requests, slow down"}\n'; }
+    location = /.claude-bus-error/494 { internal; default_type application/json; return 431 '{"error":"the request\'s headers are too large"}\n'; }
+    location = /.claude-bus-error/502 { internal; default_type application/json; return 502 '{"error":"bus service unavailable"}\n'; }
+    location = /.claude-bus-error/503 { internal; default_type application/json; return 503 '{"error":"bus service unavailable"}\n'; }
+    location = /.claude-bus-error/504 { internal; default_type application/json; return 504 '{"error":"bus service timed out"}\n'; }
+    location = /.claude-bus-error/505 { internal; default_type application/json; return 400 '{"error":"unsupported HTTP version: use HTTP/1.1, or HTTP/2 over TLS"}\n'; }
 
     location = /robots.txt {
         default_type text/plain;

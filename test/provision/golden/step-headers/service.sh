@@ -26,6 +26,10 @@ RestartSec=2s
 TimeoutStopSec=20s
 UMask=0077
 
+# An overload ends the bus (Restart= brings it back), never nginx or sshd beside it.
+MemoryHigh=409M
+MemoryMax=512M
+
 # Hardening: systemd-analyze security scores this unit at most 2.0 (checked by the unit tests).
 ProtectSystem=strict
 ReadWritePaths=/opt/claude-bus/data
@@ -34,6 +38,7 @@ PrivateTmp=yes
 PrivateDevices=yes
 PrivateUsers=yes
 PrivateIPC=yes
+PrivateMounts=yes
 NoNewPrivileges=yes
 CapabilityBoundingSet=
 AmbientCapabilities=
@@ -44,6 +49,7 @@ ProtectControlGroups=yes
 ProtectClock=yes
 ProtectHostname=yes
 ProtectProc=invisible
+ProcSubset=pid
 RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
@@ -56,7 +62,7 @@ IPAddressDeny=any
 IPAddressAllow=localhost
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
-SystemCallFilter=~@privileged
+SystemCallFilter=~@privileged @resources
 SystemCallErrorNumber=EPERM
 
 [Install]
