@@ -49,6 +49,13 @@ export const MAX_PAGE_LIMIT = 500;
  */
 export const MAX_PAGE_BYTES = 1024 * 1024;
 
+/** The longest a GET /messages may wait for a message (`wait=N`), in seconds; nginx waits longer. */
+export const MAX_WAIT_SECONDS = 60;
+/** Ids one POST /ack may name. */
+export const MAX_ACK_BATCH = 500;
+/** How long a post's Idempotency-Key is remembered, in hours. */
+export const IDEMPOTENCY_WINDOW_HOURS = 24;
+
 /** Length of a generated bus password, in characters (~166 bits from 62 symbols). */
 export const GENERATED_PASSWORD_LENGTH = 28;
 

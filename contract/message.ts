@@ -3,7 +3,7 @@
  * replay), the client library (answers) and the docs (docs/API.md describes these fields).
  */
 import { z } from "zod";
-import { BROADCAST, MAX_BODY_BYTES, MAX_PAGE_LIMIT, MAX_TAG_CHARS, MAX_TAGS } from "./defaults";
+import { BROADCAST, MAX_ACK_BATCH, MAX_BODY_BYTES, MAX_PAGE_LIMIT, MAX_TAG_CHARS, MAX_TAGS, MAX_WAIT_SECONDS } from "./defaults";
 import { MachineName } from "./names";
 
 export { BROADCAST };
@@ -16,7 +16,12 @@ export const MessageId = z.string().regex(MESSAGE_ID_PATTERN, "must be a message
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const unicodeText = z.string().refine((s) => !LONE_SURROGATE.test(s), "is not valid Unicode text (lone surrogate)");
 
-/** The message object exactly as the API returns it and as its line in bus.jsonl holds it. */
+const Tag = unicodeText.min(1, "must not be empty").max(MAX_TAG_CHARS, `must be at most ${MAX_TAG_CHARS} characters`);
+
+/**
+ * The message object as the API returns it. `thread` is the id of the first message of its conversation
+ * (its own id when it starts one); a reply also carries `reply_to`, the message it answers.
+ */
 export const MessageSchema = z.object({
   id: MessageId,
   ts: z.string(),
@@ -25,8 +30,24 @@ export const MessageSchema = z.object({
   body: z.string(),
   tags: z.array(z.string()),
   read_by: z.array(z.string()),
+  thread: MessageId,
+  reply_to: MessageId.optional(),
 });
 export type Message = z.infer<typeof MessageSchema>;
+
+/**
+ * A line of bus.jsonl: the message as POST /post returned it (read_by is [sender] there), plus the
+ * Idempotency-Key it was posted with, if any (never returned by the API). Lines written before threads
+ * have no `thread`: each is its own.
+ */
+export const StoredMessageSchema = MessageSchema.extend({
+  thread: MessageId.optional(),
+  idempotency_key: z.string().optional(),
+});
+export type StoredMessage = z.infer<typeof StoredMessageSchema>;
+
+/** The Idempotency-Key header of POST /post: 1-128 visible ASCII characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
 /** `a field is required: what it is`, for a field that is missing altogether. */
 function required(what: string) {
@@ -38,10 +59,9 @@ export const PostBodySchema = z.strictObject({
   from: z.string(required("the sender's machine name")).pipe(MachineName),
   to: MachineName.optional(),
   body: z.string(required("the message text")).pipe(unicodeText.min(1, "must not be empty")),
-  tags: z
-    .array(unicodeText.min(1, "must not be empty").max(MAX_TAG_CHARS, `must be at most ${MAX_TAG_CHARS} characters`))
-    .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
-    .optional(),
+  tags: z.array(Tag).max(MAX_TAGS, `at most ${MAX_TAGS} tags`).optional(),
+  /** The message this one answers: it must exist. */
+  reply_to: MessageId.optional(),
 });
 export type NewMessage = z.infer<typeof PostBodySchema>;
 
@@ -56,14 +76,52 @@ export type AckRecord = z.infer<typeof AckRecordSchema>;
 export const AckResultSchema = z.object({ ok: z.literal(true), id: z.string(), reader: z.string(), already: z.boolean() });
 export type AckResult = z.infer<typeof AckResultSchema>;
 
-/** The answer to GET /health. */
-export const HealthSchema = z.object({ ok: z.literal(true), count: z.number().int(), now: z.string() });
+/** POST /ack: many ids acked by one reader in one write. */
+export const BatchAckBodySchema = z.strictObject({
+  reader: z.string(required("the machine name that read the messages")).pipe(MachineName),
+  ids: z
+    .array(MessageId, required(`the ids of the messages read, 1 to ${MAX_ACK_BATCH}`))
+    .min(1, "must hold at least one id")
+    .max(MAX_ACK_BATCH, `must hold at most ${MAX_ACK_BATCH} ids`),
+});
+
+/** The answer to POST /ack: each id given, sorted into acked now, acked before, and unknown. */
+export const BatchAckResultSchema = z.object({
+  ok: z.literal(true),
+  reader: z.string(),
+  acked: z.array(z.string()),
+  already: z.array(z.string()),
+  unknown: z.array(z.string()),
+});
+export type BatchAckResult = z.infer<typeof BatchAckResultSchema>;
+
+/** The answer to GET /health: `oldest` is the oldest id kept (null when none), `bytes` the store's size on disk. */
+export const HealthSchema = z.object({
+  ok: z.literal(true),
+  count: z.number().int(),
+  now: z.string(),
+  oldest: MessageId.nullable().optional(),
+  bytes: z.number().int().optional(),
+});
 export type Health = z.infer<typeof HealthSchema>;
+
+/** One name seen on the bus (GET /machines): when it last posted, acked, and was named in any request. */
+export const MachineSchema = z.object({
+  name: MachineName,
+  last_post: z.string().nullable(),
+  last_ack: z.string().nullable(),
+  last_seen: z.string().nullable(),
+  unread: z.number().int(),
+});
+export type Machine = z.infer<typeof MachineSchema>;
+export const MachinesSchema = z.object({ machines: z.array(MachineSchema) });
 
 /** The answer to GET /messages: `"more": true` when further messages match (ask again with since=<last id>). */
 export const MessagesPageSchema = z.object({ messages: z.array(MessageSchema), more: z.literal(true).optional() });
 
 const LIMIT_RULE = `must be an integer from 1 (larger than ${MAX_PAGE_LIMIT} means ${MAX_PAGE_LIMIT})`;
+
+const WAIT_RULE = `must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}`;
 
 /** GET /messages query parameters, as the strings they arrive as. */
 export const MessagesQuerySchema = z.strictObject({
@@ -71,7 +129,11 @@ export const MessagesQuerySchema = z.strictObject({
   to: MachineName.optional(),
   from: MachineName.optional(),
   unread_by: MachineName.optional(),
+  tag: Tag.optional(),
+  thread: MessageId.optional(),
   limit: z.string().regex(/^\d+$/, LIMIT_RULE).refine((s) => Number(s) >= 1, LIMIT_RULE).optional(),
+  /** Long-poll: hold an empty answer up to this many seconds until a matching message arrives. */
+  wait: z.string().regex(/^\d{1,2}$/, WAIT_RULE).refine((s) => Number(s) <= MAX_WAIT_SECONDS, WAIT_RULE).optional(),
 });
 /** The same query as a client builds it. */
 export interface MessageQuery {
@@ -79,7 +141,10 @@ export interface MessageQuery {
   to?: string;
   from?: string;
   unread_by?: string;
+  tag?: string;
+  thread?: string;
   limit?: number;
+  wait?: number;
 }
 
 /** The byte length of a body as the store and the 413 count it. */

@@ -56,6 +56,10 @@ export class MessageIndex {
   private readonly lengths = new NumberList("int32", 1024);
   private readonly senders = new NumberList("int32", 1024);
   private readonly recipients = new NumberList("int32", 1024);
+  /** Each message's thread: the id of the first message of its conversation. */
+  private readonly threads = new NumberList("int32", 1024);
+  /** Conversations with replies: the root, then every reply, ascending. */
+  private readonly byThread = new Map<number, NumberList>();
   private readonly byRecipient = new Map<number, NumberList>();
   private readonly bySender = new Map<number, NumberList>();
   private readonly broadcasts = new NumberList();
@@ -97,8 +101,8 @@ export class MessageIndex {
     return this.count - this.lostCount;
   }
 
-  /** Record message number count+1. */
-  add(offset: number, length: number, from: string, to: string): void {
+  /** Record message number count+1; `thread` is its conversation's first message (itself when it starts one). */
+  add(offset: number, length: number, from: string, to: string, thread = this.count + 1): void {
     const n = this.count + 1;
     const fromId = this.intern(from);
     const toId = this.intern(to);
@@ -106,7 +110,9 @@ export class MessageIndex {
     this.lengths.push(length);
     this.senders.push(fromId);
     this.recipients.push(toId);
+    this.threads.push(thread);
     this.firstAck.push(0);
+    if (thread !== n) getOrCreate(this.byThread, thread, () => listOf(thread)).push(n);
     if (toId === this.broadcastId) this.broadcasts.push(n);
     else getOrCreate(this.byRecipient, toId, () => new NumberList()).push(n);
     getOrCreate(this.bySender, fromId, () => new NumberList()).push(n);
@@ -118,6 +124,7 @@ export class MessageIndex {
     this.lengths.push(0);
     this.senders.push(LOST);
     this.recipients.push(LOST);
+    this.threads.push(this.count);
     this.firstAck.push(0);
     this.lostCount++;
   }
@@ -125,6 +132,11 @@ export class MessageIndex {
   /** Whether message n exists and can be read. */
   exists(n: number): boolean {
     return Number.isSafeInteger(n) && n >= 1 && n <= this.count && this.offsets.get(n - 1) !== LOST;
+  }
+
+  /** The first message of n's conversation. */
+  threadOf(n: number): number {
+    return this.threads.get(n - 1);
   }
 
   location(n: number): { offset: number; length: number } {
@@ -272,6 +284,12 @@ const EMPTY = new NumberList("int32", 1);
 
 /** A cursor's memory: its array, plus what its map entries and object take. */
 const cursorCost = (cursor: Cursor) => cursor.unread.byteLength + 256;
+
+function listOf(first: number): NumberList {
+  const list = new NumberList();
+  list.push(first);
+  return list;
+}
 
 function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {
   let value = map.get(key);

@@ -9,7 +9,7 @@ import { promises as fsp } from "fs";
 import * as path from "path";
 import type { z } from "zod";
 import { describeIssue } from "../contract/issues";
-import { AckRecordSchema, BROADCAST, Message, MessageSchema, NewMessage } from "../contract/message";
+import { AckRecordSchema, BROADCAST, Message, NewMessage, StoredMessage, StoredMessageSchema } from "../contract/message";
 import { AppendLog, PendingTail, StorageError } from "./appendLog";
 import { jsonLine, LinesRead, readLines } from "./jsonl";
 import { MessageIndex, Selection } from "./messageIndex";
@@ -48,7 +48,7 @@ export class BusStore {
 
     let unaccounted = 0; // damaged lines since the last good one: each may have been a message
     const messagesRead = replay(messagesPath, (text, offset, length, lineNo) => {
-      const m = parseRecord(MessageSchema, text);
+      const m = parseRecord(StoredMessageSchema, text);
       const expected = index.count + unaccounted + 1;
       if (typeof m === "string" || Number(m.id) <= index.count) {
         damage(MESSAGES_FILE, lineNo, typeof m === "string" ? m : `id ${m.id} was taken already`);
@@ -58,7 +58,7 @@ export class BusStore {
       if (Number(m.id) > expected) damage(MESSAGES_FILE, lineNo, `ids ${expected}-${Number(m.id) - 1} are missing before it`);
       while (index.count < Number(m.id) - 1) index.addLost();
       unaccounted = 0;
-      index.add(offset, length, m.from, m.to);
+      index.add(offset, length, m.from, m.to, Number(m.thread ?? m.id));
     });
     for (; unaccounted > 0; unaccounted--) index.addLost();
     const acksRead = replay(acksPath, (text, _offset, _length, lineNo) => {
@@ -80,24 +80,36 @@ export class BusStore {
     return this.index.live;
   }
 
-  /** Append a message; resolves with it once it is on disk. Ids follow commit order. */
+  /** Whether message n exists (and can be read). */
+  has(n: number): boolean {
+    return this.index.exists(n);
+  }
+
+  /**
+   * Append a message; resolves with it once it is on disk. Ids follow commit order. A reply joins the
+   * thread of the message it answers (which the caller checked exists).
+   */
   post(input: NewMessage): Promise<Message> {
     let message: Message;
     return this.messages.append(
       (positionInBatch) => {
+        const id = String(this.index.count + 1 + positionInBatch);
+        const thread = input.reply_to === undefined ? id : String(this.index.threadOf(Number(input.reply_to)));
         message = {
-          id: String(this.index.count + 1 + positionInBatch),
+          id,
           ts: new Date().toISOString(),
           from: input.from,
           to: input.to ?? BROADCAST,
           body: input.body,
           tags: input.tags ?? [],
           read_by: [input.from],
+          thread,
+          ...(input.reply_to !== undefined && { reply_to: input.reply_to }),
         };
         return jsonLine(message);
       },
       (offset, length) => {
-        this.index.add(offset, length - 1, message.from, message.to);
+        this.index.add(offset, length - 1, message.from, message.to, Number(message.thread));
         return message;
       },
     );
@@ -142,9 +154,8 @@ export class BusStore {
       if (r === 0) throw new StorageError(this.messagesPath, Object.assign(new Error(`shorter than its index (message ${n})`), { code: "EIO" }));
       got += r;
     }
-    const message = JSON.parse(buf.toString("utf8")) as Message;
-    message.read_by = this.index.readBy(n);
-    return JSON.stringify(message);
+    const { idempotency_key: _key, ...message } = JSON.parse(buf.toString("utf8")) as StoredMessage;
+    return JSON.stringify({ ...message, read_by: this.index.readBy(n), thread: message.thread ?? message.id });
   }
 
   /** Finish queued writes and close the files. */

@@ -26,6 +26,7 @@ const message = (over: Partial<Message> = {}): Message => ({
   body: "hi",
   tags: [],
   read_by: ["kilo"],
+  thread: over.id ?? "7",
   ...over,
 });
 

@@ -24,6 +24,7 @@ describe("against the real bus", () => {
       body: "Patch deployed, smoke tests green.",
       tags: ["deploy", "green"],
       read_by: ["sierra"],
+      thread: direct.id,
     });
     const broadcast = await client.post({ from: "sierra", body: "to everyone" });
     expect(broadcast.to).toBe("any");
@@ -116,7 +117,7 @@ describe("answers from nginx in front of the bus", () => {
   const html = (status: number, title: string): Reply => ({ status, type: "text/html", body: `<html><head><title>${title}</title></head></html>` });
 
   it("sends HTTP Basic auth and the JSON body", async () => {
-    const saved = { id: "7", ts: "2026-01-01T00:00:00.000Z", from: "uniform", to: "any", body: "hi", tags: [], read_by: ["uniform"] };
+    const saved = { id: "7", ts: "2026-01-01T00:00:00.000Z", from: "uniform", to: "any", body: "hi", tags: [], read_by: ["uniform"], thread: "7" };
     replies.push({ status: 201, type: "application/json", body: JSON.stringify(saved) });
     expect(await client.post({ from: "uniform", body: "hi" })).toEqual(saved);
     expect(seen).toEqual([
