@@ -221,7 +221,7 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     const err: string[] = [];
     let stdinReads = 0;
     const io: Io = {
-      out: (line) => out.push(line),
+      out: (line) => void out.push(line),
       err: (line) => err.push(line),
       readStdin: async () => {
         stdinReads++;
