@@ -135,7 +135,6 @@ async function rotateWith(cfg: ClientConfig, applier: Applier, timeoutMs: number
 
 /** Tells the bus (without the password) and the user which machines need the new credential. */
 async function announce(client: BusClient, me: string, io: Io): Promise<void> {
-  const others = await otherMachines(client, me);
   const notice = await client.post({
     from: me,
     to: "any",
@@ -145,6 +144,7 @@ async function announce(client: BusClient, me: string, io: Io): Promise<void> {
     tags: [ROTATION_TAG],
   });
   io.out(`  posted notice #${notice.id} (without the password)`);
+  const others = await otherMachines(client, me);
   io.out(
     others.length
       ? `  re-run bootstrap with the new credential on: ${others.join(", ")} (every other name the bus has seen) and any other machine`
