@@ -34,8 +34,10 @@ interface HookInput {
 export async function hook(parsed: ParsedCommand, io: Io): Promise<number> {
   noPositionals("hook", parsed);
   const started = Date.now();
-  // the hard deadline: whatever is still pending, the prompt goes on without it
-  setTimeout(() => process.exit(EXIT.ok), HOOK_DEADLINE_MS).unref();
+  let writing = false;
+  // The hard deadline: whatever is still pending, the prompt goes on without it. Caught mid-output (Claude
+  // Code stopped reading) it exits 1, so Claude Code drops the partial JSON instead of showing it as text.
+  setTimeout(() => process.exit(writing ? EXIT.failure : EXIT.ok), HOOK_DEADLINE_MS).unref();
   const remaining = () => Math.max(1, HOOK_DEADLINE_MS - (Date.now() - started));
 
   const input = parseInput(await io.readStdin());
@@ -62,12 +64,14 @@ export async function hook(parsed: ParsedCommand, io: Io): Promise<number> {
 
   const delivery = renderDelivery(messages, cfg.me);
   if (!delivery) return EXIT.ok;
+  writing = true;
   await io.out(
     JSON.stringify({
       hookSpecificOutput: { hookEventName: event, additionalContext: delivery.context },
       systemMessage: delivery.systemMessage,
     }),
   );
+  writing = false;
   if (sessionId) await store.save(sessionId, { cursor: delivery.shown[delivery.shown.length - 1].id, noticeShown: state.noticeShown });
   if (delivery.whole.length > 0) {
     await client(cfg, remaining())

@@ -17,6 +17,8 @@ export type Fault =
   | "504-after"
   /** the connection is held this many ms before passing the request on */
   | { delayMs: number }
+  /** the request is held unanswered until the proxy closes */
+  | "hold"
   | "pass";
 
 export interface Seen {
@@ -42,6 +44,7 @@ export async function startFlakyProxy(target: string, faults: Fault[] = []): Pro
       seen.push({ method: req.method!, path: req.url!, headers: req.headers });
       const fault = state.faults.shift() ?? "pass";
       if (fault === "reset-before") return req.socket.resetAndDestroy();
+      if (fault === "hold") return;
       if (fault === "502") return void res.writeHead(502, { "content-type": "text/html" }).end("<html><title>502 Bad Gateway</title></html>");
       if (typeof fault === "object") await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
       const upstream = await forward(target, req, Buffer.concat(chunks)).catch(() => undefined);
