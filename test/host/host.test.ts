@@ -230,7 +230,7 @@ describe("provisioned throwaway host", () => {
   });
 
   it("passes long-polls through nginx: a post wakes a waiting request at once, and a 55-second wait is held to its end", async () => {
-    const waiting = httpsRequest(ep, "GET", "/messages?to=long-poll-probe&unread_by=long-poll-probe&wait=30", { auth: auth(), timeoutMs: 40_000 });
+    const waiting = httpsRequest(ep, "GET", "/messages?from=waker&to=long-poll-probe&wait=30", { auth: auth(), timeoutMs: 40_000 });
     await sleep(500);
     const posted = JSON.parse((await httpsRequest(ep, "POST", "/post", { auth: auth(), json: { from: "waker", to: "long-poll-probe", body: "wake up" } })).body);
     const woken = await waiting;
