@@ -70,10 +70,11 @@ function sse(turn: Turn, id: string): Array<[string, unknown]> {
   ];
 }
 
-/** The text of the tool_result blocks in a request's last user message. */
+/** The text of the tool_result blocks in the request's last message that has any (Claude Code may append a note after it). */
 export function lastToolResult(request: ModelRequest): string {
-  const last = request.body.messages[request.body.messages.length - 1];
-  const blocks = Array.isArray(last.content) ? last.content : [];
+  const withResults = (m: any) => Array.isArray(m.content) && m.content.some((b: any) => b.type === "tool_result");
+  const last = [...request.body.messages].reverse().find(withResults);
+  const blocks = last ? last.content : [];
   return blocks
     .filter((b: any) => b.type === "tool_result")
     .map((b: any) => (typeof b.content === "string" ? b.content : b.content.map((c: any) => c.text ?? "").join("")))

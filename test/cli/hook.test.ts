@@ -66,7 +66,7 @@ describe("delivery", () => {
 
     expect(await unread()).toEqual([]);
     const mike = await createBusClient(bus).messages({ to: "mike", unread_by: "mike" });
-    expect(mike.map((m) => m.body)).toEqual(["to everyone", "not for kilo"]);
+    expect(mike.map((m) => m.body)).toEqual(["to everyone", "not for kilo", "my own"]);
   });
 
   it("UserPromptSubmit delivers only what arrived since the last delivery in this session, and prints nothing when nothing did", async () => {

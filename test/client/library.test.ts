@@ -307,10 +307,12 @@ describe("retries through a flaky network, against the real bus", () => {
   it("reads and batch acks are retried too, and a 4xx is not", async () => {
     const client = createBusClient(bus);
     const m = await client.post({ from: "xray", to: "zulu", body: "read me" });
-    const proxy = await startFlakyProxy(bus.url, ["502", "reset-before", "reset-after"]);
+    const proxy = await startFlakyProxy(bus.url, ["502", "reset-before"]);
     try {
       const flaky = createBusClient({ url: proxy.url, user: bus.user, pass: bus.pass, retry: fast });
       expect((await flaky.messages({ to: "zulu", unread_by: "zulu" })).map((x) => x.id)).toEqual([m.id]);
+      // the ack is stored, its answer lost: the retry finds it acked already, and it stays acked once
+      proxy.faults = ["reset-after"];
       expect(await flaky.ackMany([m.id], "zulu")).toMatchObject({ acked: [], already: [m.id] });
       const bad = await flaky.post({ from: "xray", body: "" }).catch((e) => e);
       expect(bad).toMatchObject({ status: 400 });
