@@ -31,6 +31,8 @@ export interface FlakyProxy {
   url: string;
   faults: Fault[];
   seen: Seen[];
+  /** Resets every open client connection, as a network that drops them all at once. */
+  dropAll(): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,11 @@ export async function startFlakyProxy(target: string, faults: Fault[] = []): Pro
       res.writeHead(upstream.status, upstream.headers).end(upstream.body);
     });
   });
+  const sockets = new Set<import("node:net").Socket>();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -65,6 +72,7 @@ export async function startFlakyProxy(target: string, faults: Fault[] = []): Pro
       state.faults = next;
     },
     seen,
+    dropAll: () => sockets.forEach((socket) => socket.resetAndDestroy()),
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
