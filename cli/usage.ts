@@ -74,7 +74,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       ...CONNECTION,
       exec: { type: "string", value: "CMD", help: "run CMD (through the shell) per message, one at a time, the message as JSON on stdin" },
       cursor: { type: "string", value: "FILE", help: "where the last id seen is kept (default ~/.claude-bus/watch-NAME.cursor)" },
-      "new-only": { type: "boolean", help: "skip what is already unread when it starts, keep no cursor file (the plugin's monitor: the hooks deliver the rest)" },
+      "new-only": { type: "boolean", help: "only what is posted after it starts, keeping no cursor file (the plugin's monitor: the hooks deliver the rest)" },
     },
     notes: [
       "Never for my own messages. The first run starts from my unread messages; later runs resume after the last one printed.",

@@ -9,7 +9,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MAX_WAIT_SECONDS } from "../../contract/defaults";
-import { AuthError, BusClient, createBusClient, Message, MessageQuery } from "../../client/index";
+import { AuthError, createBusClient, Message, MessageQuery } from "../../client/index";
 import { backoffMs, RetryPolicy } from "../../client/retry";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { writeFileAtomic } from "../atomicWrite";
@@ -34,7 +34,8 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
   const cursorFile = newOnly ? undefined : path.resolve(stringOption(parsed, "cursor") ?? path.join(os.homedir(), ".claude-bus", `watch-${cfg.me}.cursor`));
   const exec = stringOption(parsed, "exec");
   let cursor = cursorFile ? await readCursor(cursorFile) : undefined;
-  if (newOnly) cursor = await lastUnread(client, cfg.me);
+  // --new-only: what was posted before it started (by the bus's clock) is skipped, and only that
+  const startedAt = newOnly ? (await client.health()).now : undefined;
 
   for (let failures = 0; ; ) {
     // no cursor yet: start from what is unread, then follow ids
@@ -52,7 +53,7 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
       continue;
     }
     for (const message of messages) {
-      if (message.from !== cfg.me) {
+      if (message.from !== cfg.me && !(startedAt && message.ts <= startedAt)) {
         await io.out(oneLine(message));
         if (exec) await runExec(exec, message, io);
       }
@@ -69,16 +70,6 @@ export function oneLine(m: Message): string {
   const tags = m.tags.length ? ` [${m.tags.join(",")}]` : "";
   const re = m.reply_to ? ` (re #${m.reply_to})` : "";
   return `[${m.ts}] #${m.id} ${m.from} -> ${m.to}${tags}${re}: ${body}`;
-}
-
-/** The last id of what is unread to me now: --new-only starts after it. */
-async function lastUnread(client: BusClient, me: string): Promise<string | undefined> {
-  let last: string | undefined;
-  for (;;) {
-    const { messages, more } = await client.page({ to: me, unread_by: me, since: last, limit: 500 });
-    if (messages.length > 0) last = messages[messages.length - 1].id;
-    if (!more) return last;
-  }
 }
 
 /** CMD through the platform's shell, the message as JSON on stdin, without the bus password in its environment. */

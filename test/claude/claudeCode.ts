@@ -3,7 +3,7 @@
  * (as test/host caches its rootfs), and run headless with an isolated HOME against a scripted model on
  * loopback. It is no dependency of the project: only these tests use it.
  */
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 
@@ -123,4 +123,37 @@ export function runClaudeCli(h: ClaudeHome, args: string[]): Promise<{ code: num
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, out }));
   });
+}
+
+/**
+ * Claude Code's interactive UI in a terminal of its own (tmux on a private socket): the only mode that
+ * runs plugin monitors. ~/.claude.json says the first-run questions were answered (onboarding, the test
+ * API key, trust in the working directory), so the session starts straight at its prompt.
+ */
+export interface Terminal {
+  /** The screen as text. */
+  screen(): string;
+  close(): void;
+}
+
+export async function startInteractive(h: ClaudeHome, modelUrl: string): Promise<Terminal> {
+  const env = claudeEnv(h, modelUrl);
+  await fs.writeFile(
+    path.join(h.home, ".claude.json"),
+    JSON.stringify({
+      hasCompletedOnboarding: true,
+      customApiKeyResponses: { approved: [env.ANTHROPIC_API_KEY.slice(-20)], rejected: [] },
+      projects: { [h.home]: { hasTrustDialogAccepted: true } },
+    }),
+  );
+  const socket = `claude-bus-test-${process.pid}-${Date.now()}`;
+  const tmux = (...args: string[]) => spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
+  const command = ["env", "-i", ...Object.entries({ ...env, TERM: "xterm-256color" }).map(([k, v]) => `${k}=${v}`), CLAUDE];
+  const started = spawnSync("tmux", ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50", "-c", h.home, ...command], { encoding: "utf8" });
+  if (started.status !== 0) throw new Error(`tmux new-session failed: ${started.stderr}`);
+  return {
+    screen: () => tmux("capture-pane", "-p").stdout,
+    // the private server, and with it the session, Claude Code and what it started
+    close: () => void tmux("kill-server"),
+  };
 }

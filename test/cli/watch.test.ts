@@ -156,7 +156,7 @@ describe("watch", () => {
     }
   });
 
-  it("--new-only skips what is unread when it starts, and keeps no cursor file", async () => {
+  it("--new-only prints only what is posted after it starts, and keeps no cursor file", async () => {
     const home = tempDir("home");
     const bus = await servedBus(tempDir("data"), 0);
     const client = createBusClient({ url: bus.url, user: USER, pass: PASS });
