@@ -10,8 +10,8 @@ import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 import { claudeDir, isObject, objectAt, readSettings, Settings, settingsPath, writeSettings } from "./claudeSettings";
 
-export const MARKETPLACE = "claude-bus";
-export const PLUGIN = "claude-bus";
+export const MARKETPLACE = "agent-bus";
+export const PLUGIN = "agent-bus";
 export const PLUGIN_ID = `${PLUGIN}@${MARKETPLACE}`;
 /** What bootstrap installed before the plugin existed. */
 export const LEGACY_POLL_SCRIPT = "claude-bus-poll.sh";

@@ -6,7 +6,7 @@ import { parseCommand } from "./args";
 import { hook } from "./commands/hook";
 import { processIo } from "./io";
 
-hook(parseCommand("hook", process.argv.slice(3)), processIo()).then(
+hook(parseCommand("hook", []), processIo()).then(
   (code) => {
     process.exitCode = code;
   },

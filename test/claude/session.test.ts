@@ -45,17 +45,17 @@ function bootstrap(args: string[] = [], env: Record<string, string> = {}): Promi
 
 const post = (body: string, to = "kilo", extra: Partial<Message> = {}) => createBusClient(bus).post({ from: "lima", to, body, ...extra });
 const unreadBy = async (name: string) => (await createBusClient(bus).messages({ to: name, unread_by: name })).map((m) => m.body);
-const TOOL = (name: string) => `mcp__plugin_claude-bus_bus__${name}`;
+const TOOL = (name: string) => `mcp__plugin_agent-bus_bus__${name}`;
 const ALL_TOOLS = ["send", "inbox", "ack", "thread", "wait", "who"].map(TOOL).join(" ");
 
 describe("after a real bootstrap, in a real Claude Code session", () => {
   it("bootstrap installs the plugin with the claude CLI; Claude Code lists it", async () => {
     const result = await bootstrap();
-    expect(result.out).toMatch(/^✓ Claude Code plugin: claude-bus@claude-bus installed with `claude plugin install`; new sessions load it$/m);
+    expect(result.out).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus installed with `claude plugin install`; new sessions load it$/m);
     expect(result.code).toBe(0);
     const list = await runClaudeCli(h, ["plugin", "list"]);
-    expect(list.out).toContain("claude-bus@claude-bus");
-    expect((await bootstrap(["--check"])).out).toMatch(/^✓ Claude Code plugin: claude-bus@claude-bus enabled in /m);
+    expect(list.out).toContain("agent-bus@agent-bus");
+    expect((await bootstrap(["--check"])).out).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus enabled in /m);
   });
 
   it("a message posted before the session is in the model's first request, one posted during it in the next prompt's; both acked, nothing else", async () => {
@@ -189,7 +189,7 @@ describe("without the claude CLI on PATH", () => {
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     expect(await new Promise((resolve) => child.on("close", resolve))).toBe(0);
-    expect(out).toMatch(/^✓ Claude Code plugin: claude-bus@claude-bus installed into .*settings\.json \(no `claude` on PATH\)/m);
+    expect(out).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus installed into .*settings\.json \(no `claude` on PATH\)/m);
     await post("through settings alone");
     const model = await startScriptedModel(() => ({ text: "ok" }));
     const session = startSession(noClaude, model.url);

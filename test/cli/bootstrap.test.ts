@@ -33,8 +33,8 @@ const envFile = () => path.join(home, ".secrets", "claude-bus.env");
 const settingsFile = () => path.join(home, ".claude", "settings.json");
 const pollScript = () => path.join(home, ".claude", "claude-bus-poll.sh");
 const PLUGIN_SETTINGS = {
-  extraKnownMarketplaces: { "claude-bus": { source: { source: "directory", path: REPO } } },
-  enabledPlugins: { "claude-bus@claude-bus": true },
+  extraKnownMarketplaces: { "agent-bus": { source: { source: "directory", path: REPO } } },
+  enabledPlugins: { "agent-bus@agent-bus": true },
 };
 const stackOutputs = (b: TestBus) =>
   JSON.stringify({ busUrl: b.url, fqdn: "claude-bus.example.com", ipv4: "192.0.2.10", busUser: b.user, busPassword: b.pass, clientEnv: envText(b) });
@@ -61,7 +61,7 @@ describe("bootstrap from the stack outputs piped on stdin", () => {
     expect(first.stdout).toMatch(/^✓ credentials file: wrote .*claude-bus\.env \(mode 0600, dir 0700\)$/m);
     expect(first.stdout).toMatch(/^✓ bus health: .* answers with \d+ messages stored$/m);
     expect(first.stdout).toMatch(new RegExp(`^✓ claude-bus command: ${home}/bin/claude-bus \\(the plugin's hooks and tools run it\\)$`, "m"));
-    expect(first.stdout).toMatch(/^✓ Claude Code plugin: claude-bus@claude-bus installed into .*settings\.json \(no `claude` on PATH\); new sessions load it$/m);
+    expect(first.stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus installed into .*settings\.json \(no `claude` on PATH\); new sessions load it$/m);
     expect(first.stdout).toContain(`pulumi config set --path 'clientSshKeys[N]' '${PUBKEY}'`);
     expect(first.stdout).toMatch(/^✓ hello broadcast: posted #\d+ announcing kilo$/m);
 
@@ -182,7 +182,7 @@ describe("~/.claude/settings.json merge", () => {
     expect((await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } })).code).toBe(0);
     const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
     expect(settings.extraKnownMarketplaces).toEqual({ ...other.extraKnownMarketplaces, ...PLUGIN_SETTINGS.extraKnownMarketplaces });
-    expect(settings.enabledPlugins).toEqual({ "lint@tools": true, "claude-bus@claude-bus": true });
+    expect(settings.enabledPlugins).toEqual({ "lint@tools": true, "agent-bus@agent-bus": true });
   });
 
   it("replaces the poll script and SessionStart hook that older versions installed, keeping other hooks", async () => {
@@ -200,23 +200,23 @@ describe("~/.claude/settings.json merge", () => {
     await fs.writeFile(pollScript(), "#!/bin/sh\nexit 0\n", { mode: 0o700 });
     const env = { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass };
     const check = await bootstrap(["--check"], { env });
-    expect(check.stdout).toMatch(/^✗ Claude Code plugin: claude-bus@claude-bus not installed; the old SessionStart poll hook is still installed: run `claude-bus bootstrap`$/m);
+    expect(check.stdout).toMatch(/^✗ Claude Code plugin: agent-bus@agent-bus not installed; the old SessionStart poll hook is still installed: run `claude-bus bootstrap`$/m);
     const result = await bootstrap([], { env });
-    expect(result.stdout).toMatch(/^✓ Claude Code plugin: claude-bus@claude-bus installed .*; removed the old SessionStart poll hook; new sessions load it$/m);
+    expect(result.stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus installed .*; removed the old SessionStart poll hook; new sessions load it$/m);
     const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
     expect(settings).toEqual({
       hooks: { SessionStart: [{ hooks: [{ type: "command", command: "date" }] }], Stop: old.hooks.Stop },
       ...PLUGIN_SETTINGS,
     });
     await expect(fs.access(pollScript())).rejects.toThrow();
-    expect((await bootstrap(["--check"], { env })).stdout).toMatch(/^✓ Claude Code plugin: claude-bus@claude-bus enabled in /m);
+    expect((await bootstrap(["--check"], { env })).stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus enabled in /m);
   });
 
   it("a plugin already installed leaves only the old hook to remove", async () => {
     await fs.mkdir(path.join(home, ".claude"));
     await fs.writeFile(settingsFile(), JSON.stringify({ ...PLUGIN_SETTINGS, hooks: { SessionStart: [{ hooks: [{ type: "command", command: pollScript() }] }] } }));
     const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
-    expect(result.stdout).toMatch(/^✓ Claude Code plugin: claude-bus@claude-bus already enabled; removed the old SessionStart poll hook$/m);
+    expect(result.stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus already enabled; removed the old SessionStart poll hook$/m);
     expect(JSON.parse(await fs.readFile(settingsFile(), "utf8"))).toEqual(PLUGIN_SETTINGS);
   });
 
@@ -243,7 +243,7 @@ describe("--check", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^✗ credentials file: .* missing: run `claude-bus bootstrap`/m);
     expect(result.stdout).toMatch(/^✓ bus health:/m);
-    expect(result.stdout).toMatch(/^✗ Claude Code plugin: claude-bus@claude-bus not installed: run `claude-bus bootstrap`$/m);
+    expect(result.stdout).toMatch(/^✗ Claude Code plugin: agent-bus@agent-bus not installed: run `claude-bus bootstrap`$/m);
     expect(result.stdout).toMatch(/^✗ hello broadcast: kilo not announced yet/m);
     expect(await snapshot(home)).toEqual(before);
     expect(await hellos()).toHaveLength(0);

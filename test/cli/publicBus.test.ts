@@ -272,7 +272,7 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     expect(await fs.readFile(envFile(), "utf8")).toBe(clientEnv + "BUS_ME=kilo\n");
     expect(await modeOf(envFile())).toBe(0o600);
     expect(await modeOf(path.dirname(envFile()))).toBe(0o700);
-    expect(JSON.parse(await fs.readFile(path.join(home, ".claude", "settings.json"), "utf8")).enabledPlugins).toEqual({ "claude-bus@claude-bus": true });
+    expect(JSON.parse(await fs.readFile(path.join(home, ".claude", "settings.json"), "utf8")).enabledPlugins).toEqual({ "agent-bus@agent-bus": true });
     expect(helloBody).toEqual({ from: "kilo", to: "any", body: expect.stringMatching(/^hello: kilo joined the bus /), tags: ["hello", "bootstrap"] });
 
     // second run: the bus now lists the hello, so only health and messages may be asked for
