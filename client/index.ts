@@ -105,7 +105,7 @@ export function createBusClient(options: BusClientOptions): BusClient {
     health: () => request("GET", "/health", HealthSchema),
     post(message, postOptions = {}) {
       const key = postOptions.idempotencyKey ?? randomUUID();
-      if (!IDEMPOTENCY_KEY_PATTERN.test(key)) throw new RangeError("an Idempotency-Key is 1 to 128 visible ASCII characters");
+      if (!IDEMPOTENCY_KEY_PATTERN.test(key)) return Promise.reject(new RangeError("an Idempotency-Key is 1 to 128 visible ASCII characters"));
       return request("POST", "/post", MessageSchema, message, { "idempotency-key": key });
     },
     async messages(query = {}) {

@@ -48,21 +48,23 @@ export async function hook(parsed: ParsedCommand, io: Io): Promise<number> {
   const state: SessionState = sessionId && event !== "SessionStart" ? await store.load(sessionId) : {};
   if (event === "SessionStart") await store.prune();
 
-  let messages: Message[];
+  let page: { messages: Message[]; more: boolean };
   let cfg: ClientConfig;
   try {
     // the hook's stderr reaches no one: a warning about the env file's mode waits for `bootstrap --check`
     cfg = await resolveConfig(connectionFlags(parsed), { ...io, err: () => undefined });
-    messages = await client(cfg, remaining()).messages({ to: cfg.me, unread_by: cfg.me, since: state.cursor, limit: FETCH_LIMIT });
+    page = await client(cfg, remaining()).page({ to: cfg.me, unread_by: cfg.me, since: state.cursor, limit: FETCH_LIMIT });
   } catch (err) {
     if (!state.noticeShown) {
+      writing = true;
       await io.out(JSON.stringify({ systemMessage: `claude-bus: no messages this time: ${(err as Error).message}` }));
+      writing = false;
       if (sessionId) await store.save(sessionId, { ...state, noticeShown: true });
     }
     return EXIT.ok;
   }
 
-  const delivery = renderDelivery(messages, cfg.me);
+  const delivery = renderDelivery(page.messages, cfg.me, { moreOnBus: page.more });
   if (!delivery) return EXIT.ok;
   writing = true;
   await io.out(
