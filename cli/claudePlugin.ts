@@ -102,8 +102,11 @@ function runClaude(claude: string, args: string[], env: NodeJS.ProcessEnv): Prom
   const childEnv = { ...env };
   delete childEnv.BUS_PASS;
   delete childEnv.BUS_PASS_PREVIOUS;
+  // npm's claude.cmd on Windows runs only through cmd.exe, which splits unquoted words at spaces
+  const viaCmd = /\.(cmd|bat)$/i.test(claude);
+  const argv = viaCmd ? args.map((a) => `"${a.replace(/"/g, '""')}"`) : args;
   return new Promise((resolve, reject) => {
-    const child = spawn(claude, args, { env: childEnv, stdio: ["ignore", "pipe", "pipe"], shell: /\.(cmd|bat)$/i.test(claude) });
+    const child = spawn(viaCmd ? `"${claude}"` : claude, argv, { env: childEnv, stdio: ["ignore", "pipe", "pipe"], shell: viaCmd });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));

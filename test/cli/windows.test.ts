@@ -5,11 +5,13 @@
  */
 import * as fsModule from "node:fs";
 import { promises as fs } from "node:fs";
+import os = require("node:os");
 import * as path from "node:path";
 import { moveAtomic, writeFileAtomic } from "../../cli/atomicWrite";
 import { modeProblems } from "../../cli/commands/bootstrap";
 import { ConfigError, machineName } from "../../cli/config";
 import { readEnvFile, writeEnvFile } from "../../cli/envFileStore";
+import { installPlugin } from "../../cli/claudePlugin";
 import { findExecutable } from "../../cli/findExecutable";
 import { tempDir } from "../support/tempDir";
 
@@ -71,5 +73,27 @@ describe("on win32", () => {
     expect(findExecutable("claude-bus", { PATH: `${a}:${b}` }, "linux")).toBeUndefined();
     await fs.writeFile(path.join(a, "claude-bus"), "#!/bin/sh\n", { mode: 0o755 });
     expect(findExecutable("claude-bus", { PATH: `${a}:${b}` }, "linux")).toBe(path.join(a, "claude-bus"));
+  });
+});
+
+describe("installing the plugin through npm's claude.cmd", () => {
+  it("quotes each argument for the shell it needs (a clone path with a space survives), without BUS_PASS in its environment", async () => {
+    const home = tempDir("home");
+    const homedir = jest.spyOn(os, "homedir").mockReturnValue(home);
+    try {
+      const bin = tempDir("bin");
+      const calls = path.join(home, "calls.txt");
+      // a stand-in run through the shell as claude.cmd would be: one line per call, its arguments and BUS_PASS
+      const fake = path.join(bin, "claude.cmd");
+      await fs.writeFile(fake, `#!/bin/sh\nprintf '%s|' "$@" "pass=\${BUS_PASS:-none}" >> '${calls}'\necho >> '${calls}'\n`, { mode: 0o755 });
+      const root = path.join(tempDir("clone"), "my claude bus");
+      await installPlugin(root, fake, { PATH: process.env.PATH, BUS_PASS: "SecretPassw0rdSecretPassw0rd" });
+      expect((await fs.readFile(calls, "utf8")).split("\n").filter(Boolean)).toEqual([
+        `plugin|marketplace|add|${root}|pass=none|`,
+        "plugin|install|agent-bus@agent-bus|pass=none|",
+      ]);
+    } finally {
+      homedir.mockRestore();
+    }
   });
 });
