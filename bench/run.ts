@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildServiceBundle } from "../provision/bundle";
 import { manyReaders, worstCaseReads } from "./abuse";
+import { compaction } from "./compaction";
 import type { BenchContext } from "./context";
 import { largeStores } from "./largeStores";
 import { longPoll } from "./longPoll";
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
     await busThroughput(ctx, await ceilings(ctx));
     await largeStores(ctx);
     await longPoll(ctx);
+    await compaction(ctx);
     await worstCaseReads(ctx);
     await manyReaders(ctx);
   } finally {
