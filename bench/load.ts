@@ -29,7 +29,8 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
   let errors = 0;
   let sent = 0;
   let stopped = false;
-  opts.until?.finally(() => (stopped = true));
+  const stop = () => (stopped = true);
+  opts.until?.then(stop, stop);
   const started = process.hrtime.bigint();
 
   const once = (n: number) =>
