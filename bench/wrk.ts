@@ -100,8 +100,9 @@ export async function wrk(opts: WrkOptions): Promise<LoadResult> {
   fs.mkdirSync(opts.workDir, { recursive: true });
   fs.writeFileSync(script, SCRIPT);
   fs.writeFileSync(requests, requestLines(opts.requests));
-  // One thread: the server under test keeps the other core.
-  const args = ["-t1", `-c${opts.connections}`, `-d${opts.seconds}s`, "--timeout", "30s", "-s", script, opts.url, "--", opts.auth ?? "", requests];
+  // wrk's default two threads (one per connection at most): they got more from bare node:http than one did.
+  const threads = Math.min(2, opts.connections);
+  const args = [`-t${threads}`, `-c${opts.connections}`, `-d${opts.seconds}s`, "--timeout", "30s", "-s", script, opts.url, "--", opts.auth ?? "", requests];
   const { stdout } = await promisify(execFile)("wrk", args, { maxBuffer: 1 << 20 });
   return parseWrkResult(stdout);
 }
