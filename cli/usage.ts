@@ -96,6 +96,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
       host: { type: "string", value: "ADDRESS", help: `interface to listen on (default ${DEFAULT_HOST})` },
       port: { type: "string", value: "N", help: `TCP port, 0 for any free one (default ${DEFAULT_PORT})` },
       data: { type: "string", value: "DIR", help: `data directory (default ${DEFAULT_DATA_DIR}); one bus per directory` },
+      "retain-days": { type: "string", value: "N", help: "remove messages older than N days (default: keep everything)" },
+      archive: { type: "string", value: "gzip|none", help: "what happens to removed lines: a gzip archive per month in DIR/archive (default), or nothing" },
     },
     notes: [
       "Credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",

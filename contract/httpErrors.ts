@@ -21,6 +21,7 @@ export const HTTP_ERRORS = {
   uriTooLong: { status: 414, text: "the request's URL is too long" },
   unsupportedMediaType: { status: 415, text: "Content-Type must be application/json" },
   expectationFailed: { status: 417, text: "unsupported Expect header: only 100-continue is understood" },
+  idempotencyConflict: { status: 422, text: "this Idempotency-Key was used for another message" },
   rateLimited: { status: 429, text: "too many requests, slow down" },
   headersTooLarge: { status: 431, text: "the request's headers are too large" },
   internal: { status: 500, text: "internal error" },

@@ -235,6 +235,18 @@ export const STACK_CONFIG = {
     description: "Rotation marker. Change it (e.g. to today's date) to generate a new bus password on the next `pulumi up`.",
     rule: z.string().min(1, "must not be empty"),
   },
+  retainDays: {
+    type: "integer",
+    default: 0,
+    description: "Remove messages (and their acks) older than this many days, archived on the data volume; 0 keeps everything.",
+    rule: z.coerce.number().int("must be a whole number of days").min(0, "must be 0 (keep everything) or more").max(36500, "must be at most 36500"),
+  },
+  archiveRemoved: {
+    type: "boolean",
+    default: true,
+    description: "Keep what retention removes in a gzip archive per month on the data volume (archive/YYYY-MM/); false drops it.",
+    rule: booleanText,
+  },
   rateLimit: {
     type: "integer",
     default: DEFAULT_RATE_LIMIT.perSecond,
@@ -335,6 +347,8 @@ export function hostConfigOf(cfg: StackConfig, volumeDevice: string): HostConfig
       clientSshKeys: cfg.clientSshKeys,
       rootSshKeys: [cfg.sshPublicKey, cfg.sshNewPublicKey].filter((key) => key !== undefined),
       volume: { device: volumeDevice },
+      ...(cfg.retainDays > 0 && { retainDays: cfg.retainDays }),
+      archiveRemoved: cfg.archiveRemoved,
     });
   } catch (err) {
     throw new Error(`Invalid claude-bus stack config: ${(err as Error).message}`);

@@ -87,6 +87,9 @@ export const HostConfigSchema = z
     publicIpv4: ipv4.optional(),
     /** The DNS-over-HTTPS resolver (JSON API) that check asks. */
     dohUrl: dohUrl.default(PUBLIC_DOH_URL),
+    /** Remove messages older than this many days (absent: keep everything), archiving them unless archiveRemoved is false. */
+    retainDays: z.number().int().min(1).max(36500).optional(),
+    archiveRemoved: z.boolean().default(true),
     /** When unattended-upgrades may reboot for a security update that needs it (HH:MM, host time), or "never". */
     autoReboot: z
       .string()

@@ -5,17 +5,30 @@ import { z } from "zod";
 import { AUTH_REALM } from "../contract/httpErrors";
 import { DEFAULT_PAGE_LIMIT, MAX_BODY_BYTES, MAX_PAGE_LIMIT, MAX_REQUEST_BYTES } from "../contract/defaults";
 import { describeIssue, IssueWords } from "../contract/issues";
-import { AckBodySchema, isBodyTooLarge, MESSAGE_ID_PATTERN, MessagesQuerySchema, PostBodySchema } from "../contract/message";
+import {
+  AckBodySchema,
+  BatchAckBodySchema,
+  IDEMPOTENCY_KEY_PATTERN,
+  isBodyTooLarge,
+  MESSAGE_ID_PATTERN,
+  MessagesQuerySchema,
+  PostBodySchema,
+} from "../contract/message";
 import { CredentialChecker } from "./credentials";
 import { HttpError, errorHandler, sendError } from "./httpErrors";
 import { writePage } from "./page";
+import type { Presence } from "./presence";
+import { waitForMessage } from "./longPoll";
 import type { Log } from "./log";
-import { BusStore } from "./store";
+import { BusStore, IdempotencyConflict } from "./store";
+import type { Waiters } from "./waiters";
 
 export interface AppDeps {
   store: BusStore;
   auth: CredentialChecker;
   log: Log;
+  presence: Presence;
+  waiters: Waiters;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
 }
@@ -25,7 +38,7 @@ function sendJson(res: Response, status: number, value: unknown): void {
   res.status(status).type("application/json").send(`${JSON.stringify(value)}\n`);
 }
 
-export function createApp({ store, auth, log, closing }: AppDeps): express.Express {
+export function createApp({ store, auth, log, presence, waiters, closing }: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -34,9 +47,11 @@ export function createApp({ store, auth, log, closing }: AppDeps): express.Expre
     const started = process.hrtime.bigint();
     res.setHeader("X-Robots-Tag", "noindex");
     if (closing()) res.setHeader("Connection", "close");
-    res.on("finish", () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log({ level: "info", msg: "request", method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 100) / 100 });
+    const elapsed = () => Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
+    res.on("finish", () => log({ level: "info", msg: "request", method: req.method, path: req.path, status: res.statusCode, ms: elapsed() }));
+    // A client that left before its answer (a long-poll given up): logged too, without a status.
+    res.on("close", () => {
+      if (!res.writableFinished) log({ level: "info", msg: "request abandoned", method: req.method, path: req.path, ms: elapsed() });
     });
     next();
   });
@@ -57,7 +72,11 @@ export function createApp({ store, auth, log, closing }: AppDeps): express.Expre
   const jsonBody: express.RequestHandler[] = [requireJson, express.raw({ type: () => true, limit: MAX_REQUEST_BYTES }), decodeJson];
 
   app.get("/health", (_req, res) => {
-    sendJson(res, 200, { ok: true, count: store.count, now: new Date().toISOString() });
+    sendJson(res, 200, { ok: true, count: store.count, now: new Date().toISOString(), oldest: store.oldest === null ? null : String(store.oldest), bytes: store.bytes });
+  });
+
+  app.get("/machines", (_req, res) => {
+    sendJson(res, 200, { machines: presence.machines((name) => store.unreadCount(name)) });
   });
 
   app.get("/robots.txt", (_req, res) => {
@@ -68,7 +87,18 @@ export function createApp({ store, auth, log, closing }: AppDeps): express.Expre
     const body = req.body as { body?: unknown } | null;
     if (isBodyTooLarge(body?.body)) throw new HttpError("tooLarge", `body is larger than ${MAX_BODY_BYTES} bytes of UTF-8`);
     const input = parse(PostBodySchema, body, { root: "request body", unknown: "field" });
-    sendJson(res, 201, await store.post(input));
+    const key = req.header("Idempotency-Key");
+    if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) throw new HttpError("badRequest", "Idempotency-Key: must be 1-128 visible ASCII characters");
+    presence.named([input.from, input.to]);
+    if (input.reply_to !== undefined && !store.has(Number(input.reply_to))) throw new HttpError("badRequest", `reply_to: no message with id "${input.reply_to}"`);
+    try {
+      const { message, replayed } = await store.post(input, key);
+      if (replayed) res.setHeader("Idempotent-Replayed", "true");
+      sendJson(res, replayed ? 200 : 201, message);
+    } catch (error) {
+      if (error instanceof IdempotencyConflict) throw new HttpError("idempotencyConflict", error.message);
+      throw error;
+    }
   });
 
   app.get("/messages", async (req, res) => {
@@ -77,24 +107,47 @@ export function createApp({ store, auth, log, closing }: AppDeps): express.Expre
       if (typeof value !== "string") throw new HttpError("badRequest", `${key}: must be given once, as a plain value`);
     }
     const q = parse(MessagesQuerySchema, query, { root: "query", unknown: "parameter" });
-    await writePage(res, store, {
+    presence.named([q.to, q.from, q.unread_by]);
+    const selection = {
       since: q.since === undefined ? 0 : Number(q.since),
       to: q.to,
       from: q.from,
       unreadBy: q.unread_by,
+      tag: q.tag,
+      thread: q.thread === undefined ? undefined : Number(q.thread),
       limit: q.limit === undefined ? DEFAULT_PAGE_LIMIT : Math.min(Number(q.limit), MAX_PAGE_LIMIT),
-    });
+    };
+    const wait = Number(q.wait ?? 0);
+    if (wait > 0 && store.select({ ...selection, limit: 1 }).length === 0 && !(await waitForMessage(waiters, selection, wait * 1000, res))) return;
+    await writePage(res, store, selection);
+  });
+
+  app.post("/ack", jsonBody, async (req: Request, res: Response) => {
+    const { reader, ids } = parse(BatchAckBodySchema, req.body, { root: "request body", unknown: "field" });
+    presence.named([reader]);
+    const result = await store.ackMany(reader, ids.map(Number));
+    const strings = (list: number[]) => list.map(String);
+    sendJson(res, 200, { ok: true, reader, acked: strings(result.acked), already: strings(result.already), unknown: strings(result.unknown) });
   });
 
   app.post("/ack/:id", jsonBody, async (req: Request, res: Response) => {
     const id = req.params.id as string;
     const { reader } = parse(AckBodySchema, req.body, { root: "request body", unknown: "field" });
+    presence.named([reader]);
     const result = MESSAGE_ID_PATTERN.test(id) ? await store.ack(Number(id), reader) : null;
     if (!result) throw new HttpError("notFound", `no message with id ${JSON.stringify(id)}`);
     sendJson(res, 200, { ok: true, id, reader, already: result.already });
   });
 
-  const routes: Record<string, string> = { "/health": "GET, HEAD", "/robots.txt": "GET, HEAD", "/post": "POST", "/messages": "GET, HEAD", "/ack/:id": "POST" };
+  const routes: Record<string, string> = {
+    "/health": "GET, HEAD",
+    "/robots.txt": "GET, HEAD",
+    "/post": "POST",
+    "/messages": "GET, HEAD",
+    "/ack": "POST",
+    "/ack/:id": "POST",
+    "/machines": "GET, HEAD",
+  };
   for (const [path, allow] of Object.entries(routes)) {
     app.all(path, (req, res) => {
       res.setHeader("Allow", allow);

@@ -44,6 +44,8 @@ interface Pending {
 export class AppendLog {
   private queue: Pending[] = [];
   private writing = false;
+  /** Set while a compaction swaps the file: records queue up and are written after it. */
+  private held = false;
   private needsTruncate = false;
   private drained: Array<() => void> = [];
 
@@ -66,13 +68,39 @@ export class AppendLog {
   append<R>(prepare: (positionInBatch: number) => Buffer, committed: (offset: number, length: number) => R): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ prepare, committed, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.writing) void this.flushLoop();
+      if (!this.writing && !this.held) void this.flushLoop();
     });
+  }
+
+  /** Bytes of complete records in the file. */
+  get length(): number {
+    return this.goodLength;
+  }
+
+  /**
+   * Runs `swap` with no write in flight and new records held back, then writes them. `swap` may replace
+   * the file (by rename) and return the new file's length; the log then writes to the new file.
+   */
+  async exclusive<T>(swap: (length: number) => Promise<{ result: T; newLength?: number }>): Promise<T> {
+    this.held = true;
+    try {
+      while (this.writing) await new Promise<void>((resolve) => this.drained.push(resolve));
+      const { result, newLength } = await swap(this.goodLength);
+      if (newLength !== undefined) {
+        await this.file?.close();
+        this.file = null;
+        this.goodLength = newLength;
+      }
+      return result;
+    } finally {
+      this.held = false;
+      if (this.queue.length > 0 && !this.writing) void this.flushLoop();
+    }
   }
 
   /** Resolves once nothing is queued or being written. */
   idle(): Promise<void> {
-    if (!this.writing && this.queue.length === 0) return Promise.resolve();
+    if (!this.writing && (this.queue.length === 0 || this.held)) return Promise.resolve();
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
@@ -84,7 +112,7 @@ export class AppendLog {
 
   private async flushLoop(): Promise<void> {
     this.writing = true;
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && !this.held) {
       const batch = this.queue.splice(0);
       await this.writeBatch(batch);
     }

@@ -8,6 +8,9 @@ import { CONNECTION_TIMEOUTS, ConnectionTimeouts, guardConnections, serverOption
 import { CredentialChecker, CredentialSource, loadCredential } from "./credentials";
 import { lockDataDir } from "./dataDirLock";
 import { LineSink, stdoutSink, structuredLogger } from "./log";
+import { Presence } from "./presence";
+import { RetentionOptions, startRetention } from "./retention";
+import { Waiters } from "./waiters";
 import { BusStore } from "./store";
 
 export interface BusOptions {
@@ -20,6 +23,8 @@ export interface BusOptions {
   log?: LineSink;
   /** How long a connection may idle before its first byte, and a request take to arrive (defaults suit the host). */
   timeouts?: Partial<ConnectionTimeouts>;
+  /** Remove messages older than this, by compaction (absent: keep everything). */
+  retention?: RetentionOptions;
 }
 
 export interface RunningBus {
@@ -29,6 +34,8 @@ export interface RunningBus {
   close(): Promise<void>;
   /** Re-read a file credential source (rotation without restart); a bad file keeps the old one. */
   reloadCredentials(): void;
+  /** Requests held by long-poll right now. */
+  waiting(): number;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -45,9 +52,19 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const server = http.createServer(serverOptions(timeouts));
   guardConnections(server, timeouts);
   const host = opts.host ?? DEFAULT_HOST;
+  const presence = Presence.load(opts.dataDir);
+  let waiters: Waiters | undefined;
   try {
-    store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }));
-    server.on("request", createApp({ store, auth, log, closing: () => closing }));
+    store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }), {
+      posted: (m) => {
+        presence.posted(m.from, m.to, m.time);
+        waiters?.posted(m);
+      },
+      acked: (reader, time) => presence.acked(reader, time),
+    });
+    const opened = store;
+    waiters = new Waiters((n, q) => opened.matches(n, q));
+    server.on("request", createApp({ store, auth, log, presence, waiters, closing: () => closing }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {
@@ -61,6 +78,8 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     throw error;
   }
   const opened = store;
+  const retention = opts.retention && startRetention(opened, opts.retention, log);
+  presence.startSaving((error) => log({ level: "warn", msg: "presence not saved", error: error.message }));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log({ msg: "listening", url, dataDir: opts.dataDir, messages: opened.count });
@@ -72,17 +91,21 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     close() {
       closed ??= (async () => {
         closing = true;
+        retention?.stop();
+        waiters?.wakeAll();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await stopped;
         clearTimeout(force);
         await opened.close();
+        await presence.close();
         await lock.release();
         log({ msg: "stopped", messages: opened.count });
       })();
       return closed;
     },
+    waiting: () => waiters?.size ?? 0,
     reloadCredentials() {
       try {
         auth.set(loadCredential(opts.credentials));

@@ -1,83 +1,128 @@
 /**
  * The durable store: bus.jsonl holds one line per message, exactly the object POST /post returned
- * (read_by is [sender] there; later acks are not rewritten into it). acks.jsonl holds one line per ack,
- * {"id","reader","ts"}. Both are append-only with group commit; nothing is acknowledged before its
- * fsync. Metadata is indexed in memory, bodies are read back from bus.jsonl with pread on demand.
+ * (read_by is [sender] there; later acks are not rewritten into it), plus its Idempotency-Key if it had
+ * one. acks.jsonl holds one line per ack, {"id","reader","ts"}. Both are append-only with group commit;
+ * nothing is acknowledged before its fsync. Metadata is indexed in memory, bodies are read back from
+ * bus.jsonl with pread on demand. With retention, old messages are compacted away (compaction.ts).
  */
 import * as fs from "fs";
 import { promises as fsp } from "fs";
 import * as path from "path";
-import type { z } from "zod";
-import { describeIssue } from "../contract/issues";
-import { AckRecordSchema, BROADCAST, Message, NewMessage, StoredMessage, StoredMessageSchema } from "../contract/message";
+import { BROADCAST, Message, NewMessage, StoredMessage } from "../contract/message";
 import { AppendLog, PendingTail, StorageError } from "./appendLog";
+import { compact, CompactionOptions, readFirstKept } from "./compaction";
+import { IdempotencyKeys } from "./idempotency";
 import { jsonLine, LinesRead, readLines } from "./jsonl";
 import { MessageIndex, Selection } from "./messageIndex";
+import { parseStoredAck, parseStoredLine } from "./storedLine";
 
 export const MESSAGES_FILE = "bus.jsonl";
 export const ACKS_FILE = "acks.jsonl";
 
 type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
+/** What the store tells others as data comes in (from its replay too): presence, long-poll waiters. */
+export interface StoreListener {
+  posted?(m: { n: number; from: string; to: string; thread: number; tags: readonly string[]; time: number }): void;
+  acked?(reader: string, time: number): void;
+}
+
+/** A post's Idempotency-Key was used before, for another message. */
+export class IdempotencyConflict extends Error {
+  constructor(readonly id: string) {
+    super(`this Idempotency-Key was used for another message (#${id}): a retry must repeat the same request`);
+    this.name = "IdempotencyConflict";
+  }
+}
+
 /** How many damaged lines are logged one by one at start-up; the rest are counted. */
 const DAMAGED_LINES_LOGGED = 20;
 
 export class BusStore {
   private readonly pendingAcks = new Map<string, Promise<unknown>>();
+  /** Posts with a key whose message is being written: a concurrent repeat waits for it. */
+  private readonly pendingKeys = new Map<string, Promise<Message>>();
   /** Read-only descriptor for bodies; opened at the first read (the file may not exist before the first post). */
   private readFd: number | null = null;
+  private compacting: Promise<unknown> | null = null;
 
   private constructor(
+    private readonly dataDir: string,
     private readonly index: MessageIndex,
+    private readonly keys: IdempotencyKeys,
     private readonly messages: AppendLog,
     private readonly acks: AppendLog,
-    private readonly messagesPath: string,
+    private readonly listener: StoreListener,
+    private readonly log: Log,
   ) {}
 
   /**
    * Replays both files. A line that ends in a newline was written whole: one that is not a valid record
    * was damaged later, and is kept in place, skipped, and logged; the ids it may have held stay taken,
-   * so no id is ever given out twice. Only bytes after the last newline are a torn write.
+   * so no id is ever given out twice. Only bytes after the last newline are a torn write. Lines below the
+   * first id a compaction kept (it was interrupted before swapping the files) are skipped quietly.
    */
-  static async open(dataDir: string, log: Log): Promise<BusStore> {
+  static async open(dataDir: string, log: Log, listener: StoreListener = {}): Promise<BusStore> {
     const index = new MessageIndex();
+    const keys = new IdempotencyKeys();
     const messagesPath = path.join(dataDir, MESSAGES_FILE);
     const acksPath = path.join(dataDir, ACKS_FILE);
     const started = Date.now();
     const damage = damageLog(log);
+    const firstKept = await readFirstKept(dataDir);
+    index.startAt(firstKept);
 
     let unaccounted = 0; // damaged lines since the last good one: each may have been a message
     const messagesRead = replay(messagesPath, (text, offset, length, lineNo) => {
-      const m = parseRecord(StoredMessageSchema, text);
+      const m = parseStoredLine(text);
+      if (typeof m !== "string" && Number(m.id) < firstKept) return;
       const expected = index.count + unaccounted + 1;
       if (typeof m === "string" || Number(m.id) <= index.count) {
         damage(MESSAGES_FILE, lineNo, typeof m === "string" ? m : `id ${m.id} was taken already`);
         unaccounted++;
         return;
       }
-      if (Number(m.id) > expected) damage(MESSAGES_FILE, lineNo, `ids ${expected}-${Number(m.id) - 1} are missing before it`);
-      while (index.count < Number(m.id) - 1) index.addLost();
+      const n = Number(m.id);
+      if (n > expected) damage(MESSAGES_FILE, lineNo, `ids ${expected}-${n - 1} are missing before it`);
+      while (index.count < n - 1) index.addLost();
       unaccounted = 0;
-      index.add(offset, length, m.from, m.to, Number(m.thread ?? m.id));
+      const time = Date.parse(m.ts);
+      const thread = Number(m.thread ?? m.id);
+      index.add({ offset, length, time, from: m.from, to: m.to, thread, tags: m.tags });
+      if (m.idempotency_key !== undefined) keys.remember(m.from, m.idempotency_key, n, time);
+      listener.posted?.({ n, from: m.from, to: m.to, thread, tags: m.tags, time });
     });
     for (; unaccounted > 0; unaccounted--) index.addLost();
     const acksRead = replay(acksPath, (text, _offset, _length, lineNo) => {
-      const a = parseRecord(AckRecordSchema, text);
+      const a = parseStoredAck(text);
       if (typeof a === "string") return damage(ACKS_FILE, lineNo, a);
-      if (!index.exists(Number(a.id))) return damage(ACKS_FILE, lineNo, `ack of message ${a.id}, which is not in ${MESSAGES_FILE}`);
-      index.markRead(Number(a.id), a.reader);
+      const n = Number(a.id);
+      if (n < firstKept) return;
+      if (!index.exists(n)) return damage(ACKS_FILE, lineNo, `ack of message ${a.id}, which is not in ${MESSAGES_FILE}`);
+      index.markRead(n, a.reader);
+      listener.acked?.(a.reader, Date.parse(a.ts) || 0);
     });
     damage.summary();
-    log("info", "store replayed", { dataDir, messages: index.count, ms: Date.now() - started });
+    log("info", "store replayed", { dataDir, messages: index.live, ms: Date.now() - started });
 
     const messages = new AppendLog(messagesPath, messagesRead.completeLength, await setTornTailAside(messagesPath, messagesRead, log));
     const acks = new AppendLog(acksPath, acksRead.completeLength, await setTornTailAside(acksPath, acksRead, log));
-    return new BusStore(index, messages, acks, messagesPath);
+    return new BusStore(dataDir, index, keys, messages, acks, listener, log);
   }
 
   /** Messages that can be read. */
   get count(): number {
     return this.index.live;
+  }
+
+  /** The oldest id kept, or null when the store holds none. */
+  get oldest(): number | null {
+    return this.index.oldest ?? null;
+  }
+
+  /** The store's size on disk, in bytes. */
+  get bytes(): number {
+    return this.messages.length + this.acks.length;
   }
 
   /** Whether message n exists (and can be read). */
@@ -87,14 +132,158 @@ export class BusStore {
 
   /**
    * Append a message; resolves with it once it is on disk. Ids follow commit order. A reply joins the
-   * thread of the message it answers (which the caller checked exists).
+   * thread of the message it answers (which the caller checked exists). With an Idempotency-Key, a repeat
+   * of a post from the same sender within the window gets the message that post made (`replayed`), and a
+   * different message under the same key is an IdempotencyConflict.
    */
-  post(input: NewMessage): Promise<Message> {
+  async post(input: NewMessage, idempotencyKey?: string): Promise<{ message: Message; replayed: boolean }> {
+    if (idempotencyKey === undefined) return { message: await this.append(input), replayed: false };
+    const entry = `${input.from}\0${idempotencyKey}`;
+    const pending = this.pendingKeys.get(entry);
+    const earlier = pending ? Number((await pending).id) : this.keys.find(input.from, idempotencyKey);
+    if (earlier !== undefined && this.index.exists(earlier)) {
+      const message = JSON.parse(this.messageJson(earlier)) as Message;
+      if (!sameRequest(message, input)) throw new IdempotencyConflict(message.id);
+      return { message, replayed: true };
+    }
+    const write = this.append(input, idempotencyKey);
+    this.pendingKeys.set(entry, write);
+    try {
+      return { message: await write, replayed: false };
+    } finally {
+      this.pendingKeys.delete(entry);
+    }
+  }
+
+  /** Record that reader read message n. Returns null for an unknown id. */
+  async ack(n: number, reader: string): Promise<{ already: boolean } | null> {
+    const result = await this.ackMany(reader, [n]);
+    if (result.unknown.length > 0) return null;
+    return { already: result.already.length > 0 };
+  }
+
+  /** Acks many messages for one reader in one write and one fsync, sorting the ids into acked, already and unknown. */
+  async ackMany(reader: string, ids: number[]): Promise<{ acked: number[]; already: number[]; unknown: number[] }> {
+    const fresh: number[] = [];
+    const already: number[] = [];
+    const unknown: number[] = [];
+    const inFlight: Array<Promise<unknown>> = [];
+    for (const n of new Set(ids)) {
+      if (!this.index.exists(n)) unknown.push(n);
+      else if (this.index.isRead(n, reader)) already.push(n);
+      else if (this.pendingAcks.has(`${n}/${reader}`)) {
+        inFlight.push(this.pendingAcks.get(`${n}/${reader}`)!);
+        already.push(n);
+      } else fresh.push(n);
+    }
+    if (fresh.length > 0) {
+      const time = new Date();
+      const write = this.acks.append(
+        () => Buffer.concat(fresh.map((n) => jsonLine({ id: String(n), reader, ts: time.toISOString() }))),
+        () => {
+          for (const n of fresh) this.index.markRead(n, reader);
+          this.listener.acked?.(reader, time.getTime());
+        },
+      );
+      for (const n of fresh) this.pendingAcks.set(`${n}/${reader}`, write);
+      try {
+        await write;
+      } finally {
+        for (const n of fresh) this.pendingAcks.delete(`${n}/${reader}`);
+      }
+    }
+    await Promise.all(inFlight);
+    return { acked: fresh, already, unknown };
+  }
+
+  /** The numbers of the messages a query selects, oldest first. */
+  select(q: Selection): number[] {
+    return this.index.select(q);
+  }
+
+  /** Whether message n answers query q (for long-poll waiters). */
+  matches(n: number, q: Omit<Selection, "limit">): boolean {
+    return this.index.matches(n, q);
+  }
+
+  /** Every machine name in the data, and what each has not read. */
+  machineNames(): string[] {
+    return this.index.machineNames();
+  }
+
+  unreadCount(name: string): number {
+    return this.index.unreadCount(name);
+  }
+
+  /** Message n as the API returns it, as JSON text: one body in memory at a time. */
+  messageJson(n: number): string {
+    const { offset, length } = this.index.location(n);
+    const buf = Buffer.allocUnsafe(length);
+    this.readFd ??= fs.openSync(path.join(this.dataDir, MESSAGES_FILE), "r");
+    let got = 0;
+    while (got < length) {
+      const r = fs.readSync(this.readFd, buf, got, length - got, offset + got);
+      if (r === 0) throw new StorageError(path.join(this.dataDir, MESSAGES_FILE), Object.assign(new Error(`shorter than its index (message ${n})`), { code: "EIO" }));
+      got += r;
+    }
+    const { idempotency_key: _key, ...message } = JSON.parse(buf.toString("utf8")) as StoredMessage;
+    return JSON.stringify({ ...message, read_by: this.index.readBy(n), thread: message.thread ?? message.id });
+  }
+
+  /**
+   * Removes messages posted before `cutoff` (ms since the epoch), and their acks, by compaction: posts and
+   * acks go on being accepted. Resolves with how many were removed. One compaction at a time.
+   */
+  async removeOlderThan(cutoff: number, opts: CompactionOptions): Promise<number> {
+    if (this.compacting) await this.compacting.catch(() => undefined);
+    const firstKept = this.index.firstAtOrAfter(cutoff);
+    const oldest = this.index.oldest ?? this.index.count + 1;
+    if (firstKept <= oldest) return 0;
+    const run = (async () => {
+      const removed = this.index.removeBefore(firstKept);
+      const shift = await compact(
+        {
+          dataDir: this.dataDir,
+          messages: this.messages,
+          acks: this.acks,
+          firstKept,
+          count: this.index.count,
+          offsetOf: (n) => this.index.location(n).offset,
+          timeOf: (n) => this.index.timeOf(n),
+          live: (n) => this.index.exists(n),
+        },
+        opts,
+        this.log,
+      );
+      this.index.shiftOffsets(shift);
+      if (this.readFd !== null) fs.closeSync(this.readFd);
+      this.readFd = null;
+      return removed;
+    })();
+    this.compacting = run;
+    try {
+      return await run;
+    } finally {
+      this.compacting = null;
+    }
+  }
+
+  /** Finish a compaction and queued writes, and close the files. */
+  async close(): Promise<void> {
+    await this.compacting?.catch(() => undefined);
+    await Promise.all([this.messages.close(), this.acks.close()]);
+    if (this.readFd !== null) fs.closeSync(this.readFd);
+    this.readFd = null;
+  }
+
+  private append(input: NewMessage, idempotencyKey?: string): Promise<Message> {
     let message: Message;
     return this.messages.append(
       (positionInBatch) => {
         const id = String(this.index.count + 1 + positionInBatch);
-        const thread = input.reply_to === undefined ? id : String(this.index.threadOf(Number(input.reply_to)));
+        const replyTo = input.reply_to === undefined ? undefined : Number(input.reply_to);
+        // A reply to a message posted in this same batch takes that message's thread from the batch.
+        const thread = replyTo === undefined ? id : String(replyTo > this.index.count ? replyTo : this.index.threadOf(replyTo));
         message = {
           id,
           ts: new Date().toISOString(),
@@ -106,80 +295,33 @@ export class BusStore {
           thread,
           ...(input.reply_to !== undefined && { reply_to: input.reply_to }),
         };
-        return jsonLine(message);
+        return jsonLine(idempotencyKey === undefined ? message : { ...message, idempotency_key: idempotencyKey });
       },
       (offset, length) => {
-        this.index.add(offset, length - 1, message.from, message.to, Number(message.thread));
+        const n = Number(message.id);
+        const time = Date.parse(message.ts);
+        const thread = Number(message.thread);
+        this.index.add({ offset, length: length - 1, time, from: message.from, to: message.to, thread, tags: message.tags });
+        if (idempotencyKey !== undefined) this.keys.remember(message.from, idempotencyKey, n, time);
+        this.listener.posted?.({ n, from: message.from, to: message.to, thread, tags: message.tags, time });
         return message;
       },
     );
   }
+}
 
-  /** Record that reader read message n. Returns null for an unknown id. */
-  async ack(n: number, reader: string): Promise<{ already: boolean } | null> {
-    if (!this.index.exists(n)) return null;
-    if (this.index.isRead(n, reader)) return { already: true };
-    const key = `${n}/${reader}`;
-    const inFlight = this.pendingAcks.get(key);
-    if (inFlight) {
-      await inFlight;
-      return { already: true };
-    }
-    const write = this.acks.append(
-      () => jsonLine({ id: String(n), reader, ts: new Date().toISOString() }),
-      () => this.index.markRead(n, reader),
-    );
-    this.pendingAcks.set(key, write);
-    try {
-      await write;
-    } finally {
-      this.pendingAcks.delete(key);
-    }
-    return { already: false };
-  }
-
-  /** The numbers of the messages a query selects, oldest first. */
-  select(q: Selection): number[] {
-    return this.index.select(q);
-  }
-
-  /** Message n as the API returns it, as JSON text: one body in memory at a time. */
-  messageJson(n: number): string {
-    const { offset, length } = this.index.location(n);
-    const buf = Buffer.allocUnsafe(length);
-    this.readFd ??= fs.openSync(this.messagesPath, "r");
-    let got = 0;
-    while (got < length) {
-      const r = fs.readSync(this.readFd, buf, got, length - got, offset + got);
-      if (r === 0) throw new StorageError(this.messagesPath, Object.assign(new Error(`shorter than its index (message ${n})`), { code: "EIO" }));
-      got += r;
-    }
-    const { idempotency_key: _key, ...message } = JSON.parse(buf.toString("utf8")) as StoredMessage;
-    return JSON.stringify({ ...message, read_by: this.index.readBy(n), thread: message.thread ?? message.id });
-  }
-
-  /** Finish queued writes and close the files. */
-  async close(): Promise<void> {
-    await Promise.all([this.messages.close(), this.acks.close()]);
-    if (this.readFd !== null) fs.closeSync(this.readFd);
-    this.readFd = null;
-  }
+/** Whether a repeat under the same key asks for the same message. */
+function sameRequest(message: Message, input: NewMessage): boolean {
+  return (
+    message.to === (input.to ?? BROADCAST) &&
+    message.body === input.body &&
+    JSON.stringify(message.tags) === JSON.stringify(input.tags ?? []) &&
+    message.reply_to === input.reply_to
+  );
 }
 
 function replay(file: string, onLine: Parameters<typeof readLines>[1]): LinesRead {
   return fs.existsSync(file) ? readLines(file, onLine) : { completeLength: 0, tail: null };
-}
-
-/** The record, or what is wrong with the line. */
-function parseRecord<T>(schema: z.ZodType<T>, text: string): T | string {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return `not JSON: ${(error as Error).message}`;
-  }
-  const result = schema.safeParse(json);
-  return result.success ? result.data : describeIssue(result.error.issues[0], { root: "line" });
 }
 
 /** Logs damaged lines (the first few one by one, then a count), never their content. */

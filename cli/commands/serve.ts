@@ -5,7 +5,9 @@
 import * as path from "node:path";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from "../../contract/defaults";
 import { serveCredentials, writeLocalEnvFile } from "../../service/localCredentials";
-import { stdoutSink, structuredLogger } from "../../service/log";
+import type { RetentionOptions } from "../../service/retention";
+import type { CompactionStage } from "../../service/compaction";
+import { Log, stdoutSink, structuredLogger } from "../../service/log";
 import { startBus } from "../../service/server";
 import { noPositionals, ParsedCommand, stringOption } from "../args";
 import { EXIT } from "../exitCodes";
@@ -15,6 +17,7 @@ export interface ServeSettings {
   host: string;
   port: number;
   data: string;
+  retention?: RetentionOptions;
 }
 
 export function serveSettings(parsed: ParsedCommand): ServeSettings {
@@ -25,7 +28,23 @@ export function serveSettings(parsed: ParsedCommand): ServeSettings {
   if (host === "") throw new UsageError("serve: --host must not be empty");
   const data = stringOption(parsed, "data") ?? DEFAULT_DATA_DIR;
   if (data === "") throw new UsageError("serve: --data must not be empty");
-  return { host, port: Number(port), data };
+  const days = stringOption(parsed, "retain-days");
+  if (days !== undefined && (!/^\d{1,5}$/.test(days) || Number(days) < 1)) throw new UsageError("serve: --retain-days must be a whole number of days from 1");
+  const archive = stringOption(parsed, "archive") ?? "gzip";
+  if (archive !== "gzip" && archive !== "none") throw new UsageError('serve: --archive must be "gzip" or "none"');
+  if (days === undefined && parsed.values.archive !== undefined) throw new UsageError("serve: --archive goes with --retain-days");
+  return { host, port: Number(port), data, ...(days !== undefined && { retention: { days: Number(days), archive: archive === "gzip" } }) };
+}
+
+/**
+ * Logs each stage of a compaction. CLAUDE_BUS_COMPACTION_PAUSE=<stage> stops it there for good: the
+ * crash tests kill -9 the bus at each stage and check that the next start loses nothing.
+ */
+function compactionStages(log: Log, pauseAt: string | undefined): (stage: CompactionStage) => Promise<void> {
+  return async (stage) => {
+    log({ msg: "compaction stage", stage });
+    if (stage === pauseAt) await new Promise(() => undefined);
+  };
 }
 
 export async function serve(parsed: ParsedCommand, io: Io): Promise<number> {
@@ -48,7 +67,8 @@ export async function serve(parsed: ParsedCommand, io: Io): Promise<number> {
   process.on("SIGHUP", onHup).on("SIGTERM", onTerm).on("SIGINT", onInt);
   log({ msg: "starting", dataDir });
   try {
-    const bus = await startBus({ host: settings.host, port: settings.port, dataDir, credentials: credentials.source });
+    const retention = settings.retention && { ...settings.retention, onStage: compactionStages(log, io.env.CLAUDE_BUS_COMPACTION_PAUSE) };
+    const bus = await startBus({ host: settings.host, port: settings.port, dataDir, credentials: credentials.source, retention });
     if (credentials.localFile && "pass" in credentials.source) {
       const written = writeLocalEnvFile(credentials.localFile, credentials.source, bus.url);
       log({ msg: written ? "local credentials written" : "local credentials reused", file: credentials.localFile });

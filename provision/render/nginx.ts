@@ -1,5 +1,6 @@
 /** The nginx site for the bus: plain HTTP only for ACME and the redirect, everything else over TLS. */
 import { AUTH_REALM, HTTP_ERRORS, HttpErrorKind, errorBody } from "../../contract/httpErrors";
+import { MAX_WAIT_SECONDS } from "../../contract/defaults";
 import type { HostConfig } from "../config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, HTPASSWD_FILE, certDir } from "../paths";
 
@@ -42,6 +43,9 @@ const ERROR_URI = "/.claude-bus-error/";
 
 /** An nginx single-quoted string holding `text`, with its newlines as nginx's \n escape. */
 const nginxString = (text: string) => `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n")}'`;
+
+/** How long nginx waits for the service's answer, in seconds: the longest long-poll and then some. */
+const PROXY_READ_TIMEOUT_S = MAX_WAIT_SECONDS + 15;
 
 /** Idle connections to the service each nginx worker keeps for reuse (they need HTTP/1.1 and no Connection header). */
 const UPSTREAM_KEEPALIVE = 16;
@@ -128,6 +132,8 @@ export function renderNginxSite(cfg: HostConfig): string {
     `        auth_basic_user_file ${HTPASSWD_FILE};`,
     `        proxy_pass http://${zone}_service;`,
     `        proxy_http_version 1.1;`,
+    `        # Longer than the longest long-poll (wait=${MAX_WAIT_SECONDS}): nginx never cuts a waiting request short.`,
+    `        proxy_read_timeout ${PROXY_READ_TIMEOUT_S}s;`,
     `        proxy_set_header Connection "";`,
     `        proxy_set_header Host $host;`,
     `        proxy_set_header X-Real-IP $remote_addr;`,

@@ -2,6 +2,12 @@
 import type { HostConfig } from "../config";
 import { BUNDLE_INSTALL_PATH, CREDENTIALS_FILE, DATA_DIR, SERVICE_USER } from "../paths";
 
+/** `serve`'s retention flags, when the config sets a retention. */
+function retentionArgs(cfg: HostConfig): string {
+  if (cfg.retainDays === undefined) return "";
+  return ` --retain-days ${cfg.retainDays}${cfg.archiveRemoved ? "" : " --archive none"}`;
+}
+
 export function renderServiceUnit(cfg: HostConfig): string {
   return `# Managed by claude-bus provision: local edits are overwritten.
 [Unit]
@@ -18,7 +24,7 @@ Group=${SERVICE_USER}
 # The service reads BUS_USER/BUS_PASS from this file itself, again on SIGHUP, so rotation needs no restart.
 Environment=BUS_CREDENTIALS_FILE=${CREDENTIALS_FILE}
 Environment=NODE_ENV=production
-ExecStart=/usr/bin/node ${BUNDLE_INSTALL_PATH} --host 127.0.0.1 --port ${cfg.servicePort} --data ${DATA_DIR}
+ExecStart=/usr/bin/node ${BUNDLE_INSTALL_PATH} --host 127.0.0.1 --port ${cfg.servicePort} --data ${DATA_DIR}${retentionArgs(cfg)}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2s

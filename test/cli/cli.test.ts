@@ -35,7 +35,7 @@ describe("health", () => {
   it("--json prints the server's health object", async () => {
     const result = await run(["health", "--json"]);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ ok: true, count: expect.any(Number), now: expect.stringMatching(/Z$/) });
+    expect(JSON.parse(result.stdout)).toEqual({ ok: true, count: expect.any(Number), now: expect.stringMatching(/Z$/), oldest: null, bytes: 0 });
   });
 });
 

@@ -229,6 +229,21 @@ describe("provisioned throwaway host", () => {
     expect(await onHost(`jq -r 'select(.id == "${id}") | .body' ${DATA_DIR}/bus.jsonl`)).toBe(`${body}\n`);
   });
 
+  it("passes long-polls through nginx: a post wakes a waiting request at once, and a 55-second wait is held to its end", async () => {
+    const waiting = httpsRequest(ep, "GET", "/messages?from=waker&to=long-poll-probe&wait=30", { auth: auth(), timeoutMs: 40_000 });
+    await sleep(500);
+    const posted = JSON.parse((await httpsRequest(ep, "POST", "/post", { auth: auth(), json: { from: "waker", to: "long-poll-probe", body: "wake up" } })).body);
+    const woken = await waiting;
+    expect(woken.status).toBe(200);
+    expect(JSON.parse(woken.body).messages.map((m: { id: string }) => m.id)).toEqual([posted.id]);
+
+    const started = Date.now();
+    const held = await httpsRequest(ep, "GET", `/messages?to=long-poll-probe&since=${posted.id}&wait=55`, { auth: auth(), timeoutMs: 75_000 });
+    expect(held.status).toBe(200);
+    expect(JSON.parse(held.body)).toEqual({ messages: [] });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(54_000); // answered by the bus when its wait ran out, not cut by nginx
+  });
+
   it("lets a client key drop a file into the shared dir over SSH, group-owned through setgid", async () => {
     const file = join(home, "payload.txt");
     writeFileSync(file, "payload\n");

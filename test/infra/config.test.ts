@@ -136,6 +136,15 @@ describe("Pulumi.yaml", () => {
   });
 });
 
+describe("retention", () => {
+  it("is off by default and reaches the host config when set", () => {
+    expect(hostConfigOf(parseStackConfig(baseConfig())).retainDays).toBeUndefined();
+    const host = hostConfigOf(parseStackConfig({ ...baseConfig(), retainDays: "30", archiveRemoved: "false" }));
+    expect([host.retainDays, host.archiveRemoved]).toEqual([30, false]);
+    expect(() => parseStackConfig({ ...baseConfig(), retainDays: "-1" })).toThrow(/retainDays: must be 0/);
+  });
+});
+
 describe("the service's memory ceiling", () => {
   it.each([
     ["s-1vcpu-1gb", 512],

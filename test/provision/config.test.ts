@@ -20,6 +20,7 @@ describe("parseHostConfig", () => {
       ipv6: true,
       servicePort: 8787,
       serviceMemoryMiB: 512,
+      archiveRemoved: true,
       maxBodyKiB: 520,
       rateLimit: { perSecond: 20, burst: 100 },
       sharedDir: { group: "claude-bus-files", dropUser: "claude-drop" },

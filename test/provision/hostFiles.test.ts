@@ -62,6 +62,12 @@ describe("claude-bus.service", () => {
     expect(renderServiceUnit(cfgOf({ servicePort: 9999 }))).toContain("--port 9999 ");
   });
 
+  it("passes a retention to serve only when the config sets one", () => {
+    expect(unit).not.toContain("--retain-days");
+    expect(renderServiceUnit(cfgOf({ retainDays: 30 }))).toMatch(/ --data \/opt\/claude-bus\/data --retain-days 30$/m);
+    expect(renderServiceUnit(cfgOf({ retainDays: 7, archiveRemoved: false }))).toMatch(/ --retain-days 7 --archive none$/m);
+  });
+
   it("caps the service's memory so an overload ends the bus, not nginx or sshd", () => {
     expect(unit).toMatch(/^MemoryHigh=409M$/m);
     expect(unit).toMatch(/^MemoryMax=512M$/m);

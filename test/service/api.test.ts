@@ -29,7 +29,7 @@ describe("bus HTTP API", () => {
   test("GET /health reports ok, the count and the server time", async () => {
     let r = await request(bus.url, "/health");
     expect(r.status).toBe(200);
-    expect(r.json).toEqual({ ok: true, count: 0, now: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) });
+    expect(r.json).toEqual({ ok: true, count: 0, now: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), oldest: null, bytes: 0 });
     await post({ from: "a", body: "x" });
     r = await request(bus.url, "/health");
     expect(r.json.count).toBe(1);
@@ -227,7 +227,7 @@ describe("bus HTTP API", () => {
   });
 
   test("unknown routes are 404 and wrong methods 405, both JSON", async () => {
-    for (const route of ["/", "/nope", "/ack", "/ack/", "/messages/1", "/post/x"]) {
+    for (const route of ["/", "/nope", "/messages/1", "/post/x"]) {
       const r = await request(bus.url, route);
       expect({ route, status: r.status }).toEqual({ route, status: 404 });
       expect(r.json).toEqual({ error: expect.any(String) });
@@ -238,6 +238,9 @@ describe("bus HTTP API", () => {
       ["POST", "/health", "GET, HEAD"],
       ["DELETE", "/messages", "GET, HEAD"],
       ["GET", "/ack/1", "POST"],
+      ["GET", "/ack", "POST"],
+      ["GET", "/ack/", "POST"],
+      ["POST", "/machines", "GET, HEAD"],
       ["PATCH", "/robots.txt", "GET, HEAD"],
     ];
     for (const [method, route, allow] of cases) {

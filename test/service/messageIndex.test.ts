@@ -1,6 +1,11 @@
-import { MessageIndex } from "../../service/messageIndex";
+import { IndexedMessage, MessageIndex } from "../../service/messageIndex";
 import { NextUnread } from "../../service/nextUnread";
 import { ReadSet } from "../../service/readSet";
+
+/** Adds the next message (posted at time 0, starting its own thread, untagged unless `extra` says otherwise). */
+function put(index: MessageIndex, offset: number, length: number, from: string, to: string, extra: Partial<IndexedMessage> = {}): void {
+  index.add({ offset, length, time: 0, from, to, thread: index.count + 1, tags: [], ...extra });
+}
 
 /** A tiny deterministic PRNG so a failure is reproducible. */
 function prng(seed: number): () => number {
@@ -31,7 +36,7 @@ describe("MessageIndex.select", () => {
       if (r < 0.35 || messages.length === 0) {
         const from = pick(names);
         const to = rand() < 0.3 ? "any" : pick(names);
-        index.add(step * 100, 10, from, to);
+        put(index, step * 100, 10, from, to);
         messages.push({ from, to, readers: new Set([from]) });
       } else if (r < 0.7) {
         // Acks mostly in order, sometimes far back: both shapes the low-water marks must handle.
@@ -73,10 +78,10 @@ describe("MessageIndex.select", () => {
 
   test("a reader who acked thousands of messages (bitmap read set) still filters exactly", () => {
     const index = new MessageIndex();
-    for (let n = 1; n <= 20_000; n++) index.add(n, 1, "sender", n % 2 === 0 ? "me" : "any");
+    for (let n = 1; n <= 20_000; n++) put(index, n, 1, "sender", n % 2 === 0 ? "me" : "any");
     for (let n = 1; n <= 20_000; n++) if (n !== 777 && n !== 15_000) index.markRead(n, "me");
     expect(index.select({ since: 0, to: "me", unreadBy: "me", limit: 50 })).toEqual([777, 15_000]);
-    index.add(0, 1, "sender", "me");
+    put(index, 0, 1, "sender", "me");
     expect(index.select({ since: 0, to: "me", unreadBy: "me", limit: 50 })).toEqual([777, 15_000, 20_001]);
     expect(index.select({ since: 800, to: "me", unreadBy: "me", limit: 1 })).toEqual([15_000]);
   });
@@ -86,7 +91,7 @@ describe("what readers cost", () => {
   /** A store of `messages` messages, and `readers` reader names the index knows (each acked message 1) that each asked once. */
   function indexWithReaders(messages: number, readers: number, cursorCacheBytes?: number): MessageIndex {
     const index = new MessageIndex({ cursorCacheBytes, cursorMinList: 0 });
-    for (let n = 1; n <= messages; n++) index.add(n * 100, 10, "sender", n % 3 === 0 ? "any" : "me");
+    for (let n = 1; n <= messages; n++) put(index, n * 100, 10, "sender", n % 3 === 0 ? "any" : "me");
     for (let r = 0; r < readers; r++) {
       index.markRead(1, `reader-${r}`);
       index.select({ since: 0, unreadBy: `reader-${r}`, limit: 1 });
@@ -98,8 +103,8 @@ describe("what readers cost", () => {
   test("a post touches no reader's cursor, however many readers ever asked", () => {
     const index = indexWithReaders(500, 2_000);
     const append = jest.spyOn(NextUnread.prototype, "append");
-    index.add(0, 10, "sender", "me");
-    index.add(0, 10, "sender", "any");
+    put(index, 0, 10, "sender", "me");
+    put(index, 0, 10, "sender", "any");
     expect(append).not.toHaveBeenCalled();
     // The cursor catches up when its reader next asks.
     expect(index.select({ since: 500, unreadBy: "reader-7", limit: 10 })).toEqual([501, 502]);

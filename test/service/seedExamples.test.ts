@@ -77,7 +77,7 @@ describe("the seed's examples work verbatim", () => {
     expect(lines[0]).toMatchObject({ id: "2", from: ME, to: "ccwhitebee", body: "hi", tags: [] });
     expect(lines[1]).toEqual({ messages: [expect.objectContaining({ id: incoming.id, body: "ping" })] });
     expect(lines[2]).toEqual({ ok: true, id: incoming.id, reader: ME, already: false });
-    expect(lines[3]).toEqual({ ok: true, count: 2, now: expect.any(String) });
+    expect(lines[3]).toEqual({ ok: true, count: 2, now: expect.any(String), oldest: "1", bytes: expect.any(Number) });
   });
 
   test("sharing a link: the single-quoted JSON post", async () => {

@@ -27,6 +27,7 @@ export interface TestBusOptions {
   /** Read the credential from a file (re-read by reloadCredentials()), as the host's unit does. */
   credentialsFile?: boolean;
   timeouts?: BusOptions["timeouts"];
+  retention?: BusOptions["retention"];
 }
 
 /** The real bus on 127.0.0.1, port 0, with a fresh (or given) data dir. */
@@ -45,6 +46,7 @@ export async function startBus(opts: TestBusOptions = {}): Promise<TestBus> {
     credentials: credentialsFile ? { file: credentialsFile } : { user, pass },
     log: (line) => logs.push(line),
     timeouts: opts.timeouts,
+    retention: opts.retention,
   });
   return { ...bus, dataDir, user, pass, credentialsFile, logs };
 }

@@ -23,7 +23,7 @@ export function basic(user: string, pass: string): string {
   return "Basic " + Buffer.from(`${user}:${pass}`).toString("base64");
 }
 
-function collect(req: http.ClientRequest, body: string | undefined, resolve: (r: Reply) => void, reject: (e: Error) => void) {
+function collect(req: http.ClientRequest, body: string | undefined, resolve: (r: Reply) => void, reject: (e: Error) => void, timeoutMs = 15_000) {
   req.on("response", (res) => {
     let data = "";
     res.setEncoding("utf8");
@@ -32,18 +32,18 @@ function collect(req: http.ClientRequest, body: string | undefined, resolve: (r:
     res.on("error", reject);
   });
   req.on("error", reject);
-  req.setTimeout(15000, () => req.destroy(new Error("request timed out after 15 s")));
+  req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs / 1000} s`)));
   req.end(body);
 }
 
-export function httpsRequest(ep: BusEndpoint, method: string, path: string, opts: { auth?: string; json?: unknown } = {}): Promise<Reply> {
+export function httpsRequest(ep: BusEndpoint, method: string, path: string, opts: { auth?: string; json?: unknown; timeoutMs?: number } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const body = opts.json === undefined ? undefined : JSON.stringify(opts.json);
     const headers: http.OutgoingHttpHeaders = { Host: ep.fqdn };
     if (opts.auth) headers.Authorization = opts.auth;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const req = https.request({ host: "127.0.0.1", port: 443, servername: ep.fqdn, ca: ep.ca, method, path, headers, agent: false });
-    collect(req, body, resolve, reject);
+    collect(req, body, resolve, reject, opts.timeoutMs);
   });
 }
 

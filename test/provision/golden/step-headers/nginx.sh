@@ -88,6 +88,8 @@ server {
         auth_basic_user_file /etc/nginx/.htpasswd-claude-bus;
         proxy_pass http://claude_bus_claude_bus_example_com_service;
         proxy_http_version 1.1;
+        # Longer than the longest long-poll (wait=60): nginx never cuts a waiting request short.
+        proxy_read_timeout 75s;
         proxy_set_header Connection "";
         proxy_set_header Host $host;
         proxy_set_header X-Real-IP $remote_addr;

@@ -1,0 +1,235 @@
+/**
+ * Retention by compaction: the store's files are rewritten without the removed messages (and their
+ * acks) and swapped in by rename while posts and acks go on: the bulk is copied first, and only the
+ * bytes that arrived meanwhile are copied with writes held back. Removed lines are appended, gzipped, to
+ * the data dir's monthly archive (archive/YYYY-MM/), unless the archive is off.
+ *
+ * A kill -9 at any moment leaves a store that starts with nothing lost that was to be kept: until the
+ * renames the old files are whole; compacted.json (the first id kept, written before the renames) lets
+ * the next start skip quietly the lines a half-done compaction left in either file; temp files of an
+ * interrupted run are removed at the next start, and archive files are written whole or not at all.
+ */
+import * as fs from "fs";
+import { promises as fsp } from "fs";
+import * as path from "path";
+import * as zlib from "zlib";
+import { z } from "zod";
+import type { AppendLog } from "./appendLog";
+import { readLines } from "./jsonl";
+
+export const COMPACTED_FILE = "compacted.json";
+export const ARCHIVE_DIR = "archive";
+const TEMP_SUFFIX = ".compact";
+/** Lines gathered per month before they are gzipped and written: bounds a compaction's memory. */
+const ARCHIVE_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export type CompactionStage = "archived" | "copied" | "marked" | "swapped-messages" | "done";
+
+export interface CompactionOptions {
+  /** Append removed lines to the monthly archive (the default), or drop them. */
+  archive: boolean;
+  /** Called after each stage (crash tests stop the process there). */
+  onStage?: (stage: CompactionStage) => Promise<void>;
+}
+
+export interface CompactionTarget {
+  dataDir: string;
+  messages: AppendLog;
+  acks: AppendLog;
+  /** Ids below this are removed. */
+  firstKept: number;
+  /** The highest id. */
+  count: number;
+  offsetOf(n: number): number;
+  timeOf(n: number): number;
+  /** Whether message n is kept (exists). */
+  live(n: number): boolean;
+}
+
+const CompactedSchema = z.object({ first_id: z.number().int().min(1) });
+
+/** The first id the last compaction kept (1 when none ran); also removes what an interrupted one left. */
+export async function readFirstKept(dataDir: string): Promise<number> {
+  for (const name of await fsp.readdir(dataDir).catch(() => [] as string[])) {
+    if (name.endsWith(TEMP_SUFFIX)) await fsp.rm(path.join(dataDir, name), { force: true }).catch(() => undefined);
+  }
+  const file = path.join(dataDir, COMPACTED_FILE);
+  if (!fs.existsSync(file)) return 1;
+  return CompactedSchema.parse(JSON.parse(await fsp.readFile(file, "utf8"))).first_id;
+}
+
+/** Runs one compaction; resolves with how many bytes the kept messages moved down in bus.jsonl. */
+export async function compact(target: CompactionTarget, opts: CompactionOptions, log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void): Promise<number> {
+  const { dataDir, messages, acks, firstKept } = target;
+  const started = Date.now();
+  const busFile = path.join(dataDir, "bus.jsonl");
+  const acksFile = path.join(dataDir, "acks.jsonl");
+  const stage = async (name: CompactionStage) => opts.onStage?.(name);
+
+  // Where the first kept message's line starts: everything before it goes.
+  const boundary = firstKeptOffset(target);
+  const messagesAt = messages.length;
+  const acksAt = acks.length;
+  const archive = opts.archive ? new MonthlyArchive(path.join(dataDir, ARCHIVE_DIR)) : null;
+
+  // 1. The removed lines to the archive; messages by the month they were posted, acks with their message.
+  if (archive) {
+    let last = "unknown";
+    forEachLine(busFile, 0, boundary, (line) => archive.add("bus", (last = monthOf(line) ?? last), line));
+    forEachLine(acksFile, 0, acksAt, (line) => {
+      const id = idOf(line);
+      if (id < firstKept) archive.add("acks", id >= 1 && target.timeOf(id) > 0 ? monthOfTime(target.timeOf(id)) : monthOf(line) ?? "unknown", line);
+    });
+    await archive.finish();
+  }
+  await stage("archived");
+
+  // 2. The kept lines to new files, beside the old ones.
+  await copyRange(busFile, boundary, messagesAt, busFile + TEMP_SUFFIX, "w");
+  const keptAcks = fs.openSync(acksFile + TEMP_SUFFIX, "w", 0o600);
+  try {
+    forEachLine(acksFile, 0, acksAt, (line) => {
+      if (idOf(line) >= firstKept) fs.writeSync(keptAcks, line + "\n");
+    });
+    fs.fsyncSync(keptAcks);
+  } finally {
+    fs.closeSync(keptAcks);
+  }
+  await stage("copied");
+
+  // 3. The first kept id, before either file is swapped: a start after a crash skips what is below it.
+  await writeAtomically(path.join(dataDir, COMPACTED_FILE), `${JSON.stringify({ first_id: firstKept })}\n`);
+  await stage("marked");
+
+  // 4. What arrived meanwhile, then the swap, with both logs' writes held back.
+  await messages.exclusive(async (messagesNow) => {
+    await copyRange(busFile, messagesAt, messagesNow, busFile + TEMP_SUFFIX, "a");
+    await swapIn(busFile);
+    await stage("swapped-messages");
+    await acks.exclusive(async (acksNow) => {
+      await copyRange(acksFile, acksAt, acksNow, acksFile + TEMP_SUFFIX, "a");
+      await swapIn(acksFile);
+      return { result: undefined, newLength: fs.statSync(acksFile).size };
+    });
+    return { result: undefined, newLength: messagesNow - boundary };
+  });
+  await stage("done");
+  log("info", "compaction done", { firstKept, removedBytes: boundary, ms: Date.now() - started });
+  return boundary;
+}
+
+function firstKeptOffset(target: CompactionTarget): number {
+  for (let n = target.firstKept; n <= target.count; n++) if (target.live(n)) return target.offsetOf(n);
+  return target.messages.length;
+}
+
+/** The message id an ack line names (NaN for a damaged one, which is kept). */
+function idOf(line: string): number {
+  return Number((/"id":"(\d+)"/.exec(line) ?? [])[1]);
+}
+
+/** Calls `onLine` for each complete line in [from, to) of a file. */
+function forEachLine(file: string, from: number, to: number, onLine: (line: string) => void): void {
+  if (to <= from || !fs.existsSync(file)) return;
+  readLines(file, (text, offset) => {
+    if (offset >= from && offset < to) onLine(text);
+  });
+}
+
+/** Copies bytes [from, to) of `file` into `dest` (created, or appended to), then fsyncs it. */
+async function copyRange(file: string, from: number, to: number, dest: string, flags: "w" | "a"): Promise<void> {
+  const out = await fsp.open(dest, flags, 0o600);
+  try {
+    if (to > from) {
+      const input = await fsp.open(file, "r");
+      try {
+        const buffer = Buffer.allocUnsafe(Math.min(4 * 1024 * 1024, to - from));
+        for (let at = from; at < to; ) {
+          const { bytesRead } = await input.read(buffer, 0, Math.min(buffer.length, to - at), at);
+          if (bytesRead === 0) throw new Error(`${file} ended at ${at}, before ${to}`);
+          await out.write(buffer, 0, bytesRead);
+          at += bytesRead;
+        }
+      } finally {
+        await input.close();
+      }
+    }
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+}
+
+/** Renames file.compact over file and makes the rename durable. */
+async function swapIn(file: string): Promise<void> {
+  await fsp.rename(file + TEMP_SUFFIX, file);
+  await syncDir(path.dirname(file));
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await fsp.writeFile(file + TEMP_SUFFIX, text, { mode: 0o600 });
+  const handle = await fsp.open(file + TEMP_SUFFIX, "r+");
+  await handle.sync().finally(() => handle.close());
+  await fsp.rename(file + TEMP_SUFFIX, file);
+  await syncDir(path.dirname(file));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, "r");
+  await handle.sync().finally(() => handle.close());
+}
+
+const monthOfTime = (time: number) => new Date(time).toISOString().slice(0, 7);
+
+/** The month a line's `ts` names, or undefined when the line has none (a damaged line keeps its neighbour's). */
+function monthOf(line: string): string | undefined {
+  const ts = /"ts":"(\d{4}-\d\d)/.exec(line);
+  return ts?.[1];
+}
+
+/**
+ * Removed lines, gzipped, in archive/YYYY-MM/<kind>-<first id>-<last id>.jsonl.gz: each file written to
+ * a temp name and renamed whole, so a crash never leaves half an archive (a rerun after a crash may
+ * write some lines a second time, under another name; their ids tell them apart).
+ */
+class MonthlyArchive {
+  private readonly open = new Map<string, { fd: number; temp: string; pending: string[]; bytes: number; firstId: string; lastId: string }>();
+
+  constructor(private readonly dir: string) {}
+
+  add(kind: "bus" | "acks", monthName: string, line: string): void {
+    const key = `${monthName}/${kind}`;
+    let file = this.open.get(key);
+    const id = (/"id":"(\d+)"/.exec(line) ?? [])[1] ?? "";
+    if (!file) {
+      fs.mkdirSync(path.join(this.dir, monthName), { recursive: true, mode: 0o700 });
+      const temp = path.join(this.dir, monthName, `.${kind}-${process.pid}-${Date.now()}${TEMP_SUFFIX}`);
+      this.open.set(key, (file = { fd: fs.openSync(temp, "w", 0o600), temp, pending: [], bytes: 0, firstId: id, lastId: id }));
+    }
+    file.pending.push(line + "\n");
+    file.bytes += line.length + 1;
+    if (id) file.lastId = id;
+    if (!file.firstId) file.firstId = id;
+    if (file.bytes >= ARCHIVE_CHUNK_BYTES) flush(file);
+  }
+
+  async finish(): Promise<void> {
+    for (const [key, file] of this.open) {
+      flush(file);
+      fs.fsyncSync(file.fd);
+      fs.closeSync(file.fd);
+      const [monthName, kind] = key.split("/");
+      await fsp.rename(file.temp, path.join(this.dir, monthName, `${kind}-${file.firstId || "0"}-${file.lastId || "0"}.jsonl.gz`));
+      await syncDir(path.join(this.dir, monthName));
+    }
+    this.open.clear();
+  }
+}
+
+/** One gzip member per chunk: concatenated members are one valid gzip file (zcat reads them all). */
+function flush(file: { fd: number; pending: string[]; bytes: number }): void {
+  if (file.pending.length === 0) return;
+  fs.writeSync(file.fd, zlib.gzipSync(file.pending.join("")));
+  file.pending = [];
+  file.bytes = 0;
+}

@@ -1,0 +1,19 @@
+/** Holding a GET /messages until a matching message is stored, its time is up, or its client leaves. */
+import type { Response } from "express";
+import type { Query, Waiters } from "./waiters";
+
+/** Resolves true when the page should be answered now (a match, or time is up); false when the client left. */
+export function waitForMessage(waiters: Waiters, query: Query, ms: number, res: Response): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (answer: boolean) => {
+      clearTimeout(timer);
+      cancel();
+      res.off("close", left);
+      resolve(answer);
+    };
+    const left = () => done(false);
+    const cancel = waiters.add(query, () => done(true));
+    const timer = setTimeout(() => done(true), ms);
+    res.on("close", left);
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * Who is on the bus (GET /machines): per name, when it last posted, acked, and was named by any request
+ * (`from`, `reader`, `to`, `unread_by`). Posts and acks come from the store (and its replay); `last_seen`
+ * is kept in presence.json in the data dir, written at most every few seconds and at shutdown, so it
+ * survives a restart. Names only ever asked about are bounded: the most recent ones are kept.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { z } from "zod";
+import type { Machine } from "../contract/message";
+import { MachineName } from "../contract/names";
+
+export const PRESENCE_FILE = "presence.json";
+/** How often a changed last_seen is saved, in ms. */
+export const PRESENCE_SAVE_MS = 5_000;
+/** Names seen only in requests (never in a post or ack) that are remembered, most recent first. */
+export const MAX_UNSTORED_NAMES = 1_000;
+
+interface Seen {
+  lastPost: number;
+  lastAck: number;
+  lastSeen: number;
+}
+
+const SavedSchema = z.record(MachineName, z.number());
+
+export class Presence {
+  private readonly seen = new Map<string, Seen>();
+  /** Names the store holds data of: never dropped. */
+  private readonly stored = new Set<string>();
+  /** How many of `seen` are not in `stored`. */
+  private unstored = 0;
+  private dirty = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  private constructor(private readonly file: string | null) {}
+
+  /** Presence for a data dir: last_seen from its presence.json (a missing or damaged file starts empty). */
+  static load(dataDir: string | null): Presence {
+    const presence = new Presence(dataDir === null ? null : path.join(dataDir, PRESENCE_FILE));
+    if (presence.file && fs.existsSync(presence.file)) {
+      const saved = SavedSchema.safeParse(JSON.parse(fs.readFileSync(presence.file, "utf8").trim() || "{}"));
+      if (saved.success) for (const [name, time] of Object.entries(saved.data)) presence.entry(name).lastSeen = time;
+    }
+    return presence;
+  }
+
+  /** A post by `from` to `to` (which names `to`, so it was seen then too). */
+  posted(from: string, to: string, time: number): void {
+    const entry = this.entry(from);
+    this.store(from);
+    entry.lastPost = Math.max(entry.lastPost, time);
+    this.sawAt(entry, time);
+    if (to !== "any") {
+      this.store(to);
+      this.sawAt(this.entry(to), time);
+    }
+  }
+
+  acked(name: string, time: number): void {
+    const entry = this.entry(name);
+    this.store(name);
+    entry.lastAck = Math.max(entry.lastAck, time);
+    this.sawAt(entry, time);
+  }
+
+  /** A request named these machines now. */
+  named(names: Array<string | undefined>, now = Date.now()): void {
+    for (const name of names) if (name !== undefined && name !== "any") this.sawAt(this.entry(name), now);
+    this.bound();
+  }
+
+  /** Every name, sorted, with its times and the unread count the store gives. */
+  machines(unread: (name: string) => number): Machine[] {
+    const iso = (t: number) => (t > 0 ? new Date(t).toISOString() : null);
+    return [...this.seen.keys()].sort().map((name) => {
+      const e = this.seen.get(name)!;
+      return { name, last_post: iso(e.lastPost), last_ack: iso(e.lastAck), last_seen: iso(e.lastSeen), unread: unread(name) };
+    });
+  }
+
+  /** Saves a changed last_seen now and then (and on close); a failed save is retried later. */
+  startSaving(log: (error: Error) => void): void {
+    this.timer = setInterval(() => this.save().catch(log), PRESENCE_SAVE_MS);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.save().catch(() => undefined); // a read-only data dir: presence is best effort
+  }
+
+  private entry(name: string): Seen {
+    let e = this.seen.get(name);
+    if (!e) {
+      this.seen.set(name, (e = { lastPost: 0, lastAck: 0, lastSeen: 0 }));
+      if (!this.stored.has(name)) this.unstored++;
+    }
+    return e;
+  }
+
+  private store(name: string): void {
+    if (this.stored.has(name)) return;
+    this.stored.add(name);
+    if (this.seen.has(name)) this.unstored--;
+  }
+
+  private sawAt(entry: Seen, time: number): void {
+    if (time > entry.lastSeen) {
+      entry.lastSeen = time;
+      this.dirty = true;
+    }
+  }
+
+  /** Keeps the most recently seen of the names that hold no data (trimmed by a tenth at a time, so rarely). */
+  private bound(): void {
+    if (this.unstored <= MAX_UNSTORED_NAMES) return;
+    const unstored = [...this.seen].filter(([name]) => !this.stored.has(name)).sort(([, a], [, b]) => a.lastSeen - b.lastSeen);
+    for (const [name] of unstored.slice(0, unstored.length - Math.floor(MAX_UNSTORED_NAMES * 0.9))) this.seen.delete(name);
+    this.unstored = Math.min(unstored.length, Math.floor(MAX_UNSTORED_NAMES * 0.9));
+  }
+
+  private async save(): Promise<void> {
+    if (!this.dirty || !this.file) return;
+    this.dirty = false;
+    const text = JSON.stringify(Object.fromEntries([...this.seen].map(([name, e]) => [name, e.lastSeen]))) + "\n";
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    try {
+      await fs.promises.writeFile(tmp, text, { mode: 0o600 });
+      await fs.promises.rename(tmp, this.file);
+    } catch (error) {
+      this.dirty = true;
+      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  }
+}
