@@ -8,8 +8,8 @@ export interface ServerChild {
   pid: number;
   /** What it printed up to listening. */
   startOutput: string;
-  /** The next line it prints holding `text` (a log line's `"msg":"..."`, say). */
-  nextLine(text: string): Promise<string>;
+  /** The first line it prints holding `text` (a log line's `"msg":"..."`, say), from start-up on. */
+  line(text: string): Promise<string>;
   /** SIGTERM, and wait for the exit. */
   stop(): Promise<void>;
 }
@@ -26,16 +26,20 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, ready: (out: string)
       // From here on the per-request log lines are only drained: collecting them would load this process.
       proc.stdout!.off("data", collect).resume();
       proc.off("exit", onEarlyExit);
-      resolve({ url, pid: proc.pid!, startOutput: out, nextLine: (text) => nextLine(proc, text), stop: () => stop(proc) });
+      resolve({ url, pid: proc.pid!, startOutput: out, line: (text) => line(proc, out, text), stop: () => stop(proc) });
     };
     proc.stdout!.on("data", collect);
     proc.on("exit", onEarlyExit);
   });
 }
 
-function nextLine(proc: ChildProcess, text: string): Promise<string> {
+/** A whole line of `startOutput` holding `text`, or else the next one printed (the caller asks right after start-up). */
+function line(proc: ChildProcess, startOutput: string, text: string): Promise<string> {
+  const whole = startOutput.split("\n");
+  let partial = whole.pop()!;
+  const early = whole.find((l) => l.includes(text));
+  if (early !== undefined) return Promise.resolve(early);
   return new Promise((resolve, reject) => {
-    let partial = "";
     const scan = (d: Buffer) => {
       const lines = (partial + d.toString()).split("\n");
       partial = lines.pop()!;
@@ -63,10 +67,11 @@ export function startBare(kind: "node" | "express"): Promise<ServerChild> {
   return startChild([path.join(__dirname, "bareServer.js"), kind], { PATH: process.env.PATH }, (out) => out.match(/^(http:\S+)\n/)?.[1]);
 }
 
-/** The shipped service bundle (what the host runs) serving `dataDir`, with `args` after `serve`'s own. */
+/** The shipped service bundle (what the host runs) serving `dataDir` with `serve`'s `args`, on a free port unless they name one. */
 export function startBus(bundle: string, credentials: { user: string; pass: string }, dataDir: string, args: string[] = []): Promise<ServerChild> {
   const env = { PATH: process.env.PATH, BUS_USER: credentials.user, BUS_PASS: credentials.pass };
-  return startChild([bundle, "serve", "--port", "0", "--data", dataDir, ...args], env, (out) => {
+  const port = args.includes("--port") ? [] : ["--port", "0"];
+  return startChild([bundle, "serve", ...port, "--data", dataDir, ...args], env, (out) => {
     const line = out.split("\n").find((l) => l.includes('"msg":"listening"'));
     return line ? JSON.parse(line).url : undefined;
   });
