@@ -9,5 +9,7 @@ export const LOADERS: CommandLoaders = {
   bootstrap: async () => (await import("./commands/bootstrap")).bootstrap,
   rotate: async () => (await import("./commands/rotate")).rotate,
   serve: async () => (await import("./commands/serve")).serve,
+  restore: async () => (await import("./commands/restoreOrImport")).restore,
+  import: async () => (await import("./commands/restoreOrImport")).importCommand,
   provision: async () => (await import("./commands/provision")).provision,
 };

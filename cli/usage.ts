@@ -31,7 +31,7 @@ const CONNECTION: Record<string, OptionSpec> = {
   "env-file": { type: "string", value: "FILE", help: `the credentials file (else BUS_ENV_FILE, else ~/${ENV_FILE_IN_HOME})` },
   "insecure-http": { type: "boolean", help: "allow a plain http:// URL to another host (the password then crosses the network unencrypted)" },
 };
-const JSON_OUTPUT: Record<string, OptionSpec> = { json: { type: "boolean", help: "print the bus's JSON answer" } };
+const JSON_OUTPUT: Record<string, OptionSpec> = { json: { type: "boolean", help: "print the answer as JSON" } };
 
 const SSH_TARGET: Record<string, OptionSpec> = {
   target: { type: "string", value: "[USER@]HOST", help: "the server (root, or another user with sudo -n)" },
@@ -103,6 +103,29 @@ export const COMMANDS: Record<string, CommandSpec> = {
       "Credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",
       "SIGHUP re-reads BUS_CREDENTIALS_FILE; SIGTERM or SIGINT stops after in-flight writes are on disk.",
     ],
+  },
+  restore: {
+    args: "FILE",
+    summary: "put a backup (claude-bus backup's .tar.gz) into an empty data dir, here or on a host over SSH",
+    group: "setup",
+    options: {
+      data: { type: "string", value: "DIR", help: `the data dir to restore into (default ${DEFAULT_DATA_DIR}); no bus may be running on it` },
+      force: { type: "boolean", help: "replace a store the data dir already holds" },
+      ssh: { type: "boolean", help: "restore on a host (--target, --config): its bus stops meanwhile" },
+      ...SSH_TARGET,
+    },
+  },
+  import: {
+    args: "FILE",
+    summary: "bring a team-page (Flask) bus.jsonl in: new ids, original times, senders, tags and read state",
+    group: "setup",
+    options: {
+      data: { type: "string", value: "DIR", help: `the data dir to import into (default ${DEFAULT_DATA_DIR}); no bus may be running on it` },
+      ...JSON_OUTPUT,
+      ssh: { type: "boolean", help: "import on a host (--target, --config): its bus stops meanwhile" },
+      ...SSH_TARGET,
+    },
+    notes: ["Prints each old id and the new id it got. Every line is checked first: one bad line, and nothing is imported."],
   },
   provision: {
     args: "--target [USER@]HOST --config host.json",

@@ -46,6 +46,21 @@ export const StoredMessageSchema = MessageSchema.extend({
 });
 export type StoredMessage = z.infer<typeof StoredMessageSchema>;
 
+/**
+ * A line of a bus.jsonl from the team page's Flask bus (`claude-bus import`): its ids may be any string,
+ * `to`, `tags` and `read_by` may be missing; the rest is the message object.
+ */
+export const SeedMessageSchema = z.object({
+  id: z.union([z.string(), z.number()]).transform(String),
+  ts: z.iso.datetime({ offset: true, local: true, error: "must be an ISO-8601 time" }),
+  from: MachineName,
+  to: MachineName.optional(),
+  body: unicodeText.min(1, "must not be empty").refine((body) => !isBodyTooLarge(body), `must be at most ${MAX_BODY_BYTES} bytes of UTF-8`),
+  tags: z.array(Tag).max(MAX_TAGS, `at most ${MAX_TAGS} tags`).optional(),
+  read_by: z.array(MachineName).optional(),
+});
+export type SeedMessage = z.infer<typeof SeedMessageSchema>;
+
 /** The Idempotency-Key header of POST /post: 1-128 visible ASCII characters. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
 

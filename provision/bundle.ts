@@ -17,15 +17,18 @@ function repoRoot(): string {
 }
 
 /**
- * The bundle's entry: the CLI with the serve command alone. The unit runs `claude-bus.js --host H --port P
- * --data D`; a leading `serve` is accepted too, as on the command line.
+ * The bundle's entry: the CLI with serve, and restore and import on this host's data dir (which
+ * `claude-bus restore|import --ssh` run here). The unit runs `claude-bus.js --host H --port P --data D`:
+ * without a command name, it is serve.
  */
 const ENTRY = `
 const { main } = require("./cli/main");
 const { processIo } = require("./cli/io");
 const { serve } = require("./cli/commands/serve");
+const { restoreHere, importHere } = require("./cli/commands/dataDir");
+const commands = { serve: async () => serve, restore: async () => restoreHere, import: async () => importHere };
 const argv = process.argv.slice(2);
-main(argv[0] === "serve" ? argv : ["serve", ...argv], processIo(), { serve: async () => serve }).then((code) => {
+main(Object.hasOwn(commands, argv[0] ?? "") ? argv : ["serve", ...argv], processIo(), commands).then((code) => {
   process.exitCode = code;
 });
 `;

@@ -282,6 +282,22 @@ export function bundleUploadScript(): string {
 }
 
 /**
+ * `restore` or `import` of a file (on stdin) into the host's data dir, by the service's own bundle as the
+ * service user, with the bus stopped meanwhile. `args` go after `--data DIR` (e.g. --force).
+ */
+export function dataCommandScript(cfg: HostConfig, command: "restore" | "import", args: string[]): string {
+  return stepScript("data-command", {
+    ...LIB_HEADER,
+    COMMAND: command,
+    COMMAND_ARGS: args,
+    BUNDLE_INSTALL_PATH,
+    DATA_DIR,
+    SERVICE_USER,
+    SERVICE_PORT: cfg.servicePort,
+  });
+}
+
+/**
  * A password change: the same credentials and health steps `pulumi up` runs again when the password
  * changes, so both ways of rotating do exactly the same on the host.
  */

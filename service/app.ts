@@ -16,6 +16,7 @@ import {
 } from "../contract/message";
 import { CredentialChecker } from "./credentials";
 import { HttpError, errorHandler, sendError } from "./httpErrors";
+import { writeBackup } from "./backup";
 import { writePage } from "./page";
 import type { Presence } from "./presence";
 import { waitForMessage } from "./longPoll";
@@ -25,6 +26,7 @@ import type { Waiters } from "./waiters";
 
 export interface AppDeps {
   store: BusStore;
+  dataDir: string;
   auth: CredentialChecker;
   log: Log;
   presence: Presence;
@@ -38,7 +40,7 @@ function sendJson(res: Response, status: number, value: unknown): void {
   res.status(status).type("application/json").send(`${JSON.stringify(value)}\n`);
 }
 
-export function createApp({ store, auth, log, presence, waiters, closing }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, log, presence, waiters, closing }: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -73,6 +75,10 @@ export function createApp({ store, auth, log, presence, waiters, closing }: AppD
 
   app.get("/health", (_req, res) => {
     sendJson(res, 200, { ok: true, count: store.count, now: new Date().toISOString(), oldest: store.oldest === null ? null : String(store.oldest), bytes: store.bytes });
+  });
+
+  app.get("/backup", async (_req, res) => {
+    await writeBackup(res, store, dataDir, presence.serialize());
   });
 
   app.get("/machines", (_req, res) => {
@@ -147,6 +153,7 @@ export function createApp({ store, auth, log, presence, waiters, closing }: AppD
     "/ack": "POST",
     "/ack/:id": "POST",
     "/machines": "GET, HEAD",
+    "/backup": "GET",
   };
   for (const [path, allow] of Object.entries(routes)) {
     app.all(path, (req, res) => {

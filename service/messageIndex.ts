@@ -193,9 +193,14 @@ export class MessageIndex {
     return { offset: this.offsets.get(n - this.base), length: this.lengths.get(n - this.base) };
   }
 
-  /** The first id whose message was posted at or after `time` (times ascend with ids); ids before it are older. */
+  /**
+   * The first id from the oldest on whose message was posted at or after `time`: every message before it
+   * is older. A forward scan, not a search: imported messages may be older than ids before them.
+   */
   firstAtOrAfter(time: number): number {
-    return this.base + this.times.lowerBound(time);
+    let n = this.base;
+    while (n <= this.count && this.times.get(n - this.base) < time) n++;
+    return n;
   }
 
   /**

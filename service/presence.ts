@@ -120,10 +120,15 @@ export class Presence {
     this.unstored = Math.min(unstored.length, Math.floor(MAX_UNSTORED_NAMES * 0.9));
   }
 
+  /** presence.json's content: each name's last_seen. */
+  serialize(): string {
+    return JSON.stringify(Object.fromEntries([...this.seen].map(([name, e]) => [name, e.lastSeen]))) + "\n";
+  }
+
   private async save(): Promise<void> {
     if (!this.dirty || !this.file) return;
     this.dirty = false;
-    const text = JSON.stringify(Object.fromEntries([...this.seen].map(([name, e]) => [name, e.lastSeen]))) + "\n";
+    const text = this.serialize();
     const tmp = `${this.file}.${process.pid}.tmp`;
     try {
       await fs.promises.writeFile(tmp, text, { mode: 0o600 });

@@ -64,7 +64,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     });
     const opened = store;
     waiters = new Waiters((n, q) => opened.matches(n, q));
-    server.on("request", createApp({ store, auth, log, presence, waiters, closing: () => closing }));
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, log, presence, waiters, closing: () => closing }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {

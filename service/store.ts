@@ -268,6 +268,17 @@ export class BusStore {
     }
   }
 
+  /**
+   * A consistent copy's sources: each data file open at its length at one instant with no write in
+   * flight (later appends, and a later compaction's swap, leave what these descriptors read as it was).
+   */
+  async snapshot(): Promise<Array<{ name: string; fd: number | null; size: number }>> {
+    const open = (name: string, size: number) => ({ name, size, fd: size > 0 ? fs.openSync(path.join(this.dataDir, name), "r") : null });
+    return this.messages.exclusive(async (messagesLength) => ({
+      result: await this.acks.exclusive(async (acksLength) => ({ result: [open(MESSAGES_FILE, messagesLength), open(ACKS_FILE, acksLength)] })),
+    }));
+  }
+
   /** Finish a compaction and queued writes, and close the files. */
   async close(): Promise<void> {
     await this.compacting?.catch(() => undefined);
@@ -276,25 +287,58 @@ export class BusStore {
     this.readFd = null;
   }
 
+  /**
+   * Messages brought from another bus (`claude-bus import`): new ids in the given order, each its own
+   * thread, each at its original time; its `readers` (other than the sender) get acks at that time. One
+   * write and one fsync for the messages, one for the acks. Resolves with the new ids.
+   */
+  async importMessages(list: Array<{ message: NewMessage & { ts: string }; readers: string[] }>): Promise<number[]> {
+    let ids: number[] = [];
+    await this.messages.append(
+      () => {
+        const first = this.index.count + 1;
+        ids = list.map((_, i) => first + i);
+        return Buffer.concat(list.map(({ message }, i) => jsonLine(this.newMessage(message, String(ids[i]), message.ts))));
+      },
+      (offset) => {
+        for (const [i, { message }] of list.entries()) {
+          const length = jsonLine(this.newMessage(message, String(ids[i]), message.ts)).length;
+          this.index.add({ offset, length: length - 1, time: Date.parse(message.ts), from: message.from, to: message.to ?? BROADCAST, thread: ids[i], tags: message.tags ?? [] });
+          offset += length;
+        }
+      },
+    );
+    const acks = list.flatMap(({ message, readers }, i) => [...new Set(readers)].filter((r) => r !== message.from).map((reader) => ({ n: ids[i], reader, ts: message.ts })));
+    if (acks.length > 0) {
+      await this.acks.append(
+        () => Buffer.concat(acks.map(({ n, reader, ts }) => jsonLine({ id: String(n), reader, ts }))),
+        () => acks.forEach(({ n, reader }) => this.index.markRead(n, reader)),
+      );
+    }
+    return ids;
+  }
+
+  /** The message object a post makes. A reply joins the thread of the one it answers (which exists). */
+  private newMessage(input: NewMessage, id: string, ts: string): Message {
+    const thread = input.reply_to === undefined ? id : String(this.index.threadOf(Number(input.reply_to)));
+    return {
+      id,
+      ts,
+      from: input.from,
+      to: input.to ?? BROADCAST,
+      body: input.body,
+      tags: input.tags ?? [],
+      read_by: [input.from],
+      thread,
+      ...(input.reply_to !== undefined && { reply_to: input.reply_to }),
+    };
+  }
+
   private append(input: NewMessage, idempotencyKey?: string): Promise<Message> {
     let message: Message;
     return this.messages.append(
       (positionInBatch) => {
-        const id = String(this.index.count + 1 + positionInBatch);
-        const replyTo = input.reply_to === undefined ? undefined : Number(input.reply_to);
-        // A reply to a message posted in this same batch takes that message's thread from the batch.
-        const thread = replyTo === undefined ? id : String(replyTo > this.index.count ? replyTo : this.index.threadOf(replyTo));
-        message = {
-          id,
-          ts: new Date().toISOString(),
-          from: input.from,
-          to: input.to ?? BROADCAST,
-          body: input.body,
-          tags: input.tags ?? [],
-          read_by: [input.from],
-          thread,
-          ...(input.reply_to !== undefined && { reply_to: input.reply_to }),
-        };
+        message = this.newMessage(input, String(this.index.count + 1 + positionInBatch), new Date().toISOString());
         return jsonLine(idempotencyKey === undefined ? message : { ...message, idempotency_key: idempotencyKey });
       },
       (offset, length) => {

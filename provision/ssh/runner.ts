@@ -8,7 +8,7 @@ import { HostPassword } from "../../contract/password";
 import { buildServiceBundle } from "../bundle";
 import type { HostConfig } from "../config";
 import { credentialsEnv } from "../credentials";
-import { BUNDLE_UPLOAD_PATH, HostStep, hostSteps, rotationSteps } from "../steps";
+import { BUNDLE_UPLOAD_PATH, dataCommandScript, HostStep, hostSteps, rotationSteps } from "../steps";
 import { Log, SshTarget, parseTarget, remoteCommand, runRemote, uploadBundle } from "./transport";
 
 export interface StepResult {
@@ -90,4 +90,12 @@ export async function rotateOverSsh(target: SshTarget | string, cfg: HostConfig,
   const credentials = credentialsFor(cfg, newPassword, "new bus password");
   const resolved = typeof target === "string" ? parseTarget(target) : target;
   return runSteps(resolved, rotationSteps(cfg), { credentials }, log);
+}
+
+/** Runs `restore` or `import` on the host: `file`'s bytes go on stdin; resolves with what it printed. */
+export async function dataCommandOverSsh(target: SshTarget, cfg: HostConfig, command: "restore" | "import", file: Buffer, args: string[], log: Log = () => {}): Promise<string> {
+  log(`==> ${command} on ${target.user}@${target.host} (the bus stops meanwhile)`);
+  const { code, output } = await runRemote(target, remoteCommand(target, dataCommandScript(cfg, command, args)), file, (line) => log(`    ${line}`));
+  if (code !== 0) throw new StepFailedError(command, code, output);
+  return output;
 }

@@ -13,10 +13,10 @@ import { join } from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
 import { HostConfig, HostConfigInput, parseHostConfig } from "../../provision/config";
 import { APP_DIR, BUNDLE_INSTALL_PATH, DATA_DIR, SERVICE_NAME, SERVICE_USER, SHARED_DIR, VOLUME_MOUNT } from "../../provision/paths";
-import { provisionHost, rotateOverSsh, runSteps, StepResult } from "../../provision/ssh/runner";
+import { dataCommandOverSsh, provisionHost, rotateOverSsh, runSteps, StepResult } from "../../provision/ssh/runner";
 import { SshTarget, sshArgs, sshEnv } from "../../provision/ssh/transport";
 import { BUNDLE_UPLOAD_PATH, hostSteps } from "../../provision/steps";
-import { basic, BusEndpoint, httpGet, httpsRequest, Reply, servedCertificate } from "./lab/https";
+import { basic, BusEndpoint, httpGet, httpsDownload, httpsRequest, Reply, servedCertificate } from "./lab/https";
 import { reapOrphanedRuns } from "./lab/boot";
 import { DohStandIn, startDohStandIn } from "./lab/doh";
 import { Lab, LAB_DOMAIN, startLab } from "./lab/lab";
@@ -242,6 +242,39 @@ describe("provisioned throwaway host", () => {
     expect(held.status).toBe(200);
     expect(JSON.parse(held.body)).toEqual({ messages: [] });
     expect(Date.now() - started).toBeGreaterThanOrEqual(54_000); // answered by the bus when its wait ran out, not cut by nginx
+  });
+
+  it("moves house: a backup over HTTPS while the bus runs, restore over SSH, and an import of a team-page bus.jsonl", async () => {
+    const backup = await httpsDownload(ep, "/backup", auth());
+    expect(backup.status).toBe(200);
+    const before = JSON.parse((await httpsRequest(ep, "GET", "/messages?limit=500", { auth: auth() })).body).messages;
+    const after = await httpsRequest(ep, "POST", "/post", { auth: auth(), json: { from: "after-backup", body: "not in the backup" } });
+    expect(after.status).toBe(201);
+
+    const restored = await dataCommandOverSsh(target, cfg, "restore", backup.bytes, ["--force"], log);
+    expect(restored).toContain(`restored ${before.length} messages into ${DATA_DIR}`);
+    const now = await waitFor("the bus back after the restore", async () => {
+      const r = await httpsRequest(ep, "GET", "/messages?limit=500", { auth: auth() });
+      return r.status === 200 ? JSON.parse(r.body).messages : undefined;
+    }, 30_000);
+    expect(now).toEqual(before);
+    expect(await onHost(`stat -c '%U' ${DATA_DIR}/bus.jsonl ${DATA_DIR}/acks.jsonl`)).toBe(`${SERVICE_USER}\n${SERVICE_USER}\n`);
+
+    const seedFile = [
+      { id: "flask-1", ts: "2026-05-25T17:00:00.123456", from: "ccwhitebee", to: "ccmidm1mac", body: "from the Flask bus", tags: ["build"], read_by: ["ccmidm1mac"] },
+      { id: "flask-2", ts: "2026-05-25T17:05:00Z", from: "ccmidm1mac", body: "and another", read_by: [] },
+    ].map((m) => JSON.stringify(m)).join("\n") + "\n";
+    const imported = await dataCommandOverSsh(target, cfg, "import", Buffer.from(seedFile), [], log);
+    const first = before.length + 1;
+    expect(imported).toContain(`flask-1 -> ${first}\nflask-2 -> ${first + 1}`);
+    const flask = await waitFor("the imported messages", async () => {
+      const r = await httpsRequest(ep, "GET", `/messages?since=${before.length}`, { auth: auth() });
+      return r.status === 200 ? JSON.parse(r.body).messages : undefined;
+    }, 30_000);
+    expect(flask).toEqual([
+      expect.objectContaining({ id: String(first), ts: "2026-05-25T17:00:00.123Z", from: "ccwhitebee", body: "from the Flask bus", read_by: ["ccwhitebee", "ccmidm1mac"] }),
+      expect.objectContaining({ id: String(first + 1), ts: "2026-05-25T17:05:00.000Z", from: "ccmidm1mac", to: "any" }),
+    ]);
   });
 
   it("lets a client key drop a file into the shared dir over SSH, group-owned through setgid", async () => {

@@ -69,6 +69,16 @@ describe("retention", () => {
     ]);
   });
 
+  it("removes only a run of old messages from the oldest: an older message after a newer one stays", async () => {
+    const dir = tempDir("retention");
+    const now = Date.now();
+    // Ids 1-2 old, 3 new, 4 old again (as an import into a bus with newer messages leaves it).
+    fs.writeFileSync(path.join(dir, "bus.jsonl"), line(1, now - 10 * DAY) + line(2, now - 9 * DAY) + line(3, now) + line(4, now - 8 * DAY));
+    bus = await startBus({ dataDir: dir, retention: { days: 1, archive: false } });
+    await waitFor("the compaction", () => bus!.logs.some((l) => l.includes('"msg":"retention removed old messages"')));
+    expect((await allMessages(bus.url)).map((m) => m.id)).toEqual(["3", "4"]);
+  });
+
   it("removing every message still never gives an id twice", async () => {
     const dir = dataDirWith(4, 0);
     bus = await startBus({ dataDir: dir, retention: { days: 1, archive: false } });

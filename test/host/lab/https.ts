@@ -47,6 +47,22 @@ export function httpsRequest(ep: BusEndpoint, method: string, path: string, opts
   });
 }
 
+/** A GET whose answer is bytes (a backup), over the same TLS as httpsRequest. */
+export function httpsDownload(ep: BusEndpoint, path: string, auth: string): Promise<{ status: number; bytes: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: "127.0.0.1", port: 443, servername: ep.fqdn, ca: ep.ca, method: "GET", path, headers: { Host: ep.fqdn, Authorization: auth }, agent: false });
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.setTimeout(30_000, () => req.destroy(new Error("download timed out after 30 s")));
+    req.end();
+  });
+}
+
 /** Plain HTTP on port 80 (only to see the redirect). */
 export function httpGet(fqdn: string, path: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
