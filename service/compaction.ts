@@ -15,6 +15,7 @@ import * as path from "path";
 import * as zlib from "zlib";
 import { z } from "zod";
 import type { AppendLog } from "./appendLog";
+import { syncDir, writeFileDurably } from "./durableFile";
 import { readLines } from "./jsonl";
 
 export const COMPACTED_FILE = "compacted.json";
@@ -98,7 +99,7 @@ export async function compact(target: CompactionTarget, opts: CompactionOptions,
   await stage("copied");
 
   // 3. The first kept id, before either file is swapped: a start after a crash skips what is below it.
-  await writeAtomically(path.join(dataDir, COMPACTED_FILE), `${JSON.stringify({ first_id: firstKept })}\n`);
+  await writeFileDurably(path.join(dataDir, COMPACTED_FILE), `${JSON.stringify({ first_id: firstKept })}\n`, TEMP_SUFFIX);
   await stage("marked");
 
   // 4. What arrived meanwhile, then the swap, with both logs' writes held back.
@@ -164,19 +165,6 @@ async function copyRange(file: string, from: number, to: number, dest: string, f
 async function swapIn(file: string): Promise<void> {
   await fsp.rename(file + TEMP_SUFFIX, file);
   await syncDir(path.dirname(file));
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await fsp.writeFile(file + TEMP_SUFFIX, text, { mode: 0o600 });
-  const handle = await fsp.open(file + TEMP_SUFFIX, "r+");
-  await handle.sync().finally(() => handle.close());
-  await fsp.rename(file + TEMP_SUFFIX, file);
-  await syncDir(path.dirname(file));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, "r");
-  await handle.sync().finally(() => handle.close());
 }
 
 const monthOfTime = (time: number) => new Date(time).toISOString().slice(0, 7);
