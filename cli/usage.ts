@@ -126,9 +126,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
       data: { type: "string", value: "DIR", help: `data directory (default ${DEFAULT_DATA_DIR}); one bus per directory` },
       "retain-days": { type: "string", value: "N", help: "remove messages older than N days (default: keep everything)" },
       archive: { type: "string", value: "gzip|none", help: "what happens to removed lines: a gzip archive per month in DIR/archive (default), or nothing" },
+      "team-credential": {
+        type: "string",
+        value: "member|admin-only",
+        help: "what the team credential may do: everything (default), or only invite, revoke, list and back up",
+      },
     },
     notes: [
-      "Credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",
+      "Team credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",
+      "Machines enrolled by invite (claude-bus invite) sign in with their own credentials, kept hashed in DIR/machines.jsonl.",
       "SIGHUP re-reads BUS_CREDENTIALS_FILE; SIGTERM or SIGINT stops after in-flight writes are on disk.",
     ],
   },

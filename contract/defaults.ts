@@ -56,6 +56,22 @@ export const MAX_ACK_BATCH = 500;
 /** How long a post's Idempotency-Key is remembered, in hours. */
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
+/** How long an invite code works unless the inviter says otherwise, and the limits of what it may say, in seconds. */
+export const DEFAULT_INVITE_SECONDS = 3_600;
+export const MIN_INVITE_SECONDS = 60;
+export const MAX_INVITE_SECONDS = 7 * 86_400;
+/** Failed logins (or invite codes) one client address may make in a window before it gets 429s for a while. */
+export const AUTH_FAILURES_ALLOWED = 10;
+export const AUTH_FAILURE_WINDOW_SECONDS = 60;
+export const AUTH_BLOCK_SECONDS = 300;
+/** Client addresses whose failures are remembered at once; the oldest are forgotten beyond it. */
+export const MAX_TRACKED_ADDRESSES = 10_000;
+/** Length of a machine's own secret, in characters (~190 bits). */
+export const MACHINE_SECRET_LENGTH = 32;
+/** Machines a bus enrolls (revoked ones count until re-enrolled), and invites pending at once. */
+export const MAX_MACHINES = 1_000;
+export const MAX_PENDING_INVITES = 100;
+
 /** Length of a generated bus password, in characters (~166 bits from 62 symbols). */
 export const GENERATED_PASSWORD_LENGTH = 28;
 

@@ -1,7 +1,7 @@
 /**
  * Every HTTP error the bus answers, in one table (as ntfy's server/errors.go): the service answers
- * them itself, and the nginx site answers its own (401 before the service, 413, 429, 5xx when the
- * service is away) from the same table, so a client sees one JSON shape whichever layer answered.
+ * them itself, and the nginx site answers its own (413, 429, 5xx when the service is away) from the
+ * same table, so a client sees one JSON shape whichever layer answered.
  * The body is always `{"error": "<text>"}`, with the text made more precise where the service knows more.
  */
 export interface HttpErrorKind {
@@ -14,9 +14,12 @@ export const HTTP_ERRORS = {
   badRequest: { status: 400, text: "bad request" },
   httpVersion: { status: 400, text: "unsupported HTTP version: use HTTP/1.1, or HTTP/2 over TLS" },
   unauthorized: { status: 401, text: "authentication required: wrong or missing credential" },
+  forbidden: { status: 403, text: "this credential may not do that" },
+  inviteRejected: { status: 403, text: "the invite code is unknown, used or expired" },
   notFound: { status: 404, text: "no such route" },
   methodNotAllowed: { status: 405, text: "method not allowed" },
   requestTimeout: { status: 408, text: "the request did not arrive in time" },
+  conflict: { status: 409, text: "that conflicts with the bus's current state" },
   tooLarge: { status: 413, text: "request body too large" },
   uriTooLong: { status: 414, text: "the request's URL is too long" },
   unsupportedMediaType: { status: 415, text: "Content-Type must be application/json" },

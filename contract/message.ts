@@ -3,7 +3,17 @@
  * replay), the client library (answers) and the docs (docs/API.md describes these fields).
  */
 import { z } from "zod";
-import { BROADCAST, MAX_ACK_BATCH, MAX_BODY_BYTES, MAX_PAGE_LIMIT, MAX_TAG_CHARS, MAX_TAGS, MAX_WAIT_SECONDS } from "./defaults";
+import {
+  BROADCAST,
+  MAX_ACK_BATCH,
+  MAX_BODY_BYTES,
+  MAX_INVITE_SECONDS,
+  MAX_PAGE_LIMIT,
+  MAX_TAG_CHARS,
+  MAX_TAGS,
+  MAX_WAIT_SECONDS,
+  MIN_INVITE_SECONDS,
+} from "./defaults";
 import { MachineName } from "./names";
 
 export { BROADCAST };
@@ -60,6 +70,9 @@ export const SeedMessageSchema = z.object({
   read_by: z.array(MachineName).optional(),
 });
 export type SeedMessage = z.infer<typeof SeedMessageSchema>;
+
+/** An invite code: letters and digits in groups, easy to read out and type (see contract/password.ts). */
+export const INVITE_CODE_PATTERN = /^[A-Za-z0-9]{5}(?:-[A-Za-z0-9]{5}){3}$/;
 
 /** The Idempotency-Key header of POST /post: 1-128 visible ASCII characters. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
@@ -120,16 +133,31 @@ export const HealthSchema = z.object({
 });
 export type Health = z.infer<typeof HealthSchema>;
 
-/** One name seen on the bus (GET /machines): when it last posted, acked, and was named in any request. */
+/** A machine's own credential (issue date, last rotation and use; revoked when it no longer works). */
+export const MachineCredentialSchema = z.object({
+  issued: z.string(),
+  rotated: z.string().nullable(),
+  last_used: z.string().nullable(),
+  revoked: z.string().nullable(),
+});
+export type MachineCredential = z.infer<typeof MachineCredentialSchema>;
+
+/**
+ * One name seen on the bus (GET /machines): when it last posted, acked, and was named in any request;
+ * its unread count; and its own credential, if it was enrolled (null otherwise).
+ */
 export const MachineSchema = z.object({
   name: MachineName,
   last_post: z.string().nullable(),
   last_ack: z.string().nullable(),
   last_seen: z.string().nullable(),
   unread: z.number().int(),
+  credential: MachineCredentialSchema.nullable().optional(),
 });
 export type Machine = z.infer<typeof MachineSchema>;
-export const MachinesSchema = z.object({ machines: z.array(MachineSchema) });
+/** An invite not yet used or expired (GET /machines): no code, only who and until when. */
+export const PendingInviteSchema = z.object({ name: MachineName, invited: z.string(), expires: z.string() });
+export const MachinesSchema = z.object({ machines: z.array(MachineSchema), invites: z.array(PendingInviteSchema).optional() });
 
 /** The answer to GET /messages: `"more": true` when further messages match (ask again with since=<last id>). */
 export const MessagesPageSchema = z.object({ messages: z.array(MessageSchema), more: z.literal(true).optional() });
@@ -165,3 +193,24 @@ export interface MessageQuery {
 /** The byte length of a body as the store and the 413 count it. */
 export const bodyBytes = (body: string): number => Buffer.byteLength(body, "utf8");
 export const isBodyTooLarge = (body: unknown): boolean => typeof body === "string" && bodyBytes(body) > MAX_BODY_BYTES;
+
+/** POST /invites: a one-time code that enrolls the machine `name` (with the team credential). */
+export const InviteBodySchema = z.strictObject({
+  name: z.string(required("the new machine's name")).pipe(MachineName),
+  ttl_seconds: z
+    .number()
+    .int("must be a whole number of seconds")
+    .min(MIN_INVITE_SECONDS, `must be at least ${MIN_INVITE_SECONDS}`)
+    .max(MAX_INVITE_SECONDS, `must be at most ${MAX_INVITE_SECONDS} (a week)`)
+    .optional(),
+});
+export const InviteSchema = z.object({ name: MachineName, code: z.string(), expires: z.string() });
+export type Invite = z.infer<typeof InviteSchema>;
+
+/** POST /enroll: the invite code, exchanged once for the machine's own credential. */
+export const EnrollBodySchema = z.strictObject({ code: z.string(required("the invite code")).regex(INVITE_CODE_PATTERN, "is not an invite code") });
+/** The answer: the machine's Basic-auth user (its name) and secret, which never travels again. */
+export const EnrolledSchema = z.object({ name: MachineName, user: MachineName, pass: z.string() });
+
+/** The answer to POST /machines/<name>/rotate: a new secret; the old one works until the new one is first used. */
+export const RotatedSchema = z.object({ name: MachineName, pass: z.string() });

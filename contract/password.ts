@@ -10,7 +10,7 @@ import { GENERATED_PASSWORD_LENGTH } from "./defaults";
 export const PasswordText = z.string().min(1, "must not be empty").regex(/^\S+$/, "must not contain whitespace");
 
 /**
- * Characters of a password the deployment sets: it travels on stdin into htpasswd, the service's
+ * Characters of a password the deployment sets: it travels on stdin into the service's
  * env file, a curl config and the clients' shell-sourced env file, and needs quoting in none of them
  * (no '~', which bash expands, no '!', '*', quotes, '$' or backslash).
  */
@@ -30,4 +30,9 @@ export function generatePassword(length = GENERATED_PASSWORD_LENGTH): string {
   let out = "";
   for (let i = 0; i < length; i++) out += ALPHABET[randomInt(ALPHABET.length)];
   return out;
+}
+
+/** An invite code: four groups of five letters and digits (~119 bits), safe to read out for its short life. */
+export function generateInviteCode(): string {
+  return Array.from({ length: 4 }, () => generatePassword(5)).join("-");
 }

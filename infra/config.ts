@@ -247,6 +247,12 @@ export const STACK_CONFIG = {
     description: "Keep what retention removes in a gzip archive per month on the data volume (archive/YYYY-MM/); false drops it.",
     rule: booleanText,
   },
+  teamCredential: {
+    type: "string",
+    default: "member",
+    description: 'What the team credential (busUser) may do: "member" (everything, as in the seed) or "admin-only" (invite, revoke, list and back up; machines post with their own credentials).',
+    rule: z.enum(["member", "admin-only"], { message: 'must be "member" or "admin-only"' }),
+  },
   rateLimit: {
     type: "integer",
     default: DEFAULT_RATE_LIMIT.perSecond,
@@ -349,6 +355,7 @@ export function hostConfigOf(cfg: StackConfig, volumeDevice: string): HostConfig
       volume: { device: volumeDevice },
       ...(cfg.retainDays > 0 && { retainDays: cfg.retainDays }),
       archiveRemoved: cfg.archiveRemoved,
+      teamCredential: cfg.teamCredential,
     });
   } catch (err) {
     throw new Error(`Invalid claude-bus stack config: ${(err as Error).message}`);

@@ -90,6 +90,8 @@ export const HostConfigSchema = z
     /** Remove messages older than this many days (absent: keep everything), archiving them unless archiveRemoved is false. */
     retainDays: z.number().int().min(1).max(36500).optional(),
     archiveRemoved: z.boolean().default(true),
+    /** What the team credential (busUser) may do: everything, or only invite, revoke, list and back up. */
+    teamCredential: z.enum(["member", "admin-only"]).default("member"),
     /** When unattended-upgrades may reboot for a security update that needs it (HH:MM, host time), or "never". */
     autoReboot: z
       .string()

@@ -10,7 +10,8 @@ export const CONFIG_DIR = "/etc/claude-bus";
 /** dotenv file with BUS_USER/BUS_PASS, 0600, owned by the service user, re-read by the service on SIGHUP. */
 export const CREDENTIALS_FILE = `${CONFIG_DIR}/credentials.env`;
 export const ACME_CA_FILE = `${CONFIG_DIR}/acme-ca.pem`;
-export const HTPASSWD_FILE = "/etc/nginx/.htpasswd-claude-bus";
+/** nginx checked the password against this file before the service authenticated alone: removed on upgrade. */
+export const LEGACY_HTPASSWD_FILE = "/etc/nginx/.htpasswd-claude-bus";
 export const ACCESS_LOG = "/var/log/claude-bus-access.log";
 export const ERROR_LOG = "/var/log/claude-bus-error.log";
 export const LOGROTATE_FILE = "/etc/logrotate.d/claude-bus";

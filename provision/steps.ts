@@ -22,7 +22,7 @@ import {
   CONFIG_DIR,
   CREDENTIALS_FILE,
   DATA_DIR,
-  HTPASSWD_FILE,
+  LEGACY_HTPASSWD_FILE,
   INSTALL_DIR,
   FSTAB,
   LOGROTATE_FILE,
@@ -86,7 +86,7 @@ export const BUNDLE_UPLOAD_PATH = "/var/tmp/claude-bus-bundle.js";
  * jq reads the DNS-over-HTTPS answer, e2fsprogs formats the data volume.
  */
 export const HOST_PACKAGES = [
-  "nodejs", "nginx", "apache2-utils", "certbot", "curl", "ca-certificates", "openssl", "jq", "e2fsprogs", "unattended-upgrades",
+  "nodejs", "nginx", "certbot", "curl", "ca-certificates", "openssl", "jq", "e2fsprogs", "unattended-upgrades",
 ];
 
 /** What lib.sh itself reads: its handlers restart and reload the bus's unit. */
@@ -153,8 +153,8 @@ const accounts = (): StepPlan => ({
 
 const credentials = (cfg: HostConfig): StepPlan => ({
   name: "credentials",
-  description: `htpasswd ${HTPASSWD_FILE} and the service's ${CREDENTIALS_FILE} (0600) from the credentials on stdin`,
-  header: { ...credentialsCheck(cfg), CREDENTIALS_FILE, HTPASSWD_FILE, SERVICE_USER, SERVICE_PORT: cfg.servicePort },
+  description: `the service's ${CREDENTIALS_FILE} (0600) from the credentials on stdin, re-read by the service`,
+  header: { ...credentialsCheck(cfg), CREDENTIALS_FILE, SERVICE_USER },
   stdin: "credentials",
 });
 
@@ -215,8 +215,9 @@ const certificate = (cfg: HostConfig): StepPlan => ({
 
 const nginx = (cfg: HostConfig): StepPlan => ({
   name: "nginx",
-  description: `nginx site ${nginxSitePath(cfg.fqdn)} (TLS, basic auth, rate limit) and logrotate; nginx -t before reload`,
+  description: `nginx site ${nginxSitePath(cfg.fqdn)} (TLS, rate limit, client address) and logrotate; nginx -t before reload`,
   header: {
+    LEGACY_HTPASSWD_FILE,
     SITE_PATH: nginxSitePath(cfg.fqdn),
     SITE: fileText(renderNginxSite(cfg)),
     SITE_ENABLED: nginxEnabledPath(cfg.fqdn),

@@ -1,10 +1,7 @@
-/** The Express app: the routes of docs/API.md over the store, behind Basic auth. */
-import express, { NextFunction, Request, Response } from "express";
-import { TextDecoder } from "util";
-import { z } from "zod";
+/** The Express app: the routes of docs/API.md over the store, behind the bus's own authentication. */
+import express, { Request, Response } from "express";
 import { AUTH_REALM } from "../contract/httpErrors";
-import { DEFAULT_PAGE_LIMIT, MAX_BODY_BYTES, MAX_PAGE_LIMIT, MAX_REQUEST_BYTES } from "../contract/defaults";
-import { describeIssue, IssueWords } from "../contract/issues";
+import { DEFAULT_PAGE_LIMIT, MAX_BODY_BYTES, MAX_PAGE_LIMIT } from "../contract/defaults";
 import {
   AckBodySchema,
   BatchAckBodySchema,
@@ -14,33 +11,37 @@ import {
   MessagesQuerySchema,
   PostBodySchema,
 } from "../contract/message";
-import { CredentialChecker } from "./credentials";
+import { authorize, Identity, requireSelf } from "./access";
+import { AuthDeps, authenticate, identityOf } from "./authenticate";
 import { HttpError, errorHandler, sendError } from "./httpErrors";
 import { writeBackup } from "./backup";
+import { jsonBody, parse, sendJson } from "./json";
+import { addMembershipRoutes } from "./membershipRoutes";
 import { writePage } from "./page";
 import type { Presence } from "./presence";
 import { waitForMessage } from "./longPoll";
-import type { Log } from "./log";
 import { BusStore, IdempotencyConflict } from "./store";
 import type { Waiters } from "./waiters";
 
 export interface AppDeps {
   store: BusStore;
   dataDir: string;
-  auth: CredentialChecker;
-  log: Log;
+  /** Authentication: the team credential, machines' own, the failure count (and the log). */
+  auth: AuthDeps;
   presence: Presence;
   waiters: Waiters;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
 }
 
-/** Every JSON answer ends with a newline, so a curl line without `| jq` does not run into the prompt. */
-function sendJson(res: Response, status: number, value: unknown): void {
-  res.status(status).type("application/json").send(`${JSON.stringify(value)}\n`);
+/** Whose credential a request used, for its log line (a machine's name, or "team"). */
+function who(res: Response): { as?: string } {
+  const identity = res.locals.identity as Identity | undefined;
+  return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, log, presence, waiters, closing }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, closing }: AppDeps): express.Express {
+  const { log, membership } = auth;
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -50,7 +51,7 @@ export function createApp({ store, dataDir, auth, log, presence, waiters, closin
     res.setHeader("X-Robots-Tag", "noindex");
     if (closing()) res.setHeader("Connection", "close");
     const elapsed = () => Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
-    res.on("finish", () => log({ level: "info", msg: "request", method: req.method, path: req.path, status: res.statusCode, ms: elapsed() }));
+    res.on("finish", () => log({ level: "info", msg: "request", method: req.method, path: req.path, status: res.statusCode, ms: elapsed(), ...who(res) }));
     // A client that left before its answer (a long-poll given up): logged too, without a status.
     res.on("close", () => {
       if (!res.writableFinished) log({ level: "info", msg: "request abandoned", method: req.method, path: req.path, ms: elapsed() });
@@ -65,24 +66,20 @@ export function createApp({ store, dataDir, auth, log, presence, waiters, closin
     next(new HttpError("badRequest", "the Host header is required in HTTP/1.1"));
   });
 
-  app.use((req, res, next) => {
-    if (auth.check(req.headers.authorization)) return next();
-    res.setHeader("WWW-Authenticate", `Basic realm="${AUTH_REALM}"`);
-    sendError(res, "unauthorized");
-  });
-
-  const jsonBody: express.RequestHandler[] = [requireJson, express.raw({ type: () => true, limit: MAX_REQUEST_BYTES }), decodeJson];
+  app.use(authenticate(auth));
+  addMembershipRoutes(app, auth);
 
   app.get("/health", (_req, res) => {
     sendJson(res, 200, { ok: true, count: store.count, now: new Date().toISOString(), oldest: store.oldest === null ? null : String(store.oldest), bytes: store.bytes });
   });
 
   app.get("/backup", async (_req, res) => {
-    await writeBackup(res, store, dataDir, presence.serialize());
+    authorize(identityOf(res), "backup");
+    await writeBackup(res, store, dataDir, { presence: presence.serialize(), machines: membership.snapshot() });
   });
 
   app.get("/machines", (_req, res) => {
-    sendJson(res, 200, { machines: presence.machines((name) => store.unreadCount(name)) });
+    sendJson(res, 200, { machines: presence.machines((name) => store.unreadCount(name), membership), invites: membership.pendingInvites() });
   });
 
   app.get("/robots.txt", (_req, res) => {
@@ -93,6 +90,9 @@ export function createApp({ store, dataDir, auth, log, presence, waiters, closin
     const body = req.body as { body?: unknown } | null;
     if (isBodyTooLarge(body?.body)) throw new HttpError("tooLarge", `body is larger than ${MAX_BODY_BYTES} bytes of UTF-8`);
     const input = parse(PostBodySchema, body, { root: "request body", unknown: "field" });
+    const identity = identityOf(res);
+    authorize(identity, "post");
+    requireSelf(identity, "from", input.from);
     const key = req.header("Idempotency-Key");
     if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) throw new HttpError("badRequest", "Idempotency-Key: must be 1-128 visible ASCII characters");
     presence.named([input.from, input.to]);
@@ -108,6 +108,8 @@ export function createApp({ store, dataDir, auth, log, presence, waiters, closin
   });
 
   app.get("/messages", async (req, res) => {
+    const identity = identityOf(res);
+    authorize(identity, "read");
     const query = req.query as Record<string, unknown>;
     for (const [key, value] of Object.entries(query)) {
       if (typeof value !== "string") throw new HttpError("badRequest", `${key}: must be given once, as a plain value`);
@@ -125,11 +127,18 @@ export function createApp({ store, dataDir, auth, log, presence, waiters, closin
     };
     const wait = Number(q.wait ?? 0);
     if (wait > 0 && store.select({ ...selection, limit: 1 }).length === 0 && !(await waitForMessage(waiters, selection, wait * 1000, res))) return;
+    // Revoked while it waited: the answer is the 401 its next request would get.
+    if (identity.kind === "machine" && !membership.isActive(identity.name)) {
+      res.setHeader("WWW-Authenticate", `Basic realm="${AUTH_REALM}"`);
+      throw new HttpError("unauthorized", `the credential of "${identity.name}" was revoked`);
+    }
     await writePage(res, store, selection);
   });
 
   app.post("/ack", jsonBody, async (req: Request, res: Response) => {
     const { reader, ids } = parse(BatchAckBodySchema, req.body, { root: "request body", unknown: "field" });
+    authorize(identityOf(res), "ack");
+    requireSelf(identityOf(res), "reader", reader);
     presence.named([reader]);
     const result = await store.ackMany(reader, ids.map(Number));
     const strings = (list: number[]) => list.map(String);
@@ -139,6 +148,8 @@ export function createApp({ store, dataDir, auth, log, presence, waiters, closin
   app.post("/ack/:id", jsonBody, async (req: Request, res: Response) => {
     const id = req.params.id as string;
     const { reader } = parse(AckBodySchema, req.body, { root: "request body", unknown: "field" });
+    authorize(identityOf(res), "ack");
+    requireSelf(identityOf(res), "reader", reader);
     presence.named([reader]);
     const result = MESSAGE_ID_PATTERN.test(id) ? await store.ack(Number(id), reader) : null;
     if (!result) throw new HttpError("notFound", `no message with id ${JSON.stringify(id)}`);
@@ -154,6 +165,10 @@ export function createApp({ store, dataDir, auth, log, presence, waiters, closin
     "/ack/:id": "POST",
     "/machines": "GET, HEAD",
     "/backup": "GET",
+    "/invites": "POST",
+    "/enroll": "POST",
+    "/machines/:name/revoke": "POST",
+    "/machines/:name/rotate": "POST",
   };
   for (const [path, allow] of Object.entries(routes)) {
     app.all(path, (req, res) => {
@@ -164,37 +179,4 @@ export function createApp({ store, dataDir, auth, log, presence, waiters, closin
   app.use((req, res) => sendError(res, "notFound", `no such route: ${req.method} ${req.path}`));
   app.use(errorHandler(log));
   return app;
-}
-
-function requireJson(req: Request, _res: Response, next: NextFunction): void {
-  const type = req.headers["content-type"];
-  if (!type || !req.is("application/json")) return next(new HttpError("unsupportedMediaType"));
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
-  if (charset && !/^utf-?8$/i.test(charset)) return next(new HttpError("unsupportedMediaType", "charset must be utf-8"));
-  next();
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function decodeJson(req: Request, _res: Response, next: NextFunction): void {
-  const raw = req.body as unknown;
-  if (!Buffer.isBuffer(raw) || raw.length === 0) return next(new HttpError("badRequest", "request body is empty; send a JSON object"));
-  let text: string;
-  try {
-    text = utf8.decode(raw);
-  } catch {
-    return next(new HttpError("badRequest", "request body is not valid UTF-8"));
-  }
-  try {
-    req.body = JSON.parse(text);
-  } catch (error) {
-    return next(new HttpError("badRequest", `request body is not valid JSON: ${(error as Error).message}`));
-  }
-  next();
-}
-
-function parse<T extends z.ZodType>(schema: T, value: unknown, words: IssueWords): z.infer<T> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new HttpError("badRequest", describeIssue(result.error.issues[0], words));
-  return result.data;
 }

@@ -1,8 +1,8 @@
 /**
  * GET /backup: a consistent copy of the store, as it is at one instant, while the bus goes on: a gzipped
  * tar of bus.jsonl and acks.jsonl (cut at their lengths at that instant), compacted.json when retention
- * ran, and presence.json (each name's last_seen). `claude-bus backup` saves it; `claude-bus restore`
- * puts it in a data dir.
+ * ran, presence.json (each name's last_seen and last_used) and machines.jsonl (machines' credentials, as
+ * hashes). `claude-bus backup` saves it; `claude-bus restore` puts it in a data dir.
  */
 import type { Response } from "express";
 import * as fs from "fs";
@@ -10,17 +10,24 @@ import * as path from "path";
 import { finished } from "stream/promises";
 import * as zlib from "zlib";
 import { COMPACTED_FILE } from "./compaction";
+import { MACHINES_FILE } from "./membership";
 import { PRESENCE_FILE } from "./presence";
 import type { BusStore } from "./store";
 import { tarEnd, tarHeader, tarPadding } from "./tar";
 
 const CHUNK = 1024 * 1024;
 
-export async function writeBackup(res: Response, store: BusStore, dataDir: string, presence: string): Promise<void> {
+/** The small files' content at the instant of the snapshot, rendered by their owners. */
+export interface BackupExtras {
+  presence: string;
+  machines: string;
+}
+
+export async function writeBackup(res: Response, store: BusStore, dataDir: string, extras: BackupExtras): Promise<void> {
   const files = await store.snapshot();
   try {
     const compacted = path.join(dataDir, COMPACTED_FILE);
-    const small = [...(fs.existsSync(compacted) ? [{ name: COMPACTED_FILE, data: fs.readFileSync(compacted) }] : []), { name: PRESENCE_FILE, data: Buffer.from(presence) }];
+    const small = [...(fs.existsSync(compacted) ? [{ name: COMPACTED_FILE, data: fs.readFileSync(compacted) }] : []), { name: PRESENCE_FILE, data: Buffer.from(extras.presence) }, { name: MACHINES_FILE, data: Buffer.from(extras.machines) }];
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     res.status(200).type("application/gzip").setHeader("Content-Disposition", `attachment; filename="claude-bus-backup-${stamp}.tar.gz"`);
     const gzip = zlib.createGzip();

@@ -1,4 +1,4 @@
-/** The service's Basic-auth credential: where it comes from, and the constant-time check of a request's header. */
+/** The team credential (Basic auth): where it comes from, and its constant-time check. */
 import { createHash, timingSafeEqual } from "crypto";
 import * as fs from "fs";
 import { parseEnvFile } from "../contract/envFile";
@@ -31,32 +31,50 @@ export function loadCredential(source: CredentialSource): Credential {
 
 const digest = (s: string | Buffer): Buffer => createHash("sha256").update(s).digest();
 
+/** The user and password of an `Authorization: Basic ...` header, as bytes; null when there is none. */
+export interface BasicCredential {
+  user: Buffer;
+  pass: Buffer;
+}
+
+export function parseBasic(header: string | undefined): BasicCredential | null {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
+  if (!match) return null;
+  const decoded = Buffer.from(match[1], "base64");
+  const colon = decoded.indexOf(0x3a);
+  if (colon < 0) return null;
+  return { user: decoded.subarray(0, colon), pass: decoded.subarray(colon + 1) };
+}
+
 /**
- * Checks `Authorization: Basic ...` headers in constant time: both sides are hashed first so
- * timingSafeEqual always compares 32 bytes and neither the length nor the content leaks.
+ * Checks the team credential in constant time: both sides are hashed first so timingSafeEqual always
+ * compares 32 bytes and neither the length nor the content leaks.
  */
 export class CredentialChecker {
   private user!: Buffer;
   private passes!: Buffer[];
+  /** The team credential's user name (machines may not enroll under it). */
+  userName!: string;
 
   constructor(credential: Credential) {
     this.set(credential);
   }
 
   set(credential: Credential): void {
+    this.userName = credential.user;
     this.user = digest(credential.user);
     this.passes = [credential.pass, ...(credential.previousPass ? [credential.previousPass] : [])].map(digest);
   }
 
-  check(header: string | undefined): boolean {
-    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? "");
-    const decoded = match ? Buffer.from(match[1], "base64") : Buffer.alloc(0);
-    const colon = decoded.indexOf(0x3a);
-    const user = digest(colon >= 0 ? decoded.subarray(0, colon) : decoded);
-    const pass = digest(colon >= 0 ? decoded.subarray(colon + 1) : Buffer.alloc(0));
-    const userOk = timingSafeEqual(user, this.user);
+  isUser(user: Buffer): boolean {
+    return timingSafeEqual(digest(user), this.user);
+  }
+
+  check(credential: BasicCredential): boolean {
+    const userOk = this.isUser(credential.user);
+    const pass = digest(credential.pass);
     let passOk = false;
     for (const expected of this.passes) passOk = timingSafeEqual(pass, expected) || passOk;
-    return colon >= 0 && userOk && passOk;
+    return userOk && passOk;
   }
 }

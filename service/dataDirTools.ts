@@ -10,12 +10,13 @@ import { describeIssue } from "../contract/issues";
 import { SeedMessageSchema } from "../contract/message";
 import { COMPACTED_FILE } from "./compaction";
 import { lockDataDir } from "./dataDirLock";
+import { checkMachinesFile, MACHINES_FILE } from "./membership";
 import { PRESENCE_FILE } from "./presence";
 import { ACKS_FILE, BusStore, MESSAGES_FILE } from "./store";
 import { readTar } from "./tar";
 
 /** The files a backup holds; nothing else is ever written from one. */
-const BACKUP_FILES = new Set([MESSAGES_FILE, ACKS_FILE, COMPACTED_FILE, PRESENCE_FILE]);
+const BACKUP_FILES = new Set([MESSAGES_FILE, ACKS_FILE, COMPACTED_FILE, PRESENCE_FILE, MACHINES_FILE]);
 
 const quiet = () => undefined;
 
@@ -45,6 +46,8 @@ export async function restoreBackup(archive: Buffer, dataDir: string, opts: { fo
   const unknown = entries.filter((e) => !BACKUP_FILES.has(e.name));
   if (unknown.length > 0) throw new Error(`not a claude-bus backup: it holds ${unknown.map((e) => e.name).join(", ")}`);
   if (!entries.some((e) => e.name === MESSAGES_FILE)) throw new Error(`not a claude-bus backup: it holds no ${MESSAGES_FILE}`);
+  const machines = entries.find((e) => e.name === MACHINES_FILE);
+  if (machines) checkMachinesFile(machines.data.toString("utf8"));
   return withLockedDir(dataDir, async () => {
     const existing = [MESSAGES_FILE, ACKS_FILE].filter((name) => fs.existsSync(path.join(dataDir, name)) && fs.statSync(path.join(dataDir, name)).size > 0);
     if (existing.length > 0 && !opts.force) throw new Error(`${dataDir} already holds a store (${existing.join(", ")}): restore into an empty data dir, or add --force to replace it`);

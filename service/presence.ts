@@ -1,13 +1,14 @@
 /**
  * Who is on the bus (GET /machines): per name, when it last posted, acked, and was named by any request
- * (`from`, `reader`, `to`, `unread_by`). Posts and acks come from the store (and its replay); `last_seen`
- * is kept in presence.json in the data dir, written at most every few seconds and at shutdown, so it
- * survives a restart. Names only ever asked about are bounded: the most recent ones are kept.
+ * (`from`, `reader`, `to`, `unread_by`), and when its own credential was last used. Posts and acks come
+ * from the store (and its replay); `last_seen` and `last_used` are kept in presence.json in the data dir,
+ * written at most every few seconds and at shutdown, so they survive a restart. Names only ever asked
+ * about are bounded: the most recent ones are kept.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
-import type { Machine } from "../contract/message";
+import type { Machine, MachineCredential } from "../contract/message";
 import { MachineName } from "../contract/names";
 
 export const PRESENCE_FILE = "presence.json";
@@ -20,9 +21,17 @@ interface Seen {
   lastPost: number;
   lastAck: number;
   lastSeen: number;
+  lastUsed: number;
 }
 
-const SavedSchema = z.record(MachineName, z.number());
+/** Each name's last_seen, or [last_seen, last_used] once its credential was used. */
+const SavedSchema = z.record(MachineName, z.union([z.number(), z.tuple([z.number(), z.number()])]));
+
+/** What GET /machines shows of machines' own credentials (the membership). */
+export interface CredentialView {
+  names(): string[];
+  credentialOf(name: string, lastUsed: number | null): MachineCredential | null;
+}
 
 export class Presence {
   private readonly seen = new Map<string, Seen>();
@@ -40,7 +49,13 @@ export class Presence {
     const presence = new Presence(dataDir === null ? null : path.join(dataDir, PRESENCE_FILE));
     if (presence.file && fs.existsSync(presence.file)) {
       const saved = SavedSchema.safeParse(JSON.parse(fs.readFileSync(presence.file, "utf8").trim() || "{}"));
-      if (saved.success) for (const [name, time] of Object.entries(saved.data)) presence.entry(name).lastSeen = time;
+      if (saved.success) {
+        for (const [name, times] of Object.entries(saved.data)) {
+          const entry = presence.entry(name);
+          [entry.lastSeen, entry.lastUsed] = typeof times === "number" ? [times, 0] : times;
+          if (entry.lastUsed > 0) presence.store(name);
+        }
+      }
     }
     return presence;
   }
@@ -64,18 +79,30 @@ export class Presence {
     this.sawAt(entry, time);
   }
 
+  /** A machine's own credential worked now. */
+  used(name: string, time: number): void {
+    const entry = this.entry(name);
+    this.store(name);
+    if (time > entry.lastUsed) {
+      entry.lastUsed = time;
+      this.dirty = true;
+    }
+  }
+
   /** A request named these machines now. */
   named(names: Array<string | undefined>, now = Date.now()): void {
     for (const name of names) if (name !== undefined && name !== "any") this.sawAt(this.entry(name), now);
     this.bound();
   }
 
-  /** Every name, sorted, with its times and the unread count the store gives. */
-  machines(unread: (name: string) => number): Machine[] {
+  /** Every name seen or enrolled, sorted, with its times, the unread count the store gives and its credential. */
+  machines(unread: (name: string) => number, credentials: CredentialView): Machine[] {
     const iso = (t: number) => (t > 0 ? new Date(t).toISOString() : null);
-    return [...this.seen.keys()].sort().map((name) => {
-      const e = this.seen.get(name)!;
-      return { name, last_post: iso(e.lastPost), last_ack: iso(e.lastAck), last_seen: iso(e.lastSeen), unread: unread(name) };
+    const none: Seen = { lastPost: 0, lastAck: 0, lastSeen: 0, lastUsed: 0 };
+    return [...new Set([...this.seen.keys(), ...credentials.names()])].sort().map((name) => {
+      const e = this.seen.get(name) ?? none;
+      const credential = credentials.credentialOf(name, e.lastUsed || null);
+      return { name, last_post: iso(e.lastPost), last_ack: iso(e.lastAck), last_seen: iso(e.lastSeen), unread: unread(name), credential };
     });
   }
 
@@ -93,7 +120,7 @@ export class Presence {
   private entry(name: string): Seen {
     let e = this.seen.get(name);
     if (!e) {
-      this.seen.set(name, (e = { lastPost: 0, lastAck: 0, lastSeen: 0 }));
+      this.seen.set(name, (e = { lastPost: 0, lastAck: 0, lastSeen: 0, lastUsed: 0 }));
       if (!this.stored.has(name)) this.unstored++;
     }
     return e;
@@ -120,9 +147,9 @@ export class Presence {
     this.unstored = Math.min(unstored.length, Math.floor(MAX_UNSTORED_NAMES * 0.9));
   }
 
-  /** presence.json's content: each name's last_seen. */
+  /** presence.json's content: each name's last_seen (and last_used, when it has one). */
   serialize(): string {
-    return JSON.stringify(Object.fromEntries([...this.seen].map(([name, e]) => [name, e.lastSeen]))) + "\n";
+    return JSON.stringify(Object.fromEntries([...this.seen].map(([name, e]) => [name, e.lastUsed > 0 ? [e.lastSeen, e.lastUsed] : e.lastSeen]))) + "\n";
   }
 
   private async save(): Promise<void> {

@@ -5,9 +5,13 @@ import { AddressInfo } from "net";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../contract/defaults";
 import { createApp } from "./app";
 import { CONNECTION_TIMEOUTS, ConnectionTimeouts, guardConnections, serverOptions } from "./connections";
+import type { TeamCredentialRole } from "./access";
+import type { AuthDeps } from "./authenticate";
+import { AuthFailures, FailureLimits } from "./authFailures";
 import { CredentialChecker, CredentialSource, loadCredential } from "./credentials";
 import { lockDataDir } from "./dataDirLock";
 import { LineSink, stdoutSink, structuredLogger } from "./log";
+import { Membership } from "./membership";
 import { Presence } from "./presence";
 import { RetentionOptions, startRetention } from "./retention";
 import { Waiters } from "./waiters";
@@ -25,6 +29,10 @@ export interface BusOptions {
   timeouts?: Partial<ConnectionTimeouts>;
   /** Remove messages older than this, by compaction (absent: keep everything). */
   retention?: RetentionOptions;
+  /** What the team credential may do (default "member": everything, as the seed's single user). */
+  teamCredential?: TeamCredentialRole;
+  /** When failed logins from one address lead to 429 (defaults suit the host; tests shorten them). */
+  authFailureLimits?: FailureLimits;
 }
 
 export interface RunningBus {
@@ -42,7 +50,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const log = structuredLogger(opts.log ?? stdoutSink);
-  const auth = new CredentialChecker(loadCredential(opts.credentials));
+  const team = new CredentialChecker(loadCredential(opts.credentials));
   await fsp.mkdir(opts.dataDir, { recursive: true });
   // Before anything reads or repairs the files: a second bus on this dir must touch nothing.
   const lock = await lockDataDir(opts.dataDir);
@@ -54,7 +62,9 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const host = opts.host ?? DEFAULT_HOST;
   const presence = Presence.load(opts.dataDir);
   let waiters: Waiters | undefined;
+  let membership: Membership | undefined;
   try {
+    membership = await Membership.open(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
     store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }), {
       posted: (m) => {
         presence.posted(m.from, m.to, m.time);
@@ -64,7 +74,15 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     });
     const opened = store;
     waiters = new Waiters((n, q) => opened.matches(n, q));
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, log, presence, waiters, closing: () => closing }));
+    const auth: AuthDeps = {
+      team,
+      teamRole: opts.teamCredential ?? "member",
+      membership,
+      failures: new AuthFailures(opts.authFailureLimits),
+      log,
+      used: (name, time) => presence.used(name, time),
+    };
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, closing: () => closing }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {
@@ -74,10 +92,12 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     });
   } catch (error) {
     await store?.close();
+    await membership?.close();
     await lock.release();
     throw error;
   }
   const opened = store;
+  const members = membership;
   const retention = opts.retention && startRetention(opened, opts.retention, log);
   presence.startSaving((error) => log({ level: "warn", msg: "presence not saved", error: error.message }));
   const port = (server.address() as AddressInfo).port;
@@ -99,6 +119,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         await stopped;
         clearTimeout(force);
         await opened.close();
+        await members.close();
         await presence.close();
         await lock.release();
         log({ msg: "stopped", messages: opened.count });
@@ -108,7 +129,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     waiting: () => waiters?.size ?? 0,
     reloadCredentials() {
       try {
-        auth.set(loadCredential(opts.credentials));
+        team.set(loadCredential(opts.credentials));
         log({ msg: "credentials reloaded" });
       } catch (error) {
         log({ level: "error", msg: "credentials reload failed; keeping the old ones", error: (error as Error).message });

@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from "../../contract/defaults";
+import { isTeamCredentialRole, TEAM_CREDENTIAL_ROLES, TeamCredentialRole } from "../../service/access";
 import { serveCredentials, writeLocalEnvFile } from "../../service/localCredentials";
 import type { RetentionOptions } from "../../service/retention";
 import type { CompactionStage } from "../../service/compaction";
@@ -18,6 +19,7 @@ export interface ServeSettings {
   port: number;
   data: string;
   retention?: RetentionOptions;
+  teamCredential: TeamCredentialRole;
 }
 
 export function serveSettings(parsed: ParsedCommand): ServeSettings {
@@ -33,7 +35,9 @@ export function serveSettings(parsed: ParsedCommand): ServeSettings {
   const archive = stringOption(parsed, "archive") ?? "gzip";
   if (archive !== "gzip" && archive !== "none") throw new UsageError('serve: --archive must be "gzip" or "none"');
   if (days === undefined && parsed.values.archive !== undefined) throw new UsageError("serve: --archive goes with --retain-days");
-  return { host, port: Number(port), data, ...(days !== undefined && { retention: { days: Number(days), archive: archive === "gzip" } }) };
+  const teamCredential = stringOption(parsed, "team-credential") ?? "member";
+  if (!isTeamCredentialRole(teamCredential)) throw new UsageError(`serve: --team-credential must be ${TEAM_CREDENTIAL_ROLES.map((r) => `"${r}"`).join(" or ")}`);
+  return { host, port: Number(port), data, teamCredential, ...(days !== undefined && { retention: { days: Number(days), archive: archive === "gzip" } }) };
 }
 
 /**
@@ -68,7 +72,7 @@ export async function serve(parsed: ParsedCommand, io: Io): Promise<number> {
   log({ msg: "starting", dataDir });
   try {
     const retention = settings.retention && { ...settings.retention, onStage: compactionStages(log, io.env.CLAUDE_BUS_COMPACTION_PAUSE) };
-    const bus = await startBus({ host: settings.host, port: settings.port, dataDir, credentials: credentials.source, retention });
+    const bus = await startBus({ host: settings.host, port: settings.port, dataDir, credentials: credentials.source, retention, teamCredential: settings.teamCredential });
     if (credentials.localFile && "pass" in credentials.source) {
       const written = writeLocalEnvFile(credentials.localFile, credentials.source, bus.url);
       log({ msg: written ? "local credentials written" : "local credentials reused", file: credentials.localFile });

@@ -1,8 +1,8 @@
 /** The nginx site for the bus: plain HTTP only for ACME and the redirect, everything else over TLS. */
-import { AUTH_REALM, HTTP_ERRORS, HttpErrorKind, errorBody } from "../../contract/httpErrors";
+import { HTTP_ERRORS, HttpErrorKind, errorBody } from "../../contract/httpErrors";
 import { MAX_WAIT_SECONDS } from "../../contract/defaults";
 import type { HostConfig } from "../config";
-import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, HTPASSWD_FILE, certDir } from "../paths";
+import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../paths";
 
 /** Mozilla's "intermediate" TLS profile (ECDHE only, so no dhparam file is needed). */
 const MOZILLA_INTERMEDIATE_CIPHERS = [
@@ -25,7 +25,6 @@ export const ROBOTS_TXT = "User-agent: *\nDisallow: /\n";
  */
 const NGINX_ERRORS: Array<[nginxStatus: number, answer: HttpErrorKind]> = [
   [400, HTTP_ERRORS.badRequest],
-  [401, HTTP_ERRORS.unauthorized],
   [404, HTTP_ERRORS.notFound],
   [405, HTTP_ERRORS.methodNotAllowed],
   [413, HTTP_ERRORS.tooLarge],
@@ -127,9 +126,9 @@ export function renderNginxSite(cfg: HostConfig): string {
     `        return 200 ${nginxString(ROBOTS_TXT)};`,
     `    }`,
     ``,
+    // No auth_basic: the service authenticates every request itself (machines enroll while it runs), and
+    // trusts X-Real-IP, the address its failure count blocks, only from loopback: from nginx.
     `    location / {`,
-    `        auth_basic "${AUTH_REALM}";`,
-    `        auth_basic_user_file ${HTPASSWD_FILE};`,
     `        proxy_pass http://${zone}_service;`,
     `        proxy_http_version 1.1;`,
     `        # Longer than the longest long-poll (wait=${MAX_WAIT_SECONDS}): nginx never cuts a waiting request short.`,

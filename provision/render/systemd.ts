@@ -2,10 +2,10 @@
 import type { HostConfig } from "../config";
 import { BUNDLE_INSTALL_PATH, CREDENTIALS_FILE, DATA_DIR, SERVICE_USER } from "../paths";
 
-/** `serve`'s retention flags, when the config sets a retention. */
-function retentionArgs(cfg: HostConfig): string {
-  if (cfg.retainDays === undefined) return "";
-  return ` --retain-days ${cfg.retainDays}${cfg.archiveRemoved ? "" : " --archive none"}`;
+/** `serve`'s flags beyond the defaults: retention, and an admin-only team credential. */
+function serveArgs(cfg: HostConfig): string {
+  const retention = cfg.retainDays === undefined ? "" : ` --retain-days ${cfg.retainDays}${cfg.archiveRemoved ? "" : " --archive none"}`;
+  return retention + (cfg.teamCredential === "member" ? "" : ` --team-credential ${cfg.teamCredential}`);
 }
 
 export function renderServiceUnit(cfg: HostConfig): string {
@@ -24,7 +24,7 @@ Group=${SERVICE_USER}
 # The service reads BUS_USER/BUS_PASS from this file itself, again on SIGHUP, so rotation needs no restart.
 Environment=BUS_CREDENTIALS_FILE=${CREDENTIALS_FILE}
 Environment=NODE_ENV=production
-ExecStart=/usr/bin/node ${BUNDLE_INSTALL_PATH} --host 127.0.0.1 --port ${cfg.servicePort} --data ${DATA_DIR}${retentionArgs(cfg)}
+ExecStart=/usr/bin/node ${BUNDLE_INSTALL_PATH} --host 127.0.0.1 --port ${cfg.servicePort} --data ${DATA_DIR}${serveArgs(cfg)}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2s

@@ -1,8 +1,11 @@
 # shellcheck shell=bash
-# Step "nginx": the bus's nginx site (TLS, basic auth, rate limit, JSON errors), enabled, and the
-# logrotate rule for its logs. nginx reloads only on a change, after `nginx -t` accepts it; when the
-# step fails, the previous site is put back, so nginx never runs (or later loads) a site it rejected.
-# Reads from the header: SITE_PATH, SITE (its text), SITE_ENABLED, LOGROTATE_PATH, LOGROTATE (its text).
+# Step "nginx": the bus's nginx site (TLS, rate limit, JSON errors, the client's address for the
+# service, which authenticates), enabled, and the logrotate rule for its logs. nginx reloads only on a
+# change, after `nginx -t` accepts it; when the step fails, the previous site is put back, so nginx
+# never runs (or later loads) a site it rejected. Once the site is live, the htpasswd file of earlier
+# versions (whose sites checked the password in nginx) goes.
+# Reads from the header: SITE_PATH, SITE (its text), SITE_ENABLED, LOGROTATE_PATH, LOGROTATE (its
+# text), LEGACY_HTPASSWD_FILE.
 # shellcheck source-path=SCRIPTDIR
 source "${BASH_SOURCE[0]%/*}/lib.sh"
 
@@ -33,3 +36,4 @@ if ! systemctl is-active --quiet nginx; then
   systemctl start nginx
   changed "started nginx"
 fi
+remove_file "$LEGACY_HTPASSWD_FILE"

@@ -18,8 +18,14 @@ describe("claude-bus serve", () => {
 
   test("argument parsing through the CLI's one parser: defaults, both flag forms, clear errors", () => {
     const parseServeArgs = (argv: string[]) => serveSettings(parseCommand("serve", argv));
-    expect(parseServeArgs([])).toEqual({ host: "127.0.0.1", port: 8787, data: "./data" });
-    expect(parseServeArgs(["--host", "0.0.0.0", "--port=9000", "--data", "/srv/bus"])).toEqual({ host: "0.0.0.0", port: 9000, data: "/srv/bus" });
+    expect(parseServeArgs([])).toEqual({ host: "127.0.0.1", port: 8787, data: "./data", teamCredential: "member" });
+    expect(parseServeArgs(["--host", "0.0.0.0", "--port=9000", "--data", "/srv/bus", "--team-credential", "admin-only"])).toEqual({
+      host: "0.0.0.0",
+      port: 9000,
+      data: "/srv/bus",
+      teamCredential: "admin-only",
+    });
+    expect(() => parseServeArgs(["--team-credential", "root"])).toThrow('serve: --team-credential must be "member" or "admin-only"');
     expect(() => parseServeArgs(["--port", "http"])).toThrow("--port must be a number");
     expect(() => parseServeArgs(["--port", "70000"])).toThrow("--port must be a number");
     expect(() => parseServeArgs(["--verbose", "1"])).toThrow("serve: unknown option --verbose");

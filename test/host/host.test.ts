@@ -172,6 +172,36 @@ describe("provisioned throwaway host", () => {
     expect(count).toBe(3);
   });
 
+  it("enrolls a machine by invite through nginx, binds its sender to its credential, revokes it, and blocks a guesser's address", async () => {
+    const invite = await httpsRequest(ep, "POST", "/invites", { auth: auth(), json: { name: "edge-laptop" } });
+    expect(invite.status).toBe(201);
+    const enrolled = await httpsRequest(ep, "POST", "/enroll", { json: { code: JSON.parse(invite.body).code } });
+    expect(enrolled.status).toBe(201);
+    const machine = basic("edge-laptop", JSON.parse(enrolled.body).pass);
+    expect((await httpsRequest(ep, "POST", "/post", { auth: machine, json: { from: "edge-laptop", to: "ops", body: "enrolled" } })).status).toBe(201);
+    const forged = await httpsRequest(ep, "POST", "/post", { auth: machine, json: { from: "ccwhitebee", body: "forged" } });
+    expect(forged.status).toBe(403);
+    expect(JSON.parse(forged.body).error).toBe(`from: "ccwhitebee" is not this credential's machine "edge-laptop"; a machine posts as itself`);
+
+    expect((await httpsRequest(ep, "POST", "/machines/edge-laptop/revoke", { auth: auth() })).status).toBe(200);
+    expect((await httpsRequest(ep, "GET", "/health", { auth: machine })).status).toBe(401);
+    expect((await httpsRequest(ep, "GET", "/health", { auth: auth() })).status).toBe(200);
+    // Enrollment and revocation are in the host's journal, never the secret.
+    const journal = await onHost(`journalctl -u ${SERVICE_NAME} --no-pager -o cat | grep -E '"machine (enrolled|revoked)"'`);
+    expect(journal).toMatch(/"machine enrolled","machine":"edge-laptop"/);
+    expect(journal).not.toContain(JSON.parse(enrolled.body).pass);
+
+    // nginx passes the address it saw; the service counts failures by it: this client is blocked, others are not.
+    const guesser = "127.0.0.9";
+    for (let i = 0; i < 10; i++) expect((await httpsRequest(ep, "GET", "/health", { auth: basic(cfg.busUser, `guess-${i}-00000000000000000000`), from: guesser })).status).toBe(401);
+    const blocked = await httpsRequest(ep, "GET", "/health", { auth: auth(), from: guesser });
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers["retry-after"]).toMatch(/^\d+$/);
+    expect((await httpsRequest(ep, "GET", "/health", { auth: auth() })).status).toBe(200);
+    // One source of truth: no htpasswd, no auth_basic in the site.
+    expect(await onHost(`test ! -e /etc/nginx/.htpasswd-claude-bus && ! grep -q auth_basic /etc/nginx/sites-available/* && echo clean`)).toBe("clean\n");
+  });
+
   it("redirects plain HTTP on port 80 to HTTPS", async () => {
     const r = await httpGet(cfg.fqdn, "/messages?limit=1");
     expect([301, 308]).toContain(r.status);
@@ -452,7 +482,7 @@ describe("provisioned throwaway host", () => {
     expect(failed).toEqual([]);
     // 401 only ever for the revoked old password, never for the new one, and never before the switch began.
     expect(polls.filter((p) => p.status === 401 && (p.pass === "new" || p.ended < rotationStart))).toEqual([]);
-    // Once refused, the old password stays refused: nginx does not flip back to the old htpasswd.
+    // Once refused, the old password stays refused: the service does not flip back to it.
     const old = polls.filter((p) => p.pass === "old").map((p) => p.status);
     expect(old.slice(old.indexOf(401) === -1 ? old.length : old.indexOf(401))).not.toContain(200);
     const during = polls.filter((p) => p.ended >= rotationStart && p.started <= rotationEnd);

@@ -145,6 +145,14 @@ describe("retention", () => {
   });
 });
 
+describe("the team credential's role", () => {
+  it("is member by default and reaches the host config when set", () => {
+    expect(hostConfigOf(parseStackConfig(baseConfig())).teamCredential).toBe("member");
+    expect(hostConfigOf(parseStackConfig({ ...baseConfig(), teamCredential: "admin-only" })).teamCredential).toBe("admin-only");
+    expect(() => parseStackConfig({ ...baseConfig(), teamCredential: "root" })).toThrow(/teamCredential: must be "member" or "admin-only"/);
+  });
+});
+
 describe("the service's memory ceiling", () => {
   it.each([
     ["s-1vcpu-1gb", 512],

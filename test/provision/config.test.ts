@@ -21,6 +21,7 @@ describe("parseHostConfig", () => {
       servicePort: 8787,
       serviceMemoryMiB: 512,
       archiveRemoved: true,
+      teamCredential: "member",
       maxBodyKiB: 520,
       rateLimit: { perSecond: 20, burst: 100 },
       sharedDir: { group: "claude-bus-files", dropUser: "claude-drop" },
@@ -77,7 +78,7 @@ describe("parseHostConfig", () => {
 });
 
 describe("HostPassword (the contract's rule for the password the host is given)", () => {
-  it("accepts generated-style passwords and refuses what could break htpasswd, dotenv or curl quoting", () => {
+  it("accepts generated-style passwords and refuses what could break dotenv, a curl config or shell quoting", () => {
     expect(HostPassword.safeParse("Abcdefghijklmnopqrstuvwxyz12").success).toBe(true);
     for (const bad of ["short", 'has"quote1234', "has space 12345", "back\\slash12345", "new\nline123456", "x".repeat(129)]) {
       expect(HostPassword.safeParse(bad).success).toBe(false);

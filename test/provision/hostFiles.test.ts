@@ -68,6 +68,11 @@ describe("claude-bus.service", () => {
     expect(renderServiceUnit(cfgOf({ retainDays: 7, archiveRemoved: false }))).toMatch(/ --retain-days 7 --archive none$/m);
   });
 
+  it("makes the team credential admin-only only when the config says so", () => {
+    expect(unit).not.toContain("--team-credential");
+    expect(renderServiceUnit(cfgOf({ teamCredential: "admin-only" }))).toMatch(/ --data \/opt\/claude-bus\/data --team-credential admin-only$/m);
+  });
+
   it("caps the service's memory so an overload ends the bus, not nginx or sshd", () => {
     expect(unit).toMatch(/^MemoryHigh=409M$/m);
     expect(unit).toMatch(/^MemoryMax=512M$/m);

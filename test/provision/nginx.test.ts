@@ -32,7 +32,7 @@ describe("rendered nginx site", () => {
   });
 
   it("answers nginx's own errors with the contract's JSON bodies", () => {
-    for (const { status, text } of [HTTP_ERRORS.unauthorized, HTTP_ERRORS.tooLarge, HTTP_ERRORS.rateLimited, HTTP_ERRORS.badGateway, HTTP_ERRORS.gatewayTimeout]) {
+    for (const { status, text } of [HTTP_ERRORS.tooLarge, HTTP_ERRORS.rateLimited, HTTP_ERRORS.badGateway, HTTP_ERRORS.gatewayTimeout]) {
       expect(site).toContain(`    error_page ${status} /.claude-bus-error/${status};\n`);
       expect(site).toContain(`    location = /.claude-bus-error/${status} { internal; default_type application/json; return ${status} '{"error":"${text}"}\\n'; }\n`);
     }
@@ -63,8 +63,9 @@ describe("rendered nginx site", () => {
   it("names SPEC's host paths, hides the version and proxies to the service on loopback", () => {
     expect(site.match(/server_name claude-bus\.example\.com;/g)).toHaveLength(2);
     expect(site.match(/server_tokens off;/g)).toHaveLength(2);
-    expect(site).toContain("auth_basic_user_file /etc/nginx/.htpasswd-claude-bus;");
-    expect(site).toContain('auth_basic "claude-bus";');
+    // The service authenticates; nginx passes the address it saw, which the service trusts from loopback only.
+    expect(site).not.toContain("auth_basic");
+    expect(site).toContain("proxy_set_header X-Real-IP $remote_addr;");
     expect(site).toContain("access_log /var/log/claude-bus-access.log;");
     expect(site).toContain("error_log /var/log/claude-bus-error.log;");
     expect(site).toMatch(/upstream (claude_bus_\w+_service) \{\n {4}server 127\.0\.0\.1:8787;\n {4}keepalive \d+;\n\}[\s\S]*proxy_pass http:\/\/\1;/);
@@ -104,7 +105,7 @@ describe("nginx -t on the rendered site (scratch prefix)", () => {
 
   it("accepts the site as rendered, with HSTS on and off", async () => {
     for (const hsts of [true, false]) {
-      scratch = await scratchNginx(cfgOf({ hsts, ipv6: false }), PASS);
+      scratch = await scratchNginx(cfgOf({ hsts, ipv6: false }));
       const result = scratch.test();
       expect(result.output).toContain("test is successful");
       expect(result.status).toBe(0);
@@ -113,7 +114,7 @@ describe("nginx -t on the rendered site (scratch prefix)", () => {
   });
 
   it("fails on a broken site, so the check above can fail", async () => {
-    scratch = await scratchNginx(cfgOf({ ipv6: false }), PASS);
+    scratch = await scratchNginx(cfgOf({ ipv6: false }));
     fs.writeFileSync(path.join(scratch.dir, "site.conf"), scratch.site.replace("limit_req_status 429;", "limit_req_status 429"));
     const result = scratch.test();
     expect(result.status).not.toBe(0);
@@ -140,7 +141,7 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     const port = await freePort();
     bus = await startBus({ port, dataDir, credentials: { user: "claude", pass: PASS }, log: () => {} });
     // burst 30 covers the tests before the rate-limit one; refill is 1 request per second.
-    scratch = await scratchNginx(cfgOf({ servicePort: port, ipv6: false, rateLimit: { perSecond: 1, burst: 30 } }), PASS);
+    scratch = await scratchNginx(cfgOf({ servicePort: port, ipv6: false, rateLimit: { perSecond: 1, burst: 30 } }));
     ca = fs.readFileSync(scratch.caFile);
     await scratch.start();
   });
@@ -236,6 +237,29 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     const after = tcpToPort(port);
     expect(after.established).toBeGreaterThanOrEqual(1);
     expect(after.timeWait - before.timeWait).toBeLessThanOrEqual(1);
+  });
+
+  it("leaves authentication to the service: a machine enrolled through nginx posts as itself and only as itself", async () => {
+    const from = "127.0.0.6";
+    const invite = await request(true, "/invites", { method: "POST", auth, from, body: JSON.stringify({ name: "edge" }) });
+    expect(invite.status).toBe(201);
+    const enrolled = await request(true, "/enroll", { method: "POST", from, body: JSON.stringify({ code: JSON.parse(invite.body).code }) });
+    expect(enrolled.status).toBe(201);
+    const machine = `edge:${JSON.parse(enrolled.body).pass}`;
+    expect((await request(true, "/post", { method: "POST", auth: machine, from, body: JSON.stringify({ from: "edge", body: "hi" }) })).status).toBe(201);
+    const forged = await request(true, "/post", { method: "POST", auth: machine, from, body: JSON.stringify({ from: "other", body: "hi" }) });
+    expect(forged.status).toBe(403);
+    expect(JSON.parse(forged.body).error).toMatch(/^from: "other" is not this credential's machine "edge"/);
+  });
+
+  it("blocks the client address nginx saw after repeated wrong credentials, and no other", async () => {
+    const from = "127.0.0.7";
+    for (let i = 0; i < 10; i++) expect((await request(true, "/health", { auth: `claude:wrong-${i}-000000000000000000000`, from })).status).toBe(401);
+    const blocked = await request(true, "/health", { auth, from });
+    expect(blocked.status).toBe(429);
+    expect(JSON.parse(blocked.body).error).toMatch(/^too many failed logins from this address/);
+    // The service sees nginx's loopback connection for every client: it counted by X-Real-IP.
+    expect((await request(true, "/health", { auth, from: "127.0.0.8" })).status).toBe(200);
   });
 
   it("answers 429 with a JSON error when a client goes over the rate limit, counting each client address apart", async () => {

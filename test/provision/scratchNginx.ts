@@ -1,5 +1,5 @@
 /**
- * The rendered nginx site in a scratch prefix: the host paths (certificate, htpasswd, logs, webroot)
+ * The rendered nginx site in a scratch prefix: the host paths (certificate, logs, webroot)
  * and the listen ports are moved into a temp dir and onto spare loopback ports, so `nginx -t` and a real
  * nginx run without touching this machine's /etc, /var/log or ports 80/443.
  */
@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import type { HostConfig } from "../../provision/config";
-import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, HTPASSWD_FILE, certDir } from "../../provision/paths";
+import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../../provision/paths";
 import { renderNginxSite } from "../../provision/render/nginx";
 import { freePort } from "../support/ports";
 import { requireTool } from "../support/requireTool";
@@ -34,10 +34,10 @@ export interface ScratchNginx {
   stop(): Promise<void>;
 }
 
-export async function scratchNginx(cfg: HostConfig, password: string): Promise<ScratchNginx> {
+export async function scratchNginx(cfg: HostConfig): Promise<ScratchNginx> {
   requireTool("nginx");
   const dir = tempDir("nginx");
-  fs.chmodSync(dir, 0o755); // workers run as nobody and read htpasswd and the webroot per request
+  fs.chmodSync(dir, 0o755); // workers run as nobody and read the webroot per request
   const [http, https] = [await freePort(), await freePort()];
   const certs = path.join(dir, "cert");
   fs.mkdirSync(certs);
@@ -46,15 +46,11 @@ export async function scratchNginx(cfg: HostConfig, password: string): Promise<S
     "-keyout", path.join(certs, "privkey.pem"), "-out", path.join(certs, "fullchain.pem"),
     "-subj", `/CN=${cfg.fqdn}`, "-addext", `subjectAltName=DNS:${cfg.fqdn}`,
   ]);
-  const htpasswd = path.join(dir, "htpasswd");
-  run("htpasswd", ["-i", "-c", "-m", htpasswd, cfg.busUser], `${password}\n`);
-  fs.chmodSync(htpasswd, 0o644);
   const webroot = path.join(dir, "webroot");
   fs.mkdirSync(path.join(webroot, ".well-known", "acme-challenge"), { recursive: true });
 
   const site = renderNginxSite(cfg)
     .split(certDir(cfg.fqdn)).join(certs)
-    .split(HTPASSWD_FILE).join(htpasswd)
     .split(ACCESS_LOG).join(path.join(dir, "access.log"))
     .split(ERROR_LOG).join(path.join(dir, "error.log"))
     .split(ACME_WEBROOT).join(webroot)

@@ -1,7 +1,7 @@
 /**
  * Running lib.sh and the step scripts for real on this machine, on temp paths: systemctl and nginx are
  * stand-ins that record their calls (this machine's own units must not be touched), everything else
- * (install, htpasswd, curl, sed) is the real program.
+ * (install, curl, sed) is the real program.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";

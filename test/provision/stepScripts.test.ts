@@ -1,5 +1,4 @@
 /** The step scripts themselves, run for real with their paths moved into a temp dir. */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { credentialsEnv } from "../../provision/credentials";
@@ -7,7 +6,6 @@ import { fileText } from "../../provision/compose";
 import { hostSteps } from "../../provision/steps";
 import { BusProcess, buildBundle, spawnBus } from "../support/bus";
 import { request } from "../support/http";
-import { requireTool } from "../support/requireTool";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
 import { BUNDLE_SHA, cfgOf } from "./fixtures";
@@ -18,65 +16,37 @@ beforeEach(() => (dir = tempDir("step")));
 
 describe("the credentials step", () => {
   const cfg = cfgOf();
-  // The files' owner here is root, as this machine has no claude-bus user; the unit is claude-bus-test,
+  // The file's owner here is root, as this machine has no claude-bus user; the unit is claude-bus-test,
   // inactive unless a test says otherwise (fakeSystem).
-  const paths = () => {
-    fs.mkdirSync(path.join(dir, "nginx"), { recursive: true });
+  const envFileIn = () => {
     fs.mkdirSync(path.join(dir, "etc"), { recursive: true });
-    return { htpasswd: path.join(dir, "nginx", "htpasswd"), envFile: path.join(dir, "etc", "credentials.env") };
+    return path.join(dir, "etc", "credentials.env");
   };
-  const run = (password: string, env: NodeJS.ProcessEnv, port = 8787) => {
-    const { htpasswd, envFile } = paths();
-    const script = stepWith("credentials", cfg, { HTPASSWD_FILE: htpasswd, CREDENTIALS_FILE: envFile, SERVICE_USER: "root", SERVICE_PORT: port });
+  const run = (password: string, env: NodeJS.ProcessEnv) => {
+    const script = stepWith("credentials", cfg, { CREDENTIALS_FILE: envFileIn(), SERVICE_USER: "root" });
     return runScript(script, { input: credentialsEnv(cfg, password), env });
   };
-  const verify = (password: string) =>
-    spawnSync(requireTool("htpasswd"), ["-i", "-v", paths().htpasswd, "claude"], { input: `${password}\n` }).status;
   const first = "First0Password0000000000000A";
   const second = "Second0Password000000000000B";
 
-  it("writes htpasswd (root:www-data 0640) and the stdin text verbatim as the 0600 credentials file; a re-run changes nothing", () => {
+  it("writes the stdin text verbatim as the 0600 credentials file, and nothing else; a re-run changes nothing", () => {
     const { env } = fakeSystem(dir);
-    const { htpasswd, envFile } = paths();
+    const envFile = envFileIn();
     const r = run(first, env);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    expect(r.changes).toEqual([`changed: ${htpasswd}`, `changed: ${envFile}`]);
+    expect(r.changes).toEqual([`changed: ${envFile}`]);
     expect(fs.readFileSync(envFile, "utf8")).toBe(credentialsEnv(cfg, first));
     expect(modeOf(envFile)).toBe("600");
-    expect(modeOf(htpasswd)).toBe("640");
-    expect(fs.statSync(htpasswd).gid).toBe(Number(spawnSync("getent", ["group", "www-data"], { encoding: "utf8" }).stdout.split(":")[2]));
-    expect(verify(first)).toBe(0);
     expect(r.stdout + r.stderr).not.toContain(first);
-
-    const again = run(first, env);
-    expect(again.status).toBe(0);
-    expect(again.changes).toEqual([]);
+    expect(run(first, env).changes).toEqual([]);
   });
 
-  it("swaps in a new password: the old one stops verifying, no temp file is left, nginx is not reloaded", () => {
-    const system = fakeSystem(dir);
-    const { htpasswd, envFile } = paths();
-    run(first, system.env);
-    const r = run(second, system.env);
-    expect(r.changes).toEqual([`changed: ${htpasswd}`, `changed: ${envFile}`]);
-    expect(verify(second)).toBe(0);
-    expect(verify(first)).not.toBe(0);
-    expect(fs.readFileSync(envFile, "utf8")).toBe(credentialsEnv(cfg, second));
-    expect(fs.readdirSync(path.join(dir, "nginx"))).toEqual(["htpasswd"]);
-    expect(fs.readdirSync(path.join(dir, "etc"))).toEqual(["credentials.env"]);
-    expect(r.stdout + r.stderr).not.toContain(second);
-    expect(system.calls().filter((c) => c.includes("nginx"))).toEqual([]);
-  });
-
-  it.each([
-    ["chown fails on the new htpasswd", { chown: "exit 1" }],
-    ["htpasswd fails", { htpasswd: 'if [[ $1 == -i && $2 == -n ]]; then echo "claude:$apr1$half"; exit 1; fi\nexec /usr/bin/htpasswd "$@"' }],
-  ])("leaves no temp file holding the password hash in the htpasswd dir when %s", (_what, tools) => {
-    const { env } = fakeSystem(dir, tools);
+  it("leaves no temp file holding the password beside the credentials file when chown fails", () => {
+    const { env } = fakeSystem(dir, { chown: "exit 1" });
     const r = run(first, env);
     expect(r.status).not.toBe(0);
-    expect(fs.readdirSync(path.join(dir, "nginx"))).toEqual([]);
+    expect(fs.readdirSync(path.join(dir, "etc"))).toEqual([]);
     expect(r.stdout + r.stderr).not.toContain(first);
   });
 
@@ -87,35 +57,21 @@ describe("the credentials step", () => {
     const auth = (pass: string) => ({ auth: ["claude", pass] as [string, string] });
     afterEach(() => service.stop());
 
-    it("lets the service accept the old password, exactly as stored, until htpasswd has the new one", async () => {
-      const { htpasswd, envFile } = paths();
+    it("has the service re-read it: the new password works and the old one, exactly as stored, is refused", async () => {
+      const envFile = envFileIn();
       expect(run(old, fakeSystem(dir).env).status).toBe(0);
       service = await spawnBus(await buildBundle(), ["--port", "0", "--data", path.join(dir, "data")], { ...process.env, BUS_CREDENTIALS_FILE: envFile });
       expect((await request(service.url, "/health", auth(old))).status).toBe(200);
 
-      // systemctl for the unit under test: active, and reload is the unit's ExecReload (SIGHUP), after
-      // recording the credentials file the service is about to read.
-      const reloads = path.join(dir, "reloads.log");
+      // systemctl for the unit under test: active, and reload is the unit's ExecReload (SIGHUP).
       const { env } = fakeSystem(dir, {
-        systemctl: `case $1 in\n  is-active) exit 0 ;;\n  reload) { cat ${envFile}; echo ---; } >> ${reloads}; kill -HUP ${service.child.pid} ;;\n  *) exit 1 ;;\nesac`,
+        systemctl: `case $1 in\n  is-active) exit 0 ;;\n  reload) kill -HUP ${service.child.pid} ;;\n  *) exit 1 ;;\nesac`,
       });
-      const next = "New0Password0For0Rotation000";
-      const r = run(next, env, Number(new URL(service.url).port));
+      const r = run(second, env);
       expect(r.stderr).toBe("");
-      expect(r.status).toBe(0);
-      expect(r.changes).toEqual([
-        `changed: ${envFile}`,
-        "changed: claude-bus-test accepts the old and the new password",
-        `changed: ${htpasswd}`,
-        `changed: ${envFile}`,
-        "changed: reloaded claude-bus-test: it re-read its credentials",
-      ]);
-      expect(fs.readFileSync(reloads, "utf8")).toBe(`${credentialsEnv(cfg, next)}BUS_PASS_PREVIOUS=${old}\n---\n${credentialsEnv(cfg, next)}---\n`);
-      expect(fs.readFileSync(envFile, "utf8")).toBe(credentialsEnv(cfg, next));
-
-      // The last reload drops the old password: wait until the service has read it.
-      await waitFor("the service to refuse the old password", async () => (await request(service.url, "/health", auth(old))).status === 401, { timeoutMs: 5000 });
-      expect((await request(service.url, "/health", auth(next))).status).toBe(200);
+      expect(r.changes).toEqual([`changed: ${envFile}`, "changed: reloaded claude-bus-test: it re-read its credentials"]);
+      await waitFor("the service to take the new password", async () => (await request(service.url, "/health", auth(second))).status === 200, { timeoutMs: 5000 });
+      expect((await request(service.url, "/health", auth(old))).status).toBe(401);
     });
   });
 });
@@ -128,6 +84,7 @@ describe("the nginx step", () => {
       SITE_PATH: path.join(dir, "sites-available", "bus"),
       SITE_ENABLED: path.join(dir, "sites-enabled", "bus"),
       LOGROTATE_PATH: path.join(dir, "logrotate"),
+      LEGACY_HTPASSWD_FILE: path.join(dir, "htpasswd"),
       SITE: fileText(text),
     };
   };
@@ -144,6 +101,19 @@ describe("the nginx step", () => {
     expect(system.calls()).toEqual(["nginx -t -q", "systemctl reload-or-restart nginx", "systemctl is-active --quiet nginx"]);
     expect(run("server { }\n", system.env).changes).toEqual([]);
     expect(tempFilesIn(path.join(dir, "sites-available"))).toEqual([]);
+  });
+
+  it("removes the htpasswd of earlier versions once the new site is live, and keeps it when the site is rejected", () => {
+    const system = fakeSystem(dir);
+    const { LEGACY_HTPASSWD_FILE, SITE_PATH } = site("");
+    fs.writeFileSync(LEGACY_HTPASSWD_FILE, "claude:$apr1$old$hash\n");
+    fs.writeFileSync(path.join(dir, "nginx-t-fails"), "");
+    expect(run("server { }\n", system.env).status).toBe(1);
+    expect(fs.existsSync(LEGACY_HTPASSWD_FILE)).toBe(true);
+    fs.rmSync(path.join(dir, "nginx-t-fails"));
+    const r = run("server { }\n", system.env);
+    expect(r.changes).toEqual([`changed: ${SITE_PATH}`, `changed: enabled ${path.join(dir, "sites-enabled", "bus")}`, "changed: reloaded nginx", "changed: started nginx", `changed: removed ${LEGACY_HTPASSWD_FILE}`]);
+    expect(fs.existsSync(LEGACY_HTPASSWD_FILE)).toBe(false);
   });
 
   it("puts the previous site back when nginx -t rejects the new one, and reloads nothing", () => {

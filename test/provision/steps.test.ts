@@ -52,7 +52,7 @@ describe("hostSteps", () => {
     ["the ACME CA bundle", { acmeCaBundle: TEST_PEM }, BUNDLE_SHA, ["certificate"]],
     ["the ACME email", { acmeEmail: "certs@example.com" }, BUNDLE_SHA, ["certificate"]],
     ["the bus user", { busUser: "agent" }, BUNDLE_SHA, ["credentials", "health"]],
-    ["the service port", { servicePort: 9000 }, BUNDLE_SHA, ["credentials", "service", "nginx", "health"]],
+    ["the service port", { servicePort: 9000 }, BUNDLE_SHA, ["service", "nginx", "health"]],
     ["the deploy keys", { rootSshKeys: [ED25519_KEY] }, BUNDLE_SHA, ["ssh-keys"]],
     ["the reboot time", { autoReboot: "never" }, BUNDLE_SHA, ["updates"]],
     ["the public address", { publicIpv4: "203.0.113.10" }, BUNDLE_SHA, ["certificate"]],
@@ -161,7 +161,6 @@ describe("rotation: the credentials and health steps, as Pulumi runs them after 
   // It writes the credentials for the bus user and port, then checks /health at the public name.
   it.each([
     ["the bus user", { busUser: "agent" }, ["credentials", "health"]],
-    ["the service port", { servicePort: 9000 }, ["credentials"]],
     ["the subdomain", { subdomain: "bus" }, ["credentials", "health"]],
     ["the domain", { domain: "example.org" }, ["credentials", "health"]],
   ])("changes its hash with %s", (_what, extra, changed) => {
@@ -170,6 +169,7 @@ describe("rotation: the credentials and health steps, as Pulumi runs them after 
 
   it.each([
     ["the rate limit", { rateLimit: { perSecond: 5, burst: 10 } }],
+    ["the service port", { servicePort: 9000 }],
     ["HSTS", { hsts: false }],
     ["client SSH keys", { clientSshKeys: [ED25519_KEY] }],
     ["the ACME email", { acmeEmail: "certs@example.com" }],

@@ -29,7 +29,7 @@ beforeAll(async () => {
 afterAll(() => bus.close());
 
 it("has curl examples for every route", () => {
-  for (const route of ["/health", "/post", "/messages", "/ack/", "/ack\"", "/machines", "wait=", "thread=", "Idempotency-Key"]) {
+  for (const route of ["/health", "/post", "/messages", "/ack/", "/ack\"", "/machines", "wait=", "thread=", "Idempotency-Key", "/invites", "/enroll"]) {
     expect([route, blocks.some((b) => b.includes(route))]).toEqual([route, true]);
   }
 });

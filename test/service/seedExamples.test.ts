@@ -16,14 +16,22 @@ import { tempDir } from "../support/tempDir";
 const seed = (name: string) => fs.readFileSync(path.join(__dirname, "seed", name), "utf8");
 const ME = execFileSync("hostname", ["-s"], { encoding: "utf8" }).trim();
 
-describe("the seed's examples work verbatim", () => {
+/** The machine's own credential, enrolled by invite as `hostname -s` (the name the seed's lines post as). */
+async function enrollAs(bus: TestBus, name: string): Promise<[string, string]> {
+  const { code } = (await postJson(bus.url, "/invites", { name })).json;
+  const { user, pass } = (await postJson(bus.url, "/enroll", { code }, { auth: null })).json;
+  return [user, pass];
+}
+
+describe.each(["team", "machine"] as const)("the seed's examples work verbatim with the %s credential", (kind) => {
   let bus: TestBus;
   let home: string;
   beforeEach(async () => {
     bus = await startBus();
     home = tempDir("claude-bus-home-");
     fs.mkdirSync(path.join(home, ".secrets"), { mode: 0o700 });
-    fs.writeFileSync(path.join(home, ".secrets", "claude-bus.env"), `BUS_USER=${USER}\nBUS_PASS=${PASS}\nBUS_URL=${bus.url}\n`, { mode: 0o600 });
+    const [user, pass] = kind === "team" ? [USER, PASS] : await enrollAs(bus, ME);
+    fs.writeFileSync(path.join(home, ".secrets", "claude-bus.env"), `BUS_USER=${user}\nBUS_PASS=${pass}\nBUS_URL=${bus.url}\n`, { mode: 0o600 });
   });
   afterEach(async () => {
     await bus.close();
@@ -81,6 +89,13 @@ describe("the seed's examples work verbatim", () => {
   });
 
   test("sharing a link: the single-quoted JSON post", async () => {
+    if (kind === "machine" && ME !== "ccwhitebee") {
+      // The line posts as ccwhitebee, written on that machine: a machine credential posts only as itself.
+      const refused = await run("bash", ["-c", `source ~/.secrets/claude-bus.env\n${seed("share-link.sh")}`]);
+      expect(JSON.parse(refused.stdout).error).toMatch(/^from: "ccwhitebee" is not this credential's machine/);
+      const [user, pass] = await enrollAs(bus, "ccwhitebee");
+      fs.writeFileSync(path.join(home, ".secrets", "claude-bus.env"), `BUS_USER=${user}\nBUS_PASS=${pass}\nBUS_URL=${bus.url}\n`, { mode: 0o600 });
+    }
     const out = await bash(`source ~/.secrets/claude-bus.env\n${seed("share-link.sh")}`);
     expect(JSON.parse(out)).toMatchObject({ id: "1", from: "ccwhitebee", to: "ccmidm1mac", body: "Build dropped at gdrive:claude-handoffs/build-2026-05-25.zip" });
   });

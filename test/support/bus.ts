@@ -28,6 +28,7 @@ export interface TestBusOptions {
   credentialsFile?: boolean;
   timeouts?: BusOptions["timeouts"];
   retention?: BusOptions["retention"];
+  teamCredential?: BusOptions["teamCredential"];
 }
 
 /** The real bus on 127.0.0.1, port 0, with a fresh (or given) data dir. */
@@ -47,6 +48,7 @@ export async function startBus(opts: TestBusOptions = {}): Promise<TestBus> {
     log: (line) => logs.push(line),
     timeouts: opts.timeouts,
     retention: opts.retention,
+    teamCredential: opts.teamCredential,
   });
   return { ...bus, dataDir, user, pass, credentialsFile, logs };
 }

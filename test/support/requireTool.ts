@@ -5,7 +5,6 @@ import { spawnSync } from "node:child_process";
 const PACKAGES: Record<string, string> = {
   shellcheck: "shellcheck",
   nginx: "nginx-light",
-  htpasswd: "apache2-utils",
   logrotate: "logrotate",
   "systemd-analyze": "systemd",
   "systemd-tmpfiles": "systemd",

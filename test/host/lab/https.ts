@@ -36,13 +36,19 @@ function collect(req: http.ClientRequest, body: string | undefined, resolve: (r:
   req.end(body);
 }
 
-export function httpsRequest(ep: BusEndpoint, method: string, path: string, opts: { auth?: string; json?: unknown; timeoutMs?: number } = {}): Promise<Reply> {
+export function httpsRequest(
+  ep: BusEndpoint,
+  method: string,
+  path: string,
+  /** `from`: the local address to connect from (another 127.x address is another client to nginx). */
+  opts: { auth?: string; json?: unknown; timeoutMs?: number; from?: string } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const body = opts.json === undefined ? undefined : JSON.stringify(opts.json);
     const headers: http.OutgoingHttpHeaders = { Host: ep.fqdn };
     if (opts.auth) headers.Authorization = opts.auth;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const req = https.request({ host: "127.0.0.1", port: 443, servername: ep.fqdn, ca: ep.ca, method, path, headers, agent: false });
+    const req = https.request({ host: "127.0.0.1", port: 443, localAddress: opts.from, servername: ep.fqdn, ca: ep.ca, method, path, headers, agent: false });
     collect(req, body, resolve, reject, opts.timeoutMs);
   });
 }

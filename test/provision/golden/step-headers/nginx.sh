@@ -1,3 +1,4 @@
+readonly LEGACY_HTPASSWD_FILE='/etc/nginx/.htpasswd-claude-bus'
 readonly SITE_PATH='/etc/nginx/sites-available/claude-bus.example.com'
 IFS= read -r -d '' SITE <<'CLAUDE_BUS_EOF' || true
 # Managed by claude-bus provision: local edits are overwritten.
@@ -54,7 +55,6 @@ server {
     limit_req_status 429;
 
     error_page 400 /.claude-bus-error/400;
-    error_page 401 /.claude-bus-error/401;
     error_page 404 /.claude-bus-error/404;
     error_page 405 /.claude-bus-error/405;
     error_page 413 /.claude-bus-error/413;
@@ -66,7 +66,6 @@ server {
     error_page 504 /.claude-bus-error/504;
     error_page 505 =400 /.claude-bus-error/505;
     location = /.claude-bus-error/400 { internal; default_type application/json; return 400 '{"error":"bad request"}\n'; }
-    location = /.claude-bus-error/401 { internal; default_type application/json; return 401 '{"error":"authentication required: wrong or missing credential"}\n'; }
     location = /.claude-bus-error/404 { internal; default_type application/json; return 404 '{"error":"no such route"}\n'; }
     location = /.claude-bus-error/405 { internal; default_type application/json; return 405 '{"error":"method not allowed"}\n'; }
     location = /.claude-bus-error/413 { internal; default_type application/json; return 413 '{"error":"request body too large"}\n'; }
@@ -84,8 +83,6 @@ server {
     }
 
     location / {
-        auth_basic "claude-bus";
-        auth_basic_user_file /etc/nginx/.htpasswd-claude-bus;
         proxy_pass http://claude_bus_claude_bus_example_com_service;
         proxy_http_version 1.1;
         # Longer than the longest long-poll (wait=60): nginx never cuts a waiting request short.

@@ -1,1 +1,1 @@
-readonly -a PACKAGES=('nodejs' 'nginx' 'apache2-utils' 'certbot' 'curl' 'ca-certificates' 'openssl' 'jq' 'e2fsprogs' 'unattended-upgrades')
+readonly -a PACKAGES=('nodejs' 'nginx' 'certbot' 'curl' 'ca-certificates' 'openssl' 'jq' 'e2fsprogs' 'unattended-upgrades')
