@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildServiceBundle } from "../provision/bundle";
 import { manyReaders, worstCaseReads } from "./abuse";
+import { hookCost } from "./hookCost";
 import { compaction } from "./compaction";
 import type { BenchContext } from "./context";
 import { largeStores } from "./largeStores";
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
     await compaction(ctx);
     await worstCaseReads(ctx);
     await manyReaders(ctx);
+    await hookCost(ctx);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

@@ -13,7 +13,10 @@ import {
   BatchAckResultSchema,
   Health,
   HealthSchema,
+  EnrolledSchema,
   IDEMPOTENCY_KEY_PATTERN,
+  Invite,
+  InviteSchema,
   Machine,
   MachinesSchema,
   Message,
@@ -21,13 +24,27 @@ import {
   MessageSchema,
   MessagesPageSchema,
   NewMessage,
+  RotatedSchema,
 } from "../contract/message";
 import { AuthError, BusError, InsecureUrlError, UnreachableError } from "./errors";
 import { DEFAULT_RETRY, RetryPolicy, withRetries } from "./retry";
-import { exchange } from "./transport";
+import { download, exchange } from "./transport";
 
 export { AuthError, BusError, InsecureUrlError, UnreachableError };
-export type { AckResult, BatchAckResult, Health, Machine, Message, MessageQuery, NewMessage, RetryPolicy };
+export type { AckResult, BatchAckResult, Health, Invite, Machine, Message, MessageQuery, NewMessage, RetryPolicy };
+
+/** GET /machines in full: every name with its credential, and the invites not yet used. */
+export interface Roster {
+  machines: Machine[];
+  invites: Array<{ name: string; invited: string; expires: string }>;
+}
+
+/** A machine's own credential, as enrollment or rotation hands it out. */
+export interface MachineCredential {
+  name: string;
+  user: string;
+  pass: string;
+}
 
 export interface BusClientOptions {
   url: string;
@@ -59,6 +76,16 @@ export interface BusClient {
   ackMany(ids: string[], reader: string): Promise<BatchAckResult>;
   /** Every name seen on the bus, with when it last posted, acked and was named, and its unread count. */
   machines(): Promise<Machine[]>;
+  /** The machines with their credentials, and the pending invites. */
+  roster(): Promise<Roster>;
+  /** A one-time code that enrolls the machine `name` (team credential). */
+  invite(name: string, ttlSeconds?: number): Promise<Invite>;
+  /** Ends `name`'s own credential at once (team credential). */
+  revoke(name: string): Promise<{ name: string; revoked: string; already: boolean }>;
+  /** A new secret for this credential's own machine; the old one works until the new one is first used. */
+  rotateOwnSecret(name: string): Promise<string>;
+  /** GET /backup into `file` (team credential): written to a temp file beside it, renamed when whole. */
+  backup(file: string): Promise<{ bytes: number }>;
 }
 
 /** localhost, 127.0.0.0/8 and ::1: plain http there never leaves this machine. */
@@ -74,21 +101,8 @@ export function createBusClient(options: BusClientOptions): BusClient {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const retry = options.retry ?? DEFAULT_RETRY;
 
-  async function once<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body: string | undefined, extra: Record<string, string>, waitMs: number): Promise<T> {
-    const headers: Record<string, string> = { authorization, accept: "application/json", ...extra };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await exchange(base, { method, url: base + path, headers, body, timeoutMs: timeoutMs + waitMs });
-    if (res.status === 401) throw new AuthError(base);
-    if (res.status < 200 || res.status >= 300) throw new BusError(res.status, serverErrorText(res.text));
-    let json: unknown;
-    try {
-      json = JSON.parse(res.text);
-    } catch {
-      throw new BusError(res.status, `response is not JSON: ${res.text.slice(0, 200)}`);
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new BusError(res.status, `unexpected response shape: ${describeIssue(parsed.error.issues[0], { root: "answer" })}`);
-    return parsed.data;
+  function once<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body: string | undefined, extra: Record<string, string>, waitMs: number): Promise<T> {
+    return jsonExchange(base, { method, path, schema, body, headers: { authorization, ...extra }, timeoutMs: timeoutMs + waitMs });
   }
 
   function request<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body?: unknown, extra: Record<string, string> = {}, waitMs = 0): Promise<T> {
@@ -132,7 +146,57 @@ export function createBusClient(options: BusClientOptions): BusClient {
       return merged;
     },
     machines: async () => (await request("GET", "/machines", MachinesSchema)).machines,
+    async roster() {
+      const { machines, invites } = await request("GET", "/machines", MachinesSchema);
+      return { machines, invites: invites ?? [] };
+    },
+    invite: (name, ttlSeconds) => request("POST", "/invites", InviteSchema, { name, ...(ttlSeconds !== undefined && { ttl_seconds: ttlSeconds }) }),
+    revoke: (name) => request("POST", `/machines/${encodeURIComponent(name)}/revoke`, RevokedSchema),
+    rotateOwnSecret: async (name) => (await request("POST", `/machines/${encodeURIComponent(name)}/rotate`, RotatedSchema)).pass,
+    async backup(file) {
+      const res = await download(base, { url: `${base}/backup`, headers: { authorization }, timeoutMs: BACKUP_IDLE_MS }, file);
+      if (res.status === 401) throw new AuthError(base);
+      if (res.status !== 200) throw new BusError(res.status, serverErrorText(res.text));
+      return { bytes: res.bytes };
+    },
   };
+}
+
+/** How long a backup download may stall (no byte arriving) before it is given up. */
+const BACKUP_IDLE_MS = 60_000;
+const RevokedSchema = z.object({ name: z.string(), revoked: z.string(), already: z.boolean() });
+
+/** One JSON request and its answer checked against `schema`; 401 is an AuthError, any other failure a BusError. */
+async function jsonExchange<T>(
+  base: string,
+  req: { method: "GET" | "POST"; path: string; schema: z.ZodType<T>; body?: string; headers: Record<string, string>; timeoutMs: number },
+): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json", ...req.headers };
+  if (req.body !== undefined) headers["content-type"] = "application/json";
+  const res = await exchange(base, { method: req.method, url: base + req.path, headers, body: req.body, timeoutMs: req.timeoutMs });
+  if (res.status === 401) throw new AuthError(base);
+  if (res.status < 200 || res.status >= 300) throw new BusError(res.status, serverErrorText(res.text));
+  let json: unknown;
+  try {
+    json = JSON.parse(res.text);
+  } catch {
+    throw new BusError(res.status, `response is not JSON: ${res.text.slice(0, 200)}`);
+  }
+  const parsed = req.schema.safeParse(json);
+  if (!parsed.success) throw new BusError(res.status, `unexpected response shape: ${describeIssue(parsed.error.issues[0], { root: "answer" })}`);
+  return parsed.data;
+}
+
+/**
+ * Exchanges an invite code for this machine's own credential (POST /enroll, no credential needed: the
+ * code is one). Not retried: a code works once, so a retry after a lost answer could only be refused.
+ */
+export async function enroll(options: { url: string; code: string; allowInsecureHttp?: boolean; timeoutMs?: number }): Promise<MachineCredential> {
+  const base = options.url.replace(/\/+$/, "");
+  if (new URL(base).protocol === "http:" && !isLoopbackUrl(base) && !options.allowInsecureHttp) throw new InsecureUrlError(base);
+  const body = JSON.stringify({ code: options.code });
+  const { name, user, pass } = await jsonExchange(base, { method: "POST", path: "/enroll", schema: EnrolledSchema, body, headers: {}, timeoutMs: options.timeoutMs ?? 15_000 });
+  return { name, user, pass };
 }
 
 /** Every message matching `query`, following `since` page by page (the server caps a page). */
