@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { setTimeout as sleep } from "timers/promises";
+import { CURSOR_CACHE_BYTES } from "../service/messageIndex";
 import type { BenchContext } from "./context";
 import { addReaders, writeDataset, writeWorstCaseDataset } from "./dataset";
 import { load } from "./load";
@@ -80,6 +81,30 @@ export async function manyReaders(ctx: BenchContext): Promise<void> {
     ctx.report("POST /post, 1 client, before and after those 20,000 readers", `${latency(before.post)}, then ${latency(after.post)}`);
     const page = await ctx.wrk(bus.url, [{ method: "GET", path: "/messages?limit=500" }], 1);
     ctx.report("GET /messages?limit=500 when message 1 has 20,000 readers in read_by", latency(page));
+  } finally {
+    await bus.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The same 20,000 names on a store long enough that each builds an unread cursor (4 bytes per message of
+ * its list, 80 KiB here): 1.6 GB if every cursor were kept, so the figure shows the cache's bound.
+ */
+export async function manyCursors(ctx: BenchContext): Promise<void> {
+  const dir = path.join(ctx.root, "cursors");
+  const messages = 20_000;
+  writeDataset(dir, messages);
+  const bus = await ctx.startBus(dir);
+  try {
+    const before = rss(bus.pid);
+    const asked = load({ url: bus.url, path: (n) => `/messages?unread_by=cursor-${n}&limit=1`, auth: ctx.auth, concurrency: 8, requests: 20_000, expect: 200 });
+    const peak = await peakRss(bus.pid, asked);
+    await sleep(IDLE_SETTLE_MS);
+    ctx.report(
+      `RSS before, at most during, and ${IDLE_SETTLE_MS / 1000} s after 20,000 reader names each asked once (${fmt(messages)} messages: a cursor each, the cache capped at ${CURSOR_CACHE_BYTES / 2 ** 20} MiB)`,
+      `${fmt(before)} MiB, ${fmt(peak)} MiB, ${fmt(rss(bus.pid))} MiB; ${latency(await asked)} per request`,
+    );
   } finally {
     await bus.stop();
     fs.rmSync(dir, { recursive: true, force: true });

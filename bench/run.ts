@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { buildServiceBundle } from "../provision/bundle";
-import { manyReaders, worstCaseReads } from "./abuse";
+import { manyCursors, manyReaders, worstCaseReads } from "./abuse";
 import { hookCost } from "./hookCost";
 import { compaction } from "./compaction";
 import type { BenchContext } from "./context";
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     await compaction(ctx);
     await worstCaseReads(ctx);
     await manyReaders(ctx);
+    await manyCursors(ctx);
     await hookCost(ctx);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

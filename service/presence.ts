@@ -10,6 +10,7 @@ import * as path from "path";
 import { z } from "zod";
 import type { Machine, MachineCredential } from "../contract/message";
 import { MachineName } from "../contract/names";
+import { writeFileDurably } from "./durableFile";
 
 export const PRESENCE_FILE = "presence.json";
 /** How often a changed last_seen is saved, in ms. */
@@ -44,12 +45,17 @@ export class Presence {
 
   private constructor(private readonly file: string | null) {}
 
-  /** Presence for a data dir: last_seen from its presence.json (a missing or damaged file starts empty). */
-  static load(dataDir: string | null): Presence {
+  /**
+   * Presence for a data dir: last_seen from its presence.json. A missing file starts empty, and so does a
+   * damaged one, with a warning: these are times shown to people, not data, and never worth a bus that
+   * cannot start.
+   */
+  static load(dataDir: string | null, warn: (msg: string, fields: Record<string, unknown>) => void): Presence {
     const presence = new Presence(dataDir === null ? null : path.join(dataDir, PRESENCE_FILE));
     if (presence.file && fs.existsSync(presence.file)) {
-      const saved = SavedSchema.safeParse(JSON.parse(fs.readFileSync(presence.file, "utf8").trim() || "{}"));
-      if (saved.success) {
+      const saved = SavedSchema.safeParse(parseJson(fs.readFileSync(presence.file, "utf8").trim() || "{}"));
+      if (!saved.success) warn("presence.json is damaged: last_seen and last_used start empty", { file: presence.file });
+      else {
         for (const [name, times] of Object.entries(saved.data)) {
           const entry = presence.entry(name);
           [entry.lastSeen, entry.lastUsed] = typeof times === "number" ? [times, 0] : times;
@@ -155,15 +161,22 @@ export class Presence {
   private async save(): Promise<void> {
     if (!this.dirty || !this.file) return;
     this.dirty = false;
-    const text = this.serialize();
-    const tmp = `${this.file}.${process.pid}.tmp`;
+    const suffix = `.${process.pid}.tmp`;
     try {
-      await fs.promises.writeFile(tmp, text, { mode: 0o600 });
-      await fs.promises.rename(tmp, this.file);
+      await writeFileDurably(this.file, this.serialize(), suffix);
     } catch (error) {
       this.dirty = true;
-      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+      await fs.promises.rm(this.file + suffix, { force: true }).catch(() => undefined);
       throw error;
     }
+  }
+}
+
+/** The parsed JSON, or undefined when the text is not JSON (a torn or garbled file). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

@@ -60,7 +60,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const server = http.createServer(serverOptions(timeouts));
   guardConnections(server, timeouts);
   const host = opts.host ?? DEFAULT_HOST;
-  const presence = Presence.load(opts.dataDir);
+  const presence = Presence.load(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
   let waiters: Waiters | undefined;
   let membership: Membership | undefined;
   try {

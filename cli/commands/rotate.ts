@@ -178,18 +178,20 @@ async function announce(client: BusClient, me: string, io: Io): Promise<void> {
     from: me,
     to: "any",
     body:
-      `the bus credential was rotated by ${me}; machines still on the old password get 401 until they re-run ` +
-      "`claude-bus bootstrap` with the new credential (pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack)",
+      `the team password was rotated by ${me}; machines still on the old one get 401 until they re-run ` +
+      "`claude-bus bootstrap` with the new credential (pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack); " +
+      "machines enrolled with their own credential are untouched",
     tags: [ROTATION_TAG],
   });
   io.out(`  posted notice #${notice.id} (without the password)`);
-  const others = await otherMachines(client, me);
+  const { shared, own } = await machinesByCredential(client, me);
   io.out(
-    others.length
-      ? `  re-run bootstrap with the new credential on: ${others.join(", ")} (every other name the bus has seen) and any other machine`
-      : "  re-run bootstrap with the new credential on every other machine that uses this bus",
+    shared.length
+      ? `  re-run bootstrap with the new credential on: ${shared.join(", ")} (every other name the bus has seen without a credential of its own) and any other machine`
+      : "  re-run bootstrap with the new credential on every other machine that uses the team password",
   );
   io.out("  e.g. pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack");
+  if (own.length) io.out(`  untouched, and to be left on their own credentials: ${own.join(", ")}`);
 }
 
 /** Polls until new → 200 and old → 401 (a rotation may accept both for a moment); a reason string on timeout. */
@@ -214,7 +216,9 @@ async function probe(credential: Credential): Promise<string> {
   }
 }
 
-/** Every other name the bus has seen (GET /machines): the machines that hold the old credential. */
-async function otherMachines(client: BusClient, me: string): Promise<string[]> {
-  return (await client.machines()).map((m) => m.name).filter((name) => name !== me);
+/** Every other name the bus has seen (GET /machines): those that may hold the team password, and those enrolled with their own. */
+async function machinesByCredential(client: BusClient, me: string): Promise<{ shared: string[]; own: string[] }> {
+  const others = (await client.roster()).machines.filter((m) => m.name !== me);
+  const hasOwn = (m: (typeof others)[number]) => !!m.credential && !m.credential.revoked;
+  return { shared: others.filter((m) => !hasOwn(m)).map((m) => m.name), own: others.filter(hasOwn).map((m) => m.name) };
 }

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { AuthError, createBusClient } from "../../client/index";
+import { AuthError, createBusClient, enroll } from "../../client/index";
 import { parseHostConfig } from "../../provision/config";
 import { credentialsEnv } from "../../provision/credentials";
 import { FakeMode, FakeRemote, installFakeRemote, previewStep } from "./fakeRemote";
@@ -56,6 +56,8 @@ describe("rotate through the Pulumi stack", () => {
     const client = createBusClient(bus);
     await client.post({ from: "quebec", to: "any", body: "hello from quebec", tags: ["hello"] });
     await client.post({ from: "romeo", to: "papa", body: "ping" });
+    const sierra = await enroll({ url: bus.url, code: (await client.invite("sierra")).code });
+    await createBusClient({ url: bus.url, user: sierra.user, pass: sierra.pass }).post({ from: "sierra", to: "any", body: "hello from sierra" });
     const project = await tempDir("stack");
     const remote = await fake("apply");
 
@@ -89,11 +91,13 @@ describe("rotate through the Pulumi stack", () => {
 
     expect(result.stdout).toContain(`✓ rotated: the bus at ${bus.url} accepts only the new password`);
     expect(result.stdout).toMatch(/re-run bootstrap with the new credential on: quebec, romeo /);
+    expect(result.stdout).toContain("untouched, and to be left on their own credentials: sierra\n");
+    expect(await createBusClient({ url: bus.url, user: sierra.user, pass: sierra.pass }).health()).toMatchObject({ ok: true });
     // a notice went out, the password did not
     const notices = (await createBusClient({ ...bus, pass: newPass }).messages({ from: "papa" })).filter((m) => m.tags.includes("rotation"));
     expect(notices).toHaveLength(1);
     const stored = await busFiles();
-    expect(stored).toContain("credential was rotated by papa");
+    expect(stored).toContain("team password was rotated by papa");
     expect(stored).not.toContain(newPass);
     expect(stored).not.toContain(bus.pass);
     expect(result.stdout + result.stderr).not.toContain(newPass);

@@ -251,4 +251,16 @@ describe("presence: GET /machines", () => {
     bus = await startBus({ dataDir: bus.dataDir });
     expect((await request(bus.url, "/machines")).json.machines).toEqual(machines);
   });
+
+  it("a damaged presence.json costs the times of names that hold no data, with a warning, never the start", async () => {
+    await post({ from: "alpha", to: "bravo", body: "kept in bus.jsonl" });
+    await request(bus.url, "/messages?unread_by=charlie");
+    await bus.close();
+    fs.writeFileSync(path.join(bus.dataDir, "presence.json"), '{"alpha": 17000');
+    bus = await startBus({ dataDir: bus.dataDir });
+    expect(bus.logs.filter((line) => line.includes("presence.json is damaged"))).toHaveLength(1);
+    const { machines } = (await request(bus.url, "/machines")).json;
+    expect(machines.map((m: { name: string }) => m.name)).toEqual(["alpha", "bravo"]);
+    expect(machines[0]).toMatchObject({ name: "alpha", last_post: expect.any(String), unread: 0 });
+  });
 });
