@@ -2,7 +2,7 @@
  * The `claude-bus` commands and their options, in one table: the argument parser, `--help` of every
  * command and the overall usage all read it. Data only, so `--help` loads none of the commands.
  */
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, ENV_FILE_IN_HOME } from "../contract/defaults";
+import { DEFAULT_DATA_DIR, DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_FILE_QUOTA_SHARE, DEFAULT_HOST, DEFAULT_MAX_FILE_MIB, DEFAULT_PORT, ENV_FILE_IN_HOME } from "../contract/defaults";
 import { EXIT_CODES } from "./exitCodes";
 
 export interface OptionSpec {
@@ -103,10 +103,22 @@ export const COMMANDS: Record<string, CommandSpec> = {
         value: "member|admin-only",
         help: "what the team credential may do: everything (default), or only invite, revoke, list and back up",
       },
+      "max-file-mib": { type: "string", value: "N", help: `the largest file an upload may hold, in MiB (default ${DEFAULT_MAX_FILE_MIB})` },
+      "file-quota-mib": {
+        type: "string",
+        value: "N",
+        help: `MiB of stored files and partial uploads in all (default: ${DEFAULT_FILE_QUOTA_SHARE * 100}% of the size of DIR's filesystem)`,
+      },
+      "file-max-age-days": {
+        type: "string",
+        value: "N",
+        help: `delete a file N days after its last upload, unless a message younger than that attaches it (default ${DEFAULT_FILE_MAX_AGE_DAYS})`,
+      },
     },
     notes: [
       "Team credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",
       "Machines enrolled by invite (claude-bus invite) sign in with their own credentials, kept hashed in DIR/machines.jsonl.",
+      "Attached files are kept in DIR/files/, what is known of them in DIR/files.jsonl.",
       "SIGHUP re-reads BUS_CREDENTIALS_FILE; SIGTERM or SIGINT stops after in-flight writes are on disk.",
     ],
   },

@@ -93,6 +93,12 @@ export const PARTIAL_UPLOAD_HOURS = 24;
 /** Attachments on one message, and the longest attachment name, in bytes of UTF-8 (as most file systems). */
 export const MAX_ATTACHMENTS = 20;
 export const MAX_FILE_NAME_BYTES = 255;
+/** What a deployment may set the file limits to (serve flags, host and stack config): whole numbers in these ranges. */
+export const FILE_LIMIT_RANGES = {
+  maxFileMiB: { min: 1, max: 10_240 },
+  fileQuotaMiB: { min: 1, max: 16_777_216 },
+  fileMaxAgeDays: { min: 1, max: 3_650 },
+} as const;
 /** How long an upload's body may send nothing before the upload is cut off (a partial upload keeps what arrived), in seconds. */
 export const UPLOAD_IDLE_SECONDS = 60;
 
