@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildServiceBundle } from "../provision/bundle";
 import { manyReaders, worstCaseReads } from "./abuse";
+import { fileTransfers } from "./files";
 import { load } from "./load";
 import { LAGGING_READER, READER, writeDataset } from "./dataset";
 import { fmt, markdownTable, throughput } from "./table";
@@ -57,8 +58,8 @@ function startBare(): Promise<Child> {
 /** The shipped service bundle, built once per run (what the host runs). */
 let bundle: string;
 
-function startBus(dataDir: string): Promise<Child> {
-  return startChild([bundle, "serve", "--port", "0", "--data", dataDir], { PATH: process.env.PATH, BUS_USER: USER, BUS_PASS: PASS }, (out) => {
+function startBus(dataDir: string, args: string[] = []): Promise<Child> {
+  return startChild([bundle, "serve", "--port", "0", "--data", dataDir, ...args], { PATH: process.env.PATH, BUS_USER: USER, BUS_PASS: PASS }, (out) => {
     const line = out.split("\n").find((l) => l.includes('"msg":"listening"'));
     return line ? JSON.parse(line).url : undefined;
   });
@@ -161,8 +162,8 @@ async function main(): Promise<void> {
       root,
       auth: AUTH,
       seconds: SECONDS,
-      startBus: async (dir: string) => {
-        const child = await startBus(dir);
+      startBus: async (dir: string, args?: string[]) => {
+        const child = await startBus(dir, args);
         return { url: child.url, pid: child.proc.pid!, stop: () => stop(child) };
       },
       rss: (pid: number) => memory(pid).rss,
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
     };
     await worstCaseReads(abuse);
     await manyReaders(abuse);
+    await fileTransfers({ ...abuse, peak: (pid) => memory(pid).peak });
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
