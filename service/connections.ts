@@ -40,9 +40,12 @@ export function serverOptions(timeouts: ConnectionTimeouts): http.ServerOptions 
 const longBodies = new WeakSet<http.IncomingMessage>();
 export const allowLongBody = (req: http.IncomingMessage): void => void longBodies.add(req);
 
+/** Whether the client waits for 100 Continue before it sends the body. */
+export const expectsContinue = (req: http.IncomingMessage): boolean => /^100-continue$/i.test(req.headers.expect ?? "");
+
 /** Lets a client that sent `Expect: 100-continue` send its body: called by a route once it wants it. */
 export function acceptBody(req: http.IncomingMessage, res: http.ServerResponse): void {
-  if (/^100-continue$/i.test(req.headers.expect ?? "") && !res.headersSent) res.writeContinue();
+  if (expectsContinue(req) && !res.headersSent) res.writeContinue();
 }
 
 const hasBody = (req: http.IncomingMessage) => req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;

@@ -4,7 +4,7 @@ import { TextDecoder } from "util";
 import { z } from "zod";
 import { MAX_REQUEST_BYTES } from "../contract/defaults";
 import { describeIssue, IssueWords } from "../contract/issues";
-import { acceptBody } from "./connections";
+import { acceptBody, expectsContinue } from "./connections";
 import { HttpError } from "./httpErrors";
 
 /** Every JSON answer ends with a newline, so a curl line without `| jq` does not run into the prompt. */
@@ -20,8 +20,13 @@ function requireJson(req: Request, res: Response, next: NextFunction): void {
   if (!type || !req.is("application/json")) return next(new HttpError("unsupportedMediaType"));
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
   if (charset && !/^utf-?8$/i.test(charset)) return next(new HttpError("unsupportedMediaType", "charset must be utf-8"));
-  // A body over the limit is refused on its Content-Length before the client is told to send it.
-  if (Number(req.headers["content-length"] ?? 0) <= MAX_REQUEST_BYTES) acceptBody(req, res);
+  // A client that waits for 100 Continue is refused on its Content-Length before it sends the body (the
+  // body parser would wait for that body first); any other client's body is read and dropped as before.
+  if (Number(req.headers["content-length"] ?? 0) > MAX_REQUEST_BYTES && expectsContinue(req)) {
+    res.setHeader("Connection", "close");
+    return next(new HttpError("tooLarge"));
+  }
+  acceptBody(req, res);
   next();
 }
 
