@@ -125,7 +125,7 @@ export const STACK_CONFIG = {
     type: "integer",
     default: 5,
     description:
-      "Size of the data volume (messages and the drop dir) in GiB, about 0.10 USD per GiB a month. It can grow, never shrink.",
+      "Size of the data volume (messages, attached files and the drop dir) in GiB, about 0.10 USD per GiB a month. It can grow, never shrink.",
     rule: z.coerce.number().int("must be a whole number of GiB").min(1, "must be at least 1").max(16384, "must be at most 16384"),
   },
   allowDataDestroy: {

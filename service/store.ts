@@ -21,7 +21,7 @@ export const ACKS_FILE = "acks.jsonl";
 
 type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
-/** A post as the store takes it: its attachments checked and sized (see files.ts). */
+/** A post as the store takes it: its attachments checked and sized (fileRoutes.ts checkAttachments). */
 export type NewPost = Omit<NewMessage, "attachments"> & { attachments?: Attachment[] };
 
 /** What the store tells others as data comes in (from its replay too): presence, long-poll waiters, the files messages keep. */
