@@ -6,4 +6,6 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/host/"],
   testTimeout: 30000,
+  // the real Claude Code CLI for test/claude, pinned and cached outside the clone
+  globalSetup: "<rootDir>/test/claude/globalSetup.ts",
 };

@@ -9,10 +9,14 @@ export const LAGGING_READER = "m1";
 const MACHINES = Array.from({ length: 20 }, (_, i) => `m${i}`);
 const WORDS = "build test deploy green red ready merged queue waiting review patch done see note the a for of and with".split(" ");
 
+/** How far apart the dataset's messages were posted: 1M of them span 11.6 days, the newest posted just now. */
+const DATASET_SPACING_MS = 1000;
+
 /**
  * Write `count` messages (and acks) straight into bus.jsonl/acks.jsonl with the store's own
- * serializer: 20 machines, 10% broadcasts, 60-400 byte bodies. READER and LAGGING_READER have
- * acked every message addressed to them except the last `unread` (and, for LAGGING_READER, the first).
+ * serializer: 20 machines, 10% broadcasts, 60-400 byte bodies, DATASET_SPACING_MS apart up to now.
+ * READER and LAGGING_READER have acked every message addressed to them except the last `unread`
+ * (and, for LAGGING_READER, the first).
  */
 export function writeDataset(dir: string, count: number, unread = 20): void {
   fs.mkdirSync(dir, { recursive: true });
@@ -28,14 +32,14 @@ export function writeDataset(dir: string, count: number, unread = 20): void {
     pending = [];
     pendingBytes = 0;
   };
-  const start = Date.parse("2026-01-01T00:00:00.000Z");
+  const start = Date.now() - count * DATASET_SPACING_MS;
   for (let n = 1; n <= count; n++) {
     const from = MACHINES[Math.floor(rand() * MACHINES.length)];
     const to = rand() < 0.1 ? "any" : MACHINES[Math.floor(rand() * MACHINES.length)];
     const words: string[] = [];
     const target = 60 + Math.floor(rand() * 340);
     for (let len = 0; len < target; len += 6) words.push(WORDS[Math.floor(rand() * WORDS.length)]);
-    const line = jsonLine({ id: String(n), ts: new Date(start + n * 1000).toISOString(), from, to, body: words.join(" "), tags: rand() < 0.5 ? ["build"] : [], read_by: [from] });
+    const line = jsonLine({ id: String(n), ts: new Date(start + n * DATASET_SPACING_MS).toISOString(), from, to, body: words.join(" "), tags: rand() < 0.5 ? ["build"] : [], read_by: [from], thread: String(n) });
     pending.push(line);
     pendingBytes += line.length;
     if (pendingBytes > 4 << 20) flush();
@@ -45,7 +49,7 @@ export function writeDataset(dir: string, count: number, unread = 20): void {
   const ackLines: Buffer[] = [];
   for (const [reader, ids] of forReader) {
     const acked = ids.slice(reader === LAGGING_READER ? 1 : 0, Math.max(0, ids.length - unread));
-    for (const n of acked) ackLines.push(jsonLine({ id: String(n), reader, ts: new Date(start + n * 1000 + 500).toISOString() }));
+    for (const n of acked) ackLines.push(jsonLine({ id: String(n), reader, ts: new Date(start + n * DATASET_SPACING_MS + DATASET_SPACING_MS / 2).toISOString() }));
   }
   for (let i = 0; i < ackLines.length; i += 50_000) fs.writeSync(acks, Buffer.concat(ackLines.slice(i, i + 50_000)));
   fs.closeSync(messages);
@@ -58,7 +62,7 @@ export function writeWorstCaseDataset(dir: string, count: number): void {
   const fd = fs.openSync(path.join(dir, "bus.jsonl"), "w");
   const body = "\u0001".repeat(65_536);
   for (let n = 1; n <= count; n++) {
-    fs.writeSync(fd, jsonLine({ id: String(n), ts: "2026-01-01T00:00:00.000Z", from: "m0", to: "any", body, tags: [], read_by: ["m0"] }));
+    fs.writeSync(fd, jsonLine({ id: String(n), ts: "2026-01-01T00:00:00.000Z", from: "m0", to: "any", body, tags: [], read_by: ["m0"], thread: String(n) }));
   }
   fs.closeSync(fd);
 }

@@ -8,20 +8,10 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { MIB } from "../contract/defaults";
-import type { BusChild } from "./abuse";
+import type { BenchContext } from "./context";
 import { nginxFront } from "./nginxFront";
+import { memory } from "./servers";
 import { fmt } from "./table";
-
-export interface FilesContext {
-  root: string;
-  auth: string;
-  /** A bus on `dataDir`, started with `serve`'s extra `args`. */
-  startBus(dataDir: string, args: string[]): Promise<BusChild>;
-  rss(pid: number): number;
-  /** The process's highest RSS so far (VmHWM), in MiB. */
-  peak(pid: number): number;
-  report(figure: string, result: string): void;
-}
 
 const FILE_MIB = 200;
 
@@ -64,7 +54,7 @@ function writeSource(dir: string, seed: number): { file: string; sha: string; up
   return { file, sha, upload: ["--data-binary", `@${file}`, "-H", "Content-Type: application/octet-stream"] };
 }
 
-export async function fileTransfers(ctx: FilesContext): Promise<void> {
+export async function fileTransfers(ctx: BenchContext): Promise<void> {
   const dir = path.join(ctx.root, "files");
   fs.mkdirSync(dir);
   try {
@@ -77,14 +67,14 @@ export async function fileTransfers(ctx: FilesContext): Promise<void> {
 
     const bus = await ctx.startBus(path.join(dir, "bus"), ["--max-file-mib", String(FILE_MIB)]);
     try {
-      const idle = ctx.rss(bus.pid);
+      const idle = memory(bus.pid).rss;
       const auth = ["-H", `Authorization: ${ctx.auth}`];
       const up = curl([...auth, ...upload, `${bus.url}/files?name=source.bin`]);
       const down = curl([...auth, `${bus.url}/files/${sha}`]);
       if (up.status !== 201 || down.status !== 200) throw new Error(`bus file transfer failed: upload ${up.status}, download ${down.status}`);
       ctx.report(`bus POST /files, ${FILE_MIB} MiB (sha256, fsync, rename), curl`, `${mibs(up.perSecond)} = ${fmt((up.perSecond / bareUp.perSecond) * 100)}% of bare`);
       ctx.report(`bus GET /files/<sha256>, ${FILE_MIB} MiB, curl`, `${mibs(down.perSecond)} = ${fmt((down.perSecond / bareDown.perSecond) * 100)}% of bare`);
-      ctx.report(`bus RSS during that upload and download`, `${fmt(ctx.peak(bus.pid))} MiB peak (${fmt(idle)} MiB before)`);
+      ctx.report(`bus RSS during that upload and download`, `${fmt(memory(bus.pid).peak)} MiB peak (${fmt(idle)} MiB before)`);
 
       const front = await nginxFront(path.join(dir, "nginx"), Number(new URL(bus.url).port), FILE_MIB);
       if (!front) return ctx.report("the same through nginx", "not measured: nginx is not installed");

@@ -88,7 +88,7 @@ export async function resolveConfig(flags: ConfigFlags, io: Io): Promise<ClientC
     { url: url.value, user: user.value, pass: pass.value },
     { url: url.source, user: user.source, pass: pass.source },
   );
-  return { ...credential, ...insecureHttp(credential.url, flags, io), me: machineName(flags, env, file?.BUS_ME), envFile };
+  return { ...credential, ...insecureHttp(credential.url, flags, io), me: machineName(flags, env, file?.BUS_ME, io.platform), envFile };
 }
 
 /** What --insecure-http allows, said out loud when it matters. */
@@ -118,11 +118,13 @@ export function validateCredential(
   return { url: input.url!.replace(/\/+$/, ""), user: input.user!, pass: input.pass! };
 }
 
-/** --me, else BUS_ME (environment, then env file), else `hostname -s`. */
-export function machineName(flags: ConfigFlags, env: NodeJS.ProcessEnv, fileMe?: string): string {
+/** --me, else BUS_ME (environment, then env file), else this host's short name (`hostname -s`; Windows: the computer name). */
+export function machineName(flags: ConfigFlags, env: NodeJS.ProcessEnv, fileMe?: string, platform: NodeJS.Platform = process.platform, hostname = os.hostname()): string {
   const found = firstSet([flags.me, "--me"], [nonEmpty(env.BUS_ME), "BUS_ME"], [fileMe, "BUS_ME in the env file"]);
   if (found) return checkName(found.value, found.source);
-  return checkName(os.hostname().split(".")[0], "hostname -s (set BUS_ME or --me to override)");
+  // os.hostname() is the computer name on Windows, where no `hostname -s` exists; both cut at the first dot
+  const source = platform === "win32" ? "the computer name" : "hostname -s";
+  return checkName(hostname.split(".")[0], `${source} (set BUS_ME or --me to override)`);
 }
 
 function checkName(value: string, source: string): string {

@@ -2,7 +2,8 @@
 import { realpathSync } from "node:fs";
 
 export interface Io {
-  out(line: string): void;
+  /** Writes a line to stdout; the promise settles once it has been handed to the OS (a hook acks only then). */
+  out(line: string): void | Promise<void>;
   err(line: string): void;
   /** All of stdin as text (only called when a command was told to read it). */
   readStdin(): Promise<string>;
@@ -23,7 +24,10 @@ export class UsageError extends Error {
 
 export function processIo(): Io {
   return {
-    out: (line) => process.stdout.write(line + "\n"),
+    out: (line) =>
+      new Promise<void>((resolve, reject) => {
+        process.stdout.write(line + "\n", (err) => (err ? reject(err) : resolve()));
+      }),
     err: (line) => process.stderr.write(line + "\n"),
     readStdin: async () => {
       const chunks: Buffer[] = [];

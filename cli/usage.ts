@@ -17,7 +17,7 @@ export interface CommandSpec {
   /** Positional arguments, as shown in the synopsis. */
   args?: string;
   summary: string;
-  group: "bus" | "setup";
+  group: "bus" | "claude" | "setup";
   options: Record<string, OptionSpec>;
   /** Lines printed after the options by `claude-bus COMMAND --help`. */
   notes?: string[];
@@ -55,19 +55,47 @@ export const COMMANDS: Record<string, CommandSpec> = {
       ...CONNECTION,
       to: { type: "string", value: "NAME", help: 'recipient machine, or "any"' },
       tag: { type: "string", multiple: true, value: "TAG", help: "a tag (repeat for more)" },
+      "reply-to": { type: "string", value: "ID", help: "the message this one answers (it joins that message's thread)" },
       ...JSON_OUTPUT,
     },
     notes: [CREDENTIAL_NOTE],
   },
   inbox: {
-    summary: 'print unread messages to me as "[ts] from: body", oldest first, and ack them',
+    summary: 'print unread messages to me as "[ts] from: body", oldest first, and ack them (one batch ack)',
     group: "bus",
     options: { ...CONNECTION, "no-ack": { type: "boolean", help: "leave them unread" }, ...JSON_OUTPUT },
     notes: [CREDENTIAL_NOTE],
   },
   ack: { args: "ID", summary: "mark message ID read by me", group: "bus", options: { ...CONNECTION, ...JSON_OUTPUT }, notes: [CREDENTIAL_NOTE] },
+  watch: {
+    summary: "print each new message to me as one line the moment it arrives (long-poll; resumes where it stopped)",
+    group: "bus",
+    options: {
+      ...CONNECTION,
+      exec: { type: "string", value: "CMD", help: "run CMD (through the shell) per message, one at a time, the message as JSON on stdin" },
+      cursor: { type: "string", value: "FILE", help: "where the last id seen is kept (default ~/.claude-bus/watch-NAME.cursor)" },
+      "new-only": { type: "boolean", help: "only what is posted after it starts, keeping no cursor file (the plugin's monitor: the hooks deliver the rest)" },
+    },
+    notes: [
+      "Never for my own messages. The first run starts from my unread messages; later runs resume after the last one printed.",
+      "CMD gets the environment without BUS_PASS. A failing CMD is reported and watching goes on.",
+      CREDENTIAL_NOTE,
+    ],
+  },
+  hook: {
+    summary: "Claude Code hook (SessionStart, UserPromptSubmit): deliver new messages to the session as hook JSON",
+    group: "claude",
+    options: { ...CONNECTION },
+    notes: ["Reads the hook event on stdin. The claude-bus plugin runs it; it always exits 0."],
+  },
+  mcp: {
+    summary: "MCP server on stdio with the tools send, inbox, ack, thread, wait and who",
+    group: "claude",
+    options: { ...CONNECTION },
+    notes: ["The claude-bus plugin's .mcp.json starts it."],
+  },
   bootstrap: {
-    summary: "set up this machine: credentials file, health, session-start poll and Claude Code hook, SSH key, hello broadcast",
+    summary: "set up this machine: credentials file, health, the Claude Code plugin, SSH key, hello broadcast",
     group: "setup",
     options: {
       ...CONNECTION,
@@ -176,6 +204,9 @@ export function usage(): string {
     "",
     "Talking to the bus:",
     ...group("bus"),
+    "",
+    "Run by Claude Code (the claude-bus plugin):",
+    ...group("claude"),
     "",
     "Setting up and maintaining:",
     ...group("setup"),

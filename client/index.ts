@@ -2,22 +2,49 @@
  * Typed client library for a claude-bus (the HTTP contract in docs/API.md). It depends on the contract
  * only; the CLI is built on it, and other programs can `import { createBusClient } from "claude-bus"`.
  */
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { MAX_PAGE_LIMIT } from "../contract/defaults";
+import { MAX_ACK_BATCH, MAX_PAGE_LIMIT } from "../contract/defaults";
 import { describeIssue } from "../contract/issues";
 import {
   AckResult,
   AckResultSchema,
+  BatchAckResult,
+  BatchAckResultSchema,
   Health,
   HealthSchema,
+  EnrolledSchema,
+  IDEMPOTENCY_KEY_PATTERN,
+  Invite,
+  InviteSchema,
+  Machine,
+  MachinesSchema,
   Message,
   MessageQuery,
   MessageSchema,
   MessagesPageSchema,
   NewMessage,
+  RotatedSchema,
 } from "../contract/message";
+import { AuthError, BusError, InsecureUrlError, UnreachableError } from "./errors";
+import { DEFAULT_RETRY, RetryPolicy, withRetries } from "./retry";
+import { download, exchange } from "./transport";
 
-export type { AckResult, Health, Message, MessageQuery, NewMessage };
+export { AuthError, BusError, InsecureUrlError, UnreachableError };
+export type { AckResult, BatchAckResult, Health, Invite, Machine, Message, MessageQuery, NewMessage, RetryPolicy };
+
+/** GET /machines in full: every name with its credential, and the invites not yet used. */
+export interface Roster {
+  machines: Machine[];
+  invites: Array<{ name: string; invited: string; expires: string }>;
+}
+
+/** A machine's own credential, as enrollment or rotation hands it out. */
+export interface MachineCredential {
+  name: string;
+  user: string;
+  pass: string;
+}
 
 export interface BusClientOptions {
   url: string;
@@ -25,43 +52,40 @@ export interface BusClientOptions {
   pass: string;
   /** Send the credential over plain http:// to a host other than this one (it then travels unencrypted). */
   allowInsecureHttp?: boolean;
-  /** Per-request timeout; an unanswered request becomes an UnreachableError. */
+  /** Per-request timeout (a long-poll gets its `wait` on top); an unanswered request becomes an UnreachableError. */
   timeoutMs?: number;
+  /** How failures in transit are retried (default: 4 retries, jittered from 200 ms doubling to 3 s). */
+  retry?: RetryPolicy;
+}
+
+export interface PostOptions {
+  /** The post's Idempotency-Key; one is made when absent. The same key on a repeat stores nothing twice. */
+  idempotencyKey?: string;
 }
 
 export interface BusClient {
   readonly url: string;
   health(): Promise<Health>;
-  post(message: NewMessage): Promise<Message>;
+  /** Posts with an Idempotency-Key, so the retries of a post that failed in transit never store it twice. */
+  post(message: NewMessage, options?: PostOptions): Promise<Message>;
   messages(query?: MessageQuery): Promise<Message[]>;
   /** One page, with whether more messages match after its last one. */
   page(query?: MessageQuery): Promise<{ messages: Message[]; more: boolean }>;
   ack(id: string, reader: string): Promise<AckResult>;
-}
-
-/** The bus answered 401: wrong or missing credential. */
-export class AuthError extends Error {
-  readonly status = 401;
-  constructor(url: string) {
-    super(`the bus at ${url} rejected the credential (401): check BUS_USER/BUS_PASS`);
-    this.name = "AuthError";
-  }
-}
-
-/** No HTTP answer at all: DNS, refused connection, TLS failure or timeout. */
-export class UnreachableError extends Error {
-  constructor(url: string, reason: string) {
-    super(`cannot reach the bus at ${url}: ${reason}`);
-    this.name = "UnreachableError";
-  }
-}
-
-/** A plain http:// URL to another host: the credential would cross the network unencrypted. */
-export class InsecureUrlError extends Error {
-  constructor(url: string) {
-    super(`refusing to send the bus credential unencrypted to ${url}: use its https:// URL (plain http is for this machine's loopback only)`);
-    this.name = "InsecureUrlError";
-  }
+  /** Acks any number of ids for one reader: one POST /ack per 500 ids, the answers merged. */
+  ackMany(ids: string[], reader: string): Promise<BatchAckResult>;
+  /** Every name seen on the bus, with when it last posted, acked and was named, and its unread count. */
+  machines(): Promise<Machine[]>;
+  /** The machines with their credentials, and the pending invites. */
+  roster(): Promise<Roster>;
+  /** A one-time code that enrolls the machine `name` (team credential). */
+  invite(name: string, ttlSeconds?: number): Promise<Invite>;
+  /** Ends `name`'s own credential at once (team credential). */
+  revoke(name: string): Promise<{ name: string; revoked: string; already: boolean }>;
+  /** A new secret for this credential's own machine; the old one works until the new one is first used. */
+  rotateOwnSecret(name: string): Promise<string>;
+  /** GET /backup into `file` (team credential): written to a temp file beside it, renamed when whole. */
+  backup(file: string): Promise<{ bytes: number }>;
 }
 
 /** localhost, 127.0.0.0/8 and ::1: plain http there never leaves this machine. */
@@ -70,52 +94,34 @@ export function isLoopbackUrl(url: string): boolean {
   return hostname === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === "[::1]";
 }
 
-/** Any other non-success answer, with the server's own error text. */
-export class BusError extends Error {
-  constructor(readonly status: number, readonly serverError: string) {
-    super(`the bus answered ${status}: ${serverError}`);
-    this.name = "BusError";
-  }
-}
-
 export function createBusClient(options: BusClientOptions): BusClient {
   const base = options.url.replace(/\/+$/, "");
   if (new URL(base).protocol === "http:" && !isLoopbackUrl(base) && !options.allowInsecureHttp) throw new InsecureUrlError(base);
   const authorization = "Basic " + Buffer.from(`${options.user}:${options.pass}`, "utf8").toString("base64");
   const timeoutMs = options.timeoutMs ?? 15_000;
+  const retry = options.retry ?? DEFAULT_RETRY;
 
-  async function request<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { authorization, accept: "application/json" };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    let res: Response;
-    try {
-      res = await fetch(base + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      throw new UnreachableError(base, describeFetchFailure(err, timeoutMs));
-    }
-    const text = await res.text();
-    if (res.status === 401) throw new AuthError(base);
-    if (!res.ok) throw new BusError(res.status, serverErrorText(text));
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new BusError(res.status, `response is not JSON: ${text.slice(0, 200)}`);
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new BusError(res.status, `unexpected response shape: ${describeIssue(parsed.error.issues[0], { root: "answer" })}`);
-    return parsed.data;
+  function once<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body: string | undefined, extra: Record<string, string>, waitMs: number): Promise<T> {
+    return jsonExchange(base, { method, path, schema, body, headers: { authorization, ...extra }, timeoutMs: timeoutMs + waitMs });
+  }
+
+  function request<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body?: unknown, extra: Record<string, string> = {}, waitMs = 0): Promise<T> {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    return withRetries(retry, () => once(method, path, schema, text, extra, waitMs));
+  }
+
+  async function ackBatch(ids: string[], reader: string): Promise<BatchAckResult> {
+    return request("POST", "/ack", BatchAckResultSchema, { reader, ids });
   }
 
   return {
     url: base,
     health: () => request("GET", "/health", HealthSchema),
-    post: (message) => request("POST", "/post", MessageSchema, message),
+    post(message, postOptions = {}) {
+      const key = postOptions.idempotencyKey ?? randomUUID();
+      if (!IDEMPOTENCY_KEY_PATTERN.test(key)) return Promise.reject(new RangeError("an Idempotency-Key is 1 to 128 visible ASCII characters"));
+      return request("POST", "/post", MessageSchema, message, { "idempotency-key": key });
+    },
     async messages(query = {}) {
       return (await this.page(query)).messages;
     },
@@ -125,23 +131,90 @@ export function createBusClient(options: BusClientOptions): BusClient {
         if (value !== undefined) params.set(key, String(value));
       }
       const qs = params.toString();
-      const page = await request("GET", "/messages" + (qs ? "?" + qs : ""), MessagesPageSchema);
+      const page = await request("GET", "/messages" + (qs ? "?" + qs : ""), MessagesPageSchema, undefined, {}, (query.wait ?? 0) * 1000);
       return { messages: page.messages, more: page.more === true };
     },
     ack: (id, reader) => request("POST", `/ack/${encodeURIComponent(id)}`, AckResultSchema, { reader }),
+    async ackMany(ids, reader) {
+      const merged: BatchAckResult = { ok: true, reader, acked: [], already: [], unknown: [] };
+      for (let i = 0; i < ids.length; i += MAX_ACK_BATCH) {
+        const part = await ackBatch(ids.slice(i, i + MAX_ACK_BATCH), reader);
+        merged.acked.push(...part.acked);
+        merged.already.push(...part.already);
+        merged.unknown.push(...part.unknown);
+      }
+      return merged;
+    },
+    machines: async () => (await request("GET", "/machines", MachinesSchema)).machines,
+    async roster() {
+      const { machines, invites } = await request("GET", "/machines", MachinesSchema);
+      return { machines, invites: invites ?? [] };
+    },
+    invite: (name, ttlSeconds) => request("POST", "/invites", InviteSchema, { name, ...(ttlSeconds !== undefined && { ttl_seconds: ttlSeconds }) }),
+    revoke: (name) => request("POST", `/machines/${encodeURIComponent(name)}/revoke`, RevokedSchema),
+    rotateOwnSecret: async (name) => (await request("POST", `/machines/${encodeURIComponent(name)}/rotate`, RotatedSchema)).pass,
+    async backup(file) {
+      const res = await download(base, { url: `${base}/backup`, headers: { authorization }, timeoutMs: BACKUP_IDLE_MS }, file);
+      if (res.status === 401) throw new AuthError(base);
+      if (res.status !== 200) throw new BusError(res.status, serverErrorText(res.text));
+      return { bytes: res.bytes };
+    },
   };
 }
 
+/** How long a backup download may stall (no byte arriving) before it is given up. */
+const BACKUP_IDLE_MS = 60_000;
+const RevokedSchema = z.object({ name: z.string(), revoked: z.string(), already: z.boolean() });
+
+/** One JSON request and its answer checked against `schema`; 401 is an AuthError, any other failure a BusError. */
+async function jsonExchange<T>(
+  base: string,
+  req: { method: "GET" | "POST"; path: string; schema: z.ZodType<T>; body?: string; headers: Record<string, string>; timeoutMs: number },
+): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json", ...req.headers };
+  if (req.body !== undefined) headers["content-type"] = "application/json";
+  const res = await exchange(base, { method: req.method, url: base + req.path, headers, body: req.body, timeoutMs: req.timeoutMs });
+  if (res.status === 401) throw new AuthError(base);
+  if (res.status < 200 || res.status >= 300) throw new BusError(res.status, serverErrorText(res.text));
+  let json: unknown;
+  try {
+    json = JSON.parse(res.text);
+  } catch {
+    throw new BusError(res.status, `response is not JSON: ${res.text.slice(0, 200)}`);
+  }
+  const parsed = req.schema.safeParse(json);
+  if (!parsed.success) throw new BusError(res.status, `unexpected response shape: ${describeIssue(parsed.error.issues[0], { root: "answer" })}`);
+  return parsed.data;
+}
+
+/**
+ * Exchanges an invite code for this machine's own credential (POST /enroll, no credential needed: the
+ * code is one). Not retried: a code works once, so a retry after a lost answer could only be refused.
+ */
+export async function enroll(options: { url: string; code: string; allowInsecureHttp?: boolean; timeoutMs?: number }): Promise<MachineCredential> {
+  const base = options.url.replace(/\/+$/, "");
+  if (new URL(base).protocol === "http:" && !isLoopbackUrl(base) && !options.allowInsecureHttp) throw new InsecureUrlError(base);
+  const body = JSON.stringify({ code: options.code });
+  const { name, user, pass } = await jsonExchange(base, { method: "POST", path: "/enroll", schema: EnrolledSchema, body, headers: {}, timeoutMs: options.timeoutMs ?? 15_000 });
+  return { name, user, pass };
+}
+
 /** Every message matching `query`, following `since` page by page (the server caps a page). */
-export async function* allMessages(client: BusClient, query: Omit<MessageQuery, "limit"> = {}): AsyncGenerator<Message> {
-  const pageSize = MAX_PAGE_LIMIT;
+export async function* allMessages(client: BusClient, query: Omit<MessageQuery, "limit" | "wait"> = {}): AsyncGenerator<Message> {
   let since = query.since;
   for (;;) {
-    const { messages, more } = await client.page({ ...query, since, limit: pageSize });
+    const { messages, more } = await client.page({ ...query, since, limit: MAX_PAGE_LIMIT });
     yield* messages;
     if (!more || messages.length === 0) return;
     since = messages[messages.length - 1].id;
   }
+}
+
+/** A whole conversation, oldest first: every message whose thread is `threadId`. */
+export async function thread(client: BusClient, threadId: string): Promise<Message[]> {
+  const out: Message[] = [];
+  for await (const message of allMessages(client, { thread: threadId })) out.push(message);
+  return out;
 }
 
 function serverErrorText(text: string): string {
@@ -152,23 +225,4 @@ function serverErrorText(text: string): string {
     // not JSON (a proxy's HTML error page, say): show its start below
   }
   return text.trim().slice(0, 200) || "(empty response)";
-}
-
-/** Duck-typed, not `instanceof`: fetch's errors may come from another realm (a vm context, a test runner). */
-interface ErrorLike {
-  name?: unknown;
-  message?: unknown;
-  code?: unknown;
-  cause?: unknown;
-}
-
-function describeFetchFailure(err: unknown, timeoutMs: number): string {
-  const e = (typeof err === "object" && err !== null ? err : {}) as ErrorLike;
-  if (e.name === "TimeoutError" || e.name === "AbortError") return `no answer within ${timeoutMs} ms`;
-  // undici wraps the socket error (ECONNREFUSED, ENOTFOUND, certificate errors) in `cause`
-  const cause = (typeof e.cause === "object" && e.cause !== null ? e.cause : undefined) as ErrorLike | undefined;
-  if (cause && typeof cause.message === "string") {
-    return typeof cause.code === "string" ? `${cause.code} (${cause.message})` : cause.message;
-  }
-  return typeof e.message === "string" ? e.message : String(err);
 }

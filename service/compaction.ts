@@ -12,17 +12,20 @@
 import * as fs from "fs";
 import { promises as fsp } from "fs";
 import * as path from "path";
+import { promisify } from "util";
 import * as zlib from "zlib";
 import { z } from "zod";
 import type { AppendLog } from "./appendLog";
 import { syncDir, writeFileDurably } from "./durableFile";
-import { readLines } from "./jsonl";
 
 export const COMPACTED_FILE = "compacted.json";
 export const ARCHIVE_DIR = "archive";
 const TEMP_SUFFIX = ".compact";
 /** Lines gathered per month before they are gzipped and written: bounds a compaction's memory. */
 const ARCHIVE_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Bytes read (and kept ack lines gathered) at a time; the event loop serves requests between reads. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+const gzip = promisify(zlib.gzip);
 
 export type CompactionStage = "archived" | "copied" | "marked" | "swapped-messages" | "done";
 
@@ -76,25 +79,34 @@ export async function compact(target: CompactionTarget, opts: CompactionOptions,
   // 1. The removed lines to the archive; messages by the month they were posted, acks with their message.
   if (archive) {
     let last = "unknown";
-    forEachLine(busFile, 0, boundary, (line) => archive.add("bus", (last = monthOf(line) ?? last), line));
-    forEachLine(acksFile, 0, acksAt, (line) => {
+    for await (const line of linesIn(busFile, 0, boundary)) await archive.add("bus", (last = monthOf(line) ?? last), line);
+    for await (const line of linesIn(acksFile, 0, acksAt)) {
       const id = idOf(line);
-      if (id < firstKept) archive.add("acks", id >= 1 && target.timeOf(id) > 0 ? monthOfTime(target.timeOf(id)) : monthOf(line) ?? "unknown", line);
-    });
+      if (id < firstKept) await archive.add("acks", id >= 1 && target.timeOf(id) > 0 ? monthOfTime(target.timeOf(id)) : monthOf(line) ?? "unknown", line);
+    }
     await archive.finish();
   }
   await stage("archived");
 
   // 2. The kept lines to new files, beside the old ones.
   await copyRange(busFile, boundary, messagesAt, busFile + TEMP_SUFFIX, "w");
-  const keptAcks = fs.openSync(acksFile + TEMP_SUFFIX, "w", 0o600);
+  const keptAcks = await fsp.open(acksFile + TEMP_SUFFIX, "w", 0o600);
   try {
-    forEachLine(acksFile, 0, acksAt, (line) => {
-      if (idOf(line) >= firstKept) fs.writeSync(keptAcks, line + "\n");
-    });
-    fs.fsyncSync(keptAcks);
+    let pending: string[] = [];
+    let bytes = 0;
+    for await (const line of linesIn(acksFile, 0, acksAt)) {
+      if (!(idOf(line) >= firstKept)) continue;
+      pending.push(line + "\n");
+      bytes += line.length + 1;
+      if (bytes >= READ_CHUNK_BYTES) {
+        await keptAcks.write(pending.join(""));
+        [pending, bytes] = [[], 0];
+      }
+    }
+    await keptAcks.write(pending.join(""));
+    await keptAcks.sync();
   } finally {
-    fs.closeSync(keptAcks);
+    await keptAcks.close();
   }
   await stage("copied");
 
@@ -129,12 +141,31 @@ function idOf(line: string): number {
   return Number((/"id":"(\d+)"/.exec(line) ?? [])[1]);
 }
 
-/** Calls `onLine` for each complete line in [from, to) of a file. */
-function forEachLine(file: string, from: number, to: number, onLine: (line: string) => void): void {
+/**
+ * Each complete line in [from, to) of a file (`from` at a line's start), read a chunk at a time: between
+ * chunks the event loop runs, so requests are served while a compaction reads a large store.
+ */
+async function* linesIn(file: string, from: number, to: number): AsyncGenerator<string> {
   if (to <= from || !fs.existsSync(file)) return;
-  readLines(file, (text, offset) => {
-    if (offset >= from && offset < to) onLine(text);
-  });
+  const input = await fsp.open(file, "r");
+  try {
+    const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    let carry: Buffer = Buffer.alloc(0);
+    for (let at = from; at < to; ) {
+      const { bytesRead } = await input.read(chunk, 0, Math.min(chunk.length, to - at), at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+      const buf: Buffer = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let start = 0;
+      for (let nl = buf.indexOf(0x0a); nl !== -1; nl = buf.indexOf(0x0a, start)) {
+        yield buf.toString("utf8", start, nl);
+        start = nl + 1;
+      }
+      carry = Buffer.from(buf.subarray(start));
+    }
+  } finally {
+    await input.close();
+  }
 }
 
 /** Copies bytes [from, to) of `file` into `dest` (created, or appended to), then fsyncs it. */
@@ -181,31 +212,31 @@ function monthOf(line: string): string | undefined {
  * write some lines a second time, under another name; their ids tell them apart).
  */
 class MonthlyArchive {
-  private readonly open = new Map<string, { fd: number; temp: string; pending: string[]; bytes: number; firstId: string; lastId: string }>();
+  private readonly open = new Map<string, ArchiveFile>();
 
   constructor(private readonly dir: string) {}
 
-  add(kind: "bus" | "acks", monthName: string, line: string): void {
+  async add(kind: "bus" | "acks", monthName: string, line: string): Promise<void> {
     const key = `${monthName}/${kind}`;
     let file = this.open.get(key);
     const id = (/"id":"(\d+)"/.exec(line) ?? [])[1] ?? "";
     if (!file) {
-      fs.mkdirSync(path.join(this.dir, monthName), { recursive: true, mode: 0o700 });
+      await fsp.mkdir(path.join(this.dir, monthName), { recursive: true, mode: 0o700 });
       const temp = path.join(this.dir, monthName, `.${kind}-${process.pid}-${Date.now()}${TEMP_SUFFIX}`);
-      this.open.set(key, (file = { fd: fs.openSync(temp, "w", 0o600), temp, pending: [], bytes: 0, firstId: id, lastId: id }));
+      this.open.set(key, (file = { handle: await fsp.open(temp, "w", 0o600), temp, pending: [], bytes: 0, firstId: id, lastId: id }));
     }
     file.pending.push(line + "\n");
     file.bytes += line.length + 1;
     if (id) file.lastId = id;
     if (!file.firstId) file.firstId = id;
-    if (file.bytes >= ARCHIVE_CHUNK_BYTES) flush(file);
+    if (file.bytes >= ARCHIVE_CHUNK_BYTES) await flush(file);
   }
 
   async finish(): Promise<void> {
     for (const [key, file] of this.open) {
-      flush(file);
-      fs.fsyncSync(file.fd);
-      fs.closeSync(file.fd);
+      await flush(file);
+      await file.handle.sync();
+      await file.handle.close();
       const [monthName, kind] = key.split("/");
       await fsp.rename(file.temp, path.join(this.dir, monthName, `${kind}-${file.firstId || "0"}-${file.lastId || "0"}.jsonl.gz`));
       await syncDir(path.join(this.dir, monthName));
@@ -214,10 +245,20 @@ class MonthlyArchive {
   }
 }
 
-/** One gzip member per chunk: concatenated members are one valid gzip file (zcat reads them all). */
-function flush(file: { fd: number; pending: string[]; bytes: number }): void {
+interface ArchiveFile {
+  handle: fsp.FileHandle;
+  temp: string;
+  pending: string[];
+  bytes: number;
+  firstId: string;
+  lastId: string;
+}
+
+/** One gzip member per chunk (gzipped off the event loop): concatenated members are one valid gzip file. */
+async function flush(file: ArchiveFile): Promise<void> {
   if (file.pending.length === 0) return;
-  fs.writeSync(file.fd, zlib.gzipSync(file.pending.join("")));
+  const text = file.pending.join("");
   file.pending = [];
   file.bytes = 0;
+  await file.handle.write(await gzip(text));
 }

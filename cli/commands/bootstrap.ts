@@ -13,17 +13,9 @@ import { ConfigError, ConfigFlags, connectionFlags, Credential, envFilePath, ins
 import { octal, readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT, exitCodeFor } from "../exitCodes";
 import { Io, UsageError } from "../io";
-import {
-  InstallState,
-  installSessionHook,
-  pollScriptPath,
-  pollScriptState,
-  renderPollScript,
-  sessionHookState,
-  SettingsError,
-  settingsPath,
-  writePollScript,
-} from "../sessionHook";
+import { installPlugin, marketplaceRoot, PLUGIN_ID, pluginReady, pluginState, PluginState } from "../claudePlugin";
+import { SettingsError, settingsPath } from "../claudeSettings";
+import { findExecutable } from "../findExecutable";
 import { credentialFromStackOutputs } from "../stackOutputs";
 
 export const HELLO_TAG = "hello";
@@ -61,14 +53,14 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
   }
   let me: string | undefined;
   try {
-    me = machineName(flags, io.env, existing?.BUS_ME);
+    me = machineName(flags, io.env, existing?.BUS_ME, io.platform);
     report({ ok: true, label: "machine name", detail: `${me} (change it with --me NAME or BUS_ME)` });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     report({ ok: false, label: "machine name", detail: `${err.message}: pass --me NAME` });
   }
   const explicitMe = flags.me ?? (io.env.BUS_ME || undefined);
-  const credential = await credentialItem({ check, envFile, existing, existingError, stack, flags, env: io.env, explicitMe }, report);
+  const credential = await credentialItem({ check, envFile, existing, existingError, stack, flags, env: io.env, explicitMe, platform: io.platform }, report);
 
   // 2. the bus answers /health with that credential
   let client: BusClient | undefined;
@@ -86,14 +78,22 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
     report({ ok: false, label: "bus health", detail: "not checked: needs the credential above" });
   }
 
-  // 3 + 4. the session-start poll and its Claude Code hook
-  const script = renderPollScript(process.execPath, io.cliPath, envFile);
-  report(await installItem("session-start poll", pollScriptPath(), check, () => pollScriptState(script), () => writePollScript(script)));
+  // 3 + 4. the command the plugin runs, and the Claude Code plugin
+  const command = findExecutable("claude-bus", io.env, io.platform);
+  report(
+    command
+      ? { ok: true, label: "claude-bus command", detail: `${command} (the plugin's hooks and tools run it)` }
+      : {
+          ok: false,
+          label: "claude-bus command",
+          detail: "not on PATH, and the plugin's hooks and tools run it: `npm link` in the clone (or `npm install -g` it), then re-run",
+        },
+  );
   try {
-    report(await installItem("SessionStart hook", settingsPath(), check, sessionHookState, installSessionHook));
+    report(await pluginItem(check, io));
   } catch (err) {
     if (!(err instanceof SettingsError)) throw err;
-    report({ ok: false, label: "SessionStart hook", detail: err.message });
+    report({ ok: false, label: "Claude Code plugin", detail: err.message });
   }
 
   // 5. an SSH key for the shared drop dir
@@ -124,6 +124,7 @@ interface CredentialInputs {
   flags: ConfigFlags;
   env: NodeJS.ProcessEnv;
   explicitMe?: string;
+  platform: NodeJS.Platform;
 }
 
 /**
@@ -167,7 +168,7 @@ async function credentialItem(inputs: CredentialInputs, report: (item: Item) => 
     existing.BUS_USER === credential.user &&
     existing.BUS_PASS === credential.pass &&
     existing.BUS_ME === me;
-  const modes = await modeProblems(envFile);
+  const modes = await modeProblems(envFile, inputs.platform);
 
   if (check) {
     if (!existing) report({ ok: false, label, detail: `${envFile} missing: run \`claude-bus bootstrap\` to write it` });
@@ -181,7 +182,7 @@ async function credentialItem(inputs: CredentialInputs, report: (item: Item) => 
     await writeEnvFile(envFile, renderEnvFile({ BUS_URL: credential.url, BUS_USER: credential.user, BUS_PASS: credential.pass, BUS_ME: me }));
     report({ ok: true, label, detail: `${existing || existingError ? "updated" : "wrote"} ${envFile} (mode 0600, dir 0700)` });
   } else if (modes.length) {
-    await fs.chmod(path.dirname(envFile), 0o700);
+    await fs.chmod(path.dirname(envFile), 0o700); // (modes is empty on Windows, which has no such modes)
     await fs.chmod(envFile, 0o600);
     report({ ok: true, label, detail: `${envFile} unchanged; fixed ${modes.join(", ")}` });
   } else {
@@ -190,9 +191,13 @@ async function credentialItem(inputs: CredentialInputs, report: (item: Item) => 
   return credential;
 }
 
-/** The file and its directory must be private to this user: they hold the bus password. */
-async function modeProblems(envFile: string): Promise<string[]> {
+/**
+ * The file and its directory must be private to this user: they hold the bus password. Windows has no
+ * such modes (stat reports 0666 or 0444 whatever the ACL says): there this check would report ✗ forever.
+ */
+export async function modeProblems(envFile: string, platform: NodeJS.Platform): Promise<string[]> {
   const problems: string[] = [];
+  if (platform === "win32") return problems;
   const checks: Array<[string, number]> = [
     [path.dirname(envFile), 0o700],
     [envFile, 0o600],
@@ -216,18 +221,28 @@ function busAdvice(err: unknown): string {
   return (err as Error).message;
 }
 
-async function installItem(
-  label: string,
-  file: string,
-  check: boolean,
-  state: () => Promise<InstallState>,
-  install: () => Promise<void>,
-): Promise<Item> {
-  const before = await state();
-  if (before === "ok") return { ok: true, label, detail: `${file} up to date` };
-  if (check) return { ok: false, label, detail: `${file} ${before === "missing" ? "not installed" : "out of date"}: run \`claude-bus bootstrap\`` };
-  await install();
-  return { ok: true, label, detail: `${before === "missing" ? "installed" : "updated"} ${file}` };
+/** The plugin enabled in ~/.claude/settings.json, and nothing left of the seed-era poll hook. */
+async function pluginItem(check: boolean, io: Io): Promise<Item> {
+  const label = "Claude Code plugin";
+  const before = await pluginState();
+  if (pluginReady(before)) return { ok: true, label, detail: `${PLUGIN_ID} enabled in ${settingsPath()}` };
+  if (check) return { ok: false, label, detail: `${pluginProblems(before).join("; ")}: run \`claude-bus bootstrap\`` };
+  const claude = findExecutable("claude", io.env, io.platform);
+  const how = await installPlugin(marketplaceRoot(), claude, io.env);
+  const legacy = before.legacyHooks > 0 || before.legacyScript ? "; removed the old SessionStart poll hook" : "";
+  if (before.marketplaceKnown && before.enabled) return { ok: true, label, detail: `${PLUGIN_ID} already enabled${legacy}` };
+  return {
+    ok: true,
+    label,
+    detail: `${PLUGIN_ID} installed ${how === "claude CLI" ? "with `claude plugin install`" : `into ${settingsPath()} (no \`claude\` on PATH)`}${legacy}; new sessions load it`,
+  };
+}
+
+function pluginProblems(state: PluginState): string[] {
+  const problems: string[] = [];
+  if (!state.marketplaceKnown || !state.enabled) problems.push(`${PLUGIN_ID} not installed`);
+  if (state.legacyHooks > 0 || state.legacyScript) problems.push("the old SessionStart poll hook is still installed");
+  return problems;
 }
 
 const SSH_KEY_FILES = ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"];
@@ -271,7 +286,7 @@ async function helloItem(client: BusClient, me: string, check: boolean): Promise
   const message = await client.post({
     from: me,
     to: "any",
-    body: `hello: ${me} joined the bus (${os.type()} ${os.release()} ${os.arch()}); it polls the bus at session start`,
+    body: `hello: ${me} joined the bus (${os.type()} ${os.release()} ${os.arch()}); its Claude Code sessions get bus messages through the claude-bus plugin`,
     tags: [HELLO_TAG, "bootstrap"],
   });
   return { ok: true, label, detail: `posted #${message.id} announcing ${me}` };

@@ -23,12 +23,12 @@ export async function post(parsed: ParsedCommand, io: Io): Promise<number> {
   if (body === "") throw new UsageError("post: the message body is empty");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const tags = parsed.values.tag as string[] | undefined;
-  const message = await createBusClient(cfg).post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags });
+  const message = await createBusClient(cfg).post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags, reply_to: stringOption(parsed, "reply-to") });
   io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : `posted #${message.id} from ${message.from} to ${message.to}`);
   return EXIT.ok;
 }
 
-/** The session-start poll: unread messages to me (and broadcasts), oldest first, each acked once shown. */
+/** Unread messages to me (and broadcasts), oldest first, acked with one batch ack once all are printed. */
 export async function inbox(parsed: ParsedCommand, io: Io): Promise<number> {
   noPositionals("inbox", parsed);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
@@ -40,9 +40,7 @@ export async function inbox(parsed: ParsedCommand, io: Io): Promise<number> {
   else if (unread.length === 0) io.err(`no unread messages for ${cfg.me}`);
   else for (const m of unread) io.out(`[${m.ts}] ${m.from}: ${m.body}`);
 
-  if (!booleanOption(parsed, "no-ack")) {
-    for (const m of unread) await client.ack(m.id, cfg.me);
-  }
+  if (!booleanOption(parsed, "no-ack")) await client.ackMany(unread.map((m) => m.id), cfg.me);
   return EXIT.ok;
 }
 

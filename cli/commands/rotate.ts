@@ -6,7 +6,7 @@
  */
 import { renderEnvFile } from "../../contract/envFile";
 import { generatePassword } from "../../contract/password";
-import { allMessages, AuthError, BusClient, createBusClient } from "../../client/index";
+import { AuthError, BusClient, createBusClient } from "../../client/index";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { moveAtomic } from "../atomicWrite";
 import { ClientConfig, connectionFlags, Credential, resolveConfig } from "../config";
@@ -16,8 +16,6 @@ import { Io, UsageError } from "../io";
 import { PreviewStep, PulumiError, pulumiPreview, pulumiUp, setSecretConfig } from "../pulumiCli";
 
 export const ROTATION_TAG = "rotation";
-/** How far back the bus is searched for the other machines that need the new credential. */
-const RECENT_MESSAGES = 2000;
 
 /** Puts a new password into effect on the bus; how depends on how the bus was deployed. */
 interface Applier {
@@ -137,7 +135,6 @@ async function rotateWith(cfg: ClientConfig, applier: Applier, timeoutMs: number
 
 /** Tells the bus (without the password) and the user which machines need the new credential. */
 async function announce(client: BusClient, me: string, io: Io): Promise<void> {
-  const others = await recentMachines(client, me);
   const notice = await client.post({
     from: me,
     to: "any",
@@ -147,9 +144,10 @@ async function announce(client: BusClient, me: string, io: Io): Promise<void> {
     tags: [ROTATION_TAG],
   });
   io.out(`  posted notice #${notice.id} (without the password)`);
+  const others = await otherMachines(client, me);
   io.out(
     others.length
-      ? `  re-run bootstrap with the new credential on: ${others.join(", ")} (seen in the last ${RECENT_MESSAGES} messages) and any other machine`
+      ? `  re-run bootstrap with the new credential on: ${others.join(", ")} (every other name the bus has seen) and any other machine`
       : "  re-run bootstrap with the new credential on every other machine that uses this bus",
   );
   io.out("  e.g. pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack");
@@ -177,14 +175,7 @@ async function probe(credential: Credential): Promise<string> {
   }
 }
 
-/** Senders of the most recent messages, except me: the machines that hold the old credential. */
-async function recentMachines(client: BusClient, me: string): Promise<string[]> {
-  const { count } = await client.health();
-  // ids are decimal integers in posting order (docs/API.md), so this starts the scan near the end
-  const since = count > RECENT_MESSAGES ? String(count - RECENT_MESSAGES) : undefined;
-  const names = new Set<string>();
-  for await (const message of allMessages(client, { since })) {
-    if (message.from !== me) names.add(message.from);
-  }
-  return [...names].sort();
+/** Every other name the bus has seen (GET /machines): the machines that hold the old credential. */
+async function otherMachines(client: BusClient, me: string): Promise<string[]> {
+  return (await client.machines()).map((m) => m.name).filter((name) => name !== me);
 }

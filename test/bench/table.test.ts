@@ -1,7 +1,7 @@
 /** The bench's printed table is the one README.md holds, so a run's output can be pasted as is. */
 import * as fs from "fs";
 import * as path from "path";
-import { markdownTable, throughput } from "../../bench/table";
+import { markdownTable, ofCeilings, percent, throughput } from "../../bench/table";
 
 /** The table under README.md's "### Benchmark" heading, as its lines. */
 function readmeBenchTable(): string[] {
@@ -18,6 +18,15 @@ describe("the bench's Markdown table", () => {
       "19,644 req/s (p50 1.28 ms, p99 5.12 ms)",
     );
     expect(throughput({ requests: 10, perSecond: 972, p50ms: 0.86, p99ms: 5.17, maxms: 9.1, errors: 3 })).toBe("972 req/s (p50 0.86 ms, p99 5.17 ms, 3 errors)");
+  });
+
+  it("gives a share in whole percent, with one decimal below 10%", () => {
+    expect(percent(0.7834)).toBe("78%");
+    expect(percent(0.0571)).toBe("5.7%");
+  });
+
+  it("reads a bus figure against both ceilings", () => {
+    expect(ofCeilings(7_000, { node: 50_000, express: 8_000 })).toBe("= 14% of bare node:http, 88% of bare Express");
   });
 
   it("prints a figure | result table", () => {

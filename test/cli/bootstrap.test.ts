@@ -1,14 +1,15 @@
-/** `claude-bus bootstrap` in a temporary HOME against the real bus: idempotence, file modes, settings merge, --check. */
-import { execFile } from "node:child_process";
+/** `claude-bus bootstrap` in a temporary HOME against the real bus: idempotence, file modes, the plugin in settings, --check. */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { createBusClient } from "../../client/index";
 import { buildCli, envText, modeOf, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
 
 let cli: string;
 let bus: TestBus;
 let home: string;
+/** PATH with `claude-bus` (this repo's bin/claude-bus) on it, as after `npm link`, and no `claude`. */
+let linkedPath: string;
+const REPO = path.resolve(__dirname, "../..");
 
 const PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZWQtb25seS1pbi10ZXN0cy1ub3QtYS1yZWFsLWtleQ alice@laptop";
 
@@ -19,6 +20,9 @@ beforeEach(async () => {
   [bus, home] = await Promise.all([startTestBus(), tempDir("home")]);
   await fs.mkdir(path.join(home, ".ssh"), { mode: 0o700 });
   await fs.writeFile(path.join(home, ".ssh", "id_ed25519.pub"), PUBKEY + "\n");
+  await fs.mkdir(path.join(home, "bin"));
+  await fs.symlink(path.join(REPO, "bin", "claude-bus"), path.join(home, "bin", "claude-bus"));
+  linkedPath = `${path.join(home, "bin")}:/usr/bin:/bin`;
 });
 afterEach(async () => {
   await bus.close();
@@ -28,10 +32,14 @@ afterEach(async () => {
 const envFile = () => path.join(home, ".secrets", "claude-bus.env");
 const settingsFile = () => path.join(home, ".claude", "settings.json");
 const pollScript = () => path.join(home, ".claude", "claude-bus-poll.sh");
+const PLUGIN_SETTINGS = {
+  extraKnownMarketplaces: { "agent-bus": { source: { source: "directory", path: REPO } } },
+  enabledPlugins: { "agent-bus@agent-bus": true },
+};
 const stackOutputs = (b: TestBus) =>
   JSON.stringify({ busUrl: b.url, fqdn: "claude-bus.example.com", ipv4: "192.0.2.10", busUser: b.user, busPassword: b.pass, clientEnv: envText(b) });
 const bootstrap = (args: string[], extra: { env?: Record<string, string>; stdin?: string } = {}) =>
-  runCli(cli, ["bootstrap", "--me", "kilo", ...args], { home, ...extra });
+  runCli(cli, ["bootstrap", "--me", "kilo", ...args], { home, ...extra, env: { PATH: linkedPath, ...extra.env } });
 const hellos = async () => (await createBusClient(bus).messages({ from: "kilo" })).filter((m) => m.tags.includes("hello"));
 
 async function snapshot(dir: string): Promise<Record<string, string>> {
@@ -52,17 +60,17 @@ describe("bootstrap from the stack outputs piped on stdin", () => {
     expect(first.stdout).not.toContain("✗");
     expect(first.stdout).toMatch(/^✓ credentials file: wrote .*claude-bus\.env \(mode 0600, dir 0700\)$/m);
     expect(first.stdout).toMatch(/^✓ bus health: .* answers with \d+ messages stored$/m);
-    expect(first.stdout).toMatch(/^✓ session-start poll: installed /m);
-    expect(first.stdout).toMatch(/^✓ SessionStart hook: installed /m);
+    expect(first.stdout).toMatch(new RegExp(`^✓ claude-bus command: ${home}/bin/claude-bus \\(the plugin's hooks and tools run it\\)$`, "m"));
+    expect(first.stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus installed into .*settings\.json \(no `claude` on PATH\); new sessions load it$/m);
     expect(first.stdout).toContain(`pulumi config set --path 'clientSshKeys[N]' '${PUBKEY}'`);
     expect(first.stdout).toMatch(/^✓ hello broadcast: posted #\d+ announcing kilo$/m);
 
     expect(await modeOf(envFile())).toBe(0o600);
     expect(await modeOf(path.dirname(envFile()))).toBe(0o700);
-    expect(await modeOf(pollScript())).toBe(0o700);
     expect(await fs.readFile(envFile(), "utf8")).toBe(`BUS_USER=${bus.user}\nBUS_PASS=${bus.pass}\nBUS_URL=${bus.url}\nBUS_ME=kilo\n`);
     const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
-    expect(settings).toEqual({ hooks: { SessionStart: [{ hooks: [{ type: "command", command: pollScript(), timeout: 30 }] }] } });
+    expect(settings).toEqual(PLUGIN_SETTINGS);
+    expect(await modeOf(settingsFile())).toBe(0o600);
     expect(await hellos()).toHaveLength(1);
 
     const before = await snapshot(home);
@@ -163,27 +171,59 @@ describe("~/.claude/settings.json merge", () => {
     expect((await bootstrap([], { env })).code).toBe(0);
     expect((await bootstrap([], { env })).code).toBe(0);
     const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
-    expect(settings).toEqual({
-      ...existing,
-      hooks: {
-        ...existing.hooks,
-        SessionStart: [...existing.hooks.SessionStart, { hooks: [{ type: "command", command: pollScript(), timeout: 30 }] }],
-      },
-    });
+    expect(settings).toEqual({ ...existing, ...PLUGIN_SETTINGS });
     expect(await modeOf(settingsFile())).toBe(0o640);
   });
 
-  it("replaces an outdated entry of ours instead of adding a second", async () => {
+  it("keeps other marketplaces and plugins", async () => {
     await fs.mkdir(path.join(home, ".claude"));
-    const old = { hooks: { SessionStart: [{ hooks: [{ type: "command", command: "sh /old/place/claude-bus-poll.sh" }, { type: "command", command: "date" }] }] } };
-    await fs.writeFile(settingsFile(), JSON.stringify(old));
-    const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
-    expect(result.stdout).toMatch(/^✓ SessionStart hook: updated /m);
+    const other = { extraKnownMarketplaces: { tools: { source: { source: "github", repo: "acme/tools" } } }, enabledPlugins: { "lint@tools": true } };
+    await fs.writeFile(settingsFile(), JSON.stringify(other));
+    expect((await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } })).code).toBe(0);
     const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
-    expect(settings.hooks.SessionStart).toEqual([
-      { hooks: [{ type: "command", command: "date" }] },
-      { hooks: [{ type: "command", command: pollScript(), timeout: 30 }] },
-    ]);
+    expect(settings.extraKnownMarketplaces).toEqual({ ...other.extraKnownMarketplaces, ...PLUGIN_SETTINGS.extraKnownMarketplaces });
+    expect(settings.enabledPlugins).toEqual({ "lint@tools": true, "agent-bus@agent-bus": true });
+  });
+
+  it("replaces the poll script and SessionStart hook that older versions installed, keeping other hooks", async () => {
+    await fs.mkdir(path.join(home, ".claude"));
+    const old = {
+      hooks: {
+        SessionStart: [
+          { hooks: [{ type: "command", command: "sh /old/place/claude-bus-poll.sh" }, { type: "command", command: "date" }] },
+          { hooks: [{ type: "command", command: pollScript(), timeout: 30 }] },
+        ],
+        Stop: [{ hooks: [{ type: "command", command: "echo stop" }] }],
+      },
+    };
+    await fs.writeFile(settingsFile(), JSON.stringify(old));
+    await fs.writeFile(pollScript(), "#!/bin/sh\nexit 0\n", { mode: 0o700 });
+    const env = { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass };
+    const check = await bootstrap(["--check"], { env });
+    expect(check.stdout).toMatch(/^✗ Claude Code plugin: agent-bus@agent-bus not installed; the old SessionStart poll hook is still installed: run `claude-bus bootstrap`$/m);
+    const result = await bootstrap([], { env });
+    expect(result.stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus installed .*; removed the old SessionStart poll hook; new sessions load it$/m);
+    const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
+    expect(settings).toEqual({
+      hooks: { SessionStart: [{ hooks: [{ type: "command", command: "date" }] }], Stop: old.hooks.Stop },
+      ...PLUGIN_SETTINGS,
+    });
+    await expect(fs.access(pollScript())).rejects.toThrow();
+    expect((await bootstrap(["--check"], { env })).stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus enabled in /m);
+  });
+
+  it("a plugin already installed leaves only the old hook to remove", async () => {
+    await fs.mkdir(path.join(home, ".claude"));
+    await fs.writeFile(settingsFile(), JSON.stringify({ ...PLUGIN_SETTINGS, hooks: { SessionStart: [{ hooks: [{ type: "command", command: pollScript() }] }] } }));
+    const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
+    expect(result.stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus already enabled; removed the old SessionStart poll hook$/m);
+    expect(JSON.parse(await fs.readFile(settingsFile(), "utf8"))).toEqual(PLUGIN_SETTINGS);
+  });
+
+  it("without claude-bus on PATH says how to put it there: the plugin runs it", async () => {
+    const result = await bootstrap([], { env: { PATH: "/usr/bin:/bin", BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^✗ claude-bus command: not on PATH, and the plugin's hooks and tools run it: `npm link` in the clone/m);
   });
 
   it("leaves a settings.json that is not valid JSON untouched and says so", async () => {
@@ -191,7 +231,7 @@ describe("~/.claude/settings.json merge", () => {
     await fs.writeFile(settingsFile(), "{ \"model\": \"opus\", ");
     const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/^✗ SessionStart hook: .*settings\.json is not valid JSON .*fix it by hand/m);
+    expect(result.stdout).toMatch(/^✗ Claude Code plugin: .*settings\.json is not valid JSON .*fix it by hand/m);
     expect(await fs.readFile(settingsFile(), "utf8")).toBe("{ \"model\": \"opus\", ");
   });
 });
@@ -203,8 +243,7 @@ describe("--check", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^✗ credentials file: .* missing: run `claude-bus bootstrap`/m);
     expect(result.stdout).toMatch(/^✓ bus health:/m);
-    expect(result.stdout).toMatch(/^✗ session-start poll: .* not installed/m);
-    expect(result.stdout).toMatch(/^✗ SessionStart hook: .* not installed/m);
+    expect(result.stdout).toMatch(/^✗ Claude Code plugin: agent-bus@agent-bus not installed: run `claude-bus bootstrap`$/m);
     expect(result.stdout).toMatch(/^✗ hello broadcast: kilo not announced yet/m);
     expect(await snapshot(home)).toEqual(before);
     expect(await hellos()).toHaveLength(0);
@@ -216,26 +255,5 @@ describe("--check", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^! SSH key: none in .*only the shared drop dir needs one.*ssh-keygen -t ed25519/m);
     expect(result.stdout).not.toMatch(/^✗/m);
-  });
-});
-
-describe("the installed session-start poll", () => {
-  it("prints unread messages to this machine as `[ts] from: body`, acks them, and never fails the session", async () => {
-    const result = await bootstrap(["--from-stack"], { stdin: stackOutputs(bus) });
-    expect(result.code).toBe(0);
-    const client = createBusClient(bus);
-    await client.post({ from: "lima", to: "kilo", body: "Patch deployed, smoke tests green." });
-    await client.post({ from: "lima", to: "mike", body: "not for kilo" });
-
-    // Claude Code runs the hook command through a shell with a minimal environment
-    const sh = (command: string) => promisify(execFile)("/bin/sh", ["-c", command], { env: { HOME: home, PATH: "/usr/bin:/bin" } });
-    const { stdout } = await sh(pollScript());
-    expect(stdout).toMatch(/^\[\d{4}-.*Z\] lima: Patch deployed, smoke tests green\.$/m);
-    expect(stdout).not.toContain("not for kilo");
-    expect(await client.messages({ to: "kilo", unread_by: "kilo" })).toEqual([]);
-
-    await bus.close();
-    const down = await sh(pollScript());
-    expect(down.stdout).toMatch(/cannot reach the bus .*\nclaude-bus: inbox poll failed \(exit 3\)/);
   });
 });

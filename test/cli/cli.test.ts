@@ -3,6 +3,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { EXIT_CODES } from "../../cli/exitCodes";
 import { COMMANDS, CREDENTIAL_NOTE } from "../../cli/usage";
+import { startFlakyProxy } from "../support/flakyProxy";
 import { buildCli, closedPort, envText, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
 
 let cli: string;
@@ -95,6 +96,44 @@ describe("post, inbox and ack between two machines", () => {
     expect(lines).toHaveLength(503);
     expect(new Set(lines.map((line) => line.replace(/^.*foxtrot: /, ""))).size).toBe(503);
     expect(await client.messages({ to: "golf", unread_by: "golf" })).toEqual([]);
+  });
+
+  it("inbox acks everything it printed with one batch ack, however many messages", async () => {
+    const client = (await import("../../client/index")).createBusClient(bus);
+    for (let i = 0; i < 7; i++) await client.post({ from: "foxtrot", to: "hotel", body: `n${i}` });
+    const proxy = await startFlakyProxy(bus.url);
+    try {
+      const inbox = await run(["inbox", "--me", "hotel"], { env: { BUS_URL: proxy.url } });
+      expect(inbox.code).toBe(0);
+      expect(inbox.stdout.trim().split("\n")).toHaveLength(7);
+      expect(proxy.seen.filter((r) => r.method === "POST").map((r) => r.path)).toEqual(["/ack"]);
+      expect(await client.messages({ to: "hotel", unread_by: "hotel" })).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("post --reply-to answers a message in its thread", async () => {
+    const question = JSON.parse((await run(["post", "--me", "india", "--to", "juliet", "--json", "ready?"])).stdout);
+    const reply = await run(["post", "--me", "juliet", "--to", "india", "--reply-to", question.id, "--json", "ready"]);
+    expect(reply.code).toBe(0);
+    expect(JSON.parse(reply.stdout)).toMatchObject({ reply_to: question.id, thread: question.thread, body: "ready" });
+    const missing = await run(["post", "--me", "juliet", "--reply-to", "987654", "nobody asked"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/400/);
+  });
+
+  it("every post carries an Idempotency-Key, and a post the proxy cut off after the bus stored it is stored once", async () => {
+    const proxy = await startFlakyProxy(bus.url, ["reset-after"]);
+    try {
+      const sent = await run(["post", "--me", "kilo", "--json", "once only"], { env: { BUS_URL: proxy.url } });
+      expect(sent.code).toBe(0);
+      expect(proxy.seen.map((r) => r.headers["idempotency-key"])).toEqual([expect.any(String), proxy.seen[0].headers["idempotency-key"]]);
+      const client = (await import("../../client/index")).createBusClient(bus);
+      expect((await client.messages({ from: "kilo" })).map((m) => m.body)).toEqual(["once only"]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("post reads the body from stdin, dropping one trailing newline", async () => {

@@ -25,6 +25,16 @@ describe("bin/claude-bus", () => {
     expect(run.status).toBe(1);
   });
 
+  it("runs `hook` from its own bundle (dist/hook.js), which always exits 0 and says what is wrong as hook JSON", () => {
+    expect(fs.existsSync(path.join(REPO, "dist", "hook.js"))).toBe(true);
+    const home = tempDir("home");
+    const run = spawnSync(BIN, ["hook"], { input: '{"session_id":"s1","hook_event_name":"SessionStart"}', encoding: "utf8", env: { PATH: process.env.PATH, HOME: home } });
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ systemMessage: expect.stringMatching(/^claude-bus: no messages this time: .*run `claude-bus bootstrap` first/) });
+    const help = spawnSync(BIN, ["hook", "--help"], { encoding: "utf8" });
+    expect([help.status, help.stdout]).toEqual([0, expect.stringMatching(/^usage: claude-bus hook \[options\]/)]);
+  });
+
   it("--version and --help answer without loading a command", () => {
     const version = spawnSync(BIN, ["--version"], { encoding: "utf8" });
     expect(version.stdout).toBe(`claude-bus ${JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).version}\n`);

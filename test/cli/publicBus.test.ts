@@ -52,7 +52,9 @@ afterEach(() => {
 });
 
 describe("createBusClient against the public HTTPS URL", () => {
-  const client = () => createBusClient({ url: BUS_URL, user: USER, pass: PASS });
+  // each error is mapped on its first occurrence here; retries have tests of their own (test/client)
+  const NO_RETRY = { retries: 0, baseDelayMs: 0, maxDelayMs: 0 };
+  const client = () => createBusClient({ url: BUS_URL, user: USER, pass: PASS, retry: NO_RETRY });
   const bus = () => nock(BUS_URL, { reqheaders: { authorization: BASIC, accept: "application/json" } });
 
   it("health is GET /health with Basic auth and no body", async () => {
@@ -163,7 +165,7 @@ describe("createBusClient against the public HTTPS URL", () => {
 
   it("a bus that never answers is an UnreachableError after timeoutMs", async () => {
     bus().get("/health").delay(5_000).reply(200, { ok: true, count: 0, now: "2026-01-02T03:04:05.678Z" });
-    const err = await createBusClient({ url: BUS_URL, user: USER, pass: PASS, timeoutMs: 50 })
+    const err = await createBusClient({ url: BUS_URL, user: USER, pass: PASS, timeoutMs: 50, retry: NO_RETRY })
       .health()
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnreachableError);
@@ -171,7 +173,7 @@ describe("createBusClient against the public HTTPS URL", () => {
   });
 
   it("nothing escapes to the network: an unexpected request fails and is recorded", async () => {
-    const err = await createBusClient({ url: "https://other.example.com", user: USER, pass: PASS })
+    const err = await createBusClient({ url: "https://other.example.com", user: USER, pass: PASS, retry: NO_RETRY })
       .health()
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnreachableError);
@@ -204,6 +206,8 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     home = await tempDir("public-home");
     await fs.mkdir(path.join(home, ".ssh"), { mode: 0o700 });
     await fs.writeFile(path.join(home, ".ssh", "id_ed25519.pub"), PUBKEY + "\n");
+    await fs.mkdir(path.join(home, "bin"));
+    await fs.symlink(path.resolve(__dirname, "../../bin/claude-bus"), path.join(home, "bin", "claude-bus"));
     // the temp HOME: jest gives tests a copy of process.env, so HOME=... would not reach os.homedir();
     // the spy is on node's own os module object, which client/ reads through its import
     homedir = jest.spyOn(os, "homedir").mockReturnValue(home);
@@ -221,7 +225,7 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     const err: string[] = [];
     let stdinReads = 0;
     const io: Io = {
-      out: (line) => out.push(line),
+      out: (line) => void out.push(line),
       err: (line) => err.push(line),
       readStdin: async () => {
         stdinReads++;
@@ -229,7 +233,7 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
         return stdin;
       },
       stdinIsTTY: stdin === undefined,
-      env: {},
+      env: { PATH: path.join(home, "bin") },
       platform: "linux",
       cliPath: "/opt/claude-bus/bin/claude-bus",
     };
@@ -268,7 +272,7 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     expect(await fs.readFile(envFile(), "utf8")).toBe(clientEnv + "BUS_ME=kilo\n");
     expect(await modeOf(envFile())).toBe(0o600);
     expect(await modeOf(path.dirname(envFile()))).toBe(0o700);
-    expect(await modeOf(path.join(home, ".claude", "claude-bus-poll.sh"))).toBe(0o700);
+    expect(JSON.parse(await fs.readFile(path.join(home, ".claude", "settings.json"), "utf8")).enabledPlugins).toEqual({ "agent-bus@agent-bus": true });
     expect(helloBody).toEqual({ from: "kilo", to: "any", body: expect.stringMatching(/^hello: kilo joined the bus /), tags: ["hello", "bootstrap"] });
 
     // second run: the bus now lists the hello, so only health and messages may be asked for
@@ -313,7 +317,8 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     );
 
   it("a hello post the bus answers with 503 is a ✗ hello broadcast line with what to do, exit 1", async () => {
-    const scope = helloPostFails((post) => post.reply(503, { error: "store unavailable" }));
+    // 503 is retried (jittered, 4 times) before it is reported
+    const scope = helloPostFails((post) => post.times(5).reply(503, { error: "store unavailable" }));
     const run = await bootstrap(["--from-stack"], stackOutputs);
     expect(run.code).toBe(1);
     expect(run.out).toMatch(/^✓ bus health: /m);
@@ -325,10 +330,10 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
   });
 
   it("a hello post lost to a network error is a ✗ hello broadcast line, exit 3", async () => {
-    const scope = helloPostFails((post) => post.replyWithError(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })));
+    const scope = helloPostFails((post) => post.times(5).replyWithError(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })));
     const run = await bootstrap(["--from-stack"], stackOutputs);
     expect(run.code).toBe(3);
-    expect(run.out).toMatch(/^✗ hello broadcast: kilo not announced: cannot reach the bus at https:\/\/claude-bus\.example\.com: socket hang up; .*; re-run `claude-bus bootstrap` when that is fixed$/m);
+    expect(run.out).toMatch(/^✗ hello broadcast: kilo not announced: cannot reach the bus at https:\/\/claude-bus\.example\.com: ECONNRESET \(socket hang up\); .*; re-run `claude-bus bootstrap` when that is fixed$/m);
     scope.done();
     expect(unmatched).toEqual([]);
   });

@@ -13,6 +13,8 @@ const PACKAGES: Record<string, string> = {
   jq: "jq",
   python3: "python3",
   ssh: "openssh-client",
+  tmux: "tmux",
+  mkfifo: "coreutils",
 };
 
 /** The tool's name, once it is known to be on PATH; throws naming the package otherwise. */

@@ -1,0 +1,165 @@
+/**
+ * `claude-bus mcp`: an MCP server on stdio (the official SDK) that lets an agent use the bus with tool
+ * calls instead of curl: send, inbox, ack, thread, wait, who. The credential is read from the env file
+ * or the environment at each call and appears in no tool's input or output; every failure is a tool
+ * error in words.
+ */
+import { z } from "zod";
+import { MAX_ACK_BATCH, MAX_BODY_BYTES, MAX_TAGS, MAX_WAIT_SECONDS } from "../../contract/defaults";
+import { MESSAGE_ID_PATTERN } from "../../contract/message";
+import { NAME_PATTERN } from "../../contract/names";
+import { BusClient, createBusClient, Message, MessageQuery, thread } from "../../client/index";
+import { noPositionals, ParsedCommand } from "../args";
+import { ClientConfig, ConfigFlags, connectionFlags, resolveConfig } from "../config";
+import { entry } from "../delivery/render";
+import { Io } from "../io";
+import { version } from "../main";
+
+/** Characters of messages one tool answer holds at most; what does not fit stays unread. */
+export const TOOL_OUTPUT_BUDGET = 40_000;
+/** The longest `wait` a tool call may ask for, in seconds. */
+export const MAX_TOOL_WAIT_SECONDS = 600;
+
+const id = z.string().regex(MESSAGE_ID_PATTERN, "a message id: a positive decimal integer");
+const name = z.string().regex(NAME_PATTERN, "a machine name: 1-64 letters, digits, '.', '_', '-' or '@'");
+
+type ToolResult = { content: Array<{ type: "text"; text: string }>; isError?: boolean };
+const text = (t: string): ToolResult => ({ content: [{ type: "text", text: t }] });
+
+export async function mcp(parsed: ParsedCommand, io: Io): Promise<number> {
+  noPositionals("mcp", parsed);
+  const { McpServer } = await import("@modelcontextprotocol/sdk/server/mcp.js");
+  const { StdioServerTransport } = await import("@modelcontextprotocol/sdk/server/stdio.js");
+  const flags = connectionFlags(parsed);
+  const server = new McpServer({ name: "claude-bus", version: version() });
+  const tools = busTools(flags, io);
+  for (const [toolName, tool] of Object.entries(tools)) {
+    server.registerTool(toolName, { description: tool.description, inputSchema: tool.input }, async (args: unknown) => {
+      try {
+        return await tool.run(args as never);
+      } catch (err) {
+        return { ...text(`claude-bus ${toolName}: ${(err as Error).message}`), isError: true };
+      }
+    });
+  }
+  const transport = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
+  await server.connect(transport);
+  await closed;
+  return 0;
+}
+
+interface Tool<S extends z.ZodRawShape> {
+  description: string;
+  input: S;
+  run(args: z.infer<z.ZodObject<S>>): Promise<ToolResult>;
+}
+const tool = <S extends z.ZodRawShape>(t: Tool<S>) => t;
+
+/** The tools, each on a client made at call time (a rotated env file is picked up without a restart). */
+export function busTools(flags: ConfigFlags, io: Io) {
+  // stderr of an MCP server ends up in Claude Code's logs: the env-file mode warning belongs to bootstrap --check
+  const connect = async (): Promise<{ cfg: ClientConfig; client: BusClient }> => {
+    const cfg = await resolveConfig(flags, { ...io, err: () => undefined });
+    return { cfg, client: createBusClient(cfg) };
+  };
+  return {
+    send: tool({
+      description: "Post a message on the claude bus to another machine (or \"any\" for everyone). Use reply_to to answer a message by its id.",
+      input: {
+        to: name.or(z.literal("any")).optional().describe('recipient machine name, or "any" (the default) for a broadcast'),
+        body: z.string().min(1).max(MAX_BODY_BYTES).describe("the message text (plain text, at most 64 KiB; never secrets)"),
+        tags: z.array(z.string().min(1).max(32)).max(MAX_TAGS).optional().describe("short tags for filtering, e.g. [\"deploy\"]"),
+        reply_to: id.optional().describe("id of the message this answers; the reply joins its thread"),
+      },
+      async run({ to, body, tags, reply_to }) {
+        const { cfg, client } = await connect();
+        const m = await client.post({ from: cfg.me, to, body, tags, reply_to });
+        return text(`posted #${m.id} from ${m.from} to ${m.to} (thread #${m.thread})`);
+      },
+    }),
+    inbox: tool({
+      description: "My unread messages on the claude bus, oldest first. They are marked read unless peek is true.",
+      input: {
+        peek: z.boolean().optional().describe("leave them unread"),
+        limit: z.number().int().min(1).max(100).optional().describe("at most this many (default 20)"),
+      },
+      async run({ peek, limit }) {
+        const { cfg, client } = await connect();
+        const page = await client.page({ to: cfg.me, unread_by: cfg.me, limit: limit ?? 20 });
+        return listAndAck(client, cfg.me, page.messages, !peek, page.more ? "more unread: call inbox again" : undefined);
+      },
+    }),
+    ack: tool({
+      description: "Mark messages read on the claude bus by their ids.",
+      input: { ids: z.array(id).min(1).max(MAX_ACK_BATCH).describe("message ids") },
+      async run({ ids }) {
+        const { cfg, client } = await connect();
+        const r = await client.ackMany(ids, cfg.me);
+        const part = (label: string, list: string[]) => (list.length ? [`${label}: ${list.join(", ")}`] : []);
+        return text([...part("acked", r.acked), ...part("already read", r.already), ...part("no such message", r.unknown)].join("\n"));
+      },
+    }),
+    thread: tool({
+      description: "The whole conversation a message belongs to, oldest first (read only, acks nothing).",
+      input: { id: id.describe("any message id of the conversation") },
+      async run({ id: messageId }) {
+        const { client } = await connect();
+        const [first] = await client.messages({ since: String(BigInt(messageId) - 1n), limit: 1 });
+        if (!first || first.id !== messageId) throw new Error(`no message #${messageId} on the bus`);
+        const conversation = await thread(client, first.thread);
+        return listAndAck(client, "", conversation, false);
+      },
+    }),
+    wait: tool({
+      description:
+        "Wait up to `seconds` for a new unread message to me (optionally only from one machine, in one thread, or with one tag), " +
+        "and return it as soon as it arrives, marked read. For asking another machine something and waiting for the answer.",
+      input: {
+        seconds: z.number().int().min(1).max(MAX_TOOL_WAIT_SECONDS).describe(`how long to wait, 1-${MAX_TOOL_WAIT_SECONDS}`),
+        from: name.optional().describe("only a message from this machine"),
+        thread: id.optional().describe("only a message in this thread (the id of its first message)"),
+        tag: z.string().min(1).max(32).optional().describe("only a message with this tag"),
+      },
+      async run({ seconds, from, thread: threadId, tag }) {
+        const { cfg, client } = await connect();
+        const deadline = Date.now() + seconds * 1000;
+        const query: MessageQuery = { to: cfg.me, unread_by: cfg.me, from, thread: threadId, tag, limit: 20 };
+        for (;;) {
+          const left = Math.ceil((deadline - Date.now()) / 1000);
+          const messages = await client.messages({ ...query, wait: Math.max(0, Math.min(MAX_WAIT_SECONDS - 5, left)) });
+          if (messages.length > 0) return listAndAck(client, cfg.me, messages, true);
+          if (left <= 0 || Date.now() >= deadline) return text(`no message within ${seconds} s`);
+        }
+      },
+    }),
+    who: tool({
+      description: "Every machine seen on the claude bus: when it last posted, acked and was seen, and how many messages it has unread.",
+      input: {},
+      async run() {
+        const { client } = await connect();
+        const machines = await client.machines();
+        if (machines.length === 0) return text("no machine has used the bus yet");
+        return text(machines.map((m) => `${m.name}: last seen ${m.last_seen ?? "never"}, last post ${m.last_post ?? "never"}, ${m.unread} unread`).join("\n"));
+      },
+    }),
+  };
+}
+
+/** Messages as text within the output budget; those shown are acked when `ack` (the rest stay unread). */
+async function listAndAck(client: BusClient, me: string, messages: Message[], ack: boolean, note?: string): Promise<ToolResult> {
+  if (messages.length === 0) return text("no unread messages");
+  const shown: Message[] = [];
+  let out = "";
+  for (const m of messages) {
+    const e = entry(m);
+    if (out.length + e.length > TOOL_OUTPUT_BUDGET && shown.length > 0) break;
+    out += e;
+    shown.push(m);
+  }
+  const left = messages.length - shown.length;
+  if (left > 0) out += `(${left} more not shown${ack ? ", left unread" : ""})\n`;
+  if (note) out += `(${note})\n`;
+  if (ack) await client.ackMany(shown.map((m) => m.id), me);
+  return text(out.trimEnd());
+}

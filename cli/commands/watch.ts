@@ -1,0 +1,103 @@
+/**
+ * `claude-bus watch`: each new message to me, printed as one line the moment it arrives. A long-poll
+ * (GET /messages?wait=) from a cursor, the last id handled, which is saved after every message: after
+ * a dropped connection, a bus restart or a restart of watch itself it goes on after that id, so no
+ * message is lost and none is printed twice. `--exec CMD` runs CMD per message, one at a time.
+ */
+import { spawn } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { MAX_WAIT_SECONDS } from "../../contract/defaults";
+import { AuthError, createBusClient, Message, MessageQuery } from "../../client/index";
+import { backoffMs, RetryPolicy } from "../../client/retry";
+import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
+import { writeFileAtomic } from "../atomicWrite";
+import { connectionFlags, resolveConfig } from "../config";
+import { Io, UsageError } from "../io";
+
+/** Each long-poll waits this long, a little under the bus's maximum. */
+const WAIT_SECONDS = MAX_WAIT_SECONDS - 5;
+/** Messages asked for per poll. */
+const PAGE = 100;
+/** The longest one line shows of a body. */
+const LINE_BODY_CHARS = 1_000;
+/** Reconnecting: jittered waits doubling from 0.5 s up to 30 s. */
+const RECONNECT: RetryPolicy = { retries: Infinity, baseDelayMs: 500, maxDelayMs: 30_000 };
+
+export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
+  noPositionals("watch", parsed);
+  const newOnly = booleanOption(parsed, "new-only");
+  if (newOnly && stringOption(parsed, "cursor")) throw new UsageError("watch: --new-only keeps no cursor file, so it takes no --cursor");
+  const cfg = await resolveConfig(connectionFlags(parsed), io);
+  const client = createBusClient({ ...cfg, retry: { retries: 0, baseDelayMs: 0, maxDelayMs: 0 } });
+  const cursorFile = newOnly ? undefined : path.resolve(stringOption(parsed, "cursor") ?? path.join(os.homedir(), ".claude-bus", `watch-${cfg.me}.cursor`));
+  const exec = stringOption(parsed, "exec");
+  let cursor = cursorFile ? await readCursor(cursorFile) : undefined;
+  // --new-only: what was posted before it started (by the bus's clock) is skipped, and only that
+  const startedAt = newOnly ? (await client.health()).now : undefined;
+
+  for (let failures = 0; ; ) {
+    // no cursor yet: start from what is unread, then follow ids
+    const query: MessageQuery = cursor ? { to: cfg.me, since: cursor } : { to: cfg.me, unread_by: cfg.me };
+    let messages: Message[];
+    try {
+      messages = (await client.page({ ...query, limit: PAGE, wait: WAIT_SECONDS })).messages;
+      if (failures > 0) io.err(`claude-bus watch: connected again to ${cfg.url}`);
+      failures = 0;
+    } catch (err) {
+      if (err instanceof AuthError) throw err; // a rotated password: waiting will not fix it
+      const delay = backoffMs(RECONNECT, ++failures);
+      io.err(`claude-bus watch: ${(err as Error).message}; trying again in ${(delay / 1000).toFixed(1)} s`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      continue;
+    }
+    for (const message of messages) {
+      if (message.from !== cfg.me && !(startedAt && message.ts <= startedAt)) {
+        await io.out(oneLine(message));
+        if (exec) await runExec(exec, message, io);
+      }
+      cursor = message.id;
+      if (cursorFile) await writeCursor(cursorFile, cursor);
+    }
+  }
+}
+
+/** `[ts] #id from -> to [tags] (re #n): body`, the body on one line and cut at LINE_BODY_CHARS. */
+export function oneLine(m: Message): string {
+  const flat = m.body.replace(/\r?\n/g, " ⏎ ");
+  const body = flat.length > LINE_BODY_CHARS ? `${flat.slice(0, LINE_BODY_CHARS)}… (${flat.length - LINE_BODY_CHARS} more characters)` : flat;
+  const tags = m.tags.length ? ` [${m.tags.join(",")}]` : "";
+  const re = m.reply_to ? ` (re #${m.reply_to})` : "";
+  return `[${m.ts}] #${m.id} ${m.from} -> ${m.to}${tags}${re}: ${body}`;
+}
+
+/** CMD through the platform's shell, the message as JSON on stdin, without the bus password in its environment. */
+function runExec(command: string, message: Message, io: Io): Promise<void> {
+  const env = { ...io.env };
+  delete env.BUS_PASS;
+  delete env.BUS_PASS_PREVIOUS;
+  return new Promise((resolve) => {
+    const child = spawn(command, { shell: true, env, stdio: ["pipe", "inherit", "inherit"] });
+    child.on("error", (err) => {
+      io.err(`claude-bus watch: --exec for #${message.id} could not start: ${err.message}`);
+      resolve();
+    });
+    child.on("close", (code, signal) => {
+      if (code !== 0) io.err(`claude-bus watch: --exec for #${message.id} failed (${signal ?? `exit ${code}`})`);
+      resolve();
+    });
+    child.stdin.on("error", () => undefined); // a command that does not read its stdin
+    child.stdin.end(JSON.stringify(message) + "\n");
+  });
+}
+
+async function readCursor(file: string): Promise<string | undefined> {
+  const text = (await fs.readFile(file, "utf8").catch(() => "")).trim();
+  return /^\d{1,16}$/.test(text) ? text : undefined;
+}
+
+async function writeCursor(file: string, id: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(file, id + "\n", 0o600);
+}

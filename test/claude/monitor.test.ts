@@ -1,0 +1,70 @@
+/**
+ * The issue's "done when", with the real Claude Code in its interactive UI (a terminal of its own): after
+ * `claude-bus bootstrap`, a message another machine posts while the session sits idle reaches the model
+ * with nobody typing anything. The plugin's monitor (`claude-bus watch --new-only`) wakes the session, and
+ * the prompt hook delivers the message whole and acks it.
+ */
+import { spawn } from "node:child_process";
+import { promises as fs } from "node:fs";
+import { createBusClient } from "../../client/index";
+import { envText, startTestBus, tempDir, TestBus, writeHomeEnv } from "../cli/harness";
+import { startFlakyProxy } from "../support/flakyProxy";
+import { requireTool } from "../support/requireTool";
+import { waitFor } from "../support/waitFor";
+import { ClaudeHome, claudeHome, startInteractive, Terminal } from "./claudeCode";
+import { startScriptedModel } from "./scriptedModel";
+
+jest.setTimeout(120_000);
+
+let bus: TestBus;
+let h: ClaudeHome;
+
+beforeAll(() => {
+  requireTool("tmux");
+});
+beforeEach(async () => {
+  bus = await startTestBus();
+  h = await claudeHome(tempDir("claude-home"));
+});
+afterEach(async () => {
+  await bus.close();
+  await fs.rm(h.home, { recursive: true, force: true });
+});
+
+function bootstrap(): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("claude-bus", ["bootstrap", "--me", "kilo"], {
+      env: { HOME: h.home, PATH: h.path, BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass },
+      stdio: "ignore",
+    });
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+}
+
+it("a message posted while the session is idle reaches the model without anyone typing, and is acked", async () => {
+  expect(await bootstrap()).toBe(0);
+  // the session reaches the bus through a recording proxy: the test sees when the monitor's long-poll is in
+  const proxy = await startFlakyProxy(bus.url);
+  await writeHomeEnv(h.home, envText({ url: proxy.url, user: bus.user, pass: bus.pass }) + "BUS_ME=kilo\n");
+  const model = await startScriptedModel(() => ({ text: "seen it" }));
+  let terminal: Terminal | undefined;
+  try {
+    terminal = await startInteractive(h, model.url);
+    await waitFor("the session at its prompt with the plugin's monitor running", () => /1 monitor/.test(terminal!.screen()), { timeoutMs: 60_000, everyMs: 250 });
+    await waitFor("the monitor's long-poll", () => proxy.seen.some((r) => r.method === "GET" && /[?&]wait=/.test(r.path) && /[?&]to=kilo/.test(r.path)), { timeoutMs: 30_000 });
+    expect(model.main()).toEqual([]);
+
+    const posted = await createBusClient(bus).post({ from: "lima", to: "kilo", body: "the deploy is done, your turn" });
+    const woke = await waitFor("a model request with the message", () => model.main().find((r) => r.text.includes("the deploy is done, your turn")), { timeoutMs: 60_000, everyMs: 250 });
+    // the monitor's line (Claude Code escapes its ">"), and the hook's whole message in the delimited block
+    expect(woke.text).toMatch(new RegExp(`<task-notification>[\\s\\S]*#${posted.id} lima -(>|&gt;) kilo: the deploy is done, your turn`));
+    expect(woke.text).toContain(`<message id=\\"${posted.id}\\"`);
+    await waitFor("the message acked", async () => (await createBusClient(bus).messages({ to: "kilo", unread_by: "kilo" })).length === 0, { timeoutMs: 30_000 });
+    await waitFor("the answer on screen", () => terminal!.screen().includes("seen it"), { timeoutMs: 30_000 });
+  } finally {
+    terminal?.close();
+    await model.close();
+    await proxy.close();
+  }
+});

@@ -1,0 +1,130 @@
+/**
+ * `claude-bus mcp` through the official SDK's client over stdio, as Claude Code starts it: the tools it
+ * lists, and what a tool says when the call or the bus goes wrong (a tool error in words, never the
+ * credential). test/claude drives the same server through the real Claude Code CLI.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { createBusClient } from "../../client/index";
+import { buildCli, closedPort, envText, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+
+let cli: string;
+let bus: TestBus;
+let home: string;
+
+beforeAll(async () => {
+  cli = await buildCli();
+});
+beforeEach(async () => {
+  [bus, home] = await Promise.all([startTestBus(), tempDir("home")]);
+  await writeHomeEnv(home, envText(bus) + "BUS_ME=kilo\n");
+});
+afterEach(async () => {
+  await bus.close();
+});
+
+async function connect(env: Record<string, string> = {}): Promise<Client> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: ["--", cli, "mcp"],
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ...env },
+    stderr: "pipe",
+  });
+  const client = new Client({ name: "test", version: "1.0.0" });
+  await client.connect(transport);
+  return client;
+}
+
+type Result = { content: Array<{ type: string; text: string }>; isError?: boolean };
+const call = async (client: Client, name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as Result;
+const textOf = (r: Result) => r.content.map((c) => c.text).join("");
+
+describe("claude-bus mcp", () => {
+  it("lists the six tools, each with a description and an input schema", async () => {
+    const client = await connect();
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(["ack", "inbox", "send", "thread", "wait", "who"]);
+      for (const t of tools) {
+        expect(t.description!.length).toBeGreaterThan(20);
+        expect(t.description!.length).toBeLessThan(300);
+        expect(t.inputSchema.type).toBe("object");
+      }
+      expect(tools.find((t) => t.name === "send")!.inputSchema.required).toEqual(["body"]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("inbox returns my unread messages and acks them, peek leaves them; a bounded answer says what it left", async () => {
+    const bus1 = createBusClient(bus);
+    for (let i = 0; i < 3; i++) await bus1.post({ from: "lima", to: "kilo", body: `m${i} ${"w".repeat(15_000)}` });
+    const client = await connect();
+    try {
+      const peek = await call(client, "inbox", { peek: true });
+      expect(textOf(peek).match(/<message id=/g)).toHaveLength(2);
+      expect(textOf(peek)).toContain("(1 more not shown)");
+      expect(await bus1.messages({ to: "kilo", unread_by: "kilo" })).toHaveLength(3);
+      const read = await call(client, "inbox");
+      expect(textOf(read)).toContain("(1 more not shown, left unread)");
+      expect((await bus1.messages({ to: "kilo", unread_by: "kilo" })).map((m) => m.body.slice(0, 2))).toEqual(["m2"]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("bad input and a bus that says no are tool errors in words; the credential is in no answer", async () => {
+    const client = await connect();
+    try {
+      const noSuch = await call(client, "send", { to: "lima", body: "re", reply_to: "987654" });
+      expect(noSuch.isError).toBe(true);
+      expect(textOf(noSuch)).toMatch(/^claude-bus send: the bus answered 400: reply_to/);
+      const badName = await call(client, "send", { to: "not a name!", body: "x" });
+      expect(badName.isError).toBe(true);
+      expect(textOf(badName)).toMatch(/machine name/);
+      const missing = await call(client, "thread", { id: "424242" });
+      expect(textOf(missing)).toBe("claude-bus thread: no message #424242 on the bus");
+      const tooLong = await call(client, "wait", { seconds: 100_000 });
+      expect(tooLong.isError).toBe(true);
+      for (const r of [noSuch, badName, missing, tooLong]) expect(textOf(r)).not.toContain(bus.pass);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("an unreachable bus or a rejected credential is a tool error; the server keeps serving", async () => {
+    const port = await closedPort();
+    const down = await connect({ BUS_URL: `http://127.0.0.1:${port}` });
+    try {
+      const r = await call(down, "who");
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/^claude-bus who: cannot reach the bus at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+    } finally {
+      await down.close();
+    }
+    const wrong = await connect({ BUS_PASS: "WrongPassw0rdWrongPassw0rd12" });
+    try {
+      const r = await call(wrong, "inbox");
+      expect(textOf(r)).toMatch(/rejected the credential \(401\)/);
+      expect(textOf(r)).not.toContain("WrongPassw0rd");
+      expect(textOf(await call(wrong, "who"))).toMatch(/401/);
+    } finally {
+      await wrong.close();
+    }
+  });
+
+  it("wait returns as soon as a matching message arrives, and says so when none does", async () => {
+    const client = await connect();
+    try {
+      expect(textOf(await call(client, "wait", { seconds: 1, from: "lima" }))).toBe("no message within 1 s");
+      const waiting = call(client, "wait", { seconds: 30, from: "lima" });
+      await createBusClient(bus).post({ from: "mike", to: "kilo", body: "not from lima" });
+      await createBusClient(bus).post({ from: "lima", to: "kilo", body: "from lima" });
+      const got = textOf(await waiting);
+      expect(got).toContain("from lima");
+      expect(got).not.toContain("not from lima");
+    } finally {
+      await client.close();
+    }
+  });
+});
