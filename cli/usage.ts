@@ -56,9 +56,21 @@ export const COMMANDS: Record<string, CommandSpec> = {
       to: { type: "string", value: "NAME", help: 'recipient machine, or "any"' },
       tag: { type: "string", multiple: true, value: "TAG", help: "a tag (repeat for more)" },
       "reply-to": { type: "string", value: "ID", help: "the message this one answers (it joins that message's thread)" },
+      attach: { type: "string", multiple: true, value: "FILE", help: "upload FILE and attach it (repeat for more); a dropped upload resumes" },
       ...JSON_OUTPUT,
     },
     notes: [CREDENTIAL_NOTE],
+  },
+  fetch: {
+    args: "ID",
+    summary: "save every file attached to message ID, each checked against its sha256, and say where it went",
+    group: "bus",
+    options: {
+      ...CONNECTION,
+      out: { type: "string", value: "DIR", help: "where to save them (default: the current directory; made if missing)" },
+      force: { type: "boolean", help: "replace files of the same names (else an existing file is never overwritten)" },
+    },
+    notes: ["A download cut short resumes from what arrived (kept as DIR/.claude-bus-<sha256>.part) when fetch runs again.", CREDENTIAL_NOTE],
   },
   inbox: {
     summary: 'print unread messages to me as "[ts] from: body", oldest first, and ack them (one batch ack)',
