@@ -101,7 +101,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     notes: ["Reads the hook event on stdin. The claude-bus plugin runs it; it always exits 0."],
   },
   mcp: {
-    summary: "MCP server on stdio with the tools send, inbox, ack, thread, wait and who",
+    summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait and who",
     group: "claude",
     options: { ...CONNECTION },
     notes: ["The claude-bus plugin's .mcp.json starts it."],
