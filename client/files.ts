@@ -186,7 +186,7 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
   await resuming(link.retry, have, async () => {
     let start = await have();
     if (start > attachment.size) await fs.promises.truncate(part, (start = 0));
-    if (start === attachment.size) return;
+    if (start === attachment.size && (start > 0 || fs.existsSync(part))) return;
     const headers: Record<string, string> = { authorization: link.authorization };
     if (start > 0) Object.assign(headers, { range: `bytes=${start}-`, "if-range": `"${attachment.sha256}"` });
     const res = await openStream(link.base, { method: "GET", url, headers, idleMs: TRANSFER_IDLE_MS });

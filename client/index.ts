@@ -265,7 +265,8 @@ export async function uploadAttachments(
 
 /**
  * Saves every attachment of message `id` into `dir` (made if missing), each checked against its sha256.
- * Every name is checked against `dir` before a byte moves, so a refusal to overwrite costs no download.
+ * Every name is checked against `dir` before a byte moves, so a refusal to overwrite costs no download;
+ * the same file attached twice under one name is saved once.
  */
 export async function saveAttachments(
   client: BusClient,
@@ -278,11 +279,16 @@ export async function saveAttachments(
   const attachments = message.attachments ?? [];
   if (attachments.length === 0) throw new Error(`message #${id} has no attachments`);
   await fs.promises.mkdir(dir, { recursive: true });
-  for (const attachment of attachments) targetOf(dir, attachment, options.force);
-  const saved: Array<{ attachment: Attachment; file: string }> = [];
+  const targets = new Map<string, Attachment>();
   for (const attachment of attachments) {
-    const file = await client.download(attachment, dir, { force: options.force, onProgress: options.onProgress?.(attachment) });
-    saved.push({ attachment, file });
+    const target = targetOf(dir, attachment, options.force);
+    const other = targets.get(target);
+    if (other && other.sha256 !== attachment.sha256) throw new Error(`message #${id} attaches two different files that would both be ${target}; nothing was saved`);
+    targets.set(target, attachment);
+  }
+  const saved: Array<{ attachment: Attachment; file: string }> = [];
+  for (const attachment of targets.values()) {
+    saved.push({ attachment, file: await client.download(attachment, dir, { force: options.force, onProgress: options.onProgress?.(attachment) }) });
   }
   return saved;
 }

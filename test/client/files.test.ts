@@ -88,6 +88,26 @@ it("a download broken off resumes from the bytes that arrived, with a Range, and
   }
 });
 
+it("an empty file moves too; one file attached twice under a name is saved once; two files under one name, neither", async () => {
+  const client = createBusClient(bus);
+  const src = tempDir("src");
+  const upload = async (name: string, bytes: string) => {
+    await fs.writeFile(path.join(src, name), bytes);
+    const { sha256: sha } = await client.upload(path.join(src, name));
+    return { sha256: sha, name: "same.txt" };
+  };
+  const empty = await upload("empty.txt", "");
+  const twice = await client.post({ from: "sierra", body: "twice", attachments: [empty, empty] });
+  const dir = tempDir("out");
+  expect((await saveAttachments(client, twice.id, dir)).map((s) => s.file)).toEqual([path.join(dir, "same.txt")]);
+  expect(await fs.readFile(path.join(dir, "same.txt"), "utf8")).toBe("");
+
+  const clash = await client.post({ from: "sierra", body: "clash", attachments: [empty, await upload("other.txt", "other")] });
+  const other = tempDir("out");
+  await expect(saveAttachments(client, clash.id, other)).rejects.toThrow(`message #${clash.id} attaches two different files that would both be ${other}/same.txt; nothing was saved`);
+  expect(await fs.readdir(other)).toEqual([]);
+});
+
 describe("names from a message are never paths", () => {
   it("keeps the last component, and refuses '', '.', '..' and control characters", () => {
     expect(safeFileName("build.zip")).toBe("build.zip");
