@@ -2,7 +2,7 @@
  * The `claude-bus` commands and their options, in one table: the argument parser, `--help` of every
  * command and the overall usage all read it. Data only, so `--help` loads none of the commands.
  */
-import { DEFAULT_DATA_DIR, DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_FILE_QUOTA_SHARE, DEFAULT_HOST, DEFAULT_MAX_FILE_MIB, DEFAULT_PORT, ENV_FILE_IN_HOME } from "../contract/defaults";
+import { DEFAULT_DATA_DIR, DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_FILE_QUOTA_SHARE, DEFAULT_HOST, DEFAULT_INVITE_SECONDS, DEFAULT_MAX_FILE_MIB, DEFAULT_PORT, ENV_FILE_IN_HOME } from "../contract/defaults";
 import { EXIT_CODES } from "./exitCodes";
 
 export interface OptionSpec {
@@ -111,13 +111,48 @@ export const COMMANDS: Record<string, CommandSpec> = {
     group: "setup",
     options: {
       ...CONNECTION,
-      "from-stack": { type: "boolean", help: "read `pulumi stack output --json --show-secrets` on stdin" },
+      invite: { type: "string", value: "CODE", help: "enroll with an invite code (claude-bus invite): this machine gets a credential of its own" },
+      "from-stack": { type: "boolean", help: "read `pulumi stack output --json --show-secrets` on stdin (the team credential)" },
       check: { type: "boolean", help: "check every item, change nothing" },
     },
-    notes: ["Each item prints ✓ or ✗ with what to do; running it again changes nothing.", CREDENTIAL_NOTE],
+    notes: [
+      "Each item prints ✓ or ✗ with what to do; running it again changes nothing.",
+      "With --invite CODE --url URL the machine's name is the one it was invited as; later runs need no --invite.",
+      CREDENTIAL_NOTE,
+    ],
+  },
+  invite: {
+    args: "NAME",
+    summary: "a one-time code that enrolls machine NAME with a credential of its own (team credential)",
+    group: "setup",
+    options: { ...CONNECTION, ttl: { type: "string", value: "DURATION", help: `how long the code works: 10m, 1h, 7d (1m to 7d; default ${DEFAULT_INVITE_SECONDS / 3_600}h)` }, ...JSON_OUTPUT },
+    notes: ["Prints the code and the command to run on the new machine: claude-bus bootstrap --invite CODE --url URL.", CREDENTIAL_NOTE],
+  },
+  revoke: {
+    args: "NAME",
+    summary: "end machine NAME's own credential (and any invite for it) at once; every other machine keeps working",
+    group: "setup",
+    options: { ...CONNECTION, ...JSON_OUTPUT },
+    notes: [CREDENTIAL_NOTE],
+  },
+  machines: {
+    summary: "every machine the bus knows: its credential (own, revoked, invited, none), last used, last seen, unread",
+    group: "setup",
+    options: { ...CONNECTION, ...JSON_OUTPUT },
+    notes: [CREDENTIAL_NOTE],
+  },
+  backup: {
+    summary: "download a consistent copy of the whole store over HTTPS, the bus running (team credential)",
+    group: "setup",
+    options: {
+      ...CONNECTION,
+      out: { type: "string", value: "FILE", help: "where to write it (default claude-bus-backup-UTCTIME.tar.gz here)" },
+      force: { type: "boolean", help: "replace FILE if it exists" },
+    },
+    notes: ["claude-bus restore FILE puts it into an empty data dir, here or on a host (--ssh).", CREDENTIAL_NOTE],
   },
   rotate: {
-    summary: "a new password, applied through the Pulumi stack (or --ssh), verified, then written to the env file",
+    summary: "a new password: this machine's own (on the bus), or the team's (through the Pulumi stack, or --ssh); verified, then saved",
     group: "setup",
     options: {
       ...CONNECTION,
@@ -128,6 +163,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
       ssh: { type: "boolean", help: "apply it over SSH with the host steps, for a server without Pulumi" },
       ...SSH_TARGET,
     },
+    notes: [
+      "A machine enrolled by invite rotates its own secret on the bus (no Pulumi, no SSH); the old one works until the new one is first used.",
+      "The team credential rotates with the deployment: the Pulumi stack, or --ssh.",
+    ],
   },
   serve: {
     summary: `run the bus service (data in ${DEFAULT_DATA_DIR} by default)`,

@@ -7,8 +7,8 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { EnvFileError, EnvFileValues, renderEnvFile } from "../../contract/envFile";
-import { allMessages, AuthError, BusClient, BusError, createBusClient, UnreachableError } from "../../client/index";
-import { booleanOption, noPositionals, ParsedCommand } from "../args";
+import { allMessages, AuthError, BusClient, BusError, createBusClient, enroll, MachineCredential, UnreachableError } from "../../client/index";
+import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { ConfigError, ConfigFlags, connectionFlags, Credential, envFilePath, insecureHttp, machineName, validateCredential } from "../config";
 import { octal, readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT, exitCodeFor } from "../exitCodes";
@@ -42,6 +42,12 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
   if (booleanOption(parsed, "from-stack") && io.stdinIsTTY) {
     throw new UsageError("--from-stack reads the stack outputs on stdin: pulumi stack output --json --show-secrets | claude-bus bootstrap --from-stack");
   }
+  const invite = stringOption(parsed, "invite");
+  if (invite !== undefined) {
+    if (check) throw new UsageError("--invite enrolls this machine, a change: run it without --check");
+    if (booleanOption(parsed, "from-stack")) throw new UsageError("--invite and --from-stack are two ways to a credential: give one");
+    if (flags.user !== undefined) throw new UsageError("--invite takes no --user: the bus names the machine's credential");
+  }
   const stack = booleanOption(parsed, "from-stack") ? credentialFromStackOutputs(await io.readStdin()) : undefined;
   let existing: EnvFileValues | undefined;
   let existingError: EnvFileError | undefined;
@@ -51,16 +57,26 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
     if (!(err instanceof EnvFileError)) throw err;
     existingError = err;
   }
+  const enrolled = invite === undefined ? undefined : await enrollItem(invite, flags.url ?? (io.env.BUS_URL || undefined) ?? existing?.BUS_URL, flags, io, report);
+  if (invite !== undefined && !enrolled) return EXIT.failure;
   let me: string | undefined;
-  try {
-    me = machineName(flags, io.env, existing?.BUS_ME, io.platform);
-    report({ ok: true, label: "machine name", detail: `${me} (change it with --me NAME or BUS_ME)` });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    report({ ok: false, label: "machine name", detail: `${err.message}: pass --me NAME` });
+  const askedMe = flags.me ?? (io.env.BUS_ME || undefined);
+  if (enrolled) {
+    me = enrolled.name;
+    const differs = askedMe !== undefined && askedMe !== me ? `; the bus knows it by its invite, not as ${askedMe}` : "";
+    report({ ok: differs ? "warning" : true, label: "machine name", detail: `${me} (the name it was invited as${differs})` });
+  } else {
+    try {
+      me = machineName(flags, io.env, existing?.BUS_ME, io.platform);
+      report({ ok: true, label: "machine name", detail: `${me} (change it with --me NAME or BUS_ME)` });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      report({ ok: false, label: "machine name", detail: `${err.message}: pass --me NAME` });
+    }
   }
-  const explicitMe = flags.me ?? (io.env.BUS_ME || undefined);
-  const credential = await credentialItem({ check, envFile, existing, existingError, stack, flags, env: io.env, explicitMe, platform: io.platform }, report);
+  const explicitMe = enrolled?.name ?? askedMe;
+  const given = enrolled ? { url: enrolled.url, user: enrolled.user, pass: enrolled.pass } : stack;
+  const credential = await credentialItem({ check, envFile, existing, existingError, stack: given, flags, env: io.env, explicitMe, platform: io.platform }, report);
 
   // 2. the bus answers /health with that credential
   let client: BusClient | undefined;
@@ -113,6 +129,37 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
   } else report({ ok: false, label: "hello broadcast", detail: "not checked: needs a machine name and a working bus" });
 
   return exitCode;
+}
+
+/**
+ * Trades the invite code for this machine's own credential. The secret exists only in this process until
+ * the credentials item writes it: a code works once, so a lost answer means asking for a new invite.
+ */
+async function enrollItem(
+  code: string,
+  url: string | undefined,
+  flags: ConfigFlags,
+  io: Io,
+  report: (item: Item) => void,
+): Promise<(MachineCredential & { url: string }) | undefined> {
+  const label = "invite";
+  if (!url) {
+    report({ ok: false, label, detail: "no bus URL to enroll with: pass --url URL (claude-bus invite printed it)" });
+    return undefined;
+  }
+  try {
+    const credential = await enroll({ url, code, ...insecureHttp(url, flags, io) });
+    report({ ok: true, label, detail: `enrolled at ${url} as ${credential.name}, with a credential of its own` });
+    return { ...credential, url: url.replace(/\/+$/, "") };
+  } catch (err) {
+    if (!(err instanceof BusError || err instanceof UnreachableError)) throw err;
+    const used =
+      err instanceof BusError && err.status === 403
+        ? "; a code works once: if this machine used it already, run `claude-bus bootstrap` without --invite, else ask for a new one (claude-bus invite NAME)"
+        : "";
+    report({ ok: false, label, detail: `${busAdvice(err)}${used}` });
+    return undefined;
+  }
 }
 
 interface CredentialInputs {

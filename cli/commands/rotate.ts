@@ -1,8 +1,9 @@
 /**
- * `claude-bus rotate`: a new 28-character password, applied through the Pulumi stack (or over SSH
- * for a server without Pulumi), verified live (new → 200, old → 401), and only then written into the
- * local env file. The new password is kept in a 0600 pending file beside the env file from before it
- * is applied until it is verified, so no outcome can lose it; it is never posted on the bus.
+ * `claude-bus rotate`: a new password, verified live (new → 200, old → 401), and only then written into
+ * the local env file. A machine enrolled by invite gets its new secret from the bus itself; the team
+ * credential's 28-character password is applied through the Pulumi stack (or over SSH for a server
+ * without Pulumi). The new password is kept in a 0600 pending file beside the env file from before it
+ * takes effect until it is verified, so no outcome can lose it; it is never posted on the bus.
  */
 import { renderEnvFile } from "../../contract/envFile";
 import { generatePassword } from "../../contract/password";
@@ -17,10 +18,12 @@ import { PreviewStep, PulumiError, pulumiPreview, pulumiUp, setSecretConfig } fr
 
 export const ROTATION_TAG = "rotation";
 
-/** Puts a new password into effect on the bus; how depends on how the bus was deployed. */
+/** Puts a new password into effect on the bus, handing it to `keep` before it can take effect. */
 interface Applier {
   describe: string;
-  apply(newPass: string): Promise<void>;
+  apply(keep: (newPass: string) => Promise<void>): Promise<void>;
+  /** Whether other machines hold this credential too, and so must be told to re-bootstrap. */
+  shared: boolean;
 }
 
 export async function rotate(parsed: ParsedCommand, io: Io): Promise<number> {
@@ -34,9 +37,34 @@ export async function rotate(parsed: ParsedCommand, io: Io): Promise<number> {
   if (ssh && pulumiOnly.length) throw new UsageError(`rotate --ssh does not take --${pulumiOnly.join(", --")}`);
   if (!ssh && sshOnly.length) throw new UsageError(`rotate: --${sshOnly.join(", --")} need --ssh`);
 
-  const applier = ssh ? await sshApplier(parsed, io) : pulumiApplier(parsed, io);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
+  // Refuse to start from a credential that does not work: verification would prove nothing.
+  const client = createBusClient(cfg);
+  await client.health();
+  if (await isOwnMachineCredential(client, cfg.user)) {
+    const deployment = [...(ssh ? ["ssh"] : []), ...pulumiOnly, ...sshOnly];
+    if (deployment.length) throw new UsageError(`rotate: ${cfg.user} signs in with its own credential, which rotates on the bus: --${deployment.join(", --")} are for the team password`);
+    return rotateWith(cfg, machineApplier(client, cfg.user), timeoutSeconds * 1000, io);
+  }
+  const applier = ssh ? await sshApplier(parsed, io) : pulumiApplier(parsed, io);
   return rotateWith(cfg, applier, timeoutSeconds * 1000, io);
+}
+
+/** Whether `user` is a machine enrolled by invite whose credential still works (else it is the team credential). */
+async function isOwnMachineCredential(client: BusClient, user: string): Promise<boolean> {
+  const { machines } = await client.roster();
+  return machines.some((m) => m.name === user && !!m.credential && !m.credential.revoked);
+}
+
+/** The bus issues the new secret; the old one keeps working until the new one is first used. */
+function machineApplier(client: BusClient, name: string): Applier {
+  return {
+    describe: `bus (POST /machines/${name}/rotate)`,
+    shared: false,
+    async apply(keep) {
+      await keep(await client.rotateOwnSecret(name));
+    },
+  };
 }
 
 /**
@@ -63,7 +91,8 @@ function pulumiApplier(parsed: ParsedCommand, io: Io): Applier {
   const pulumi = { bin: stringOption(parsed, "pulumi") ?? io.env.PULUMI_BIN ?? "pulumi", stack, cwd: stringOption(parsed, "cwd"), env: io.env };
   return {
     describe: `Pulumi stack${stack ? ` ${stack}` : ""} (pulumi preview; pulumi config set --secret busPassword; pulumi up)`,
-    async apply(newPass) {
+    shared: true,
+    async apply(keep) {
       // `pulumi up --yes` applies everything pending, a new droplet included: only a rotation may be.
       const pending = (await pulumiPreview(pulumi)).filter((step) => !UNCHANGED_OPS.includes(step.op) && !changesWithRotation(step));
       if (pending.length > 0) {
@@ -73,6 +102,8 @@ function pulumiApplier(parsed: ParsedCommand, io: Io): Applier {
             "apply or undo them first (pulumi preview --diff shows them), then rotate again; nothing was changed",
         );
       }
+      const newPass = generatePassword();
+      await keep(newPass);
       await setSecretConfig(pulumi, "busPassword", newPass);
       await pulumiUp(pulumi);
     },
@@ -86,27 +117,31 @@ async function sshApplier(parsed: ParsedCommand, io: Io): Promise<Applier> {
   const { target, cfg } = sshHost("rotate", parsed);
   return {
     describe: `credentials and health steps over SSH on ${target.user}@${target.host}`,
-    async apply(newPass) {
+    shared: true,
+    async apply(keep) {
+      const newPass = generatePassword();
+      await keep(newPass);
       await rotateOverSsh(target, cfg, newPass, (line: string) => io.err(line));
     },
   };
 }
 
 async function rotateWith(cfg: ClientConfig, applier: Applier, timeoutMs: number, io: Io): Promise<number> {
-  // Refuse to start from a credential that does not work: verification would prove nothing.
-  await createBusClient(cfg).health();
-
-  const newPass = generatePassword();
   const pending = `${cfg.envFile}.rotating`;
   const existing = await readEnvFile(cfg.envFile, io.err, io.platform);
-  await writeEnvFile(pending, renderEnvFile({ BUS_URL: cfg.url, BUS_USER: cfg.user, BUS_PASS: newPass, BUS_ME: existing?.BUS_ME }));
+  let newPass = "";
+  const keep = async (pass: string) => {
+    newPass = pass;
+    await writeEnvFile(pending, renderEnvFile({ BUS_URL: cfg.url, BUS_USER: cfg.user, BUS_PASS: pass, BUS_ME: existing?.BUS_ME }));
+  };
 
-  io.err(`rotating the bus password through the ${applier.describe}`);
+  io.err(`rotating ${applier.shared ? "the bus password" : `${cfg.user}'s own secret`} through the ${applier.describe}`);
   try {
-    await applier.apply(newPass);
+    await applier.apply(keep);
   } catch (err) {
     io.err(`claude-bus rotate: applying the new password failed: ${(err as Error).message}`);
-    io.err(`${cfg.envFile} is unchanged. The new password is kept in ${pending} (0600) in case it was applied in part;`);
+    if (newPass) io.err(`${cfg.envFile} is unchanged. The new password is kept in ${pending} (0600) in case it was applied in part;`);
+    else io.err(`${cfg.envFile} is unchanged, and so is the bus;`);
     io.err("re-run `claude-bus rotate` once the problem is fixed (it makes a fresh password).");
     return EXIT.failure;
   }
@@ -122,6 +157,10 @@ async function rotateWith(cfg: ClientConfig, applier: Applier, timeoutMs: number
   await moveAtomic(pending, cfg.envFile);
   io.out(`✓ rotated: the bus at ${cfg.url} accepts only the new password; ${cfg.envFile} updated (mode 0600)`);
   if (io.env.BUS_PASS) io.out("  BUS_PASS is set in this shell's environment and is now stale: re-source the env file");
+  if (!applier.shared) {
+    io.out(`  only ${cfg.user}'s credential changed: every other machine keeps its own`);
+    return EXIT.ok;
+  }
 
   try {
     await announce(createBusClient({ ...cfg, pass: newPass }), cfg.me, io);

@@ -133,7 +133,7 @@ export function runClaudeCli(h: ClaudeHome, args: string[]): Promise<{ code: num
 export interface Terminal {
   /** The screen as text. */
   screen(): string;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export async function startInteractive(h: ClaudeHome, modelUrl: string): Promise<Terminal> {
@@ -151,9 +151,28 @@ export async function startInteractive(h: ClaudeHome, modelUrl: string): Promise
   const command = ["env", "-i", ...Object.entries({ ...env, TERM: "xterm-256color" }).map(([k, v]) => `${k}=${v}`), CLAUDE];
   const started = spawnSync("tmux", ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50", "-c", h.home, ...command], { encoding: "utf8" });
   if (started.status !== 0) throw new Error(`tmux new-session failed: ${started.stderr}`);
+  const claudePid = Number(tmux("list-panes", "-F", "#{pane_pid}").stdout.trim());
   return {
     screen: () => tmux("capture-pane", "-p").stdout,
-    // the private server, and with it the session, Claude Code and what it started
-    close: () => void tmux("kill-server"),
+    // the private server, and with it the session; then Claude Code's own exit, which still writes into
+    // ~/.claude for a moment (removing HOME before that fails with ENOTEMPTY)
+    async close() {
+      tmux("kill-server");
+      if (!(await exited(claudePid, 10_000))) process.kill(claudePid, "SIGKILL");
+    },
   };
+}
+
+/** Whether process `pid` is gone within `ms`. */
+async function exited(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
 }

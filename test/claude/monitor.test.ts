@@ -63,7 +63,7 @@ it("a message posted while the session is idle reaches the model without anyone 
     await waitFor("the message acked", async () => (await createBusClient(bus).messages({ to: "kilo", unread_by: "kilo" })).length === 0, { timeoutMs: 30_000 });
     await waitFor("the answer on screen", () => terminal!.screen().includes("seen it"), { timeoutMs: 30_000 });
   } finally {
-    terminal?.close();
+    await terminal?.close();
     await model.close();
     await proxy.close();
   }

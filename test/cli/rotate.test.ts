@@ -152,6 +152,7 @@ describe("rotate through the Pulumi stack", () => {
       "  replace claude-bus-droplet (digitalocean:index/droplet:Droplet)\n  replace claude-bus-nginx (command:remote:Command)\n");
     expect((await remote.calls()).map((c) => c.argv[0])).toEqual(["preview"]);
     expect(await fs.readFile(envFile, "utf8")).toBe(before);
+    await expect(fs.access(envFile + ".rotating")).rejects.toThrow();
     expect(await status(bus.pass)).toBe(200);
   });
 
