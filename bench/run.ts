@@ -10,6 +10,7 @@ import { buildServiceBundle } from "../provision/bundle";
 import { manyCursors, manyReaders, worstCaseReads } from "./abuse";
 import { hookCost } from "./hookCost";
 import { compaction } from "./compaction";
+import { fileTransfers } from "./files";
 import type { BenchContext } from "./context";
 import { largeStores } from "./largeStores";
 import { longPoll } from "./longPoll";
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     await manyReaders(ctx);
     await manyCursors(ctx);
     await hookCost(ctx);
+    await fileTransfers(ctx);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

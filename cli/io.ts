@@ -5,6 +5,8 @@ export interface Io {
   /** Writes a line to stdout; the promise settles once it has been handed to the OS (a hook acks only then). */
   out(line: string): void | Promise<void>;
   err(line: string): void;
+  /** Redraws one status line on stderr in place; absent when stderr is not a terminal (progress is then not shown). */
+  status?(text: string): void;
   /** All of stdin as text (only called when a command was told to read it). */
   readStdin(): Promise<string>;
   stdinIsTTY: boolean;
@@ -29,6 +31,7 @@ export function processIo(): Io {
         process.stdout.write(line + "\n", (err) => (err ? reject(err) : resolve()));
       }),
     err: (line) => process.stderr.write(line + "\n"),
+    ...(process.stderr.isTTY && { status: (text: string) => process.stderr.write(`\r\x1b[2K${text}`) }),
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

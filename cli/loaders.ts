@@ -6,6 +6,7 @@ export const LOADERS: CommandLoaders = {
   post: async () => (await import("./commands/messaging")).post,
   inbox: async () => (await import("./commands/messaging")).inbox,
   ack: async () => (await import("./commands/messaging")).ack,
+  fetch: async () => (await import("./commands/fetch")).fetch,
   watch: async () => (await import("./commands/watch")).watch,
   hook: async () => (await import("./commands/hook")).hook,
   mcp: async () => (await import("./commands/mcp")).mcp,

@@ -2,7 +2,7 @@
  * The `claude-bus` commands and their options, in one table: the argument parser, `--help` of every
  * command and the overall usage all read it. Data only, so `--help` loads none of the commands.
  */
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_INVITE_SECONDS, DEFAULT_PORT, ENV_FILE_IN_HOME } from "../contract/defaults";
+import { DEFAULT_DATA_DIR, DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_FILE_QUOTA_SHARE, DEFAULT_HOST, DEFAULT_INVITE_SECONDS, DEFAULT_MAX_FILE_MIB, DEFAULT_PORT, ENV_FILE_IN_HOME } from "../contract/defaults";
 import { EXIT_CODES } from "./exitCodes";
 
 export interface OptionSpec {
@@ -56,9 +56,21 @@ export const COMMANDS: Record<string, CommandSpec> = {
       to: { type: "string", value: "NAME", help: 'recipient machine, or "any"' },
       tag: { type: "string", multiple: true, value: "TAG", help: "a tag (repeat for more)" },
       "reply-to": { type: "string", value: "ID", help: "the message this one answers (it joins that message's thread)" },
+      attach: { type: "string", multiple: true, value: "FILE", help: "upload FILE and attach it (repeat for more); a dropped upload resumes" },
       ...JSON_OUTPUT,
     },
     notes: [CREDENTIAL_NOTE],
+  },
+  fetch: {
+    args: "ID",
+    summary: "save every file attached to message ID, each checked against its sha256, and say where it went",
+    group: "bus",
+    options: {
+      ...CONNECTION,
+      out: { type: "string", value: "DIR", help: "where to save them (default: the current directory; made if missing)" },
+      force: { type: "boolean", help: "replace files of the same names (else an existing file is never overwritten)" },
+    },
+    notes: ["A download cut short resumes from what arrived (kept as DIR/.claude-bus-<sha256>.part) when fetch runs again.", CREDENTIAL_NOTE],
   },
   inbox: {
     summary: 'print unread messages to me as "[ts] from: body", oldest first, and ack them (one batch ack)',
@@ -89,7 +101,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     notes: ["Reads the hook event on stdin. The claude-bus plugin runs it; it always exits 0."],
   },
   mcp: {
-    summary: "MCP server on stdio with the tools send, inbox, ack, thread, wait and who",
+    summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait and who",
     group: "claude",
     options: { ...CONNECTION },
     notes: ["The claude-bus plugin's .mcp.json starts it."],
@@ -170,10 +182,22 @@ export const COMMANDS: Record<string, CommandSpec> = {
         value: "member|admin-only",
         help: "what the team credential may do: everything (default), or only invite, revoke, list and back up",
       },
+      "max-file-mib": { type: "string", value: "N", help: `the largest file an upload may hold, in MiB (default ${DEFAULT_MAX_FILE_MIB})` },
+      "file-quota-mib": {
+        type: "string",
+        value: "N",
+        help: `MiB of stored files and partial uploads in all (default: ${DEFAULT_FILE_QUOTA_SHARE * 100}% of the size of DIR's filesystem)`,
+      },
+      "file-max-age-days": {
+        type: "string",
+        value: "N",
+        help: `delete a file N days after its last upload, unless a message younger than that attaches it (default ${DEFAULT_FILE_MAX_AGE_DAYS})`,
+      },
     },
     notes: [
       "Team credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",
       "Machines enrolled by invite (claude-bus invite) sign in with their own credentials, kept hashed in DIR/machines.jsonl.",
+      "Attached files are kept in DIR/files/, what is known of them in DIR/files.jsonl.",
       "SIGHUP re-reads BUS_CREDENTIALS_FILE; SIGTERM or SIGINT stops after in-flight writes are on disk.",
     ],
   },

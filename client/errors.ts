@@ -32,3 +32,14 @@ export class BusError extends Error {
     this.name = "BusError";
   }
 }
+
+/** What a non-success answer says: the bus's JSON `error`, else the start of the page (a proxy's HTML, say). */
+export function serverErrorText(text: string): string {
+  try {
+    const json = JSON.parse(text) as { error?: unknown };
+    if (typeof json.error === "string") return json.error;
+  } catch {
+    // not JSON (a proxy's HTML error page, say): show its start below
+  }
+  return text.trim().slice(0, 200) || "(empty response)";
+}

@@ -3,10 +3,14 @@
  * only; the CLI is built on it, and other programs can `import { createBusClient } from "claude-bus"`.
  */
 import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { z } from "zod";
 import { MAX_ACK_BATCH, MAX_PAGE_LIMIT } from "../contract/defaults";
+import type { StoredFile } from "../contract/files";
 import { describeIssue } from "../contract/issues";
 import {
+  Attachment,
   AckResult,
   AckResultSchema,
   BatchAckResult,
@@ -21,17 +25,19 @@ import {
   MachinesSchema,
   Message,
   MessageQuery,
+  MESSAGE_ID_PATTERN,
   MessageSchema,
   MessagesPageSchema,
   NewMessage,
   RotatedSchema,
 } from "../contract/message";
-import { AuthError, BusError, InsecureUrlError, UnreachableError } from "./errors";
+import { AuthError, BusError, InsecureUrlError, serverErrorText, UnreachableError } from "./errors";
+import { downloadAttachment, FileExistsError, HashMismatchError, OnProgress, SaveOptions, targetOf, uploadFile } from "./files";
 import { DEFAULT_RETRY, RetryPolicy, withRetries } from "./retry";
 import { download, exchange } from "./transport";
 
-export { AuthError, BusError, InsecureUrlError, UnreachableError };
-export type { AckResult, BatchAckResult, Health, Invite, Machine, Message, MessageQuery, NewMessage, RetryPolicy };
+export { AuthError, BusError, FileExistsError, HashMismatchError, InsecureUrlError, UnreachableError };
+export type { AckResult, Attachment, BatchAckResult, Health, Invite, Machine, Message, MessageQuery, NewMessage, OnProgress, RetryPolicy, SaveOptions, StoredFile };
 
 /** GET /machines in full: every name with its credential, and the invites not yet used. */
 export interface Roster {
@@ -69,6 +75,8 @@ export interface BusClient {
   /** Posts with an Idempotency-Key, so the retries of a post that failed in transit never store it twice. */
   post(message: NewMessage, options?: PostOptions): Promise<Message>;
   messages(query?: MessageQuery): Promise<Message[]>;
+  /** The message `id`, or undefined when the bus holds none by that id. */
+  message(id: string): Promise<Message | undefined>;
   /** One page, with whether more messages match after its last one. */
   page(query?: MessageQuery): Promise<{ messages: Message[]; more: boolean }>;
   ack(id: string, reader: string): Promise<AckResult>;
@@ -86,6 +94,13 @@ export interface BusClient {
   rotateOwnSecret(name: string): Promise<string>;
   /** GET /backup into `file` (team credential): written to a temp file beside it, renamed when whole. */
   backup(file: string): Promise<{ bytes: number }>;
+  /**
+   * Uploads a local file (named by its base name unless `name` is given) for a post to attach; resumes after
+   * a dropped connection from what the bus holds, and sends nothing the bus has from this credential already.
+   */
+  upload(file: string, options?: { name?: string; onProgress?: OnProgress }): Promise<StoredFile>;
+  /** Saves an attachment into `dir` under its name (never over a file without `force`), its sha256 checked; resolves with its path. */
+  download(attachment: Attachment, dir: string, options?: SaveOptions): Promise<string>;
 }
 
 /** localhost, 127.0.0.0/8 and ::1: plain http there never leaves this machine. */
@@ -110,6 +125,8 @@ export function createBusClient(options: BusClientOptions): BusClient {
     return withRetries(retry, () => once(method, path, schema, text, extra, waitMs));
   }
 
+  const files = { base, authorization, retry };
+
   async function ackBatch(ids: string[], reader: string): Promise<BatchAckResult> {
     return request("POST", "/ack", BatchAckResultSchema, { reader, ids });
   }
@@ -121,6 +138,12 @@ export function createBusClient(options: BusClientOptions): BusClient {
       const key = postOptions.idempotencyKey ?? randomUUID();
       if (!IDEMPOTENCY_KEY_PATTERN.test(key)) return Promise.reject(new RangeError("an Idempotency-Key is 1 to 128 visible ASCII characters"));
       return request("POST", "/post", MessageSchema, message, { "idempotency-key": key });
+    },
+    async message(id) {
+      if (!MESSAGE_ID_PATTERN.test(id)) throw new RangeError(`${JSON.stringify(id)} is not a message id: a positive decimal integer`);
+      // The page after the id before it starts with this id, if the bus holds it.
+      const [first] = await this.messages({ since: String(BigInt(id) - 1n), limit: 1 });
+      return first?.id === id ? first : undefined;
     },
     async messages(query = {}) {
       return (await this.page(query)).messages;
@@ -159,6 +182,8 @@ export function createBusClient(options: BusClientOptions): BusClient {
       if (res.status !== 200) throw new BusError(res.status, serverErrorText(res.text));
       return { bytes: res.bytes };
     },
+    upload: (file, { name, onProgress } = {}) => uploadFile(files, file, name ?? path.basename(file), onProgress),
+    download: (attachment, dir, saveOptions) => downloadAttachment(files, attachment, dir, saveOptions),
   };
 }
 
@@ -217,12 +242,53 @@ export async function thread(client: BusClient, threadId: string): Promise<Messa
   return out;
 }
 
-function serverErrorText(text: string): string {
-  try {
-    const json = JSON.parse(text) as { error?: unknown };
-    if (typeof json.error === "string") return json.error;
-  } catch {
-    // not JSON (a proxy's HTML error page, say): show its start below
+/**
+ * Uploads each file in turn (every one checked to be a readable file before a byte is sent) and resolves
+ * with the attachments a post names: undefined for none, so a post without files is as it always was.
+ */
+export async function uploadAttachments(
+  client: BusClient,
+  files: string[],
+  onProgress?: (file: string) => OnProgress | undefined,
+): Promise<Array<{ sha256: string; name: string }> | undefined> {
+  for (const file of files) {
+    const stat = await fs.promises.stat(file).catch(() => undefined);
+    if (!stat?.isFile()) throw new Error(`${file}: no such file to attach`);
   }
-  return text.trim().slice(0, 200) || "(empty response)";
+  const attachments: Array<{ sha256: string; name: string }> = [];
+  for (const file of files) {
+    const { sha256, name } = await client.upload(file, { onProgress: onProgress?.(file) });
+    attachments.push({ sha256, name });
+  }
+  return attachments.length > 0 ? attachments : undefined;
+}
+
+/**
+ * Saves every attachment of message `id` into `dir` (made if missing), each checked against its sha256.
+ * Every name is checked against `dir` before a byte moves, so a refusal to overwrite costs no download;
+ * the same file attached twice under one name is saved once.
+ */
+export async function saveAttachments(
+  client: BusClient,
+  id: string,
+  dir: string,
+  options: { force?: boolean; onProgress?: (attachment: Attachment) => OnProgress | undefined } = {},
+): Promise<Array<{ attachment: Attachment; file: string }>> {
+  const message = await client.message(id);
+  if (!message) throw new Error(`no message #${id} on the bus`);
+  const attachments = message.attachments ?? [];
+  if (attachments.length === 0) throw new Error(`message #${id} has no attachments`);
+  await fs.promises.mkdir(dir, { recursive: true });
+  const targets = new Map<string, Attachment>();
+  for (const attachment of attachments) {
+    const target = targetOf(dir, attachment, options.force);
+    const other = targets.get(target);
+    if (other && other.sha256 !== attachment.sha256) throw new Error(`message #${id} attaches two different files that would both be ${target}; nothing was saved`);
+    targets.set(target, attachment);
+  }
+  const saved: Array<{ attachment: Attachment; file: string }> = [];
+  for (const attachment of targets.values()) {
+    saved.push({ attachment, file: await client.download(attachment, dir, { force: options.force, onProgress: options.onProgress?.(attachment) }) });
+  }
+  return saved;
 }

@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { UnreachableError } from "./errors";
 
@@ -79,6 +80,47 @@ export function download(base: string, req: { url: string; headers: Record<strin
     request.on("error", fail);
     request.end();
   });
+}
+
+export interface StreamRequest {
+  method: "GET" | "HEAD" | "PUT";
+  url: string;
+  headers: Record<string, string>;
+  /** A PUT's body, sent once the bus answers `100 Continue`: a request it refuses on its headers sends none. */
+  body?: Readable;
+  /** How long nothing may arrive before the request is abandoned (ETIMEDOUT), while the answer streams too. */
+  idleMs: number;
+}
+
+/**
+ * Sends one request and resolves with the answer as it starts; reading its body is the caller's. No answer
+ * is an UnreachableError; the body breaking off later is an error of the answer's stream (see inTransit).
+ */
+export function openStream(base: string, req: StreamRequest): Promise<http.IncomingMessage> {
+  const url = new URL(req.url);
+  const send = url.protocol === "https:" ? https.request : http.request;
+  const headers = req.body ? { ...req.headers, expect: "100-continue" } : req.headers;
+  return new Promise((resolve, reject) => {
+    const request = send(url, { method: req.method, headers, agent: false }, (res) => {
+      // A body the bus did not ask for is not sent; after the answer the one-use connection is done.
+      req.body?.unpipe(request).destroy();
+      res.on("end", () => request.destroy());
+      resolve(res);
+    });
+    if (req.body) {
+      const body = req.body;
+      body.on("error", (err) => request.destroy(err));
+      request.on("continue", () => body.pipe(request));
+    } else request.end();
+    request.setTimeout(req.idleMs, () => request.destroy(Object.assign(new Error(`nothing moved for ${req.idleMs} ms`), { code: "ETIMEDOUT" })));
+    request.on("error", (err: NodeJS.ErrnoException) => reject(inTransit(base, err)));
+  });
+}
+
+/** A failure while bytes travel, as the UnreachableError retries know; a local file's error (it names its path) stays itself. */
+export function inTransit(base: string, err: NodeJS.ErrnoException): Error {
+  if (err instanceof UnreachableError || err.path !== undefined) return err;
+  return new UnreachableError(base, describe(err), err.code ?? "ECONNRESET");
 }
 
 function describe(err: NodeJS.ErrnoException): string {

@@ -3,6 +3,9 @@
  * The service, the client, the host steps and the Pulumi program all read them from here.
  */
 
+/** Bytes in a mebibyte: sizes configured in MiB are this many bytes each. */
+export const MIB = 1024 * 1024;
+
 /** TCP port the bus service listens on (loopback behind nginx on the host). */
 export const DEFAULT_PORT = 8787;
 /** Interface `claude-bus serve` binds when none is given. */
@@ -38,6 +41,8 @@ export const MAX_REQUEST_BYTES = 512 * 1024;
  */
 export const NGINX_BODY_MARGIN_KIB = 8;
 export const DEFAULT_NGINX_MAX_BODY_KIB = MAX_REQUEST_BYTES / 1024 + NGINX_BODY_MARGIN_KIB;
+/** The same headroom for uploads (nginx's limit on /files), in MiB above the largest file. */
+export const NGINX_FILE_MARGIN_MIB = 1;
 
 /** Messages per GET /messages page when `limit` is absent, and the most a page holds. */
 export const DEFAULT_PAGE_LIMIT = 50;
@@ -71,6 +76,31 @@ export const MACHINE_SECRET_LENGTH = 32;
 /** Machines a bus enrolls (revoked ones count until re-enrolled), and invites pending at once. */
 export const MAX_MACHINES = 1_000;
 export const MAX_PENDING_INVITES = 100;
+
+/** Attachments: the largest file the bus takes by default, in bytes (100 MiB; host and stack config `maxFileMiB`). */
+export const DEFAULT_MAX_FILE_MIB = 100;
+/** The file quota when none is configured: this share of the size of the data dir's filesystem (stored files and partial uploads). */
+export const DEFAULT_FILE_QUOTA_SHARE = 0.5;
+/**
+ * Days a file is kept after its last upload, and after the last message that attaches it; also the
+ * default age of the scp drop dir's files (host config `fileMaxAgeDays`, unless `sharedDir.maxAgeDays`).
+ */
+export const DEFAULT_FILE_MAX_AGE_DAYS = 14;
+/** Files the bus holds at once, stored and partial uploads together. */
+export const MAX_STORED_FILES = 10_000;
+/** Hours a partial upload waits for its next part before it is deleted. */
+export const PARTIAL_UPLOAD_HOURS = 24;
+/** Attachments on one message, and the longest attachment name, in bytes of UTF-8 (as most file systems). */
+export const MAX_ATTACHMENTS = 20;
+export const MAX_FILE_NAME_BYTES = 255;
+/** What a deployment may set the file limits to (serve flags, host and stack config): whole numbers in these ranges. */
+export const FILE_LIMIT_RANGES = {
+  maxFileMiB: { min: 1, max: 10_240 },
+  fileQuotaMiB: { min: 1, max: 16_777_216 },
+  fileMaxAgeDays: { min: 1, max: 3_650 },
+} as const;
+/** How long an upload's body may send nothing before the upload is cut off (a partial upload keeps what arrived), in seconds. */
+export const UPLOAD_IDLE_SECONDS = 60;
 
 /** Length of a generated bus password, in characters (~166 bits from 62 symbols). */
 export const GENERATED_PASSWORD_LENGTH = 28;

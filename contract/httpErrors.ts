@@ -20,9 +20,12 @@ export const HTTP_ERRORS = {
   methodNotAllowed: { status: 405, text: "method not allowed" },
   requestTimeout: { status: 408, text: "the request did not arrive in time" },
   conflict: { status: 409, text: "that conflicts with the bus's current state" },
+  gone: { status: 410, text: "that file is gone: it expired or was deleted" },
+  lengthRequired: { status: 411, text: "Content-Length is required" },
   tooLarge: { status: 413, text: "request body too large" },
   uriTooLong: { status: 414, text: "the request's URL is too long" },
   unsupportedMediaType: { status: 415, text: "Content-Type must be application/json" },
+  rangeNotSatisfiable: { status: 416, text: "the requested range is not within the file" },
   expectationFailed: { status: 417, text: "unsupported Expect header: only 100-continue is understood" },
   idempotencyConflict: { status: 422, text: "this Idempotency-Key was used for another message" },
   rateLimited: { status: 429, text: "too many requests, slow down" },
@@ -32,6 +35,7 @@ export const HTTP_ERRORS = {
   serviceUnavailable: { status: 503, text: "bus service unavailable" },
   storageUnavailable: { status: 503, text: "storage unavailable, nothing was stored" },
   gatewayTimeout: { status: 504, text: "bus service timed out" },
+  insufficientStorage: { status: 507, text: "the bus's file storage limit is reached, nothing was stored" },
 } as const satisfies Record<string, HttpErrorKind>;
 
 export type HttpErrorName = keyof typeof HTTP_ERRORS;

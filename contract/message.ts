@@ -6,6 +6,7 @@ import { z } from "zod";
 import {
   BROADCAST,
   MAX_ACK_BATCH,
+  MAX_ATTACHMENTS,
   MAX_BODY_BYTES,
   MAX_INVITE_SECONDS,
   MAX_PAGE_LIMIT,
@@ -14,7 +15,9 @@ import {
   MAX_WAIT_SECONDS,
   MIN_INVITE_SECONDS,
 } from "./defaults";
+import { FileName, Sha256 } from "./files";
 import { MachineName } from "./names";
+import { unicodeText } from "./text";
 
 export { BROADCAST };
 
@@ -22,15 +25,16 @@ export { BROADCAST };
 export const MESSAGE_ID_PATTERN = /^[1-9]\d{0,15}$/;
 export const MessageId = z.string().regex(MESSAGE_ID_PATTERN, "must be a message id: a positive decimal integer");
 
-// With the `u` flag this matches only unpaired surrogates: text that has no UTF-8 form.
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-const unicodeText = z.string().refine((s) => !LONE_SURROGATE.test(s), "is not valid Unicode text (lone surrogate)");
-
 const Tag = unicodeText.min(1, "must not be empty").max(MAX_TAG_CHARS, `must be at most ${MAX_TAG_CHARS} characters`);
+
+/** A file attached to a message: its content's sha256 (GET /files/<sha256>), the name its sender gave it, its size in bytes. */
+export const AttachmentSchema = z.object({ sha256: Sha256, name: z.string(), size: z.number().int() });
+export type Attachment = z.infer<typeof AttachmentSchema>;
 
 /**
  * The message object as the API returns it. `thread` is the id of the first message of its conversation
- * (its own id when it starts one); a reply also carries `reply_to`, the message it answers.
+ * (its own id when it starts one); a reply also carries `reply_to`, the message it answers; a message
+ * with files carries `attachments` (and one without has no such field).
  */
 export const MessageSchema = z.object({
   id: MessageId,
@@ -42,6 +46,7 @@ export const MessageSchema = z.object({
   read_by: z.array(z.string()),
   thread: MessageId,
   reply_to: MessageId.optional(),
+  attachments: z.array(AttachmentSchema).min(1).optional(),
 });
 export type Message = z.infer<typeof MessageSchema>;
 
@@ -82,6 +87,12 @@ function required(what: string) {
   return { error: (issue: { input: unknown }) => (issue.input === undefined ? `is required: ${what}` : undefined) };
 }
 
+/** A file to attach, uploaded before (POST /files), under the name the message gives it. */
+const AttachmentRefSchema = z.strictObject({
+  sha256: z.string(required("the sha256 of an uploaded file")).pipe(Sha256),
+  name: z.string(required("the file's name")).pipe(FileName),
+});
+
 /** POST /post. */
 export const PostBodySchema = z.strictObject({
   from: z.string(required("the sender's machine name")).pipe(MachineName),
@@ -90,6 +101,8 @@ export const PostBodySchema = z.strictObject({
   tags: z.array(Tag).max(MAX_TAGS, `at most ${MAX_TAGS} tags`).optional(),
   /** The message this one answers: it must exist. */
   reply_to: MessageId.optional(),
+  /** Files uploaded before; an empty list is no attachments. */
+  attachments: z.array(AttachmentRefSchema).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`).optional(),
 });
 export type NewMessage = z.infer<typeof PostBodySchema>;
 

@@ -11,7 +11,16 @@ import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { isConfigSecret } from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
-import { DEFAULT_BUS_USER, DEFAULT_RATE_LIMIT, DEFAULT_SUBDOMAIN, GENERATED_PASSWORD_LENGTH } from "../contract/defaults";
+import {
+  DEFAULT_BUS_USER,
+  DEFAULT_FILE_MAX_AGE_DAYS,
+  DEFAULT_FILE_QUOTA_SHARE,
+  DEFAULT_MAX_FILE_MIB,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_SUBDOMAIN,
+  FILE_LIMIT_RANGES,
+  GENERATED_PASSWORD_LENGTH,
+} from "../contract/defaults";
 import { describeIssues } from "../contract/issues";
 import { BusUser } from "../contract/names";
 import { HOST_PASSWORD_CHARS, HOST_PASSWORD_MAX, HOST_PASSWORD_MIN, HostPassword } from "../contract/password";
@@ -61,6 +70,10 @@ function isCidr(value: string): boolean {
   const family = isIP(address);
   return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
+
+/** A whole number of `unit` within `range`. */
+const wholeNumberIn = ({ min, max }: { min: number; max: number }, unit: string) =>
+  z.coerce.number().int(`must be a whole number of ${unit}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const booleanText = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean({ error: 'must be "true" or "false"' }));
 
@@ -112,7 +125,7 @@ export const STACK_CONFIG = {
     type: "integer",
     default: 5,
     description:
-      "Size of the data volume (messages and the drop dir) in GiB, about 0.10 USD per GiB a month. It can grow, never shrink.",
+      "Size of the data volume (messages, attached files and the drop dir) in GiB, about 0.10 USD per GiB a month. It can grow, never shrink.",
     rule: z.coerce.number().int("must be a whole number of GiB").min(1, "must be at least 1").max(16384, "must be at most 16384"),
   },
   allowDataDestroy: {
@@ -253,6 +266,30 @@ export const STACK_CONFIG = {
     description: 'What the team credential (busUser) may do: "member" (everything, as in the seed) or "admin-only" (invite, revoke, list and back up; machines post with their own credentials).',
     rule: z.enum(["member", "admin-only"], { message: 'must be "member" or "admin-only"' }),
   },
+  maxFileMiB: {
+    type: "integer",
+    default: DEFAULT_MAX_FILE_MIB,
+    description: "The largest file a message may carry, in MiB (nginx's body limit for uploads follows it).",
+    rule: wholeNumberIn(FILE_LIMIT_RANGES.maxFileMiB, "MiB"),
+  },
+  fileQuotaMiB: {
+    type: "integer",
+    default: 0,
+    description: `MiB of attached files (and partial uploads) the bus keeps in all; 0 means ${DEFAULT_FILE_QUOTA_SHARE * 100}% of the data volume.`,
+    rule: z.coerce
+      .number()
+      .int("must be a whole number of MiB")
+      .min(0, `must be 0 (${DEFAULT_FILE_QUOTA_SHARE * 100}% of the data volume) or more`)
+      .max(FILE_LIMIT_RANGES.fileQuotaMiB.max, `must be at most ${FILE_LIMIT_RANGES.fileQuotaMiB.max}`),
+  },
+  fileMaxAgeDays: {
+    type: "integer",
+    default: DEFAULT_FILE_MAX_AGE_DAYS,
+    description:
+      "Days an attached file is kept after its last upload and after the newest message that attaches it; " +
+      "files in the scp drop dir are removed after as many days.",
+    rule: wholeNumberIn(FILE_LIMIT_RANGES.fileMaxAgeDays, "days"),
+  },
   rateLimit: {
     type: "integer",
     default: DEFAULT_RATE_LIMIT.perSecond,
@@ -356,6 +393,9 @@ export function hostConfigOf(cfg: StackConfig, volumeDevice: string): HostConfig
       ...(cfg.retainDays > 0 && { retainDays: cfg.retainDays }),
       archiveRemoved: cfg.archiveRemoved,
       teamCredential: cfg.teamCredential,
+      maxFileMiB: cfg.maxFileMiB,
+      ...(cfg.fileQuotaMiB > 0 && { fileQuotaMiB: cfg.fileQuotaMiB }),
+      fileMaxAgeDays: cfg.fileMaxAgeDays,
     });
   } catch (err) {
     throw new Error(`Invalid claude-bus stack config: ${(err as Error).message}`);

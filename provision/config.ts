@@ -1,6 +1,16 @@
 /** The typed host config: everything the provision steps render comes from here. */
 import { z } from "zod";
-import { DEFAULT_BUS_USER, DEFAULT_NGINX_MAX_BODY_KIB, DEFAULT_PORT, DEFAULT_SERVICE_MEMORY_MIB, DEFAULT_RATE_LIMIT, DEFAULT_SUBDOMAIN } from "../contract/defaults";
+import {
+  DEFAULT_BUS_USER,
+  DEFAULT_FILE_MAX_AGE_DAYS,
+  DEFAULT_MAX_FILE_MIB,
+  DEFAULT_NGINX_MAX_BODY_KIB,
+  DEFAULT_PORT,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_SERVICE_MEMORY_MIB,
+  DEFAULT_SUBDOMAIN,
+  FILE_LIMIT_RANGES,
+} from "../contract/defaults";
 import { describeIssues } from "../contract/issues";
 import { BusUser } from "../contract/names";
 
@@ -29,6 +39,9 @@ const pem = z.string().refine((s) => /-----BEGIN CERTIFICATE-----[\s\S]+-----END
 export const LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory";
 /** A public DNS-over-HTTPS resolver (JSON API): what the world sees the bus's name resolve to. */
 export const PUBLIC_DOH_URL = "https://cloudflare-dns.com/dns-query";
+
+/** A whole number within one of FILE_LIMIT_RANGES. */
+const inRange = ({ min, max }: { min: number; max: number }) => z.number().int().min(min).max(max);
 
 const ipv4 = z.ipv4({ error: "must be an IPv4 address like 203.0.113.7" });
 /** https, or http to a loopback address only (a test's local stand-in). */
@@ -67,7 +80,7 @@ export const HostConfigSchema = z
         group: unixName.default("claude-bus-files"),
         /** The SSH login the clients' keys are authorized for; it is in the group. */
         dropUser: unixName.default("claude-drop"),
-        /** Files older than this are removed by systemd-tmpfiles-clean; absent keeps them forever. */
+        /** Files older than this are removed by systemd-tmpfiles-clean; absent: fileMaxAgeDays, as for attached files. */
         maxAgeDays: z.number().int().min(1).max(3650).optional(),
       })
       .strict()
@@ -90,6 +103,12 @@ export const HostConfigSchema = z
     /** Remove messages older than this many days (absent: keep everything), archiving them unless archiveRemoved is false. */
     retainDays: z.number().int().min(1).max(36500).optional(),
     archiveRemoved: z.boolean().default(true),
+    /** The largest file an upload may hold, in MiB (nginx's body limit on /files follows it). */
+    maxFileMiB: inRange(FILE_LIMIT_RANGES.maxFileMiB).default(DEFAULT_MAX_FILE_MIB),
+    /** MiB of stored files and partial uploads in all; absent: half the size of the data dir's filesystem. */
+    fileQuotaMiB: inRange(FILE_LIMIT_RANGES.fileQuotaMiB).optional(),
+    /** Days a file is kept after its last upload and after the newest message attaching it; the drop dir's age too, unless sharedDir.maxAgeDays. */
+    fileMaxAgeDays: inRange(FILE_LIMIT_RANGES.fileMaxAgeDays).default(DEFAULT_FILE_MAX_AGE_DAYS),
     /** What the team credential (busUser) may do: everything, or only invite, revoke, list and back up. */
     teamCredential: z.enum(["member", "admin-only"]).default("member"),
     /** When unattended-upgrades may reboot for a security update that needs it (HH:MM, host time), or "never". */

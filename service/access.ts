@@ -11,7 +11,7 @@ export const isTeamCredentialRole = (value: string): value is TeamCredentialRole
 
 export type Identity = { kind: "team"; user: string; role: TeamCredentialRole } | { kind: "machine"; name: string };
 
-export type Action = "health" | "list" | "read" | "post" | "ack" | "invite" | "revoke" | "backup" | "rotate";
+export type Action = "health" | "list" | "read" | "post" | "ack" | "upload" | "download" | "invite" | "revoke" | "backup" | "rotate";
 
 const converses = (id: Identity) => id.kind === "machine" || id.role === "member";
 const isTeam = (id: Identity) => id.kind === "team";
@@ -23,6 +23,8 @@ const RULES: Record<Action, { may: (id: Identity) => boolean; refusal: string }>
   read: { may: converses, refusal: "the team credential is admin-only on this bus: read with a machine's credential" },
   post: { may: converses, refusal: "the team credential is admin-only on this bus: post with a machine's credential" },
   ack: { may: converses, refusal: "the team credential is admin-only on this bus: ack with a machine's credential" },
+  upload: { may: converses, refusal: "the team credential is admin-only on this bus: upload with a machine's credential" },
+  download: { may: converses, refusal: "the team credential is admin-only on this bus: download with a machine's credential" },
   invite: { may: isTeam, refusal: "only the team credential may invite machines" },
   revoke: { may: isTeam, refusal: "only the team credential may revoke machines" },
   backup: { may: isTeam, refusal: "only the team credential may take a backup" },

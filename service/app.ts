@@ -15,7 +15,9 @@ import { authorize, Identity, requireSelf } from "./access";
 import { AuthDeps, authenticate, identityOf } from "./authenticate";
 import { HttpError, errorHandler, sendError } from "./httpErrors";
 import { writeBackup } from "./backup";
-import { jsonBody, parse, sendJson } from "./json";
+import { addFileRoutes, checkAttachments } from "./fileRoutes";
+import type { FileStore } from "./fileStore";
+import { jsonBody, parse, parseQuery, sendJson } from "./json";
 import { addMembershipRoutes } from "./membershipRoutes";
 import { writePage } from "./page";
 import type { Presence } from "./presence";
@@ -30,6 +32,7 @@ export interface AppDeps {
   auth: AuthDeps;
   presence: Presence;
   waiters: Waiters;
+  files: FileStore;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
 }
@@ -40,7 +43,7 @@ function who(res: Response): { as?: string } {
   return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, presence, waiters, closing }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, files, closing }: AppDeps): express.Express {
   const { log, membership } = auth;
   const app = express();
   app.disable("x-powered-by");
@@ -68,6 +71,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, closing }: 
 
   app.use(authenticate(auth));
   addMembershipRoutes(app, auth);
+  addFileRoutes(app, files, log);
 
   app.get("/health", (_req, res) => {
     sendJson(res, 200, { ok: true, count: store.count, now: new Date().toISOString(), oldest: store.oldest === null ? null : String(store.oldest), bytes: store.bytes });
@@ -75,7 +79,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, closing }: 
 
   app.get("/backup", async (_req, res) => {
     authorize(identityOf(res), "backup");
-    await writeBackup(res, store, dataDir, { presence: presence.serialize(), machines: membership.snapshot() });
+    await writeBackup(res, store, dataDir, { presence: presence.serialize(), machines: membership.snapshot(), files: files.snapshot() });
   });
 
   app.get("/machines", (_req, res) => {
@@ -97,24 +101,25 @@ export function createApp({ store, dataDir, auth, presence, waiters, closing }: 
     if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) throw new HttpError("badRequest", "Idempotency-Key: must be 1-128 visible ASCII characters");
     presence.named([input.from, input.to]);
     if (input.reply_to !== undefined && !store.has(Number(input.reply_to))) throw new HttpError("badRequest", `reply_to: no message with id "${input.reply_to}"`);
+    const attachments = checkAttachments(files, input.attachments ?? [], identity);
+    // Its files cannot expire while the message that attaches them is being written.
+    const release = files.pin(attachments.map((a) => a.sha256));
     try {
-      const { message, replayed } = await store.post(input, key);
+      const { message, replayed } = await store.post({ ...input, attachments }, key);
       if (replayed) res.setHeader("Idempotent-Replayed", "true");
       sendJson(res, replayed ? 200 : 201, message);
     } catch (error) {
       if (error instanceof IdempotencyConflict) throw new HttpError("idempotencyConflict", error.message);
       throw error;
+    } finally {
+      release();
     }
   });
 
   app.get("/messages", async (req, res) => {
     const identity = identityOf(res);
     authorize(identity, "read");
-    const query = req.query as Record<string, unknown>;
-    for (const [key, value] of Object.entries(query)) {
-      if (typeof value !== "string") throw new HttpError("badRequest", `${key}: must be given once, as a plain value`);
-    }
-    const q = parse(MessagesQuerySchema, query, { root: "query", unknown: "parameter" });
+    const q = parseQuery(MessagesQuerySchema, req.query);
     presence.named([q.to, q.from, q.unread_by]);
     const selection = {
       since: q.since === undefined ? 0 : Number(q.since),
@@ -169,6 +174,8 @@ export function createApp({ store, dataDir, auth, presence, waiters, closing }: 
     "/enroll": "POST",
     "/machines/:name/revoke": "POST",
     "/machines/:name/rotate": "POST",
+    "/files": "POST",
+    "/files/:sha256": "GET, HEAD, PUT",
   };
   for (const [path, allow] of Object.entries(routes)) {
     app.all(path, (req, res) => {

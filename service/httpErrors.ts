@@ -21,8 +21,9 @@ export function sendError(res: Response, kind: HttpErrorName, text: string = HTT
 export function errorHandler(log: Log): ErrorRequestHandler {
   return (err, _req, res, _next) => {
     if (res.headersSent) {
-      // A streamed answer failed half way: the client must not take the part for the whole.
-      log({ level: "error", msg: "answer cut short", error: String(err?.message ?? err) });
+      // A streamed answer failed half way: the client must not take the part for the whole. (An answer
+      // sent whole already, a 408 for a body that stalled, only closes the connection.)
+      if (!res.writableEnded) log({ level: "error", msg: "answer cut short", error: String(err?.message ?? err) });
       return res.destroy();
     }
     if (err instanceof HttpError) return sendError(res, err.kind, err.message);

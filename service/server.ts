@@ -10,6 +10,8 @@ import type { AuthDeps } from "./authenticate";
 import { AuthFailures, FailureLimits } from "./authFailures";
 import { CredentialChecker, CredentialSource, loadCredential } from "./credentials";
 import { lockDataDir } from "./dataDirLock";
+import { startFileExpiry } from "./fileExpiry";
+import { DEFAULT_FILE_LIMITS, FileLimits, FileStore } from "./fileStore";
 import { LineSink, stdoutSink, structuredLogger } from "./log";
 import { Membership } from "./membership";
 import { Presence } from "./presence";
@@ -33,6 +35,8 @@ export interface BusOptions {
   teamCredential?: TeamCredentialRole;
   /** When failed logins from one address lead to 429 (defaults suit the host; tests shorten them). */
   authFailureLimits?: FailureLimits;
+  /** The limits of attached files: largest file, quota, age, how many (defaults: contract/defaults.ts). */
+  files?: Partial<FileLimits>;
 }
 
 export interface RunningBus {
@@ -63,11 +67,15 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const presence = Presence.load(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
   let waiters: Waiters | undefined;
   let membership: Membership | undefined;
+  let files: FileStore | undefined;
   try {
     membership = await Membership.open(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
+    files = await FileStore.open(opts.dataDir, { ...DEFAULT_FILE_LIMITS, ...opts.files }, timeouts.uploadIdleMs, log);
+    const attached = files;
     store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }), {
       posted: (m) => {
         presence.posted(m.from, m.to, m.time);
+        attached.attached(m.attachments, m.time);
         waiters?.posted(m);
       },
       acked: (reader, time) => presence.acked(reader, time),
@@ -82,7 +90,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       log,
       used: (name, time) => presence.used(name, time),
     };
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, closing: () => closing }));
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, closing: () => closing }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {
@@ -92,17 +100,20 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     });
   } catch (error) {
     await store?.close();
+    await files?.close();
     await membership?.close();
     await lock.release();
     throw error;
   }
   const opened = store;
   const members = membership;
+  const fileStore = files;
   const retention = opts.retention && startRetention(opened, opts.retention, log);
+  const fileExpiry = startFileExpiry(fileStore, log);
   presence.startSaving((error) => log({ level: "warn", msg: "presence not saved", error: error.message }));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  log({ msg: "listening", url, dataDir: opts.dataDir, messages: opened.count });
+  log({ msg: "listening", url, dataDir: opts.dataDir, messages: opened.count, fileQuotaBytes: fileStore.quotaBytes });
 
   let closed: Promise<void> | null = null;
   return {
@@ -112,6 +123,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       closed ??= (async () => {
         closing = true;
         retention?.stop();
+        fileExpiry.stop();
         waiters?.wakeAll();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
@@ -119,6 +131,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         await stopped;
         clearTimeout(force);
         await opened.close();
+        await fileStore.close();
         await members.close();
         await presence.close();
         await lock.release();

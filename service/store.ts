@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import { promises as fsp } from "fs";
 import * as path from "path";
-import { BROADCAST, Message, NewMessage, StoredMessage } from "../contract/message";
+import { Attachment, BROADCAST, Message, NewMessage, StoredMessage } from "../contract/message";
 import { AppendLog, PendingTail, StorageError } from "./appendLog";
 import { compact, CompactionOptions, readFirstKept } from "./compaction";
 import { IdempotencyKeys } from "./idempotency";
@@ -21,9 +21,12 @@ export const ACKS_FILE = "acks.jsonl";
 
 type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
-/** What the store tells others as data comes in (from its replay too): presence, long-poll waiters. */
+/** A post as the store takes it: its attachments checked and sized (fileRoutes.ts checkAttachments). */
+export type NewPost = Omit<NewMessage, "attachments"> & { attachments?: Attachment[] };
+
+/** What the store tells others as data comes in (from its replay too): presence, long-poll waiters, the files messages keep. */
 export interface StoreListener {
-  posted?(m: { n: number; from: string; to: string; thread: number; tags: readonly string[]; time: number }): void;
+  posted?(m: { n: number; from: string; to: string; thread: number; tags: readonly string[]; time: number; attachments: readonly string[] }): void;
   acked?(reader: string, time: number): void;
 }
 
@@ -90,7 +93,7 @@ export class BusStore {
       const thread = Number(m.thread ?? m.id);
       index.add({ offset, length, time, from: m.from, to: m.to, thread, tags: m.tags });
       if (m.idempotency_key !== undefined) keys.remember(m.from, m.idempotency_key, n, time);
-      listener.posted?.({ n, from: m.from, to: m.to, thread, tags: m.tags, time });
+      listener.posted?.({ n, from: m.from, to: m.to, thread, tags: m.tags, time, attachments: m.attachments ?? [] });
     });
     for (; unaccounted > 0; unaccounted--) index.addLost();
     const acksRead = replay(acksPath, (text, _offset, _length, lineNo) => {
@@ -136,7 +139,7 @@ export class BusStore {
    * of a post from the same sender within the window gets the message that post made (`replayed`), and a
    * different message under the same key is an IdempotencyConflict.
    */
-  async post(input: NewMessage, idempotencyKey?: string): Promise<{ message: Message; replayed: boolean }> {
+  async post(input: NewPost, idempotencyKey?: string): Promise<{ message: Message; replayed: boolean }> {
     if (idempotencyKey === undefined) return { message: await this.append(input), replayed: false };
     const entry = `${input.from}\0${idempotencyKey}`;
     const pending = this.pendingKeys.get(entry);
@@ -292,7 +295,7 @@ export class BusStore {
    * thread, each at its original time; its `readers` (other than the sender) get acks at that time. One
    * write and one fsync for the messages, one for the acks. Resolves with the new ids.
    */
-  async importMessages(list: Array<{ message: NewMessage & { ts: string }; readers: string[] }>): Promise<number[]> {
+  async importMessages(list: Array<{ message: NewPost & { ts: string }; readers: string[] }>): Promise<number[]> {
     let ids: number[] = [];
     await this.messages.append(
       () => {
@@ -319,7 +322,7 @@ export class BusStore {
   }
 
   /** The message object a post makes. A reply joins the thread of the one it answers (which exists). */
-  private newMessage(input: NewMessage, id: string, ts: string): Message {
+  private newMessage(input: NewPost, id: string, ts: string): Message {
     const thread = input.reply_to === undefined ? id : String(this.index.threadOf(Number(input.reply_to)));
     return {
       id,
@@ -331,10 +334,11 @@ export class BusStore {
       read_by: [input.from],
       thread,
       ...(input.reply_to !== undefined && { reply_to: input.reply_to }),
+      ...(input.attachments !== undefined && input.attachments.length > 0 && { attachments: input.attachments }),
     };
   }
 
-  private append(input: NewMessage, idempotencyKey?: string): Promise<Message> {
+  private append(input: NewPost, idempotencyKey?: string): Promise<Message> {
     let message: Message;
     return this.messages.append(
       (positionInBatch) => {
@@ -347,7 +351,7 @@ export class BusStore {
         const thread = Number(message.thread);
         this.index.add({ offset, length: length - 1, time, from: message.from, to: message.to, thread, tags: message.tags });
         if (idempotencyKey !== undefined) this.keys.remember(message.from, idempotencyKey, n, time);
-        this.listener.posted?.({ n, from: message.from, to: message.to, thread, tags: message.tags, time });
+        this.listener.posted?.({ n, from: message.from, to: message.to, thread, tags: message.tags, time, attachments: (message.attachments ?? []).map((a) => a.sha256) });
         return message;
       },
     );
@@ -355,12 +359,13 @@ export class BusStore {
 }
 
 /** Whether a repeat under the same key asks for the same message. */
-function sameRequest(message: Message, input: NewMessage): boolean {
+function sameRequest(message: Message, input: NewPost): boolean {
   return (
     message.to === (input.to ?? BROADCAST) &&
     message.body === input.body &&
     JSON.stringify(message.tags) === JSON.stringify(input.tags ?? []) &&
-    message.reply_to === input.reply_to
+    message.reply_to === input.reply_to &&
+    JSON.stringify(message.attachments ?? []) === JSON.stringify(input.attachments ?? [])
   );
 }
 

@@ -1,13 +1,15 @@
 /**
  * Reading a bus.jsonl line at start-up, fast. Lines this service wrote have a fixed field order
  * (id, ts, from, to, body, tags, read_by, thread, ...), so their fields are read without parsing the
- * body, by far the largest part: the body is a JSON string, in which every `"` is escaped, so the first
- * `,"tags":[` after it is where it ends. Any other line (older writers, hand edits, damage) is parsed in
- * full and checked against the contract's schema, which has the last word. Ack lines likewise.
+ * body, by far the largest part: the body is a JSON string, in which every `"` is escaped (written `\"`),
+ * so a `,"` cannot occur inside it and the first `,"tags":[` after it is where it ends. What follows the
+ * body (tags, readers, thread, attachments, key) is matched whole, so `"attachments":[` there is the
+ * field, never text from the body. Any other line (older writers, hand edits, damage) is parsed in full
+ * and checked against the contract's schema, which has the last word. Ack lines likewise.
  */
 import type { z } from "zod";
 import { describeIssue } from "../contract/issues";
-import { AckRecord, AckRecordSchema, MESSAGE_ID_PATTERN, StoredMessageSchema } from "../contract/message";
+import { AckRecord, AckRecordSchema, MESSAGE_ID_PATTERN, MessageSchema, StoredMessageSchema } from "../contract/message";
 import { NAME_PATTERN } from "../contract/names";
 
 /** What the index needs of a stored message (everything but its body). */
@@ -18,6 +20,8 @@ export interface StoredFields {
   to: string;
   tags: string[];
   thread?: string;
+  /** The sha256 of each attached file. */
+  attachments?: string[];
   idempotency_key?: string;
 }
 
@@ -28,7 +32,13 @@ const TAGS = ',"tags":[';
 // The rest as this service writes it, when no tag needs an escape: read without a JSON parse.
 const plain = '"[^"\\\\]*"';
 const list = `(?:${plain}(?:,${plain})*)?`;
-const SUFFIX = new RegExp(`^,"tags":\\[(${list})\\],"read_by":\\[${list}\\](?:,"thread":"(${id})")?(?:,"reply_to":"${id}")?(?:,"idempotency_key":"([^"\\\\]*)")?\\}$`);
+const attachment = `\\{"sha256":"[0-9a-f]{64}","name":${plain},"size":\\d+\\}`;
+const SUFFIX = new RegExp(
+  `^,"tags":\\[(${list})\\],"read_by":\\[${list}\\](?:,"thread":"(${id})")?(?:,"reply_to":"${id}")?` +
+    `(?:,"attachments":\\[(${attachment}(?:,${attachment})*)\\])?(?:,"idempotency_key":"([^"\\\\]*)")?\\}$`,
+);
+// In the matched list a name holds no '"', so each `"sha256":"` starts an attachment's hash.
+const HASHES = /"sha256":"([0-9a-f]{64})"/g;
 
 /** The line's fields, or what is wrong with it. */
 export function parseStoredLine(text: string): StoredFields | string {
@@ -38,15 +48,19 @@ export function parseStoredLine(text: string): StoredFields | string {
     const plainSuffix = SUFFIX.exec(text.slice(rest));
     if (plainSuffix) {
       const tags = plainSuffix[1] === "" ? [] : plainSuffix[1].slice(1, -1).split('","');
-      return { id: prefix[1], ts: prefix[2], from: prefix[3], to: prefix[4], tags, thread: plainSuffix[2], idempotency_key: plainSuffix[3] };
+      const attachments = plainSuffix[3] === undefined ? undefined : Array.from(plainSuffix[3].matchAll(HASHES), (m) => m[1]);
+      return { id: prefix[1], ts: prefix[2], from: prefix[3], to: prefix[4], tags, thread: plainSuffix[2], attachments, idempotency_key: plainSuffix[4] };
     }
     const suffix = parseJson(`{${text.slice(rest + 1)}`);
     if (typeof suffix === "object" && suffix !== null && isSuffix(suffix)) {
-      const { tags, thread, idempotency_key } = suffix;
-      return { id: prefix[1], ts: prefix[2], from: prefix[3], to: prefix[4], tags, thread, idempotency_key };
+      const { tags, thread, attachments, idempotency_key } = suffix;
+      return { id: prefix[1], ts: prefix[2], from: prefix[3], to: prefix[4], tags, thread, attachments: attachments?.map((a) => a.sha256), idempotency_key };
     }
   }
-  return parseInFull(text, StoredMessageSchema);
+  const full = parseInFull(text, StoredMessageSchema);
+  if (typeof full === "string") return full;
+  const { id, ts, from, to, tags, thread, attachments, idempotency_key } = full;
+  return { id, ts, from, to, tags, thread, attachments: attachments?.map((a) => a.sha256), idempotency_key };
 }
 
 interface Suffix {
@@ -54,10 +68,11 @@ interface Suffix {
   read_by: string[];
   thread?: string;
   reply_to?: string;
+  attachments?: Array<{ sha256: string }>;
   idempotency_key?: string;
 }
 
-const KNOWN = new Set(["tags", "read_by", "thread", "reply_to", "idempotency_key"]);
+const KNOWN = new Set(["tags", "read_by", "thread", "reply_to", "attachments", "idempotency_key"]);
 const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === "string");
 const optionalId = (v: unknown) => v === undefined || (typeof v === "string" && MESSAGE_ID_PATTERN.test(v));
 
@@ -69,6 +84,7 @@ function isSuffix(o: object): o is Suffix {
     strings(s.read_by) &&
     optionalId(s.thread) &&
     optionalId(s.reply_to) &&
+    (s.attachments === undefined || MessageSchema.shape.attachments.safeParse(s.attachments).success) &&
     (s.idempotency_key === undefined || typeof s.idempotency_key === "string")
   );
 }

@@ -1,16 +1,18 @@
 /**
  * `claude-bus mcp`: an MCP server on stdio (the official SDK) that lets an agent use the bus with tool
- * calls instead of curl: send, inbox, ack, thread, wait, who. The credential is read from the env file
- * or the environment at each call and appears in no tool's input or output; every failure is a tool
- * error in words.
+ * calls instead of curl: send (with files attached), fetch (a message's files), inbox, ack, thread, wait,
+ * who. The credential is read from the env file or the environment at each call and appears in no tool's
+ * input or output; every failure is a tool error in words.
  */
+import * as path from "node:path";
 import { z } from "zod";
-import { MAX_ACK_BATCH, MAX_BODY_BYTES, MAX_TAGS, MAX_WAIT_SECONDS } from "../../contract/defaults";
+import { MAX_ACK_BATCH, MAX_ATTACHMENTS, MAX_BODY_BYTES, MAX_TAGS, MAX_WAIT_SECONDS } from "../../contract/defaults";
 import { MESSAGE_ID_PATTERN } from "../../contract/message";
 import { NAME_PATTERN } from "../../contract/names";
-import { BusClient, createBusClient, Message, MessageQuery, thread } from "../../client/index";
+import { BusClient, createBusClient, Message, MessageQuery, saveAttachments, thread, uploadAttachments } from "../../client/index";
 import { noPositionals, ParsedCommand } from "../args";
 import { ClientConfig, ConfigFlags, connectionFlags, resolveConfig } from "../config";
+import { describeAttachment } from "../delivery/attachments";
 import { entry } from "../delivery/render";
 import { Io } from "../io";
 import { version } from "../main";
@@ -65,17 +67,34 @@ export function busTools(flags: ConfigFlags, io: Io) {
   };
   return {
     send: tool({
-      description: "Post a message on the claude bus to another machine (or \"any\" for everyone). Use reply_to to answer a message by its id.",
+      description:
+        "Post a message on the claude bus to another machine (or \"any\" for everyone). Use reply_to to answer a message by its id, attach to send local files with it.",
       input: {
         to: name.or(z.literal("any")).optional().describe('recipient machine name, or "any" (the default) for a broadcast'),
         body: z.string().min(1).max(MAX_BODY_BYTES).describe("the message text (plain text, at most 64 KiB; never secrets)"),
         tags: z.array(z.string().min(1).max(32)).max(MAX_TAGS).optional().describe("short tags for filtering, e.g. [\"deploy\"]"),
         reply_to: id.optional().describe("id of the message this answers; the reply joins its thread"),
+        attach: z.array(z.string().min(1)).max(MAX_ATTACHMENTS).optional().describe("local files to attach: absolute paths (relative ones are to this session's directory)"),
       },
-      async run({ to, body, tags, reply_to }) {
+      async run({ to, body, tags, reply_to, attach }) {
         const { cfg, client } = await connect();
-        const m = await client.post({ from: cfg.me, to, body, tags, reply_to });
-        return text(`posted #${m.id} from ${m.from} to ${m.to} (thread #${m.thread})`);
+        const attachments = await uploadAttachments(client, (attach ?? []).map((file) => path.resolve(file)));
+        const m = await client.post({ from: cfg.me, to, body, tags, reply_to, attachments });
+        const files = m.attachments ? `, with ${m.attachments.map(describeAttachment).join(", ")}` : "";
+        return text(`posted #${m.id} from ${m.from} to ${m.to} (thread #${m.thread})${files}`);
+      },
+    }),
+    fetch: tool({
+      description: "Save every file attached to a message into a local directory (made if missing), each checked against its sha256.",
+      input: {
+        id: id.describe("the id of the message whose files to save"),
+        dir: z.string().min(1).describe("the directory to save them in: an absolute path (a relative one is to this session's directory)"),
+        force: z.boolean().optional().describe("replace files of the same names (else an existing file is never overwritten)"),
+      },
+      async run({ id: messageId, dir, force }) {
+        const { client } = await connect();
+        const saved = await saveAttachments(client, messageId, path.resolve(dir), { force });
+        return text(saved.map(({ attachment, file }) => `saved ${describeAttachment(attachment)} to ${file} (sha256 checked)`).join("\n"));
       },
     }),
     inbox: tool({
@@ -105,8 +124,8 @@ export function busTools(flags: ConfigFlags, io: Io) {
       input: { id: id.describe("any message id of the conversation") },
       async run({ id: messageId }) {
         const { client } = await connect();
-        const [first] = await client.messages({ since: String(BigInt(messageId) - 1n), limit: 1 });
-        if (!first || first.id !== messageId) throw new Error(`no message #${messageId} on the bus`);
+        const first = await client.message(messageId);
+        if (!first) throw new Error(`no message #${messageId} on the bus`);
         const conversation = await thread(client, first.thread);
         return listAndAck(client, "", conversation, false);
       },

@@ -1,9 +1,12 @@
 /** `claude-bus health | post | inbox | ack`: the seed's curl one-liners as commands. */
-import { allMessages, createBusClient, Message } from "../../client/index";
+import * as path from "node:path";
+import { allMessages, BusClient, createBusClient, Message, uploadAttachments } from "../../client/index";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { connectionFlags, resolveConfig } from "../config";
+import { withAttachmentNote } from "../delivery/attachments";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
+import { ProgressBar, progressBar } from "../progressBar";
 
 export async function health(parsed: ParsedCommand, io: Io): Promise<number> {
   noPositionals("health", parsed);
@@ -23,9 +26,25 @@ export async function post(parsed: ParsedCommand, io: Io): Promise<number> {
   if (body === "") throw new UsageError("post: the message body is empty");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const tags = parsed.values.tag as string[] | undefined;
-  const message = await createBusClient(cfg).post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags, reply_to: stringOption(parsed, "reply-to") });
-  io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : `posted #${message.id} from ${message.from} to ${message.to}`);
+  const client = createBusClient(cfg);
+  const attachments = await uploadWithProgress(client, (parsed.values.attach as string[] | undefined) ?? [], io);
+  const message = await client.post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags, reply_to: stringOption(parsed, "reply-to"), attachments });
+  io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : withAttachmentNote(`posted #${message.id} from ${message.from} to ${message.to}`, message));
   return EXIT.ok;
+}
+
+/** Uploads each --attach FILE, with a progress bar on a terminal. */
+async function uploadWithProgress(client: BusClient, files: string[], io: Io) {
+  let bar: ProgressBar | undefined;
+  try {
+    return await uploadAttachments(client, files, (file) => {
+      bar?.done();
+      bar = progressBar(io, `uploading ${path.basename(file)}`);
+      return bar.update;
+    });
+  } finally {
+    bar?.done();
+  }
 }
 
 /** Unread messages to me (and broadcasts), oldest first, acked with one batch ack once all are printed. */
@@ -38,7 +57,7 @@ export async function inbox(parsed: ParsedCommand, io: Io): Promise<number> {
 
   if (booleanOption(parsed, "json")) io.out(JSON.stringify(unread));
   else if (unread.length === 0) io.err(`no unread messages for ${cfg.me}`);
-  else for (const m of unread) io.out(`[${m.ts}] ${m.from}: ${m.body}`);
+  else for (const m of unread) io.out(withAttachmentNote(`[${m.ts}] ${m.from}: ${m.body}`, m));
 
   if (!booleanOption(parsed, "no-ack")) await client.ackMany(unread.map((m) => m.id), cfg.me);
   return EXIT.ok;

@@ -3,11 +3,12 @@
  * disk. SIGHUP re-reads a credential file. The host's unit runs this same command from the bundle.
  */
 import * as path from "node:path";
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from "../../contract/defaults";
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, FILE_LIMIT_RANGES, MIB } from "../../contract/defaults";
 import { isTeamCredentialRole, TEAM_CREDENTIAL_ROLES, TeamCredentialRole } from "../../service/access";
 import { serveCredentials, writeLocalEnvFile } from "../../service/localCredentials";
 import type { RetentionOptions } from "../../service/retention";
 import type { CompactionStage } from "../../service/compaction";
+import type { FileLimits } from "../../service/fileStore";
 import { Log, stdoutSink, structuredLogger } from "../../service/log";
 import { startBus } from "../../service/server";
 import { noPositionals, ParsedCommand, stringOption } from "../args";
@@ -20,6 +21,29 @@ export interface ServeSettings {
   data: string;
   retention?: RetentionOptions;
   teamCredential: TeamCredentialRole;
+  /** The limits of attached files that differ from the defaults. */
+  files: Partial<FileLimits>;
+}
+
+/** A whole-number option within its range (FILE_LIMIT_RANGES), or undefined when absent. */
+function wholeNumber(parsed: ParsedCommand, option: string, range: { min: number; max: number }, unit: string): number | undefined {
+  const text = stringOption(parsed, option);
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text) || Number(text) < range.min || Number(text) > range.max) {
+    throw new UsageError(`serve: --${option} must be a whole number of ${unit} from ${range.min} to ${range.max}`);
+  }
+  return Number(text);
+}
+
+function fileLimits(parsed: ParsedCommand): Partial<FileLimits> {
+  const maxFileMiB = wholeNumber(parsed, "max-file-mib", FILE_LIMIT_RANGES.maxFileMiB, "MiB");
+  const quotaMiB = wholeNumber(parsed, "file-quota-mib", FILE_LIMIT_RANGES.fileQuotaMiB, "MiB");
+  const maxAgeDays = wholeNumber(parsed, "file-max-age-days", FILE_LIMIT_RANGES.fileMaxAgeDays, "days");
+  return {
+    ...(maxFileMiB !== undefined && { maxFileBytes: maxFileMiB * MIB }),
+    ...(quotaMiB !== undefined && { quotaBytes: quotaMiB * MIB }),
+    ...(maxAgeDays !== undefined && { maxAgeDays }),
+  };
 }
 
 export function serveSettings(parsed: ParsedCommand): ServeSettings {
@@ -37,7 +61,14 @@ export function serveSettings(parsed: ParsedCommand): ServeSettings {
   if (days === undefined && parsed.values.archive !== undefined) throw new UsageError("serve: --archive goes with --retain-days");
   const teamCredential = stringOption(parsed, "team-credential") ?? "member";
   if (!isTeamCredentialRole(teamCredential)) throw new UsageError(`serve: --team-credential must be ${TEAM_CREDENTIAL_ROLES.map((r) => `"${r}"`).join(" or ")}`);
-  return { host, port: Number(port), data, teamCredential, ...(days !== undefined && { retention: { days: Number(days), archive: archive === "gzip" } }) };
+  return {
+    host,
+    port: Number(port),
+    data,
+    teamCredential,
+    files: fileLimits(parsed),
+    ...(days !== undefined && { retention: { days: Number(days), archive: archive === "gzip" } }),
+  };
 }
 
 /**
@@ -72,7 +103,15 @@ export async function serve(parsed: ParsedCommand, io: Io): Promise<number> {
   log({ msg: "starting", dataDir });
   try {
     const retention = settings.retention && { ...settings.retention, onStage: compactionStages(log, io.env.CLAUDE_BUS_COMPACTION_PAUSE) };
-    const bus = await startBus({ host: settings.host, port: settings.port, dataDir, credentials: credentials.source, retention, teamCredential: settings.teamCredential });
+    const bus = await startBus({
+      host: settings.host,
+      port: settings.port,
+      dataDir,
+      credentials: credentials.source,
+      retention,
+      teamCredential: settings.teamCredential,
+      files: settings.files,
+    });
     if (credentials.localFile && "pass" in credentials.source) {
       const written = writeLocalEnvFile(credentials.localFile, credentials.source, bus.url);
       log({ msg: written ? "local credentials written" : "local credentials reused", file: credentials.localFile });

@@ -14,6 +14,7 @@ import { backoffMs, RetryPolicy } from "../../client/retry";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { writeFileAtomic } from "../atomicWrite";
 import { connectionFlags, resolveConfig } from "../config";
+import { withAttachmentNote } from "../delivery/attachments";
 import { Io, UsageError } from "../io";
 
 /** Each long-poll waits this long, a little under the bus's maximum. */
@@ -63,13 +64,13 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
   }
 }
 
-/** `[ts] #id from -> to [tags] (re #n): body`, the body on one line and cut at LINE_BODY_CHARS. */
+/** `[ts] #id from -> to [tags] (re #n): body (files attached: ...)`, the body on one line and cut at LINE_BODY_CHARS. */
 export function oneLine(m: Message): string {
   const flat = m.body.replace(/\r?\n/g, " ⏎ ");
   const body = flat.length > LINE_BODY_CHARS ? `${flat.slice(0, LINE_BODY_CHARS)}… (${flat.length - LINE_BODY_CHARS} more characters)` : flat;
   const tags = m.tags.length ? ` [${m.tags.join(",")}]` : "";
   const re = m.reply_to ? ` (re #${m.reply_to})` : "";
-  return `[${m.ts}] #${m.id} ${m.from} -> ${m.to}${tags}${re}: ${body}`;
+  return withAttachmentNote(`[${m.ts}] #${m.id} ${m.from} -> ${m.to}${tags}${re}: ${body}`, m);
 }
 
 /** CMD through the platform's shell, the message as JSON on stdin, without the bus password in its environment. */

@@ -4,6 +4,7 @@
  * caps a hook's additionalContext at about 10,000 characters), and one line for the person at the terminal.
  */
 import type { Message } from "../../client/index";
+import { attachmentNote } from "./attachments";
 
 /** Characters of additionalContext a delivery may use, below Claude Code's cap of about 10,000. */
 export const CONTEXT_BUDGET = 9_000;
@@ -66,7 +67,8 @@ export function entry(m: Message, body = m.body): string {
   const attrs = [`id="${m.id}"`, `ts="${m.ts}"`, `from="${m.from}"`, `to="${m.to}"`];
   if (m.tags.length > 0) attrs.push(`tags=${JSON.stringify(m.tags.join(","))}`);
   if (m.reply_to !== undefined) attrs.push(`reply_to="${m.reply_to}"`);
-  return `<message ${attrs.join(" ")}>\n${neutralize(body)}\n</message>\n`;
+  const note = attachmentNote(m);
+  return `<message ${attrs.join(" ")}>\n${neutralize(body)}\n${note ? `[${neutralize(note)}]\n` : ""}</message>\n`;
 }
 
 /** The first `keep` characters and how to read the rest. */

@@ -20,9 +20,12 @@ ${ACCESS_LOG} ${ERROR_LOG} {
 `;
 }
 
-/** Creates the drop dir at boot and, when maxAgeDays is set, lets systemd-tmpfiles-clean.timer age files out. */
+/**
+ * Creates the drop dir at boot and lets systemd-tmpfiles-clean.timer age its files out: after
+ * sharedDir.maxAgeDays, or else the same days as the files attached to messages (fileMaxAgeDays).
+ */
 export function renderTmpfiles(cfg: HostConfig): string {
-  const age = cfg.sharedDir.maxAgeDays ? `${cfg.sharedDir.maxAgeDays}d` : "-";
+  const age = `${cfg.sharedDir.maxAgeDays ?? cfg.fileMaxAgeDays}d`;
   return `# Managed by claude-bus provision: the shared drop dir (setgid, group-writable).
 d ${SHARED_DIR} 2770 root ${cfg.sharedDir.group} ${age}
 `;

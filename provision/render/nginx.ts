@@ -1,6 +1,6 @@
 /** The nginx site for the bus: plain HTTP only for ACME and the redirect, everything else over TLS. */
 import { HTTP_ERRORS, HttpErrorKind, errorBody } from "../../contract/httpErrors";
-import { MAX_WAIT_SECONDS } from "../../contract/defaults";
+import { MAX_WAIT_SECONDS, NGINX_FILE_MARGIN_MIB } from "../../contract/defaults";
 import type { HostConfig } from "../config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../paths";
 
@@ -128,7 +128,26 @@ export function renderNginxSite(cfg: HostConfig): string {
     ``,
     // No auth_basic: the service authenticates every request itself (machines enroll while it runs), and
     // trusts X-Real-IP, the address its failure count blocks, only from loopback: from nginx.
-    `    location / {`,
+    ...proxyLocation("/", zone),
+    ``,
+    // POST /files and /files/<sha256>: the only bodies larger than a message.
+    ...proxyLocation("/files", zone, [
+      `        # Files: bodies up to the largest file (and a little more, so the service's own 413 names the limit),`,
+      `        # streamed to the service as they arrive and back as it sends them, never spooled to nginx's disk.`,
+      `        client_max_body_size ${cfg.maxFileMiB + NGINX_FILE_MARGIN_MIB}m;`,
+      `        proxy_request_buffering off;`,
+      `        proxy_buffering off;`,
+    ]),
+    `}`,
+    ``,
+  ].join("\n");
+}
+
+/** A location that proxies to the service (`extra` lines first). */
+function proxyLocation(match: string, zone: string, extra: string[] = []): string[] {
+  return [
+    `    location ${match} {`,
+    ...extra,
     `        proxy_pass http://${zone}_service;`,
     `        proxy_http_version 1.1;`,
     `        # Longer than the longest long-poll (wait=${MAX_WAIT_SECONDS}): nginx never cuts a waiting request short.`,
@@ -141,9 +160,7 @@ export function renderNginxSite(cfg: HostConfig): string {
     `        # nginx adds it for every answer; the service's copy would make it appear twice.`,
     `        proxy_hide_header X-Robots-Tag;`,
     `    }`,
-    `}`,
-    ``,
-  ].join("\n");
+  ];
 }
 
 /** A port-80-only server used once, before the first certificate exists, to answer the HTTP-01 challenge. */

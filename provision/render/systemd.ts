@@ -1,11 +1,18 @@
 /** The claude-bus.service unit: a dedicated user, read-only system, only the data dir writable. */
+import { DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_MAX_FILE_MIB } from "../../contract/defaults";
 import type { HostConfig } from "../config";
 import { BUNDLE_INSTALL_PATH, CREDENTIALS_FILE, DATA_DIR, SERVICE_USER } from "../paths";
 
-/** `serve`'s flags beyond the defaults: retention, and an admin-only team credential. */
+/** `serve`'s flags beyond the defaults: retention, an admin-only team credential, the limits of files. */
 function serveArgs(cfg: HostConfig): string {
   const retention = cfg.retainDays === undefined ? "" : ` --retain-days ${cfg.retainDays}${cfg.archiveRemoved ? "" : " --archive none"}`;
-  return retention + (cfg.teamCredential === "member" ? "" : ` --team-credential ${cfg.teamCredential}`);
+  return (
+    retention +
+    (cfg.teamCredential === "member" ? "" : ` --team-credential ${cfg.teamCredential}`) +
+    (cfg.maxFileMiB === DEFAULT_MAX_FILE_MIB ? "" : ` --max-file-mib ${cfg.maxFileMiB}`) +
+    (cfg.fileQuotaMiB === undefined ? "" : ` --file-quota-mib ${cfg.fileQuotaMiB}`) +
+    (cfg.fileMaxAgeDays === DEFAULT_FILE_MAX_AGE_DAYS ? "" : ` --file-max-age-days ${cfg.fileMaxAgeDays}`)
+  );
 }
 
 export function renderServiceUnit(cfg: HostConfig): string {

@@ -46,7 +46,7 @@ function bootstrap(args: string[] = [], env: Record<string, string> = {}): Promi
 const post = (body: string, to = "kilo", extra: Partial<Message> = {}) => createBusClient(bus).post({ from: "lima", to, body, ...extra });
 const unreadBy = async (name: string) => (await createBusClient(bus).messages({ to: name, unread_by: name })).map((m) => m.body);
 const TOOL = (name: string) => `mcp__plugin_agent-bus_bus__${name}`;
-const ALL_TOOLS = ["send", "inbox", "ack", "thread", "wait", "who"].map(TOOL).join(" ");
+const ALL_TOOLS = ["send", "fetch", "inbox", "ack", "thread", "wait", "who"].map(TOOL).join(" ");
 
 describe("after a real bootstrap, in a real Claude Code session", () => {
   it("bootstrap installs the plugin with the claude CLI; Claude Code lists it", async () => {
@@ -134,6 +134,41 @@ describe("after a real bootstrap, in a real Claude Code session", () => {
     expect(results[4]).toMatch(/is the build green\?[\s\S]*yes, green/);
     expect(results[5]).toMatch(/^kilo: last seen .*\nlima: last seen /m);
     expect(await unreadBy("kilo")).toEqual([]);
+    for (const text of results) expect(text).not.toContain(bus.pass);
+  });
+});
+
+describe("files, in a real Claude Code session", () => {
+  it("the hook names a message's file and the fetch command; the model saves it with the fetch tool and sends one back with send", async () => {
+    expect((await bootstrap()).code).toBe(0);
+    const client = createBusClient(bus);
+    const plan = path.join(tempDir("lima"), "plan.txt");
+    await fs.writeFile(plan, "step 1: build\n");
+    const stored = await client.upload(plan);
+    const posted = await client.post({ from: "lima", to: "kilo", body: "the plan is attached", attachments: [{ sha256: stored.sha256, name: "plan.txt" }] });
+    const report = path.join(h.home, "report.txt");
+    await fs.writeFile(report, "built\n");
+    const saveDir = path.join(h.home, "from-lima");
+    const results: string[] = [];
+    const model = await startScriptedModel((request, index): Turn => {
+      if (index > 0) results.push(lastToolResult(request));
+      if (index === 0) return { tool: TOOL("fetch"), input: { id: posted.id, dir: saveDir } };
+      if (index === 1) return { tool: TOOL("send"), input: { to: "lima", body: "report attached", reply_to: posted.id, attach: [report] } };
+      return { text: "done" };
+    });
+    const session = startSession(h, model.url, ["--allowedTools", ALL_TOOLS]);
+    try {
+      expect((await session.prompt("get lima's plan and send the report")).is_error).toBe(false);
+      expect(await session.end()).toBe(0);
+    } finally {
+      await model.close();
+    }
+    expect(model.main()[0].text).toContain(`[1 file attached: \\"plan.txt\\" (14 B); save it with: claude-bus fetch ${posted.id}]`);
+    expect(results[0]).toBe(`saved "plan.txt" (14 B) to ${saveDir}/plan.txt (sha256 checked)`);
+    expect(await fs.readFile(path.join(saveDir, "plan.txt"), "utf8")).toBe("step 1: build\n");
+    expect(results[1]).toMatch(/^posted #\d+ from kilo to lima \(thread #\d+\), with "report.txt" \(6 B\)$/);
+    const answer = (await client.messages({ from: "kilo", to: "lima" })).find((m) => m.reply_to === posted.id);
+    expect(answer?.attachments).toEqual([expect.objectContaining({ name: "report.txt", size: 6 })]);
     for (const text of results) expect(text).not.toContain(bus.pass);
   });
 });

@@ -3,6 +3,9 @@
  * lists, and what a tool says when the call or the bus goes wrong (a tool error in words, never the
  * credential). test/claude drives the same server through the real Claude Code CLI.
  */
+import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { createBusClient } from "../../client/index";
@@ -40,17 +43,18 @@ const call = async (client: Client, name: string, args: Record<string, unknown> 
 const textOf = (r: Result) => r.content.map((c) => c.text).join("");
 
 describe("claude-bus mcp", () => {
-  it("lists the six tools, each with a description and an input schema", async () => {
+  it("lists the seven tools, each with a description and an input schema", async () => {
     const client = await connect();
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name).sort()).toEqual(["ack", "inbox", "send", "thread", "wait", "who"]);
+      expect(tools.map((t) => t.name).sort()).toEqual(["ack", "fetch", "inbox", "send", "thread", "wait", "who"]);
       for (const t of tools) {
         expect(t.description!.length).toBeGreaterThan(20);
         expect(t.description!.length).toBeLessThan(300);
         expect(t.inputSchema.type).toBe("object");
       }
       expect(tools.find((t) => t.name === "send")!.inputSchema.required).toEqual(["body"]);
+      expect(tools.find((t) => t.name === "fetch")!.inputSchema.required).toEqual(["id", "dir"]);
     } finally {
       await client.close();
     }
@@ -68,6 +72,32 @@ describe("claude-bus mcp", () => {
       const read = await call(client, "inbox");
       expect(textOf(read)).toContain("(1 more not shown, left unread)");
       expect((await bus1.messages({ to: "kilo", unread_by: "kilo" })).map((m) => m.body.slice(0, 2))).toEqual(["m2"]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("send attaches local files; fetch saves a message's files into the directory named, checked, and never over a file", async () => {
+    const report = path.join(home, "report.txt");
+    await fs.writeFile(report, "all green\n");
+    const client = await connect();
+    try {
+      const sent = textOf(await call(client, "send", { to: "lima", body: "the report", attach: [report] }));
+      const id = /^posted #(\d+) from kilo to lima \(thread #\d+\), with "report.txt" \(10 B\)$/.exec(sent)?.[1];
+      expect(id).toBeDefined();
+      const [message] = await createBusClient(bus).messages({ from: "kilo" });
+      expect(message.attachments).toEqual([{ sha256: createHash("sha256").update("all green\n").digest("hex"), name: "report.txt", size: 10 }]);
+
+      const dir = path.join(tempDir("agent"), "inbox-files");
+      const fetched = await call(client, "fetch", { id, dir });
+      expect(textOf(fetched)).toBe(`saved "report.txt" (10 B) to ${dir}/report.txt (sha256 checked)`);
+      expect(await fs.readFile(path.join(dir, "report.txt"), "utf8")).toBe("all green\n");
+      const again = await call(client, "fetch", { id, dir });
+      expect(again.isError).toBe(true);
+      expect(textOf(again)).toBe(`claude-bus fetch: ${dir}/report.txt exists; not overwritten (--force replaces it)`);
+      expect(textOf(await call(client, "fetch", { id, dir, force: true }))).toContain("sha256 checked");
+      const missing = await call(client, "send", { body: "x", attach: [path.join(home, "nope.bin")] });
+      expect(textOf(missing)).toBe(`claude-bus send: ${path.join(home, "nope.bin")}: no such file to attach`);
     } finally {
       await client.close();
     }

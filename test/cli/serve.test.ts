@@ -18,13 +18,22 @@ describe("claude-bus serve", () => {
 
   test("argument parsing through the CLI's one parser: defaults, both flag forms, clear errors", () => {
     const parseServeArgs = (argv: string[]) => serveSettings(parseCommand("serve", argv));
-    expect(parseServeArgs([])).toEqual({ host: "127.0.0.1", port: 8787, data: "./data", teamCredential: "member" });
+    expect(parseServeArgs([])).toEqual({ host: "127.0.0.1", port: 8787, data: "./data", teamCredential: "member", files: {} });
     expect(parseServeArgs(["--host", "0.0.0.0", "--port=9000", "--data", "/srv/bus", "--team-credential", "admin-only"])).toEqual({
       host: "0.0.0.0",
       port: 9000,
       data: "/srv/bus",
       teamCredential: "admin-only",
+      files: {},
     });
+    expect(parseServeArgs(["--max-file-mib", "20", "--file-quota-mib", "1024", "--file-max-age-days", "3"]).files).toEqual({
+      maxFileBytes: 20 * 1024 * 1024,
+      quotaBytes: 1024 * 1024 * 1024,
+      maxAgeDays: 3,
+    });
+    expect(() => parseServeArgs(["--max-file-mib", "0"])).toThrow("serve: --max-file-mib must be a whole number of MiB from 1 to 10240");
+    expect(() => parseServeArgs(["--file-quota-mib", "1.5"])).toThrow("serve: --file-quota-mib must be a whole number of MiB from 1 to 16777216");
+    expect(() => parseServeArgs(["--file-max-age-days", "9999"])).toThrow("serve: --file-max-age-days must be a whole number of days from 1 to 3650");
     expect(() => parseServeArgs(["--team-credential", "root"])).toThrow('serve: --team-credential must be "member" or "admin-only"');
     expect(() => parseServeArgs(["--port", "http"])).toThrow("--port must be a number");
     expect(() => parseServeArgs(["--port", "70000"])).toThrow("--port must be a number");
@@ -72,6 +81,19 @@ describe("claude-bus serve", () => {
       expect((await request(svc.url, "/health", { auth: ["claude", "env-secret-value"] })).status).toBe(401);
       expect(fs.existsSync(path.join(dataDir, "claude-bus.env"))).toBe(false);
       expect(svc.stdout()).not.toContain("env-secret-value");
+    } finally {
+      svc.child.kill("SIGTERM");
+      await svc.exited;
+    }
+  });
+
+  test("the file limits given as flags are the running bus's", async () => {
+    const svc = await spawnBus(bundle, ["--port", "0", "--data", tempDir(), "--max-file-mib", "1", "--file-quota-mib", "3"], { ...baseEnv, BUS_USER: "ops", BUS_PASS: "env-secret-value" });
+    try {
+      const upload = (bytes: number) => request(svc.url, "/files?name=f", { method: "POST", body: Buffer.alloc(bytes, bytes % 251), auth: ["ops", "env-secret-value"] });
+      expect((await upload(1024 * 1024 + 1)).json).toEqual({ error: "the file is larger than the largest this bus takes: 1048576 bytes (1 MiB)" });
+      for (const size of [1, 2, 3].map((n) => 1024 * 1024 - n)) expect((await upload(size)).status).toBe(201);
+      expect((await upload(10)).json.error).toMatch(/^the file quota is reached: 3145728 bytes \(3 MiB\)/);
     } finally {
       svc.child.kill("SIGTERM");
       await svc.exited;

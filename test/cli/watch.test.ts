@@ -6,6 +6,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
+import { oneLine } from "../../cli/commands/watch";
 import { createBusClient } from "../../client/index";
 import { spawnBus } from "../support/bus";
 import { startFlakyProxy } from "../support/flakyProxy";
@@ -175,4 +176,12 @@ describe("watch", () => {
       await bus.stop();
     }
   });
+});
+
+it("a line (as the plugin's monitor shows it) names a message's files and the command that saves them", () => {
+  const base = { id: "42", ts: "2026-01-02T03:04:05.000Z", from: "lima", to: "kilo", body: "see attached", tags: [], read_by: ["lima"], thread: "42" };
+  expect(oneLine(base)).toBe("[2026-01-02T03:04:05.000Z] #42 lima -> kilo: see attached");
+  expect(oneLine({ ...base, attachments: [{ sha256: "a".repeat(64), name: "build.zip", size: 35 * 1024 * 1024 }] })).toBe(
+    '[2026-01-02T03:04:05.000Z] #42 lima -> kilo: see attached (1 file attached: "build.zip" (35 MiB); save it with: claude-bus fetch 42)',
+  );
 });

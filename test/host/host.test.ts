@@ -6,7 +6,7 @@
  * security updates, deploy-key rotation, an interrupted dpkg, the DNS check before certbot, a new ACME
  * server's certificate served at once, and a domain change.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -272,6 +272,44 @@ describe("provisioned throwaway host", () => {
     expect(held.status).toBe(200);
     expect(JSON.parse(held.body)).toEqual({ messages: [] });
     expect(Date.now() - started).toBeGreaterThanOrEqual(54_000); // answered by the bus when its wait ran out, not cut by nginx
+  });
+
+  it("moves a file with a message through the real nginx: a 12 MiB upload, one in parts, a download resumed by curl -C -, each hash checked", async () => {
+    const MiB = 1024 * 1024;
+    const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+    const build = randomBytes(12 * MiB);
+    writeFileSync(join(home, "build.zip"), build);
+    const curl = `curl -s -u "$BUS_USER:$BUS_PASS"`;
+    /** A client machine's shell in its HOME, with the credentials loaded. */
+    const client = async (me: string, script: string) => (await asClient(me, `cd ~\n${seed.LOAD_CREDS}${script}`)).stdout;
+    const uploaded = JSON.parse(await client("ccmidm1mac", `${curl} --data-binary @build.zip "$BUS_URL/files?name=build.zip"`));
+    expect(uploaded).toEqual({ sha256: sha256(build), size: build.length, name: "build.zip" });
+    const post = JSON.stringify({ from: "ccmidm1mac", to: "ccwhitebee", body: "see attached", attachments: [{ sha256: sha256(build), name: "build.zip" }] });
+    const posted = JSON.parse(await client("ccmidm1mac", `${curl} -H "Content-Type: application/json" -X POST "$BUS_URL/post" -d '${post}'`));
+    expect(posted.attachments).toEqual([{ sha256: sha256(build), name: "build.zip", size: build.length }]);
+
+    // The other machine: the first 5 MiB, then the rest where it left off (curl -C - sends Range: bytes=N-).
+    const fetch = `${curl} -r 0-${5 * MiB - 1} -o fetched.zip "$BUS_URL/files/${sha256(build)}" && ${curl} -C - -o fetched.zip -w '%{http_code}' "$BUS_URL/files/${sha256(build)}"`;
+    expect(await client("ccwhitebee", fetch)).toBe("206");
+    expect(sha256(readFileSync(join(home, "fetched.zip")))).toBe(sha256(build));
+
+    // A resumable upload in two parts; the second part after asking where the first ended.
+    const notes = randomBytes(3 * MiB);
+    writeFileSync(join(home, "part1"), notes.subarray(0, MiB));
+    writeFileSync(join(home, "part2"), notes.subarray(MiB));
+    const put = (range: string, file: string) => `${curl} -X PUT -H "Content-Range: bytes ${range}/${notes.length}" --data-binary @${file} "$BUS_URL/files/${sha256(notes)}?name=notes.bin"`;
+    const first = JSON.parse(await client("ccmidm1mac", put(`0-${MiB - 1}`, "part1")));
+    expect(first).toEqual({ sha256: sha256(notes), offset: MiB, size: notes.length });
+    const offset = await client("ccmidm1mac", `${curl} -I "$BUS_URL/files/${sha256(notes)}" | tr -d '\\r' | sed -n 's/^upload-offset: //Ip'`);
+    expect(offset).toBe(`${MiB}\n`);
+    const done = JSON.parse(await client("ccmidm1mac", put(`${MiB}-${notes.length - 1}`, "part2")));
+    expect(done).toEqual({ sha256: sha256(notes), size: notes.length, name: "notes.bin" });
+
+    // On the host: whole files under their sha256, the service's own, in its data dir.
+    expect(await onHost(`stat -c '%a %U %s' ${DATA_DIR}/files/${sha256(build)} ${DATA_DIR}/files/${sha256(notes)}`)).toBe(
+      `600 ${SERVICE_USER} ${build.length}\n600 ${SERVICE_USER} ${notes.length}\n`,
+    );
+    expect(await onHost(`ls -A ${DATA_DIR}/files/.partial ${DATA_DIR}/files/.upload | grep -v ':$' | grep . || echo none`)).toBe("none\n");
   });
 
   it("moves house: a backup over HTTPS while the bus runs, restore over SSH, and an import of a team-page bus.jsonl", async () => {

@@ -3,7 +3,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { load } from "js-yaml";
-import { DEFAULT_BUS_USER, DEFAULT_RATE_LIMIT, DEFAULT_SERVICE_MEMORY_MIB, DEFAULT_SUBDOMAIN, GENERATED_PASSWORD_LENGTH } from "../../contract/defaults";
+import {
+  DEFAULT_BUS_USER,
+  DEFAULT_FILE_MAX_AGE_DAYS,
+  DEFAULT_MAX_FILE_MIB,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_SERVICE_MEMORY_MIB,
+  DEFAULT_SUBDOMAIN,
+  GENERATED_PASSWORD_LENGTH,
+} from "../../contract/defaults";
+import { renderTmpfiles } from "../../provision/render/files";
 import { HOST_PASSWORD_CHARS, HOST_PASSWORD_MAX, HOST_PASSWORD_MIN, HOST_PASSWORD_RULE } from "../../contract/password";
 import {
   hostConfigOf as hostConfigFor,
@@ -142,6 +151,19 @@ describe("retention", () => {
     const host = hostConfigOf(parseStackConfig({ ...baseConfig(), retainDays: "30", archiveRemoved: "false" }));
     expect([host.retainDays, host.archiveRemoved]).toEqual([30, false]);
     expect(() => parseStackConfig({ ...baseConfig(), retainDays: "-1" })).toThrow(/retainDays: must be 0/);
+  });
+});
+
+describe("the limits of files", () => {
+  it("default to the contract's, leave the quota to the service, and reach the host config, which ages the drop dir alike", () => {
+    const host = hostConfigOf(parseStackConfig(baseConfig()));
+    expect([host.maxFileMiB, host.fileQuotaMiB, host.fileMaxAgeDays, host.sharedDir.maxAgeDays]).toEqual([DEFAULT_MAX_FILE_MIB, undefined, DEFAULT_FILE_MAX_AGE_DAYS, undefined]);
+    const set = hostConfigOf(parseStackConfig({ ...baseConfig(), maxFileMiB: "500", fileQuotaMiB: "4096", fileMaxAgeDays: "30" }));
+    expect([set.maxFileMiB, set.fileQuotaMiB, set.fileMaxAgeDays]).toEqual([500, 4096, 30]);
+    expect(renderTmpfiles(set)).toContain(" 30d\n");
+    expect(() => parseStackConfig({ ...baseConfig(), maxFileMiB: "0" })).toThrow(/maxFileMiB: must be at least 1/);
+    expect(() => parseStackConfig({ ...baseConfig(), fileQuotaMiB: "-1" })).toThrow(/fileQuotaMiB: must be 0 \(50% of the data volume\) or more/);
+    expect(() => parseStackConfig({ ...baseConfig(), fileMaxAgeDays: "1.5" })).toThrow(/fileMaxAgeDays: must be a whole number of days/);
   });
 });
 

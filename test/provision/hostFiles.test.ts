@@ -68,6 +68,13 @@ describe("claude-bus.service", () => {
     expect(renderServiceUnit(cfgOf({ retainDays: 7, archiveRemoved: false }))).toMatch(/ --retain-days 7 --archive none$/m);
   });
 
+  it("passes the limits of files to serve only when they are not the defaults", () => {
+    expect(unit).not.toMatch(/--max-file-mib|--file-quota-mib|--file-max-age-days/);
+    expect(renderServiceUnit(cfgOf({ maxFileMiB: 500, fileQuotaMiB: 2048, fileMaxAgeDays: 7 }))).toMatch(
+      / --data \/opt\/claude-bus\/data --max-file-mib 500 --file-quota-mib 2048 --file-max-age-days 7$/m,
+    );
+  });
+
   it("makes the team credential admin-only only when the config says so", () => {
     expect(unit).not.toContain("--team-credential");
     expect(renderServiceUnit(cfgOf({ teamCredential: "admin-only" }))).toMatch(/ --data \/opt\/claude-bus\/data --team-credential admin-only$/m);
@@ -128,10 +135,11 @@ describe("logrotate rule", () => {
 });
 
 describe("shared drop dir", () => {
-  it("is created setgid 2770 for the group by systemd-tmpfiles, with age cleanup only when configured", () => {
-    expect(renderTmpfiles(cfgOf())).toContain("d /opt/claude-bus-files 2770 root claude-bus-files -\n");
-    const text = renderTmpfiles(cfgOf({ sharedDir: { group: "dropfolk", maxAgeDays: 14 } }));
-    expect(text).toContain("d /opt/claude-bus-files 2770 root dropfolk 14d\n");
+  it("is created setgid 2770 for the group by systemd-tmpfiles, its files aged out as attached files are, or after its own age", () => {
+    expect(renderTmpfiles(cfgOf())).toContain("d /opt/claude-bus-files 2770 root claude-bus-files 14d\n");
+    expect(renderTmpfiles(cfgOf({ fileMaxAgeDays: 3 }))).toContain("d /opt/claude-bus-files 2770 root claude-bus-files 3d\n");
+    const text = renderTmpfiles(cfgOf({ sharedDir: { group: "dropfolk", maxAgeDays: 30 }, fileMaxAgeDays: 3 }));
+    expect(text).toContain("d /opt/claude-bus-files 2770 root dropfolk 30d\n");
 
     const root = tempDir("tmpfiles");
     fs.mkdirSync(path.join(root, "etc"));

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as https from "https";
 import * as tls from "tls";
@@ -14,6 +15,8 @@ import { GOLDEN_CFG, cfgOf } from "./fixtures";
 import { expectGolden } from "./golden";
 
 const PASS = "Test0Password0For0The0Bus000";
+/** The largest file of the bus behind the real nginx, in MiB (its nginx site follows it). */
+const FILE_MIB = 64;
 
 /** Connections on this machine (one network namespace) to 127.0.0.1:port, by TCP state, from /proc/net/tcp. */
 function tcpToPort(port: number): { established: number; timeWait: number } {
@@ -81,6 +84,14 @@ describe("rendered nginx site", () => {
     expect(kib * 1024).toBeLessThanOrEqual(MAX_REQUEST_BYTES + 16 * 1024);
   });
 
+  it("lets files through up to the largest file and a little more, streamed both ways, and keeps every other body small", () => {
+    const files = /\n {4}location \/files \{\n([\s\S]*?)\n {4}\}\n/.exec(site)![1];
+    expect(files).toContain("        client_max_body_size 101m;\n        proxy_request_buffering off;\n        proxy_buffering off;\n");
+    expect(files).toMatch(/proxy_pass http:\/\/claude_bus_\w+_service;/);
+    expect(site.replace(files, "").match(/client_max_body_size \S+;/g)).toEqual(["client_max_body_size 520k;"]);
+    expect(renderNginxSite(cfgOf({ maxFileMiB: 500 }))).toContain("client_max_body_size 501m;");
+  });
+
   it("follows the config: HSTS off, no IPv6, another port and rate", () => {
     const other = renderNginxSite(cfgOf({ hsts: false, ipv6: false, servicePort: 9000, rateLimit: { perSecond: 3, burst: 7 }, maxBodyKiB: 600 }));
     expect(other).not.toContain("Strict-Transport-Security");
@@ -127,6 +138,7 @@ interface Answer {
   headers: http.IncomingHttpHeaders;
   rawHeaders: string[];
   body: string;
+  bytes: Buffer;
 }
 
 describe("the rendered site served by a real nginx in front of the real bus", () => {
@@ -139,9 +151,9 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
   beforeAll(async () => {
     dataDir = tempDir("data");
     const port = await freePort();
-    bus = await startBus({ port, dataDir, credentials: { user: "claude", pass: PASS }, log: () => {} });
+    bus = await startBus({ port, dataDir, credentials: { user: "claude", pass: PASS }, log: () => {}, files: { maxFileBytes: FILE_MIB * 1024 * 1024 } });
     // burst 30 covers the tests before the rate-limit one; refill is 1 request per second.
-    scratch = await scratchNginx(cfgOf({ servicePort: port, ipv6: false, rateLimit: { perSecond: 1, burst: 30 } }));
+    scratch = await scratchNginx(cfgOf({ servicePort: port, ipv6: false, rateLimit: { perSecond: 1, burst: 30 }, maxFileMiB: FILE_MIB }));
     ca = fs.readFileSync(scratch.caFile);
     await scratch.start();
   });
@@ -153,27 +165,33 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
   const request = (
     tls: boolean,
     pathname: string,
-    opts: { method?: string; auth?: string; body?: string | Buffer; type?: string; from?: string } = {},
+    opts: { method?: string; auth?: string; body?: string | Buffer; type?: string; from?: string; headers?: Record<string, string>; length?: number } = {},
   ): Promise<Answer> =>
     new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { Host: fqdn };
+      const headers: Record<string, string | number> = { Host: fqdn, ...opts.headers };
       if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString("base64")}`;
       if (opts.body !== undefined) {
         headers["Content-Type"] = opts.type ?? "application/json";
         headers["Content-Length"] = Buffer.byteLength(opts.body);
       }
+      // `length` without a body: the headers announce it, and the client waits for the answer without sending it.
+      if (opts.length !== undefined) headers["Content-Length"] = opts.length;
       const common = { host: "127.0.0.1", localAddress: opts.from, path: pathname, method: opts.method ?? "GET", headers };
       const req = tls
         ? https.request({ ...common, port: scratch.https, ca, servername: fqdn, agent: false })
         : http.request({ ...common, port: scratch.http, agent: false });
       req.on("response", (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body }));
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const bytes = Buffer.concat(chunks);
+          resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: bytes.toString("utf8"), bytes });
+          if (opts.length !== undefined) req.destroy();
+        });
       });
       req.on("error", reject);
-      req.end(opts.body);
+      if (opts.length !== undefined) req.flushHeaders();
+      else req.end(opts.body);
     });
   const auth = `claude:${PASS}`;
   const headerCount = (a: Answer, name: string) => a.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === name).length;
@@ -226,6 +244,27 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     const tooBig = await request(true, "/post", { method: "POST", auth, body: Buffer.alloc(530 * 1024, 0x20) });
     expect(tooBig.status).toBe(413);
     expect(JSON.parse(tooBig.body)).toEqual({ error: HTTP_ERRORS.tooLarge.text });
+  });
+
+  it("streams a large upload through to the service and a ranged download back; a file over the limit gets the service's 413, a bigger one nginx's", async () => {
+    const from = "127.0.0.10";
+    const bytes = randomBytes(40 * 1024 * 1024);
+    const sha = createHash("sha256").update(bytes).digest("hex");
+    const up = await request(true, "/files?name=big.bin", { method: "POST", auth, from, body: bytes, type: "application/octet-stream" });
+    expect([up.status, JSON.parse(up.body)]).toEqual([201, { sha256: sha, size: bytes.length, name: "big.bin" }]);
+    expect(fs.readFileSync(path.join(dataDir, "files", sha)).equals(bytes)).toBe(true);
+
+    const part = await request(true, `/files/${sha}`, { auth, from, headers: { Range: "bytes=1000000-2999999", "If-Range": `"${sha}"` } });
+    expect([part.status, part.headers["content-range"], part.headers["content-length"]]).toEqual([206, `bytes 1000000-2999999/${bytes.length}`, "2000000"]);
+    expect(part.bytes.equals(bytes.subarray(1_000_000, 3_000_000))).toBe(true);
+    const whole = await request(true, `/files/${sha}`, { auth, from });
+    expect([whole.status, createHash("sha256").update(whole.bytes).digest("hex")]).toEqual([200, sha]);
+
+    const mib = 1024 * 1024;
+    const overService = await request(true, "/files?name=over", { method: "POST", auth, from, length: FILE_MIB * mib + mib / 2 });
+    expect([overService.status, JSON.parse(overService.body)]).toEqual([413, { error: `the file is larger than the largest this bus takes: ${FILE_MIB * mib} bytes (${FILE_MIB} MiB)` }]);
+    const overNginx = await request(true, "/files?name=over", { method: "POST", auth, from, length: (FILE_MIB + 2) * mib });
+    expect([overNginx.status, JSON.parse(overNginx.body)]).toEqual([413, { error: HTTP_ERRORS.tooLarge.text }]);
   });
 
   it("reuses its connections to the service: requests through nginx open only as many as run at once", async () => {

@@ -1,8 +1,10 @@
 /**
  * docs/API.md's curl lines work, and the README's summary of them: each ```sh block, verbatim, against the
- * real bus, with the env file sourced as the documents say (ids 41-43 exist, ME has unread messages, LAST=0).
+ * real bus, with the env file sourced as the documents say (ids 41-43 exist, ME has unread messages, LAST=0),
+ * in a directory that holds the files the examples send (build.zip, dataset.tar).
  */
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { startBus, TestBus } from "../support/bus";
@@ -25,11 +27,13 @@ beforeAll(async () => {
   for (let i = 1; i <= 45; i++) await postJson(bus.url, "/post", { from: "ccwhitebee", to: i % 2 ? "doc-reader" : "any", body: `message ${i}`, tags: ["build"] });
   envFile = path.join(tempDir("home"), "claude-bus.env");
   fs.writeFileSync(envFile, `BUS_USER=${USER}\nBUS_PASS=${PASS}\nBUS_URL=${bus.url}\n`, { mode: 0o600 });
+  fs.writeFileSync(path.join(path.dirname(envFile), "build.zip"), randomBytes(200_000));
+  fs.writeFileSync(path.join(path.dirname(envFile), "dataset.tar"), randomBytes(2_500_000));
 });
 afterAll(() => bus.close());
 
 it("has curl examples for every route", () => {
-  for (const route of ["/health", "/post", "/messages", "/ack/", "/ack\"", "/machines", "wait=", "thread=", "Idempotency-Key", "/invites", "/enroll"]) {
+  for (const route of ["/health", "/post", "/messages", "/ack/", "/ack\"", "/machines", "wait=", "thread=", "Idempotency-Key", "/invites", "/enroll", "/files?name=", "-X PUT", "Content-Range", "/files/$SHA", "-C -"]) {
     expect([route, blocks.some((b) => b.includes(route))]).toEqual([route, true]);
   }
 });
@@ -37,7 +41,7 @@ it("has curl examples for every route", () => {
 /** bash with the bus in this same process: asynchronously, so the bus can answer. */
 const bash = (script: string) =>
   new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-    execFile("bash", ["-c", script], { env: { PATH: process.env.PATH, HOME: path.dirname(envFile) }, timeout: 20_000 }, (error, stdout, stderr) =>
+    execFile("bash", ["-c", script], { env: { PATH: process.env.PATH, HOME: path.dirname(envFile) }, cwd: path.dirname(envFile), timeout: 20_000 }, (error, stdout, stderr) =>
       resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });

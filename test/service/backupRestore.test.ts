@@ -36,7 +36,7 @@ describe("backup and restore", () => {
     expect(backup.status).toBe(200);
     expect(backup.type).toMatch(/^application\/gzip/);
     const entries = readTar(zlib.gunzipSync(backup.bytes));
-    expect(entries.map((e) => e.name)).toEqual(["bus.jsonl", "acks.jsonl", "presence.json", "machines.jsonl"]);
+    expect(entries.map((e) => e.name)).toEqual(["bus.jsonl", "acks.jsonl", "presence.json", "machines.jsonl", "files.jsonl"]);
     // Whole lines only, ids in sequence: a copy of one instant, however many posts raced it.
     const lines = entries[0].data.toString().split("\n");
     expect(lines.pop()).toBe("");
@@ -44,7 +44,7 @@ describe("backup and restore", () => {
     // tar itself reads it.
     const file = path.join(tempDir("backup"), "backup.tar.gz");
     fs.writeFileSync(file, backup.bytes);
-    expect(execFileSync("tar", ["tzf", file], { encoding: "utf8" }).trim().split("\n")).toEqual(["bus.jsonl", "acks.jsonl", "presence.json", "machines.jsonl"]);
+    expect(execFileSync("tar", ["tzf", file], { encoding: "utf8" }).trim().split("\n")).toEqual(["bus.jsonl", "acks.jsonl", "presence.json", "machines.jsonl", "files.jsonl"]);
 
     const target = tempDir("restored");
     expect(await restoreBackup(backup.bytes, target, { force: false })).toBe(lines.length);

@@ -110,3 +110,39 @@ it("a connection that never sends a byte is closed", async () => {
   const { text, closed } = await exchange("", 5_000);
   expect({ text, closed }).toEqual({ text: "", closed: true });
 });
+
+describe("Expect: 100-continue", () => {
+  /** Sends the headers, waits for the first answer, and sends the body only after a 100 Continue. */
+  function expecting(headers: string, body: string): Promise<{ first: string; final: string }> {
+    const { hostname, port } = new URL(bus.url);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname, () => socket.write(headers));
+      let text = "";
+      let first: string | undefined;
+      socket.on("data", (d: Buffer) => {
+        text += d.toString();
+        if (first === undefined && text.includes("\r\n\r\n")) {
+          first = text.slice(0, 12);
+          if (first === "HTTP/1.1 100") {
+            text = text.slice(text.indexOf("\r\n\r\n") + 4);
+            socket.write(body);
+          }
+        }
+        if (first !== undefined && text.startsWith("HTTP/1.1 ") && !text.startsWith("HTTP/1.1 100") && /\r\n\r\n[\s\S]*\n$/.test(text)) {
+          socket.destroy();
+          resolve({ first, final: text.slice(0, 12) });
+        }
+      });
+      socket.on("error", reject);
+    });
+  }
+  const body = JSON.stringify({ from: "patient", body: "asked for" });
+  const post = (auth: string, length = Buffer.byteLength(body)) =>
+    `POST /post HTTP/1.1\r\nHost: bus\r\n${auth}Content-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;
+
+  it("asks for the body once the route wants it, and never for a request refused on its headers", async () => {
+    expect(await expecting(post(AUTH), body)).toEqual({ first: "HTTP/1.1 100", final: "HTTP/1.1 201" });
+    expect(await expecting(post(`Authorization: ${basicAuth(USER, "wrong-password-0000000000000")}\r\n`), body)).toEqual({ first: "HTTP/1.1 401", final: "HTTP/1.1 401" });
+    expect(await expecting(post(AUTH, 600 * 1024), body)).toEqual({ first: "HTTP/1.1 413", final: "HTTP/1.1 413" });
+  });
+});

@@ -1,4 +1,5 @@
 import { execFileSync } from "child_process";
+import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { startBus, TestBus } from "../support/bus";
@@ -97,6 +98,49 @@ describe("disk full or unwritable data dir", () => {
       await bus.close();
     }
     expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+  });
+
+  test("a full disk answers uploads 503, keeps every stored file and partial upload as it was, and takes them again when space returns", async () => {
+    const dir = tempDir();
+    mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", dir);
+    mounts.push(dir);
+    const MiB = 1024 * 1024;
+    const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+    const bus = await startBus({ dataDir: path.join(dir, "data"), files: { quotaBytes: 100 * MiB } });
+    try {
+      const upload = (bytes: Buffer) => request(bus.url, "/files?name=f", { method: "POST", body: bytes });
+      const put = (bytes: Buffer, from: number, to: number) =>
+        request(bus.url, `/files/${sha256(bytes)}?name=p`, { method: "PUT", body: bytes.subarray(from, to), headers: { "Content-Range": `bytes ${from}-${to - 1}/${bytes.length}` } });
+      const stored = randomBytes(MiB);
+      expect((await upload(stored)).status).toBe(201);
+      const resumable = randomBytes(MiB);
+      expect((await put(resumable, 0, 256 * 1024)).status).toBe(202);
+      const partialFile = path.join(bus.dataDir, "files", ".partial", `${sha256(resumable)}.~team`);
+      const catalog = fs.readFileSync(path.join(bus.dataDir, "files.jsonl"), "utf8");
+
+      const filler = path.join(dir, "filler");
+      const fd = fs.openSync(filler, "w");
+      expect(() => {
+        for (;;) fs.writeSync(fd, Buffer.alloc(64 * 1024, 0x78));
+      }).toThrow(/ENOSPC/);
+      fs.closeSync(fd);
+
+      const refused = await upload(randomBytes(MiB));
+      expect([refused.status, refused.json]).toEqual([503, { error: "storage unavailable, nothing was stored: the disk is full (ENOSPC)" }]);
+      const part = await put(resumable, 256 * 1024, MiB);
+      expect([part.status, part.headers["upload-offset"]]).toEqual([503, String(256 * 1024)]);
+      expect(fs.statSync(partialFile).size).toBe(256 * 1024);
+      expect(fs.readFileSync(path.join(bus.dataDir, "files.jsonl"), "utf8")).toBe(catalog);
+      expect(fs.readdirSync(path.join(bus.dataDir, "files", ".upload"))).toEqual([]);
+      expect(sha256((await request(bus.url, `/files/${sha256(stored)}`)).bytes)).toBe(sha256(stored));
+
+      fs.unlinkSync(filler);
+      expect((await put(resumable, 256 * 1024, MiB)).status).toBe(201);
+      expect(sha256((await request(bus.url, `/files/${sha256(resumable)}`)).bytes)).toBe(sha256(resumable));
+      expect((await upload(randomBytes(MiB))).status).toBe(201);
+    } finally {
+      await bus.close();
+    }
   });
 
   /** A data dir with a torn last line, on a read-only view of it: the start can neither save nor cut it. */

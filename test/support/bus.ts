@@ -29,6 +29,7 @@ export interface TestBusOptions {
   timeouts?: BusOptions["timeouts"];
   retention?: BusOptions["retention"];
   teamCredential?: BusOptions["teamCredential"];
+  files?: BusOptions["files"];
 }
 
 /** The real bus on 127.0.0.1, port 0, with a fresh (or given) data dir. */
@@ -49,6 +50,7 @@ export async function startBus(opts: TestBusOptions = {}): Promise<TestBus> {
     timeouts: opts.timeouts,
     retention: opts.retention,
     teamCredential: opts.teamCredential,
+    files: opts.files,
   });
   return { ...bus, dataDir, user, pass, credentialsFile, logs };
 }

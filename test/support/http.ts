@@ -8,6 +8,8 @@ export interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
+  /** The body as it came (a file's bytes). */
+  bytes: Buffer;
   /** The body parsed as JSON; undefined when it is not JSON. */
   json: any; // answers of any shape: each test asserts the fields it needs
 }
@@ -34,14 +36,15 @@ export function request(baseUrl: string, pathAndQuery: string, opts: RequestOpti
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
+        const bytes = Buffer.concat(chunks);
+        const text = bytes.toString("utf8");
         let json: unknown;
         try {
           json = JSON.parse(text);
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode!, headers: res.headers, text, json });
+        resolve({ status: res.statusCode!, headers: res.headers, text, bytes, json });
       });
       res.on("error", reject);
     });

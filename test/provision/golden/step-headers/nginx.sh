@@ -95,6 +95,25 @@ server {
         # nginx adds it for every answer; the service's copy would make it appear twice.
         proxy_hide_header X-Robots-Tag;
     }
+
+    location /files {
+        # Files: bodies up to the largest file (and a little more, so the service's own 413 names the limit),
+        # streamed to the service as they arrive and back as it sends them, never spooled to nginx's disk.
+        client_max_body_size 101m;
+        proxy_request_buffering off;
+        proxy_buffering off;
+        proxy_pass http://claude_bus_claude_bus_example_com_service;
+        proxy_http_version 1.1;
+        # Longer than the longest long-poll (wait=60): nginx never cuts a waiting request short.
+        proxy_read_timeout 75s;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto https;
+        # nginx adds it for every answer; the service's copy would make it appear twice.
+        proxy_hide_header X-Robots-Tag;
+    }
 }
 CLAUDE_BUS_EOF
 readonly SITE

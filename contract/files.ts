@@ -1,0 +1,39 @@
+/**
+ * Files that travel with messages (docs/API.md "Files"): how a file is named by its content and by its
+ * sender, and what the upload routes answer. A stored file is named by the sha256 of its bytes, so the
+ * same content is stored once whoever uploads it.
+ */
+import { z } from "zod";
+import { MAX_FILE_NAME_BYTES } from "./defaults";
+import { unicodeText } from "./text";
+
+export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
+export const Sha256 = z.string().regex(SHA256_PATTERN, "must be a sha256: 64 lowercase hex digits");
+
+// Control characters (C0, DEL, C1) and the path separators of every system a client runs on.
+const UNSAFE_IN_NAME = /[\u0000-\u001f\u007f-\u009f/\\]/;
+
+/** A file's name as its sender gave it: one safe path component, so a client can save it under that name. */
+export const FileName = unicodeText
+  .min(1, "must not be empty")
+  .refine((name) => Buffer.byteLength(name, "utf8") <= MAX_FILE_NAME_BYTES, `must be at most ${MAX_FILE_NAME_BYTES} bytes of UTF-8`)
+  .refine((name) => !UNSAFE_IN_NAME.test(name), "must be a file name: no '/', '\\' or control characters")
+  .refine((name) => name !== "." && name !== "..", 'must be a file name, not "." or ".."');
+
+/** The header that says how many bytes of an upload the bus holds (HEAD, GET and PUT /files/<sha256>). */
+export const UPLOAD_OFFSET_HEADER = "Upload-Offset";
+
+/** POST /files and PUT /files/<sha256>: the file's name, in the query. */
+export const UploadQuerySchema = z.strictObject({
+  name: z.string({ error: (issue) => (issue.input === undefined ? "is required: the file's name (?name=report.pdf)" : "must be given once") }).pipe(FileName),
+});
+/** GET /files/<sha256>: the name to save it under (default: the name it was uploaded with). */
+export const DownloadQuerySchema = z.strictObject({ name: FileName.optional() });
+
+/** A whole stored file: the answer to an upload that completed (201 when new, 200 when those bytes were stored already). */
+export const StoredFileSchema = z.object({ sha256: Sha256, size: z.number().int(), name: z.string() });
+export type StoredFile = z.infer<typeof StoredFileSchema>;
+
+/** A part of a resumable upload was stored: `offset` bytes of `size` are on the bus; send the rest from `offset`. */
+export const UploadProgressSchema = z.object({ sha256: Sha256, offset: z.number().int(), size: z.number().int() });
+export type UploadProgress = z.infer<typeof UploadProgressSchema>;

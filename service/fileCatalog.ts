@@ -1,0 +1,186 @@
+/**
+ * What the bus knows of its files, kept as events in files.jsonl in the data dir: each upload (new bytes
+ * or a repeat of stored ones) as `stored`, with its size, name, time and uploader, and each deletion as
+ * `deleted`. An upload's event is fsynced before its answer; a deletion's is written after the file is
+ * gone (a full disk must not stop a deletion that frees it). A deleted file is remembered for one age
+ * limit (GET answers 410 meanwhile, then 404): at most as many as were stored at once. Which messages
+ * attach a file is learned from the message store (its replay, then each post), not kept here.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { z } from "zod";
+import { Sha256 } from "../contract/files";
+import { AppendLog, PendingTail } from "./appendLog";
+import { writeFileDurably } from "./durableFile";
+import { jsonLine, readLines } from "./jsonl";
+import type { Log } from "./log";
+
+export const FILES_FILE = "files.jsonl";
+
+/** Who uploaded a file: a machine's name, or this for the team credential (a name never holds '~'). */
+export const TEAM_UPLOADER = "~team";
+const Uploader = z.string().regex(/^(?:~team|[A-Za-z0-9._@-]{1,64})$/);
+const Time = z.number().int().nonnegative();
+
+const EventSchema = z.discriminatedUnion("event", [
+  z.strictObject({ event: z.literal("stored"), sha256: Sha256, size: z.number().int().nonnegative(), name: z.string(), by: Uploader, time: Time }),
+  z.strictObject({ event: z.literal("deleted"), sha256: Sha256, time: Time }),
+]);
+export type FileEvent = z.infer<typeof EventSchema>;
+
+/** A stored file: its size, the name of its last upload, when that was, and each uploader's last upload. */
+export interface FileRecord {
+  sha256: string;
+  size: number;
+  name: string;
+  uploaded: number;
+  by: Map<string, number>;
+}
+
+export class FileCatalog {
+  private readonly records = new Map<string, FileRecord>();
+  /** Deleted files by sha256: when. */
+  private readonly deleted = new Map<string, number>();
+  /** Per sha256, the newest message that attaches it (ms). */
+  private readonly attachedAt = new Map<string, number>();
+  private storedBytes = 0;
+  private log!: AppendLog;
+
+  private constructor(private readonly file: string) {}
+
+  /**
+   * Replays files.jsonl. A line torn by a crash (never answered) is cut off; a damaged whole line is
+   * logged and skipped (the file it named is then an orphan, removed at start like any unrecorded one).
+   * The log is rewritten as the state it adds up to once that is much shorter.
+   */
+  static async open(dataDir: string, log: Log): Promise<FileCatalog> {
+    const catalog = new FileCatalog(path.join(dataDir, FILES_FILE));
+    let read = { completeLength: 0, tail: null as { lineNo: number; bytes: Buffer } | null };
+    let lines = 0;
+    if (fs.existsSync(catalog.file)) {
+      read = readLines(catalog.file, (text, _offset, _length, lineNo) => {
+        lines++;
+        const event = parseEvent(text);
+        if (event) catalog.apply(event);
+        else log({ level: "error", msg: "damaged line skipped", file: FILES_FILE, line: lineNo });
+      });
+    }
+    if (read.tail) log({ level: "warn", msg: "torn last line dropped", file: FILES_FILE, line: read.tail.lineNo, bytes: read.tail.bytes.length });
+    let length = read.completeLength;
+    const needed = catalog.stateEvents().length;
+    if (lines > 2 * needed + 64) {
+      try {
+        const text = catalog.snapshot();
+        await writeFileDurably(catalog.file, text);
+        length = Buffer.byteLength(text);
+      } catch (error) {
+        log({ level: "warn", msg: `${FILES_FILE} not compacted`, error: (error as Error).message });
+      }
+    }
+    // A torn tail is cut off before the first write.
+    const cutTail: PendingTail | null = read.tail ? async () => undefined : null;
+    catalog.log = new AppendLog(catalog.file, length, cutTail);
+    return catalog;
+  }
+
+  get(sha256: string): FileRecord | undefined {
+    return this.records.get(sha256);
+  }
+
+  all(): IterableIterator<FileRecord> {
+    return this.records.values();
+  }
+
+  get count(): number {
+    return this.records.size;
+  }
+
+  /** Bytes of every stored file. */
+  get bytes(): number {
+    return this.storedBytes;
+  }
+
+  /** Whether a file the bus no longer holds was known: deleted within the age limit, or attached to a message. */
+  isGone(sha256: string): boolean {
+    return !this.records.has(sha256) && (this.deleted.has(sha256) || this.attachedAt.has(sha256));
+  }
+
+  /** A message posted at `time` attaches these files. */
+  attached(hashes: readonly string[], time: number): void {
+    for (const sha256 of hashes) if ((this.attachedAt.get(sha256) ?? -Infinity) < time) this.attachedAt.set(sha256, time);
+  }
+
+  /** When the newest message that attaches this file was posted, if any does. */
+  lastAttached(sha256: string): number | undefined {
+    return this.attachedAt.get(sha256);
+  }
+
+  /** Records an upload (new bytes, or a repeat of stored ones) once its event is on disk. */
+  async stored(event: Omit<Extract<FileEvent, { event: "stored" }>, "event">): Promise<FileRecord> {
+    const line: FileEvent = { event: "stored", ...event };
+    return this.log.append(
+      () => jsonLine(line),
+      () => this.apply(line)!,
+    );
+  }
+
+  /** Forgets a file whose bytes were removed; the event is written after, and a failure to write it only logged (the next start finds the file missing and forgets it again). */
+  async removed(sha256: string, time: number, log: Log): Promise<void> {
+    const line: FileEvent = { event: "deleted", sha256, time };
+    this.apply(line);
+    await this.log.append(() => jsonLine(line), () => undefined).catch((error: Error) => log({ level: "warn", msg: "file deletion not recorded", sha256, error: error.message }));
+  }
+
+  /** Forgets deletions older than `cutoff` (ms): GET then answers 404 instead of 410. */
+  forgetDeletedBefore(cutoff: number): void {
+    for (const [sha256, time] of this.deleted) if (time < cutoff) this.deleted.delete(sha256);
+  }
+
+  /** files.jsonl as the events the current state needs (what a backup holds, and compaction writes). */
+  snapshot(): string {
+    return this.stateEvents().map((event) => JSON.stringify(event) + "\n").join("");
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
+  }
+
+  private stateEvents(): FileEvent[] {
+    const events: FileEvent[] = [];
+    for (const r of this.records.values()) {
+      const uploads = [...r.by].sort(([, a], [, b]) => a - b);
+      for (const [by, time] of uploads) events.push({ event: "stored", sha256: r.sha256, size: r.size, name: r.name, by, time });
+    }
+    for (const [sha256, time] of this.deleted) events.push({ event: "deleted", sha256, time });
+    return events;
+  }
+
+  /** One event's effect on the state: the same in replay and when it is first written. */
+  private apply(event: FileEvent): FileRecord | undefined {
+    if (event.event === "deleted") {
+      this.storedBytes -= this.records.get(event.sha256)?.size ?? 0;
+      this.records.delete(event.sha256);
+      this.deleted.set(event.sha256, event.time);
+      return undefined;
+    }
+    this.deleted.delete(event.sha256);
+    let record = this.records.get(event.sha256);
+    if (!record) {
+      this.records.set(event.sha256, (record = { sha256: event.sha256, size: event.size, name: event.name, uploaded: event.time, by: new Map() }));
+      this.storedBytes += event.size;
+    }
+    record.name = event.name;
+    record.uploaded = Math.max(record.uploaded, event.time);
+    record.by.set(event.by, Math.max(record.by.get(event.by) ?? 0, event.time));
+    return record;
+  }
+}
+
+function parseEvent(text: string): FileEvent | null {
+  try {
+    const parsed = EventSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}

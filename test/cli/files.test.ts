@@ -1,0 +1,197 @@
+/**
+ * Files travel with messages, through the CLI as users run it: `post --attach` on one machine and `fetch`
+ * on another, each with its own enrolled credential and HOME, against a real bus; what fetch refuses (an
+ * existing file, bytes that are not the file), and an upload broken off by kill -9 of the bus, resumed.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { createBusClient, enroll, Message } from "../../client/index";
+import { spawnBus } from "../support/bus";
+import { startCuttingProxy } from "../support/cuttingProxy";
+import { request } from "../support/http";
+import { waitFor } from "../support/waitFor";
+import { buildCli, runCli, startServedBus, startTestBus, tempDir, writeHomeEnv } from "./harness";
+
+const MiB = 1024 * 1024;
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+let cli: string;
+beforeAll(async () => {
+  cli = await buildCli();
+});
+
+interface Machine {
+  name: string;
+  home: string;
+  user: string;
+  pass: string;
+}
+
+/** A machine enrolled by invite, with its credential in its own HOME's env file, as bootstrap leaves it. */
+async function machine(bus: { url: string; user: string; pass: string }, name: string, url = bus.url): Promise<Machine> {
+  const { code } = await createBusClient(bus).invite(name);
+  const { user, pass } = await enroll({ url: bus.url, code });
+  const home = tempDir(`home-${name}`);
+  await writeHomeEnv(home, `BUS_USER=${user}\nBUS_PASS=${pass}\nBUS_URL=${url}\nBUS_ME=${name}\n`);
+  return { name, home, user, pass };
+}
+
+const postedId = (stdout: string) => /^posted #(\d+) /.exec(stdout)?.[1] ?? "";
+
+describe("post --attach and fetch, between two machines", () => {
+  let bus: Awaited<ReturnType<typeof startTestBus>>;
+  let alpha: Machine;
+  let bravo: Machine;
+  let build: Buffer;
+  let id: string;
+
+  beforeAll(async () => {
+    bus = await startTestBus();
+    [alpha, bravo] = [await machine(bus, "alpha"), await machine(bus, "bravo")];
+    build = randomBytes(3 * MiB + 17);
+    await fs.writeFile(path.join(alpha.home, "build.zip"), build);
+    await fs.writeFile(path.join(alpha.home, "notes.txt"), "the build log\n");
+    const posted = await runCli(cli, ["post", "--to", "bravo", "--attach", "build.zip", "--attach", "notes.txt", "see attached"], { home: alpha.home });
+    expect(posted).toMatchObject({ code: 0, stderr: "" });
+    id = postedId(posted.stdout);
+    expect(posted.stdout).toBe(`posted #${id} from alpha to bravo (2 files attached: "build.zip" (3.0 MiB), "notes.txt" (14 B); save them with: claude-bus fetch ${id})\n`);
+  });
+  afterAll(async () => {
+    await bus.close();
+  });
+
+  it("the message names each file's sha256, name and size; bravo's inbox says how to fetch them", async () => {
+    const message = (await createBusClient(bus).messages({ from: "alpha" })).find((m) => m.id === id) as Message;
+    expect(message.attachments).toEqual([
+      { sha256: sha256(build), name: "build.zip", size: build.length },
+      { sha256: sha256(Buffer.from("the build log\n")), name: "notes.txt", size: 14 },
+    ]);
+    const inbox = await runCli(cli, ["inbox", "--no-ack"], { home: bravo.home });
+    expect(inbox.stdout).toMatch(new RegExp(`alpha: see attached \\(2 files attached: .*; save them with: claude-bus fetch ${id}\\)\\n$`));
+  });
+
+  it("fetch on the other machine saves every file, its sha256 checked, and says where each went", async () => {
+    const out = path.join(bravo.home, "downloads");
+    const fetched = await runCli(cli, ["fetch", id, "--out", "downloads"], { home: bravo.home });
+    expect(fetched).toEqual({
+      code: 0,
+      stdout: `saved "build.zip" (3.0 MiB) to ${out}/build.zip (sha256 checked)\nsaved "notes.txt" (14 B) to ${out}/notes.txt (sha256 checked)\n`,
+      stderr: "",
+    });
+    expect(sha256(await fs.readFile(path.join(out, "build.zip")))).toBe(sha256(build));
+    expect(await fs.readFile(path.join(out, "notes.txt"), "utf8")).toBe("the build log\n");
+    expect((await fs.readdir(out)).sort()).toEqual(["build.zip", "notes.txt"]);
+  });
+
+  it("never overwrites an existing file without --force, and downloads nothing then; with --force it replaces it", async () => {
+    const out = tempDir("out");
+    await fs.writeFile(path.join(out, "notes.txt"), "my own notes\n");
+    const refused = await runCli(cli, ["fetch", id, "--out", out], { home: bravo.home });
+    expect(refused).toEqual({ code: 1, stdout: "", stderr: `claude-bus fetch: ${out}/notes.txt exists; not overwritten (--force replaces it)\n` });
+    expect(await fs.readdir(out)).toEqual(["notes.txt"]);
+    expect(await fs.readFile(path.join(out, "notes.txt"), "utf8")).toBe("my own notes\n");
+
+    const forced = await runCli(cli, ["fetch", id, "--out", out, "--force"], { home: bravo.home });
+    expect(forced.code).toBe(0);
+    expect(await fs.readFile(path.join(out, "notes.txt"), "utf8")).toBe("the build log\n");
+  });
+
+  it("says clearly when there is nothing to fetch", async () => {
+    const plain = await createBusClient(bus).post({ from: "charlie", to: "bravo", body: "no files" });
+    const cases: Array<[string[], string]> = [
+      [["fetch", plain.id], `claude-bus fetch: message #${plain.id} has no attachments\n`],
+      [["fetch", "987654"], "claude-bus fetch: no message #987654 on the bus\n"],
+    ];
+    for (const [args, stderr] of cases) expect(await runCli(cli, args, { home: bravo.home })).toEqual({ code: 1, stdout: "", stderr });
+    const bad = await runCli(cli, ["fetch", "../x"], { home: bravo.home });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^claude-bus: fetch: "..\/x" is not a message id/);
+    const missing = await runCli(cli, ["post", "--attach", "nope.bin", "hi"], { home: alpha.home });
+    expect(missing).toEqual({ code: 1, stdout: "", stderr: "claude-bus post: nope.bin: no such file to attach\n" });
+  });
+});
+
+describe("fetch of bytes that are not the file", () => {
+  it("fails naming both hashes and leaves nothing in the directory", async () => {
+    const bus = await startTestBus();
+    try {
+      const [alpha, bravo] = [await machine(bus, "alpha"), await machine(bus, "bravo")];
+      const bytes = randomBytes(200_000);
+      await fs.writeFile(path.join(alpha.home, "data.bin"), bytes);
+      const id = postedId((await runCli(cli, ["post", "--to", "bravo", "--attach", "data.bin", "here"], { home: alpha.home })).stdout);
+      // The bus's copy changes under it (a disk error, or someone editing the data dir): same size, other bytes.
+      const tampered = Buffer.from(bytes);
+      tampered[1000] ^= 0xff;
+      await fs.writeFile(path.join(bus.dataDir, "files", sha256(bytes)), tampered);
+
+      const out = tempDir("out");
+      const fetched = await runCli(cli, ["fetch", id, "--out", out], { home: bravo.home });
+      expect(fetched).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `claude-bus fetch: data.bin: the bytes downloaded have sha256 ${sha256(tampered)}, not ${sha256(bytes)} as the message says; nothing was saved\n`,
+      });
+      expect(await fs.readdir(out)).toEqual([]);
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
+describe("an upload broken off by kill -9 of the bus", () => {
+  it("leaves nothing visible; post --attach asks where it ended, sends the rest, and the file arrives whole", async () => {
+    const served = await startServedBus(cli);
+    const port = new URL(served.url).port;
+    let restarted: Awaited<ReturnType<typeof spawnBus>> | undefined;
+    const bytes = randomBytes(8 * MiB);
+    const sha = sha256(bytes);
+    let offsetAfterRestart = -1;
+    let statusWhileBroken = 0;
+    const [alpha, bravo] = [await machine(served, "alpha"), await machine(served, "bravo")];
+    const proxy = await startCuttingProxy(served.url, {
+      method: "PUT",
+      bytes: 3 * MiB,
+      async onCut() {
+        const partial = path.join(served.dataDir, "files", ".partial", `${sha}.alpha`);
+        await waitFor("bytes of the upload on the bus's disk", async () => (await fs.stat(partial).catch(() => undefined))?.size);
+        process.kill(served.pid, "SIGKILL");
+        await waitFor("the bus to die", () => {
+          try {
+            process.kill(served.pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        });
+        restarted = await spawnBus(cli, ["serve", "--port", port, "--data", served.dataDir], { PATH: process.env.PATH, BUS_CREDENTIALS_FILE: served.credentialsFile });
+        const auth: [string, string] = [alpha.user, alpha.pass];
+        const head = await request(restarted.url, `/files/${sha}`, { method: "HEAD", auth });
+        statusWhileBroken = head.status;
+        offsetAfterRestart = Number(head.headers["upload-offset"]);
+      },
+    });
+    try {
+      await writeHomeEnv(alpha.home, `BUS_USER=${alpha.user}\nBUS_PASS=${alpha.pass}\nBUS_URL=${proxy.url}\nBUS_ME=alpha\n`);
+      await fs.writeFile(path.join(alpha.home, "big.bin"), bytes);
+      const posted = await runCli(cli, ["post", "--to", "bravo", "--attach", "big.bin", "after a crash"], { home: alpha.home });
+      expect(posted).toMatchObject({ code: 0, stderr: "" });
+      expect(proxy.cut()).toBe(true);
+      expect(statusWhileBroken).toBe(404);
+      expect(offsetAfterRestart).toBeGreaterThan(0);
+      const puts = proxy.heads.filter((h) => h.startsWith("PUT "));
+      expect(puts.length).toBeGreaterThanOrEqual(2);
+      expect(puts[0]).toMatch(new RegExp(`\\r\\ncontent-range: bytes 0-${bytes.length - 1}/${bytes.length}\\r\\n`, "i"));
+      expect(puts[1]).toMatch(new RegExp(`\\r\\ncontent-range: bytes ${offsetAfterRestart}-${bytes.length - 1}/${bytes.length}\\r\\n`, "i"));
+
+      const id = postedId(posted.stdout);
+      const out = tempDir("out");
+      expect((await runCli(cli, ["fetch", id, "--out", out], { home: bravo.home })).code).toBe(0);
+      expect(sha256(await fs.readFile(path.join(out, "big.bin")))).toBe(sha);
+    } finally {
+      await proxy.close();
+      await restarted?.stop();
+      await served.close();
+    }
+  });
+});
