@@ -2,7 +2,9 @@
  * `claude-bus watch`: each new message to me, printed as one line the moment it arrives. A long-poll
  * (GET /messages?wait=) from a cursor, the last id handled, which is saved after every message: after
  * a dropped connection, a bus restart or a restart of watch itself it goes on after that id, so no
- * message is lost and none is printed twice. `--exec CMD` runs CMD per message, one at a time.
+ * message is lost. Saved after the message is handled, never before: watch killed in between handles that
+ * one message again on its next start (at least once, as nothing can know whether a reader saw it).
+ * `--exec CMD` runs CMD per message, one at a time.
  */
 import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";

@@ -51,6 +51,7 @@ function startWatch(home: string, env: Record<string, string>, args: string[] = 
   return { child, lines, stderr: () => stderr };
 }
 
+const cursorFile = (home: string) => path.join(home, ".claude-bus", "watch-kilo.cursor");
 const stopped = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : (child.on("exit", resolve), child.kill("SIGKILL"))));
 const bodies = (lines: string[]) => lines.map((l) => /^\[[^\]]+\] #\d+ \S+ -> \S+(?: \[[^\]]*\])?(?: \(re #\d+\))?: (.*)$/.exec(l)?.[1] ?? `unparsed: ${l}`);
 
@@ -88,7 +89,9 @@ describe("watch", () => {
       await client.post({ from: "lima", to: "kilo", body: "five, after a dropped connection" });
       await waitFor("five", () => watcher.lines.length === 5, { timeoutMs: 40_000 });
 
-      // watch itself is killed and started again: it goes on after the last one it printed
+      // watch itself is killed, once it saved its cursor, and started again: it goes on after the last one it printed
+      const five = (await client.messages({ to: "kilo" })).at(-1)!.id;
+      await waitFor("five's id in the cursor file", async () => (await fs.readFile(cursorFile(home), "utf8")).trim() === five);
       await stopped(watcher.child);
       printed.push(...watcher.lines);
       await client.post({ from: "lima", to: "kilo", body: "six, while watch was down" });

@@ -224,6 +224,25 @@ describe("safe retries: Idempotency-Key", () => {
     expect([again.status, again.json.id]).toEqual([200, first.json.id]);
   });
 
+  it("replays within 24 hours of the first post and not after, counted from the stored time across a restart", async () => {
+    const old = await postJson(bus.url, "/post", { from: "a", body: "posted 25 h ago" }, { headers: { "Idempotency-Key": "k-old" } });
+    const young = await postJson(bus.url, "/post", { from: "a", body: "posted 23 h ago" }, { headers: { "Idempotency-Key": "k-young" } });
+    await bus.close();
+    const file = path.join(bus.dataDir, "bus.jsonl");
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
+    const lines = fs.readFileSync(file, "utf8").trimEnd().split("\n").map((line) => JSON.parse(line));
+    lines[0].ts = hoursAgo(25);
+    lines[1].ts = hoursAgo(23);
+    fs.writeFileSync(file, lines.map((line) => JSON.stringify(line) + "\n").join(""));
+    bus = await startBus({ dataDir: bus.dataDir });
+
+    const youngAgain = await postJson(bus.url, "/post", { from: "a", body: "posted 23 h ago" }, { headers: { "Idempotency-Key": "k-young" } });
+    expect([youngAgain.status, youngAgain.json.id]).toEqual([200, young.json.id]);
+    const oldAgain = await postJson(bus.url, "/post", { from: "a", body: "posted 25 h ago" }, { headers: { "Idempotency-Key": "k-old" } });
+    expect(oldAgain.status).toBe(201);
+    expect(oldAgain.json.id).not.toBe(old.json.id);
+  });
+
   it.each([[""], ["has space"], ["x".repeat(129)], ["ünï"]])("refuses the key %j with a 400", async (bad) => {
     const r = await postJson(bus.url, "/post", { from: "a", body: "x" }, { headers: { "Idempotency-Key": bad } });
     expect(r.status).toBe(400);
