@@ -90,6 +90,7 @@ describe("after a real bootstrap, in a real Claude Code session", () => {
     const client = createBusClient(bus);
     const extra = await post("an older note");
     let question: Message | undefined;
+    let notes: Message[] = [];
     const results: string[] = [];
     const model = await startScriptedModel((request, index): Turn => {
       if (index > 0) results.push(lastToolResult(request));
@@ -99,9 +100,9 @@ describe("after a real bootstrap, in a real Claude Code session", () => {
         case 1:
           return { tool: TOOL("wait"), input: { seconds: 60, from: "lima" } };
         case 2:
-          return { tool: TOOL("inbox"), input: {} };
+          return { tool: TOOL("inbox"), input: { limit: 1 } };
         case 3:
-          return { tool: TOOL("ack"), input: { ids: [extra.id] } };
+          return { tool: TOOL("ack"), input: { ids: [extra.id, notes[1].id] } };
         case 4:
           return { tool: TOOL("thread"), input: { id: question!.id } };
         case 5:
@@ -113,6 +114,8 @@ describe("after a real bootstrap, in a real Claude Code session", () => {
     // lima answers the question once it is on the bus
     const answered = (async () => {
       question = await waitFor("the question on the bus", async () => (await client.messages({ from: "kilo", to: "lima" })).find((m) => m.body === "is the build green?"), { timeoutMs: 90_000, everyMs: 100 });
+      // two notes from mike, which waiting for lima leaves unread: inbox reads one, ack the other
+      notes = [await client.post({ from: "mike", to: "kilo", body: "note one from mike" }), await client.post({ from: "mike", to: "kilo", body: "note two from mike" })];
       return client.post({ from: "lima", to: "kilo", body: "yes, green", reply_to: question.id });
     })();
     const session = startSession(h, model.url, ["--allowedTools", ALL_TOOLS]);
@@ -128,9 +131,13 @@ describe("after a real bootstrap, in a real Claude Code session", () => {
     expect(question).toMatchObject({ body: "is the build green?", tags: ["build"] });
     expect(results[1]).toContain(`<message id="${answer.id}"`);
     expect(results[1]).toContain("yes, green");
-    // the older note was delivered at session start and acked; inbox finds nothing left
-    expect(results[2]).toBe("no unread messages");
-    expect(results[3]).toBe(`already read: ${extra.id}`);
+    expect(results[1]).not.toContain("from mike");
+    // inbox shows (and acks) one of mike's notes; ack marks the other; the older note was acked at session start
+    expect(results[2]).toContain(`<message id="${notes[0].id}"`);
+    expect(results[2]).toContain("note one from mike");
+    expect(results[2]).toContain("(more unread: call inbox again)");
+    expect(results[2]).not.toContain("note two from mike");
+    expect(results[3]).toBe(`acked: ${notes[1].id}\nalready read: ${extra.id}`);
     expect(results[4]).toMatch(/is the build green\?[\s\S]*yes, green/);
     expect(results[5]).toMatch(/^kilo: last seen .*\nlima: last seen /m);
     expect(await unreadBy("kilo")).toEqual([]);
