@@ -26,6 +26,7 @@ import { SUITE } from "./lab/rootfs";
 import { MachineSnapshot, snapshotMachine } from "./lab/snapshot";
 import { onTeardown, runTeardown } from "./lab/teardown";
 import { createLabVolume, LAB_VOLUME_DEVICE, LabVolume } from "./lab/volume";
+import { buildCli } from "../cli/harness";
 import * as seed from "./seedSnippets";
 
 const log = (l: string) => process.stdout.write(`[host] ${l}\n`);
@@ -310,6 +311,23 @@ describe("provisioned throwaway host", () => {
       `600 ${SERVICE_USER} ${build.length}\n600 ${SERVICE_USER} ${notes.length}\n`,
     );
     expect(await onHost(`ls -A ${DATA_DIR}/files/.partial ${DATA_DIR}/files/.upload | grep -v ':$' | grep . || echo none`)).toBe("none\n");
+
+    // The same as the README shows it, through the same nginx: `claude-bus post --attach` on one machine
+    // (its resumable PUTs, Expect: 100-continue), `claude-bus fetch ID` on the other.
+    const cli = await buildCli();
+    const claudeBus = (me: string, args: string[]) =>
+      runOk(process.execPath, ["--require", join(__dirname, "lab", "resolveLabName.cjs"), "--", cli, ...args, "--me", me], {
+        cwd: home,
+        env: { HOME: home, PATH: "/usr/local/bin:/usr/bin:/bin", NODE_EXTRA_CA_CERTS: lab.issuerChainFile, LAB_FQDN: cfg.fqdn },
+      });
+    const report = randomBytes(20 * MiB);
+    writeFileSync(join(home, "report.tar"), report);
+    const sent = await claudeBus("ccmidm1mac", ["post", "--to", "ccwhitebee", "--attach", "report.tar", "--json", "the report"]);
+    const message = JSON.parse(sent.stdout);
+    expect(message.attachments).toEqual([{ sha256: sha256(report), name: "report.tar", size: report.length }]);
+    const fetched = await claudeBus("ccwhitebee", ["fetch", message.id, "--out", "inbox"]);
+    expect(fetched.stdout).toContain(`to ${join(home, "inbox", "report.tar")} (sha256 checked)`);
+    expect(sha256(readFileSync(join(home, "inbox", "report.tar")))).toBe(sha256(report));
   });
 
   it("moves house: a backup over HTTPS while the bus runs, restore over SSH, and an import of a team-page bus.jsonl", async () => {
