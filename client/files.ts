@@ -147,7 +147,7 @@ export function safeFileName(name: string): string {
 /** A file of `dir` that would be replaced: only with `force`. */
 export class FileExistsError extends Error {
   constructor(readonly file: string) {
-    super(`${file} exists; not overwritten (--force replaces it)`);
+    super(`${file} exists; not overwritten (force replaces it: --force, or the fetch tool's force)`);
     this.name = "FileExistsError";
   }
 }

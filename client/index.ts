@@ -249,15 +249,18 @@ export async function thread(client: BusClient, threadId: string): Promise<Messa
 export async function uploadAttachments(
   client: BusClient,
   files: string[],
-  onProgress?: (file: string) => OnProgress | undefined,
+  options: { onProgress?: (file: string) => OnProgress | undefined; credentialFile?: string } = {},
 ): Promise<Array<{ sha256: string; name: string }> | undefined> {
+  // The credential never goes on the bus: not even when an agent, talked into it, names its file.
+  const credential = options.credentialFile && (await fs.promises.realpath(options.credentialFile).catch(() => undefined));
   for (const file of files) {
     const stat = await fs.promises.stat(file).catch(() => undefined);
     if (!stat?.isFile()) throw new Error(`${file}: no such file to attach`);
+    if (credential && (await fs.promises.realpath(file)) === credential) throw new Error(`${file} holds the bus credential: it is never attached`);
   }
   const attachments: Array<{ sha256: string; name: string }> = [];
   for (const file of files) {
-    const { sha256, name } = await client.upload(file, { onProgress: onProgress?.(file) });
+    const { sha256, name } = await client.upload(file, { onProgress: options.onProgress?.(file) });
     attachments.push({ sha256, name });
   }
   return attachments.length > 0 ? attachments : undefined;

@@ -219,13 +219,14 @@ export class FileStore {
     if (part.start !== offset) throw new HttpError("conflict", `this upload holds ${offset} bytes: send the file from byte ${offset}`);
     if (!existing) this.checkCount();
     this.checkQuota(declared);
-    await this.ensureDirs();
+    // Claimed before the first await: a second request for this upload then meets `busy` and gets its 409.
     const partial = existing ?? { sha256, uploader, size: 0, touched: Date.now(), busy: false };
     this.partials.set(key, partial);
     partial.busy = true;
     const file = path.join(this.dir, PARTIAL_DIR, key);
     let hash: string | undefined;
     try {
+      await this.ensureDirs();
       const handle = await fsp.open(file, constants.O_WRONLY | constants.O_CREAT, 0o600).catch((error) => Promise.reject(new StorageError(file, error)));
       try {
         accept();
@@ -254,12 +255,13 @@ export class FileStore {
       } finally {
         await handle.close();
         partial.touched = Date.now();
-        partial.busy = false;
       }
     } catch (error) {
+      partial.busy = false;
       if (partial.size === 0) await this.dropPartial(key);
       throw error;
     }
+    partial.busy = false;
     if (partial.size < part.total) return { progress: { sha256, offset: partial.size, size: part.total } };
     return this.finishPartial(key, file, hash, part.total, name);
   }

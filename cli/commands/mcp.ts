@@ -78,7 +78,7 @@ export function busTools(flags: ConfigFlags, io: Io) {
       },
       async run({ to, body, tags, reply_to, attach }) {
         const { cfg, client } = await connect();
-        const attachments = await uploadAttachments(client, (attach ?? []).map((file) => path.resolve(file)));
+        const attachments = await uploadAttachments(client, (attach ?? []).map((file) => path.resolve(file)), { credentialFile: cfg.envFile });
         const m = await client.post({ from: cfg.me, to, body, tags, reply_to, attachments });
         const files = m.attachments ? `, with ${m.attachments.map(describeAttachment).join(", ")}` : "";
         return text(`posted #${m.id} from ${m.from} to ${m.to} (thread #${m.thread})${files}`);

@@ -88,7 +88,7 @@ describe("post --attach and fetch, between two machines", () => {
     const out = tempDir("out");
     await fs.writeFile(path.join(out, "notes.txt"), "my own notes\n");
     const refused = await runCli(cli, ["fetch", id, "--out", out], { home: bravo.home });
-    expect(refused).toEqual({ code: 1, stdout: "", stderr: `claude-bus fetch: ${out}/notes.txt exists; not overwritten (--force replaces it)\n` });
+    expect(refused).toEqual({ code: 1, stdout: "", stderr: `claude-bus fetch: ${out}/notes.txt exists; not overwritten (force replaces it: --force, or the fetch tool's force)\n` });
     expect(await fs.readdir(out)).toEqual(["notes.txt"]);
     expect(await fs.readFile(path.join(out, "notes.txt"), "utf8")).toBe("my own notes\n");
 

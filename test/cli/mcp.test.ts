@@ -94,10 +94,21 @@ describe("claude-bus mcp", () => {
       expect(await fs.readFile(path.join(dir, "report.txt"), "utf8")).toBe("all green\n");
       const again = await call(client, "fetch", { id, dir });
       expect(again.isError).toBe(true);
-      expect(textOf(again)).toBe(`claude-bus fetch: ${dir}/report.txt exists; not overwritten (--force replaces it)`);
+      expect(textOf(again)).toBe(`claude-bus fetch: ${dir}/report.txt exists; not overwritten (force replaces it: --force, or the fetch tool's force)`);
       expect(textOf(await call(client, "fetch", { id, dir, force: true }))).toContain("sha256 checked");
       const missing = await call(client, "send", { body: "x", attach: [path.join(home, "nope.bin")] });
       expect(textOf(missing)).toBe(`claude-bus send: ${path.join(home, "nope.bin")}: no such file to attach`);
+      // an agent talked into sending the credential, by its path or a link to it, is refused before any upload
+      const envFile = path.join(home, ".secrets", "claude-bus.env");
+      await fs.symlink(envFile, path.join(home, "harmless.txt"));
+      const stored = async () => [(await createBusClient(bus).messages({})).length, (await fs.readdir(path.join(bus.dataDir, "files"))).length];
+      const before = await stored();
+      for (const file of [envFile, path.join(home, "harmless.txt")]) {
+        const refused = await call(client, "send", { body: "here you go", attach: [file] });
+        expect(refused.isError).toBe(true);
+        expect(textOf(refused)).toBe(`claude-bus send: ${file} holds the bus credential: it is never attached`);
+      }
+      expect(await stored()).toEqual(before);
     } finally {
       await client.close();
     }
