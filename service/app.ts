@@ -131,8 +131,9 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
       limit: q.limit === undefined ? DEFAULT_PAGE_LIMIT : Math.min(Number(q.limit), MAX_PAGE_LIMIT),
     };
     const wait = Number(q.wait ?? 0);
-    if (wait > 0 && store.select({ ...selection, limit: 1 }).length === 0 && !(await waitForMessage(waiters, selection, wait * 1000, res))) return;
-    // Revoked while it waited: the answer is the 401 its next request would get.
+    // A machine revoked while it waits is answered at once: with the 401 its next request would get.
+    const revocation = (wake: () => void) => (identity.kind === "machine" ? membership.whenRevoked(identity.name, wake) : () => undefined);
+    if (wait > 0 && store.select({ ...selection, limit: 1 }).length === 0 && !(await waitForMessage(waiters, selection, wait * 1000, res, revocation))) return;
     if (identity.kind === "machine" && !membership.isActive(identity.name)) {
       res.setHeader("WWW-Authenticate", `Basic realm="${AUTH_REALM}"`);
       throw new HttpError("unauthorized", `the credential of "${identity.name}" was revoked`);

@@ -86,6 +86,10 @@ export class Membership {
   /** Live invites by the hex hash of their code. */
   private readonly invites = new Map<string, Invite>();
   private log!: AppendLog;
+  /** Invite, enroll, revoke and rotate, one at a time: each decides on the state the one before it wrote. */
+  private changes: Promise<unknown> = Promise.resolve();
+  /** Who to tell when a machine is revoked (its held long-polls), by machine name. */
+  private readonly revocationWatchers = new Map<string, Set<() => void>>();
 
   private constructor(private readonly file: string) {}
 
@@ -124,36 +128,35 @@ export class Membership {
   }
 
   /** Adds an invite for `name` (replacing any earlier one for it); resolves with its code once on disk. */
-  async invite(name: string, ttlMs: number, now = Date.now()): Promise<{ name: string; code: string; expires: number }> {
-    const member = this.members.get(name);
-    if (member && member.revoked === null) throw new MembershipRefusal("enrolled", `"${name}" is already enrolled; revoke it first to enroll a new machine under that name`);
-    this.dropExpiredInvites(now);
-    const earlier = [...this.invites].find(([, invite]) => invite.name === name);
-    if (!earlier && this.invites.size >= MAX_PENDING_INVITES) throw new MembershipRefusal("full", `${MAX_PENDING_INVITES} invites are pending; wait until some are used or expire`);
-    if (!member && this.members.size >= MAX_MACHINES) throw new MembershipRefusal("full", `${MAX_MACHINES} machines are enrolled, the most this bus keeps`);
-    const code = generateInviteCode();
-    const event = { event: "invited", name, code: sha256(code).toString("hex"), expires: now + ttlMs, time: now } as const;
-    await this.append(event);
-    return { name, code, expires: event.expires };
+  invite(name: string, ttlMs: number, now = Date.now()): Promise<{ name: string; code: string; expires: number }> {
+    return this.oneAtATime(async () => {
+      const member = this.members.get(name);
+      if (member && member.revoked === null) throw new MembershipRefusal("enrolled", `"${name}" is already enrolled; revoke it first to enroll a new machine under that name`);
+      this.dropExpiredInvites(now);
+      const earlier = [...this.invites].find(([, invite]) => invite.name === name);
+      if (!earlier && this.invites.size >= MAX_PENDING_INVITES) throw new MembershipRefusal("full", `${MAX_PENDING_INVITES} invites are pending; wait until some are used or expire`);
+      if (!member && this.members.size >= MAX_MACHINES) throw new MembershipRefusal("full", `${MAX_MACHINES} machines are enrolled, the most this bus keeps`);
+      const code = generateInviteCode();
+      const event = { event: "invited", name, code: sha256(code).toString("hex"), expires: now + ttlMs, time: now } as const;
+      await this.append(event);
+      return { name, code, expires: event.expires };
+    });
   }
 
   /** Exchanges a live invite code for a new machine credential, once. */
-  async enroll(code: string, now = Date.now()): Promise<{ name: string; pass: string }> {
-    const hash = sha256(code).toString("hex");
-    // A hash lookup: the code's hash is what is looked up, so timing tells nothing about live codes.
-    const invite = this.invites.get(hash);
-    if (!invite) throw new MembershipRefusal("unknownCode", "the invite code is unknown or was used already");
-    if (invite.expires <= now) throw new MembershipRefusal("expiredCode", `the invite code expired at ${iso(invite.expires)}; ask for a new one`);
-    // Taken now, so a second request with the same code, racing this one, finds nothing.
-    this.invites.delete(hash);
-    const pass = generatePassword(MACHINE_SECRET_LENGTH);
-    try {
+  enroll(code: string, now = Date.now()): Promise<{ name: string; pass: string }> {
+    return this.oneAtATime(async () => {
+      const hash = sha256(code).toString("hex");
+      // A hash lookup: the code's hash is what is looked up, so timing tells nothing about live codes.
+      const invite = this.invites.get(hash);
+      if (!invite) throw new MembershipRefusal("unknownCode", "the invite code is unknown or was used already");
+      if (invite.expires <= now) throw new MembershipRefusal("expiredCode", `the invite code expired at ${iso(invite.expires)}; ask for a new one`);
+      // Pending invites may outnumber the machines still allowed: the limit holds at enrollment too.
+      if (!this.members.has(invite.name) && this.members.size >= MAX_MACHINES) throw new MembershipRefusal("full", `${MAX_MACHINES} machines are enrolled, the most this bus keeps`);
+      const pass = generatePassword(MACHINE_SECRET_LENGTH);
       await this.append({ event: "enrolled", name: invite.name, code: hash, secret: sha256(pass).toString("hex"), time: now });
-    } catch (error) {
-      this.invites.set(hash, invite);
-      throw error;
-    }
-    return { name: invite.name, pass };
+      return { name: invite.name, pass };
+    });
   }
 
   /**
@@ -182,21 +185,37 @@ export class Membership {
   }
 
   /** Issues `name` a new secret; the current one works until the new one is first used. */
-  async rotate(name: string, now = Date.now()): Promise<string> {
-    if (!this.isActive(name)) throw new MembershipRefusal("notMember", `"${name}" has no working credential`);
-    const pass = generatePassword(MACHINE_SECRET_LENGTH);
-    await this.append({ event: "rotating", name, secret: sha256(pass).toString("hex"), time: now });
-    return pass;
+  rotate(name: string, now = Date.now()): Promise<string> {
+    return this.oneAtATime(async () => {
+      if (!this.isActive(name)) throw new MembershipRefusal("notMember", `"${name}" has no working credential`);
+      const pass = generatePassword(MACHINE_SECRET_LENGTH);
+      await this.append({ event: "rotating", name, secret: sha256(pass).toString("hex"), time: now });
+      return pass;
+    });
   }
 
   /** Ends `name`'s credential and any invite for it: resolves with whether it was revoked already, or null when unknown. */
-  async revoke(name: string, now = Date.now()): Promise<{ already: boolean; time: number } | null> {
-    const member = this.members.get(name);
-    const invited = [...this.invites.values()].some((invite) => invite.name === name);
-    if (!member && !invited) return null;
-    if (member?.revoked != null && !invited) return { already: true, time: member.revoked };
-    await this.append({ event: "revoked", name, time: now });
-    return { already: false, time: now };
+  revoke(name: string, now = Date.now()): Promise<{ already: boolean; time: number } | null> {
+    return this.oneAtATime(async () => {
+      const member = this.members.get(name);
+      const invited = [...this.invites.values()].some((invite) => invite.name === name);
+      if (!member && !invited) return null;
+      if (member?.revoked != null && !invited) return { already: true, time: member.revoked };
+      await this.append({ event: "revoked", name, time: now });
+      for (const watcher of [...(this.revocationWatchers.get(name) ?? [])]) watcher();
+      return { already: false, time: now };
+    });
+  }
+
+  /** Calls `watcher` once if `name` is revoked before the returned function is called. */
+  whenRevoked(name: string, watcher: () => void): () => void {
+    let set = this.revocationWatchers.get(name);
+    if (!set) this.revocationWatchers.set(name, (set = new Set()));
+    set.add(watcher);
+    return () => {
+      set.delete(watcher);
+      if (set.size === 0) this.revocationWatchers.delete(name);
+    };
   }
 
   /** Every name with a credential, revoked ones too. */
@@ -236,6 +255,13 @@ export class Membership {
     }
     for (const [code, i] of this.invites) events.push({ event: "invited", name: i.name, code, expires: i.expires, time: i.time });
     return events;
+  }
+
+  /** Runs `change` once every change before it has settled (failed ones too). */
+  private oneAtATime<T>(change: () => Promise<T>): Promise<T> {
+    const result = this.changes.then(change, change);
+    this.changes = result.catch(() => undefined);
+    return result;
   }
 
   private async append(event: MembershipEvent): Promise<void> {

@@ -3,7 +3,7 @@
  * idempotent command. Each item prints ✓ or ✗ with what to do; a second run changes nothing.
  * `--check` verifies every item and changes nothing.
  */
-import { promises as fs } from "node:fs";
+import { constants as fsConstants, promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { EnvFileError, EnvFileValues, renderEnvFile } from "../../contract/envFile";
@@ -57,7 +57,7 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
     if (!(err instanceof EnvFileError)) throw err;
     existingError = err;
   }
-  const enrolled = invite === undefined ? undefined : await enrollItem(invite, flags.url ?? (io.env.BUS_URL || undefined) ?? existing?.BUS_URL, flags, io, report);
+  const enrolled = invite === undefined ? undefined : await enrollItem(invite, flags.url ?? (io.env.BUS_URL || undefined) ?? existing?.BUS_URL, envFile, flags, io, report);
   if (invite !== undefined && !enrolled) return EXIT.failure;
   let me: string | undefined;
   const askedMe = flags.me ?? (io.env.BUS_ME || undefined);
@@ -77,6 +77,11 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
   const explicitMe = enrolled?.name ?? askedMe;
   const given = enrolled ? { url: enrolled.url, user: enrolled.user, pass: enrolled.pass } : stack;
   const credential = await credentialItem({ check, envFile, existing, existingError, stack: given, flags, env: io.env, explicitMe, platform: io.platform }, report);
+  if (enrolled) {
+    // The environment comes before the file for every later command: a stale team password there would win.
+    const stale = (["BUS_USER", "BUS_PASS"] as const).filter((key) => io.env[key] && io.env[key] !== { BUS_USER: enrolled.user, BUS_PASS: enrolled.pass }[key]);
+    if (stale.length) report({ ok: "warning", label: "environment", detail: `${stale.join(", ")} set in this shell override ${envFile} for every command: unset them` });
+  }
 
   // 2. the bus answers /health with that credential
   let client: BusClient | undefined;
@@ -138,6 +143,7 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
 async function enrollItem(
   code: string,
   url: string | undefined,
+  envFile: string,
   flags: ConfigFlags,
   io: Io,
   report: (item: Item) => void,
@@ -145,6 +151,15 @@ async function enrollItem(
   const label = "invite";
   if (!url) {
     report({ ok: false, label, detail: "no bus URL to enroll with: pass --url URL (claude-bus invite printed it)" });
+    return undefined;
+  }
+  // The secret the code yields is shown once: the file it goes into must be writable before it is asked for.
+  const dir = path.dirname(envFile);
+  try {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.access(dir, fsConstants.W_OK);
+  } catch (err) {
+    report({ ok: false, label, detail: `${dir} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix that first; the code is still unused` });
     return undefined;
   }
   try {
@@ -155,7 +170,8 @@ async function enrollItem(
     if (!(err instanceof BusError || err instanceof UnreachableError)) throw err;
     const used =
       err instanceof BusError && err.status === 403
-        ? "; a code works once: if this machine used it already, run `claude-bus bootstrap` without --invite, else ask for a new one (claude-bus invite NAME)"
+        ? "; a code works once: if this machine used it already, run `claude-bus bootstrap` without --invite; if not, someone else " +
+          "may have: ask the team to run `claude-bus revoke NAME`, then `claude-bus invite NAME` again"
         : "";
     report({ ok: false, label, detail: `${busAdvice(err)}${used}` });
     return undefined;
@@ -262,7 +278,10 @@ export async function modeProblems(envFile: string, platform: NodeJS.Platform): 
 
 function busAdvice(err: unknown): string {
   if (err instanceof AuthError) {
-    return `${err.message}; the password may have been rotated: re-run with the current stack outputs (--from-stack)`;
+    return (
+      `${err.message}; the team password may have been rotated (re-run with the current stack outputs, --from-stack), ` +
+      "or this machine's own credential revoked (ask for a new invite: claude-bus invite NAME)"
+    );
   }
   if (err instanceof UnreachableError) return `${err.message}; check BUS_URL, DNS and that the bus is up`;
   return (err as Error).message;

@@ -131,8 +131,8 @@ async function rotateWith(cfg: ClientConfig, applier: Applier, timeoutMs: number
   const existing = await readEnvFile(cfg.envFile, io.err, io.platform);
   let newPass = "";
   const keep = async (pass: string) => {
-    newPass = pass;
     await writeEnvFile(pending, renderEnvFile({ BUS_URL: cfg.url, BUS_USER: cfg.user, BUS_PASS: pass, BUS_ME: existing?.BUS_ME }));
+    newPass = pass; // only once it is kept: the messages below say where it is
   };
 
   io.err(`rotating ${applier.shared ? "the bus password" : `${cfg.user}'s own secret`} through the ${applier.describe}`);

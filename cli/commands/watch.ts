@@ -15,7 +15,7 @@ import { AuthError, createBusClient, Message, MessageQuery } from "../../client/
 import { backoffMs, RetryPolicy } from "../../client/retry";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { writeFileAtomic } from "../atomicWrite";
-import { connectionFlags, resolveConfig } from "../config";
+import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
 import { Io, UsageError } from "../io";
 
@@ -32,8 +32,9 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
   noPositionals("watch", parsed);
   const newOnly = booleanOption(parsed, "new-only");
   if (newOnly && stringOption(parsed, "cursor")) throw new UsageError("watch: --new-only keeps no cursor file, so it takes no --cursor");
-  const cfg = await resolveConfig(connectionFlags(parsed), io);
-  const client = createBusClient({ ...cfg, retry: { retries: 0, baseDelayMs: 0, maxDelayMs: 0 } });
+  let cfg = await resolveConfig(connectionFlags(parsed), io);
+  const connect = (c: ClientConfig) => createBusClient({ ...c, retry: { retries: 0, baseDelayMs: 0, maxDelayMs: 0 } });
+  let client = connect(cfg);
   const cursorFile = newOnly ? undefined : path.resolve(stringOption(parsed, "cursor") ?? path.join(os.homedir(), ".claude-bus", `watch-${cfg.me}.cursor`));
   const exec = stringOption(parsed, "exec");
   let cursor = cursorFile ? await readCursor(cursorFile) : undefined;
@@ -49,7 +50,15 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
       if (failures > 0) io.err(`claude-bus watch: connected again to ${cfg.url}`);
       failures = 0;
     } catch (err) {
-      if (err instanceof AuthError) throw err; // a rotated password: waiting will not fix it
+      if (err instanceof AuthError) {
+        // A rotation on this machine (claude-bus rotate) rewrote the env file: go on with what it holds now.
+        const fresh = await resolveConfig(connectionFlags(parsed), { ...io, err: () => undefined });
+        if (fresh.user === cfg.user && fresh.pass === cfg.pass) throw err; // waiting will not fix it
+        io.err(`claude-bus watch: the credential changed in ${fresh.envFile}; going on with it`);
+        cfg = fresh;
+        client = connect(cfg);
+        continue;
+      }
       const delay = backoffMs(RECONNECT, ++failures);
       io.err(`claude-bus watch: ${(err as Error).message}; trying again in ${(delay / 1000).toFixed(1)} s`);
       await new Promise((resolve) => setTimeout(resolve, delay));

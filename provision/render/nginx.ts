@@ -110,6 +110,9 @@ export function renderNginxSite(cfg: HostConfig): string {
     `    add_header X-Content-Type-Options "nosniff" always;`,
     ``,
     `    client_max_body_size ${cfg.maxBodyKiB}k;`,
+    // The service checks the credential: until it has, a body may not touch nginx's disk (nginx spools
+    // any body over its buffer to a temp file), so the buffer holds the largest body it takes.
+    `    client_body_buffer_size ${cfg.maxBodyKiB}k;`,
     `    limit_req zone=${zone} burst=${cfg.rateLimit.burst} nodelay;`,
     `    limit_req_status 429;`,
     ``,
@@ -130,8 +133,8 @@ export function renderNginxSite(cfg: HostConfig): string {
     // trusts X-Real-IP, the address its failure count blocks, only from loopback: from nginx.
     ...proxyLocation("/", zone),
     ``,
-    // POST /files and /files/<sha256>: the only bodies larger than a message.
-    ...proxyLocation("/files", zone, [
+    // POST /files and /files/<sha256>, exactly: the only bodies larger than a message.
+    ...proxyLocation("~ ^/files(/|$)", zone, [
       `        # Files: bodies up to the largest file (and a little more, so the service's own 413 names the limit),`,
       `        # streamed to the service as they arrive and back as it sends them, never spooled to nginx's disk.`,
       `        client_max_body_size ${cfg.maxFileMiB + NGINX_FILE_MARGIN_MIB}m;`,
@@ -150,7 +153,7 @@ function proxyLocation(match: string, zone: string, extra: string[] = []): strin
     ...extra,
     `        proxy_pass http://${zone}_service;`,
     `        proxy_http_version 1.1;`,
-    `        # Longer than the longest long-poll (wait=${MAX_WAIT_SECONDS}): nginx never cuts a waiting request short.`,
+    `        # Longer than the service is ever silent (a long-poll waits up to ${MAX_WAIT_SECONDS} s): nginx never cuts an answer short.`,
     `        proxy_read_timeout ${PROXY_READ_TIMEOUT_S}s;`,
     `        proxy_set_header Connection "";`,
     `        proxy_set_header Host $host;`,

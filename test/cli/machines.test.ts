@@ -3,12 +3,13 @@
  * machine, `claude-bus bootstrap --invite CODE --url URL` on another (its own temp HOME), then posting,
  * listing, revoking, rotating and backing up, every step the real CLI against the real bus.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { AuthError, createBusClient } from "../../client/index";
 import { buildCli, envText, modeOf, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
 import { startBus } from "../support/bus";
+import { waitFor } from "../support/waitFor";
 
 let cli: string;
 let bus: TestBus;
@@ -123,7 +124,7 @@ describe("invite, bootstrap --invite, revoke", () => {
     expect((await admin(["machines"])).stdout).toMatch(/^bravo +revoked \d{4}-\S+Z/m);
   });
 
-  it("refuses --invite with --check, --from-stack or --user, and reports an unreachable bus without writing anything", async () => {
+  it("refuses --invite with --check, --from-stack or --user, and without a URL, writing nothing", async () => {
     const machine = await newMachine();
     for (const extra of [["--check"], ["--from-stack"], ["--user", "x"]]) {
       const result = await machine.run(["bootstrap", "--invite", "some-code", "--url", bus.url, ...extra]);
@@ -134,6 +135,26 @@ describe("invite, bootstrap --invite, revoke", () => {
     expect(noUrl.stdout).toContain("✗ invite: no bus URL to enroll with: pass --url URL");
     expect(noUrl.code).toBe(1);
     await expect(fs.access(machine.envFile)).rejects.toThrow();
+  });
+
+  it("asks for nothing while the env file's directory cannot be written: the code stays unused", async () => {
+    const machine = await newMachine();
+    const line = await invite("kilo");
+    await fs.writeFile(path.join(machine.home, ".secrets"), "a file where the directory should be");
+    const refused = await machine.run(line);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain(`✗ invite: ${path.join(machine.home, ".secrets")} cannot be written (EEXIST): fix that first; the code is still unused`);
+    await fs.rm(path.join(machine.home, ".secrets"));
+    const enrolled = await machine.run(line);
+    expect(enrolled.stdout).toContain("✓ invite: enrolled");
+    expect(enrolled.code).toBe(0);
+  });
+
+  it("warns when BUS_USER or BUS_PASS in the shell would override the new env file", async () => {
+    const machine = await newMachine();
+    const result = await runCli(cli, await invite("lima"), { home: machine.home, env: { PATH: `${path.join(machine.home, "bin")}:/usr/bin:/bin`, BUS_USER: bus.user, BUS_PASS: bus.pass } });
+    expect(result.stdout).toMatch(/^! environment: BUS_USER, BUS_PASS set in this shell override .*claude-bus\.env for every command: unset them$/m);
+    expect(await envValue(machine.envFile, "BUS_USER")).toBe("lima");
   });
 
   it("keeps the invited name when --me asks for another, and says so", async () => {
@@ -163,6 +184,28 @@ describe("rotate with a machine's own credential", () => {
     expect(everything).not.toContain(fresh);
     expect(everything).not.toContain("rotation");
     expect((await admin(["machines"])).stdout).toMatch(/^hotel +own +\S+Z +\d{4}-\S+Z /m);
+  });
+
+  it("a watch running on that machine goes on with the new secret", async () => {
+    const november = await enrolled("november");
+    const watcher = spawn(process.execPath, ["--", cli, "watch", "--new-only"], { env: { PATH: "/usr/bin:/bin", HOME: november.home }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    watcher.stdout!.on("data", (d) => (out += d));
+    watcher.stderr!.on("data", (d) => (err += d));
+    try {
+      const post = (body: string) => createBusClient(bus).post({ from: "admin", to: "november", body });
+      await waitFor("watch's long-poll", () => bus.waiting() > 0, { timeoutMs: 20_000 });
+      await post("before");
+      await waitFor("the first line", () => out.includes(": before"), { timeoutMs: 20_000 });
+      expect((await november.run(["rotate"])).code).toBe(0);
+      await post("after the rotation");
+      await waitFor("the line after the rotation", () => out.includes(": after the rotation"), { timeoutMs: 20_000 });
+      expect(err).toContain(`claude-bus watch: the credential changed in ${november.envFile}; going on with it`);
+      expect(watcher.exitCode).toBeNull();
+    } finally {
+      watcher.kill("SIGKILL");
+    }
   });
 
   it("refuses the deployment's flags, which are for the team password", async () => {

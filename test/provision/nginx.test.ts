@@ -84,12 +84,16 @@ describe("rendered nginx site", () => {
     expect(kib * 1024).toBeLessThanOrEqual(MAX_REQUEST_BYTES + 16 * 1024);
   });
 
-  it("lets files through up to the largest file and a little more, streamed both ways, and keeps every other body small", () => {
-    const files = /\n {4}location \/files \{\n([\s\S]*?)\n {4}\}\n/.exec(site)![1];
+  it("lets files through up to the largest file and a little more, streamed both ways, on /files and /files/ only, and keeps every other body small", () => {
+    const files = /\n {4}location ~ \^\/files\(\/\|\$\) \{\n([\s\S]*?)\n {4}\}\n/.exec(site)![1];
     expect(files).toContain("        client_max_body_size 101m;\n        proxy_request_buffering off;\n        proxy_buffering off;\n");
     expect(files).toMatch(/proxy_pass http:\/\/claude_bus_\w+_service;/);
     expect(site.replace(files, "").match(/client_max_body_size \S+;/g)).toEqual(["client_max_body_size 520k;"]);
     expect(renderNginxSite(cfgOf({ maxFileMiB: 500 }))).toContain("client_max_body_size 501m;");
+  });
+
+  it("holds every body it takes before the service has checked the credential in memory, never in a file on nginx's disk", () => {
+    expect(site).toContain("    client_max_body_size 520k;\n    client_body_buffer_size 520k;\n");
   });
 
   it("follows the config: HSTS off, no IPv6, another port and rate", () => {
@@ -265,6 +269,11 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     expect([overService.status, JSON.parse(overService.body)]).toEqual([413, { error: `the file is larger than the largest this bus takes: ${FILE_MIB * mib} bytes (${FILE_MIB} MiB)` }]);
     const overNginx = await request(true, "/files?name=over", { method: "POST", auth, from, length: (FILE_MIB + 2) * mib });
     expect([overNginx.status, JSON.parse(overNginx.body)]).toEqual([413, { error: HTTP_ERRORS.tooLarge.text }]);
+    // only /files and /files/...: a path that merely starts with "/files" takes a message's size, no more
+    for (const other of ["/files.jsonl", "/filesX"]) {
+      const big = await request(true, other, { method: "POST", auth, from, length: mib });
+      expect([big.status, JSON.parse(big.body)]).toEqual([413, { error: HTTP_ERRORS.tooLarge.text }]);
+    }
   });
 
   it("reuses its connections to the service: requests through nginx open only as many as run at once", async () => {

@@ -195,6 +195,17 @@ describe("revocation", () => {
     expect(answer.text).not.toContain("secret plans");
   });
 
+  it("ends a long-poll held for a machine the moment it is revoked, with no message posted and its wait far from over", async () => {
+    const alpha = await enroll("alpha");
+    const answer = new Promise<number>((resolve, reject) => {
+      http.get(`${bus.url}/messages?to=alpha&wait=60`, { headers: { Authorization: basicAuth(...alpha) }, agent: false }, (res) => resolve(res.statusCode!)).on("error", reject);
+    });
+    while (bus.waiting() === 0) await new Promise((r) => setTimeout(r, 10));
+    await request(bus.url, "/machines/alpha/revoke", { method: "POST" });
+    expect(await answer).toBe(401); // held 60 s otherwise: the test's own timeout would end it first
+    expect(bus.waiting()).toBe(0);
+  });
+
   it("lets a revoked name be invited and enrolled again, with a new secret", async () => {
     const old = await enroll("phone");
     await request(bus.url, "/machines/phone/revoke", { method: "POST" });
@@ -384,6 +395,24 @@ describe("Membership, the store beneath", () => {
     const { code } = await membership.invite("late", 60_000, t);
     await expect(membership.enroll(code, t + 60_000)).rejects.toThrow("the invite code expired at 2026-11-29T12:01:00.000Z; ask for a new one");
     await expect(membership.enroll(code, t + 59_999)).resolves.toEqual({ name: "late", pass: expect.any(String) });
+    await membership.close();
+  });
+
+  it("takes changes one at a time: a revoke or a new invite that comes while an enrollment is being written waits for it", async () => {
+    const membership = await Membership.open(tempDir("membership"), () => undefined);
+    const { code } = await membership.invite("laptop", 3_600_000);
+    const enrolling = membership.enroll(code);
+    const revoked = membership.revoke("laptop");
+    const { pass } = await enrolling;
+    expect(await revoked).toEqual({ already: false, time: expect.any(Number) });
+    expect(membership.check("laptop", Buffer.from(pass))).toBe(false);
+
+    const desk = await membership.invite("desk", 3_600_000);
+    const enrollingDesk = membership.enroll(desk.code);
+    const second = membership.invite("desk", 3_600_000);
+    const { pass: deskPass } = await enrollingDesk;
+    await expect(second).rejects.toThrow('"desk" is already enrolled; revoke it first');
+    expect(membership.check("desk", Buffer.from(deskPass))).toBe(true);
     await membership.close();
   });
 

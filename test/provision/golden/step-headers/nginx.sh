@@ -51,6 +51,7 @@ server {
     add_header X-Content-Type-Options "nosniff" always;
 
     client_max_body_size 520k;
+    client_body_buffer_size 520k;
     limit_req zone=claude_bus_claude_bus_example_com burst=100 nodelay;
     limit_req_status 429;
 
@@ -85,7 +86,7 @@ server {
     location / {
         proxy_pass http://claude_bus_claude_bus_example_com_service;
         proxy_http_version 1.1;
-        # Longer than the longest long-poll (wait=60): nginx never cuts a waiting request short.
+        # Longer than the service is ever silent (a long-poll waits up to 60 s): nginx never cuts an answer short.
         proxy_read_timeout 75s;
         proxy_set_header Connection "";
         proxy_set_header Host $host;
@@ -96,7 +97,7 @@ server {
         proxy_hide_header X-Robots-Tag;
     }
 
-    location /files {
+    location ~ ^/files(/|$) {
         # Files: bodies up to the largest file (and a little more, so the service's own 413 names the limit),
         # streamed to the service as they arrive and back as it sends them, never spooled to nginx's disk.
         client_max_body_size 101m;
@@ -104,7 +105,7 @@ server {
         proxy_buffering off;
         proxy_pass http://claude_bus_claude_bus_example_com_service;
         proxy_http_version 1.1;
-        # Longer than the longest long-poll (wait=60): nginx never cuts a waiting request short.
+        # Longer than the service is ever silent (a long-poll waits up to 60 s): nginx never cuts an answer short.
         proxy_read_timeout 75s;
         proxy_set_header Connection "";
         proxy_set_header Host $host;
