@@ -67,7 +67,15 @@ export function download(base: string, req: { url: string; headers: Record<strin
       const part = `${file}.part`;
       let bytes = 0;
       res.on("data", (chunk: Buffer) => (bytes += chunk.length));
-      pipeline(res, fs.createWriteStream(part, { mode: 0o600 }))
+      // A new file of its own ("wx"): a .part left by a killed run, or a link planted there, keeps no say over
+      // its mode. Removed in this tick, so the pipeline is in place before the first byte is read.
+      try {
+        fs.rmSync(part, { force: true });
+      } catch (err) {
+        res.resume();
+        return reject(err);
+      }
+      pipeline(res, fs.createWriteStream(part, { mode: 0o600, flags: "wx" }))
         .then(() => fs.promises.rename(part, file))
         .then(() => resolve({ status: 200, text: "", bytes }))
         .catch(async (err: NodeJS.ErrnoException) => {

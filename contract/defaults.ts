@@ -61,6 +61,10 @@ export const MAX_ACK_BATCH = 500;
 /** How long a post's Idempotency-Key is remembered, in hours. */
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
+/** What the team credential may do: everything, as the seed's single user did (the default), or only administer. */
+export const TEAM_CREDENTIAL_ROLES = ["member", "admin-only"] as const;
+export type TeamCredentialRole = (typeof TEAM_CREDENTIAL_ROLES)[number];
+
 /** How long an invite code works unless the inviter says otherwise, and the limits of what it may say, in seconds. */
 export const DEFAULT_INVITE_SECONDS = 3_600;
 export const MIN_INVITE_SECONDS = 60;

@@ -20,6 +20,7 @@ import {
   DEFAULT_SUBDOMAIN,
   FILE_LIMIT_RANGES,
   GENERATED_PASSWORD_LENGTH,
+  TEAM_CREDENTIAL_ROLES,
 } from "../contract/defaults";
 import { describeIssues } from "../contract/issues";
 import { BusUser } from "../contract/names";
@@ -264,7 +265,7 @@ export const STACK_CONFIG = {
     type: "string",
     default: "member",
     description: 'What the team credential (busUser) may do: "member" (everything, as in the seed) or "admin-only" (invite, revoke, list and back up; machines post with their own credentials).',
-    rule: z.enum(["member", "admin-only"], { message: 'must be "member" or "admin-only"' }),
+    rule: z.enum(TEAM_CREDENTIAL_ROLES, { message: `must be ${TEAM_CREDENTIAL_ROLES.map((r) => `"${r}"`).join(" or ")}` }),
   },
   maxFileMiB: {
     type: "integer",

@@ -10,6 +10,7 @@ import {
   DEFAULT_SERVICE_MEMORY_MIB,
   DEFAULT_SUBDOMAIN,
   FILE_LIMIT_RANGES,
+  TEAM_CREDENTIAL_ROLES,
 } from "../contract/defaults";
 import { describeIssues } from "../contract/issues";
 import { BusUser } from "../contract/names";
@@ -110,7 +111,7 @@ export const HostConfigSchema = z
     /** Days a file is kept after its last upload and after the newest message attaching it; the drop dir's age too, unless sharedDir.maxAgeDays. */
     fileMaxAgeDays: inRange(FILE_LIMIT_RANGES.fileMaxAgeDays).default(DEFAULT_FILE_MAX_AGE_DAYS),
     /** What the team credential (busUser) may do: everything, or only invite, revoke, list and back up. */
-    teamCredential: z.enum(["member", "admin-only"]).default("member"),
+    teamCredential: z.enum(TEAM_CREDENTIAL_ROLES).default("member"),
     /** When unattended-upgrades may reboot for a security update that needs it (HH:MM, host time), or "never". */
     autoReboot: z
       .string()

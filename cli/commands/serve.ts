@@ -4,7 +4,8 @@
  */
 import * as path from "node:path";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, FILE_LIMIT_RANGES, MIB } from "../../contract/defaults";
-import { isTeamCredentialRole, TEAM_CREDENTIAL_ROLES, TeamCredentialRole } from "../../service/access";
+import { TEAM_CREDENTIAL_ROLES, TeamCredentialRole } from "../../contract/defaults";
+import { isTeamCredentialRole } from "../../service/access";
 import { serveCredentials, writeLocalEnvFile } from "../../service/localCredentials";
 import type { RetentionOptions } from "../../service/retention";
 import type { CompactionStage } from "../../service/compaction";

@@ -231,6 +231,11 @@ describe("backup", () => {
     expect(await modeOf(file)).toBe(0o600);
     expect(execFileSync("tar", ["tzf", file], { encoding: "utf8" }).split("\n")).toEqual(expect.arrayContaining(["bus.jsonl", "acks.jsonl", "machines.jsonl"]));
 
+    // a .part left by a killed run, readable by all, does not lend the next backup its mode
+    await fs.writeFile(file + ".part", "left over", { mode: 0o644 });
+    expect((await admin(["backup", "--out", file, "--force"])).code).toBe(0);
+    expect(await modeOf(file)).toBe(0o600);
+
     const bytes = await fs.readFile(file);
     const refused = await admin(["backup", "--out", file]);
     expect(refused.code).toBe(1);
