@@ -111,8 +111,8 @@ export async function uploadFile(link: FileLink, file: string, name: string, onP
         : { "content-length": "0" };
     let sent = offset;
     const body = counting((bytes) => onProgress?.((sent += bytes), size));
-    // A file that cannot be read destroys the body, and with it the request.
-    pipeline(offset < size ? fs.createReadStream(file, { start: offset }) : Readable.from([]), body).catch(() => undefined);
+    // The bytes hashed, not to EOF (a file that grows meanwhile); a file that cannot be read destroys the body, and with it the request.
+    pipeline(offset < size ? fs.createReadStream(file, { start: offset, end: size - 1 }) : Readable.from([]), body).catch(() => undefined);
     const res = await openStream(link.base, { method: "PUT", url, headers: { ...headers, ...rest, "content-type": "application/octet-stream" }, body, idleMs: TRANSFER_IDLE_MS });
     if (res.statusCode !== 200 && res.statusCode !== 201) throw await failure(link, res);
     const text = await answerText(res).catch((err: NodeJS.ErrnoException) => Promise.reject(inTransit(link.base, err)));
