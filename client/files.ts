@@ -207,11 +207,20 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
   return target;
 }
 
-/** Moves the checked file to its name: over an existing one only with `force`, else never (link fails on EEXIST). */
+/** What link() fails with on a file system without hard links (FAT, exFAT, some SMB shares). */
+const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "EXDEV", "ENOSYS"]);
+
+/**
+ * Moves the checked file to its name: over an existing one only with `force`, else never (link, or
+ * where there are no hard links an exclusive copy, fails on EEXIST).
+ */
 async function place(part: string, target: string, force: boolean): Promise<void> {
   if (force) return fs.promises.rename(part, target);
   try {
-    await fs.promises.link(part, target);
+    await fs.promises.link(part, target).catch((err: NodeJS.ErrnoException) => {
+      if (!NO_HARD_LINKS.has(err.code ?? "")) throw err;
+      return fs.promises.copyFile(part, target, fs.constants.COPYFILE_EXCL);
+    });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new FileExistsError(target);
     throw err;
