@@ -10,7 +10,7 @@ import type * as http from "node:http";
 import * as path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { StoredFile, StoredFileSchema, UPLOAD_OFFSET_HEADER } from "../contract/files";
+import { parseContentRange, StoredFile, StoredFileSchema, UPLOAD_OFFSET_HEADER } from "../contract/files";
 import type { Attachment } from "../contract/message";
 import { AuthError, BusError, serverErrorText } from "./errors";
 import { backoffMs, isTransient, RetryPolicy } from "./retry";
@@ -39,8 +39,11 @@ export async function hashFile(file: string): Promise<{ sha256: string; size: nu
   return { sha256: hash.digest("hex"), size };
 }
 
-/** An answer that says where to go on from (409, 202, 416): asked again after a wait, like a failure in transit. */
-const goOnFrom = (err: unknown) => err instanceof BusError && [202, 409, 416].includes(err.status);
+/**
+ * An answer that says where to go on from (409, 202, 416, or a 206 of other bytes than asked for, after
+ * which a download starts over): asked again after a wait, like a failure in transit.
+ */
+const goOnFrom = (err: unknown) => err instanceof BusError && [202, 206, 409, 416].includes(err.status);
 
 /**
  * Runs `step` until it succeeds; a failure in transit (or a goOnFrom answer) waits and tries again, at
@@ -193,6 +196,11 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
     if (res.statusCode === 416) await fs.promises.rm(part, { force: true }); // not a prefix of this file: start again
     if (res.statusCode !== 200 && res.statusCode !== 206) throw await failure(link, res);
     if (res.statusCode === 200) start = 0;
+    else if (!isRest(res.headers["content-range"], start, attachment.size)) {
+      res.destroy();
+      await fs.promises.rm(part, { force: true }); // those bytes do not follow what arrived: start again
+      throw new BusError(206, `the answer holds bytes ${res.headers["content-range"] ?? "(no Content-Range)"}, not the rest from byte ${start} of ${attachment.size}`);
+    }
     let done = start;
     options.onProgress?.(done, attachment.size);
     res.on("data", (chunk: Buffer) => options.onProgress?.((done += chunk.length), attachment.size));
@@ -205,6 +213,12 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
   }
   await place(part, target, options.force === true);
   return target;
+}
+
+/** Whether a 206's Content-Range is the rest of the file from `start`, as asked. */
+function isRest(header: string | undefined, start: number, size: number): boolean {
+  const range = parseContentRange(header ?? "");
+  return range !== null && range.start === start && range.end === size - 1 && range.total === size;
 }
 
 /** What link() fails with on a file system without hard links (FAT, exFAT, some SMB shares). */

@@ -20,6 +20,16 @@ export const FileName = unicodeText
   .refine((name) => !UNSAFE_IN_NAME.test(name), "must be a file name: no '/', '\\' or control characters")
   .refine((name) => name !== "." && name !== "..", 'must be a file name, not "." or ".."');
 
+/** A byte offset or count in a header: at most 15 digits, so it is exact as a number. */
+export const BYTE_COUNT = /^\d{1,15}$/;
+
+/** `bytes START-END/TOTAL` (an upload part's Content-Range, and a 206's) as numbers; null when it is not that. */
+export function parseContentRange(header: string): { start: number; end: number; total: number } | null {
+  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim());
+  if (!match || !match.slice(1).every((n) => BYTE_COUNT.test(n))) return null;
+  return { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) };
+}
+
 /** The header that says how many bytes of an upload the bus holds (HEAD, GET and PUT /files/<sha256>). */
 export const UPLOAD_OFFSET_HEADER = "Upload-Offset";
 

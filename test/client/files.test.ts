@@ -4,6 +4,8 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, promises as fs } from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { createBusClient, saveAttachments } from "../../client/index";
 import { safeFileName } from "../../client/files";
@@ -101,6 +103,30 @@ it("a download broken off resumes from the bytes that arrived, with a Range, and
     }
   } finally {
     await proxy.close();
+  }
+});
+
+it("a 206 of other bytes than the rest asked for is not written after what arrived: the download starts again from byte 0", async () => {
+  const bytes = randomBytes(100_000);
+  const attachment = { sha256: sha256(bytes), name: "data.bin", size: bytes.length };
+  // A server (a cache in the way, say) that answers any Range with the file from its first byte.
+  const ranges: Array<string | undefined> = [];
+  const server = http.createServer((req, res) => {
+    ranges.push(req.headers.range);
+    if (req.headers.range) res.writeHead(206, { "content-length": bytes.length, "content-range": `bytes 0-${bytes.length - 1}/${bytes.length}` });
+    else res.writeHead(200, { "content-length": bytes.length });
+    res.end(bytes);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const dir = tempDir("out");
+    await fs.writeFile(path.join(dir, `.claude-bus-${attachment.sha256}.part`), bytes.subarray(0, 30_000));
+    const client = createBusClient({ ...bus, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    expect(await client.download(attachment, dir)).toBe(path.join(dir, "data.bin"));
+    expect(sha256(await fs.readFile(path.join(dir, "data.bin")))).toBe(attachment.sha256);
+    expect(ranges).toEqual(["bytes=30000-", undefined]);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
