@@ -294,7 +294,7 @@ export class FileStore {
       await this.dropPartial(key);
       partials++;
     }
-    this.catalog.forgetDeletedBefore(now - ageMs);
+    this.catalog.forgetBefore(now - ageMs);
     return { files, partials };
   }
 
