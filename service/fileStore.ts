@@ -141,8 +141,11 @@ export class FileStore {
   /**
    * POST /files: the whole body into a temp file, hashed as it arrives, then stored under its sha256.
    * `declared` is the Content-Length, checked before a byte is read; `accept` lets the client send.
+   * At the cap on files it is refused before a byte is read too: which file it is (maybe one stored
+   * already) is known only from its bytes, and a PUT, which names them, is taken then.
    */
   async uploadWhole(req: IncomingMessage, uploader: string, name: string, declared: number | undefined, accept: () => void): Promise<UploadResult> {
+    this.checkCount();
     if (declared !== undefined) {
       this.checkSize(declared);
       this.checkQuota(declared);
@@ -331,6 +334,7 @@ export class FileStore {
         await fsp.rm(source, { force: true });
         return { created: false, file: toFile(await this.catalog.stored(upload)) };
       }
+      // Again: uploads received side by side each passed the check at their start.
       if (newFile) this.checkCount();
       this.committing++;
       const dest = this.pathOf(sha256);

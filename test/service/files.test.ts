@@ -401,15 +401,22 @@ describe("limits", () => {
     expect(fs.statSync(path.join(filesDir(bus), ".partial", `${sha256(partialOf)}.~team`)).size).toBe(MiB);
   });
 
-  it("answers 507 naming the cap when the bus holds as many files as it keeps", async () => {
+  it("answers 507 naming the cap when the bus holds as many files as it keeps, before the body is sent", async () => {
     await start({ files: { maxFiles: 2 } });
     expect((await upload(bus.url, Buffer.from("one"), "1")).status).toBe(201);
     expect((await put(bus.url, "f".repeat(64), Buffer.from("pa"), "bytes 0-1/4")).status).toBe(202);
-    const third = await upload(bus.url, Buffer.from("three"), "3");
-    expect([third.status, third.json]).toEqual([507, { error: "the bus holds 2 files (stored and partial uploads), the most it keeps; nothing was stored" }]);
+    // Expect: 100-continue: the client waits for the go-ahead, which never comes.
+    const third = stalledRequest(bus.url, "/files?name=3", "POST", { "Content-Length": String(MiB), Expect: "100-continue" }, Buffer.alloc(0));
+    let continued = false;
+    third.req.on("continue", () => (continued = true));
+    const answer = (await third.answer) as Reply;
+    third.cut();
+    expect(continued).toBe(false);
+    expect([answer.status, answer.json]).toEqual([507, { error: "the bus holds 2 files (stored and partial uploads), the most it keeps; nothing was stored" }]);
     expect((await put(bus.url, "9".repeat(64), Buffer.from("pa"), "bytes 0-1/4")).status).toBe(507);
-    // The same bytes again add no file.
-    expect((await upload(bus.url, Buffer.from("one"), "1 again")).status).toBe(200);
+    // The same bytes again add no file: a PUT names them and is taken; a POST, whose bytes are known only once read, is not.
+    expect((await put(bus.url, sha256(Buffer.from("one")), Buffer.from("one"), null)).status).toBe(200);
+    expect((await upload(bus.url, Buffer.from("one"), "1 again")).status).toBe(507);
   });
 
   it.each([
