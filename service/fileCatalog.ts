@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { Sha256 } from "../contract/files";
+import { UPLOADER_PATTERN } from "../contract/names";
 import { AppendLog, PendingTail } from "./appendLog";
 import { writeFileDurably } from "./durableFile";
 import { jsonLine, readLines } from "./jsonl";
@@ -17,9 +18,7 @@ import type { Log } from "./log";
 
 export const FILES_FILE = "files.jsonl";
 
-/** Who uploaded a file: a machine's name, or this for the team credential (a name never holds '~'). */
-export const TEAM_UPLOADER = "~team";
-const Uploader = z.string().regex(/^(?:~team|[A-Za-z0-9._@-]{1,64})$/);
+const Uploader = z.string().regex(UPLOADER_PATTERN);
 const Time = z.number().int().nonnegative();
 
 const EventSchema = z.discriminatedUnion("event", [

@@ -18,6 +18,7 @@ import * as path from "path";
 import { pipeline } from "stream/promises";
 import { DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_FILE_QUOTA_SHARE, DEFAULT_MAX_FILE_MIB, MAX_STORED_FILES, MIB, PARTIAL_UPLOAD_HOURS } from "../contract/defaults";
 import { SHA256_PATTERN, StoredFile, UploadProgress } from "../contract/files";
+import { UPLOADER_PATTERN } from "../contract/names";
 import { StorageError } from "./appendLog";
 import { syncDir } from "./durableFile";
 import { FileCatalog, FileRecord } from "./fileCatalog";
@@ -29,7 +30,6 @@ export const FILES_DIR = "files";
 const PARTIAL_DIR = ".partial";
 const UPLOAD_DIR = ".upload";
 const DAY_MS = 86_400_000;
-const PARTIAL_NAME = /^([0-9a-f]{64})\.(~team|[A-Za-z0-9._@-]{1,64})$/;
 
 export interface FileLimits {
   /** The largest file, in bytes. */
@@ -420,10 +420,10 @@ export class FileStore {
     for (const name of await list(path.join(this.dir, UPLOAD_DIR))) await fsp.rm(path.join(this.dir, UPLOAD_DIR, name), { force: true }).catch(warn("interrupted upload not removed"));
     for (const name of await list(path.join(this.dir, PARTIAL_DIR))) {
       const file = path.join(this.dir, PARTIAL_DIR, name);
-      const match = PARTIAL_NAME.exec(name);
-      const stat = match ? await fsp.stat(file).catch(() => null) : null;
-      if (match && stat?.isFile()) {
-        const partial = { sha256: match[1], uploader: match[2], size: 0, touched: stat.mtimeMs, busy: false };
+      const upload = partialOf(name);
+      const stat = upload ? await fsp.stat(file).catch(() => null) : null;
+      if (upload && stat?.isFile()) {
+        const partial = { ...upload, size: 0, touched: stat.mtimeMs, busy: false };
         this.partials.set(name, partial);
         this.resize(partial, stat.size);
       } else await fsp.rm(file, { recursive: true, force: true }).catch(warn("stray file not removed"));
@@ -444,6 +444,13 @@ export class FileStore {
 }
 
 const partialKey = (sha256: string, uploader: string) => `${sha256}.${uploader}`;
+
+/** The upload a partial upload's file name (partialKey) stands for; null for a stray file. */
+function partialOf(name: string): { sha256: string; uploader: string } | null {
+  const dot = name.indexOf(".");
+  const [sha256, uploader] = [name.slice(0, dot), name.slice(dot + 1)];
+  return dot > 0 && SHA256_PATTERN.test(sha256) && UPLOADER_PATTERN.test(uploader) ? { sha256, uploader } : null;
+}
 
 const toFile = (record: FileRecord): StoredFile => ({ sha256: record.sha256, size: record.size, name: record.name });
 
