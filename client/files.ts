@@ -4,13 +4,13 @@
  * PUT /files/<sha256>; a download keeps what arrived in a partial file beside its target and asks for the
  * rest with a Range. Each is retried a bounded number of times in a row without progress.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type * as http from "node:http";
 import * as path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseContentRange, StoredFile, StoredFileSchema, UPLOAD_OFFSET_HEADER } from "../contract/files";
+import { hashFile } from "../contract/hashFile";
 import type { Attachment } from "../contract/message";
 import { AuthError, BusError, serverErrorText } from "./errors";
 import { backoffMs, isTransient, RetryPolicy } from "./retry";
@@ -26,17 +26,6 @@ export interface FileLink {
   base: string;
   authorization: string;
   retry: RetryPolicy;
-}
-
-/** The sha256 and size of a local file, read as a stream. */
-export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of fs.createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest("hex"), size };
 }
 
 /**

@@ -10,14 +10,14 @@
  * partial uploads count against one quota of bytes and one cap on their number. A file is deleted once
  * it is older than the age limit and no message younger than that attaches it (see `sweep`).
  */
-import { createHash, randomBytes } from "crypto";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import { constants, promises as fsp } from "fs";
 import type { IncomingMessage } from "http";
 import * as path from "path";
-import { pipeline } from "stream/promises";
 import { DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_FILE_QUOTA_SHARE, DEFAULT_MAX_FILE_MIB, MAX_STORED_FILES, MIB, PARTIAL_UPLOAD_HOURS } from "../contract/defaults";
 import { SHA256_PATTERN, StoredFile, UploadProgress } from "../contract/files";
+import { hashFile } from "../contract/hashFile";
 import { UPLOADER_PATTERN } from "../contract/names";
 import { StorageError } from "./appendLog";
 import { syncDir } from "./durableFile";
@@ -313,7 +313,7 @@ export class FileStore {
   private async finishPartial(key: string, file: string, hashed: string | undefined, size: number, name: string): Promise<UploadResult> {
     const partial = this.partials.get(key)!;
     try {
-      const actual = hashed ?? (await hashFile(file));
+      const actual = hashed ?? (await hashFile(file)).sha256;
       if (actual !== partial.sha256) {
         throw new HttpError("badRequest", `the ${size} bytes uploaded have sha256 ${actual}, not ${partial.sha256}: the upload was discarded; start again from byte 0`);
       }
@@ -458,10 +458,4 @@ const toFile = (record: FileRecord): StoredFile => ({ sha256: record.sha256, siz
 function defaultQuota(dataDir: string): number {
   const fsStats = fs.statfsSync(dataDir);
   return Math.floor(fsStats.blocks * fsStats.bsize * DEFAULT_FILE_QUOTA_SHARE);
-}
-
-async function hashFile(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  await pipeline(fs.createReadStream(file), hash);
-  return hash.digest("hex");
 }
