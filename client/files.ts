@@ -9,15 +9,19 @@ import type * as http from "node:http";
 import * as path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { parseContentRange, StoredFile, StoredFileSchema, UPLOAD_OFFSET_HEADER } from "../contract/files";
+import { UPLOAD_IDLE_SECONDS } from "../contract/defaults";
+import { parseContentRange, StoredFile, StoredFileSchema, UNSAFE_IN_NAME, UPLOAD_OFFSET_HEADER } from "../contract/files";
 import { hashFile } from "../contract/hashFile";
 import type { Attachment } from "../contract/message";
 import { AuthError, BusError, serverErrorText } from "./errors";
 import { backoffMs, isTransient, RetryPolicy } from "./retry";
 import { inTransit, openStream } from "./transport";
 
-/** How long a transfer may stall (nothing moving either way) before it is given up and resumed. */
-export const TRANSFER_IDLE_MS = 60_000;
+/**
+ * How long a transfer may stall (nothing moving either way) before it is given up and resumed: as long
+ * as the bus waits on a stalled upload.
+ */
+const TRANSFER_IDLE_MS = UPLOAD_IDLE_SECONDS * 1000;
 
 /** Bytes done of a file's total, as a transfer goes; a resumed one starts where it stands. */
 export type OnProgress = (done: number, total: number) => void;
@@ -122,15 +126,13 @@ function parseJson(text: string): unknown {
   }
 }
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
 /**
  * The name a download is saved under: the last path component of the name the message gives, refused
  * when that is empty, "." or "..", or holds a control character (a sender's name is never a path here).
  */
 export function safeFileName(name: string): string {
   const base = name.split(/[/\\]/).pop() ?? "";
-  if (base === "" || base === "." || base === ".." || CONTROL.test(base)) {
+  if (base === "" || base === "." || base === ".." || UNSAFE_IN_NAME.test(base)) {
     throw new Error(`the attachment name ${JSON.stringify(name)} is not a file name this machine saves under`);
   }
   return base;
