@@ -628,13 +628,16 @@ describe("what lasts", () => {
   });
 });
 
+// Margins of seconds, so a loaded runner cannot flip them: a late timer only makes a slow body slower
+// (still past requestMs), and each pause stays far inside uploadIdleMs.
 describe("slow and stalled bodies", () => {
   it("lets an upload take longer than a request may, as long as it keeps sending", async () => {
-    await start({ timeouts: { requestMs: 300, uploadIdleMs: 2000 } });
+    await start({ timeouts: { requestMs: 2_000, uploadIdleMs: 10_000 } });
     const bytes = randomBytes(100_000);
     const slow = stalledRequest(bus.url, "/files?name=slow", "POST", { "Content-Length": String(bytes.length) }, bytes.subarray(0, 10_000));
+    // 9 pauses of 500 ms: the body is still arriving 2.5 s after requestMs
     for (let at = 10_000; at < bytes.length; at += 10_000) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 500));
       slow.req.write(bytes.subarray(at, at + 10_000));
     }
     slow.req.end();
@@ -643,7 +646,8 @@ describe("slow and stalled bodies", () => {
   });
 
   it("cuts off an upload that stops sending, keeping a resumable one's bytes; a stalled JSON body gets 408", async () => {
-    await start({ timeouts: { requestMs: 300, uploadIdleMs: 500 } });
+    // uploadIdleMs past requestMs: a stalled upload is cut by its idleness, never answered 408
+    await start({ timeouts: { requestMs: 2_000, uploadIdleMs: 5_000 } });
     const bytes = randomBytes(50_000);
     const sha = sha256(bytes);
     const stalled = stalledRequest(bus.url, `/files/${sha}?name=s`, "PUT", { "Content-Length": String(bytes.length) }, bytes.subarray(0, 20_000));
