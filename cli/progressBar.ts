@@ -23,7 +23,8 @@ export function progressBar(io: Io, label: string): ProgressBar {
       const now = Date.now();
       if (now - drawn < REDRAW_MS && done < total) return;
       drawn = now;
-      const share = total > 0 ? done / total : 1;
+      // Clamped: a file that grew while it was sent must not break the bar.
+      const share = total > 0 ? Math.min(Math.max(done / total, 0), 1) : 1;
       const filled = Math.round(share * WIDTH);
       status(`${label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${Math.floor(share * 100)}% of ${formatBytes(total)}`);
     },

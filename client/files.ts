@@ -4,20 +4,24 @@
  * PUT /files/<sha256>; a download keeps what arrived in a partial file beside its target and asks for the
  * rest with a Range. Each is retried a bounded number of times in a row without progress.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type * as http from "node:http";
 import * as path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { StoredFile, StoredFileSchema, UPLOAD_OFFSET_HEADER } from "../contract/files";
+import { UPLOAD_IDLE_SECONDS } from "../contract/defaults";
+import { parseContentRange, StoredFile, StoredFileSchema, UNSAFE_IN_NAME, UPLOAD_OFFSET_HEADER } from "../contract/files";
+import { hashFile } from "../contract/hashFile";
 import type { Attachment } from "../contract/message";
 import { AuthError, BusError, serverErrorText } from "./errors";
 import { backoffMs, isTransient, RetryPolicy } from "./retry";
 import { inTransit, openStream } from "./transport";
 
-/** How long a transfer may stall (nothing moving either way) before it is given up and resumed. */
-export const TRANSFER_IDLE_MS = 60_000;
+/**
+ * How long a transfer may stall (nothing moving either way) before it is given up and resumed: as long
+ * as the bus waits on a stalled upload.
+ */
+const TRANSFER_IDLE_MS = UPLOAD_IDLE_SECONDS * 1000;
 
 /** Bytes done of a file's total, as a transfer goes; a resumed one starts where it stands. */
 export type OnProgress = (done: number, total: number) => void;
@@ -28,19 +32,11 @@ export interface FileLink {
   retry: RetryPolicy;
 }
 
-/** The sha256 and size of a local file, read as a stream. */
-export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of fs.createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest("hex"), size };
-}
-
-/** An answer that says where to go on from (409, 202, 416): asked again after a wait, like a failure in transit. */
-const goOnFrom = (err: unknown) => err instanceof BusError && [202, 409, 416].includes(err.status);
+/**
+ * An answer that says where to go on from (409, 202, 416, or a 206 of other bytes than asked for, after
+ * which a download starts over): asked again after a wait, like a failure in transit.
+ */
+const goOnFrom = (err: unknown) => err instanceof BusError && [202, 206, 409, 416].includes(err.status);
 
 /**
  * Runs `step` until it succeeds; a failure in transit (or a goOnFrom answer) waits and tries again, at
@@ -111,8 +107,8 @@ export async function uploadFile(link: FileLink, file: string, name: string, onP
         : { "content-length": "0" };
     let sent = offset;
     const body = counting((bytes) => onProgress?.((sent += bytes), size));
-    // A file that cannot be read destroys the body, and with it the request.
-    pipeline(offset < size ? fs.createReadStream(file, { start: offset }) : Readable.from([]), body).catch(() => undefined);
+    // The bytes hashed, not to EOF (a file that grows meanwhile); a file that cannot be read destroys the body, and with it the request.
+    pipeline(offset < size ? fs.createReadStream(file, { start: offset, end: size - 1 }) : Readable.from([]), body).catch(() => undefined);
     const res = await openStream(link.base, { method: "PUT", url, headers: { ...headers, ...rest, "content-type": "application/octet-stream" }, body, idleMs: TRANSFER_IDLE_MS });
     if (res.statusCode !== 200 && res.statusCode !== 201) throw await failure(link, res);
     const text = await answerText(res).catch((err: NodeJS.ErrnoException) => Promise.reject(inTransit(link.base, err)));
@@ -130,15 +126,13 @@ function parseJson(text: string): unknown {
   }
 }
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
 /**
  * The name a download is saved under: the last path component of the name the message gives, refused
  * when that is empty, "." or "..", or holds a control character (a sender's name is never a path here).
  */
 export function safeFileName(name: string): string {
   const base = name.split(/[/\\]/).pop() ?? "";
-  if (base === "" || base === "." || base === ".." || CONTROL.test(base)) {
+  if (base === "" || base === "." || base === ".." || UNSAFE_IN_NAME.test(base)) {
     throw new Error(`the attachment name ${JSON.stringify(name)} is not a file name this machine saves under`);
   }
   return base;
@@ -193,6 +187,11 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
     if (res.statusCode === 416) await fs.promises.rm(part, { force: true }); // not a prefix of this file: start again
     if (res.statusCode !== 200 && res.statusCode !== 206) throw await failure(link, res);
     if (res.statusCode === 200) start = 0;
+    else if (!isRest(res.headers["content-range"], start, attachment.size)) {
+      res.destroy();
+      await fs.promises.rm(part, { force: true }); // those bytes do not follow what arrived: start again
+      throw new BusError(206, `the answer holds bytes ${res.headers["content-range"] ?? "(no Content-Range)"}, not the rest from byte ${start} of ${attachment.size}`);
+    }
     let done = start;
     options.onProgress?.(done, attachment.size);
     res.on("data", (chunk: Buffer) => options.onProgress?.((done += chunk.length), attachment.size));
@@ -207,11 +206,26 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
   return target;
 }
 
-/** Moves the checked file to its name: over an existing one only with `force`, else never (link fails on EEXIST). */
+/** Whether a 206's Content-Range is the rest of the file from `start`, as asked. */
+function isRest(header: string | undefined, start: number, size: number): boolean {
+  const range = parseContentRange(header ?? "");
+  return range !== null && range.start === start && range.end === size - 1 && range.total === size;
+}
+
+/** What link() fails with on a file system without hard links (FAT, exFAT, some SMB shares). */
+const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "EXDEV", "ENOSYS"]);
+
+/**
+ * Moves the checked file to its name: over an existing one only with `force`, else never (link, or
+ * where there are no hard links an exclusive copy, fails on EEXIST).
+ */
 async function place(part: string, target: string, force: boolean): Promise<void> {
   if (force) return fs.promises.rename(part, target);
   try {
-    await fs.promises.link(part, target);
+    await fs.promises.link(part, target).catch((err: NodeJS.ErrnoException) => {
+      if (!NO_HARD_LINKS.has(err.code ?? "")) throw err;
+      return fs.promises.copyFile(part, target, fs.constants.COPYFILE_EXCL);
+    });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new FileExistsError(target);
     throw err;

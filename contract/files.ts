@@ -10,8 +10,8 @@ import { unicodeText } from "./text";
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 export const Sha256 = z.string().regex(SHA256_PATTERN, "must be a sha256: 64 lowercase hex digits");
 
-// Control characters (C0, DEL, C1) and the path separators of every system a client runs on.
-const UNSAFE_IN_NAME = /[\u0000-\u001f\u007f-\u009f/\\]/;
+/** Control characters (C0, DEL, C1) and the path separators of every system a client runs on. */
+export const UNSAFE_IN_NAME = /[\u0000-\u001f\u007f-\u009f/\\]/;
 
 /** A file's name as its sender gave it: one safe path component, so a client can save it under that name. */
 export const FileName = unicodeText
@@ -19,6 +19,16 @@ export const FileName = unicodeText
   .refine((name) => Buffer.byteLength(name, "utf8") <= MAX_FILE_NAME_BYTES, `must be at most ${MAX_FILE_NAME_BYTES} bytes of UTF-8`)
   .refine((name) => !UNSAFE_IN_NAME.test(name), "must be a file name: no '/', '\\' or control characters")
   .refine((name) => name !== "." && name !== "..", 'must be a file name, not "." or ".."');
+
+/** A byte offset or count in a header: at most 15 digits, so it is exact as a number. */
+export const BYTE_COUNT = /^\d{1,15}$/;
+
+/** `bytes START-END/TOTAL` (an upload part's Content-Range, and a 206's) as numbers; null when it is not that. */
+export function parseContentRange(header: string): { start: number; end: number; total: number } | null {
+  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim());
+  if (!match || !match.slice(1).every((n) => BYTE_COUNT.test(n))) return null;
+  return { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) };
+}
 
 /** The header that says how many bytes of an upload the bus holds (HEAD, GET and PUT /files/<sha256>). */
 export const UPLOAD_OFFSET_HEADER = "Upload-Offset";
@@ -34,6 +44,12 @@ export const DownloadQuerySchema = z.strictObject({ name: FileName.optional() })
 export const StoredFileSchema = z.object({ sha256: Sha256, size: z.number().int(), name: z.string() });
 export type StoredFile = z.infer<typeof StoredFileSchema>;
 
-/** A part of a resumable upload was stored: `offset` bytes of `size` are on the bus; send the rest from `offset`. */
-export const UploadProgressSchema = z.object({ sha256: Sha256, offset: z.number().int(), size: z.number().int() });
-export type UploadProgress = z.infer<typeof UploadProgressSchema>;
+/**
+ * A part of a resumable upload was stored (202): `offset` bytes of `size` are on the bus; send the rest
+ * from `offset`. The client asks HEAD for the offset instead, so nothing parses this answer.
+ */
+export interface UploadProgress {
+  sha256: string;
+  offset: number;
+  size: number;
+}

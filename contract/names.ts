@@ -10,3 +10,8 @@ export const MachineName = z.string().regex(NAME_PATTERN, `must be ${NAME_RULE}`
 
 /** The Basic-auth user: a machine name too, so it never holds the ':' that ends the user in Basic auth. */
 export const BusUser = z.string().regex(NAME_PATTERN, `must not contain ':' or whitespace: ${NAME_RULE}`);
+
+/** Who uploaded a file, for the team credential: never a machine's name, which holds no '~'. */
+export const TEAM_UPLOADER = "~team";
+/** Who uploaded a file: a machine's name, or TEAM_UPLOADER. */
+export const UPLOADER_PATTERN = new RegExp(`^(?:${TEAM_UPLOADER}|${NAME_PATTERN.source.slice(1, -1)})$`);

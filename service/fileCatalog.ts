@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { Sha256 } from "../contract/files";
+import { UPLOADER_PATTERN } from "../contract/names";
 import { AppendLog, PendingTail } from "./appendLog";
 import { writeFileDurably } from "./durableFile";
 import { jsonLine, readLines } from "./jsonl";
@@ -17,9 +18,7 @@ import type { Log } from "./log";
 
 export const FILES_FILE = "files.jsonl";
 
-/** Who uploaded a file: a machine's name, or this for the team credential (a name never holds '~'). */
-export const TEAM_UPLOADER = "~team";
-const Uploader = z.string().regex(/^(?:~team|[A-Za-z0-9._@-]{1,64})$/);
+const Uploader = z.string().regex(UPLOADER_PATTERN);
 const Time = z.number().int().nonnegative();
 
 const EventSchema = z.discriminatedUnion("event", [
@@ -41,7 +40,7 @@ export class FileCatalog {
   private readonly records = new Map<string, FileRecord>();
   /** Deleted files by sha256: when. */
   private readonly deleted = new Map<string, number>();
-  /** Per sha256, the newest message that attaches it (ms). */
+  /** Per sha256, the newest message that attaches it (ms); kept an age limit past its file (forgetBefore). */
   private readonly attachedAt = new Map<string, number>();
   private storedBytes = 0;
   private log!: AppendLog;
@@ -131,9 +130,13 @@ export class FileCatalog {
     await this.log.append(() => jsonLine(line), () => undefined).catch((error: Error) => log({ level: "warn", msg: "file deletion not recorded", sha256, error: error.message }));
   }
 
-  /** Forgets deletions older than `cutoff` (ms): GET then answers 404 instead of 410. */
-  forgetDeletedBefore(cutoff: number): void {
+  /**
+   * Forgets deletions, and the attachments of files no longer stored, older than `cutoff` (ms): GET then
+   * answers 404 instead of 410, and neither map outgrows what one age limit brings.
+   */
+  forgetBefore(cutoff: number): void {
     for (const [sha256, time] of this.deleted) if (time < cutoff) this.deleted.delete(sha256);
+    for (const [sha256, time] of this.attachedAt) if (time < cutoff && !this.records.has(sha256)) this.attachedAt.delete(sha256);
   }
 
   /** files.jsonl as the events the current state needs (what a backup holds, and compaction writes). */

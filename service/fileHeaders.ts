@@ -2,17 +2,15 @@
  * The HTTP headers of file transfers: an upload part's Content-Range, a download's Range (one range, as
  * RFC 9110 lets a server choose) and If-Range, and Content-Disposition with the file's name (RFC 6266).
  */
+import { BYTE_COUNT, parseContentRange } from "../contract/files";
 import { HttpError } from "./httpErrors";
 
-const BYTE_COUNT = /^\d{1,15}$/;
-
 /** `bytes START-END/TOTAL` of a resumable upload's part, or what is wrong with it. */
-export function parseContentRange(header: string): { start: number; end: number; total: number } {
-  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim());
-  const [start, end, total] = (match?.slice(1) ?? []).map((n) => (BYTE_COUNT.test(n) ? Number(n) : NaN));
-  if (!match || [start, end, total].some(Number.isNaN)) throw new HttpError("badRequest", `Content-Range: must be "bytes START-END/TOTAL" (got ${JSON.stringify(header)})`);
-  if (start > end || end >= total) throw new HttpError("badRequest", `Content-Range: needs START <= END < TOTAL (got ${JSON.stringify(header)})`);
-  return { start, end, total };
+export function partRange(header: string): { start: number; end: number; total: number } {
+  const range = parseContentRange(header);
+  if (!range) throw new HttpError("badRequest", `Content-Range: must be "bytes START-END/TOTAL" (got ${JSON.stringify(header)})`);
+  if (range.start > range.end || range.end >= range.total) throw new HttpError("badRequest", `Content-Range: needs START <= END < TOTAL (got ${JSON.stringify(header)})`);
+  return range;
 }
 
 /**

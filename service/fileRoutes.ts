@@ -8,12 +8,12 @@ import type express from "express";
 import type { Request, Response } from "express";
 import { DownloadQuerySchema, SHA256_PATTERN, UPLOAD_OFFSET_HEADER, UploadQuerySchema } from "../contract/files";
 import type { Attachment, NewMessage } from "../contract/message";
+import { TEAM_UPLOADER } from "../contract/names";
 import { authorize, Identity } from "./access";
 import { identityOf } from "./authenticate";
 import { acceptBody, allowLongBody } from "./connections";
 import { sendStoredFile } from "./download";
-import { TEAM_UPLOADER } from "./fileCatalog";
-import { parseContentRange } from "./fileHeaders";
+import { partRange } from "./fileHeaders";
 import type { FileStore, UploadResult } from "./fileStore";
 import { HttpError } from "./httpErrors";
 import { parseQuery, sendJson } from "./json";
@@ -90,7 +90,7 @@ export function addFileRoutes(app: express.Express, files: FileStore, log: Log):
     const sha256 = shaParam(req.params.sha256);
     const { name } = parseQuery(UploadQuerySchema, req.query);
     const rangeHeader = req.header("Content-Range");
-    const range = rangeHeader === undefined ? null : parseContentRange(rangeHeader);
+    const range = rangeHeader === undefined ? null : partRange(rangeHeader);
     await upload(req, res, (uploader) => files.uploadPart(req, sha256, uploader, name, range, contentLength(req), () => acceptBody(req, res)), sha256);
   });
 

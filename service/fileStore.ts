@@ -10,14 +10,15 @@
  * partial uploads count against one quota of bytes and one cap on their number. A file is deleted once
  * it is older than the age limit and no message younger than that attaches it (see `sweep`).
  */
-import { createHash, randomBytes } from "crypto";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import { constants, promises as fsp } from "fs";
 import type { IncomingMessage } from "http";
 import * as path from "path";
-import { pipeline } from "stream/promises";
 import { DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_FILE_QUOTA_SHARE, DEFAULT_MAX_FILE_MIB, MAX_STORED_FILES, MIB, PARTIAL_UPLOAD_HOURS } from "../contract/defaults";
 import { SHA256_PATTERN, StoredFile, UploadProgress } from "../contract/files";
+import { hashFile } from "../contract/hashFile";
+import { UPLOADER_PATTERN } from "../contract/names";
 import { StorageError } from "./appendLog";
 import { syncDir } from "./durableFile";
 import { FileCatalog, FileRecord } from "./fileCatalog";
@@ -29,7 +30,6 @@ export const FILES_DIR = "files";
 const PARTIAL_DIR = ".partial";
 const UPLOAD_DIR = ".upload";
 const DAY_MS = 86_400_000;
-const PARTIAL_NAME = /^([0-9a-f]{64})\.(~team|[A-Za-z0-9._@-]{1,64})$/;
 
 export interface FileLimits {
   /** The largest file, in bytes. */
@@ -141,8 +141,11 @@ export class FileStore {
   /**
    * POST /files: the whole body into a temp file, hashed as it arrives, then stored under its sha256.
    * `declared` is the Content-Length, checked before a byte is read; `accept` lets the client send.
+   * At the cap on files it is refused before a byte is read too: which file it is (maybe one stored
+   * already) is known only from its bytes, and a PUT, which names them, is taken then.
    */
   async uploadWhole(req: IncomingMessage, uploader: string, name: string, declared: number | undefined, accept: () => void): Promise<UploadResult> {
+    this.checkCount();
     if (declared !== undefined) {
       this.checkSize(declared);
       this.checkQuota(declared);
@@ -294,7 +297,7 @@ export class FileStore {
       await this.dropPartial(key);
       partials++;
     }
-    this.catalog.forgetDeletedBefore(now - ageMs);
+    this.catalog.forgetBefore(now - ageMs);
     return { files, partials };
   }
 
@@ -310,7 +313,7 @@ export class FileStore {
   private async finishPartial(key: string, file: string, hashed: string | undefined, size: number, name: string): Promise<UploadResult> {
     const partial = this.partials.get(key)!;
     try {
-      const actual = hashed ?? (await hashFile(file));
+      const actual = hashed ?? (await hashFile(file)).sha256;
       if (actual !== partial.sha256) {
         throw new HttpError("badRequest", `the ${size} bytes uploaded have sha256 ${actual}, not ${partial.sha256}: the upload was discarded; start again from byte 0`);
       }
@@ -331,6 +334,7 @@ export class FileStore {
         await fsp.rm(source, { force: true });
         return { created: false, file: toFile(await this.catalog.stored(upload)) };
       }
+      // Again: uploads received side by side each passed the check at their start.
       if (newFile) this.checkCount();
       this.committing++;
       const dest = this.pathOf(sha256);
@@ -416,10 +420,10 @@ export class FileStore {
     for (const name of await list(path.join(this.dir, UPLOAD_DIR))) await fsp.rm(path.join(this.dir, UPLOAD_DIR, name), { force: true }).catch(warn("interrupted upload not removed"));
     for (const name of await list(path.join(this.dir, PARTIAL_DIR))) {
       const file = path.join(this.dir, PARTIAL_DIR, name);
-      const match = PARTIAL_NAME.exec(name);
-      const stat = match ? await fsp.stat(file).catch(() => null) : null;
-      if (match && stat?.isFile()) {
-        const partial = { sha256: match[1], uploader: match[2], size: 0, touched: stat.mtimeMs, busy: false };
+      const upload = partialOf(name);
+      const stat = upload ? await fsp.stat(file).catch(() => null) : null;
+      if (upload && stat?.isFile()) {
+        const partial = { ...upload, size: 0, touched: stat.mtimeMs, busy: false };
         this.partials.set(name, partial);
         this.resize(partial, stat.size);
       } else await fsp.rm(file, { recursive: true, force: true }).catch(warn("stray file not removed"));
@@ -441,16 +445,17 @@ export class FileStore {
 
 const partialKey = (sha256: string, uploader: string) => `${sha256}.${uploader}`;
 
+/** The upload a partial upload's file name (partialKey) stands for; null for a stray file. */
+function partialOf(name: string): { sha256: string; uploader: string } | null {
+  const dot = name.indexOf(".");
+  const [sha256, uploader] = [name.slice(0, dot), name.slice(dot + 1)];
+  return dot > 0 && SHA256_PATTERN.test(sha256) && UPLOADER_PATTERN.test(uploader) ? { sha256, uploader } : null;
+}
+
 const toFile = (record: FileRecord): StoredFile => ({ sha256: record.sha256, size: record.size, name: record.name });
 
 /** The default quota: DEFAULT_FILE_QUOTA_SHARE of the size of the data dir's filesystem. */
 function defaultQuota(dataDir: string): number {
   const fsStats = fs.statfsSync(dataDir);
   return Math.floor(fsStats.blocks * fsStats.bsize * DEFAULT_FILE_QUOTA_SHARE);
-}
-
-async function hashFile(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  await pipeline(fs.createReadStream(file), hash);
-  return hash.digest("hex");
 }

@@ -18,6 +18,13 @@ it("on a terminal: one line redrawn with the share done and the size, cleared at
   ]);
 });
 
+it("a count past the total (a file that grew while it was sent) draws a full bar, never a broken one", () => {
+  const drawn: string[] = [];
+  const bar = progressBar(io((text) => drawn.push(text)), "uploading log.txt");
+  expect(() => bar.update(2048 + 100, 2048)).not.toThrow();
+  expect(drawn).toEqual(["uploading log.txt [########################] 100% of 2.0 KiB"]);
+});
+
 it("not on a terminal: nothing is drawn", () => {
   const bar = progressBar(io(), "uploading build.zip");
   expect(() => (bar.update(1, 2), bar.done())).not.toThrow();

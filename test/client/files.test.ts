@@ -3,7 +3,9 @@
  * broken off and resumed with a Range, names that could leave the directory, and what a retry costs.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { appendFileSync, promises as fs } from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { createBusClient, saveAttachments } from "../../client/index";
 import { safeFileName } from "../../client/files";
@@ -57,6 +59,22 @@ it("an upload of bytes this credential sent before sends none of them again", as
   }
 });
 
+it("a file that grows once it was hashed uploads the bytes hashed, and its progress never passes the whole", async () => {
+  const bytes = randomBytes(MiB);
+  const file = path.join(tempDir("src"), "growing.log");
+  await fs.writeFile(file, bytes);
+  const shares: number[] = [];
+  const stored = await createBusClient(bus).upload(file, {
+    onProgress: (done, total) => {
+      // the first report comes before a byte is read: the file grows between its hash and its upload
+      if (shares.length === 0) appendFileSync(file, randomBytes(64 * 1024));
+      shares.push(done / total);
+    },
+  });
+  expect(stored).toEqual({ sha256: sha256(bytes), size: MiB, name: "growing.log" });
+  expect(Math.max(...shares)).toBe(1);
+});
+
 it("a download broken off resumes from the bytes that arrived, with a Range, and is checked whole", async () => {
   const bytes = randomBytes(4 * MiB);
   const message = await postWithFile(bytes, "big.bin");
@@ -85,6 +103,30 @@ it("a download broken off resumes from the bytes that arrived, with a Range, and
     }
   } finally {
     await proxy.close();
+  }
+});
+
+it("a 206 of other bytes than the rest asked for is not written after what arrived: the download starts again from byte 0", async () => {
+  const bytes = randomBytes(100_000);
+  const attachment = { sha256: sha256(bytes), name: "data.bin", size: bytes.length };
+  // A server (a cache in the way, say) that answers any Range with the file from its first byte.
+  const ranges: Array<string | undefined> = [];
+  const server = http.createServer((req, res) => {
+    ranges.push(req.headers.range);
+    if (req.headers.range) res.writeHead(206, { "content-length": bytes.length, "content-range": `bytes 0-${bytes.length - 1}/${bytes.length}` });
+    else res.writeHead(200, { "content-length": bytes.length });
+    res.end(bytes);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const dir = tempDir("out");
+    await fs.writeFile(path.join(dir, `.claude-bus-${attachment.sha256}.part`), bytes.subarray(0, 30_000));
+    const client = createBusClient({ ...bus, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    expect(await client.download(attachment, dir)).toBe(path.join(dir, "data.bin"));
+    expect(sha256(await fs.readFile(path.join(dir, "data.bin")))).toBe(attachment.sha256);
+    expect(ranges).toEqual(["bytes=30000-", undefined]);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 

@@ -1,6 +1,6 @@
 /**
  * The file store itself, on real files, where an HTTP test cannot pick the timing: two requests for the
- * same partial upload that reach the store in the same tick.
+ * same partial upload that reach the store in the same tick, and a sweep weeks from now.
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -31,6 +31,22 @@ it("two requests for the same part of one upload: one is taken, the other is a 4
     await expect(
       store.uploadPart(body(other), sha256(other), "alpha", "other.bin", null, other.length, () => undefined),
     ).resolves.toMatchObject({ created: true });
+  } finally {
+    await store.close();
+  }
+});
+
+it("the sweep forgets what messages older than the age limit attached, of files no longer held: such a file answers 404, not 410", async () => {
+  const DAY = 86_400_000;
+  const store = await FileStore.open(tempDir("files"), { maxFileBytes: 10_000, maxAgeDays: 14, maxFiles: 10, quotaBytes: 1_500 }, 60_000, () => undefined);
+  try {
+    const now = Date.now();
+    const [old, recent] = ["a".repeat(64), "b".repeat(64)];
+    store.attached([old], now - 15 * DAY);
+    store.attached([recent], now - 13 * DAY);
+    expect([store.isGone(old), store.isGone(recent)]).toEqual([true, true]);
+    await store.sweep(now);
+    expect([store.isGone(old), store.isGone(recent)]).toEqual([false, true]);
   } finally {
     await store.close();
   }

@@ -401,15 +401,22 @@ describe("limits", () => {
     expect(fs.statSync(path.join(filesDir(bus), ".partial", `${sha256(partialOf)}.~team`)).size).toBe(MiB);
   });
 
-  it("answers 507 naming the cap when the bus holds as many files as it keeps", async () => {
+  it("answers 507 naming the cap when the bus holds as many files as it keeps, before the body is sent", async () => {
     await start({ files: { maxFiles: 2 } });
     expect((await upload(bus.url, Buffer.from("one"), "1")).status).toBe(201);
     expect((await put(bus.url, "f".repeat(64), Buffer.from("pa"), "bytes 0-1/4")).status).toBe(202);
-    const third = await upload(bus.url, Buffer.from("three"), "3");
-    expect([third.status, third.json]).toEqual([507, { error: "the bus holds 2 files (stored and partial uploads), the most it keeps; nothing was stored" }]);
+    // Expect: 100-continue: the client waits for the go-ahead, which never comes.
+    const third = stalledRequest(bus.url, "/files?name=3", "POST", { "Content-Length": String(MiB), Expect: "100-continue" }, Buffer.alloc(0));
+    let continued = false;
+    third.req.on("continue", () => (continued = true));
+    const answer = (await third.answer) as Reply;
+    third.cut();
+    expect(continued).toBe(false);
+    expect([answer.status, answer.json]).toEqual([507, { error: "the bus holds 2 files (stored and partial uploads), the most it keeps; nothing was stored" }]);
     expect((await put(bus.url, "9".repeat(64), Buffer.from("pa"), "bytes 0-1/4")).status).toBe(507);
-    // The same bytes again add no file.
-    expect((await upload(bus.url, Buffer.from("one"), "1 again")).status).toBe(200);
+    // The same bytes again add no file: a PUT names them and is taken; a POST, whose bytes are known only once read, is not.
+    expect((await put(bus.url, sha256(Buffer.from("one")), Buffer.from("one"), null)).status).toBe(200);
+    expect((await upload(bus.url, Buffer.from("one"), "1 again")).status).toBe(507);
   });
 
   it.each([
@@ -621,13 +628,16 @@ describe("what lasts", () => {
   });
 });
 
+// Margins of seconds, so a loaded runner cannot flip them: a late timer only makes a slow body slower
+// (still past requestMs), and each pause stays far inside uploadIdleMs.
 describe("slow and stalled bodies", () => {
   it("lets an upload take longer than a request may, as long as it keeps sending", async () => {
-    await start({ timeouts: { requestMs: 300, uploadIdleMs: 2000 } });
+    await start({ timeouts: { requestMs: 2_000, uploadIdleMs: 10_000 } });
     const bytes = randomBytes(100_000);
     const slow = stalledRequest(bus.url, "/files?name=slow", "POST", { "Content-Length": String(bytes.length) }, bytes.subarray(0, 10_000));
+    // 9 pauses of 500 ms: the body is still arriving 2.5 s after requestMs
     for (let at = 10_000; at < bytes.length; at += 10_000) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 500));
       slow.req.write(bytes.subarray(at, at + 10_000));
     }
     slow.req.end();
@@ -636,7 +646,8 @@ describe("slow and stalled bodies", () => {
   });
 
   it("cuts off an upload that stops sending, keeping a resumable one's bytes; a stalled JSON body gets 408", async () => {
-    await start({ timeouts: { requestMs: 300, uploadIdleMs: 500 } });
+    // uploadIdleMs past requestMs: a stalled upload is cut by its idleness, never answered 408
+    await start({ timeouts: { requestMs: 2_000, uploadIdleMs: 5_000 } });
     const bytes = randomBytes(50_000);
     const sha = sha256(bytes);
     const stalled = stalledRequest(bus.url, `/files/${sha}?name=s`, "PUT", { "Content-Length": String(bytes.length) }, bytes.subarray(0, 20_000));
