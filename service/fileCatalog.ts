@@ -13,7 +13,7 @@ import { Sha256 } from "../contract/files";
 import { UPLOADER_PATTERN } from "../contract/names";
 import { AppendLog, PendingTail } from "./appendLog";
 import { writeFileDurably } from "./durableFile";
-import { jsonLine, readLines } from "./jsonl";
+import { jsonLine, parseJson, readLines } from "./jsonl";
 import type { Log } from "./log";
 
 export const FILES_FILE = "files.jsonl";
@@ -180,10 +180,6 @@ export class FileCatalog {
 }
 
 function parseEvent(text: string): FileEvent | null {
-  try {
-    const parsed = EventSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
+  const parsed = EventSchema.safeParse(parseJson(text));
+  return parsed.success ? parsed.data : null;
 }

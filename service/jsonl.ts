@@ -1,6 +1,18 @@
 /** JSON Lines: how records are written, and how a file of them is read back on start. */
 import * as fs from "fs";
 
+/**
+ * A line's JSON value, or, when it is not JSON, a string that says why: a record is an object, never a
+ * bare string, so a schema refuses a damaged line either way.
+ */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    return `not JSON: ${(error as Error).message}`;
+  }
+}
+
 /** One record as one line: the serializer shared by the store and the benchmark's data generator. */
 export function jsonLine(record: object): Buffer {
   return Buffer.from(JSON.stringify(record) + "\n", "utf8");

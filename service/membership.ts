@@ -15,7 +15,7 @@ import { MachineName } from "../contract/names";
 import { generateInviteCode, generatePassword } from "../contract/password";
 import { AppendLog } from "./appendLog";
 import { writeFileDurably } from "./durableFile";
-import { jsonLine, readLines } from "./jsonl";
+import { jsonLine, parseJson, readLines } from "./jsonl";
 
 export const MACHINES_FILE = "machines.jsonl";
 
@@ -60,12 +60,7 @@ export class MembershipRefusal extends Error {
 }
 
 function parseEvent(text: string, lineNo: number, file: string): MembershipEvent {
-  let parsed;
-  try {
-    parsed = EventSchema.safeParse(JSON.parse(text));
-  } catch {
-    parsed = { success: false as const };
-  }
+  const parsed = EventSchema.safeParse(parseJson(text));
   if (!parsed.success) throw new Error(`${file}: line ${lineNo} is damaged; fix or remove it (removing a "revoked" line lets that machine back in)`);
   return parsed.data;
 }

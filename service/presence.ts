@@ -11,6 +11,7 @@ import { z } from "zod";
 import type { Machine, MachineCredential } from "../contract/message";
 import { MachineName } from "../contract/names";
 import { writeFileDurably } from "./durableFile";
+import { parseJson } from "./jsonl";
 
 export const PRESENCE_FILE = "presence.json";
 /** How often a changed last_seen is saved, in ms. */
@@ -169,14 +170,5 @@ export class Presence {
       await fs.promises.rm(this.file + suffix, { force: true }).catch(() => undefined);
       throw error;
     }
-  }
-}
-
-/** The parsed JSON, or undefined when the text is not JSON (a torn or garbled file). */
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

@@ -11,6 +11,7 @@ import type { z } from "zod";
 import { describeIssue } from "../contract/issues";
 import { AckRecord, AckRecordSchema, MESSAGE_ID_PATTERN, MessageSchema, StoredMessageSchema } from "../contract/message";
 import { NAME_PATTERN } from "../contract/names";
+import { parseJson } from "./jsonl";
 
 /** What the index needs of a stored message (everything but its body). */
 export interface StoredFields {
@@ -104,10 +105,3 @@ function parseInFull<T>(text: string, schema: z.ZodType<T>): T | string {
   return result.success ? result.data : describeIssue(result.error.issues[0], { root: "line" });
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    return `not JSON: ${(error as Error).message}`;
-  }
-}
