@@ -4,19 +4,15 @@
  */
 import type { FileStore } from "./fileStore";
 import type { Log } from "./log";
-import { RETENTION_INTERVAL_MS } from "./retention";
+import { atStartAndHourly } from "./retention";
 
 export function startFileExpiry(files: FileStore, log: Log): { stop(): void } {
-  const run = async () => {
+  return atStartAndHourly(async () => {
     try {
       const deleted = await files.sweep();
       if (deleted.files + deleted.partials > 0) log({ msg: "expired files deleted", ...deleted });
     } catch (error) {
       log({ level: "error", msg: "file expiry failed; the next run tries again", error: (error as Error).message });
     }
-  };
-  void run();
-  const timer = setInterval(() => void run(), RETENTION_INTERVAL_MS);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+  });
 }

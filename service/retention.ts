@@ -10,11 +10,19 @@ export interface RetentionOptions extends CompactionOptions {
   days: number;
 }
 
-/** How often retention looks for messages that have grown too old, in ms. */
+/** How often retention (and file expiry) looks for what has grown too old, in ms. */
 export const RETENTION_INTERVAL_MS = 3_600_000;
 
+/** Runs `run` now and then every RETENTION_INTERVAL_MS while the bus serves; its timer keeps no process alive. */
+export function atStartAndHourly(run: () => Promise<void>): { stop(): void } {
+  void run();
+  const timer = setInterval(() => void run(), RETENTION_INTERVAL_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
 export function startRetention(store: BusStore, opts: RetentionOptions, log: Log): { stop(): void } {
-  const run = async () => {
+  return atStartAndHourly(async () => {
     const cutoff = Date.now() - opts.days * 86_400_000;
     try {
       const removed = await store.removeOlderThan(cutoff, opts);
@@ -23,9 +31,5 @@ export function startRetention(store: BusStore, opts: RetentionOptions, log: Log
       // The old files are whole until the swap: the next run tries again.
       log({ level: "error", msg: "retention failed; the store is as it was", error: (error as Error).message });
     }
-  };
-  void run();
-  const timer = setInterval(() => void run(), RETENTION_INTERVAL_MS);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+  });
 }
