@@ -7,7 +7,7 @@
  */
 import { renderEnvFile } from "../../contract/envFile";
 import { generatePassword } from "../../contract/password";
-import { AuthError, BusClient, createBusClient } from "../../client/index";
+import { AuthError, BusClient, createBusClient, Machine } from "../../client/index";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { moveAtomic } from "../atomicWrite";
 import { ClientConfig, connectionFlags, Credential, resolveConfig } from "../config";
@@ -50,10 +50,13 @@ export async function rotate(parsed: ParsedCommand, io: Io): Promise<number> {
   return rotateWith(cfg, applier, timeoutSeconds * 1000, io);
 }
 
+/** Whether a machine signs in with a credential of its own that still works (else with the team password). */
+const hasOwnCredential = (m: Machine) => !!m.credential && !m.credential.revoked;
+
 /** Whether `user` is a machine enrolled by invite whose credential still works (else it is the team credential). */
 async function isOwnMachineCredential(client: BusClient, user: string): Promise<boolean> {
   const { machines } = await client.roster();
-  return machines.some((m) => m.name === user && !!m.credential && !m.credential.revoked);
+  return machines.some((m) => m.name === user && hasOwnCredential(m));
 }
 
 /** The bus issues the new secret; the old one keeps working until the new one is first used. */
@@ -219,6 +222,5 @@ async function probe(credential: Credential): Promise<string> {
 /** Every other name the bus has seen (GET /machines): those that may hold the team password, and those enrolled with their own. */
 async function machinesByCredential(client: BusClient, me: string): Promise<{ shared: string[]; own: string[] }> {
   const others = (await client.roster()).machines.filter((m) => m.name !== me);
-  const hasOwn = (m: (typeof others)[number]) => !!m.credential && !m.credential.revoked;
-  return { shared: others.filter((m) => !hasOwn(m)).map((m) => m.name), own: others.filter(hasOwn).map((m) => m.name) };
+  return { shared: others.filter((m) => !hasOwnCredential(m)).map((m) => m.name), own: others.filter(hasOwnCredential).map((m) => m.name) };
 }
