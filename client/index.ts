@@ -109,9 +109,15 @@ export function isLoopbackUrl(url: string): boolean {
   return hostname === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === "[::1]";
 }
 
+/** The bus URL without trailing slashes; refused when it is plain http to another host, unless allowed. */
+function busBase(url: string, allowInsecureHttp: boolean | undefined): string {
+  const base = url.replace(/\/+$/, "");
+  if (new URL(base).protocol === "http:" && !isLoopbackUrl(base) && !allowInsecureHttp) throw new InsecureUrlError(base);
+  return base;
+}
+
 export function createBusClient(options: BusClientOptions): BusClient {
-  const base = options.url.replace(/\/+$/, "");
-  if (new URL(base).protocol === "http:" && !isLoopbackUrl(base) && !options.allowInsecureHttp) throw new InsecureUrlError(base);
+  const base = busBase(options.url, options.allowInsecureHttp);
   const authorization = "Basic " + Buffer.from(`${options.user}:${options.pass}`, "utf8").toString("base64");
   const timeoutMs = options.timeoutMs ?? 15_000;
   const retry = options.retry ?? DEFAULT_RETRY;
@@ -217,8 +223,7 @@ async function jsonExchange<T>(
  * code is one). Not retried: a code works once, so a retry after a lost answer could only be refused.
  */
 export async function enroll(options: { url: string; code: string; allowInsecureHttp?: boolean; timeoutMs?: number }): Promise<MachineCredential> {
-  const base = options.url.replace(/\/+$/, "");
-  if (new URL(base).protocol === "http:" && !isLoopbackUrl(base) && !options.allowInsecureHttp) throw new InsecureUrlError(base);
+  const base = busBase(options.url, options.allowInsecureHttp);
   const body = JSON.stringify({ code: options.code });
   const { name, user, pass } = await jsonExchange(base, { method: "POST", path: "/enroll", schema: EnrolledSchema, body, headers: {}, timeoutMs: options.timeoutMs ?? 15_000 });
   return { name, user, pass };
