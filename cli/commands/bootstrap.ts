@@ -15,7 +15,7 @@ import { EXIT, exitCodeFor } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { installPlugin, marketplaceRoot, PLUGIN_ID, pluginReady, pluginState, PluginState } from "../claudePlugin";
 import { SettingsError, settingsPath } from "../claudeSettings";
-import { findExecutable } from "../findExecutable";
+import { findExecutable, shellEnv } from "../findExecutable";
 import { credentialFromStackOutputs } from "../stackOutputs";
 
 export const HELLO_TAG = "hello";
@@ -100,14 +100,19 @@ export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> 
   }
 
   // 3 + 4. the command the plugin runs, and the Claude Code plugin
-  const command = findExecutable("claude-bus", io.env, io.platform);
+  // Claude Code finds the command on the PATH of the shell that starts it, not on the one npx gives us.
+  const command = findExecutable("claude-bus", shellEnv(io.env, io.platform), io.platform);
+  const onlyThroughNpm = command === undefined ? findExecutable("claude-bus", io.env, io.platform) : undefined;
+  const install = "`npm link` in the clone (or `npm install -g` it), then re-run";
   report(
     command
       ? { ok: true, label: "claude-bus command", detail: `${command} (the plugin's hooks and tools run it)` }
       : {
           ok: false,
           label: "claude-bus command",
-          detail: "not on PATH, and the plugin's hooks and tools run it: `npm link` in the clone (or `npm install -g` it), then re-run",
+          detail: onlyThroughNpm
+            ? `only on the PATH npm or npx gave this run (${onlyThroughNpm}), which Claude Code will not have, and the plugin's hooks and tools run it: ${install}`
+            : `not on PATH, and the plugin's hooks and tools run it: ${install}`,
         },
   );
   try {

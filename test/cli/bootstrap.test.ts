@@ -226,6 +226,20 @@ describe("~/.claude/settings.json merge", () => {
     expect(result.stdout).toMatch(/^✗ claude-bus command: not on PATH, and the plugin's hooks and tools run it: `npm link` in the clone/m);
   });
 
+  it("run through npx, does not count the PATH entries npm added: Claude Code will not have them", async () => {
+    const npxBin = path.join(home, ".npm", "_npx", "0123abcd", "node_modules", ".bin");
+    await fs.mkdir(npxBin, { recursive: true });
+    await fs.symlink(path.join(REPO, "bin", "claude-bus"), path.join(npxBin, "claude-bus"));
+    const env = { PATH: `${npxBin}:/usr/bin:/bin`, npm_command: "exec", BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass };
+    const result = await bootstrap([], { env });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`✗ claude-bus command: only on the PATH npm or npx gave this run (${npxBin}/claude-bus), which Claude Code will not have`);
+    // the same entry on a PATH npm did not make (no npm_command) is the user's own
+    const { npm_command: _npm, ...userEnv } = env;
+    const own = await bootstrap([], { env: userEnv });
+    expect(own.stdout).toContain(`✓ claude-bus command: ${npxBin}/claude-bus`);
+  });
+
   it("leaves a settings.json that is not valid JSON untouched and says so", async () => {
     await fs.mkdir(path.join(home, ".claude"));
     await fs.writeFile(settingsFile(), "{ \"model\": \"opus\", ");
