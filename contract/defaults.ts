@@ -8,6 +8,8 @@ export const MIB = 1024 * 1024;
 
 /** TCP port the bus service listens on (loopback behind nginx on the host). */
 export const DEFAULT_PORT = 8787;
+/** The unauthenticated liveness route (an uptime check's target): `200 {"ok":true}`, answered by the service itself. */
+export const LIVE_PATH = "/live";
 /** Interface `claude-bus serve` binds when none is given. */
 export const DEFAULT_HOST = "127.0.0.1";
 /** Data directory of a local `claude-bus serve` (the host passes its own). */
