@@ -27,6 +27,7 @@ import {
   FSTAB,
   LOGROTATE_FILE,
   MANAGED_SITE_MARKER,
+  NGINX_DEFAULT_SITE,
   ROOT_AUTHORIZED_KEYS,
   SERVICE_NAME,
   SERVICE_USER,
@@ -53,7 +54,7 @@ import {
   renderTmpfiles,
   renderUnattendedUpgrades,
 } from "./render/files";
-import { renderAcmeBootstrapSite, renderNginxSite } from "./render/nginx";
+import { HTTP2_DIRECTIVE_SINCE, renderAcmeBootstrapSite, renderNginxSite } from "./render/nginx";
 import { renderServiceUnit } from "./render/systemd";
 
 export interface HostStep {
@@ -219,8 +220,11 @@ const nginx = (cfg: HostConfig): StepPlan => ({
   header: {
     LEGACY_HTPASSWD_FILE,
     SITE_PATH: nginxSitePath(cfg.fqdn),
-    SITE: fileText(renderNginxSite(cfg)),
+    SITE: fileText(renderNginxSite(cfg, "directive")),
+    SITE_LEGACY_HTTP2: fileText(renderNginxSite(cfg, "listen")),
+    HTTP2_DIRECTIVE_SINCE,
     SITE_ENABLED: nginxEnabledPath(cfg.fqdn),
+    NGINX_DEFAULT_SITE,
     LOGROTATE_PATH: LOGROTATE_FILE,
     LOGROTATE: fileText(renderLogrotate()),
   },
