@@ -133,6 +133,12 @@ const updates = (cfg: HostConfig): StepPlan => ({
   },
 });
 
+/**
+ * The span at the start of a volume that must read back as zeros before the volume step formats it, in
+ * MiB: every file system's superblock and every partition table's header lies within it.
+ */
+const VOLUME_BLANK_MIB = 16;
+
 const volume = (device: string): StepPlan => ({
   name: "volume",
   description: `the data volume ${device} at ${VOLUME_MOUNT}, holding ${Object.values(VOLUME_DIRS).join(" and ")}`,
@@ -140,6 +146,7 @@ const volume = (device: string): StepPlan => ({
     VOLUME_DEVICE: device,
     VOLUME_MOUNT,
     VOLUME_LABEL,
+    VOLUME_BLANK_MIB,
     VOLUME_SUBDIRS: Object.keys(VOLUME_DIRS),
     VOLUME_TARGETS: Object.values(VOLUME_DIRS),
     FSTAB,
