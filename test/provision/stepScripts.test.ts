@@ -165,7 +165,7 @@ describe("the nginx step", () => {
 describe("the accounts step", () => {
   /** The step with its dirs in the temp dir; useradd and groupadd are stand-ins that fail (this machine's users are not the test's). */
   const run = (header: Record<string, string | number>) => {
-    const system = fakeSystem(dir, { useradd: "echo \"useradd $*\" >> calls.log; exit 1", groupadd: "echo \"groupadd $*\" >> calls.log; exit 1" });
+    const system = fakeSystem(dir, { useradd: `echo "useradd $*" >> ${dir}/calls.log; exit 1`, groupadd: `echo "groupadd $*" >> ${dir}/calls.log; exit 1` });
     const dirs = { INSTALL_DIR: path.join(dir, "opt"), APP_DIR: path.join(dir, "opt", "app"), DATA_DIR: path.join(dir, "opt", "data"), CONFIG_DIR: path.join(dir, "etc"), ACME_WEBROOT: path.join(dir, "www") };
     return { r: runScript(stepWith("accounts", cfgOf(), { ...dirs, ...header }), { env: system.env }), ...dirs };
   };
