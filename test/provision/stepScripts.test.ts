@@ -185,6 +185,18 @@ describe("the accounts step", () => {
     expect(run({ SERVICE_USER: "daemon" }).r.changes).toEqual([]);
   });
 
+  it("makes the service's group and user with the fixed id when they are absent", () => {
+    // groupadd, useradd and chown record their calls and succeed: this machine's user database stays as it is.
+    const record = (tool: string) => `echo "${tool} $*" >> ${dir}/calls.log`;
+    const system = fakeSystem(dir, { groupadd: record("groupadd"), useradd: record("useradd"), chown: record("chown") });
+    const r = runScript(stepWith("accounts", cfgOf(), { SERVICE_USER: "claude-bus-absent-user", SERVICE_UID: 850, INSTALL_DIR: path.join(dir, "opt"), APP_DIR: path.join(dir, "opt", "app"), DATA_DIR: path.join(dir, "opt", "data"), CONFIG_DIR: path.join(dir, "etc"), ACME_WEBROOT: path.join(dir, "www") }), { env: system.env });
+    expect(r.changes.slice(0, 2)).toEqual(["changed: group claude-bus-absent-user (gid 850)", "changed: user claude-bus-absent-user (uid 850)"]);
+    expect(system.calls().filter((c) => /^(groupadd|useradd)/.test(c))).toEqual([
+      "groupadd --gid 850 claude-bus-absent-user",
+      "useradd --uid 850 --system --gid claude-bus-absent-user --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin claude-bus-absent-user",
+    ]);
+  });
+
   it("stops, making nothing, when the service's fixed id belongs to another user or group on this image", () => {
     const { r, INSTALL_DIR } = run({ SERVICE_USER: "claude-bus-absent-user", SERVICE_UID: 1 });
     expect(r.status).toBe(1);
