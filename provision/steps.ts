@@ -270,6 +270,13 @@ const health = (cfg: HostConfig): StepPlan => ({
   checks: ["service", "nginx"],
 });
 
+/**
+ * The step whose last line, `host key: TYPE BASE64`, is the host key in place after it (it puts the SSH host
+ * keys kept on the data volume back): the connections of every later step are pinned to that key.
+ */
+export const HOST_KEY_STEP = "volume";
+export const hostKeyIn = (output: string): string | undefined => /^host key: (\S+ \S+)$/m.exec(output)?.[1];
+
 /** Every step's plan, in order. The certificate step needs DNS to point at the host (infra orders it). */
 export function hostStepPlans(cfg: HostConfig, bundle: { sha256: string }): StepPlan[] {
   if (!/^[0-9a-f]{64}$/.test(bundle.sha256)) throw new Error(`bundle.sha256 must be 64 hex digits, got ${JSON.stringify(bundle.sha256)}`);
