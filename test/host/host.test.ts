@@ -648,23 +648,30 @@ describe("provisioned throwaway host", () => {
     expect((await httpsRequest(ep, "GET", "/health", { auth: auth() })).status).toBe(200);
   });
 
-  it("gives a new host (a replaced droplet) the same volume: every message is there and nothing is formatted", async () => {
+  it("gives a new host (a replaced droplet) the same volume: every message is there, nothing is formatted, no certificate ordered, the same host key", async () => {
     const jsonl = await onHost(`cat ${DATA_DIR}/bus.jsonl`);
     const count = JSON.parse((await httpsRequest(ep, "GET", "/health", { auth: auth() })).body).count;
     expect(count).toBeGreaterThan(0);
+    const serial = (await servedCertificate(ep)).serialNumber;
+    const hostKey = await onHost("cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub");
     lab.destroy(); // kill -9 of its PID 1: nothing is unmounted or shut down cleanly first
     lab = await startLab({ fqdn: cfg.fqdn, log, extraTcpPorts: { [SERVICE_PORT]: "the bus service on the host's loopback" } });
     await volume.attachTo(lab.host);
     const labKey = readFileSync(`${lab.ssh.identityFile}.pub`, "utf8").trim();
-    reconfigure({ acmeServer: lab.acmeDirectoryUrl, acmeCaBundle: lab.acmeServerCa, rootSshKeys: [labKey], clientSshKeys: [labKey] });
+    // The ACME server and its CA stay as they were: the certificate on the volume is still good, so the new
+    // host must not ask for one (the new lab's own Pebble is never asked).
+    reconfigure({ rootSshKeys: [labKey], clientSshKeys: [labKey] });
     target = { ...target, port: lab.ssh.port, identityFile: lab.ssh.identityFile, knownHostsFile: lab.ssh.knownHostsFile };
     bundle = await buildServiceBundle(join(lab.host.runDir, "bundle"));
     const results = await provisionHost(target, cfg, { busPassword: password, bundle, log });
     const volumeChanges = results.find((r) => r.name === "volume")!.changes;
-    expect(volumeChanges.filter((c) => /formatted|moved/.test(c))).toEqual([]);
+    expect(volumeChanges.filter((c) => /formatted|moved|copied|saved/.test(c))).toEqual([]);
+    expect(results.find((r) => r.name === "certificate")!.output).toContain(`certificate for ${cfg.fqdn} from ${cfg.acmeServer} is in place`);
     expect(await onHost(`cat ${DATA_DIR}/bus.jsonl`)).toBe(jsonl);
-    ep = { fqdn: cfg.fqdn, ca: readFileSync(lab.issuerChainFile, "utf8") };
     expect(JSON.parse((await httpsRequest(ep, "GET", "/health", { auth: auth() })).body).count).toBe(count);
+    expect((await servedCertificate(ep)).serialNumber).toBe(serial);
+    expect(await onHost("cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub")).toBe(hostKey);
+    expect(await onHost("findmnt -no FSROOT /etc/letsencrypt")).toBe("/letsencrypt\n");
   });
 
   it("tears everything down and leaves this machine as it found it", async () => {
