@@ -22,20 +22,30 @@ import {
   CONFIG_DIR,
   CREDENTIALS_FILE,
   DATA_DIR,
+  DROP_GID,
+  DROP_UID,
   LEGACY_HTPASSWD_FILE,
   INSTALL_DIR,
   FSTAB,
   LOGROTATE_FILE,
   MANAGED_SITE_MARKER,
+  NGINX_DEFAULT_SITE,
+  NOLOGIN_SHELL,
   ROOT_AUTHORIZED_KEYS,
   SERVICE_NAME,
+  SERVICE_UID,
   SERVICE_USER,
   SHARED_DIR,
   TMPFILES_FILE,
   UNATTENDED_UPGRADES_FILE,
   UNIT_PATH,
   VOLUME_DIRS,
+  VOLUME_IDENTITY_DIRS,
   VOLUME_LABEL,
+  HOST_KEYS_SUBDIR,
+  LETSENCRYPT_DIR,
+  LETSENCRYPT_MOUNT_DROPINS,
+  SSH_DIR,
   VOLUME_MOUNT,
   acmeBootstrapPath,
   certDir,
@@ -49,11 +59,12 @@ import {
   renderCertbotCaDropin,
   renderCertbotDeployHook,
   renderLogrotate,
+  renderRequiresMount,
   renderRootAuthorizedKeys,
   renderTmpfiles,
   renderUnattendedUpgrades,
 } from "./render/files";
-import { renderAcmeBootstrapSite, renderNginxSite } from "./render/nginx";
+import { HTTP2_DIRECTIVE_SINCE, renderAcmeBootstrapSite, renderNginxSite } from "./render/nginx";
 import { renderServiceUnit } from "./render/systemd";
 
 export interface HostStep {
@@ -132,23 +143,41 @@ const updates = (cfg: HostConfig): StepPlan => ({
   },
 });
 
+/**
+ * The span at the start of a volume that must read back as zeros before the volume step formats it, in
+ * MiB: every file system's superblock and every partition table's header lies within it.
+ */
+const VOLUME_BLANK_MIB = 16;
+
+/** What each dir on the volume is: the bus's data (moved onto it) or the host's identity (kept there). */
+const volumeKinds = [
+  ...Object.keys(VOLUME_DIRS).map(() => "data"),
+  ...Object.keys(VOLUME_IDENTITY_DIRS).map(() => "identity"),
+];
+
 const volume = (device: string): StepPlan => ({
   name: "volume",
-  description: `the data volume ${device} at ${VOLUME_MOUNT}, holding ${Object.values(VOLUME_DIRS).join(" and ")}`,
+  description: `the data volume ${device} at ${VOLUME_MOUNT}, holding ${[...Object.values(VOLUME_DIRS), ...Object.values(VOLUME_IDENTITY_DIRS)].join(", ")} and the SSH host keys`,
   header: {
     VOLUME_DEVICE: device,
     VOLUME_MOUNT,
     VOLUME_LABEL,
-    VOLUME_SUBDIRS: Object.keys(VOLUME_DIRS),
-    VOLUME_TARGETS: Object.values(VOLUME_DIRS),
+    VOLUME_BLANK_MIB,
+    VOLUME_SUBDIRS: [...Object.keys(VOLUME_DIRS), ...Object.keys(VOLUME_IDENTITY_DIRS)],
+    VOLUME_TARGETS: [...Object.values(VOLUME_DIRS), ...Object.values(VOLUME_IDENTITY_DIRS)],
+    VOLUME_KINDS: volumeKinds,
     FSTAB,
+    LETSENCRYPT_MOUNT_DROPINS,
+    LETSENCRYPT_MOUNT_DROPIN: fileText(renderRequiresMount(LETSENCRYPT_DIR)),
+    SSH_DIR,
+    HOST_KEYS_SUBDIR,
   },
 });
 
 const accounts = (): StepPlan => ({
   name: "accounts",
   description: `system user ${SERVICE_USER} and the service's directories`,
-  header: { SERVICE_USER, INSTALL_DIR, APP_DIR, DATA_DIR, CONFIG_DIR, ACME_WEBROOT },
+  header: { SERVICE_USER, SERVICE_UID, NOLOGIN_SHELL, INSTALL_DIR, APP_DIR, DATA_DIR, CONFIG_DIR, ACME_WEBROOT },
 });
 
 const credentials = (cfg: HostConfig): StepPlan => ({
@@ -177,7 +206,10 @@ const dropDir = (cfg: HostConfig): StepPlan => ({
   description: `${SHARED_DIR} (setgid 2770, group ${cfg.sharedDir.group}) and SSH login ${cfg.sharedDir.dropUser} for the clients' keys`,
   header: {
     DROP_GROUP: cfg.sharedDir.group,
+    DROP_GID,
     DROP_USER: cfg.sharedDir.dropUser,
+    DROP_UID,
+    NOLOGIN_SHELL,
     SHARED_DIR,
     TMPFILES_RULE_PATH: TMPFILES_FILE,
     TMPFILES_RULE: fileText(renderTmpfiles(cfg)),
@@ -205,6 +237,7 @@ const certificate = (cfg: HostConfig): StepPlan => ({
     ACME_BOOTSTRAP_PATH: acmeBootstrapPath(cfg.fqdn),
     ACME_BOOTSTRAP: fileText(renderAcmeBootstrapSite(cfg)),
     PUBLIC_IPV4: cfg.publicIpv4 ?? "",
+    PUBLIC_IPV6: cfg.publicIpv6 ?? "",
     DOH_URL: cfg.dohUrl,
     SITES_AVAILABLE: path.dirname(nginxSitePath(cfg.fqdn)),
     SITES_ENABLED_DIR: path.dirname(nginxEnabledPath(cfg.fqdn)),
@@ -219,8 +252,11 @@ const nginx = (cfg: HostConfig): StepPlan => ({
   header: {
     LEGACY_HTPASSWD_FILE,
     SITE_PATH: nginxSitePath(cfg.fqdn),
-    SITE: fileText(renderNginxSite(cfg)),
+    SITE: fileText(renderNginxSite(cfg, "directive")),
+    SITE_LEGACY_HTTP2: fileText(renderNginxSite(cfg, "listen")),
+    HTTP2_DIRECTIVE_SINCE,
     SITE_ENABLED: nginxEnabledPath(cfg.fqdn),
+    NGINX_DEFAULT_SITE,
     LOGROTATE_PATH: LOGROTATE_FILE,
     LOGROTATE: fileText(renderLogrotate()),
   },
@@ -233,6 +269,13 @@ const health = (cfg: HostConfig): StepPlan => ({
   stdin: "credentials",
   checks: ["service", "nginx"],
 });
+
+/**
+ * The step whose last line, `host key: TYPE BASE64`, is the host key in place after it (it puts the SSH host
+ * keys kept on the data volume back): the connections of every later step are pinned to that key.
+ */
+export const HOST_KEY_STEP = "volume";
+export const hostKeyIn = (output: string): string | undefined => /^host key: (\S+ \S+)$/m.exec(output)?.[1];
 
 /** Every step's plan, in order. The certificate step needs DNS to point at the host (infra orders it). */
 export function hostStepPlans(cfg: HostConfig, bundle: { sha256: string }): StepPlan[] {

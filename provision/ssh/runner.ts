@@ -8,8 +8,8 @@ import { HostPassword } from "../../contract/password";
 import { buildServiceBundle } from "../bundle";
 import type { HostConfig } from "../config";
 import { credentialsEnv } from "../credentials";
-import { BUNDLE_UPLOAD_PATH, dataCommandScript, HostStep, hostSteps, rotationSteps } from "../steps";
-import { Log, SshTarget, parseTarget, remoteCommand, runRemote, uploadBundle } from "./transport";
+import { BUNDLE_UPLOAD_PATH, dataCommandScript, HostStep, hostKeyIn, hostSteps, rotationSteps } from "../steps";
+import { Log, SshTarget, parseTarget, pinHostKey, remoteCommand, runRemote, uploadBundle } from "./transport";
 
 export interface StepResult {
   name: string;
@@ -50,6 +50,8 @@ export async function runSteps(target: SshTarget, steps: HostStep[], input: { cr
     const stdin = step.stdin === "credentials" ? input.credentials : undefined;
     const { code, output } = await runRemote(target, remoteCommand(target, step.script), stdin, (line) => log(`    ${line}`));
     if (code !== 0) throw new StepFailedError(step.name, code, output);
+    const hostKey = hostKeyIn(output);
+    if (hostKey) pinHostKey(target, hostKey, log);
     const changes = changesIn(output);
     results.push({ name: step.name, changes, output });
     log(`<== ${step.name}: ${changes.length ? `${changes.length} change(s)` : "unchanged"}`);

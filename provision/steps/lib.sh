@@ -21,7 +21,7 @@ changed() { printf 'changed: %s\n' "$*"; }
 # When the step fails, in its body or in a handler, the handlers still pending do not run. Its
 # on_failure functions undo what must not stay half done (the nginx step puts its previous site back),
 # so the next run makes the same change again and notifies again.
-readonly HANDLERS=("daemon-reload" "restart claude-bus" "reload claude-bus" "reload nginx")
+readonly HANDLERS=("daemon-reload" "restart claude-bus" "reload claude-bus" "reload nginx" "reload ssh")
 declare -A NOTIFIED=()
 
 run_handler() {
@@ -47,6 +47,11 @@ run_handler() {
       nginx -t -q
       systemctl reload-or-restart nginx
       changed "reloaded nginx"
+      ;;
+    "reload ssh")
+      # Debian's sshd unit; a reload re-execs the listener with the new host keys, sessions stay.
+      systemctl try-reload-or-restart ssh
+      changed "reloaded ssh"
       ;;
   esac
 }
@@ -171,6 +176,37 @@ ensure_dir() {
     chmod "$mode" "$dir"
     changed "$dir is now $mode $owner"
   fi
+}
+
+## Accounts ##########################################################################################
+
+# ensure_group NAME GID: the group NAME, made with GID when absent. One that exists keeps its number; a GID
+# another group holds stops the step before anything is made.
+ensure_group() {
+  local name=$1 gid=$2 holder
+  if getent group "$name" >/dev/null; then return 0; fi
+  holder=$(getent group "$gid" | cut -d: -f1) || true # getent exits 2 for a number nobody holds
+  if [[ -n $holder ]]; then
+    echo "gid $gid, which group $name needs, belongs to group $holder on this host: give $holder another gid (groupmod -g), then run again" >&2
+    exit 1
+  fi
+  groupadd --gid "$gid" "$name"
+  changed "group $name (gid $gid)"
+}
+
+# ensure_user NAME UID [USERADD_OPTION...]: the user NAME, made with UID and the options when absent. One
+# that exists keeps its number; a UID another user holds stops the step before anything is made.
+ensure_user() {
+  local name=$1 uid=$2 holder
+  shift 2
+  if getent passwd "$name" >/dev/null; then return 0; fi
+  holder=$(getent passwd "$uid" | cut -d: -f1) || true
+  if [[ -n $holder ]]; then
+    echo "uid $uid, which user $name needs, belongs to user $holder on this host: give $holder another uid (usermod -u), then run again" >&2
+    exit 1
+  fi
+  useradd --uid "$uid" "$@" "$name"
+  changed "user $name (uid $uid)"
 }
 
 ## The credential ######################################################################################

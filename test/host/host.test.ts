@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
 import { HostConfig, HostConfigInput, parseHostConfig } from "../../provision/config";
-import { APP_DIR, BUNDLE_INSTALL_PATH, DATA_DIR, SERVICE_NAME, SERVICE_USER, SHARED_DIR, VOLUME_MOUNT } from "../../provision/paths";
+import { APP_DIR, BUNDLE_INSTALL_PATH, DATA_DIR, DROP_GID, DROP_UID, SERVICE_NAME, SERVICE_UID, SERVICE_USER, SHARED_DIR, VOLUME_MOUNT } from "../../provision/paths";
 import { dataCommandOverSsh, provisionHost, rotateOverSsh, runSteps, StepResult } from "../../provision/ssh/runner";
 import { SshTarget, sshArgs, sshEnv } from "../../provision/ssh/transport";
 import { BUNDLE_UPLOAD_PATH, hostSteps } from "../../provision/steps";
@@ -222,10 +222,32 @@ describe("provisioned throwaway host", () => {
     expect(denied.headers["strict-transport-security"]).toBeDefined();
   });
 
+  it("answers GET /live without a credential from the service itself, over HTTP/2 by `http2 on;`, with Debian's default site gone", async () => {
+    const live = await httpsRequest(ep, "GET", "/live");
+    expect(live.status).toBe(200);
+    expect(live.body).toBe('{"ok":true}\n');
+    expect((await asClient("ccmidm1mac", `curl -sS --http2 -o /dev/null -w '%{http_version}' https://${cfg.fqdn}/live`)).stdout).toBe("2");
+    const site = await onHost(`cat /etc/nginx/sites-enabled/${cfg.fqdn}`);
+    expect(site).toContain("    http2 on;\n");
+    expect(site).not.toMatch(/listen [^;]*http2/);
+    expect((await lab.ssh.ssh("nginx -t 2>&1")).stdout).not.toMatch(/deprecated/);
+    expect(await onHost("ls -A /etc/nginx/sites-enabled")).not.toMatch(/^default$/m);
+    // With the service stopped, nginx cannot answer it: the uptime check sees the service, not nginx.
+    await onHost(`systemctl stop ${SERVICE_NAME}`);
+    try {
+      expect((await httpsRequest(ep, "GET", "/live")).status).toBe(502);
+    } finally {
+      await onHost(`systemctl start ${SERVICE_NAME}`);
+    }
+    await waitFor("the bus back", async () => ((await httpsRequest(ep, "GET", "/live")).status === 200 ? true : undefined), 30_000);
+  });
+
   it("runs the service as its own unprivileged user, unable to write /etc, scored at most 2.0 by systemd", async () => {
     const { MainPID } = await unitState(SERVICE_NAME);
     const uid = (await onHost(`id -u ${SERVICE_USER}`)).trim();
-    expect(Number(uid)).toBeGreaterThan(0);
+    // The fixed ids (provision/paths.ts), whatever the image would have handed out.
+    expect(uid).toBe(String(SERVICE_UID));
+    expect(await onHost(`id -g ${SERVICE_USER}; id -u claude-drop; getent group claude-bus-files | cut -d: -f3`)).toBe(`${SERVICE_UID}\n${DROP_UID}\n${DROP_GID}\n`);
     const status = await onHost(`cat /proc/${MainPID}/status`);
     expect(status).toMatch(new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, "m"));
     expect(status).toMatch(/^CapEff:\s+0+$/m);
@@ -369,6 +391,15 @@ describe("provisioned throwaway host", () => {
     const o = lab.ssh.options.flatMap((x) => (x === "User=root" ? "User=claude-drop" : x));
     await runOk("scp", [...o, "-q", file, `127.0.0.1:${SHARED_DIR}/`]);
     expect(await onHost(`stat -c '%a %G' ${SHARED_DIR} ${SHARED_DIR}/payload.txt`)).toMatch(/^2770 claude-bus-files\n\d+ claude-bus-files\n$/);
+    // Nothing but SFTP: no command runs (the key's forced internal-sftp, the user's nologin shell), and no
+    // port forwarding reaches the service on the host's loopback past nginx.
+    expect((await onHost("getent passwd claude-drop")).trim()).toMatch(/:\/usr\/sbin\/nologin$/);
+    const command = await run("ssh", [...o, "127.0.0.1", "id; echo ran-a-command"], { env: sshEnv() });
+    expect(command.stdout).not.toMatch(/ran-a-command|uid=/);
+    const forward = await run("ssh", [...o, "-W", `127.0.0.1:${SERVICE_PORT}`, "127.0.0.1"], { env: sshEnv(), input: "GET /live HTTP/1.0\r\n\r\n" });
+    expect(forward.code).not.toBe(0);
+    expect(forward.stdout).not.toContain("200 OK");
+    expect(forward.stderr).toMatch(/stdio forwarding failed|administratively prohibited/);
   });
 
   it("moves the data dir and the drop dir onto the data volume: formatted once, mounted by UUID with nofail, every message and file kept", async () => {
@@ -617,23 +648,30 @@ describe("provisioned throwaway host", () => {
     expect((await httpsRequest(ep, "GET", "/health", { auth: auth() })).status).toBe(200);
   });
 
-  it("gives a new host (a replaced droplet) the same volume: every message is there and nothing is formatted", async () => {
+  it("gives a new host (a replaced droplet) the same volume: every message is there, nothing is formatted, no certificate ordered, the same host key", async () => {
     const jsonl = await onHost(`cat ${DATA_DIR}/bus.jsonl`);
     const count = JSON.parse((await httpsRequest(ep, "GET", "/health", { auth: auth() })).body).count;
     expect(count).toBeGreaterThan(0);
+    const serial = (await servedCertificate(ep)).serialNumber;
+    const hostKey = await onHost("cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub");
     lab.destroy(); // kill -9 of its PID 1: nothing is unmounted or shut down cleanly first
     lab = await startLab({ fqdn: cfg.fqdn, log, extraTcpPorts: { [SERVICE_PORT]: "the bus service on the host's loopback" } });
     await volume.attachTo(lab.host);
     const labKey = readFileSync(`${lab.ssh.identityFile}.pub`, "utf8").trim();
-    reconfigure({ acmeServer: lab.acmeDirectoryUrl, acmeCaBundle: lab.acmeServerCa, rootSshKeys: [labKey], clientSshKeys: [labKey] });
+    // The ACME server and its CA stay as they were: the certificate on the volume is still good, so the new
+    // host must not ask for one (the new lab's own Pebble is never asked).
+    reconfigure({ rootSshKeys: [labKey], clientSshKeys: [labKey] });
     target = { ...target, port: lab.ssh.port, identityFile: lab.ssh.identityFile, knownHostsFile: lab.ssh.knownHostsFile };
     bundle = await buildServiceBundle(join(lab.host.runDir, "bundle"));
     const results = await provisionHost(target, cfg, { busPassword: password, bundle, log });
     const volumeChanges = results.find((r) => r.name === "volume")!.changes;
-    expect(volumeChanges.filter((c) => /formatted|moved/.test(c))).toEqual([]);
+    expect(volumeChanges.filter((c) => /formatted|moved|copied|saved/.test(c))).toEqual([]);
+    expect(results.find((r) => r.name === "certificate")!.output).toContain(`certificate for ${cfg.fqdn} from ${cfg.acmeServer} is in place`);
     expect(await onHost(`cat ${DATA_DIR}/bus.jsonl`)).toBe(jsonl);
-    ep = { fqdn: cfg.fqdn, ca: readFileSync(lab.issuerChainFile, "utf8") };
     expect(JSON.parse((await httpsRequest(ep, "GET", "/health", { auth: auth() })).body).count).toBe(count);
+    expect((await servedCertificate(ep)).serialNumber).toBe(serial);
+    expect(await onHost("cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub")).toBe(hostKey);
+    expect(await onHost("findmnt -no FSROOT /etc/letsencrypt")).toBe("/letsencrypt\n");
   });
 
   it("tears everything down and leaves this machine as it found it", async () => {

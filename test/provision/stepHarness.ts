@@ -3,7 +3,7 @@
  * stand-ins that record their calls (this machine's own units must not be touched), everything else
  * (install, curl, sed) is the real program.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Header, LIB_SOURCE_LINE, SOURCE_DIRECTIVE, composeScript } from "../../provision/compose";
@@ -24,6 +24,19 @@ export function runScript(script: string, opts: { input?: string; env?: NodeJS.P
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, changes: r.stdout.split("\n").filter((l) => l.startsWith("changed: ")) };
 }
 
+/** runScript without blocking this process: for a script that asks a server this test runs (a DNS-over-HTTPS stand-in). */
+export function runScriptAsync(script: string, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ScriptRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", script], { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr, changes: stdout.split("\n").filter((l) => l.startsWith("changed: ")) }));
+  });
+}
+
 /** lib.sh followed by `body`, as a step file's text would be composed; the bus unit is "claude-bus-test". */
 export const libScript = (body: string, header: Header = {}) =>
   composeScript("test", { SERVICE: "claude-bus-test", ...header }, `${SOURCE_DIRECTIVE}\n${LIB_SOURCE_LINE}\n${body}\n`);
@@ -38,7 +51,8 @@ export function stepWith(name: string, cfg: HostConfig, header: Header): string 
 /**
  * systemctl and nginx stand-ins in `dir`/bin, recording each call as a line of `dir`/calls.log.
  * `systemctl is-active X` succeeds while the file `dir`/active-X exists; `nginx -t` fails while
- * `dir`/nginx-t-fails does. Returns the environment that puts them first on PATH.
+ * `dir`/nginx-t-fails does; `nginx -v` says it is the version in `dir`/nginx-version (default Debian 13's
+ * 1.26.3). Returns the environment that puts them first on PATH.
  */
 export function fakeSystem(dir: string, extra: Record<string, string> = {}): { env: NodeJS.ProcessEnv; calls: () => string[] } {
   const bin = path.join(dir, "bin");
@@ -51,6 +65,7 @@ case $1 in
   *) exit 0 ;;
 esac`,
     nginx: `echo "nginx $*" >> ${log}
+if [[ $1 == -v ]]; then echo "nginx version: nginx/$(cat ${dir}/nginx-version 2>/dev/null || echo 1.26.3)" >&2; fi
 if [[ $1 == -t && -e ${dir}/nginx-t-fails ]]; then echo "nginx: [emerg] rejected by the test" >&2; exit 1; fi`,
     ...extra,
   };

@@ -9,7 +9,10 @@ import { request } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
 import { BUNDLE_SHA, cfgOf } from "./fixtures";
-import { fakeSystem, modeOf, runScript, stepWith, tempFilesIn } from "./stepHarness";
+import { fakeSystem, modeOf, runScript, runScriptAsync, stepWith, tempFilesIn } from "./stepHarness";
+import type { HostConfigInput } from "../../provision/config";
+import { DohStandIn, startDohStandIn } from "../host/lab/doh";
+import { runTeardown } from "../host/lab/teardown";
 
 let dir: string;
 beforeEach(() => (dir = tempDir("step")));
@@ -85,10 +88,34 @@ describe("the nginx step", () => {
       SITE_ENABLED: path.join(dir, "sites-enabled", "bus"),
       LOGROTATE_PATH: path.join(dir, "logrotate"),
       LEGACY_HTPASSWD_FILE: path.join(dir, "htpasswd"),
+      NGINX_DEFAULT_SITE: path.join(dir, "sites-enabled", "default"),
       SITE: fileText(text),
+      SITE_LEGACY_HTTP2: fileText(text),
     };
   };
   const run = (text: string, env: NodeJS.ProcessEnv) => runScript(stepWith("nginx", cfgOf(), site(text)), { env });
+  it("installs the site with `http2 on;` for nginx 1.25.1 and later, and the listen parameter's variant for older ones", () => {
+    const { SITE_PATH } = site("");
+    for (const [version, expected] of [["1.26.3", "server { http2 on; }\n"], ["1.25.1", "server { http2 on; }\n"], ["1.22.1", "server { listen 443 ssl http2; }\n"]]) {
+      const header = { ...site(""), SITE: fileText("server { http2 on; }\n"), SITE_LEGACY_HTTP2: fileText("server { listen 443 ssl http2; }\n") };
+      fs.writeFileSync(path.join(dir, "nginx-version"), version);
+      const r = runScript(stepWith("nginx", cfgOf(), header), { env: fakeSystem(dir).env });
+      expect(r.stderr).toBe("");
+      expect([version, fs.readFileSync(SITE_PATH, "utf8")]).toEqual([version, expected]);
+    }
+  });
+
+  it("removes Debian's default site and reloads nginx without it", () => {
+    const { NGINX_DEFAULT_SITE } = site("");
+    fs.symlinkSync("/etc/nginx/sites-available/default", NGINX_DEFAULT_SITE);
+    const system = fakeSystem(dir);
+    fs.writeFileSync(path.join(dir, "active-nginx"), "");
+    const r = run("server { }\n", system.env);
+    expect(r.changes).toContain(`changed: removed ${NGINX_DEFAULT_SITE}`);
+    expect(r.changes[r.changes.length - 1]).toBe("changed: reloaded nginx");
+    expect(fs.lstatSync(NGINX_DEFAULT_SITE, { throwIfNoEntry: false })).toBeUndefined();
+    expect(run("server { }\n", system.env).changes).toEqual([]);
+  });
 
   it("installs and enables the site, reloads nginx once, and changes nothing on a re-run", () => {
     const system = fakeSystem(dir);
@@ -98,7 +125,7 @@ describe("the nginx step", () => {
     expect(r.stderr).toBe("");
     expect(r.changes).toEqual([`changed: ${SITE_PATH}`, `changed: enabled ${SITE_ENABLED}`, `changed: ${LOGROTATE_PATH}`, "changed: reloaded nginx"]);
     expect(fs.readlinkSync(SITE_ENABLED)).toBe(SITE_PATH);
-    expect(system.calls()).toEqual(["nginx -t -q", "systemctl reload-or-restart nginx", "systemctl is-active --quiet nginx"]);
+    expect(system.calls()).toEqual(["nginx -v", "nginx -t -q", "systemctl reload-or-restart nginx", "systemctl is-active --quiet nginx"]);
     expect(run("server { }\n", system.env).changes).toEqual([]);
     expect(tempFilesIn(path.join(dir, "sites-available"))).toEqual([]);
   });
@@ -138,6 +165,50 @@ describe("the nginx step", () => {
   });
 });
 
+describe("the accounts step", () => {
+  /** The step with its dirs in the temp dir; useradd and groupadd are stand-ins that fail (this machine's users are not the test's). */
+  const run = (header: Record<string, string | number>) => {
+    const system = fakeSystem(dir, { useradd: `echo "useradd $*" >> ${dir}/calls.log; exit 1`, groupadd: `echo "groupadd $*" >> ${dir}/calls.log; exit 1` });
+    const dirs = { INSTALL_DIR: path.join(dir, "opt"), APP_DIR: path.join(dir, "opt", "app"), DATA_DIR: path.join(dir, "opt", "data"), CONFIG_DIR: path.join(dir, "etc"), ACME_WEBROOT: path.join(dir, "www") };
+    return { r: runScript(stepWith("accounts", cfgOf(), { ...dirs, ...header }), { env: system.env }), ...dirs };
+  };
+
+  it("gives the data dir's files to the service user when they belong to another number (a volume from another host)", () => {
+    // daemon (uid and gid 1) stands in for the service user: it exists on every Debian.
+    const data = path.join(dir, "opt", "data");
+    fs.mkdirSync(path.join(data, "files"), { recursive: true });
+    fs.writeFileSync(path.join(data, "bus.jsonl"), "{}\n");
+    fs.writeFileSync(path.join(data, "files", "abc"), "x");
+    for (const p of [data, path.join(data, "bus.jsonl"), path.join(data, "files"), path.join(data, "files", "abc")]) fs.chownSync(p, 4242, 4242);
+    const { r } = run({ SERVICE_USER: "daemon" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.changes).toContain(`changed: the files in ${data} belonged to another user id: they are daemon's again`);
+    for (const p of ["bus.jsonl", "files", "files/abc"]) expect([p, fs.statSync(path.join(data, p)).uid, fs.statSync(path.join(data, p)).gid]).toEqual([p, 1, 1]);
+    expect(run({ SERVICE_USER: "daemon" }).r.changes).toEqual([]);
+  });
+
+  it("makes the service's group and user with the fixed id when they are absent", () => {
+    // groupadd, useradd and chown record their calls and succeed: this machine's user database stays as it is.
+    const record = (tool: string) => `echo "${tool} $*" >> ${dir}/calls.log`;
+    const system = fakeSystem(dir, { groupadd: record("groupadd"), useradd: record("useradd"), chown: record("chown") });
+    const r = runScript(stepWith("accounts", cfgOf(), { SERVICE_USER: "claude-bus-absent-user", SERVICE_UID: 850, INSTALL_DIR: path.join(dir, "opt"), APP_DIR: path.join(dir, "opt", "app"), DATA_DIR: path.join(dir, "opt", "data"), CONFIG_DIR: path.join(dir, "etc"), ACME_WEBROOT: path.join(dir, "www") }), { env: system.env });
+    expect(r.changes.slice(0, 2)).toEqual(["changed: group claude-bus-absent-user (gid 850)", "changed: user claude-bus-absent-user (uid 850)"]);
+    expect(system.calls().filter((c) => /^(groupadd|useradd)/.test(c))).toEqual([
+      "groupadd --gid 850 claude-bus-absent-user",
+      "useradd --uid 850 --system --gid claude-bus-absent-user --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin claude-bus-absent-user",
+    ]);
+  });
+
+  it("stops, making nothing, when the service's fixed id belongs to another user or group on this image", () => {
+    const { r, INSTALL_DIR } = run({ SERVICE_USER: "claude-bus-absent-user", SERVICE_UID: 1 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("gid 1, which group claude-bus-absent-user needs, belongs to group daemon on this host: give daemon another gid (groupmod -g), then run again\n");
+    expect(fs.existsSync(INSTALL_DIR)).toBe(false);
+    expect(fs.existsSync(path.join(dir, "calls.log")) ? fs.readFileSync(path.join(dir, "calls.log"), "utf8") : "").not.toMatch(/useradd|groupadd/);
+  });
+});
+
 describe("the certificate step", () => {
   it("removes its ACME bootstrap site and reloads nginx when certbot fails", () => {
     const system = fakeSystem(dir, { certbot: "echo 'certbot: challenge failed' >&2; exit 1" });
@@ -159,6 +230,65 @@ describe("the certificate step", () => {
     expect(fs.existsSync(bootstrap)).toBe(false);
     expect(system.calls()).toEqual(["nginx -t -q", "systemctl reload-or-restart nginx", "systemctl reload nginx"]);
     expect(tempFilesIn(dir)).toEqual([]);
+  });
+});
+
+describe("the certificate step, before certbot and when it asks", () => {
+  let doh: DohStandIn;
+  beforeAll(async () => (doh = await startDohStandIn()));
+  afterAll(() => runTeardown());
+  const FQDN = "claude-bus.example.com";
+
+  /** The step with its paths in the temp dir; certbot records its arguments and succeeds. */
+  const run = async (config: Partial<HostConfigInput>, prepare: () => void = () => {}) => {
+    const system = fakeSystem(dir, { certbot: `echo "certbot $*" >> ${dir}/calls.log` });
+    for (const d of ["available", "enabled", "renewal", "live"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    prepare();
+    const script = stepWith("certificate", cfgOf({ publicIpv4: "127.0.0.1", dohUrl: doh.url, ...config }), {
+      ACME_WEBROOT: dir,
+      CERT_DIR: path.join(dir, "live"),
+      RENEWAL_CONF: path.join(dir, "renewal", `${FQDN}.conf`),
+      ACME_CA_PATH: path.join(dir, "acme-ca.pem"),
+      CERTBOT_CA_DROPIN_PATH: path.join(dir, "dropin.conf"),
+      CERTBOT_DEPLOY_HOOK_PATH: path.join(dir, "hook"),
+      SITE_ENABLED: path.join(dir, "enabled", FQDN),
+      ACME_BOOTSTRAP_PATH: path.join(dir, "enabled", "bootstrap"),
+      SITES_AVAILABLE: path.join(dir, "available"),
+      SITES_ENABLED_DIR: path.join(dir, "enabled"),
+      RENEWAL_DIR: path.join(dir, "renewal"),
+    });
+    const r = await runScriptAsync(script, { env: system.env });
+    return { ...r, certbot: system.calls().filter((c) => c.startsWith("certbot ")) };
+  };
+
+  it("asks for no certificate while the name has an AAAA record that is not this host's", async () => {
+    doh.answer(FQDN, "127.0.0.1", "2001:db8::1");
+    const none = await run({});
+    expect(none.status).toBe(1);
+    expect(none.stderr).toBe(`${FQDN} has an AAAA record (2001:db8::1), and this host serves it on no IPv6 address: the ACME server would validate over IPv6 and fail. Remove the AAAA record and run again\n`);
+    const other = await run({ publicIpv6: "2001:db8::2" });
+    expect(other.status).toBe(1);
+    expect(other.stderr).toBe(`${FQDN}'s AAAA record is 2001:db8::1, not 2001:db8::2: point it at 2001:db8::2 (or remove it) and run again\n`);
+    expect([...none.certbot, ...other.certbot]).toEqual([]);
+  });
+
+  it("asks once the AAAA record is this host's (written in any form) or absent", async () => {
+    doh.answer(FQDN, "127.0.0.1", "2001:db8::1");
+    const same = await run({ publicIpv6: "2001:0DB8:0:0::0001" });
+    expect(same.stderr).toBe("");
+    expect(same.certbot).toHaveLength(1);
+    doh.answer(FQDN, "127.0.0.1");
+    expect((await run({})).certbot).toHaveLength(2);
+  });
+
+  it("replaces a certificate from another ACME server with --force-renewal --break-my-certs (production to staging)", async () => {
+    doh.answer(FQDN, "127.0.0.1");
+    const r = await run({ acmeServer: "https://acme-staging-v02.api.letsencrypt.org/directory" }, () => {
+      fs.writeFileSync(path.join(dir, "live", "fullchain.pem"), "a certificate\n");
+      fs.writeFileSync(path.join(dir, "renewal", `${FQDN}.conf`), "server = https://acme-v02.api.letsencrypt.org/directory\n");
+    });
+    expect(r.stderr).toBe("");
+    expect(r.certbot).toEqual([expect.stringMatching(/ --server https:\/\/acme-staging-v02\.api\.letsencrypt\.org\/directory .* --force-renewal --break-my-certs$/)]);
   });
 });
 
