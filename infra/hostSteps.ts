@@ -136,21 +136,21 @@ export function provisionData(
   const { droplet, assignment, ipInUse } = args.network;
   const { attachment, connection, steps } = { ...args, ...prepared };
   // Not deletedWith the droplet: a replacement deletes the old droplet too, and the engine would then skip
-  // this delete, which must run before the old attachment goes. Its triggers hold the attachment's id, so
-  // a new attachment replaces it, and the engine deletes it (on the old droplet) before the old attachment.
-  // Deleted before it is replaced: when an attachment is re-made on the same droplet, the old release runs
-  // before the volume step mounts the volume again, not after.
-  const release = new command.remote.Command(
+  // this delete, which must run before the old attachment goes. Its trigger is taken from the attachment:
+  // when the attachment is replaced (deleted before its replacement is made), the engine replaces every
+  // resource whose replace-on-change inputs come from it, and deletes those first, this one among them.
+  // The value is the droplet's id, so an attachment re-made on the same droplet releases nothing.
+  new command.remote.Command(
     `${name}-release`,
-    { connection, delete: releaseScript(args.host), triggers: [attachment.id], addPreviousOutputInEnv: false },
-    { ...opts, dependsOn: [attachment], deleteBeforeReplace: true },
+    { connection, delete: releaseScript(args.host), triggers: [attachment.dropletId], addPreviousOutputInEnv: false },
+    { ...opts, dependsOn: [attachment] },
   );
   let previous = prepared.ready;
   for (const { plan, index } of prepared.remaining) {
     const step = steps.apply((all) => all[index]);
     const triggers = [droplet.id, attachment.id];
     const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, triggers, args.credentials);
-    const before: pulumi.Resource[] = [previous, ...(plan.name === NEEDS_VOLUME ? [attachment, release] : [])];
+    const before: pulumi.Resource[] = [previous, ...(plan.name === NEEDS_VOLUME ? [attachment] : [])];
     // On a first deploy the certificate needs the reserved IP here; otherwise it is restored from the volume.
     const after = plan.name === NEEDS_DNS ? ipInUse.apply((inUse) => [...before, ...args.dnsRecords, ...(inUse ? [] : [assignment])]) : before;
     previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(droplet, opts, after), additionalSecretOutputs });

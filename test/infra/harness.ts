@@ -30,6 +30,8 @@ export interface Registered {
    */
   inputs: Record<string, unknown>;
   dependencies: string[];
+  /** Per input property, the URNs of the resources its value comes from. */
+  propertyDependencies: Record<string, string[]>;
   deletedWith: string;
   ignoreChanges: string[];
   protect: boolean;
@@ -252,7 +254,7 @@ export async function runStack(config: Record<string, string>, bundleDir: string
       ops.set(args.name, planned.op);
       const id = planned.op === "same" || planned.op === "update" ? before!.id : newId(args.type, args.name, before);
       const outputs = planned.op === "same" ? before!.outputs : mockState(args.type, id, planned.inputs);
-      state[args.name] = { type: args.type, id, inputs: planned.inputs, outputs, protect, dependencies: [], deletedWith: "" };
+      state[args.name] = { type: args.type, id, inputs: planned.inputs, outputs, protect, dependencies: [], propertyDependencies: {}, deletedWith: "" };
       return { id, state: outputs };
     },
     call: (args) => {
@@ -278,6 +280,7 @@ export async function runStack(config: Record<string, string>, bundleDir: string
           parent: req.getParent(),
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
           dependencies: req.getDependenciesList(),
+          propertyDependencies: propertyDependenciesOf(req),
           deletedWith: req.getDeletedwith(),
           ignoreChanges: req.getIgnorechangesList(),
           protect: req.getProtect(),
@@ -300,6 +303,7 @@ export async function runStack(config: Record<string, string>, bundleDir: string
   const nameOf = (urn: string) => (urn ? urn.split("::").pop()! : "");
   for (const r of resources) {
     state[r.name].dependencies = r.dependencies.map(nameOf);
+    state[r.name].propertyDependencies = Object.fromEntries(Object.entries(r.propertyDependencies).map(([key, urns]) => [key, urns.map(nameOf)]));
     state[r.name].deletedWith = nameOf(r.deletedWith);
   }
   const deletes = planDeletes(previous, new Set(resources.map((r) => r.name)));
@@ -318,12 +322,19 @@ export async function runStack(config: Record<string, string>, bundleDir: string
   };
 }
 
+function propertyDependenciesOf(req: RegisterRequest): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  req.getPropertydependenciesMap().forEach((deps, key) => (found[key] = deps.getUrnsList()));
+  return found;
+}
+
 interface RegisterRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
   getDependenciesList(): string[];
+  getPropertydependenciesMap(): { forEach(each: (deps: { getUrnsList(): string[] }, key: string) => void): void };
   getDeletedwith(): string;
   getIgnorechangesList(): string[];
   getProtect(): boolean;
