@@ -44,6 +44,9 @@ export interface PreparedHost {
   remaining: { plan: StepPlan; index: number }[];
 }
 
+/** SSH dial attempts (10 s each) for a droplet that is already running. */
+const RUNNING_HOST_DIALS = 5;
+
 /** certbot's HTTP challenge succeeds only once the name resolves to this host. */
 const NEEDS_DNS = "certificate";
 /** The first step that needs the data volume attached; every step from it on runs again on a new attachment. */
@@ -140,9 +143,11 @@ export function provisionData(
   // when the attachment is replaced (deleted before its replacement is made), the engine replaces every
   // resource whose replace-on-change inputs come from it, and deletes those first, this one among them.
   // The value is the droplet's id, so an attachment re-made on the same droplet releases nothing.
+  // The droplet it runs on is up and serving: a few dials, not a fresh droplet's minutes of them.
+  const running = { ...connection, dialErrorLimit: RUNNING_HOST_DIALS };
   new command.remote.Command(
     `${name}-release`,
-    { connection, delete: releaseScript(args.host), triggers: [attachment.dropletId], addPreviousOutputInEnv: false },
+    { connection: running, delete: releaseScript(args.host), triggers: [attachment.dropletId], addPreviousOutputInEnv: false },
     { ...opts, dependsOn: [attachment] },
   );
   let previous = prepared.ready;

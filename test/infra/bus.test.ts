@@ -441,7 +441,7 @@ describe("host steps: ordering", () => {
     expect(release.propertyDependencies.triggers.map(short)).toEqual(["claude-bus-data-attachment"]);
     // Deleted with the droplet, its delete would be skipped in a replacement, which deletes the old droplet.
     expect(release.deletedWith).toBe("");
-    expect((unwrapSecrets(release.inputs.connection) as { hostKey: string }).hostKey).toBe(FAKE_HOST_KEY);
+    expect(unwrapSecrets(release.inputs.connection)).toMatchObject({ host: DROPLET_IPV4, hostKey: FAKE_HOST_KEY, dialErrorLimit: 5 });
   });
 
   it("moves the reserved IP at once on a first deploy (its certificate needs the name to reach the droplet)", () => {
