@@ -54,9 +54,18 @@ const NEEDS_VOLUME = "volume";
 
 /**
  * The host's ed25519 key as `type base64`, printed by the first command, which connects without knowing
- * it (trust on first contact); every later command is pinned to it.
+ * it (trust on first contact); the commands before the volume step are pinned to it.
  */
 const PRINT_HOST_KEY = "cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub";
+
+/**
+ * The volume step installs the host keys kept on the volume (a replaced droplet takes its predecessor's)
+ * and reports the one the host presents from then on in a line `host key: type base64`; the commands
+ * after it are pinned to that one. No such line: the step changed no key.
+ */
+function reportedHostKey(stdout: string): string | undefined {
+  return /^host key: (\S+ \S+)$/m.exec(stdout)?.[1];
+}
 
 /**
  * A step's command. Its triggers are the droplet's id and the step's hash: the step runs again exactly
@@ -96,9 +105,16 @@ export function prepareHost(name: string, args: HostStepsArgs & HostTarget, opts
     dialErrorLimit: 60, // a fresh droplet refuses SSH for a minute or two while it boots
     perDialTimeout: 10,
   };
+  // The steps before the volume step, and their hashes: the first contact learns the key again whenever
+  // one of them is to run again, as the host then presents the volume's key, not the one it booted with.
+  const steps = reservedIp.ipAddress.apply((publicIpv4) => hostSteps({ ...args.host, publicIpv4 }, args.bundle));
+  const plans = hostStepPlans(args.host, args.bundle);
+  const firstOnVolume = plans.findIndex((plan) => plan.name === NEEDS_VOLUME);
+  if (firstOnVolume < 0) throw new Error("Bus: the host config names no data volume");
+  const earlyHashes = steps.apply((all) => all.slice(0, firstOnVolume).map((step) => step.hash));
   const wait = new command.remote.Command(
     `${name}-wait-ssh`,
-    { connection: firstContact, create: PRINT_HOST_KEY, triggers: [droplet.id], addPreviousOutputInEnv: false },
+    { connection: firstContact, create: PRINT_HOST_KEY, triggers: [droplet.id, earlyHashes], addPreviousOutputInEnv: false },
     onHost(droplet, opts, [droplet]),
   );
   const connection = { ...firstContact, hostKey: wait.stdout.apply((key) => key.trim()) };
@@ -112,11 +128,6 @@ export function prepareHost(name: string, args: HostStepsArgs & HostTarget, opts
     },
     onHost(droplet, opts, [wait]),
   );
-  // The certificate step checks that the name resolves to the reserved IP before it asks for a certificate.
-  const steps = reservedIp.ipAddress.apply((publicIpv4) => hostSteps({ ...args.host, publicIpv4 }, args.bundle));
-  const plans = hostStepPlans(args.host, args.bundle);
-  const firstOnVolume = plans.findIndex((plan) => plan.name === NEEDS_VOLUME);
-  if (firstOnVolume < 0) throw new Error("Bus: the host config names no data volume");
   // Each step runs after the one before it: only dependencies order execution.
   plans.slice(0, firstOnVolume).forEach((plan, i) => {
     const step = steps.apply((all) => all[i]);
@@ -127,8 +138,36 @@ export function prepareHost(name: string, args: HostStepsArgs & HostTarget, opts
 }
 
 /**
- * The release command (its delete stops the bus and unmounts the volume, run before the attachment is
- * deleted), then the steps from the volume step on. Returns the last, the health check.
+ * The release command: its delete, on the droplet, stops the bus and unmounts the volume. Not deletedWith
+ * the droplet: a replacement deletes the old droplet too, and the engine would then skip this delete,
+ * which must run before the old attachment goes. Its trigger is taken from the attachment: when the
+ * attachment is replaced (deleted before its replacement is made), the engine replaces every resource
+ * whose replace-on-change inputs come from it, and deletes those first, this one among them. The value
+ * is the droplet's id, so an attachment re-made on the same droplet releases nothing. The droplet it runs
+ * on is up and serving: a few dials, not a fresh droplet's minutes of them.
+ */
+function release(
+  name: string,
+  connection: command.types.input.remote.ConnectionArgs,
+  attachment: digitalocean.VolumeAttachment,
+  host: HostConfig,
+  opts: pulumi.CustomResourceOptions,
+): void {
+  new command.remote.Command(
+    `${name}-release`,
+    {
+      connection: { ...connection, dialErrorLimit: RUNNING_HOST_DIALS },
+      delete: releaseScript(host),
+      triggers: [attachment.dropletId],
+      addPreviousOutputInEnv: false,
+    },
+    { ...opts, dependsOn: [attachment] },
+  );
+}
+
+/**
+ * The steps from the volume step on, and after the volume step the release command; the steps after
+ * it are pinned to the host key it reports. Returns the last, the health check.
  */
 export function provisionData(
   name: string,
@@ -138,27 +177,22 @@ export function provisionData(
 ): pulumi.Resource {
   const { droplet, assignment, ipInUse } = args.network;
   const { attachment, connection, steps } = { ...args, ...prepared };
-  // Not deletedWith the droplet: a replacement deletes the old droplet too, and the engine would then skip
-  // this delete, which must run before the old attachment goes. Its trigger is taken from the attachment:
-  // when the attachment is replaced (deleted before its replacement is made), the engine replaces every
-  // resource whose replace-on-change inputs come from it, and deletes those first, this one among them.
-  // The value is the droplet's id, so an attachment re-made on the same droplet releases nothing.
-  // The droplet it runs on is up and serving: a few dials, not a fresh droplet's minutes of them.
-  const running = { ...connection, dialErrorLimit: RUNNING_HOST_DIALS };
-  new command.remote.Command(
-    `${name}-release`,
-    { connection: running, delete: releaseScript(args.host), triggers: [attachment.dropletId], addPreviousOutputInEnv: false },
-    { ...opts, dependsOn: [attachment] },
-  );
   let previous = prepared.ready;
+  let pinned = connection;
   for (const { plan, index } of prepared.remaining) {
     const step = steps.apply((all) => all[index]);
     const triggers = [droplet.id, attachment.id];
-    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, triggers, args.credentials);
+    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, pinned, triggers, args.credentials);
     const before: pulumi.Resource[] = [previous, ...(plan.name === NEEDS_VOLUME ? [attachment] : [])];
     // On a first deploy the certificate needs the reserved IP here; otherwise it is restored from the volume.
     const after = plan.name === NEEDS_DNS ? ipInUse.apply((inUse) => [...before, ...args.dnsRecords, ...(inUse ? [] : [assignment])]) : before;
-    previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(droplet, opts, after), additionalSecretOutputs });
+    const created = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(droplet, opts, after), additionalSecretOutputs });
+    if (plan.name === NEEDS_VOLUME) {
+      const hostKey = pulumi.all([created.stdout, connection.hostKey]).apply(([out, first]) => reportedHostKey(out) ?? (first as string));
+      pinned = { ...connection, hostKey };
+      release(name, pinned, attachment, args.host, opts);
+    }
+    previous = created;
   }
   return previous;
 }

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { planDestroy, type StackState } from "./engine";
-import { baseConfig, FAKE_FINGERPRINT, FAKE_PUBLIC_KEY_2, runStack, type StackRun } from "./harness";
+import { baseConfig, bootHostKeyOf, FAKE_FINGERPRINT, FAKE_HOST_KEY, FAKE_PUBLIC_KEY_2, runStack, type StackRun } from "./harness";
 
 const bundleDir = mkdtempSync(join(tmpdir(), "claude-bus-infra-lifecycle-"));
 afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
@@ -95,6 +95,22 @@ describe("edits that replace the droplet", () => {
       expect(next.get("claude-bus-droplet").inputs.tags).toEqual(expect.arrayContaining(tags));
     });
 
+    it("pins the steps before the volume step to the key the new droplet booted with, and the later ones and the release to the volume's", () => {
+      const keyOf = (name: string) => (next.state[name].inputs.connection as { hostKey?: string }).hostKey;
+      const newDroplet = next.state["claude-bus-droplet"].id;
+      expect(newDroplet).not.toBe(first.state["claude-bus-droplet"].id);
+      for (const name of ["claude-bus-bundle-upload", "claude-bus-packages", "claude-bus-updates", "claude-bus-volume"]) expect([name, keyOf(name)]).toEqual([name, bootHostKeyOf(newDroplet)]);
+      for (const name of ["claude-bus-release", "claude-bus-accounts", "claude-bus-credentials", "claude-bus-health"]) expect([name, keyOf(name)]).toEqual([name, FAKE_HOST_KEY]);
+      expect(next.errors).toEqual([]);
+    });
+
+    it("after it, a change to a step before the volume step learns the host's key again, so that step is pinned to the volume's", async () => {
+      const later = await runStack({ ...baseConfig(), image: "debian-12-x64", sshPublicKey: FAKE_PUBLIC_KEY_2 }, bundleDir, next.state);
+      expect(later.errors).toEqual([]);
+      expect(opOf(later, "claude-bus-wait-ssh")).toBe("replace");
+      expect((later.state["claude-bus-ssh-keys"].inputs.connection as { hostKey: string }).hostKey).toBe(FAKE_HOST_KEY);
+    });
+
     it("starts the uptime check's probes on the new droplet only after the IP moved", () => {
       expect(next.get("claude-bus-uptime").dependencies.map(short)).toEqual(expect.arrayContaining(["claude-bus-health", "claude-bus-ip-assignment"]));
     });
@@ -122,7 +138,8 @@ describe("edits that keep the droplet", () => {
   it("a new deploy public key: a new DigitalOcean key and the ssh-keys step, not a new droplet", async () => {
     const next = await runStack({ ...baseConfig(), sshPublicKey: FAKE_PUBLIC_KEY_2 }, bundleDir, first.state);
     expect(next.errors).toEqual([]);
-    expect(changes(next)).toEqual({ "claude-bus-ssh-key": "replace", "claude-bus-ssh-keys": "replace" });
+    // The first contact learns the host key again (a step before the volume step is to run again).
+    expect(changes(next)).toEqual({ "claude-bus-ssh-key": "replace", "claude-bus-wait-ssh": "replace", "claude-bus-ssh-keys": "replace" });
   });
 
   it("the same existing key named by fingerprint, then by id", async () => {
