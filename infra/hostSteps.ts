@@ -68,8 +68,9 @@ function reportedHostKey(stdout: string): string | undefined {
 }
 
 /**
- * A step's command. Its triggers are the droplet's id and the step's hash: the step runs again exactly
- * when what it does changes, and once on every new droplet, even when an earlier `pulumi up` failed
+ * A step's command. Its triggers are the droplet's id (from the volume step on, the attachment's id too)
+ * and the step's hash: the step runs again exactly when what it does changes, and once on every new
+ * droplet (and new attachment), even when an earlier `pulumi up` failed
  * half way through a replacement (triggers live in the state, unlike replaceWith, which acts within one
  * deployment only). A step that asks for the credentials gets them as secret stdin, with logging off and
  * its output kept secret, since a failing script may echo what it read.
@@ -105,6 +106,7 @@ export function prepareHost(name: string, args: HostStepsArgs & HostTarget, opts
     dialErrorLimit: 60, // a fresh droplet refuses SSH for a minute or two while it boots
     perDialTimeout: 10,
   };
+  // The certificate step checks that the name resolves to the reserved IP before it asks for a certificate.
   // The steps before the volume step, and their hashes: the first contact learns the key again whenever
   // one of them is to run again, as the host then presents the volume's key, not the one it booted with.
   const steps = reservedIp.ipAddress.apply((publicIpv4) => hostSteps({ ...args.host, publicIpv4 }, args.bundle));
