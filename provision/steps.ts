@@ -271,10 +271,9 @@ const health = (cfg: HostConfig): StepPlan => ({
 });
 
 /**
- * The step whose last line, `host key: TYPE BASE64`, is the host key in place after it (it puts the SSH host
- * keys kept on the data volume back): the connections of every later step are pinned to that key.
+ * The host key in place after the volume step, from its last line `host key: TYPE BASE64` (the step puts the
+ * SSH host keys kept on the data volume back): the connections of every later step are pinned to that key.
  */
-export const HOST_KEY_STEP = "volume";
 export const hostKeyIn = (output: string): string | undefined => /^host key: (\S+ \S+)$/m.exec(output)?.[1];
 
 /** Every step's plan, in order. The certificate step needs DNS to point at the host (infra orders it). */
@@ -339,6 +338,15 @@ export function dataCommandScript(cfg: HostConfig, command: "restore" | "import"
     SERVICE_USER,
     SERVICE_PORT: cfg.servicePort,
   });
+}
+
+/**
+ * What lets go of the data volume before it is detached (Pulumi runs it as the delete of a command that
+ * depends on the attachment): the bus stopped, the volume's file systems written out and unmounted.
+ */
+export function releaseScript(cfg: HostConfig): string {
+  if (!cfg.volume) throw new Error("releaseScript: the host config names no data volume");
+  return stepScript("release", { ...LIB_HEADER, VOLUME_DEVICE: cfg.volume.device, DROP_USER: cfg.sharedDir.dropUser });
 }
 
 /**

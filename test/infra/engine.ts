@@ -18,6 +18,12 @@ export interface StateEntry {
   /** What the provider stored: the API's read-back and computed outputs. */
   outputs: Record<string, unknown>;
   protect: boolean;
+  /** The logical names of the resources it depends on (dependsOn and the inputs it takes from them). */
+  dependencies: string[];
+  /** Per input property, the logical names of the resources its value comes from. */
+  propertyDependencies: Record<string, string[]>;
+  /** The logical name of the resource it is deleted with, or "". */
+  deletedWith: string;
 }
 
 /** The stack's state, by logical name. */
@@ -33,6 +39,7 @@ const FORCE_NEW: Record<string, string[]> = {
   "digitalocean:index/sshKey:SshKey": ["publicKey"],
   "digitalocean:index/dnsRecord:DnsRecord": ["type", "domain"],
   "digitalocean:index/uptimeCheck:UptimeCheck": [],
+  "digitalocean:index/tag:Tag": ["name"],
   "random:index/randomPassword:RandomPassword": ["length", "special", "upper", "lower", "numeric", "minUpper", "minLower", "minNumeric", "minSpecial", "overrideSpecial", "keepers"],
   "command:remote:Command": ["triggers"],
   "command:remote:CopyToRemote": ["triggers"],
@@ -87,4 +94,59 @@ export function planDestroy(state: StackState): string[] {
 
 function destroyErrors(state: StackState, names: string[]): string[] {
   return names.filter((name) => state[name].protect).map((name) => `${name}: unable to delete resource as it is currently marked for protection`);
+}
+
+/** One resource of a run as the step executor sees it. */
+export interface Planned {
+  name: string;
+  op: Op;
+  deleteBeforeReplace: boolean;
+}
+
+/**
+ * The engine's steps for a run, in an order it may execute them in, as `create X`, `update X`, `delete X`
+ * (the old resource; its provider's delete runs) and `skip delete X` (deletedWith a resource deleted in
+ * the same run: its delete is not called). `resources` come in registration order, a topological order:
+ * a resource is registered only once what it depends on is done. A replacement creates the new resource
+ * and deletes the old one after every create, dependents first. With deleteBeforeReplace the old one goes
+ * first, and before it its dependent replacements, dependents first: as the engine's
+ * calculateDependentReplacements does, each resource of the previous state that depends on it
+ * (transitively) and has a replace-on-change input whose value comes from a resource in that set.
+ */
+export function executionOrder(resources: Planned[], previous: StackState, deleted: string[]): string[] {
+  const steps: string[] = [];
+  const replaced = new Set(resources.filter((r) => r.op === "replace").map((r) => r.name));
+  const leaving = new Set([...replaced, ...deleted]);
+  const gone = new Set<string>();
+  const stateOrder = Object.keys(previous);
+  const remove = (name: string) => {
+    if (gone.has(name)) return;
+    gone.add(name);
+    const { deletedWith } = previous[name];
+    steps.push(deletedWith && leaving.has(deletedWith) ? `skip delete ${name}` : `delete ${name}`);
+  };
+  const dependentReplacements = (root: string): string[] => {
+    const dependents = new Set([root]);
+    const replaceSet = new Set([root]);
+    for (const name of stateOrder) {
+      const { type, dependencies, propertyDependencies } = previous[name];
+      if (!dependencies.some((d) => dependents.has(d))) continue;
+      dependents.add(name);
+      const fromReplaced = Object.keys(propertyDependencies).filter((key) => propertyDependencies[key].some((d) => replaceSet.has(d)));
+      if (fromReplaced.some((key) => (FORCE_NEW[type] ?? []).includes(key))) replaceSet.add(name);
+    }
+    replaceSet.delete(root);
+    return [...replaceSet];
+  };
+  for (const r of resources) {
+    if (r.op === "create" || r.op === "update") steps.push(`${r.op} ${r.name}`);
+    if (r.op !== "replace") continue;
+    if (r.deleteBeforeReplace) {
+      for (const name of dependentReplacements(r.name).reverse()) remove(name);
+      remove(r.name);
+    }
+    steps.push(`create ${r.name}`);
+  }
+  for (const name of [...stateOrder].reverse()) if (leaving.has(name)) remove(name);
+  return steps;
 }
