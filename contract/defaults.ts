@@ -8,6 +8,8 @@ export const MIB = 1024 * 1024;
 
 /** TCP port the bus service listens on (loopback behind nginx on the host). */
 export const DEFAULT_PORT = 8787;
+/** The unauthenticated liveness route (an uptime check's target): `200 {"ok":true}`, answered by the service itself. */
+export const LIVE_PATH = "/live";
 /** Interface `claude-bus serve` binds when none is given. */
 export const DEFAULT_HOST = "127.0.0.1";
 /** Data directory of a local `claude-bus serve` (the host passes its own). */
@@ -56,6 +58,13 @@ export const MAX_PAGE_BYTES = 1024 * 1024;
 
 /** The longest a GET /messages may wait for a message (`wait=N`), in seconds; nginx waits longer. */
 export const MAX_WAIT_SECONDS = 60;
+/**
+ * How long the service keeps an idle keep-alive connection before closing it, in seconds. nginx lets its
+ * idle connections to the service go sooner (NGINX_UPSTREAM_KEEPALIVE_SECONDS): were it the other way
+ * round, nginx could send a request on a connection the service is closing, and answer it 502.
+ */
+export const SERVICE_KEEP_ALIVE_SECONDS = 5;
+export const NGINX_UPSTREAM_KEEPALIVE_SECONDS = SERVICE_KEEP_ALIVE_SECONDS - 2;
 /** Ids one POST /ack may name. */
 export const MAX_ACK_BATCH = 500;
 /** How long a post's Idempotency-Key is remembered, in hours. */

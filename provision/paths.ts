@@ -33,6 +33,9 @@ export const UNATTENDED_UPGRADES_FILE = "/etc/apt/apt.conf.d/52claude-bus-unatte
 /** The first line of every nginx site this project writes: how a site left by an earlier domain is recognised. */
 export const MANAGED_SITE_MARKER = "# Managed by claude-bus provision";
 
+/** Debian's default site, enabled by the nginx package: removed, so no other name gets nginx's welcome page. */
+export const NGINX_DEFAULT_SITE = "/etc/nginx/sites-enabled/default";
+
 export const nginxSitePath = (fqdn: string) => `/etc/nginx/sites-available/${fqdn}`;
 export const nginxEnabledPath = (fqdn: string) => `/etc/nginx/sites-enabled/${fqdn}`;
 /** The port-80-only site that answers the first ACME challenge, present only while the certificate step runs. */

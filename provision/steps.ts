@@ -27,6 +27,7 @@ import {
   FSTAB,
   LOGROTATE_FILE,
   MANAGED_SITE_MARKER,
+  NGINX_DEFAULT_SITE,
   ROOT_AUTHORIZED_KEYS,
   SERVICE_NAME,
   SERVICE_USER,
@@ -53,7 +54,7 @@ import {
   renderTmpfiles,
   renderUnattendedUpgrades,
 } from "./render/files";
-import { renderAcmeBootstrapSite, renderNginxSite } from "./render/nginx";
+import { HTTP2_DIRECTIVE_SINCE, renderAcmeBootstrapSite, renderNginxSite } from "./render/nginx";
 import { renderServiceUnit } from "./render/systemd";
 
 export interface HostStep {
@@ -132,6 +133,12 @@ const updates = (cfg: HostConfig): StepPlan => ({
   },
 });
 
+/**
+ * The span at the start of a volume that must read back as zeros before the volume step formats it, in
+ * MiB: every file system's superblock and every partition table's header lies within it.
+ */
+const VOLUME_BLANK_MIB = 16;
+
 const volume = (device: string): StepPlan => ({
   name: "volume",
   description: `the data volume ${device} at ${VOLUME_MOUNT}, holding ${Object.values(VOLUME_DIRS).join(" and ")}`,
@@ -139,6 +146,7 @@ const volume = (device: string): StepPlan => ({
     VOLUME_DEVICE: device,
     VOLUME_MOUNT,
     VOLUME_LABEL,
+    VOLUME_BLANK_MIB,
     VOLUME_SUBDIRS: Object.keys(VOLUME_DIRS),
     VOLUME_TARGETS: Object.values(VOLUME_DIRS),
     FSTAB,
@@ -219,8 +227,11 @@ const nginx = (cfg: HostConfig): StepPlan => ({
   header: {
     LEGACY_HTPASSWD_FILE,
     SITE_PATH: nginxSitePath(cfg.fqdn),
-    SITE: fileText(renderNginxSite(cfg)),
+    SITE: fileText(renderNginxSite(cfg, "directive")),
+    SITE_LEGACY_HTTP2: fileText(renderNginxSite(cfg, "listen")),
+    HTTP2_DIRECTIVE_SINCE,
     SITE_ENABLED: nginxEnabledPath(cfg.fqdn),
+    NGINX_DEFAULT_SITE,
     LOGROTATE_PATH: LOGROTATE_FILE,
     LOGROTATE: fileText(renderLogrotate()),
   },

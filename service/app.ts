@@ -1,7 +1,7 @@
 /** The Express app: the routes of docs/API.md over the store, behind the bus's own authentication. */
 import express, { Request, Response } from "express";
 import { AUTH_REALM } from "../contract/httpErrors";
-import { DEFAULT_PAGE_LIMIT, MAX_BODY_BYTES, MAX_PAGE_LIMIT } from "../contract/defaults";
+import { DEFAULT_PAGE_LIMIT, LIVE_PATH, MAX_BODY_BYTES, MAX_PAGE_LIMIT } from "../contract/defaults";
 import {
   AckBodySchema,
   BatchAckBodySchema,
@@ -68,6 +68,9 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
     res.setHeader("Connection", "close");
     next(new HttpError("badRequest", "the Host header is required in HTTP/1.1"));
   });
+
+  // Liveness for an uptime check: answered before authentication, by this process, and it says nothing of the store.
+  app.get(LIVE_PATH, (_req, res) => sendJson(res, 200, { ok: true }));
 
   app.use(authenticate(auth));
   addMembershipRoutes(app, auth);
@@ -164,6 +167,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
 
   const routes: Record<string, string> = {
     "/health": "GET, HEAD",
+    [LIVE_PATH]: "GET, HEAD",
     "/robots.txt": "GET, HEAD",
     "/post": "POST",
     "/messages": "GET, HEAD",

@@ -8,7 +8,7 @@
 import * as http from "http";
 import type { Socket } from "net";
 import type { Duplex } from "stream";
-import { UPLOAD_IDLE_SECONDS } from "../contract/defaults";
+import { SERVICE_KEEP_ALIVE_SECONDS, UPLOAD_IDLE_SECONDS } from "../contract/defaults";
 import { HTTP_ERRORS, HttpErrorName, errorBody } from "../contract/httpErrors";
 
 export interface ConnectionTimeouts {
@@ -32,6 +32,7 @@ export function serverOptions(timeouts: ConnectionTimeouts): http.ServerOptions 
     requireHostHeader: false,
     headersTimeout: timeouts.headersMs,
     requestTimeout: 0,
+    keepAliveTimeout: SERVICE_KEEP_ALIVE_SECONDS * 1000,
     connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs),
   };
 }

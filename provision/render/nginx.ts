@@ -1,6 +1,6 @@
 /** The nginx site for the bus: plain HTTP only for ACME and the redirect, everything else over TLS. */
 import { HTTP_ERRORS, HttpErrorKind, errorBody } from "../../contract/httpErrors";
-import { MAX_WAIT_SECONDS, NGINX_FILE_MARGIN_MIB } from "../../contract/defaults";
+import { LIVE_PATH, MAX_WAIT_SECONDS, NGINX_FILE_MARGIN_MIB, NGINX_UPSTREAM_KEEPALIVE_SECONDS, SERVICE_KEEP_ALIVE_SECONDS } from "../../contract/defaults";
 import type { HostConfig } from "../config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../paths";
 
@@ -49,6 +49,14 @@ const PROXY_READ_TIMEOUT_S = MAX_WAIT_SECONDS + 15;
 /** Idle connections to the service each nginx worker keeps for reuse (they need HTTP/1.1 and no Connection header). */
 const UPSTREAM_KEEPALIVE = 16;
 
+/**
+ * How the TLS server turns HTTP/2 on: nginx 1.25.1 and later take the `http2 on;` directive (Debian 13's
+ * nginx warns that the `listen ... http2` parameter is deprecated); older ones (Debian 12's 1.22) only know
+ * the parameter. The nginx step picks the site for the nginx it finds.
+ */
+export type Http2Style = "directive" | "listen";
+export const HTTP2_DIRECTIVE_SINCE = "1.25.1";
+
 const zoneName = (fqdn: string) => `claude_bus_${fqdn.replace(/[^a-z0-9]/g, "_")}`;
 
 function listen(port: number, cfg: HostConfig, extra = ""): string[] {
@@ -57,7 +65,7 @@ function listen(port: number, cfg: HostConfig, extra = ""): string[] {
   return lines;
 }
 
-export function renderNginxSite(cfg: HostConfig): string {
+export function renderNginxSite(cfg: HostConfig, http2: Http2Style = "directive"): string {
   const cert = certDir(cfg.fqdn);
   const zone = zoneName(cfg.fqdn);
   return [
@@ -68,6 +76,8 @@ export function renderNginxSite(cfg: HostConfig): string {
     `upstream ${zone}_service {`,
     `    server 127.0.0.1:${cfg.servicePort};`,
     `    keepalive ${UPSTREAM_KEEPALIVE};`,
+    `    # Idle ones go before the service would close them (it keeps them ${SERVICE_KEEP_ALIVE_SECONDS} s), so no request is sent on a closing one.`,
+    `    keepalive_timeout ${NGINX_UPSTREAM_KEEPALIVE_SECONDS}s;`,
     `}`,
     ``,
     `server {`,
@@ -88,7 +98,8 @@ export function renderNginxSite(cfg: HostConfig): string {
     `}`,
     ``,
     `server {`,
-    ...listen(443, cfg, " ssl http2"),
+    ...listen(443, cfg, http2 === "listen" ? " ssl http2" : " ssl"),
+    ...(http2 === "directive" ? [`    http2 on;`] : []),
     `    server_name ${cfg.fqdn};`,
     `    server_tokens off;`,
     `    access_log ${ACCESS_LOG};`,
@@ -132,6 +143,9 @@ export function renderNginxSite(cfg: HostConfig): string {
     // No auth_basic: the service authenticates every request itself (machines enroll while it runs), and
     // trusts X-Real-IP, the address its failure count blocks, only from loopback: from nginx.
     ...proxyLocation("/", zone),
+    ``,
+    // The uptime check's target: answered by the service itself, so it sees the service, not just nginx.
+    ...proxyLocation(`= ${LIVE_PATH}`, zone),
     ``,
     // POST /files and /files/<sha256>, exactly: the only bodies larger than a message.
     ...proxyLocation("~ ^/files(/|$)", zone, [

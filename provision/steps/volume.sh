@@ -2,10 +2,12 @@
 # Step "volume": the data volume, mounted by its filesystem UUID at VOLUME_MOUNT, and each dir that lives
 # on it (the bus's data dir, the drop dir) bind-mounted from a subdirectory there. The fstab entries carry
 # `nofail`, so a host whose volume is missing still boots; the bus's unit then does not start, as it
-# RequiresMountsFor= its data dir. A device with no filesystem at all is formatted, once; one with any
-# other signature is never touched. Files already in a dir (a host from before the volume) are moved onto
+# RequiresMountsFor= its data dir. DigitalOcean formats a new volume (ext4) itself; a device is formatted
+# here only when it cannot hold data: its first VOLUME_BLANK_MIB MiB read back as zeros and wipefs finds no
+# signature on it. A device that holds anything else, or that cannot be read, is never touched: the step
+# stops and says so. Files already in a dir (a host from before the volume) are moved onto
 # the volume, with the bus stopped while they move.
-# Reads from the header: VOLUME_DEVICE, VOLUME_MOUNT, VOLUME_LABEL, VOLUME_SUBDIRS and VOLUME_TARGETS (pairs:
+# Reads from the header: VOLUME_DEVICE, VOLUME_MOUNT, VOLUME_LABEL, VOLUME_BLANK_MIB, VOLUME_SUBDIRS and VOLUME_TARGETS (pairs:
 # the subdirectory on the volume, the dir it is mounted at), FSTAB, and lib.sh's SERVICE.
 # shellcheck source-path=SCRIPTDIR
 source "${BASH_SOURCE[0]%/*}/lib.sh"
@@ -24,22 +26,38 @@ wait_for_device() {
   exit 1
 }
 
-# filesystem_uuid: the UUID of the ext4 file system on the device, made first if the device is blank.
-filesystem_uuid() {
-  local type status=0
+# unreadable WHY: stops the step, the device untouched.
+unreadable() {
+  echo "cannot read $VOLUME_DEVICE ($1): nothing was formatted or changed. Check that the volume is attached and healthy (dmesg shows I/O errors), then run again" >&2
+  exit 1
+}
+
+# ensure_filesystem: the device holds an ext4 file system, made now if the device is blank.
+ensure_filesystem() {
+  local type status=0 zeros=0 signatures
+  # Read it first: blkid exits 2 both when it finds no signature and when it cannot read the device.
+  cmp -s -n $((VOLUME_BLANK_MIB << 20)) "$VOLUME_DEVICE" /dev/zero || zeros=$?
+  if ((zeros > 1)); then unreadable "cmp exit $zeros"; fi
   type=$(blkid -p -s TYPE -o value "$VOLUME_DEVICE") || status=$?
-  if ((status == 2)); then
-    # blkid -p exits 2 when it finds no signature at all: a new, empty volume.
-    mkfs.ext4 -q -L "$VOLUME_LABEL" "$VOLUME_DEVICE" >&2
-    changed "formatted $VOLUME_DEVICE as ext4" >&2
-  elif ((status != 0)); then
-    echo "blkid could not read $VOLUME_DEVICE (exit $status)" >&2
-    exit 1
-  elif [[ $type != ext4 ]]; then
+  if ((status == 0)) && [[ $type == ext4 ]]; then
+    return 0
+  elif ((status == 0)); then
     echo "$VOLUME_DEVICE holds a ${type:-partitioned or unknown} file system, not ext4: it is left untouched" >&2
     exit 1
+  elif ((status != 2)); then
+    unreadable "blkid exit $status"
   fi
-  blkid -p -s UUID -o value "$VOLUME_DEVICE"
+  signatures=$(wipefs -n "$VOLUME_DEVICE") || unreadable "wipefs exit $?"
+  if [[ -n $signatures ]]; then
+    printf '%s holds signatures blkid does not take for a file system: it is left untouched\n%s\n' "$VOLUME_DEVICE" "$signatures" >&2
+    exit 1
+  fi
+  if ((zeros != 0)); then
+    echo "$VOLUME_DEVICE has no file system, but its first $VOLUME_BLANK_MIB MiB are not blank: it may hold data, so it is left untouched (a volume DigitalOcean made is ext4 already; wipe it by hand only if it is really yours to lose)" >&2
+    exit 1
+  fi
+  mkfs.ext4 -q -L "$VOLUME_LABEL" "$VOLUME_DEVICE"
+  changed "formatted $VOLUME_DEVICE as ext4 (it was blank)"
 }
 
 # fstab_with_volume UUID: /etc/fstab with our block (and nothing else of ours) at its end.
@@ -75,7 +93,8 @@ move_onto_volume() {
 }
 
 wait_for_device
-uuid=$(filesystem_uuid)
+ensure_filesystem
+uuid=$(blkid -p -s UUID -o value "$VOLUME_DEVICE")
 install_file "$FSTAB" 644 root:root daemon-reload < <(fstab_with_volume "$uuid")
 flush_handlers
 

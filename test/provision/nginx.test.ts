@@ -7,6 +7,7 @@ import * as path from "path";
 import { MAX_REQUEST_BYTES } from "../../contract/defaults";
 import { AUTH_REALM, HTTP_ERRORS } from "../../contract/httpErrors";
 import { RunningBus, startBus } from "../../service/server";
+import { CONNECTION_TIMEOUTS, serverOptions } from "../../service/connections";
 import { renderAcmeBootstrapSite, renderNginxSite } from "../../provision/render/nginx";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/tempDir";
@@ -53,14 +54,33 @@ describe("rendered nginx site", () => {
   });
 
   it("serves TLS with the certbot lineage and Mozilla's intermediate profile", () => {
-    expect(site).toContain("listen 443 ssl http2;");
-    expect(site).toContain("listen [::]:443 ssl http2;");
+    // HTTP/2 by the `http2 on;` directive (the listen parameter is deprecated from nginx 1.25.1), and by the
+    // listen parameter only in the variant for older nginx.
+    expect(site).toContain("    listen 443 ssl;\n    listen [::]:443 ssl;\n    http2 on;\n");
+    expect(site).not.toMatch(/listen [^;]*http2/);
+    const legacy = renderNginxSite(cfgOf(), "listen");
+    expect(legacy).toContain("    listen 443 ssl http2;\n    listen [::]:443 ssl http2;\n    server_name");
+    expect(legacy).not.toContain("http2 on;");
     expect(site).toContain("ssl_certificate /etc/letsencrypt/live/claude-bus.example.com/fullchain.pem;");
     expect(site).toContain("ssl_certificate_key /etc/letsencrypt/live/claude-bus.example.com/privkey.pem;");
     expect(site).toContain("ssl_protocols TLSv1.2 TLSv1.3;");
     expect(site).toMatch(/ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:[^;]*CHACHA20-POLY1305;/);
     expect(site).toContain("ssl_prefer_server_ciphers off;");
     expect(site).toContain("ssl_session_tickets off;");
+  });
+
+  it("lets an idle connection to the service go before the service would close it", () => {
+    const upstream = /upstream [^{]*\{([^}]*)\}/.exec(site)![1];
+    const nginxIdle = Number(/keepalive_timeout (\d+)s;/.exec(upstream)?.[1]);
+    // The service's own: what its HTTP server is really given.
+    const serviceIdle = (http.createServer(serverOptions(CONNECTION_TIMEOUTS)).keepAliveTimeout) / 1000;
+    expect(nginxIdle).toBeGreaterThan(0);
+    expect(nginxIdle).toBeLessThan(serviceIdle);
+  });
+
+  it("passes GET /live, the uptime check's target, to the service", () => {
+    const live = /location = \/live \{([^}]*)\}/.exec(site)?.[1] ?? "";
+    expect(live).toContain("proxy_pass http://claude_bus_claude_bus_example_com_service;");
   });
 
   it("names SPEC's host paths, hides the version and proxies to the service on loopback", () => {
@@ -71,7 +91,7 @@ describe("rendered nginx site", () => {
     expect(site).toContain("proxy_set_header X-Real-IP $remote_addr;");
     expect(site).toContain("access_log /var/log/claude-bus-access.log;");
     expect(site).toContain("error_log /var/log/claude-bus-error.log;");
-    expect(site).toMatch(/upstream (claude_bus_\w+_service) \{\n {4}server 127\.0\.0\.1:8787;\n {4}keepalive \d+;\n\}[\s\S]*proxy_pass http:\/\/\1;/);
+    expect(site).toMatch(/upstream (claude_bus_\w+_service) \{\n {4}server 127\.0\.0\.1:8787;\n {4}keepalive \d+;\n.*\n {4}keepalive_timeout \d+s;\n\}[\s\S]*proxy_pass http:\/\/\1;/);
     expect(site).toContain('add_header Strict-Transport-Security "max-age=63072000" always;');
     expect(site).toContain('add_header X-Robots-Tag "noindex, nofollow" always;');
     expect(site).toContain("limit_req_status 429;");
@@ -235,6 +255,13 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     expect(a.status).toBe(200);
     expect(a.body).toBe("User-agent: *\nDisallow: /\n");
     expect(a.headers["x-robots-tag"]).toBe("noindex, nofollow");
+  });
+
+  it("passes GET /live without a credential to the service, which answers it", async () => {
+    // From another loopback address: limit_req's burst here is sized for 127.0.0.1's other requests.
+    const a = await request(true, "/live", { from: "127.0.0.3" });
+    expect(a.status).toBe(200);
+    expect(a.body).toBe('{"ok":true}\n');
   });
 
   it("passes the largest 64 KiB body even fully \\u-escaped, and refuses a bigger request with JSON 413", async () => {

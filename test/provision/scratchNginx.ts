@@ -9,7 +9,7 @@ import * as net from "net";
 import * as path from "path";
 import type { HostConfig } from "../../provision/config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../../provision/paths";
-import { renderNginxSite } from "../../provision/render/nginx";
+import { HTTP2_DIRECTIVE_SINCE, Http2Style, renderNginxSite } from "../../provision/render/nginx";
 import { freePort } from "../support/ports";
 import { requireTool } from "../support/requireTool";
 import { tempDir } from "../support/tempDir";
@@ -34,6 +34,21 @@ export interface ScratchNginx {
   stop(): Promise<void>;
 }
 
+/** This machine's nginx version, as `nginx -v` says it (e.g. "1.22.1"). */
+export function localNginxVersion(): string {
+  const said = spawnSync(requireTool("nginx"), ["-v"], { encoding: "utf8" }).stderr;
+  const version = /nginx\/([0-9.]+)/.exec(said)?.[1];
+  if (!version) throw new Error(`nginx -v said ${JSON.stringify(said)}`);
+  return version;
+}
+
+/** The site variant this machine's nginx takes, as the nginx step picks it on a host. */
+export function localHttp2Style(): Http2Style {
+  const [have, since] = [localNginxVersion(), HTTP2_DIRECTIVE_SINCE].map((v) => v.split(".").map(Number));
+  const newer = have.map((n, i) => n - since[i]).find((d) => d !== 0) ?? 0;
+  return newer >= 0 ? "directive" : "listen";
+}
+
 export async function scratchNginx(cfg: HostConfig): Promise<ScratchNginx> {
   requireTool("nginx");
   const dir = tempDir("nginx");
@@ -49,7 +64,7 @@ export async function scratchNginx(cfg: HostConfig): Promise<ScratchNginx> {
   const webroot = path.join(dir, "webroot");
   fs.mkdirSync(path.join(webroot, ".well-known", "acme-challenge"), { recursive: true });
 
-  const site = renderNginxSite(cfg)
+  const site = renderNginxSite(cfg, localHttp2Style())
     .split(certDir(cfg.fqdn)).join(certs)
     .split(ACCESS_LOG).join(path.join(dir, "access.log"))
     .split(ERROR_LOG).join(path.join(dir, "error.log"))

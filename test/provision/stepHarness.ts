@@ -38,7 +38,8 @@ export function stepWith(name: string, cfg: HostConfig, header: Header): string 
 /**
  * systemctl and nginx stand-ins in `dir`/bin, recording each call as a line of `dir`/calls.log.
  * `systemctl is-active X` succeeds while the file `dir`/active-X exists; `nginx -t` fails while
- * `dir`/nginx-t-fails does. Returns the environment that puts them first on PATH.
+ * `dir`/nginx-t-fails does; `nginx -v` says it is the version in `dir`/nginx-version (default Debian 13's
+ * 1.26.3). Returns the environment that puts them first on PATH.
  */
 export function fakeSystem(dir: string, extra: Record<string, string> = {}): { env: NodeJS.ProcessEnv; calls: () => string[] } {
   const bin = path.join(dir, "bin");
@@ -51,6 +52,7 @@ case $1 in
   *) exit 0 ;;
 esac`,
     nginx: `echo "nginx $*" >> ${log}
+if [[ $1 == -v ]]; then echo "nginx version: nginx/$(cat ${dir}/nginx-version 2>/dev/null || echo 1.26.3)" >&2; fi
 if [[ $1 == -t && -e ${dir}/nginx-t-fails ]]; then echo "nginx: [emerg] rejected by the test" >&2; exit 1; fi`,
     ...extra,
   };

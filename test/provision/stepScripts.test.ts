@@ -85,10 +85,34 @@ describe("the nginx step", () => {
       SITE_ENABLED: path.join(dir, "sites-enabled", "bus"),
       LOGROTATE_PATH: path.join(dir, "logrotate"),
       LEGACY_HTPASSWD_FILE: path.join(dir, "htpasswd"),
+      NGINX_DEFAULT_SITE: path.join(dir, "sites-enabled", "default"),
       SITE: fileText(text),
+      SITE_LEGACY_HTTP2: fileText(text),
     };
   };
   const run = (text: string, env: NodeJS.ProcessEnv) => runScript(stepWith("nginx", cfgOf(), site(text)), { env });
+  it("installs the site with `http2 on;` for nginx 1.25.1 and later, and the listen parameter's variant for older ones", () => {
+    const { SITE_PATH } = site("");
+    for (const [version, expected] of [["1.26.3", "server { http2 on; }\n"], ["1.25.1", "server { http2 on; }\n"], ["1.22.1", "server { listen 443 ssl http2; }\n"]]) {
+      const header = { ...site(""), SITE: fileText("server { http2 on; }\n"), SITE_LEGACY_HTTP2: fileText("server { listen 443 ssl http2; }\n") };
+      fs.writeFileSync(path.join(dir, "nginx-version"), version);
+      const r = runScript(stepWith("nginx", cfgOf(), header), { env: fakeSystem(dir).env });
+      expect(r.stderr).toBe("");
+      expect([version, fs.readFileSync(SITE_PATH, "utf8")]).toEqual([version, expected]);
+    }
+  });
+
+  it("removes Debian's default site and reloads nginx without it", () => {
+    const { NGINX_DEFAULT_SITE } = site("");
+    fs.symlinkSync("/etc/nginx/sites-available/default", NGINX_DEFAULT_SITE);
+    const system = fakeSystem(dir);
+    fs.writeFileSync(path.join(dir, "active-nginx"), "");
+    const r = run("server { }\n", system.env);
+    expect(r.changes).toContain(`changed: removed ${NGINX_DEFAULT_SITE}`);
+    expect(r.changes[r.changes.length - 1]).toBe("changed: reloaded nginx");
+    expect(fs.lstatSync(NGINX_DEFAULT_SITE, { throwIfNoEntry: false })).toBeUndefined();
+    expect(run("server { }\n", system.env).changes).toEqual([]);
+  });
 
   it("installs and enables the site, reloads nginx once, and changes nothing on a re-run", () => {
     const system = fakeSystem(dir);
@@ -98,7 +122,7 @@ describe("the nginx step", () => {
     expect(r.stderr).toBe("");
     expect(r.changes).toEqual([`changed: ${SITE_PATH}`, `changed: enabled ${SITE_ENABLED}`, `changed: ${LOGROTATE_PATH}`, "changed: reloaded nginx"]);
     expect(fs.readlinkSync(SITE_ENABLED)).toBe(SITE_PATH);
-    expect(system.calls()).toEqual(["nginx -t -q", "systemctl reload-or-restart nginx", "systemctl is-active --quiet nginx"]);
+    expect(system.calls()).toEqual(["nginx -v", "nginx -t -q", "systemctl reload-or-restart nginx", "systemctl is-active --quiet nginx"]);
     expect(run("server { }\n", system.env).changes).toEqual([]);
     expect(tempFilesIn(path.join(dir, "sites-available"))).toEqual([]);
   });

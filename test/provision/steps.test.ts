@@ -90,7 +90,9 @@ describe("hostSteps", () => {
     expect(steps.service).toContain('\ninstall_file "$UNIT_PATH" 644 root:root daemon-reload "restart claude-bus" < <(printf \'%s\' "$UNIT")\n');
     expect(steps.nginx).toContain("\nreadonly SITE_PATH='/etc/nginx/sites-available/claude-bus.example.com'\n");
     expect(steps.nginx).toContain("\nIFS= read -r -d '' SITE <<'CLAUDE_BUS_EOF' || true\n# Managed by claude-bus provision");
-    expect(steps.nginx).toContain('\ninstall_file "$SITE_PATH" 644 root:root "reload nginx" < <(printf \'%s\' "$SITE")\n');
+    expect(steps.nginx).toContain("\nIFS= read -r -d '' SITE_LEGACY_HTTP2 <<'CLAUDE_BUS_EOF' || true\n# Managed by claude-bus provision");
+    expect(steps.nginx).toContain('\nif http2_directive_known; then rendered=$SITE; else rendered=$SITE_LEGACY_HTTP2; fi\n');
+    expect(steps.nginx).toContain('\ninstall_file "$SITE_PATH" 644 root:root "reload nginx" < <(printf \'%s\' "$rendered")\n');
     // The handler it notifies checks the configuration before nginx loads it.
     expect(steps.nginx).toContain('    "reload nginx")\n      nginx -t -q\n      systemctl reload-or-restart nginx\n');
     expect(steps["drop-dir"]).toContain(`restrict ${ED25519_KEY}\n`);

@@ -217,6 +217,17 @@ describe("bus HTTP API", () => {
     expect(bus.logs.join("\n")).not.toContain("test-pass-0123456789abcdefghij");
   });
 
+  test("GET /live answers 200 {ok: true} without a credential, and tells nothing of the store", async () => {
+    await postJson(bus.url, "/post", { from: "a", body: "a message the liveness answer must not count" });
+    for (const auth of [null, ["claude", "a-wrong-password"] as [string, string]]) {
+      const r = await request(bus.url, "/live", { auth });
+      expect(r.status).toBe(200);
+      expect(r.text).toBe('{"ok":true}\n');
+      expect(r.headers["www-authenticate"]).toBeUndefined();
+    }
+    expect((await request(bus.url, "/live", { method: "HEAD", auth: null })).status).toBe(200);
+  });
+
   test("robots.txt disallows everything and every response says noindex", async () => {
     const robots = await request(bus.url, "/robots.txt");
     expect(robots.status).toBe(200);
@@ -242,6 +253,7 @@ describe("bus HTTP API", () => {
       ["GET", "/ack/", "POST"],
       ["POST", "/machines", "GET, HEAD"],
       ["PATCH", "/robots.txt", "GET, HEAD"],
+      ["POST", "/live", "GET, HEAD"],
     ];
     for (const [method, route, allow] of cases) {
       const r = await request(bus.url, route, { method });
