@@ -50,7 +50,7 @@ export interface LabVolumeOptions {
 export async function createLabVolume(opts: LabVolumeOptions = {}): Promise<LabVolume> {
   const dir = mkdtempSync(join(tmpdir(), "claude-bus-lab-volume-"));
   const image = join(dir, "volume.img");
-  await runOk("truncate", ["-s", `${opts.sizeMiB ?? 64}M`, image]);
+  await runOk("truncate", ["-s", `${opts.sizeMiB ?? 128}M`, image]);
   await runOk("mkfs.ext4", ["-q", "-L", VOLUME_LABEL, ...(opts.contents ? ["-d", opts.contents] : []), image]);
   const loop = (await runOk("losetup", ["--find", "--show", image])).stdout.trim();
   // Detached after every host that mounted it is gone (a busy device is detached when its last user lets go).
