@@ -1,6 +1,18 @@
 /** Fixed names on the host (the README's "Host pieces" table); the fqdn-dependent ones are functions of it. */
 export const SERVICE_NAME = "claude-bus";
 export const SERVICE_USER = "claude-bus";
+/**
+ * Fixed numeric ids: the service user and group (SERVICE_USER), the drop dir's group and the drop user
+ * (sharedDir.group, sharedDir.dropUser). Files on the data volume belong to them by number, so every host
+ * (a droplet replaced from any image) must give the same numbers. In the system range, far from both ends
+ * where ids are handed out (adduser counts up from 100; useradd and systemd-sysusers down from 999).
+ * A host made before these ids keeps its numbers: the steps give the volume's files to the users by name.
+ */
+export const SERVICE_UID = 850;
+export const DROP_GID = 851;
+export const DROP_UID = 852;
+/** The login shell of the service and drop users: neither may run a command. */
+export const NOLOGIN_SHELL = "/usr/sbin/nologin";
 export const INSTALL_DIR = "/opt/claude-bus";
 export const APP_DIR = `${INSTALL_DIR}/app`;
 export const BUNDLE_INSTALL_PATH = `${APP_DIR}/claude-bus.js`;

@@ -22,14 +22,18 @@ import {
   CONFIG_DIR,
   CREDENTIALS_FILE,
   DATA_DIR,
+  DROP_GID,
+  DROP_UID,
   LEGACY_HTPASSWD_FILE,
   INSTALL_DIR,
   FSTAB,
   LOGROTATE_FILE,
   MANAGED_SITE_MARKER,
   NGINX_DEFAULT_SITE,
+  NOLOGIN_SHELL,
   ROOT_AUTHORIZED_KEYS,
   SERVICE_NAME,
+  SERVICE_UID,
   SERVICE_USER,
   SHARED_DIR,
   TMPFILES_FILE,
@@ -156,7 +160,7 @@ const volume = (device: string): StepPlan => ({
 const accounts = (): StepPlan => ({
   name: "accounts",
   description: `system user ${SERVICE_USER} and the service's directories`,
-  header: { SERVICE_USER, INSTALL_DIR, APP_DIR, DATA_DIR, CONFIG_DIR, ACME_WEBROOT },
+  header: { SERVICE_USER, SERVICE_UID, NOLOGIN_SHELL, INSTALL_DIR, APP_DIR, DATA_DIR, CONFIG_DIR, ACME_WEBROOT },
 });
 
 const credentials = (cfg: HostConfig): StepPlan => ({
@@ -185,7 +189,10 @@ const dropDir = (cfg: HostConfig): StepPlan => ({
   description: `${SHARED_DIR} (setgid 2770, group ${cfg.sharedDir.group}) and SSH login ${cfg.sharedDir.dropUser} for the clients' keys`,
   header: {
     DROP_GROUP: cfg.sharedDir.group,
+    DROP_GID,
     DROP_USER: cfg.sharedDir.dropUser,
+    DROP_UID,
+    NOLOGIN_SHELL,
     SHARED_DIR,
     TMPFILES_RULE_PATH: TMPFILES_FILE,
     TMPFILES_RULE: fileText(renderTmpfiles(cfg)),

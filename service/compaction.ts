@@ -17,6 +17,7 @@ import * as zlib from "zlib";
 import { z } from "zod";
 import type { AppendLog } from "./appendLog";
 import { syncDir, writeFileDurably } from "./durableFile";
+import { READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
 
 export const COMPACTED_FILE = "compacted.json";
 export const ARCHIVE_DIR = "archive";
@@ -59,7 +60,12 @@ export async function readFirstKept(dataDir: string): Promise<number> {
   }
   const file = path.join(dataDir, COMPACTED_FILE);
   if (!fs.existsSync(file)) return 1;
-  return CompactedSchema.parse(JSON.parse(await fsp.readFile(file, "utf8"))).first_id;
+  const remedy = `it says which message id bus.jsonl starts at: ${READABLE_BY_THE_BUS}, or write it again as {"first_id": N} with N the id on the first line of bus.jsonl, or restore the data dir from a backup (claude-bus restore)`;
+  return readAtStart(file, remedy, async () => {
+    const kept = CompactedSchema.safeParse(JSON.parse(await fsp.readFile(file, "utf8")));
+    if (!kept.success) throw new Error("does not hold {\"first_id\": N} with N a whole number from 1");
+    return kept.data.first_id;
+  });
 }
 
 /** Runs one compaction; resolves with how many bytes the kept messages moved down in bus.jsonl. */

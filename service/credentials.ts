@@ -5,6 +5,7 @@ import { parseEnvFile } from "../contract/envFile";
 import { describeIssue } from "../contract/issues";
 import { BusUser } from "../contract/names";
 import { PasswordText } from "../contract/password";
+import { READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
 
 /** Where the credential comes from. A file is re-read on reload (SIGHUP). */
 export type CredentialSource = { user: string; pass: string } | { file: string };
@@ -18,9 +19,12 @@ export interface Credential {
 
 export function loadCredential(source: CredentialSource): Credential {
   if ("file" in source) {
-    const env = parseEnvFile(fs.readFileSync(source.file, "utf8"), source.file);
-    if (!env.BUS_USER || !env.BUS_PASS) throw new Error(`${source.file}: needs BUS_USER and BUS_PASS`);
-    return { user: env.BUS_USER, pass: env.BUS_PASS, previousPass: env.BUS_PASS_PREVIOUS };
+    const remedy = `it holds the team credential, the lines BUS_USER=... and BUS_PASS=...: ${READABLE_BY_THE_BUS}, or write it again (the provision credentials step, or claude-bus rotate)`;
+    return readAtStart(source.file, remedy, () => {
+      const env = parseEnvFile(fs.readFileSync(source.file, "utf8"), source.file);
+      if (!env.BUS_USER || !env.BUS_PASS) throw new Error("needs BUS_USER and BUS_PASS");
+      return { user: env.BUS_USER, pass: env.BUS_PASS, previousPass: env.BUS_PASS_PREVIOUS };
+    });
   }
   for (const [name, schema, value] of [["BUS_USER", BusUser, source.user], ["BUS_PASS", PasswordText, source.pass]] as const) {
     const checked = schema.safeParse(value);

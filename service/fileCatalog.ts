@@ -14,6 +14,7 @@ import { UPLOADER_PATTERN } from "../contract/names";
 import { AppendLog, PendingTail } from "./appendLog";
 import { writeFileDurably } from "./durableFile";
 import { jsonLine, parseJson, readLines } from "./jsonl";
+import { READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
 import type { Log } from "./log";
 
 export const FILES_FILE = "files.jsonl";
@@ -57,12 +58,15 @@ export class FileCatalog {
     let read = { completeLength: 0, tail: null as { lineNo: number; bytes: Buffer } | null };
     let lines = 0;
     if (fs.existsSync(catalog.file)) {
-      read = readLines(catalog.file, (text, _offset, _length, lineNo) => {
-        lines++;
-        const event = parseEvent(text);
-        if (event) catalog.apply(event);
-        else log({ level: "error", msg: "damaged line skipped", file: FILES_FILE, line: lineNo });
-      });
+      const remedy = `it says which attached files the bus holds: ${READABLE_BY_THE_BUS}, or restore it from a backup (claude-bus restore)`;
+      read = readAtStart(catalog.file, remedy, () =>
+        readLines(catalog.file, (text, _offset, _length, lineNo) => {
+          lines++;
+          const event = parseEvent(text);
+          if (event) catalog.apply(event);
+          else log({ level: "error", msg: "damaged line skipped", file: FILES_FILE, line: lineNo });
+        }),
+      );
     }
     if (read.tail) log({ level: "warn", msg: "torn last line dropped", file: FILES_FILE, line: read.tail.lineNo, bytes: read.tail.bytes.length });
     let length = read.completeLength;

@@ -16,6 +16,7 @@ import { generateInviteCode, generatePassword } from "../contract/password";
 import { AppendLog } from "./appendLog";
 import { writeFileDurably } from "./durableFile";
 import { jsonLine, parseJson, readLines } from "./jsonl";
+import { FileError, READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
 
 export const MACHINES_FILE = "machines.jsonl";
 
@@ -61,7 +62,7 @@ export class MembershipRefusal extends Error {
 
 function parseEvent(text: string, lineNo: number, file: string): MembershipEvent {
   const parsed = EventSchema.safeParse(parseJson(text));
-  if (!parsed.success) throw new Error(`${file}: line ${lineNo} is damaged; fix or remove it (removing a "revoked" line lets that machine back in)`);
+  if (!parsed.success) throw new FileError(`${file}: line ${lineNo} is damaged; fix or remove it (removing a "revoked" line lets that machine back in)`);
   return parsed.data;
 }
 
@@ -98,10 +99,13 @@ export class Membership {
     let read = { completeLength: 0, tail: null as { lineNo: number; bytes: Buffer } | null };
     let lines = 0;
     if (fs.existsSync(file)) {
-      read = readLines(file, (text, _offset, _length, lineNo) => {
-        membership.apply(parseEvent(text, lineNo, file));
-        lines++;
-      });
+      const remedy = `it holds the machines' own credentials: ${READABLE_BY_THE_BUS}, or restore it from a backup (claude-bus restore); without it every machine must enroll again`;
+      read = readAtStart(file, remedy, () =>
+        readLines(file, (text, _offset, _length, lineNo) => {
+          membership.apply(parseEvent(text, lineNo, file));
+          lines++;
+        }),
+      );
     }
     const tail = read.tail;
     if (tail) warn("machines.jsonl: a torn last line (a write a crash cut short) is dropped", { line: tail.lineNo, bytes: tail.bytes.length });

@@ -12,6 +12,7 @@ import type { Machine, MachineCredential } from "../contract/message";
 import { MachineName } from "../contract/names";
 import { writeFileDurably } from "./durableFile";
 import { parseJson } from "./jsonl";
+import { READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
 
 export const PRESENCE_FILE = "presence.json";
 /** How often a changed last_seen is saved, in ms. */
@@ -54,7 +55,9 @@ export class Presence {
   static load(dataDir: string | null, warn: (msg: string, fields: Record<string, unknown>) => void): Presence {
     const presence = new Presence(dataDir === null ? null : path.join(dataDir, PRESENCE_FILE));
     if (presence.file && fs.existsSync(presence.file)) {
-      const saved = SavedSchema.safeParse(parseJson(fs.readFileSync(presence.file, "utf8").trim() || "{}"));
+      const file = presence.file;
+      const text = readAtStart(file, `it holds only when each machine was last seen: ${READABLE_BY_THE_BUS}, or remove it`, () => fs.readFileSync(file, "utf8"));
+      const saved = SavedSchema.safeParse(parseJson(text.trim() || "{}"));
       if (!saved.success) warn("presence.json is damaged: last_seen and last_used start empty", { file: presence.file });
       else {
         for (const [name, times] of Object.entries(saved.data)) {

@@ -13,6 +13,7 @@ import { AppendLog, PendingTail, StorageError } from "./appendLog";
 import { compact, CompactionOptions, readFirstKept } from "./compaction";
 import { IdempotencyKeys } from "./idempotency";
 import { jsonLine, LinesRead, readLines } from "./jsonl";
+import { READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
 import { MessageIndex, Selection } from "./messageIndex";
 import { parseStoredAck, parseStoredLine } from "./storedLine";
 
@@ -370,7 +371,8 @@ function sameRequest(message: Message, input: NewPost): boolean {
 }
 
 function replay(file: string, onLine: Parameters<typeof readLines>[1]): LinesRead {
-  return fs.existsSync(file) ? readLines(file, onLine) : { completeLength: 0, tail: null };
+  if (!fs.existsSync(file)) return { completeLength: 0, tail: null };
+  return readAtStart(file, `it holds the bus's messages or acks: ${READABLE_BY_THE_BUS}, or restore the data dir from a backup (claude-bus restore)`, () => readLines(file, onLine));
 }
 
 /** Logs damaged lines (the first few one by one, then a count), never their content. */

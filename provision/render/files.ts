@@ -64,9 +64,12 @@ ${reboot}`;
 }
 
 /** `restrict` leaves scp/sftp/ssh commands working but turns off forwarding, pty and rc files. */
+/** A drop-dir key may run nothing but sshd's own SFTP server, and forward nothing (`restrict`). */
+export const DROP_KEY_OPTIONS = 'restrict,command="internal-sftp"';
+
 export function renderAuthorizedKeys(cfg: HostConfig): string {
-  const header = "# Managed by claude-bus provision: clientSshKeys of the host config.\n";
-  return header + cfg.clientSshKeys.map((k) => `restrict ${k}\n`).join("");
+  const header = "# Managed by claude-bus provision: clientSshKeys of the host config (file transfer only: SFTP, which scp uses).\n";
+  return header + cfg.clientSshKeys.map((k) => `${DROP_KEY_OPTIONS} ${k}\n`).join("");
 }
 
 export function renderCertbotDeployHook(): string {

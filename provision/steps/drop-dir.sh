@@ -1,19 +1,19 @@
 # shellcheck shell=bash
 # Step "drop-dir": the shared drop directory (setgid, group-writable) and the SSH login the clients'
-# keys are authorized for, restricted to file transfer.
-# Reads from the header: DROP_GROUP, DROP_USER, SHARED_DIR, TMPFILES_RULE_PATH, TMPFILES_RULE (its text),
+# keys are authorized for, restricted to file transfer: each key may run only internal-sftp (scp and sftp
+# use it), with no forwarding, and the user's shell runs nothing. Files dropped before a new host came
+# (on the data volume) whose user or group has no name here are given to DROP_USER and DROP_GROUP.
+# Reads from the header: DROP_GROUP, DROP_GID, DROP_USER, DROP_UID, NOLOGIN_SHELL, SHARED_DIR, TMPFILES_RULE_PATH, TMPFILES_RULE (its text),
 # AUTHORIZED_KEYS (the drop user's authorized_keys text).
 # shellcheck source-path=SCRIPTDIR
 source "${BASH_SOURCE[0]%/*}/lib.sh"
 
-if ! getent group "$DROP_GROUP" >/dev/null; then
-  groupadd "$DROP_GROUP"
-  changed "group $DROP_GROUP"
-fi
-if ! getent passwd "$DROP_USER" >/dev/null; then
-  # '*' (no password) rather than '!' (locked): key logins must work whatever sshd's UsePAM says.
-  useradd --create-home --gid "$DROP_GROUP" --shell /bin/bash --password '*' "$DROP_USER"
-  changed "user $DROP_USER"
+ensure_group "$DROP_GROUP" "$DROP_GID"
+# '*' (no password) rather than '!' (locked): key logins must work whatever sshd's UsePAM says.
+ensure_user "$DROP_USER" "$DROP_UID" --create-home --gid "$DROP_GROUP" --shell "$NOLOGIN_SHELL" --password '*'
+if [[ $(getent passwd "$DROP_USER" | cut -d: -f7) != "$NOLOGIN_SHELL" ]]; then
+  usermod --shell "$NOLOGIN_SHELL" "$DROP_USER"
+  changed "$DROP_USER's shell is $NOLOGIN_SHELL"
 fi
 if [[ " $(id -nG "$DROP_USER") " != *" $DROP_GROUP "* ]]; then
   usermod -a -G "$DROP_GROUP" "$DROP_USER"
@@ -23,6 +23,11 @@ fi
 # systemd-tmpfiles creates the directory at boot and, with an age set, cleans it out.
 install_file "$TMPFILES_RULE_PATH" 644 root:root < <(printf '%s' "$TMPFILES_RULE")
 ensure_dir "$SHARED_DIR" 2770 "root:$DROP_GROUP"
+if [[ -n $(find "$SHARED_DIR" -xdev \( -nouser -o ! -group "$DROP_GROUP" \) -print -quit) ]]; then
+  find "$SHARED_DIR" -xdev -nouser -exec chown -h "$DROP_USER" {} +
+  find "$SHARED_DIR" -xdev ! -group "$DROP_GROUP" -exec chgrp -h "$DROP_GROUP" {} +
+  changed "the files in $SHARED_DIR of users or groups unknown here are $DROP_USER's and $DROP_GROUP's"
+fi
 
 home=$(getent passwd "$DROP_USER" | cut -d: -f6)
 ensure_dir "$home/.ssh" 700 "$DROP_USER:$DROP_GROUP"

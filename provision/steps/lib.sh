@@ -173,6 +173,37 @@ ensure_dir() {
   fi
 }
 
+## Accounts ##########################################################################################
+
+# ensure_group NAME GID: the group NAME, made with GID when absent. One that exists keeps its number; a GID
+# another group holds stops the step before anything is made.
+ensure_group() {
+  local name=$1 gid=$2 holder
+  if getent group "$name" >/dev/null; then return 0; fi
+  holder=$(getent group "$gid" | cut -d: -f1)
+  if [[ -n $holder ]]; then
+    echo "gid $gid, which group $name needs, belongs to group $holder on this host: give $holder another gid (groupmod -g), then run again" >&2
+    exit 1
+  fi
+  groupadd --gid "$gid" "$name"
+  changed "group $name (gid $gid)"
+}
+
+# ensure_user NAME UID [USERADD_OPTION...]: the user NAME, made with UID and the options when absent. One
+# that exists keeps its number; a UID another user holds stops the step before anything is made.
+ensure_user() {
+  local name=$1 uid=$2 holder
+  shift 2
+  if getent passwd "$name" >/dev/null; then return 0; fi
+  holder=$(getent passwd "$uid" | cut -d: -f1)
+  if [[ -n $holder ]]; then
+    echo "uid $uid, which user $name needs, belongs to user $holder on this host: give $holder another uid (usermod -u), then run again" >&2
+    exit 1
+  fi
+  useradd --uid "$uid" "$@" "$name"
+  changed "user $name (uid $uid)"
+}
+
 ## The credential ######################################################################################
 
 # read_credentials: reads the one secret, the credentials env text provision/credentials.ts renders, from

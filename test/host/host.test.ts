@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
 import { HostConfig, HostConfigInput, parseHostConfig } from "../../provision/config";
-import { APP_DIR, BUNDLE_INSTALL_PATH, DATA_DIR, SERVICE_NAME, SERVICE_USER, SHARED_DIR, VOLUME_MOUNT } from "../../provision/paths";
+import { APP_DIR, BUNDLE_INSTALL_PATH, DATA_DIR, DROP_GID, DROP_UID, SERVICE_NAME, SERVICE_UID, SERVICE_USER, SHARED_DIR, VOLUME_MOUNT } from "../../provision/paths";
 import { dataCommandOverSsh, provisionHost, rotateOverSsh, runSteps, StepResult } from "../../provision/ssh/runner";
 import { SshTarget, sshArgs, sshEnv } from "../../provision/ssh/transport";
 import { BUNDLE_UPLOAD_PATH, hostSteps } from "../../provision/steps";
@@ -227,10 +227,32 @@ describe("provisioned throwaway host", () => {
     expect(denied.headers["strict-transport-security"]).toBeDefined();
   });
 
+  it("answers GET /live without a credential from the service itself, over HTTP/2 by `http2 on;`, with Debian's default site gone", async () => {
+    const live = await httpsRequest(ep, "GET", "/live");
+    expect(live.status).toBe(200);
+    expect(live.body).toBe('{"ok":true}\n');
+    expect((await asClient("ccmidm1mac", `curl -sS --http2 -o /dev/null -w '%{http_version}' https://${cfg.fqdn}/live`)).stdout).toBe("2");
+    const site = await onHost(`cat /etc/nginx/sites-enabled/${cfg.fqdn}`);
+    expect(site).toContain("    http2 on;\n");
+    expect(site).not.toMatch(/listen [^;]*http2/);
+    expect((await lab.ssh.ssh("nginx -t 2>&1")).stdout).not.toMatch(/deprecated/);
+    expect(await onHost("ls -A /etc/nginx/sites-enabled")).not.toMatch(/^default$/m);
+    // With the service stopped, nginx cannot answer it: the uptime check sees the service, not nginx.
+    await onHost(`systemctl stop ${SERVICE_NAME}`);
+    try {
+      expect((await httpsRequest(ep, "GET", "/live")).status).toBe(502);
+    } finally {
+      await onHost(`systemctl start ${SERVICE_NAME}`);
+    }
+    await waitFor("the bus back", async () => ((await httpsRequest(ep, "GET", "/live")).status === 200 ? true : undefined), 30_000);
+  });
+
   it("runs the service as its own unprivileged user, unable to write /etc, scored at most 2.0 by systemd", async () => {
     const { MainPID } = await unitState(SERVICE_NAME);
     const uid = (await onHost(`id -u ${SERVICE_USER}`)).trim();
-    expect(Number(uid)).toBeGreaterThan(0);
+    // The fixed ids (provision/paths.ts), whatever the image would have handed out.
+    expect(uid).toBe(String(SERVICE_UID));
+    expect(await onHost(`id -g ${SERVICE_USER}; id -u claude-drop; getent group claude-bus-files | cut -d: -f3`)).toBe(`${SERVICE_UID}\n${DROP_UID}\n${DROP_GID}\n`);
     const status = await onHost(`cat /proc/${MainPID}/status`);
     expect(status).toMatch(new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, "m"));
     expect(status).toMatch(/^CapEff:\s+0+$/m);
@@ -374,6 +396,15 @@ describe("provisioned throwaway host", () => {
     const o = lab.ssh.options.flatMap((x) => (x === "User=root" ? "User=claude-drop" : x));
     await runOk("scp", [...o, "-q", file, `127.0.0.1:${SHARED_DIR}/`]);
     expect(await onHost(`stat -c '%a %G' ${SHARED_DIR} ${SHARED_DIR}/payload.txt`)).toMatch(/^2770 claude-bus-files\n\d+ claude-bus-files\n$/);
+    // Nothing but SFTP: no command runs (the key's forced internal-sftp, the user's nologin shell), and no
+    // port forwarding reaches the service on the host's loopback past nginx.
+    expect((await onHost("getent passwd claude-drop")).trim()).toMatch(/:\/usr\/sbin\/nologin$/);
+    const command = await run("ssh", [...o, "127.0.0.1", "id; echo ran-a-command"], { env: sshEnv() });
+    expect(command.stdout).not.toMatch(/ran-a-command|uid=/);
+    const forward = await run("ssh", [...o, "-W", `127.0.0.1:${SERVICE_PORT}`, "127.0.0.1"], { env: sshEnv(), input: "GET /live HTTP/1.0\r\n\r\n" });
+    expect(forward.code).not.toBe(0);
+    expect(forward.stdout).not.toContain("200 OK");
+    expect(forward.stderr).toMatch(/administratively prohibited/);
   });
 
   it("moves the data dir and the drop dir onto the data volume (ext4 from DigitalOcean): mounted by UUID with nofail, nothing formatted, every message and file kept", async () => {

@@ -154,9 +154,9 @@ describe("shared drop dir", () => {
     expect([st.uid, st.gid]).toEqual([0, 4321]);
   });
 
-  it("authorizes each client key with restrict (scp and sftp work; no forwarding or pty)", () => {
+  it("authorizes each client key for sshd's SFTP server only, with restrict (scp and sftp work; no command, forwarding or pty)", () => {
     expect(renderAuthorizedKeys(cfgOf({ clientSshKeys: [ED25519_KEY] }))).toBe(
-      `# Managed by claude-bus provision: clientSshKeys of the host config.\nrestrict ${ED25519_KEY}\n`,
+      `# Managed by claude-bus provision: clientSshKeys of the host config (file transfer only: SFTP, which scp uses).\nrestrict,command="internal-sftp" ${ED25519_KEY}\n`,
     );
     expect(renderAuthorizedKeys(cfgOf())).not.toContain("ssh-");
   });

@@ -162,6 +162,38 @@ describe("the nginx step", () => {
   });
 });
 
+describe("the accounts step", () => {
+  /** The step with its dirs in the temp dir; useradd and groupadd are stand-ins that fail (this machine's users are not the test's). */
+  const run = (header: Record<string, string | number>) => {
+    const system = fakeSystem(dir, { useradd: `echo "useradd $*" >> ${dir}/calls.log; exit 1`, groupadd: `echo "groupadd $*" >> ${dir}/calls.log; exit 1` });
+    const dirs = { INSTALL_DIR: path.join(dir, "opt"), APP_DIR: path.join(dir, "opt", "app"), DATA_DIR: path.join(dir, "opt", "data"), CONFIG_DIR: path.join(dir, "etc"), ACME_WEBROOT: path.join(dir, "www") };
+    return { r: runScript(stepWith("accounts", cfgOf(), { ...dirs, ...header }), { env: system.env }), ...dirs };
+  };
+
+  it("gives the data dir's files to the service user when they belong to another number (a volume from another host)", () => {
+    // daemon (uid and gid 1) stands in for the service user: it exists on every Debian.
+    const data = path.join(dir, "opt", "data");
+    fs.mkdirSync(path.join(data, "files"), { recursive: true });
+    fs.writeFileSync(path.join(data, "bus.jsonl"), "{}\n");
+    fs.writeFileSync(path.join(data, "files", "abc"), "x");
+    for (const p of [data, path.join(data, "bus.jsonl"), path.join(data, "files"), path.join(data, "files", "abc")]) fs.chownSync(p, 4242, 4242);
+    const { r } = run({ SERVICE_USER: "daemon" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.changes).toContain(`changed: the files in ${data} belonged to another user id: they are daemon's again`);
+    for (const p of ["bus.jsonl", "files", "files/abc"]) expect([p, fs.statSync(path.join(data, p)).uid, fs.statSync(path.join(data, p)).gid]).toEqual([p, 1, 1]);
+    expect(run({ SERVICE_USER: "daemon" }).r.changes).toEqual([]);
+  });
+
+  it("stops, making nothing, when the service's fixed id belongs to another user or group on this image", () => {
+    const { r, INSTALL_DIR } = run({ SERVICE_USER: "claude-bus-absent-user", SERVICE_UID: 1 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("gid 1, which group claude-bus-absent-user needs, belongs to group daemon on this host: give daemon another gid (groupmod -g), then run again\n");
+    expect(fs.existsSync(INSTALL_DIR)).toBe(false);
+    expect(fs.existsSync(path.join(dir, "calls.log")) ? fs.readFileSync(path.join(dir, "calls.log"), "utf8") : "").not.toMatch(/useradd|groupadd/);
+  });
+});
+
 describe("the certificate step", () => {
   it("removes its ACME bootstrap site and reloads nginx when certbot fails", () => {
     const system = fakeSystem(dir, { certbot: "echo 'certbot: challenge failed' >&2; exit 1" });

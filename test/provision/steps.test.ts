@@ -95,7 +95,7 @@ describe("hostSteps", () => {
     expect(steps.nginx).toContain('\ninstall_file "$SITE_PATH" 644 root:root "reload nginx" < <(printf \'%s\' "$rendered")\n');
     // The handler it notifies checks the configuration before nginx loads it.
     expect(steps.nginx).toContain('    "reload nginx")\n      nginx -t -q\n      systemctl reload-or-restart nginx\n');
-    expect(steps["drop-dir"]).toContain(`restrict ${ED25519_KEY}\n`);
+    expect(steps["drop-dir"]).toContain(`restrict,command="internal-sftp" ${ED25519_KEY}\n`);
     expect(steps.certificate).toContain(`\nIFS= read -r -d '' ACME_CA <<'CLAUDE_BUS_EOF' || true\n${TEST_PEM}CLAUDE_BUS_EOF\n`);
     expect(steps.certificate).toContain("\nreadonly ACME_CA_PATH='/etc/claude-bus/acme-ca.pem'\n");
     expect(steps.certificate).toContain("\n  export REQUESTS_CA_BUNDLE=$ACME_CA_PATH\n");
