@@ -23,8 +23,10 @@ export async function setSecretConfig(options: PulumiOptions, key: string, value
   await runPulumi(options, ["config", "set", "--secret", ...stackArgs(options), key], value);
 }
 
-export async function pulumiUp(options: PulumiOptions): Promise<void> {
-  await runPulumi(options, ["up", "--yes", "--non-interactive", ...stackArgs(options)]);
+/** `pulumi up` of exactly these resources (by URN): nothing else pending in the stack is applied. */
+export async function pulumiUpTargets(options: PulumiOptions, urns: string[]): Promise<void> {
+  if (urns.length === 0) throw new PulumiError("pulumi up --target needs at least one resource");
+  await runPulumi(options, ["up", "--yes", "--non-interactive", ...stackArgs(options), ...urns.flatMap((urn) => ["--target", urn])]);
 }
 
 /** What `pulumi up` would do now, resource by resource. */

@@ -1,19 +1,21 @@
 /**
  * `claude-bus:index:Bus`: one droplet with a reserved IP, a firewall, a data volume, optional DNS
  * record, monitoring and a DigitalOcean project, then provision/'s host steps run over SSH in order.
- * Each part is built by its own module; this component only wires them together.
+ * Each part is built by its own module; this component only wires them together, in the order a
+ * replacement needs: the new droplet prepared, the volume released and moved to it, its steps run, and
+ * only then the reserved IP moved (see infra/README.md, "What a replacement costs").
  */
 import * as pulumi from "@pulumi/pulumi";
 import { busUrlOf, credentialsEnv } from "../provision/credentials";
 import { dnsRecords } from "./dns";
-import { type HostStepsArgs, provisionHost } from "./hostSteps";
+import { type HostStepsArgs, prepareHost, provisionData } from "./hostSteps";
 import { monitoring } from "./monitoring";
-import { network, type NetworkArgs } from "./network";
+import { network, type NetworkArgs, stackTagOf } from "./network";
 import { busPassword, type PasswordArgs } from "./password";
 import { project } from "./project";
 import { dataVolume, type VolumeArgs } from "./volume";
 
-export interface BusArgs extends NetworkArgs, PasswordArgs, HostStepsArgs, VolumeArgs {
+export interface BusArgs extends Omit<NetworkArgs, "stackTag">, PasswordArgs, HostStepsArgs, VolumeArgs {
   /** Create the A record in the domain's DigitalOcean-hosted zone. */
   manageDns: boolean;
   /** The data volume's name; the host config names its device. */
@@ -36,16 +38,21 @@ export class Bus extends pulumi.ComponentResource {
     const child = { parent: this };
     const { host } = args;
 
-    const machine = network(name, args, child);
+    // The reserved IP's assignment is made first but waits for the health step made last.
+    let healthy!: (health: pulumi.Resource) => void;
+    const machine = network(name, { ...args, stackTag: stackTagOf(args.volumeName) }, { healthy: new Promise((done) => (healthy = done)) }, child);
     const { droplet, dropletId, reservedIp } = machine;
-    const { volume, attachment } = dataVolume(name, args.volumeName, args, dropletId, child);
-    const records = args.manageDns ? dnsRecords(name, { host, ipv4: reservedIp.ipAddress }, child) : [];
-    project(name, { host, resources: [droplet.dropletUrn, volume.volumeUrn] }, child);
-    monitoring(name, { host, droplet, email: args.alertEmail }, child);
     const password = busPassword(name, args, child);
     // One writer: the host's credentials file and the clients' env file are the same text.
     const credentials = pulumi.secret(password.apply((pass) => credentialsEnv(host, pass)));
-    provisionHost(name, { ...args, network: machine, credentials, attached: [attachment], dnsRecords: records }, child);
+    const target = { ...args, network: machine, credentials };
+    const prepared = prepareHost(name, target, child);
+    const { volume, attachment } = dataVolume(name, args.volumeName, args, dropletId, [prepared.ready], child);
+    const records = args.manageDns ? dnsRecords(name, { host, ipv4: reservedIp.ipAddress }, child) : [];
+    const health = provisionData(name, prepared, { ...target, attachment, dnsRecords: records }, child);
+    healthy(health);
+    project(name, { host, resources: [droplet.dropletUrn, volume.volumeUrn] }, child);
+    monitoring(name, { host, droplet, email: args.alertEmail, after: [health, machine.assignment] }, child);
 
     this.fqdn = host.fqdn;
     this.busUrl = busUrlOf(host);

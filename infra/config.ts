@@ -152,8 +152,8 @@ export const STACK_CONFIG = {
     type: "boolean",
     default: false,
     description:
-      "true when the domain's zone is hosted at DigitalOcean (it must already exist there): the program then creates the A/AAAA records. " +
-      "false: you point <subdomain>.<domain> at the ipv4/ipv6 outputs yourself.",
+      "true when the domain's zone is hosted at DigitalOcean (it must already exist there): the program then creates the A record. " +
+      "false: you point <subdomain>.<domain> at the ipv4 output yourself (no AAAA record: the bus has no stable IPv6 address).",
     rule: booleanText,
   },
   acmeEmail: {

@@ -1,12 +1,15 @@
 /**
- * The host, provisioned over SSH: wait until SSH answers (and learn the host's key), upload the service
- * bundle, then run provision/'s steps in order, one remote command each. No host logic lives here: every
- * script comes from provision/steps.ts.
+ * The host, provisioned over SSH at the droplet's own address (the reserved IP may still point at an old
+ * droplet): wait until SSH answers (and learn the host's key), upload the service bundle, run provision/'s
+ * steps that need no data volume; then, once the volume is attached, the release command that lets go of
+ * it again before it is ever detached, and the remaining steps in order, one remote command each. No host
+ * logic lives here: every script comes from provision/steps.ts.
  */
 import * as command from "@pulumi/command";
+import type * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig } from "../provision/config";
-import { BUNDLE_UPLOAD_PATH, type HostStep, hostStepPlans, hostSteps } from "../provision/steps";
+import { BUNDLE_UPLOAD_PATH, type HostStep, hostStepPlans, hostSteps, releaseScript, type StepPlan } from "../provision/steps";
 import type { Network } from "./network";
 
 export interface HostStepsArgs {
@@ -22,14 +25,29 @@ interface HostTarget {
   network: Network;
   /** The credentials env text (a secret): the stdin of the steps that ask for it. */
   credentials: pulumi.Output<string>;
-  /** What must exist before the steps run: the data volume's attachment. */
-  attached: pulumi.Resource[];
+}
+
+interface DataTarget {
+  /** The data volume's attachment to this droplet. */
+  attachment: digitalocean.VolumeAttachment;
   /** The records the certificate step waits for; empty when DNS is managed elsewhere. */
   dnsRecords: pulumi.Resource[];
 }
 
+/** The host half provisioned: how to reach it, and the steps still to run once the volume is attached. */
+export interface PreparedHost {
+  /** The last command before the volume is needed: the attachment waits for it. */
+  ready: pulumi.Resource;
+  connection: command.types.input.remote.ConnectionArgs;
+  steps: pulumi.Output<HostStep[]>;
+  /** The plans of the steps still to run, from the volume step on, with their index in `steps`. */
+  remaining: { plan: StepPlan; index: number }[];
+}
+
 /** certbot's HTTP challenge succeeds only once the name resolves to this host. */
 const NEEDS_DNS = "certificate";
+/** The first step that needs the data volume attached; every step from it on runs again on a new attachment. */
+const NEEDS_VOLUME = "volume";
 
 /**
  * The host's ed25519 key as `type base64`, printed by the first command, which connects without knowing
@@ -48,10 +66,10 @@ function stepCommand(
   step: pulumi.Output<HostStep>,
   stdin: HostStep["stdin"],
   connection: command.types.input.remote.ConnectionArgs,
-  dropletId: pulumi.Output<string>,
+  triggers: pulumi.Input<string>[],
   credentials: pulumi.Output<string>,
 ): { args: command.remote.CommandArgs; additionalSecretOutputs?: string[] } {
-  const args = { connection, create: step.script, triggers: [dropletId, step.hash], addPreviousOutputInEnv: false };
+  const args = { connection, create: step.script, triggers: [...triggers, step.hash], addPreviousOutputInEnv: false };
   if (stdin !== "credentials") return { args };
   return {
     args: { ...args, stdin: credentials, logging: command.types.enums.remote.Logging.None },
@@ -59,27 +77,26 @@ function stepCommand(
   };
 }
 
-export function provisionHost(name: string, args: HostStepsArgs & HostTarget, opts: pulumi.CustomResourceOptions): void {
-  const { droplet, assignment, reservedIp } = args.network;
+/** Host commands never run on delete (the droplet's deletion takes everything with it), and may take a while. */
+function onHost(droplet: digitalocean.Droplet, opts: pulumi.CustomResourceOptions, dependsOn: pulumi.Input<pulumi.Input<pulumi.Resource>[]>) {
+  return { ...opts, dependsOn, deletedWith: droplet, customTimeouts: { create: "20m", update: "20m" } };
+}
+
+/** SSH to the droplet, the bundle uploaded, and every step before the volume step. */
+export function prepareHost(name: string, args: HostStepsArgs & HostTarget, opts: pulumi.CustomResourceOptions): PreparedHost {
+  const { droplet, reservedIp } = args.network;
   const firstContact: command.types.input.remote.ConnectionArgs = {
-    host: assignment.ipAddress, // through the assignment, so SSH waits until the IP points here
+    // The droplet's own address: the reserved IP moves here only once the bus answers here.
+    host: droplet.ipv4Address,
     user: "root",
     privateKey: pulumi.secret(args.sshPrivateKey),
     dialErrorLimit: 60, // a fresh droplet refuses SSH for a minute or two while it boots
     perDialTimeout: 10,
   };
-  // Host commands never run on delete: the droplet's deletion takes everything with it.
-  const onHost = (dependsOn: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
-    ...opts,
-    dependsOn,
-    deletedWith: droplet,
-    customTimeouts: { create: "20m", update: "20m" },
-  });
-
   const wait = new command.remote.Command(
     `${name}-wait-ssh`,
     { connection: firstContact, create: PRINT_HOST_KEY, triggers: [droplet.id], addPreviousOutputInEnv: false },
-    onHost([assignment]),
+    onHost(droplet, opts, [droplet]),
   );
   const connection = { ...firstContact, hostKey: wait.stdout.apply((key) => key.trim()) };
   let previous: pulumi.Resource = new command.remote.CopyToRemote(
@@ -90,15 +107,53 @@ export function provisionHost(name: string, args: HostStepsArgs & HostTarget, op
       remotePath: BUNDLE_UPLOAD_PATH,
       triggers: [droplet.id, args.bundle.sha256],
     },
-    onHost([wait, ...args.attached]),
+    onHost(droplet, opts, [wait]),
   );
   // The certificate step checks that the name resolves to the reserved IP before it asks for a certificate.
   const steps = reservedIp.ipAddress.apply((publicIpv4) => hostSteps({ ...args.host, publicIpv4 }, args.bundle));
+  const plans = hostStepPlans(args.host, args.bundle);
+  const firstOnVolume = plans.findIndex((plan) => plan.name === NEEDS_VOLUME);
+  if (firstOnVolume < 0) throw new Error("Bus: the host config names no data volume");
   // Each step runs after the one before it: only dependencies order execution.
-  hostStepPlans(args.host, args.bundle).forEach((plan, i) => {
+  plans.slice(0, firstOnVolume).forEach((plan, i) => {
     const step = steps.apply((all) => all[i]);
-    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, droplet.id, args.credentials);
-    const after = plan.name === NEEDS_DNS ? [previous, ...args.dnsRecords] : [previous];
-    previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(after), additionalSecretOutputs });
+    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, [droplet.id], args.credentials);
+    previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(droplet, opts, [previous]), additionalSecretOutputs });
   });
+  return { ready: previous, connection, steps, remaining: plans.slice(firstOnVolume).map((plan, i) => ({ plan, index: firstOnVolume + i })) };
+}
+
+/**
+ * The release command (its delete stops the bus and unmounts the volume, run before the attachment is
+ * deleted), then the steps from the volume step on. Returns the last, the health check.
+ */
+export function provisionData(
+  name: string,
+  prepared: PreparedHost,
+  args: HostStepsArgs & HostTarget & DataTarget,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Resource {
+  const { droplet, assignment, ipInUse } = args.network;
+  const { attachment, connection, steps } = { ...args, ...prepared };
+  // Not deletedWith the droplet: a replacement deletes the old droplet too, and the engine would then skip
+  // this delete, which must run before the old attachment goes. Its triggers hold the attachment's id, so
+  // a new attachment replaces it, and the engine deletes it (on the old droplet) before the old attachment.
+  // Deleted before it is replaced: when an attachment is re-made on the same droplet, the old release runs
+  // before the volume step mounts the volume again, not after.
+  const release = new command.remote.Command(
+    `${name}-release`,
+    { connection, delete: releaseScript(args.host), triggers: [attachment.id], addPreviousOutputInEnv: false },
+    { ...opts, dependsOn: [attachment], deleteBeforeReplace: true },
+  );
+  let previous = prepared.ready;
+  for (const { plan, index } of prepared.remaining) {
+    const step = steps.apply((all) => all[index]);
+    const triggers = [droplet.id, attachment.id];
+    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, triggers, args.credentials);
+    const before: pulumi.Resource[] = [previous, ...(plan.name === NEEDS_VOLUME ? [attachment, release] : [])];
+    // On a first deploy the certificate needs the reserved IP here; otherwise it is restored from the volume.
+    const after = plan.name === NEEDS_DNS ? ipInUse.apply((inUse) => [...before, ...args.dnsRecords, ...(inUse ? [] : [assignment])]) : before;
+    previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(droplet, opts, after), additionalSecretOutputs });
+  }
+  return previous;
 }

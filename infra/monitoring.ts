@@ -1,7 +1,8 @@
 /**
- * Monitoring that tells a person: an uptime check on the public robots.txt (it needs no credential)
- * with alerts when the bus is down, slow, or its TLS certificate is about to expire, and droplet alerts
- * on disk and memory. Let's Encrypt no longer mails expiry notices (since June 2025): this does.
+ * Monitoring that tells a person: an uptime check on the service's own unauthenticated liveness route
+ * (`GET /live`, answered by the bus through nginx, not by nginx itself) with alerts when the bus is down,
+ * slow, or its TLS certificate is about to expire, and droplet alerts on disk and memory. Let's Encrypt
+ * no longer mails expiry notices (since June 2025): this does.
  */
 import * as digitalocean from "@pulumi/digitalocean";
 import type * as pulumi from "@pulumi/pulumi";
@@ -12,7 +13,12 @@ interface MonitoringArgs {
   droplet: digitalocean.Droplet;
   /** Who is told. DigitalOcean sends only to emails of members of the team that owns the droplet. */
   email: string;
+  /** The health step and the reserved IP's assignment: the check starts once the name reaches a bus that answers. */
+  after: pulumi.Resource[];
 }
+
+/** The service's liveness route: no credential, no store data (docs/API.md). */
+export const LIVENESS_PATH = "/live";
 
 /** Alert thresholds: down for 2 minutes, slower than 2 s, a certificate with fewer than 14 days left (certbot renews at 30). */
 const UPTIME_ALERTS = [
@@ -28,11 +34,11 @@ const DROPLET_ALERTS = [
 ] as const;
 const DROPLET_ALERT_PERCENT = 85;
 
-export function monitoring(name: string, { host, droplet, email }: MonitoringArgs, opts: pulumi.CustomResourceOptions): void {
+export function monitoring(name: string, { host, droplet, email, after }: MonitoringArgs, opts: pulumi.CustomResourceOptions): void {
   const check = new digitalocean.UptimeCheck(
     `${name}-uptime`,
-    { name: `claude-bus ${host.fqdn}`, target: `https://${host.fqdn}/robots.txt`, type: "https", enabled: true },
-    opts,
+    { name: `claude-bus ${host.fqdn}`, target: `https://${host.fqdn}${LIVENESS_PATH}`, type: "https", enabled: true },
+    { ...opts, dependsOn: after },
   );
   for (const alert of UPTIME_ALERTS) {
     const { kind, ...rule } = alert;

@@ -1,4 +1,7 @@
-/** The machine and how it is reached: SSH key, droplet, reserved IPv4 and the cloud firewall. */
+/**
+ * The machine and how it is reached: SSH key, the stack's tag, the cloud firewall (bound to the tag, so
+ * a droplet is inside it from the moment it exists), droplet, and the reserved IPv4 with its assignment.
+ */
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig } from "../provision/config";
@@ -15,6 +18,17 @@ export interface NetworkArgs {
   sshPublicKey?: string;
   /** Who may reach port 22. */
   sshAllowedCidrs: string[];
+  /** The stack's own DigitalOcean tag: its droplet carries it and the firewall applies to it. */
+  stackTag: string;
+}
+
+/** When the reserved IP may move to the droplet. */
+export interface AssignmentGate {
+  /**
+   * The step that proves the droplet serves the bus; the IP waits for it whenever it already points
+   * at a droplet (an old one still serving, during a replacement).
+   */
+  healthy: Promise<pulumi.Resource>;
 }
 
 export interface Network {
@@ -22,8 +36,13 @@ export interface Network {
   /** The droplet's id as the number the resources that refer to it want (the provider's id is a string). */
   dropletId: pulumi.Output<number>;
   reservedIp: digitalocean.ReservedIp;
-  /** Its ipAddress resolves only once the reserved IP points at the droplet. */
   assignment: digitalocean.ReservedIpAssignment;
+  /**
+   * Whether the reserved IP pointed at a droplet when this run began (read live from DigitalOcean): then
+   * it moves only once the new droplet is healthy; otherwise (a first deploy) at once, since the first
+   * certificate needs the name, and so the IP, to reach this droplet.
+   */
+  ipInUse: pulumi.Output<boolean>;
 }
 
 /** Every IPv4 and IPv6 address. */
@@ -54,7 +73,13 @@ function firewallRules(sshAllowedCidrs: string[]): Pick<digitalocean.FirewallArg
   };
 }
 
-export function network(name: string, args: NetworkArgs, opts: pulumi.CustomResourceOptions): Network {
+/**
+ * The stack's tag, named like its data volume (the stack's name): one stack's firewall never covers another
+ * stack's droplets. DigitalOcean allows letters, digits, ':', '-' and '_' in a tag.
+ */
+export const stackTagOf = (volumeName: string) => volumeName;
+
+export function network(name: string, args: NetworkArgs, gate: AssignmentGate, opts: pulumi.CustomResourceOptions): Network {
   const { host } = args;
   const sshKeyId =
     args.sshKeyFingerprint === undefined
@@ -64,6 +89,15 @@ export function network(name: string, args: NetworkArgs, opts: pulumi.CustomReso
           opts,
         ).fingerprint
       : pulumi.output(args.sshKeyFingerprint);
+
+  const tag = new digitalocean.Tag(`${name}-tag`, { name: args.stackTag }, opts);
+  // Created before the droplet, and bound to its tag rather than its id: a new droplet (a replacement's
+  // too) is inside the firewall from the moment it exists.
+  const firewall = new digitalocean.Firewall(
+    `${name}-firewall`,
+    { name: host.fqdn.replace(/[^a-z0-9.-]/g, "-"), tags: [tag.name], ...firewallRules(args.sshAllowedCidrs) },
+    opts,
+  );
 
   const droplet = new digitalocean.Droplet(
     `${name}-droplet`,
@@ -78,24 +112,27 @@ export function network(name: string, args: NetworkArgs, opts: pulumi.CustomReso
       resizeDisk: false,
       sshKeys: [sshKeyId],
       userData: USER_DATA,
-      tags: ["claude-bus"],
+      tags: ["claude-bus", tag.name],
+      // A shutdown the OS is asked for (services stop, file systems sync) before a delete powers it off.
+      gracefulShutdown: true,
     },
     // Both are ForceNew, and neither is worth a new droplet: changes reach the host through the steps
     // (root's authorized keys through the ssh-keys step). A new fingerprint, or the same key named by id,
     // must not replace the droplet.
-    { ...opts, ignoreChanges: ["userData", "sshKeys"] },
+    { ...opts, ignoreChanges: ["userData", "sshKeys"], dependsOn: [firewall] },
   );
   const dropletId = droplet.id.apply((id) => Number(id));
 
-  const reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region: args.region }, opts);
-  const assignment = new digitalocean.ReservedIpAssignment(`${name}-ip-assignment`, { ipAddress: reservedIp.ipAddress, dropletId }, opts);
-
-  new digitalocean.Firewall(
-    `${name}-firewall`,
-    { name: host.fqdn.replace(/[^a-z0-9.-]/g, "-"), dropletIds: [dropletId], ...firewallRules(args.sshAllowedCidrs) },
-    opts,
+  // Protected whatever allowDataDestroy says: DNS records point at it, and whoever got it next could
+  // get certificates for the name (infra/README.md says how to really delete it).
+  const reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region: args.region }, { ...opts, protect: true });
+  const ipInUse = digitalocean.getReservedIpOutput({ ipAddress: reservedIp.ipAddress }, opts).dropletId.apply((id) => Boolean(id));
+  const assignment = new digitalocean.ReservedIpAssignment(
+    `${name}-ip-assignment`,
+    { ipAddress: reservedIp.ipAddress, dropletId },
+    { ...opts, dependsOn: ipInUse.apply(async (inUse) => (inUse ? [await gate.healthy] : [])) },
   );
-  return { droplet, dropletId, reservedIp, assignment };
+  return { droplet, dropletId, reservedIp, assignment, ipInUse };
 }
 
 function requireValue(value: string | undefined, what: string): string {

@@ -30,6 +30,8 @@ export function dataVolume(
   volumeName: string,
   args: VolumeArgs,
   dropletId: pulumi.Output<number>,
+  /** What must be done on the droplet before the volume moves to it (the steps that need no volume). */
+  after: pulumi.Resource[],
   opts: pulumi.CustomResourceOptions,
 ): { volume: digitalocean.Volume; attachment: digitalocean.VolumeAttachment } {
   const volume = new digitalocean.Volume(
@@ -44,11 +46,12 @@ export function dataVolume(
     },
     { ...opts, protect: !args.allowDataDestroy },
   );
-  // A volume is attached to one droplet at a time: a replaced droplet's attachment goes first.
+  // A volume is attached to one droplet at a time: a replaced droplet's attachment goes first, and only
+  // once the new droplet is ready for it, so the bus is down for the volume's steps, not for apt.
   const attachment = new digitalocean.VolumeAttachment(
     `${name}-data-attachment`,
     { dropletId, volumeId: volume.id },
-    { ...opts, deleteBeforeReplace: true },
+    { ...opts, deleteBeforeReplace: true, dependsOn: after },
   );
   return { volume, attachment };
 }

@@ -317,6 +317,15 @@ export function dataCommandScript(cfg: HostConfig, command: "restore" | "import"
 }
 
 /**
+ * What lets go of the data volume before it is detached (Pulumi runs it as the delete of a command that
+ * depends on the attachment): the bus stopped, the volume's file systems written out and unmounted.
+ */
+export function releaseScript(cfg: HostConfig): string {
+  if (!cfg.volume) throw new Error("releaseScript: the host config names no data volume");
+  return stepScript("release", { ...LIB_HEADER, VOLUME_DEVICE: cfg.volume.device, DROP_USER: cfg.sharedDir.dropUser });
+}
+
+/**
  * A password change: the same credentials and health steps `pulumi up` runs again when the password
  * changes, so both ways of rotating do exactly the same on the host.
  */

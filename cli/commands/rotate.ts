@@ -14,7 +14,7 @@ import { ClientConfig, connectionFlags, Credential, resolveConfig } from "../con
 import { readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
-import { PreviewStep, PulumiError, pulumiPreview, pulumiUp, setSecretConfig } from "../pulumiCli";
+import { PreviewStep, PulumiError, pulumiPreview, pulumiUpTargets, setSecretConfig } from "../pulumiCli";
 
 export const ROTATION_TAG = "rotation";
 
@@ -71,14 +71,18 @@ function machineApplier(client: BusClient, name: string): Applier {
 }
 
 /**
- * What a rotation's `pulumi up` may change besides nothing: the stack's and the Bus's outputs, the
- * generated password (replaced by the configured one), and the two host steps that read the password.
+ * The resources a rotation changes, and so `pulumi up --target`s: the stack and the Bus (their outputs
+ * carry the password), the generated password (replaced by the configured one), and the two host steps
+ * that read the password.
  */
 function changesWithRotation({ urn }: PreviewStep): boolean {
   const { type, name } = urnParts(urn);
   if (["pulumi:pulumi:Stack", "claude-bus:index:Bus", "random:index/randomPassword:RandomPassword"].includes(type)) return true;
-  return type === "command:remote:Command" && /-(credentials|health)$/.test(name);
+  return type === "command:remote:Command" && ROTATION_STEPS.some((step) => name.endsWith(`-${step}`));
 }
+
+/** The host steps that put a new password into effect and prove it (provision/steps.ts's rotationSteps). */
+const ROTATION_STEPS = ["credentials", "health"];
 
 /** A resource's type and name from its URN (urn:pulumi:STACK::PROJECT::PARENT-TYPE$TYPE::NAME). */
 function urnParts(urn: string): { type: string; name: string } {
@@ -93,22 +97,28 @@ function pulumiApplier(parsed: ParsedCommand, io: Io): Applier {
   const stack = stringOption(parsed, "stack");
   const pulumi = { bin: stringOption(parsed, "pulumi") ?? io.env.PULUMI_BIN ?? "pulumi", stack, cwd: stringOption(parsed, "cwd"), env: io.env };
   return {
-    describe: `Pulumi stack${stack ? ` ${stack}` : ""} (pulumi preview; pulumi config set --secret busPassword; pulumi up)`,
+    describe: `Pulumi stack${stack ? ` ${stack}` : ""} (pulumi preview; pulumi config set --secret busPassword; pulumi up --target the password's resources)`,
     shared: true,
     async apply(keep) {
-      // `pulumi up --yes` applies everything pending, a new droplet included: only a rotation may be.
-      const pending = (await pulumiPreview(pulumi)).filter((step) => !UNCHANGED_OPS.includes(step.op) && !changesWithRotation(step));
-      if (pending.length > 0) {
-        const what = pending.map(({ op, urn }) => `  ${op} ${urnParts(urn).name} (${urnParts(urn).type})`);
+      // `pulumi up` would apply everything pending, a new droplet included: only the rotation's own
+      // resources are targeted, by the URNs the preview names.
+      const plan = await pulumiPreview(pulumi);
+      const targets = plan.filter(changesWithRotation).map(({ urn }) => urn);
+      const missing = ROTATION_STEPS.filter((step) => !targets.some((urn) => urnParts(urn).name.endsWith(`-${step}`)));
+      if (missing.length > 0) {
         throw new PulumiError(
-          `the stack has other changes pending, which pulumi up would apply with the new password:\n${what.join("\n")}\n` +
-            "apply or undo them first (pulumi preview --diff shows them), then rotate again; nothing was changed",
+          `the stack has no ${missing.join(" and ")} step to put a new password into effect: deploy it with pulumi up first; nothing was changed`,
         );
+      }
+      const left = plan.filter((step) => !UNCHANGED_OPS.includes(step.op) && !changesWithRotation(step));
+      if (left.length > 0) {
+        io.err("left for a later pulumi up (this rotation changes only the password's resources):");
+        for (const { op, urn } of left) io.err(`  ${op} ${urnParts(urn).name} (${urnParts(urn).type})`);
       }
       const newPass = generatePassword();
       await keep(newPass);
       await setSecretConfig(pulumi, "busPassword", newPass);
-      await pulumiUp(pulumi);
+      await pulumiUpTargets(pulumi, targets);
     },
   };
 }

@@ -6,6 +6,10 @@
  * host's credentials step, it first accepts old and new together, then (a moment later, after the
  * command returned) only the new one, so the CLI's verification has to wait for the switch. Its settings
  * are in fake.json beside it, not the environment: the CLI gives ssh only the environment ssh needs.
+ * The fake `pulumi` takes only the arguments the real CLI takes for the commands a rotation runs (an
+ * unknown flag, a stray argument, `up` without `--yes` when non-interactive, or a `--target` that is not
+ * a resource of the stack fail as the real one fails), and a targeted `up` deploys the password only when
+ * it targets the credentials step, as the real engine would.
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -37,6 +41,40 @@ function deploy(pass, previous) {
   process.kill(Number(env.FAKE_BUS_PID), "SIGHUP");
 }
 
+// The flags of the real CLI's commands a rotation runs (pulumi preview/up/config set --help), by whether
+// they take a value; how many plain arguments each takes.
+const COMMANDS = {
+  preview: { bool: ["--json", "--non-interactive", "--diff", "--expect-no-changes", "--target-dependents"], value: ["--stack", "-s", "--target", "-t", "--cwd", "-C"], args: [0, 0] },
+  up: { bool: ["--yes", "-y", "--non-interactive", "--skip-preview", "-f", "--target-dependents", "--json", "--diff"], value: ["--stack", "-s", "--target", "-t", "--cwd", "-C"], args: [0, 1] },
+  "config set": { bool: ["--secret", "--plaintext", "--path"], value: ["--stack", "-s", "--config-file", "--cwd", "-C"], args: [1, 2] },
+};
+
+/** argv as the real CLI reads it: { command, flags: { name: [values] }, args }, or exits as it does. */
+function parsePulumi(argv) {
+  const name = argv[0] === "config" ? "config " + argv[1] : argv[0];
+  const spec = COMMANDS[name];
+  if (!spec) usage("unknown command " + JSON.stringify(name) + " for \"pulumi\"");
+  const flags = {};
+  const args = [];
+  for (let i = name.split(" ").length; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("-")) { args.push(arg); continue; }
+    const [flag, inline] = arg.split(/=(.*)/s);
+    if (spec.bool.includes(flag)) (flags[flag] = flags[flag] || []).push(inline === undefined ? "true" : inline);
+    else if (spec.value.includes(flag)) {
+      const value = inline !== undefined ? inline : argv[++i];
+      if (value === undefined) usage("flag needs an argument: " + flag);
+      (flags[flag] = flags[flag] || []).push(value);
+    } else usage("unknown flag: " + flag);
+  }
+  if (args.length < spec.args[0] || args.length > spec.args[1]) usage("accepts between " + spec.args.join(" and ") + " arg(s), received " + args.length);
+  return { command: name, flags, args };
+}
+function usage(message) {
+  process.stderr.write("error: " + message + "\n");
+  process.exit(255);
+}
+
 if (process.argv[2] === "__drop_previous") {
   // How long the fake host keeps accepting both passwords, as a real host does for a while. Nothing
   // waits on this timer: the CLI waits on the bus's answers (up to --timeout, 120 s) and settled() on
@@ -66,16 +104,28 @@ process.stdin.on("end", () => {
     process.stderr.write("error: getting secrets manager: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables\n");
     process.exit(255);
   }
-  if (tool === "pulumi" && argv[0] === "preview") {
+  const call = tool === "pulumi" ? parsePulumi(argv) : undefined;
+  if (call && call.command === "preview") {
     process.stdout.write(JSON.stringify({ steps: env.FAKE_PREVIEW }, null, 2) + "\n");
     return;
   }
   let newPass;
-  if (tool === "pulumi" && argv[0] === "config") {
+  if (call && call.command === "config set") {
     fs.writeFileSync(env.FAKE_LOG + ".stack-config", stdin);
     return;
   }
-  if (tool === "pulumi" && argv[0] === "up") newPass = fs.readFileSync(env.FAKE_LOG + ".stack-config", "utf8");
+  if (call && call.command === "up") {
+    const flag = (names) => names.flatMap((n) => call.flags[n] || []);
+    if (flag(["--non-interactive"]).length && !flag(["--yes", "-y", "--skip-preview", "-f"]).length) {
+      usage("--yes or --skip-preview must be passed in to proceed when running in non-interactive mode");
+    }
+    const targets = flag(["--target", "-t"]);
+    const known = env.FAKE_PREVIEW.map((step) => step.urn);
+    for (const urn of targets) if (!known.includes(urn)) usage("no resource named " + JSON.stringify(urn) + " in the stack");
+    // A targeted up leaves every other resource as it was: the host changes only through the credentials step.
+    if (targets.length && !targets.some((urn) => urn.endsWith("::claude-bus-credentials"))) return;
+    newPass = fs.readFileSync(env.FAKE_LOG + ".stack-config", "utf8");
+  }
   // The host steps get the credentials env file on stdin; the health step after the credentials step
   // finds the new password already in place.
   if (tool === "ssh") newPass = (/^BUS_PASS=(.*)$/m.exec(stdin) || [])[1];
@@ -98,11 +148,15 @@ export const previewStep = (op: string, type: string, name: string) => ({
   urn: `urn:pulumi:dev::claude-bus::${type === "pulumi:pulumi:Stack" ? type : `claude-bus:index:Bus$${type}`}::${name}`,
 });
 
-/** A stack with nothing pending: what `pulumi preview` shows before a rotation. */
-const NOTHING_PENDING = [
+/** A stack with nothing pending: what `pulumi preview` shows before a rotation (its Bus as the parent). */
+export const NOTHING_PENDING = [
   previewStep("same", "pulumi:pulumi:Stack", "claude-bus-dev"),
+  { op: "same", urn: "urn:pulumi:dev::claude-bus::claude-bus:index:Bus::claude-bus" },
   previewStep("same", "digitalocean:index/droplet:Droplet", "claude-bus-droplet"),
+  previewStep("same", "random:index/randomPassword:RandomPassword", "claude-bus-password"),
+  previewStep("same", "command:remote:Command", "claude-bus-nginx"),
   previewStep("same", "command:remote:Command", "claude-bus-credentials"),
+  previewStep("same", "command:remote:Command", "claude-bus-health"),
 ];
 
 export async function installFakeRemote(

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { AuthError, createBusClient, enroll } from "../../client/index";
 import { parseHostConfig } from "../../provision/config";
 import { credentialsEnv } from "../../provision/credentials";
-import { FakeMode, FakeRemote, installFakeRemote, previewStep } from "./fakeRemote";
+import { spawnSync } from "node:child_process";
+import { FakeMode, FakeRemote, installFakeRemote, NOTHING_PENDING, previewStep } from "./fakeRemote";
 import { buildCli, envText, modeOf, runCli, ServedBus, startServedBus, tempDir, writeHomeEnv } from "./harness";
 
 let cli: string;
@@ -78,12 +79,16 @@ describe("rotate through the Pulumi stack", () => {
     expect(await status(bus.pass)).toBe(401);
     await remote.settled();
 
-    // pulumi got the password on stdin only, in the stack's directory
+    // pulumi got the password on stdin only, in the stack's directory, and `up` changed only the
+    // password's resources, by the URNs the preview named: not the droplet, not the nginx step
     const calls = await remote.calls();
+    const targets = ["claude-bus-dev", "claude-bus", "claude-bus-password", "claude-bus-credentials", "claude-bus-health"].map(
+      (name) => NOTHING_PENDING.find((step) => step.urn.endsWith(`::${name}`))!.urn,
+    );
     expect(calls.map((c) => c.argv)).toEqual([
       ["preview", "--json", "--non-interactive", "--stack", "dev"],
       ["config", "set", "--secret", "--stack", "dev", "busPassword"],
-      ["up", "--yes", "--non-interactive", "--stack", "dev"],
+      ["up", "--yes", "--non-interactive", "--stack", "dev", ...targets.flatMap((urn) => ["--target", urn])],
     ]);
     expect(calls[1].stdin).toBe(newPass);
     expect(calls.every((c) => c.cwd === project)).toBe(true);
@@ -142,21 +147,47 @@ describe("rotate through the Pulumi stack", () => {
     expect(await fs.readFile(envFile, "utf8")).toBe(before);
   });
 
-  it("refuses, naming them, when the stack has changes pending besides the password's, and changes nothing", async () => {
-    const before = await fs.readFile(envFile, "utf8");
-    const remote = await fake("apply", [
+  it("leaves other pending changes (a droplet replacement) alone: up targets only the password's resources, and says what is left", async () => {
+    const pending = [
       previewStep("same", "pulumi:pulumi:Stack", "claude-bus-dev"),
       previewStep("replace", "digitalocean:index/droplet:Droplet", "claude-bus-droplet"),
       previewStep("update", "command:remote:Command", "claude-bus-credentials"),
       previewStep("replace", "command:remote:Command", "claude-bus-nginx"),
-    ]);
+      previewStep("update", "command:remote:Command", "claude-bus-health"),
+    ];
+    const remote = await fake("apply", pending);
+    const result = await rotate(remote, ["--stack", "dev"]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("left for a later pulumi up (this rotation changes only the password's resources):\n" +
+      "  replace claude-bus-droplet (digitalocean:index/droplet:Droplet)\n  replace claude-bus-nginx (command:remote:Command)\n");
+    const up = (await remote.calls()).find((c) => c.argv[0] === "up")!;
+    const targets = up.argv.filter((_arg, i) => up.argv[i - 1] === "--target");
+    expect(targets).toEqual([pending[0], pending[2], pending[4]].map((step) => step.urn));
+    await remote.settled();
+  });
+
+  it("refuses, changing nothing, when the stack has no credentials or health step to target", async () => {
+    const before = await fs.readFile(envFile, "utf8");
+    const remote = await fake("apply", [previewStep("same", "pulumi:pulumi:Stack", "claude-bus-dev"), previewStep("same", "command:remote:Command", "claude-bus-credentials")]);
     const result = await rotate(remote, ["--stack", "dev"]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("the stack has other changes pending, which pulumi up would apply with the new password:\n" +
-      "  replace claude-bus-droplet (digitalocean:index/droplet:Droplet)\n  replace claude-bus-nginx (command:remote:Command)\n");
+    expect(result.stderr).toContain("the stack has no health step to put a new password into effect: deploy it with pulumi up first; nothing was changed");
     expect((await remote.calls()).map((c) => c.argv[0])).toEqual(["preview"]);
     expect(await fs.readFile(envFile, "utf8")).toBe(before);
-    await expect(fs.access(envFile + ".rotating")).rejects.toThrow();
+    expect(await status(bus.pass)).toBe(200);
+  });
+
+  it("has a stand-in pulumi that refuses what the real CLI refuses, so a wrong call fails the tests above", async () => {
+    const remote = await fake("apply");
+    const pulumi = (args: string[]) => spawnSync(path.join(remote.binDir, "pulumi"), args, { input: "", encoding: "utf8" });
+    const credentials = NOTHING_PENDING.find((step) => step.urn.endsWith("::claude-bus-credentials"))!.urn;
+    expect(pulumi(["up", "--non-interactive", "--target", credentials])).toMatchObject({ status: 255, stderr: expect.stringContaining("--yes or --skip-preview") });
+    expect(pulumi(["up", "--yes", "--target", `${credentials}-nope`])).toMatchObject({ status: 255, stderr: expect.stringContaining("no resource named") });
+    expect(pulumi(["up", "--yes", "--targets", credentials])).toMatchObject({ status: 255, stderr: "error: unknown flag: --targets\n" });
+    expect(pulumi(["up", "--yes", "--target"])).toMatchObject({ status: 255, stderr: "error: flag needs an argument: --target\n" });
+    expect(pulumi(["config", "set", "--secret"])).toMatchObject({ status: 255 });
+    // A targeted up that leaves out the credentials step changes nothing on the host.
+    expect(pulumi(["up", "--yes", "--target", NOTHING_PENDING[0].urn]).status).toBe(0);
     expect(await status(bus.pass)).toBe(200);
   });
 

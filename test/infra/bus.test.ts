@@ -11,7 +11,7 @@ import { HOST_PASSWORD_MIN, HostPassword } from "../../contract/password";
 import { hostConfigOf as hostConfigFor, parseStackConfig } from "../../infra/config";
 import { USER_DATA } from "../../infra/network";
 import { credentialsEnv } from "../../provision/credentials";
-import { BUNDLE_UPLOAD_PATH, hostSteps } from "../../provision/steps";
+import { BUNDLE_UPLOAD_PATH, hostSteps, releaseScript } from "../../provision/steps";
 import {
   baseConfig,
   FAKE_DROPLET_ID,
@@ -79,7 +79,13 @@ beforeAll(async () => {
 
 const short = (urn: string) => urn.split("::").pop();
 const commandsOf = (run: StackRun) => run.resources.filter((r) => r.type.startsWith("command:remote:"));
-const stepsOf = (run: StackRun) => run.resources.filter((r) => r.type === "command:remote:Command" && r.name !== "claude-bus-wait-ssh");
+/** The provision steps' commands: not the first contact, nor the release (a delete only). */
+const stepsOf = (run: StackRun) =>
+  run.resources.filter((r) => r.type === "command:remote:Command" && !["claude-bus-wait-ssh", "claude-bus-release"].includes(r.name));
+/** The droplet's own address (the mock provider's): every command connects there, not to the reserved IP. */
+const DROPLET_IPV4 = "198.51.100.7";
+/** The steps that need the data volume: the volume step and every one after it. */
+const onVolume = (run: StackRun) => stepsOf(run).slice(stepsOf(run).findIndex((r) => r.name === "claude-bus-volume"));
 const triggersOf = (run: StackRun) => Object.fromEntries(stepsOf(run).map((r) => [r.name, r.inputs.triggers]));
 const hostOf = (config: Record<string, string>) => hostConfigOf(parseStackConfig(config));
 /** provision's steps for this config, as the program builds them: the certificate step knows the reserved IP. */
@@ -105,6 +111,7 @@ describe("Bus", () => {
         "digitalocean:index/reservedIp:ReservedIp claude-bus-ip",
         "digitalocean:index/reservedIpAssignment:ReservedIpAssignment claude-bus-ip-assignment",
         "digitalocean:index/firewall:Firewall claude-bus-firewall",
+        "digitalocean:index/tag:Tag claude-bus-tag",
         "digitalocean:index/project:Project claude-bus-project",
         "digitalocean:index/volume:Volume claude-bus-data",
         "digitalocean:index/volumeAttachment:VolumeAttachment claude-bus-data-attachment",
@@ -117,6 +124,7 @@ describe("Bus", () => {
         "random:index/randomPassword:RandomPassword claude-bus-password",
         "command:remote:Command claude-bus-wait-ssh",
         "command:remote:CopyToRemote claude-bus-bundle-upload",
+        "command:remote:Command claude-bus-release",
         ...stepNames.map((n) => `command:remote:Command ${n}`),
       ].sort(),
     );
@@ -153,10 +161,30 @@ describe("network", () => {
     expect(assignment.dependencies.map(short).sort()).toEqual(["claude-bus-droplet", "claude-bus-ip"]);
   });
 
-  it("opens 22 to the allowed CIDRs, 80/443 to everyone and all outbound, on the droplet", () => {
+  it("binds the firewall to the stack's tag, which the droplet carries from creation, and makes it before the droplet", () => {
+    const run = runs.basic;
+    expect(run.get("claude-bus-tag").inputs).toEqual({ name: "claude-bus-test" });
+    const fw = run.get("claude-bus-firewall");
+    expect(fw.inputs.tags).toEqual(["claude-bus-test"]);
+    expect(fw.inputs).not.toHaveProperty("dropletIds");
+    expect(fw.dependencies.map(short)).toContain("claude-bus-tag");
+    const droplet = run.get("claude-bus-droplet");
+    expect(droplet.inputs.tags).toEqual(["claude-bus", "claude-bus-test"]);
+    expect(droplet.dependencies.map(short)).toEqual(expect.arrayContaining(["claude-bus-firewall", "claude-bus-tag"]));
+  });
+
+  it("asks the droplet to shut down gracefully before it is deleted or powered off", () => {
+    expect(runs.basic.get("claude-bus-droplet").inputs.gracefulShutdown).toBe(true);
+  });
+
+  it("protects the reserved IPv4, whatever allowDataDestroy says", () => {
+    expect(runs.basic.get("claude-bus-ip").protect).toBe(true);
+    expect(runs.custom.get("claude-bus-ip").protect).toBe(true);
+  });
+
+  it("opens 22 to the allowed CIDRs, 80/443 to everyone and all outbound", () => {
     const fw = runs.custom.get("claude-bus-firewall");
     const everywhere = ["0.0.0.0/0", "::/0"];
-    expect(fw.inputs.dropletIds).toEqual([424242]);
     expect(fw.inputs.inboundRules).toEqual([
       { protocol: "tcp", portRange: "22", sourceAddresses: ["198.51.100.0/24", "2001:db8:1::/48"] },
       { protocol: "tcp", portRange: "80", sourceAddresses: everywhere },
@@ -205,8 +233,10 @@ describe("data volume", () => {
 });
 
 describe("monitoring", () => {
-  it("checks the public robots.txt and alerts on down, latency and certificate expiry, to acmeEmail or alertEmail", () => {
-    expect(runs.basic.get("claude-bus-uptime").inputs).toMatchObject({ target: "https://claude-bus.example.com/robots.txt", type: "https", enabled: true });
+  it("checks the service's own /live route, once the bus is healthy and the name reaches it, and alerts on down, latency and certificate expiry", () => {
+    const check = runs.basic.get("claude-bus-uptime");
+    expect(check.inputs).toMatchObject({ target: "https://claude-bus.example.com/live", type: "https", enabled: true });
+    expect(check.dependencies.map(short)).toEqual(expect.arrayContaining(["claude-bus-health", "claude-bus-ip-assignment"]));
     const alerts = runs.basic.resources.filter((r) => r.type === "digitalocean:index/uptimeAlert:UptimeAlert");
     expect(alerts.map((a) => [a.inputs.type, a.inputs.checkId, a.inputs.notifications])).toEqual(
       ["down", "latency", "ssl_expiry"].map((type) => [type, "claude-bus-uptime-id", [{ emails: ["ops@example.com"] }]]),
@@ -320,7 +350,7 @@ describe("secrets", () => {
   it("gives every command its SSH key as a secret and the credentials env only as secret stdin", () => {
     for (const r of commandsOf(runs.basic)) {
       expect([r.name, isSecretValue(r.inputs.connection)]).toEqual([r.name, true]);
-      expect(unwrapSecrets(r.inputs.connection)).toMatchObject({ host: FAKE_IPV4, user: "root", privateKey: FAKE_PRIVATE_KEY });
+      expect(unwrapSecrets(r.inputs.connection)).toMatchObject({ host: DROPLET_IPV4, user: "root", privateKey: FAKE_PRIVATE_KEY });
     }
     // The first contact learns the host key; every later command is pinned to it.
     expect(unwrapSecrets(runs.basic.get("claude-bus-wait-ssh").inputs.connection)).not.toHaveProperty("hostKey");
@@ -370,23 +400,51 @@ describe("host steps: ordering", () => {
     const run = runs.custom;
     const chain = ["claude-bus-wait-ssh", "claude-bus-bundle-upload", ...expectedSteps(configs.custom).map((s) => `claude-bus-${s.name}`)];
     // Registration order follows construction order...
-    expect(commandsOf(run).map((r) => r.name)).toEqual(chain);
+    expect(commandsOf(run).map((r) => r.name).filter((n) => n !== "claude-bus-release")).toEqual(chain);
     // ...but only dependencies order execution: each link must depend on the one before it.
-    expect(run.get("claude-bus-wait-ssh").dependencies.map(short)).toContain("claude-bus-ip-assignment");
+    expect(run.get("claude-bus-wait-ssh").dependencies.map(short)).toContain("claude-bus-droplet");
     for (let i = 1; i < chain.length; i++) {
       expect([chain[i], run.get(chain[i]).dependencies.map(short)]).toEqual([chain[i], expect.arrayContaining([chain[i - 1]])]);
     }
   });
 
+  it("connects to the droplet's own address, so the steps run while the reserved IP still points elsewhere", () => {
+    for (const r of commandsOf(runs.basic)) expect([r.name, (unwrapSecrets(r.inputs.connection) as { host: string }).host]).toEqual([r.name, DROPLET_IPV4]);
+    expect(FAKE_IPV4).not.toBe(DROPLET_IPV4);
+  });
+
   it("deletes host commands with the droplet, and has the droplet's id in every command's triggers", () => {
     const droplet = runs.basic.get("claude-bus-droplet").urn;
-    for (const r of commandsOf(runs.basic)) {
+    for (const r of commandsOf(runs.basic).filter((c) => c.name !== "claude-bus-release")) {
       expect([r.name, r.deletedWith, (r.inputs.triggers as unknown[])[0]]).toEqual([r.name, droplet, FAKE_DROPLET_ID]);
     }
   });
 
-  it("uploads and runs the steps only once the data volume is attached", () => {
-    expect(runs.basic.get("claude-bus-bundle-upload").dependencies.map(short)).toContain("claude-bus-data-attachment");
+  it("moves the volume only once the steps that need none are done, and runs the volume step and every later one only once it is attached", () => {
+    const run = runs.basic;
+    expect(run.get("claude-bus-data-attachment").dependencies.map(short)).toContain("claude-bus-updates");
+    expect(run.get("claude-bus-volume").dependencies.map(short)).toEqual(expect.arrayContaining(["claude-bus-updates", "claude-bus-data-attachment"]));
+    const before = stepsOf(run).slice(0, stepsOf(run).findIndex((r) => r.name === "claude-bus-volume"));
+    expect(before.map((r) => r.name)).toEqual(["claude-bus-cloud-init", "claude-bus-ssh-keys", "claude-bus-packages", "claude-bus-updates"]);
+  });
+
+  it("releases the volume on the droplet (the bus stopped, the volume unmounted) as the delete of a command that depends on the attachment", () => {
+    const release = runs.basic.get("claude-bus-release");
+    const cfg = hostConfigOf(parseStackConfig(configs.basic));
+    expect(release.inputs.delete).toBe(releaseScript(cfg));
+    expect(release.inputs.delete).toContain(`readonly VOLUME_DEVICE='${TEST_VOLUME_DEVICE}'`);
+    expect(release.inputs).not.toHaveProperty("create");
+    expect(release.dependencies.map(short)).toContain("claude-bus-data-attachment");
+    expect(release.inputs.triggers).toEqual(["claude-bus-data-attachment-id"]);
+    // Deleted with the droplet, its delete would be skipped in a replacement, which deletes the old droplet.
+    expect(release.deletedWith).toBe("");
+    expect((unwrapSecrets(release.inputs.connection) as { hostKey: string }).hostKey).toBe(FAKE_HOST_KEY);
+  });
+
+  it("moves the reserved IP at once on a first deploy (its certificate needs the name to reach the droplet)", () => {
+    const run = runs.custom;
+    expect(run.get("claude-bus-ip-assignment").dependencies.map(short).sort()).toEqual(["claude-bus-droplet", "claude-bus-ip"]);
+    expect(run.get("claude-bus-certificate").dependencies.map(short)).toEqual(expect.arrayContaining(["claude-bus-ip-assignment", "claude-bus-dns-a"]));
   });
 
   it("uploads the bundle to provision's upload path, triggered by its sha256", () => {
@@ -400,11 +458,14 @@ describe("host steps: ordering", () => {
 });
 
 describe("host steps: triggers", () => {
-  it("gives each step exactly its provision hash as trigger and its script as command", () => {
+  it("gives each step exactly its provision hash as trigger, and the attachment's id from the volume step on, and its script as command", () => {
     const expected = expectedSteps(configs.basic);
+    const attached = new Set(onVolume(runs.basic).map((r) => r.name));
+    expect(attached.has("claude-bus-volume")).toBe(true);
     for (const step of expected) {
       const r: Registered = runs.basic.get(`claude-bus-${step.name}`);
-      expect([step.name, r.inputs.triggers, r.inputs.create]).toEqual([step.name, [FAKE_DROPLET_ID, step.hash], step.script]);
+      const triggers = attached.has(r.name) ? [FAKE_DROPLET_ID, "claude-bus-data-attachment-id", step.hash] : [FAKE_DROPLET_ID, step.hash];
+      expect([step.name, r.inputs.triggers, r.inputs.create]).toEqual([step.name, triggers, step.script]);
     }
   });
 

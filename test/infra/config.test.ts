@@ -128,6 +128,12 @@ describe("Pulumi.yaml", () => {
     expect(SECRET_CONFIG_KEYS).toEqual(["sshPrivateKey", "busPassword"]);
   });
 
+  it("promises no IPv6 (no AAAA record, no ipv6 output): the bus has no reserved IPv6 address", () => {
+    const text = readFileSync(join(__dirname, "../../Pulumi.yaml"), "utf8");
+    expect(text).not.toMatch(/A\/AAAA|ipv6 output/);
+    expect(text).toContain("no AAAA record");
+  });
+
   it("documents the contract's password rule and generated length", () => {
     const documented = /\((\d+)-(\d+) characters: letters, digits and (\S+)\)/.exec(project.config.busPassword.description ?? "");
     expect(documented).not.toBeNull();

@@ -18,6 +18,10 @@ export interface StateEntry {
   /** What the provider stored: the API's read-back and computed outputs. */
   outputs: Record<string, unknown>;
   protect: boolean;
+  /** The logical names of the resources it depends on (dependsOn and the inputs it takes from them). */
+  dependencies: string[];
+  /** The logical name of the resource it is deleted with, or "". */
+  deletedWith: string;
 }
 
 /** The stack's state, by logical name. */
@@ -33,6 +37,7 @@ const FORCE_NEW: Record<string, string[]> = {
   "digitalocean:index/sshKey:SshKey": ["publicKey"],
   "digitalocean:index/dnsRecord:DnsRecord": ["type", "domain"],
   "digitalocean:index/uptimeCheck:UptimeCheck": [],
+  "digitalocean:index/tag:Tag": ["name"],
   "random:index/randomPassword:RandomPassword": ["length", "special", "upper", "lower", "numeric", "minUpper", "minLower", "minNumeric", "minSpecial", "overrideSpecial", "keepers"],
   "command:remote:Command": ["triggers"],
   "command:remote:CopyToRemote": ["triggers"],
@@ -87,4 +92,59 @@ export function planDestroy(state: StackState): string[] {
 
 function destroyErrors(state: StackState, names: string[]): string[] {
   return names.filter((name) => state[name].protect).map((name) => `${name}: unable to delete resource as it is currently marked for protection`);
+}
+
+/** One resource of a run as the step executor sees it. */
+export interface Planned {
+  name: string;
+  op: Op;
+  deleteBeforeReplace: boolean;
+}
+
+/**
+ * The engine's steps for a run, in an order it may execute them in, as `create X`, `update X`, `delete X`
+ * (the old resource; its provider's delete runs) and `skip delete X` (deletedWith a resource deleted in
+ * the same run: its delete is not called). `resources` come in registration order, a topological order:
+ * a resource is registered only once what it depends on is done. A replacement creates the new resource
+ * and deletes the old one after every create, dependents first; with deleteBeforeReplace the old one
+ * goes first, and before it every resource depending on it (transitively, in the previous state) that
+ * this run replaces too, dependents first (the engine's dependent replacements).
+ */
+export function executionOrder(resources: Planned[], previous: StackState, deleted: string[]): string[] {
+  const steps: string[] = [];
+  const replaced = new Set(resources.filter((r) => r.op === "replace").map((r) => r.name));
+  const leaving = new Set([...replaced, ...deleted]);
+  const gone = new Set<string>();
+  const stateOrder = Object.keys(previous);
+  const remove = (name: string) => {
+    if (gone.has(name)) return;
+    gone.add(name);
+    const { deletedWith } = previous[name];
+    steps.push(deletedWith && leaving.has(deletedWith) ? `skip delete ${name}` : `delete ${name}`);
+  };
+  const dependentsOf = (root: string): Set<string> => {
+    const found = new Set<string>();
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [name, entry] of Object.entries(previous)) {
+        if (!found.has(name) && entry.dependencies.some((d) => d === root || found.has(d))) {
+          found.add(name);
+          grew = true;
+        }
+      }
+    }
+    return found;
+  };
+  for (const r of resources) {
+    if (r.op === "create" || r.op === "update") steps.push(`${r.op} ${r.name}`);
+    if (r.op !== "replace") continue;
+    if (r.deleteBeforeReplace) {
+      const dependents = dependentsOf(r.name);
+      for (const name of [...stateOrder].reverse()) if (dependents.has(name) && replaced.has(name)) remove(name);
+      remove(r.name);
+    }
+    steps.push(`create ${r.name}`);
+  }
+  for (const name of [...stateOrder].reverse()) if (leaving.has(name)) remove(name);
+  return steps;
 }

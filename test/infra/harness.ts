@@ -17,7 +17,7 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 import { readStackConfig, SECRET_CONFIG_KEYS } from "../../infra/config";
 import { claudeBusStack } from "../../infra/program";
 import { volumeDevice, volumeNameOf } from "../../infra/volume";
-import { type Op, plan, planDeletes, type StackState, type StateEntry } from "./engine";
+import { executionOrder, type Op, plan, planDeletes, type StackState, type StateEntry } from "./engine";
 
 export interface Registered {
   type: string;
@@ -53,6 +53,8 @@ export interface StackRun {
   deleted: string[];
   /** What the engine or a provider refuses (a protected resource deleted or replaced, a volume shrunk). */
   errors: string[];
+  /** The engine's steps in an order it may run them (engine.ts's executionOrder). */
+  order: string[];
   /** The single registered resource with this logical name (throws when absent). */
   get(name: string): Registered;
 }
@@ -165,6 +167,19 @@ function mockState(type: string, id: string, inputs: Record<string, unknown>): R
   }
 }
 
+const RESERVED_IP_LOOKUP = "digitalocean:index/getReservedIp:getReservedIp";
+
+/**
+ * The reserved IP data source as the live API answers at the start of a run: assigned to the droplet the
+ * previous run's assignment names, or to none, where the provider leaves droplet_id unset (0).
+ */
+function reservedIpLookup(ipAddress: string, previous: StackState): Record<string, unknown> {
+  const entries = Object.values(previous);
+  const assigned = entries.find((e) => e.type === "digitalocean:index/reservedIpAssignment:ReservedIpAssignment" && e.outputs.ipAddress === ipAddress);
+  const ip = entries.find((e) => e.type === "digitalocean:index/reservedIp:ReservedIp" && e.outputs.ipAddress === ipAddress);
+  return { id: ipAddress, ipAddress, region: ip?.outputs.region ?? "", dropletId: assigned ? Number(assigned.outputs.dropletId) : 0, urn: `do:reservedip:${ipAddress}` };
+}
+
 /** Ids as the providers make them: droplets get numbers (in string form), each new one a new number. */
 function newId(type: string, name: string, previous: StateEntry | undefined): string {
   if (type === "digitalocean:index/droplet:Droplet") return previous ? String(Number(previous.id) + 1) : FAKE_DROPLET_ID;
@@ -237,10 +252,11 @@ export async function runStack(config: Record<string, string>, bundleDir: string
       ops.set(args.name, planned.op);
       const id = planned.op === "same" || planned.op === "update" ? before!.id : newId(args.type, args.name, before);
       const outputs = planned.op === "same" ? before!.outputs : mockState(args.type, id, planned.inputs);
-      state[args.name] = { type: args.type, id, inputs: planned.inputs, outputs, protect };
+      state[args.name] = { type: args.type, id, inputs: planned.inputs, outputs, protect, dependencies: [], deletedWith: "" };
       return { id, state: outputs };
     },
     call: (args) => {
+      if (args.token === RESERVED_IP_LOOKUP) return reservedIpLookup(String(args.inputs.ipAddress), previous);
       throw new Error(`unexpected provider call ${args.token}`);
     },
   };
@@ -281,6 +297,11 @@ export async function runStack(config: Record<string, string>, bundleDir: string
   await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   for (const r of resources) r.inputs = (await plainAssets(r.inputs)) as Record<string, unknown>;
 
+  const nameOf = (urn: string) => (urn ? urn.split("::").pop()! : "");
+  for (const r of resources) {
+    state[r.name].dependencies = r.dependencies.map(nameOf);
+    state[r.name].deletedWith = nameOf(r.deletedWith);
+  }
   const deletes = planDeletes(previous, new Set(resources.map((r) => r.name)));
   return {
     resources,
@@ -288,6 +309,7 @@ export async function runStack(config: Record<string, string>, bundleDir: string
     state,
     deleted: deletes.deleted,
     errors: [...errors, ...deletes.errors],
+    order: executionOrder(resources, previous, deletes.deleted),
     get(name) {
       const found = resources.filter((r) => r.name === name);
       if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);

@@ -17,6 +17,13 @@ const commands = (run: StackRun) => run.resources.filter((r) => r.type.startsWit
 /** Every resource the run does something to, with what it does. */
 const changes = (run: StackRun) => Object.fromEntries(run.resources.filter((r) => r.op !== "same").map((r) => [r.name, r.op]));
 const opOf = (run: StackRun, name: string) => run.get(name).op;
+const short = (urn: string) => urn.split("::").pop()!;
+/** Where a step is in the run's execution order (throws when it is not there). */
+function at(run: StackRun, step: string): number {
+  const i = run.order.indexOf(step);
+  if (i < 0) throw new Error(`no step "${step}" in:\n${run.order.join("\n")}`);
+  return i;
+}
 
 let first: StackRun;
 beforeAll(async () => {
@@ -45,6 +52,71 @@ describe("edits that replace the droplet", () => {
     expect(next.get("claude-bus-data-attachment").deleteBeforeReplace).toBe(true);
     for (const name of commands(next)) expect([name, opOf(next, name)]).toEqual([name, "replace"]);
     expect(next.deleted).toEqual([]);
+  });
+
+  describe("a replacement's order (a new image)", () => {
+    let next: StackRun;
+    beforeAll(async () => {
+      next = await runStack({ ...baseConfig(), image: "debian-12-x64" }, bundleDir, first.state);
+    }, 60_000);
+
+    it("releases the volume on the old droplet (its delete runs, not skipped) before the attachment is deleted", () => {
+      expect(next.order).not.toContain("skip delete claude-bus-release");
+      expect(at(next, "delete claude-bus-release")).toBeLessThan(at(next, "delete claude-bus-data-attachment"));
+      expect(at(next, "delete claude-bus-data-attachment")).toBeLessThan(at(next, "create claude-bus-data-attachment"));
+      // The release connects to the old droplet, as the previous state recorded it.
+      expect(first.state["claude-bus-release"].inputs.connection).toMatchObject({ host: first.state["claude-bus-droplet"].outputs.ipv4Address });
+    });
+
+    it("keeps the old bus serving while the new droplet installs its packages: the volume moves after the steps that need none", () => {
+      for (const step of ["claude-bus-wait-ssh", "claude-bus-packages", "claude-bus-updates"]) {
+        expect([step, at(next, `create ${step}`) < at(next, "delete claude-bus-release")]).toEqual([step, true]);
+      }
+      expect(at(next, "create claude-bus-data-attachment")).toBeLessThan(at(next, "create claude-bus-volume"));
+    });
+
+    it("never deletes or replaces the data volume", () => {
+      expect(next.order.filter((step) => step.endsWith(" claude-bus-data"))).toEqual([]);
+    });
+
+    it("moves the reserved IP only once the new droplet passed its health step, and deletes the old droplet after that", () => {
+      expect(next.get("claude-bus-ip-assignment").dependencies.map(short)).toContain("claude-bus-health");
+      expect(next.get("claude-bus-certificate").dependencies.map(short)).not.toContain("claude-bus-ip-assignment");
+      expect(at(next, "create claude-bus-health")).toBeLessThan(at(next, "create claude-bus-ip-assignment"));
+      expect(at(next, "create claude-bus-ip-assignment")).toBeLessThan(at(next, "delete claude-bus-droplet"));
+      expect(opOf(next, "claude-bus-ip")).toBe("same");
+    });
+
+    it("has the new droplet inside the unchanged firewall from creation, by the stack's tag", () => {
+      expect(opOf(next, "claude-bus-firewall")).toBe("same");
+      expect(opOf(next, "claude-bus-tag")).toBe("same");
+      const tags = next.state["claude-bus-firewall"].outputs.tags as string[];
+      expect(tags).toEqual(["claude-bus-test"]);
+      expect(next.get("claude-bus-droplet").inputs.tags).toEqual(expect.arrayContaining(tags));
+    });
+
+    it("starts the uptime check's probes on the new droplet only after the IP moved", () => {
+      expect(next.get("claude-bus-uptime").dependencies.map(short)).toEqual(expect.arrayContaining(["claude-bus-health", "claude-bus-ip-assignment"]));
+    });
+  });
+});
+
+describe("a re-created attachment on the same droplet (refresh found the volume detached)", () => {
+  it("releases what is left, then re-runs the volume step and every later one, not the steps before it", async () => {
+    // The previous attachment's id, as the commands recorded it in their triggers, differs from the next one's.
+    const earlier = JSON.parse(JSON.stringify(first.state).replaceAll('"claude-bus-data-attachment-id"', '"an-earlier-attachment-id"')) as StackState;
+    delete earlier["claude-bus-data-attachment"];
+    const next = await runStack(baseConfig(), bundleDir, earlier);
+    expect(next.errors).toEqual([]);
+    const volumeSteps = commands(next).slice(commands(next).indexOf("claude-bus-volume"));
+    expect(changes(next)).toEqual({
+      "claude-bus-data-attachment": "create",
+      "claude-bus-release": "replace",
+      ...Object.fromEntries(volumeSteps.map((name) => [name, "replace"])),
+    });
+    // The old release runs before the volume step mounts the volume again, not at the end of the run.
+    expect(at(next, "create claude-bus-data-attachment")).toBeLessThan(at(next, "delete claude-bus-release"));
+    expect(at(next, "delete claude-bus-release")).toBeLessThan(at(next, "create claude-bus-volume"));
   });
 });
 
@@ -77,16 +149,22 @@ describe("edits that keep the droplet", () => {
 });
 
 describe("protection of the data", () => {
-  it("stops a change that would replace the volume (a new region) instead of deleting the messages", async () => {
+  it("stops a change that would replace the volume or the reserved IP (a new region) instead of deleting the messages", async () => {
     const moved = await runStack({ ...baseConfig(), region: "fra1" }, bundleDir, first.state);
-    expect(moved.errors).toEqual([expect.stringMatching(/^claude-bus-data: unable to replace resource as it is currently marked for protection/)]);
+    expect(moved.errors.sort()).toEqual([
+      expect.stringMatching(/^claude-bus-data: unable to replace resource as it is currently marked for protection/),
+      expect.stringMatching(/^claude-bus-ip: unable to replace resource as it is currently marked for protection/),
+    ]);
   });
 
-  it("stops pulumi destroy at the volume unless allowDataDestroy is on (and applied by a pulumi up first)", async () => {
-    expect(planDestroy(first.state)).toEqual(["claude-bus-data: unable to delete resource as it is currently marked for protection"]);
+  it("stops pulumi destroy at the volume unless allowDataDestroy is on (and applied by a pulumi up first), and always at the reserved IP", async () => {
+    expect(planDestroy(first.state)).toEqual([
+      "claude-bus-ip: unable to delete resource as it is currently marked for protection",
+      "claude-bus-data: unable to delete resource as it is currently marked for protection",
+    ]);
     const allowed = await runStack({ ...baseConfig(), allowDataDestroy: "true" }, bundleDir, first.state);
     expect(changes(allowed)).toEqual({});
-    expect(planDestroy(allowed.state)).toEqual([]);
+    expect(planDestroy(allowed.state)).toEqual(["claude-bus-ip: unable to delete resource as it is currently marked for protection"]);
   });
 });
 

@@ -3,7 +3,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { FileText, Header, LIB_SOURCE_LINE, renderHeader, stepFile } from "../../provision/compose";
-import { HostStep, bundleUploadScript, composeStep, dataCommandScript, hostStepPlans, hostSteps, rotationSteps } from "../../provision/steps";
+import { HostStep, bundleUploadScript, composeStep, dataCommandScript, hostStepPlans, hostSteps, releaseScript, rotationSteps } from "../../provision/steps";
 import { requireTool } from "../support/requireTool";
 import { BUNDLE_SHA, ED25519_KEY, GOLDEN_CFG, TEST_PEM, cfgOf } from "./fixtures";
 import { expectGolden } from "./golden";
@@ -199,6 +199,7 @@ describe("shellcheck", () => {
     { name: "upload-bundle", script: bundleUploadScript() },
     { name: "data-command restore", script: dataCommandScript(cfgOf(), "restore", ["--force"]) },
     { name: "data-command import", script: dataCommandScript(cfgOf(), "import", []) },
+    { name: "release", script: releaseScript(cfgOf({ volume: { device: "/dev/disk/by-id/scsi-0DO_Volume_x" } })) },
   ];
   it.each(composed.map((s, i) => [`${s.name} #${i}`, s.script]))("is clean on the composed script %s", (_name, script) => {
     const r = shellcheck(["--shell=bash", "-"], script);
