@@ -45,6 +45,8 @@ export const PUBLIC_DOH_URL = "https://cloudflare-dns.com/dns-query";
 const inRange = ({ min, max }: { min: number; max: number }) => z.number().int().min(min).max(max);
 
 const ipv4 = z.ipv4({ error: "must be an IPv4 address like 203.0.113.7" });
+/** In its canonical text (lowercase, zeros compressed), the form a resolver answers with. */
+const ipv6 = z.ipv6({ error: "must be an IPv6 address like 2001:db8::7" }).transform((a) => new URL(`http://[${a}]/`).hostname.slice(1, -1));
 /** https, or http to a loopback address only (a test's local stand-in). */
 const dohUrl = z
   .url({ protocol: /^https?$/, error: "must be the https:// URL of a DNS-over-HTTPS resolver" })
@@ -99,6 +101,11 @@ export const HostConfigSchema = z
       .optional(),
     /** The address the bus's name must resolve to before certbot runs (the host's public IPv4); absent: no check. */
     publicIpv4: ipv4.optional(),
+    /**
+     * The host's public IPv6, the one address an AAAA record for the bus's name may hold (Let's Encrypt
+     * validates over IPv6 when there is one); absent: the name must have no AAAA record. Checked with publicIpv4.
+     */
+    publicIpv6: ipv6.optional(),
     /** The DNS-over-HTTPS resolver (JSON API) that check asks. */
     dohUrl: dohUrl.default(PUBLIC_DOH_URL),
     /** Remove messages older than this many days (absent: keep everything), archiving them unless archiveRemoved is false. */

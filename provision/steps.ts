@@ -220,6 +220,7 @@ const certificate = (cfg: HostConfig): StepPlan => ({
     ACME_BOOTSTRAP_PATH: acmeBootstrapPath(cfg.fqdn),
     ACME_BOOTSTRAP: fileText(renderAcmeBootstrapSite(cfg)),
     PUBLIC_IPV4: cfg.publicIpv4 ?? "",
+    PUBLIC_IPV6: cfg.publicIpv6 ?? "",
     DOH_URL: cfg.dohUrl,
     SITES_AVAILABLE: path.dirname(nginxSitePath(cfg.fqdn)),
     SITES_ENABLED_DIR: path.dirname(nginxEnabledPath(cfg.fqdn)),

@@ -7,7 +7,10 @@
 # ACME_CA_PATH, CERTBOT_CA_DROPIN, CERTBOT_CA_DROPIN_PATH, CERTBOT_DEPLOY_HOOK, CERTBOT_DEPLOY_HOOK_PATH,
 # SITE_ENABLED, ACME_BOOTSTRAP, ACME_BOOTSTRAP_PATH (a file's text, and where it goes), PUBLIC_IPV4 and
 # DOH_URL (the address the name must resolve to before certbot runs, empty for no check, and the resolver
-# asked), SITES_AVAILABLE, SITES_ENABLED_DIR, RENEWAL_DIR, MANAGED_SITE_MARKER.
+# asked), PUBLIC_IPV6 (the one address an AAAA record may hold; empty: there must be none), SITES_AVAILABLE,
+# SITES_ENABLED_DIR, RENEWAL_DIR, MANAGED_SITE_MARKER.
+# A certificate from another ACME server (production to staging, say) replaces the one in place with
+# --force-renewal and --break-my-certs: certbot refuses to swap a valid certificate for a test one without it.
 # certbot certonly runs no deploy hook (only `certbot renew` does), so the step itself reloads nginx
 # whenever it got a new certificate. A site and certificate this project made for another name (the
 # domain changed) are removed once this name's certificate is in place, or they would renew, and fail,
@@ -39,20 +42,35 @@ fi
 mkdir -p "${CERTBOT_DEPLOY_HOOK_PATH%/*}"
 install_file "$CERTBOT_DEPLOY_HOOK_PATH" 755 root:root < <(printf '%s' "$CERTBOT_DEPLOY_HOOK")
 
-# check_dns: FQDN must resolve, as the world sees it, to this host. Otherwise the ACME server's validation
-# fails, and Let's Encrypt allows 5 failed validations per name per hour.
-check_dns() {
-  local answer addresses
-  if [[ -z $PUBLIC_IPV4 ]]; then return 0; fi
-  if ! answer=$(curl -sS --fail --max-time 15 -H 'accept: application/dns-json' "$DOH_URL?name=$FQDN&type=A"); then
-    echo "could not ask $DOH_URL where $FQDN points" >&2
+# resolved TYPE NUMBER: FQDN's records of that type (A 1, AAAA 28) as the world sees them, comma-separated.
+resolved() {
+  local answer
+  if ! answer=$(curl -sS --fail --max-time 15 -H 'accept: application/dns-json' "$DOH_URL?name=$FQDN&type=$1"); then
+    echo "could not ask $DOH_URL where $FQDN points ($1)" >&2
     exit 1
   fi
-  addresses=$(jq -r '[.Answer[]? | select(.type == 1) | .data] | join(", ")' <<<"$answer")
+  jq -r --argjson type "$2" '[.Answer[]? | select(.type == $type) | .data] | join(", ")' <<<"$answer"
+}
+
+# check_dns: FQDN must resolve, as the world sees it, to this host, over IPv4 and (when it has an AAAA
+# record, which Let's Encrypt then validates over) IPv6. Otherwise the ACME server's validation fails,
+# and Let's Encrypt allows 5 failed validations per name per hour.
+check_dns() {
+  local addresses
+  if [[ -z $PUBLIC_IPV4 ]]; then return 0; fi
+  addresses=$(resolved A 1)
   if [[ $addresses != "$PUBLIC_IPV4" ]]; then
     echo "$FQDN resolves to ${addresses:-nothing}, not $PUBLIC_IPV4: point the A record at $PUBLIC_IPV4 and run again" >&2
     exit 1
   fi
+  addresses=$(resolved AAAA 28)
+  if [[ -z $addresses || $addresses == "$PUBLIC_IPV6" ]]; then return 0; fi
+  if [[ -z $PUBLIC_IPV6 ]]; then
+    echo "$FQDN has an AAAA record ($addresses), and this host serves it on no IPv6 address: the ACME server would validate over IPv6 and fail. Remove the AAAA record and run again" >&2
+  else
+    echo "$FQDN's AAAA record is $addresses, not $PUBLIC_IPV6: point it at $PUBLIC_IPV6 (or remove it) and run again" >&2
+  fi
+  exit 1
 }
 
 # retire_other_names: this project's sites and certificates for any name but FQDN.
@@ -82,7 +100,7 @@ else
   check_dns
   if [[ ! -e $SITE_ENABLED ]]; then serve_acme_challenge; fi
   renew=()
-  if [[ -f $CERT_DIR/fullchain.pem ]]; then renew=(--force-renewal); fi
+  if [[ -f $CERT_DIR/fullchain.pem ]]; then renew=(--force-renewal --break-my-certs); fi
   certbot certonly --webroot -w "$ACME_WEBROOT" -d "$FQDN" --cert-name "$FQDN" \
     --server "$ACME_SERVER" --non-interactive --agree-tos --no-eff-email -m "$ACME_EMAIL" "${renew[@]}"
   changed "certificate for $FQDN issued by $ACME_SERVER"

@@ -180,7 +180,7 @@ ensure_dir() {
 ensure_group() {
   local name=$1 gid=$2 holder
   if getent group "$name" >/dev/null; then return 0; fi
-  holder=$(getent group "$gid" | cut -d: -f1)
+  holder=$(getent group "$gid" | cut -d: -f1) || true # getent exits 2 for a number nobody holds
   if [[ -n $holder ]]; then
     echo "gid $gid, which group $name needs, belongs to group $holder on this host: give $holder another gid (groupmod -g), then run again" >&2
     exit 1
@@ -195,7 +195,7 @@ ensure_user() {
   local name=$1 uid=$2 holder
   shift 2
   if getent passwd "$name" >/dev/null; then return 0; fi
-  holder=$(getent passwd "$uid" | cut -d: -f1)
+  holder=$(getent passwd "$uid" | cut -d: -f1) || true
   if [[ -n $holder ]]; then
     echo "uid $uid, which user $name needs, belongs to user $holder on this host: give $holder another uid (usermod -u), then run again" >&2
     exit 1

@@ -3,7 +3,7 @@
  * stand-ins that record their calls (this machine's own units must not be touched), everything else
  * (install, curl, sed) is the real program.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Header, LIB_SOURCE_LINE, SOURCE_DIRECTIVE, composeScript } from "../../provision/compose";
@@ -22,6 +22,19 @@ export interface ScriptRun {
 export function runScript(script: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): ScriptRun {
   const r = spawnSync("bash", ["-c", script], { input: opts.input ?? "", encoding: "utf8", env: opts.env ?? process.env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, changes: r.stdout.split("\n").filter((l) => l.startsWith("changed: ")) };
+}
+
+/** runScript without blocking this process: for a script that asks a server this test runs (a DNS-over-HTTPS stand-in). */
+export function runScriptAsync(script: string, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ScriptRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", script], { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr, changes: stdout.split("\n").filter((l) => l.startsWith("changed: ")) }));
+  });
 }
 
 /** lib.sh followed by `body`, as a step file's text would be composed; the bus unit is "claude-bus-test". */

@@ -9,7 +9,10 @@ import { request } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
 import { BUNDLE_SHA, cfgOf } from "./fixtures";
-import { fakeSystem, modeOf, runScript, stepWith, tempFilesIn } from "./stepHarness";
+import { fakeSystem, modeOf, runScript, runScriptAsync, stepWith, tempFilesIn } from "./stepHarness";
+import type { HostConfigInput } from "../../provision/config";
+import { DohStandIn, startDohStandIn } from "../host/lab/doh";
+import { runTeardown } from "../host/lab/teardown";
 
 let dir: string;
 beforeEach(() => (dir = tempDir("step")));
@@ -185,6 +188,18 @@ describe("the accounts step", () => {
     expect(run({ SERVICE_USER: "daemon" }).r.changes).toEqual([]);
   });
 
+  it("makes the service's group and user with the fixed id when they are absent", () => {
+    // groupadd, useradd and chown record their calls and succeed: this machine's user database stays as it is.
+    const record = (tool: string) => `echo "${tool} $*" >> ${dir}/calls.log`;
+    const system = fakeSystem(dir, { groupadd: record("groupadd"), useradd: record("useradd"), chown: record("chown") });
+    const r = runScript(stepWith("accounts", cfgOf(), { SERVICE_USER: "claude-bus-absent-user", SERVICE_UID: 850, INSTALL_DIR: path.join(dir, "opt"), APP_DIR: path.join(dir, "opt", "app"), DATA_DIR: path.join(dir, "opt", "data"), CONFIG_DIR: path.join(dir, "etc"), ACME_WEBROOT: path.join(dir, "www") }), { env: system.env });
+    expect(r.changes.slice(0, 2)).toEqual(["changed: group claude-bus-absent-user (gid 850)", "changed: user claude-bus-absent-user (uid 850)"]);
+    expect(system.calls().filter((c) => /^(groupadd|useradd)/.test(c))).toEqual([
+      "groupadd --gid 850 claude-bus-absent-user",
+      "useradd --uid 850 --system --gid claude-bus-absent-user --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin claude-bus-absent-user",
+    ]);
+  });
+
   it("stops, making nothing, when the service's fixed id belongs to another user or group on this image", () => {
     const { r, INSTALL_DIR } = run({ SERVICE_USER: "claude-bus-absent-user", SERVICE_UID: 1 });
     expect(r.status).toBe(1);
@@ -215,6 +230,65 @@ describe("the certificate step", () => {
     expect(fs.existsSync(bootstrap)).toBe(false);
     expect(system.calls()).toEqual(["nginx -t -q", "systemctl reload-or-restart nginx", "systemctl reload nginx"]);
     expect(tempFilesIn(dir)).toEqual([]);
+  });
+});
+
+describe("the certificate step, before certbot and when it asks", () => {
+  let doh: DohStandIn;
+  beforeAll(async () => (doh = await startDohStandIn()));
+  afterAll(() => runTeardown());
+  const FQDN = "claude-bus.example.com";
+
+  /** The step with its paths in the temp dir; certbot records its arguments and succeeds. */
+  const run = async (config: Partial<HostConfigInput>, prepare: () => void = () => {}) => {
+    const system = fakeSystem(dir, { certbot: `echo "certbot $*" >> ${dir}/calls.log` });
+    for (const d of ["available", "enabled", "renewal", "live"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    prepare();
+    const script = stepWith("certificate", cfgOf({ publicIpv4: "127.0.0.1", dohUrl: doh.url, ...config }), {
+      ACME_WEBROOT: dir,
+      CERT_DIR: path.join(dir, "live"),
+      RENEWAL_CONF: path.join(dir, "renewal", `${FQDN}.conf`),
+      ACME_CA_PATH: path.join(dir, "acme-ca.pem"),
+      CERTBOT_CA_DROPIN_PATH: path.join(dir, "dropin.conf"),
+      CERTBOT_DEPLOY_HOOK_PATH: path.join(dir, "hook"),
+      SITE_ENABLED: path.join(dir, "enabled", FQDN),
+      ACME_BOOTSTRAP_PATH: path.join(dir, "enabled", "bootstrap"),
+      SITES_AVAILABLE: path.join(dir, "available"),
+      SITES_ENABLED_DIR: path.join(dir, "enabled"),
+      RENEWAL_DIR: path.join(dir, "renewal"),
+    });
+    const r = await runScriptAsync(script, { env: system.env });
+    return { ...r, certbot: system.calls().filter((c) => c.startsWith("certbot ")) };
+  };
+
+  it("asks for no certificate while the name has an AAAA record that is not this host's", async () => {
+    doh.answer(FQDN, "127.0.0.1", "2001:db8::1");
+    const none = await run({});
+    expect(none.status).toBe(1);
+    expect(none.stderr).toBe(`${FQDN} has an AAAA record (2001:db8::1), and this host serves it on no IPv6 address: the ACME server would validate over IPv6 and fail. Remove the AAAA record and run again\n`);
+    const other = await run({ publicIpv6: "2001:db8::2" });
+    expect(other.status).toBe(1);
+    expect(other.stderr).toBe(`${FQDN}'s AAAA record is 2001:db8::1, not 2001:db8::2: point it at 2001:db8::2 (or remove it) and run again\n`);
+    expect([...none.certbot, ...other.certbot]).toEqual([]);
+  });
+
+  it("asks once the AAAA record is this host's (written in any form) or absent", async () => {
+    doh.answer(FQDN, "127.0.0.1", "2001:db8::1");
+    const same = await run({ publicIpv6: "2001:0DB8:0:0::0001" });
+    expect(same.stderr).toBe("");
+    expect(same.certbot).toHaveLength(1);
+    doh.answer(FQDN, "127.0.0.1");
+    expect((await run({})).certbot).toHaveLength(2);
+  });
+
+  it("replaces a certificate from another ACME server with --force-renewal --break-my-certs (production to staging)", async () => {
+    doh.answer(FQDN, "127.0.0.1");
+    const r = await run({ acmeServer: "https://acme-staging-v02.api.letsencrypt.org/directory" }, () => {
+      fs.writeFileSync(path.join(dir, "live", "fullchain.pem"), "a certificate\n");
+      fs.writeFileSync(path.join(dir, "renewal", `${FQDN}.conf`), "server = https://acme-v02.api.letsencrypt.org/directory\n");
+    });
+    expect(r.stderr).toBe("");
+    expect(r.certbot).toEqual([expect.stringMatching(/ --server https:\/\/acme-staging-v02\.api\.letsencrypt\.org\/directory .* --force-renewal --break-my-certs$/)]);
   });
 });
 

@@ -45,6 +45,7 @@ server {
 CLAUDE_BUS_EOF
 readonly ACME_BOOTSTRAP
 readonly PUBLIC_IPV4='203.0.113.10'
+readonly PUBLIC_IPV6=''
 readonly DOH_URL='https://cloudflare-dns.com/dns-query'
 readonly SITES_AVAILABLE='/etc/nginx/sites-available'
 readonly SITES_ENABLED_DIR='/etc/nginx/sites-enabled'
