@@ -30,12 +30,24 @@ export const LOGROTATE_FILE = "/etc/logrotate.d/claude-bus";
 export const ACME_WEBROOT = "/var/www/claude-bus-acme";
 export const SHARED_DIR = "/opt/claude-bus-files";
 export const TMPFILES_FILE = "/etc/tmpfiles.d/claude-bus-files.conf";
-export const CERTBOT_DEPLOY_HOOK = "/etc/letsencrypt/renewal-hooks/deploy/claude-bus-reload-nginx";
+/** certbot's directory: account, certificates, renewal configs. With a volume, a bind mount from it. */
+export const LETSENCRYPT_DIR = "/etc/letsencrypt";
+export const CERTBOT_DEPLOY_HOOK = `${LETSENCRYPT_DIR}/renewal-hooks/deploy/claude-bus-reload-nginx`;
 export const CERTBOT_CA_DROPIN = "/etc/systemd/system/certbot.service.d/claude-bus-acme-ca.conf";
 /** Where the data volume is mounted; DATA_DIR and SHARED_DIR are bind mounts of its subdirectories. */
 export const VOLUME_MOUNT = "/mnt/claude-bus-volume";
-/** Each dir that lives on the volume, by its subdirectory there. */
+/** Each dir that lives on the volume, by its subdirectory there: the first host's files are moved onto it. */
 export const VOLUME_DIRS = { data: DATA_DIR, files: SHARED_DIR } as const;
+/**
+ * What makes the host itself, kept on the volume so a replaced droplet is the same host to its clients:
+ * dirs bind-mounted from the volume like VOLUME_DIRS (the first host's files are copied there; a later
+ * host's own stay hidden under the mount), and the SSH host keys, copied to and from HOST_KEYS_SUBDIR.
+ */
+export const VOLUME_IDENTITY_DIRS = { letsencrypt: LETSENCRYPT_DIR } as const;
+export const HOST_KEYS_SUBDIR = "ssh-host-keys";
+export const SSH_DIR = "/etc/ssh";
+/** Drop-ins that keep nginx and certbot from starting before the volume's LETSENCRYPT_DIR is mounted. */
+export const LETSENCRYPT_MOUNT_DROPINS = ["nginx", "certbot"].map((unit) => `/etc/systemd/system/${unit}.service.d/claude-bus-volume.conf`);
 export const VOLUME_LABEL = "claude-bus";
 export const FSTAB = "/etc/fstab";
 export const ROOT_AUTHORIZED_KEYS = "/root/.ssh/authorized_keys";
@@ -52,5 +64,5 @@ export const nginxSitePath = (fqdn: string) => `/etc/nginx/sites-available/${fqd
 export const nginxEnabledPath = (fqdn: string) => `/etc/nginx/sites-enabled/${fqdn}`;
 /** The port-80-only site that answers the first ACME challenge, present only while the certificate step runs. */
 export const acmeBootstrapPath = (fqdn: string) => `/etc/nginx/sites-enabled/claude-bus-acme-${fqdn}`;
-export const certDir = (fqdn: string) => `/etc/letsencrypt/live/${fqdn}`;
-export const renewalConfPath = (fqdn: string) => `/etc/letsencrypt/renewal/${fqdn}.conf`;
+export const certDir = (fqdn: string) => `${LETSENCRYPT_DIR}/live/${fqdn}`;
+export const renewalConfPath = (fqdn: string) => `${LETSENCRYPT_DIR}/renewal/${fqdn}.conf`;

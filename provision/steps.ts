@@ -40,7 +40,12 @@ import {
   UNATTENDED_UPGRADES_FILE,
   UNIT_PATH,
   VOLUME_DIRS,
+  VOLUME_IDENTITY_DIRS,
   VOLUME_LABEL,
+  HOST_KEYS_SUBDIR,
+  LETSENCRYPT_DIR,
+  LETSENCRYPT_MOUNT_DROPINS,
+  SSH_DIR,
   VOLUME_MOUNT,
   acmeBootstrapPath,
   certDir,
@@ -54,6 +59,7 @@ import {
   renderCertbotCaDropin,
   renderCertbotDeployHook,
   renderLogrotate,
+  renderRequiresMount,
   renderRootAuthorizedKeys,
   renderTmpfiles,
   renderUnattendedUpgrades,
@@ -143,17 +149,28 @@ const updates = (cfg: HostConfig): StepPlan => ({
  */
 const VOLUME_BLANK_MIB = 16;
 
+/** What each dir on the volume is: the bus's data (moved onto it) or the host's identity (kept there). */
+const volumeKinds = [
+  ...Object.keys(VOLUME_DIRS).map(() => "data"),
+  ...Object.keys(VOLUME_IDENTITY_DIRS).map(() => "identity"),
+];
+
 const volume = (device: string): StepPlan => ({
   name: "volume",
-  description: `the data volume ${device} at ${VOLUME_MOUNT}, holding ${Object.values(VOLUME_DIRS).join(" and ")}`,
+  description: `the data volume ${device} at ${VOLUME_MOUNT}, holding ${[...Object.values(VOLUME_DIRS), ...Object.values(VOLUME_IDENTITY_DIRS)].join(", ")} and the SSH host keys`,
   header: {
     VOLUME_DEVICE: device,
     VOLUME_MOUNT,
     VOLUME_LABEL,
     VOLUME_BLANK_MIB,
-    VOLUME_SUBDIRS: Object.keys(VOLUME_DIRS),
-    VOLUME_TARGETS: Object.values(VOLUME_DIRS),
+    VOLUME_SUBDIRS: [...Object.keys(VOLUME_DIRS), ...Object.keys(VOLUME_IDENTITY_DIRS)],
+    VOLUME_TARGETS: [...Object.values(VOLUME_DIRS), ...Object.values(VOLUME_IDENTITY_DIRS)],
+    VOLUME_KINDS: volumeKinds,
     FSTAB,
+    LETSENCRYPT_MOUNT_DROPINS,
+    LETSENCRYPT_MOUNT_DROPIN: fileText(renderRequiresMount(LETSENCRYPT_DIR)),
+    SSH_DIR,
+    HOST_KEYS_SUBDIR,
   },
 });
 

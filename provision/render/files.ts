@@ -72,6 +72,11 @@ export function renderAuthorizedKeys(cfg: HostConfig): string {
   return header + cfg.clientSshKeys.map((k) => `${DROP_KEY_OPTIONS} ${k}\n`).join("");
 }
 
+/** A unit drop-in: the unit starts only once `dir` is mounted (a nofail mount orders no unit by itself). */
+export function renderRequiresMount(dir: string): string {
+  return `# Managed by claude-bus provision: ${dir} is mounted from the data volume.\n[Unit]\nRequiresMountsFor=${dir}\n`;
+}
+
 export function renderCertbotDeployHook(): string {
   return `#!/bin/sh
 # Managed by claude-bus provision: renewed certificates are picked up without downtime.

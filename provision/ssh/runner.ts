@@ -9,7 +9,7 @@ import { buildServiceBundle } from "../bundle";
 import type { HostConfig } from "../config";
 import { credentialsEnv } from "../credentials";
 import { BUNDLE_UPLOAD_PATH, dataCommandScript, HostStep, hostSteps, rotationSteps } from "../steps";
-import { Log, SshTarget, parseTarget, remoteCommand, runRemote, uploadBundle } from "./transport";
+import { Log, SshTarget, parseTarget, pinHostKey, remoteCommand, runRemote, uploadBundle } from "./transport";
 
 export interface StepResult {
   name: string;
@@ -32,6 +32,9 @@ export class StepFailedError extends Error {
   }
 }
 
+/** The `host key: TYPE BASE64` line of a step that may change the host's key (the volume step restores the volume's). */
+const hostKeyIn = (output: string): string | undefined => /^host key: (\S+ \S+)$/m.exec(output)?.[1];
+
 const changesIn = (output: string): string[] =>
   output
     .split("\n")
@@ -50,6 +53,8 @@ export async function runSteps(target: SshTarget, steps: HostStep[], input: { cr
     const stdin = step.stdin === "credentials" ? input.credentials : undefined;
     const { code, output } = await runRemote(target, remoteCommand(target, step.script), stdin, (line) => log(`    ${line}`));
     if (code !== 0) throw new StepFailedError(step.name, code, output);
+    const hostKey = hostKeyIn(output);
+    if (hostKey) pinHostKey(target, hostKey, log);
     const changes = changesIn(output);
     results.push({ name: step.name, changes, output });
     log(`<== ${step.name}: ${changes.length ? `${changes.length} change(s)` : "unchanged"}`);

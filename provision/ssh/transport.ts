@@ -2,8 +2,10 @@
  * Running a command on a host over OpenSSH: the target, ssh's arguments and environment, and the two
  * things sent over it (a step's script as the remote command, and the service bundle on stdin).
  */
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { shq } from "../compose";
 import { bundleUploadScript } from "../steps";
 
@@ -61,6 +63,22 @@ const SSH_ENV_KEYS = ["PATH", "HOME", "USER", "LOGNAME", "SSH_AUTH_SOCK"];
 /** ssh's environment: only SSH_ENV_KEYS, so nothing else of ours (BUS_PASS, tokens) can reach it or a SendEnv. */
 export function sshEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return Object.fromEntries(SSH_ENV_KEYS.filter((key) => env[key] !== undefined).map((key) => [key, env[key]]));
+}
+
+/**
+ * Makes `key` the host's one known key in the target's known_hosts (the user's, unless the target has its
+ * own), unless it is there already: a host given its earlier keys back from the data volume (a replaced
+ * droplet) said so over the connection its current key authenticated, so the next connection expects it.
+ */
+export function pinHostKey(target: SshTarget, key: string, log: Log = () => {}): void {
+  const file = target.knownHostsFile ?? path.join(os.homedir(), ".ssh", "known_hosts");
+  const entry = target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
+  const known = spawnSync("ssh-keygen", ["-F", entry, "-f", file], { encoding: "utf8" }).stdout ?? "";
+  if (known.split("\n").some((line) => line.endsWith(` ${key}`))) return;
+  if (fs.existsSync(file)) spawnSync("ssh-keygen", ["-R", entry, "-f", file], { stdio: "ignore" });
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.appendFileSync(file, `${entry} ${key}\n`, { mode: 0o600 });
+  log(`known host key of ${entry} in ${file} is now ${key.split(" ")[0]} (the host's own, from its volume)`);
 }
 
 /** Runs one remote command; stdin (a secret or a file) is written to ssh's stdin only. */

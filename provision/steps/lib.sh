@@ -21,7 +21,7 @@ changed() { printf 'changed: %s\n' "$*"; }
 # When the step fails, in its body or in a handler, the handlers still pending do not run. Its
 # on_failure functions undo what must not stay half done (the nginx step puts its previous site back),
 # so the next run makes the same change again and notifies again.
-readonly HANDLERS=("daemon-reload" "restart claude-bus" "reload claude-bus" "reload nginx")
+readonly HANDLERS=("daemon-reload" "restart claude-bus" "reload claude-bus" "reload nginx" "reload ssh")
 declare -A NOTIFIED=()
 
 run_handler() {
@@ -47,6 +47,11 @@ run_handler() {
       nginx -t -q
       systemctl reload-or-restart nginx
       changed "reloaded nginx"
+      ;;
+    "reload ssh")
+      # Debian's sshd unit; a reload re-execs the listener with the new host keys, sessions stay.
+      systemctl try-reload-or-restart ssh
+      changed "reloaded ssh"
       ;;
   esac
 }

@@ -5,10 +5,18 @@
 # RequiresMountsFor= its data dir. DigitalOcean formats a new volume (ext4) itself; a device is formatted
 # here only when it cannot hold data: its first VOLUME_BLANK_MIB MiB read back as zeros and wipefs finds no
 # signature on it. A device that holds anything else, or that cannot be read, is never touched: the step
-# stops and says so. Files already in a dir (a host from before the volume) are moved onto
+# stops and says so. Files already in a data dir (a host from before the volume) are moved onto
 # the volume, with the bus stopped while they move.
-# Reads from the header: VOLUME_DEVICE, VOLUME_MOUNT, VOLUME_LABEL, VOLUME_BLANK_MIB, VOLUME_SUBDIRS and VOLUME_TARGETS (pairs:
-# the subdirectory on the volume, the dir it is mounted at), FSTAB, and lib.sh's SERVICE.
+# What makes the host itself lives on the volume too, so a replaced droplet is the same host to its clients
+# (no new certificate ordered, the host key they pinned unchanged): the Let's Encrypt dir is bind-mounted
+# from it (the first host's files copied there; a later host's own stay hidden under the mount, and nginx
+# and certbot wait for the mount), and the SSH host keys are saved there by the first host and taken from
+# there by a later one. The step's last line, `host key: TYPE BASE64`, is the ed25519 host key in place
+# after it: a provisioner pins its next connections to it.
+# Reads from the header: VOLUME_DEVICE, VOLUME_MOUNT, VOLUME_LABEL, VOLUME_BLANK_MIB, VOLUME_SUBDIRS,
+# VOLUME_TARGETS and VOLUME_KINDS (for each dir: its subdirectory on the volume, the dir it is mounted at,
+# and "data" or "identity"), FSTAB, LETSENCRYPT_MOUNT_DROPINS and LETSENCRYPT_MOUNT_DROPIN (their text),
+# SSH_DIR, HOST_KEYS_SUBDIR, and lib.sh's SERVICE.
 # shellcheck source-path=SCRIPTDIR
 source "${BASH_SOURCE[0]%/*}/lib.sh"
 
@@ -92,6 +100,34 @@ move_onto_volume() {
   changed "moved the files of $dir onto the volume"
 }
 
+# keep_identity DIR SOURCE: the volume's copy of DIR is the host's own. The first host with the volume
+# copies its files there; a later one (a replaced droplet) takes the volume's.
+keep_identity() {
+  local dir=$1 source=$2
+  if [[ -n $(ls -A "$source") || -z $(ls -A "$dir") ]]; then return 0; fi
+  cp -a "$dir/." "$source/"
+  sync
+  changed "copied $dir onto the volume"
+}
+
+# keep_host_keys: the SSH host keys are the volume's. The first host with the volume saves its own there;
+# a later one installs them (ssh reloads; the connection running this step stays as it is).
+keep_host_keys() {
+  local keys=$VOLUME_MOUNT/$HOST_KEYS_SUBDIR key name
+  ensure_dir "$keys" 700 root:root
+  if [[ -z $(ls -A "$keys") ]]; then
+    cp -a "$SSH_DIR"/ssh_host_*_key "$SSH_DIR"/ssh_host_*_key.pub "$keys/"
+    sync
+    changed "saved this host's SSH host keys on the volume"
+    return 0
+  fi
+  for key in "$keys"/ssh_host_*_key; do
+    name=${key##*/}
+    install_file "$SSH_DIR/$name" 600 root:root "reload ssh" < "$key"
+    install_file "$SSH_DIR/$name.pub" 644 root:root "reload ssh" < "$key.pub"
+  done
+}
+
 wait_for_device
 ensure_filesystem
 uuid=$(blkid -p -s UUID -o value "$VOLUME_DEVICE")
@@ -108,10 +144,17 @@ for i in "${!VOLUME_SUBDIRS[@]}"; do
   target=${VOLUME_TARGETS[$i]}
   if mountpoint -q "$target"; then continue; fi
   mkdir -p "$source" "$target"
-  move_onto_volume "$target" "$source"
+  if [[ ${VOLUME_KINDS[$i]} == identity ]]; then keep_identity "$target" "$source"; else move_onto_volume "$target" "$source"; fi
   # The mounted dir keeps the owner and mode the dir had (the accounts and drop-dir steps set them).
   chown --reference="$target" "$source"
   chmod --reference="$target" "$source"
   mount "$target"
   changed "mounted $source at $target"
 done
+for dropin in "${LETSENCRYPT_MOUNT_DROPINS[@]}"; do
+  mkdir -p "${dropin%/*}"
+  install_file "$dropin" 644 root:root daemon-reload < <(printf '%s' "$LETSENCRYPT_MOUNT_DROPIN")
+done
+keep_host_keys
+flush_handlers
+printf 'host key: %s\n' "$(cut -d ' ' -f 1,2 "$SSH_DIR/ssh_host_ed25519_key.pub")"

@@ -141,7 +141,7 @@ echo "the body is done"`;
   it("refuse a name that is not a declared handler, before the file is written", () => {
     const r = runScript(libScript('install_file "$A" 644 root:root "reload ngnix" < <(printf x)', { A: path.join(dir, "a") }));
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("no handler named 'reload ngnix' (the handlers are: daemon-reload restart claude-bus reload claude-bus reload nginx)");
+    expect(r.stderr).toContain("no handler named 'reload ngnix' (the handlers are: daemon-reload restart claude-bus reload claude-bus reload nginx reload ssh)");
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 

@@ -3,12 +3,29 @@ import * as fs from "fs";
 import * as path from "path";
 import { credentialsEnv } from "../../provision/credentials";
 import { provisionHost, rotateOverSsh } from "../../provision/ssh/runner";
-import { parseTarget, remoteCommand, sshArgs, sshEnv } from "../../provision/ssh/transport";
+import { parseTarget, pinHostKey, remoteCommand, sshArgs, sshEnv } from "../../provision/ssh/transport";
 import { bundleUploadScript, hostSteps, rotationSteps } from "../../provision/steps";
 import { tempDir } from "../support/tempDir";
 import { cfgOf } from "./fixtures";
 
 const PASS = "Stdin0Only0Password000000000";
+
+describe("pinHostKey", () => {
+  const OLD = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOldOldOldOldOldOldOldOldOldOldOldOldOldOld";
+  const NEW = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINewNewNewNewNewNewNewNewNewNewNewNewNewNew";
+  const OTHER = "other.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherOtherOtherOtherOtherOtherOtherOth";
+  it("makes the key a host gave back (from its volume) its one known key, keeps other hosts' lines, and changes nothing when it is known", () => {
+    const file = path.join(tempDir("known-hosts"), "known_hosts");
+    fs.writeFileSync(file, `${OTHER}\n[127.0.0.1]:2222 ${OLD}\n`);
+    const target = { user: "root", host: "127.0.0.1", port: 2222, knownHostsFile: file };
+    pinHostKey(target, NEW);
+    const lines = fs.readFileSync(file, "utf8").split("\n").filter((l) => l && !l.startsWith("#"));
+    expect(lines).toEqual([OTHER, `[127.0.0.1]:2222 ${NEW}`]);
+    const before = fs.statSync(file).mtimeMs;
+    pinHostKey(target, NEW);
+    expect(fs.statSync(file).mtimeMs).toBe(before);
+  });
+});
 
 describe("parseTarget", () => {
   it("reads user@host, defaults to root on port 22, and takes IPv6 in brackets", () => {

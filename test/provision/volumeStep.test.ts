@@ -10,7 +10,7 @@ import * as path from "path";
 import { requireTool } from "../support/requireTool";
 import { tempDir } from "../support/tempDir";
 import { cfgOf } from "./fixtures";
-import { ScriptRun, fakeSystem, stepWith } from "./stepHarness";
+import { ScriptRun, fakeSystem, modeOf, stepWith } from "./stepHarness";
 
 const IMAGE_MIB = 64;
 let namespace: ChildProcess;
@@ -26,6 +26,14 @@ const inNamespace = (script: string, env: NodeJS.ProcessEnv = process.env): Scri
   const r = spawnSync("nsenter", ["-t", String(namespace.pid), "-m", "bash", "-c", script], { encoding: "utf8", env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, changes: `${r.stdout}\n${r.stderr}`.split("\n").filter((l) => l.startsWith("changed: ")) };
 };
+/** Stand-in SSH host keys in `dir`, marked with `whose`. */
+function hostKeys(dir: string, whose: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const type of ["ed25519", "ecdsa"]) {
+    fs.writeFileSync(path.join(dir, `ssh_host_${type}_key`), `private ${type} key of ${whose}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, `ssh_host_${type}_key.pub`), `ssh-${type} AAAA${whose} root@${whose}\n`, { mode: 0o644 });
+  }
+}
 const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
 beforeAll(() => {
@@ -60,12 +68,19 @@ function busVolume(image: string): void {
 
 describe("the volume step", () => {
   let dir: string;
-  let header: { VOLUME_MOUNT: string; VOLUME_TARGETS: string[]; FSTAB: string };
+  let header: { VOLUME_MOUNT: string; VOLUME_TARGETS: string[]; FSTAB: string; LETSENCRYPT_MOUNT_DROPINS: string[]; SSH_DIR: string };
   const IMAGE_FSTAB = "# the image's own fstab\n";
   beforeEach(() => {
     dir = tempDir("volume");
-    header = { VOLUME_MOUNT: path.join(dir, "mnt"), VOLUME_TARGETS: [path.join(dir, "data"), path.join(dir, "files")], FSTAB: path.join(dir, "fstab") };
+    header = {
+      VOLUME_MOUNT: path.join(dir, "mnt"),
+      VOLUME_TARGETS: [path.join(dir, "data"), path.join(dir, "files"), path.join(dir, "letsencrypt")],
+      FSTAB: path.join(dir, "fstab"),
+      LETSENCRYPT_MOUNT_DROPINS: [path.join(dir, "nginx.service.d", "volume.conf")],
+      SSH_DIR: path.join(dir, "ssh"),
+    };
     fs.writeFileSync(header.FSTAB, IMAGE_FSTAB);
+    hostKeys(header.SSH_DIR, "this-host");
   });
   /** The step on `device`; `mount` reads the test's fstab. */
   const run = (device: string) => {
@@ -84,7 +99,8 @@ describe("the volume step", () => {
     expect(sh("blkid", ["-p", "-s", "LABEL", "-o", "value", loop])).toBe("claude-bus\n");
     expect(fs.readFileSync(header.FSTAB, "utf8")).toContain(`${IMAGE_FSTAB}# claude-bus volume: begin`);
     expect(fs.readFileSync(header.FSTAB, "utf8")).toContain(`\nUUID=${uuid} ${header.VOLUME_MOUNT} ext4 defaults,nofail,noatime,discard 0 2\n`);
-    expect(inNamespace(`findmnt -no SOURCE ${header.VOLUME_MOUNT}; for t in ${header.VOLUME_TARGETS.join(" ")}; do findmnt -no FSROOT "$t"; done`).stdout).toBe(`${loop}\n/data\n/files\n`);
+    expect(inNamespace(`findmnt -no SOURCE ${header.VOLUME_MOUNT}; for t in ${header.VOLUME_TARGETS.join(" ")}; do findmnt -no FSROOT "$t"; done`).stdout).toBe(`${loop}\n/data\n/files\n/letsencrypt\n`);
+    expect(first.stdout.trimEnd().split("\n").pop()).toBe("host key: ssh-ed25519 AAAAthis-host");
 
     const second = run(loop);
     expect(second.status).toBe(0);
@@ -101,6 +117,39 @@ describe("the volume step", () => {
     expect(r.changes.filter((c) => /formatted|moved/.test(c))).toEqual([]);
     expect(uuidOf(loop)).toBe(uuid);
     expect(inNamespace(`cat ${header.VOLUME_TARGETS[0]}/bus.jsonl ${header.VOLUME_TARGETS[1]}/payload.txt`).stdout).toBe('{"id":1,"body":"kept"}\npayload\n');
+  });
+
+  it("keeps what makes the host itself: the first host's certificates and SSH host keys go onto the volume, a later host takes them", () => {
+    const { loop } = volumeImage(dir);
+    const letsencrypt = header.VOLUME_TARGETS[2];
+    fs.mkdirSync(path.join(letsencrypt, "live", "bus.example.com"), { recursive: true });
+    fs.writeFileSync(path.join(letsencrypt, "live", "bus.example.com", "fullchain.pem"), "the first host's certificate\n");
+    const first = run(loop);
+    expect(first.stderr).toBe("");
+    expect(first.changes).toEqual(expect.arrayContaining([`changed: copied ${letsencrypt} onto the volume`, "changed: saved this host's SSH host keys on the volume"]));
+    expect(fs.readFileSync(header.LETSENCRYPT_MOUNT_DROPINS[0], "utf8")).toContain(`RequiresMountsFor=/etc/letsencrypt\n`);
+    inNamespace(`umount ${header.VOLUME_TARGETS.join(" ")} ${header.VOLUME_MOUNT}`);
+
+    // A replaced droplet: a root disk of its own (its own host keys, certbot's package files), the same volume.
+    const second = path.join(dir, "second");
+    const fresh = { ...header, VOLUME_MOUNT: path.join(second, "mnt"), FSTAB: path.join(second, "fstab"), SSH_DIR: path.join(second, "ssh"),
+      VOLUME_TARGETS: ["data", "files", "letsencrypt"].map((d) => path.join(second, d)) };
+    fs.mkdirSync(fresh.VOLUME_TARGETS[2], { recursive: true });
+    fs.writeFileSync(path.join(fresh.VOLUME_TARGETS[2], "cli.ini"), "# certbot's package default\n");
+    fs.writeFileSync(fresh.FSTAB, IMAGE_FSTAB);
+    hostKeys(fresh.SSH_DIR, "new-droplet");
+    const { env } = fakeSystem(second, { mount: `exec /usr/bin/mount -T ${fresh.FSTAB} "$@"` });
+    const replaced = inNamespace(stepWith("volume", cfgOf({ volume: { device: "/dev/overridden" } }), { ...fresh, VOLUME_DEVICE: loop }), env);
+    expect(replaced.stderr).toBe("");
+    expect(replaced.status).toBe(0);
+    expect(replaced.changes).toEqual(expect.arrayContaining(["changed: reloaded ssh"]));
+    expect(replaced.changes.filter((c) => /formatted|moved|copied|saved/.test(c))).toEqual([]);
+    expect(fs.readFileSync(path.join(fresh.SSH_DIR, "ssh_host_ed25519_key"), "utf8")).toBe("private ed25519 key of this-host\n");
+    expect(modeOf(path.join(fresh.SSH_DIR, "ssh_host_ed25519_key"))).toBe("600");
+    expect(replaced.stdout.trimEnd().split("\n").pop()).toBe("host key: ssh-ed25519 AAAAthis-host");
+    expect(inNamespace(`cat ${fresh.VOLUME_TARGETS[2]}/live/bus.example.com/fullchain.pem; ls ${fresh.VOLUME_TARGETS[2]}`).stdout).toBe("the first host's certificate\nlive\n");
+    expect(fs.readFileSync(path.join(second, "calls.log"), "utf8")).toContain("systemctl try-reload-or-restart ssh\n");
+    inNamespace(`umount ${fresh.VOLUME_TARGETS.join(" ")} ${fresh.VOLUME_MOUNT}`);
   });
 
   it("never formats a device that holds data but no signature (an ext4 whose magic was lost): it stops and says why", () => {
