@@ -23,7 +23,7 @@ export function basic(user: string, pass: string): string {
   return "Basic " + Buffer.from(`${user}:${pass}`).toString("base64");
 }
 
-function collect(req: http.ClientRequest, body: string | undefined, resolve: (r: Reply) => void, reject: (e: Error) => void, timeoutMs = 15_000) {
+function collect(req: http.ClientRequest, body: string | Buffer | undefined, resolve: (r: Reply) => void, reject: (e: Error) => void, timeoutMs = 15_000) {
   req.on("response", (res) => {
     let data = "";
     res.setEncoding("utf8");
@@ -40,14 +40,14 @@ export function httpsRequest(
   ep: BusEndpoint,
   method: string,
   path: string,
-  /** `from`: the local address to connect from (another 127.x address is another client to nginx). */
-  opts: { auth?: string; json?: unknown; timeoutMs?: number; from?: string } = {},
+  /** `from`: the local address to connect from (another 127.x address is another client to nginx); `bytes`: a raw body. */
+  opts: { auth?: string; json?: unknown; bytes?: Buffer; timeoutMs?: number; from?: string } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const body = opts.json === undefined ? undefined : JSON.stringify(opts.json);
+    const body = opts.json === undefined ? opts.bytes : JSON.stringify(opts.json);
     const headers: http.OutgoingHttpHeaders = { Host: ep.fqdn };
     if (opts.auth) headers.Authorization = opts.auth;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (opts.json !== undefined) headers["Content-Type"] = "application/json";
     const req = https.request({ host: "127.0.0.1", port: 443, localAddress: opts.from, servername: ep.fqdn, ca: ep.ca, method, path, headers, agent: false });
     collect(req, body, resolve, reject, opts.timeoutMs);
   });

@@ -1,8 +1,10 @@
 /**
  * Real SSH into the throwaway host: sshd on a spare loopback port, root login by a key pair made for this
- * run only. The harness hands out an ssh_config file so every ssh/scp call names just the host alias.
+ * run only, and host keys of its own, as a new droplet makes at first boot (the cached image's would be
+ * the same on every host). The harness hands out an ssh_config file so every ssh/scp call names just the
+ * host alias.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PrebootFile } from "./boot";
 import { run, runOk, RunResult, waitFor } from "./run";
@@ -44,7 +46,15 @@ export async function sshFiles(dir: string, port: number): Promise<{ files: Preb
     options,
     ssh: (command, input) => run("ssh", ["-F", configFile, SSH_HOST_ALIAS, command], { input }),
   };
+  mkdirSync(join(dir, "host", "etc", "ssh"), { recursive: true });
+  await runOk("ssh-keygen", ["-A", "-f", join(dir, "host")]);
+  const hostKeys: PrebootFile[] = readdirSync(join(dir, "host", "etc", "ssh")).map((name) => ({
+    path: `/etc/ssh/${name}`,
+    content: readFileSync(join(dir, "host", "etc", "ssh", name)),
+    mode: name.endsWith(".pub") ? 0o644 : 0o600,
+  }));
   const files: PrebootFile[] = [
+    ...hostKeys,
     {
       path: "/etc/ssh/sshd_config.d/claude-bus-lab.conf",
       // Loopback only: the host shares this machine's network, so never bind a public port 22.
