@@ -19,6 +19,7 @@ import { addFileRoutes, checkAttachments } from "./fileRoutes";
 import type { FileStore } from "./fileStore";
 import { jsonBody, parse, parseQuery, sendJson } from "./json";
 import { addMembershipRoutes } from "./membershipRoutes";
+import { checkName, KnownNames } from "./nameRules";
 import { writePage } from "./page";
 import type { Presence } from "./presence";
 import { waitForMessage } from "./longPoll";
@@ -69,8 +70,9 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
     next(new HttpError("badRequest", "the Host header is required in HTTP/1.1"));
   });
 
+  const known: KnownNames = { teamUser: () => auth.team.userName, machines: membership, senders: presence };
   app.use(authenticate(auth));
-  addMembershipRoutes(app, auth);
+  addMembershipRoutes(app, auth, known);
   addFileRoutes(app, files, log);
 
   app.get("/health", (_req, res) => {
@@ -97,6 +99,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
     const identity = identityOf(res);
     authorize(identity, "post");
     requireSelf(identity, "from", input.from);
+    checkName(input.from, "from", known);
     const key = req.header("Idempotency-Key");
     if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) throw new HttpError("badRequest", "Idempotency-Key: must be 1-128 visible ASCII characters");
     presence.named([input.from, input.to]);
@@ -105,7 +108,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
     // Its files cannot expire while the message that attaches them is being written.
     const release = files.pin(attachments.map((a) => a.sha256));
     try {
-      const { message, replayed } = await store.post({ ...input, attachments }, key);
+      const { message, replayed } = await store.post({ ...input, attachments, verified: identity.kind === "machine" }, key);
       if (replayed) res.setHeader("Idempotent-Replayed", "true");
       sendJson(res, replayed ? 200 : 201, message);
     } catch (error) {
