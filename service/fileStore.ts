@@ -450,6 +450,13 @@ export class FileStore {
 
   /** Throws unless `bytes` more of this uploader's fit in its own quota and the bus's. */
   private checkQuota(bytes: number, uploader: string): void {
+    const used = this.catalog.bytes + this.partialBytes + this.incomingBytes;
+    if (used + bytes > this.limits.quotaBytes) {
+      throw new HttpError(
+        "insufficientStorage",
+        `the file quota is reached: ${sized(this.limits.quotaBytes)} for stored files and partial uploads, ${sized(used)} in use; nothing was stored (files expire ${this.limits.maxAgeDays} days after their last use)`,
+      );
+    }
     const own = this.usage(uploader);
     const ownUsed = this.catalog.heldBy(uploader).bytes + own.partialBytes + own.incomingBytes;
     if (ownUsed + bytes > this.limits.uploaderQuotaBytes) {
@@ -458,24 +465,17 @@ export class FileStore {
         `${credentialOf(uploader)} has reached its own file quota: ${sized(this.limits.uploaderQuotaBytes)} for the files it stored and its partial uploads, ${sized(ownUsed)} in use; nothing was stored (files expire ${this.limits.maxAgeDays} days after their last use)`,
       );
     }
-    const used = this.catalog.bytes + this.partialBytes + this.incomingBytes;
-    if (used + bytes > this.limits.quotaBytes) {
-      throw new HttpError(
-        "insufficientStorage",
-        `the file quota is reached: ${sized(this.limits.quotaBytes)} for stored files and partial uploads, ${sized(used)} in use; nothing was stored (files expire ${this.limits.maxAgeDays} days after their last use)`,
-      );
-    }
   }
 
   /** Throws unless one more file of this uploader's fits under its own cap on their number and the bus's. */
   private checkCount(uploader: string): void {
+    if (this.catalog.count + this.partials.size + this.committing >= this.limits.maxFiles) {
+      throw new HttpError("insufficientStorage", `the bus holds ${this.limits.maxFiles} files (stored and partial uploads), the most it keeps; nothing was stored`);
+    }
     const own = this.usage(uploader);
     const held = this.catalog.heldBy(uploader).files + own.partials + own.committing;
     if (held >= this.limits.uploaderMaxFiles) {
       throw new HttpError("insufficientStorage", `${credentialOf(uploader)} holds ${this.limits.uploaderMaxFiles} files (stored and partial uploads), the most one credential keeps; nothing was stored`);
-    }
-    if (this.catalog.count + this.partials.size + this.committing >= this.limits.maxFiles) {
-      throw new HttpError("insufficientStorage", `the bus holds ${this.limits.maxFiles} files (stored and partial uploads), the most it keeps; nothing was stored`);
     }
   }
 
