@@ -1,8 +1,9 @@
 /**
  * Which names may be taken, as an invite's `name` and a post's `from`: never the broadcast address, never
  * the team credential's user, and never one that differs only in case from a machine's (enrolled, revoked
- * or invited), nor, for a name that never posted, from one that has. A name that exists exactly keeps
- * working, so names already on the bus are never locked out; only new look-alikes are refused.
+ * or invited), nor, for a name that never posted, from one that has. Past the first two rules a name
+ * the bus holds exactly keeps working, so names already on the bus are not locked out; only new
+ * look-alikes are refused.
  */
 import { BROADCAST } from "../contract/defaults";
 import { HttpError } from "./httpErrors";
