@@ -2,7 +2,20 @@
  * The `claude-bus` commands and their options, in one table: the argument parser, `--help` of every
  * command and the overall usage all read it. Data only, so `--help` loads none of the commands.
  */
-import { DEFAULT_DATA_DIR, DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_FILE_QUOTA_SHARE, DEFAULT_HOST, DEFAULT_INVITE_SECONDS, DEFAULT_MAX_FILE_MIB, DEFAULT_PORT, ENV_FILE_IN_HOME } from "../contract/defaults";
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_FILE_MAX_AGE_DAYS,
+  DEFAULT_FILE_QUOTA_SHARE,
+  DEFAULT_HOST,
+  DEFAULT_INVITE_SECONDS,
+  DEFAULT_MAX_FILE_MIB,
+  DEFAULT_MAX_LONG_POLLS,
+  DEFAULT_PORT,
+  DEFAULT_UPLOADER_MAX_FILES,
+  DEFAULT_UPLOADER_MAX_PARTIALS,
+  DEFAULT_UPLOADER_QUOTA_SHARE,
+  ENV_FILE_IN_HOME,
+} from "../contract/defaults";
 import { EXIT_CODES } from "./exitCodes";
 
 export interface OptionSpec {
@@ -193,6 +206,19 @@ export const COMMANDS: Record<string, CommandSpec> = {
         value: "N",
         help: `delete a file N days after its last upload, unless a message younger than that attaches it (default ${DEFAULT_FILE_MAX_AGE_DAYS})`,
       },
+      "uploader-max-files": { type: "string", value: "N", help: `files one credential holds, stored and partial (default ${DEFAULT_UPLOADER_MAX_FILES})` },
+      "uploader-quota-mib": {
+        type: "string",
+        value: "N",
+        help: `MiB of one credential's stored files and partial uploads (default: ${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of the file quota)`,
+      },
+      "uploader-max-partials": { type: "string", value: "N", help: `partial uploads one credential has open at once (default ${DEFAULT_UPLOADER_MAX_PARTIALS})` },
+      "max-long-polls": {
+        type: "string",
+        value: "N",
+        help: `long-polls one credential holds at once, the team credential's counted per client address (default ${DEFAULT_MAX_LONG_POLLS})`,
+      },
+      "behind-proxy": { type: "boolean", help: "nginx on this host is in front: believe its X-Real-IP from loopback (the host's unit sets it)" },
     },
     notes: [
       "Team credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",

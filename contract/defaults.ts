@@ -112,6 +112,30 @@ export const FILE_LIMIT_RANGES = {
   fileQuotaMiB: { min: 1, max: 16_777_216 },
   fileMaxAgeDays: { min: 1, max: 3_650 },
 } as const;
+/**
+ * Each uploader's own share (a machine's credential, or the team credential's), so one credential cannot
+ * fill what all the others need: its overflow is answered to it alone. Files it holds, stored and
+ * partial (a tenth of MAX_STORED_FILES: about 70 new files a day for the whole file age); bytes, as this
+ * share of the file quota (a quarter: three others still have room); partial uploads open at once (one
+ * message's worth of attachments interrupted together). Serve flags, host and stack config
+ * `uploaderMaxFiles`, `uploaderQuotaMiB`, `uploaderMaxPartials`.
+ */
+export const DEFAULT_UPLOADER_MAX_FILES = 1_000;
+export const DEFAULT_UPLOADER_QUOTA_SHARE = 0.25;
+export const DEFAULT_UPLOADER_MAX_PARTIALS = MAX_ATTACHMENTS;
+/**
+ * Long-polls (GET /messages?wait=N) one credential holds at once: a machine's, or the team credential's
+ * from one client address (every machine without its own credential shares it). Each open session's
+ * watch holds one; beyond, 429 with Retry-After. Serve flag, host and stack config `maxLongPolls`.
+ */
+export const DEFAULT_MAX_LONG_POLLS = 32;
+/** What a deployment may set the per-credential limits to (serve flags, host and stack config): whole numbers in these ranges. */
+export const CREDENTIAL_LIMIT_RANGES = {
+  uploaderMaxFiles: { min: 1, max: MAX_STORED_FILES },
+  uploaderQuotaMiB: { min: 1, max: FILE_LIMIT_RANGES.fileQuotaMiB.max },
+  uploaderMaxPartials: { min: 1, max: MAX_STORED_FILES },
+  maxLongPolls: { min: 1, max: 100_000 },
+} as const;
 /** How long an upload's body may send nothing before the upload is cut off (a partial upload keeps what arrived), in seconds. */
 export const UPLOAD_IDLE_SECONDS = 60;
 

@@ -34,7 +34,9 @@ export type Attachment = z.infer<typeof AttachmentSchema>;
 /**
  * The message object as the API returns it. `thread` is the id of the first message of its conversation
  * (its own id when it starts one); a reply also carries `reply_to`, the message it answers; a message
- * with files carries `attachments` (and one without has no such field).
+ * with files carries `attachments` (and one without has no such field). `verified: true` says it was
+ * posted with the sender's own machine credential; without it the sender's name is only claimed (the
+ * team credential posts as any name).
  */
 export const MessageSchema = z.object({
   id: MessageId,
@@ -47,6 +49,7 @@ export const MessageSchema = z.object({
   thread: MessageId,
   reply_to: MessageId.optional(),
   attachments: z.array(AttachmentSchema).min(1).optional(),
+  verified: z.literal(true).optional(),
 });
 export type Message = z.infer<typeof MessageSchema>;
 

@@ -16,8 +16,13 @@ import {
   DEFAULT_FILE_MAX_AGE_DAYS,
   DEFAULT_FILE_QUOTA_SHARE,
   DEFAULT_MAX_FILE_MIB,
+  DEFAULT_MAX_LONG_POLLS,
   DEFAULT_RATE_LIMIT,
   DEFAULT_SUBDOMAIN,
+  DEFAULT_UPLOADER_MAX_FILES,
+  DEFAULT_UPLOADER_MAX_PARTIALS,
+  DEFAULT_UPLOADER_QUOTA_SHARE,
+  CREDENTIAL_LIMIT_RANGES,
   FILE_LIMIT_RANGES,
   GENERATED_PASSWORD_LENGTH,
   TEAM_CREDENTIAL_ROLES,
@@ -291,6 +296,34 @@ export const STACK_CONFIG = {
       "files in the scp drop dir are removed after as many days.",
     rule: wholeNumberIn(FILE_LIMIT_RANGES.fileMaxAgeDays, "days"),
   },
+  uploaderMaxFiles: {
+    type: "integer",
+    default: DEFAULT_UPLOADER_MAX_FILES,
+    description: "Attached files (stored and partial uploads) one credential holds at once; beyond, its uploads alone get 507.",
+    rule: wholeNumberIn(CREDENTIAL_LIMIT_RANGES.uploaderMaxFiles, "files"),
+  },
+  uploaderQuotaMiB: {
+    type: "integer",
+    default: 0,
+    description: `MiB of attached files (and partial uploads) one credential holds; 0 means ${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of fileQuotaMiB.`,
+    rule: z.coerce
+      .number()
+      .int("must be a whole number of MiB")
+      .min(0, `must be 0 (${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of the file quota) or more`)
+      .max(CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB.max, `must be at most ${CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB.max}`),
+  },
+  uploaderMaxPartials: {
+    type: "integer",
+    default: DEFAULT_UPLOADER_MAX_PARTIALS,
+    description: "Partial (resumable) uploads one credential has open at once; beyond, its new ones alone get 429.",
+    rule: wholeNumberIn(CREDENTIAL_LIMIT_RANGES.uploaderMaxPartials, "uploads"),
+  },
+  maxLongPolls: {
+    type: "integer",
+    default: DEFAULT_MAX_LONG_POLLS,
+    description: "Long-polls one credential holds at once (the team credential's counted per client address); beyond, 429 with Retry-After.",
+    rule: wholeNumberIn(CREDENTIAL_LIMIT_RANGES.maxLongPolls, "long-polls"),
+  },
   rateLimit: {
     type: "integer",
     default: DEFAULT_RATE_LIMIT.perSecond,
@@ -397,6 +430,10 @@ export function hostConfigOf(cfg: StackConfig, volumeDevice: string): HostConfig
       maxFileMiB: cfg.maxFileMiB,
       ...(cfg.fileQuotaMiB > 0 && { fileQuotaMiB: cfg.fileQuotaMiB }),
       fileMaxAgeDays: cfg.fileMaxAgeDays,
+      ...(cfg.uploaderMaxFiles !== DEFAULT_UPLOADER_MAX_FILES && { uploaderMaxFiles: cfg.uploaderMaxFiles }),
+      ...(cfg.uploaderQuotaMiB > 0 && { uploaderQuotaMiB: cfg.uploaderQuotaMiB }),
+      ...(cfg.uploaderMaxPartials !== DEFAULT_UPLOADER_MAX_PARTIALS && { uploaderMaxPartials: cfg.uploaderMaxPartials }),
+      ...(cfg.maxLongPolls !== DEFAULT_MAX_LONG_POLLS && { maxLongPolls: cfg.maxLongPolls }),
     });
   } catch (err) {
     throw new Error(`Invalid claude-bus stack config: ${(err as Error).message}`);

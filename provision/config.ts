@@ -9,6 +9,7 @@ import {
   DEFAULT_RATE_LIMIT,
   DEFAULT_SERVICE_MEMORY_MIB,
   DEFAULT_SUBDOMAIN,
+  CREDENTIAL_LIMIT_RANGES,
   FILE_LIMIT_RANGES,
   TEAM_CREDENTIAL_ROLES,
 } from "../contract/defaults";
@@ -41,7 +42,7 @@ export const LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/dir
 /** A public DNS-over-HTTPS resolver (JSON API): what the world sees the bus's name resolve to. */
 export const PUBLIC_DOH_URL = "https://cloudflare-dns.com/dns-query";
 
-/** A whole number within one of FILE_LIMIT_RANGES. */
+/** A whole number within one of FILE_LIMIT_RANGES or CREDENTIAL_LIMIT_RANGES. */
 const inRange = ({ min, max }: { min: number; max: number }) => z.number().int().min(min).max(max);
 
 const ipv4 = z.ipv4({ error: "must be an IPv4 address like 203.0.113.7" });
@@ -117,6 +118,11 @@ export const HostConfigSchema = z
     fileQuotaMiB: inRange(FILE_LIMIT_RANGES.fileQuotaMiB).optional(),
     /** Days a file is kept after its last upload and after the newest message attaching it; the drop dir's age too, unless sharedDir.maxAgeDays. */
     fileMaxAgeDays: inRange(FILE_LIMIT_RANGES.fileMaxAgeDays).default(DEFAULT_FILE_MAX_AGE_DAYS),
+    /** Each credential's own limits (absent: the service's defaults, contract/defaults.ts): files it holds, MiB of them, partial uploads open, long-polls held. */
+    uploaderMaxFiles: inRange(CREDENTIAL_LIMIT_RANGES.uploaderMaxFiles).optional(),
+    uploaderQuotaMiB: inRange(CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB).optional(),
+    uploaderMaxPartials: inRange(CREDENTIAL_LIMIT_RANGES.uploaderMaxPartials).optional(),
+    maxLongPolls: inRange(CREDENTIAL_LIMIT_RANGES.maxLongPolls).optional(),
     /** What the team credential (busUser) may do: everything, or only invite, revoke, list and back up. */
     teamCredential: z.enum(TEAM_CREDENTIAL_ROLES).default("member"),
     /** When unattended-upgrades may reboot for a security update that needs it (HH:MM, host time), or "never". */

@@ -19,9 +19,11 @@ import { addFileRoutes, checkAttachments } from "./fileRoutes";
 import type { FileStore } from "./fileStore";
 import { jsonBody, parse, parseQuery, sendJson } from "./json";
 import { addMembershipRoutes } from "./membershipRoutes";
+import { checkName, KnownNames } from "./nameRules";
 import { writePage } from "./page";
 import type { Presence } from "./presence";
 import { waitForMessage } from "./longPoll";
+import { longPollHolder, LongPollSlots } from "./longPollSlots";
 import { BusStore, IdempotencyConflict } from "./store";
 import type { Waiters } from "./waiters";
 
@@ -33,6 +35,8 @@ export interface AppDeps {
   presence: Presence;
   waiters: Waiters;
   files: FileStore;
+  /** Long-polls each credential may hold at once. */
+  longPolls: LongPollSlots;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
 }
@@ -43,7 +47,7 @@ function who(res: Response): { as?: string } {
   return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, presence, waiters, files, closing }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing }: AppDeps): express.Express {
   const { log, membership } = auth;
   const app = express();
   app.disable("x-powered-by");
@@ -52,6 +56,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     res.setHeader("X-Robots-Tag", "noindex");
+    res.setHeader("X-Content-Type-Options", "nosniff");
     if (closing()) res.setHeader("Connection", "close");
     const elapsed = () => Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
     res.on("finish", () => log({ level: "info", msg: "request", method: req.method, path: req.path, status: res.statusCode, ms: elapsed(), ...who(res) }));
@@ -72,8 +77,9 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
   // Liveness for an uptime check: answered before authentication, by this process, and it says nothing of the store.
   app.get(LIVE_PATH, (_req, res) => sendJson(res, 200, { ok: true }));
 
+  const known: KnownNames = { teamUser: () => auth.team.userName, machines: membership, senders: presence };
   app.use(authenticate(auth));
-  addMembershipRoutes(app, auth);
+  addMembershipRoutes(app, auth, known);
   addFileRoutes(app, files, log);
 
   app.get("/health", (_req, res) => {
@@ -100,6 +106,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
     const identity = identityOf(res);
     authorize(identity, "post");
     requireSelf(identity, "from", input.from);
+    checkName(input.from, "from", known);
     const key = req.header("Idempotency-Key");
     if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) throw new HttpError("badRequest", "Idempotency-Key: must be 1-128 visible ASCII characters");
     presence.named([input.from, input.to]);
@@ -108,7 +115,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
     // Its files cannot expire while the message that attaches them is being written.
     const release = files.pin(attachments.map((a) => a.sha256));
     try {
-      const { message, replayed } = await store.post({ ...input, attachments }, key);
+      const { message, replayed } = await store.post({ ...input, attachments, verified: identity.kind === "machine" }, key);
       if (replayed) res.setHeader("Idempotent-Replayed", "true");
       sendJson(res, replayed ? 200 : 201, message);
     } catch (error) {
@@ -136,7 +143,20 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, clos
     const wait = Number(q.wait ?? 0);
     // A machine revoked while it waits is answered at once: with the 401 its next request would get.
     const revocation = (wake: () => void) => (identity.kind === "machine" ? membership.whenRevoked(identity.name, wake) : () => undefined);
-    if (wait > 0 && store.select({ ...selection, limit: 1 }).length === 0 && !(await waitForMessage(waiters, selection, wait * 1000, res, revocation))) return;
+    if (wait > 0 && store.select({ ...selection, limit: 1 }).length === 0) {
+      const slot = longPolls.take(longPollHolder(identity, res.locals.address as string), wait * 1000);
+      if ("retryAfterMs" in slot) {
+        const seconds = Math.max(1, Math.ceil(slot.retryAfterMs / 1000));
+        res.setHeader("Retry-After", String(seconds));
+        const holder = identity.kind === "machine" ? `the credential of "${identity.name}"` : "the team credential (from this address)";
+        throw new HttpError("rateLimited", `${holder} holds ${longPolls.max} long-polls already, the most one may; retry in ${seconds} s`);
+      }
+      try {
+        if (!(await waitForMessage(waiters, selection, wait * 1000, res, revocation))) return;
+      } finally {
+        slot.release();
+      }
+    }
     if (identity.kind === "machine" && !membership.isActive(identity.name)) {
       res.setHeader("WWW-Authenticate", `Basic realm="${AUTH_REALM}"`);
       throw new HttpError("unauthorized", `the credential of "${identity.name}" was revoked`);

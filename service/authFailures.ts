@@ -36,13 +36,14 @@ interface Failures {
 const isLoopback = (address: string | undefined) => address !== undefined && (/^(?:::ffff:)?127\./.test(address) || address === "::1");
 
 /**
- * The address a request came from: the socket's, or, when the socket is loopback (nginx on the host),
- * the X-Real-IP nginx sets. Anyone else's X-Real-IP is ignored, so no client can pick its own address.
+ * The address a request came from: the socket's, or, behind the proxy (nginx on the host: `serve
+ * --behind-proxy`, which the host's unit sets) and when the socket is loopback, the X-Real-IP nginx sets.
+ * Otherwise X-Real-IP is ignored, so no client (a local process, an SSH tunnel) can pick its own address.
  */
-export function clientAddress(req: IncomingMessage): string {
+export function clientAddress(req: IncomingMessage, behindProxy: boolean): string {
   const socket = req.socket.remoteAddress ?? "unknown";
   const real = req.headers["x-real-ip"];
-  const address = isLoopback(socket) && typeof real === "string" && isIP(real.trim()) ? real.trim() : socket;
+  const address = behindProxy && isLoopback(socket) && typeof real === "string" && isIP(real.trim()) ? real.trim() : socket;
   return address.replace(/^::ffff:(?=\d+\.)/, "");
 }
 

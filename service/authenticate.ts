@@ -19,6 +19,8 @@ export interface AuthDeps {
   teamRole: TeamCredentialRole;
   membership: Membership;
   failures: AuthFailures;
+  /** Whether nginx on this host is in front: only then does its X-Real-IP name the client. */
+  behindProxy: boolean;
   log: Log;
   /** A machine credential worked now (GET /machines shows it as last_used). */
   used: (name: string, time: number) => void;
@@ -50,7 +52,7 @@ export function countFailure(deps: AuthDeps, address: string, secret: Buffer | s
 
 export function authenticate(deps: AuthDeps): RequestHandler {
   return (req, res, next) => {
-    const address = clientAddress(req);
+    const address = clientAddress(req, deps.behindProxy);
     const blocked = deps.failures.blockedFor(address);
     if (blocked > 0) {
       const seconds = Math.ceil(blocked / 1000);

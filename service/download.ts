@@ -19,6 +19,8 @@ export async function sendStoredFile(req: Request, res: Response, file: string, 
     res.setHeader("Accept-Ranges", "bytes");
     res.setHeader("ETag", etag);
     res.setHeader("Cache-Control", "private");
+    // A sender's bytes are never a page: a browser that opens the link neither sniffs a type nor runs a script.
+    res.setHeader("Content-Security-Policy", "sandbox");
     if (range === "unsatisfiable") {
       res.setHeader("Content-Range", `bytes */${size}`);
       throw new HttpError("rangeNotSatisfiable", `the requested range is not within the file: it has ${size} bytes`);

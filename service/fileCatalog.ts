@@ -44,6 +44,8 @@ export class FileCatalog {
   /** Per sha256, the newest message that attaches it (ms); kept an age limit past its file (forgetBefore). */
   private readonly attachedAt = new Map<string, number>();
   private storedBytes = 0;
+  /** Per uploader, the stored files it uploaded and their bytes (a file counts for each of its uploaders). */
+  private readonly byUploader = new Map<string, { files: number; bytes: number }>();
   private log!: AppendLog;
 
   private constructor(private readonly file: string) {}
@@ -101,6 +103,11 @@ export class FileCatalog {
   /** Bytes of every stored file. */
   get bytes(): number {
     return this.storedBytes;
+  }
+
+  /** The stored files `uploader` uploaded, and their bytes. */
+  heldBy(uploader: string): { files: number; bytes: number } {
+    return this.byUploader.get(uploader) ?? { files: 0, bytes: 0 };
   }
 
   /** Whether a file the bus no longer holds was known: deleted within the age limit, or attached to a message. */
@@ -165,7 +172,9 @@ export class FileCatalog {
   /** One event's effect on the state: the same in replay and when it is first written. */
   private apply(event: FileEvent): FileRecord | undefined {
     if (event.event === "deleted") {
-      this.storedBytes -= this.records.get(event.sha256)?.size ?? 0;
+      const gone = this.records.get(event.sha256);
+      this.storedBytes -= gone?.size ?? 0;
+      for (const uploader of gone?.by.keys() ?? []) this.countFor(uploader, -1, gone!.size);
       this.records.delete(event.sha256);
       this.deleted.set(event.sha256, event.time);
       return undefined;
@@ -176,10 +185,18 @@ export class FileCatalog {
       this.records.set(event.sha256, (record = { sha256: event.sha256, size: event.size, name: event.name, uploaded: event.time, by: new Map() }));
       this.storedBytes += event.size;
     }
+    if (!record.by.has(event.by)) this.countFor(event.by, 1, record.size);
     record.name = event.name;
     record.uploaded = Math.max(record.uploaded, event.time);
     record.by.set(event.by, Math.max(record.by.get(event.by) ?? 0, event.time));
     return record;
+  }
+
+  private countFor(uploader: string, files: 1 | -1, size: number): void {
+    const held = this.heldBy(uploader);
+    const next = { files: held.files + files, bytes: held.bytes + files * size };
+    if (next.files === 0) this.byUploader.delete(uploader);
+    else this.byUploader.set(uploader, next);
   }
 }
 

@@ -7,7 +7,9 @@
  *
  * files.jsonl (fileCatalog.ts) says what is stored: a file is visible once its event is on disk, and one
  * found without it at start (a crash between the rename and the event) is removed. Stored files and
- * partial uploads count against one quota of bytes and one cap on their number. A file is deleted once
+ * partial uploads count against one quota of bytes and one cap on their number, and each uploader's
+ * against its own smaller ones (a file for each of its uploaders), so one credential cannot fill the
+ * bus for the others; at its own caps it alone is refused. A file is deleted once
  * it is older than the age limit and no message younger than that attaches it (see `sweep`).
  */
 import { randomBytes } from "crypto";
@@ -15,10 +17,20 @@ import * as fs from "fs";
 import { constants, promises as fsp } from "fs";
 import type { IncomingMessage } from "http";
 import * as path from "path";
-import { DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_FILE_QUOTA_SHARE, DEFAULT_MAX_FILE_MIB, MAX_STORED_FILES, MIB, PARTIAL_UPLOAD_HOURS } from "../contract/defaults";
+import {
+  DEFAULT_FILE_MAX_AGE_DAYS,
+  DEFAULT_FILE_QUOTA_SHARE,
+  DEFAULT_MAX_FILE_MIB,
+  DEFAULT_UPLOADER_MAX_FILES,
+  DEFAULT_UPLOADER_MAX_PARTIALS,
+  DEFAULT_UPLOADER_QUOTA_SHARE,
+  MAX_STORED_FILES,
+  MIB,
+  PARTIAL_UPLOAD_HOURS,
+} from "../contract/defaults";
 import { SHA256_PATTERN, StoredFile, UploadProgress } from "../contract/files";
 import { hashFile } from "../contract/hashFile";
-import { UPLOADER_PATTERN } from "../contract/names";
+import { TEAM_UPLOADER, UPLOADER_PATTERN } from "../contract/names";
 import { StorageError } from "./appendLog";
 import { syncDir } from "./durableFile";
 import { FileCatalog, FileRecord } from "./fileCatalog";
@@ -40,9 +52,21 @@ export interface FileLimits {
   maxAgeDays: number;
   /** Files held at once, stored and partial uploads together. */
   maxFiles: number;
+  /** Files one uploader holds at once, stored (that it uploaded) and partial together. */
+  uploaderMaxFiles: number;
+  /** Bytes of one uploader's stored files and partial uploads; absent: DEFAULT_UPLOADER_QUOTA_SHARE of the quota. */
+  uploaderQuotaBytes?: number;
+  /** Partial uploads one uploader has open at once. */
+  uploaderMaxPartials: number;
 }
 
-export const DEFAULT_FILE_LIMITS: FileLimits = { maxFileBytes: DEFAULT_MAX_FILE_MIB * MIB, maxAgeDays: DEFAULT_FILE_MAX_AGE_DAYS, maxFiles: MAX_STORED_FILES };
+export const DEFAULT_FILE_LIMITS: FileLimits = {
+  maxFileBytes: DEFAULT_MAX_FILE_MIB * MIB,
+  maxAgeDays: DEFAULT_FILE_MAX_AGE_DAYS,
+  maxFiles: MAX_STORED_FILES,
+  uploaderMaxFiles: DEFAULT_UPLOADER_MAX_FILES,
+  uploaderMaxPartials: DEFAULT_UPLOADER_MAX_PARTIALS,
+};
 
 /** What an upload request ended with: the whole file stored (new, or its bytes were there), or a part of it. */
 export type UploadResult = { created: boolean; file: StoredFile } | { progress: UploadProgress };
@@ -57,8 +81,18 @@ interface PartialUpload {
   busy: boolean;
 }
 
+/** What one uploader has under way: partial uploads and their bytes, one-shot bytes arriving, new files being committed. */
+interface InFlight {
+  partials: number;
+  partialBytes: number;
+  incomingBytes: number;
+  committing: number;
+}
+
 /** A size in words for an error: bytes, and MiB beside them. */
 const sized = (bytes: number) => `${bytes} bytes (${Number((bytes / MIB).toFixed(1))} MiB)`;
+/** An uploader in words for an error. */
+const credentialOf = (uploader: string) => (uploader === TEAM_UPLOADER ? "the team credential" : `the credential of "${uploader}"`);
 
 export class FileStore {
   private readonly partials = new Map<string, PartialUpload>();
@@ -69,11 +103,12 @@ export class FileStore {
   private committing = 0;
   private readonly pins = new Map<string, number>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly inFlight = new Map<string, InFlight>();
 
   private constructor(
     private readonly dir: string,
     private readonly catalog: FileCatalog,
-    private readonly limits: FileLimits & { quotaBytes: number },
+    private readonly limits: FileLimits & { quotaBytes: number; uploaderQuotaBytes: number },
     private readonly idleMs: number,
     private readonly log: Log,
   ) {}
@@ -87,7 +122,8 @@ export class FileStore {
   static async open(dataDir: string, limits: FileLimits, idleMs: number, log: Log): Promise<FileStore> {
     const catalog = await FileCatalog.open(dataDir, log);
     const quotaBytes = limits.quotaBytes ?? defaultQuota(dataDir);
-    const files = new FileStore(path.join(dataDir, FILES_DIR), catalog, { ...limits, quotaBytes }, idleMs, log);
+    const uploaderQuotaBytes = limits.uploaderQuotaBytes ?? Math.floor(quotaBytes * DEFAULT_UPLOADER_QUOTA_SHARE);
+    const files = new FileStore(path.join(dataDir, FILES_DIR), catalog, { ...limits, quotaBytes, uploaderQuotaBytes }, idleMs, log);
     await files.reconcile();
     return files;
   }
@@ -145,11 +181,12 @@ export class FileStore {
    * already) is known only from its bytes, and a PUT, which names them, is taken then.
    */
   async uploadWhole(req: IncomingMessage, uploader: string, name: string, declared: number | undefined, accept: () => void): Promise<UploadResult> {
-    this.checkCount();
+    this.checkCount(uploader);
     if (declared !== undefined) {
       this.checkSize(declared);
-      this.checkQuota(declared);
+      this.checkQuota(declared, uploader);
     }
+    const own = this.usage(uploader);
     await this.ensureDirs();
     const temp = path.join(this.dir, UPLOAD_DIR, randomBytes(12).toString("hex"));
     let received = 0;
@@ -165,8 +202,9 @@ export class FileStore {
           maxBytes: this.limits.maxFileBytes,
           tooLarge: () => this.tooLarge(),
           reserve: (bytes) => {
-            this.checkQuota(bytes);
+            this.checkQuota(bytes, uploader);
             this.incomingBytes += bytes;
+            own.incomingBytes += bytes;
             received += bytes;
           },
           idleMs: this.idleMs,
@@ -182,6 +220,7 @@ export class FileStore {
       throw error;
     } finally {
       this.incomingBytes -= received;
+      own.incomingBytes -= received;
     }
   }
 
@@ -220,11 +259,13 @@ export class FileStore {
     const offset = existing?.size ?? 0;
     if (existing?.busy) throw new HttpError("conflict", `an upload of this file by this credential is in progress (${offset} bytes so far); retry when it ends`);
     if (part.start !== offset) throw new HttpError("conflict", `this upload holds ${offset} bytes: send the file from byte ${offset}`);
-    if (!existing) this.checkCount();
-    this.checkQuota(declared);
+    if (!existing) {
+      this.checkCount(uploader);
+      this.checkPartials(uploader);
+    }
+    this.checkQuota(declared, uploader);
     // Claimed before the first await: a second request for this upload then meets `busy` and gets its 409.
-    const partial = existing ?? { sha256, uploader, size: 0, touched: Date.now(), busy: false };
-    this.partials.set(key, partial);
+    const partial = existing ?? this.addPartial(key, { sha256, uploader, size: 0, touched: Date.now(), busy: false });
     partial.busy = true;
     const file = path.join(this.dir, PARTIAL_DIR, key);
     let hash: string | undefined;
@@ -240,7 +281,7 @@ export class FileStore {
           maxBytes: declared,
           tooLarge: () => new HttpError("badRequest", `the body holds more than the ${declared} bytes of its Content-Length`),
           reserve: (bytes) => {
-            this.checkQuota(bytes);
+            this.checkQuota(bytes, uploader);
             this.resize(partial, partial.size + bytes);
           },
           idleMs: this.idleMs,
@@ -335,8 +376,10 @@ export class FileStore {
         return { created: false, file: toFile(await this.catalog.stored(upload)) };
       }
       // Again: uploads received side by side each passed the check at their start.
-      if (newFile) this.checkCount();
+      if (newFile) this.checkCount(uploader);
+      const own = this.usage(uploader);
       this.committing++;
+      own.committing++;
       const dest = this.pathOf(sha256);
       try {
         try {
@@ -353,6 +396,7 @@ export class FileStore {
         }
       } finally {
         this.committing--;
+        own.committing--;
       }
     });
   }
@@ -368,8 +412,22 @@ export class FileStore {
     return run;
   }
 
+  /** What `uploader` has under way (kept while it has anything: at most one entry per uploader). */
+  private usage(uploader: string): InFlight {
+    let own = this.inFlight.get(uploader);
+    if (!own) this.inFlight.set(uploader, (own = { partials: 0, partialBytes: 0, incomingBytes: 0, committing: 0 }));
+    return own;
+  }
+
+  private addPartial(key: string, partial: PartialUpload): PartialUpload {
+    this.partials.set(key, partial);
+    this.usage(partial.uploader).partials++;
+    return partial;
+  }
+
   private resize(partial: PartialUpload, size: number): void {
     this.partialBytes += size - partial.size;
+    this.usage(partial.uploader).partialBytes += size - partial.size;
     partial.size = size;
   }
 
@@ -378,6 +436,7 @@ export class FileStore {
     if (!partial || partial.busy) return;
     this.resize(partial, 0);
     this.partials.delete(key);
+    this.usage(partial.uploader).partials--;
     await fsp.rm(path.join(this.dir, PARTIAL_DIR, key), { force: true }).catch((error: Error) => this.log({ level: "warn", msg: "partial upload not removed", error: error.message }));
   }
 
@@ -389,8 +448,8 @@ export class FileStore {
     if (bytes > this.limits.maxFileBytes) throw this.tooLarge();
   }
 
-  /** Throws unless `bytes` more fit in the quota. */
-  private checkQuota(bytes: number): void {
+  /** Throws unless `bytes` more of this uploader's fit in its own quota and the bus's. */
+  private checkQuota(bytes: number, uploader: string): void {
     const used = this.catalog.bytes + this.partialBytes + this.incomingBytes;
     if (used + bytes > this.limits.quotaBytes) {
       throw new HttpError(
@@ -398,12 +457,35 @@ export class FileStore {
         `the file quota is reached: ${sized(this.limits.quotaBytes)} for stored files and partial uploads, ${sized(used)} in use; nothing was stored (files expire ${this.limits.maxAgeDays} days after their last use)`,
       );
     }
+    const own = this.usage(uploader);
+    const ownUsed = this.catalog.heldBy(uploader).bytes + own.partialBytes + own.incomingBytes;
+    if (ownUsed + bytes > this.limits.uploaderQuotaBytes) {
+      throw new HttpError(
+        "insufficientStorage",
+        `${credentialOf(uploader)} has reached its own file quota: ${sized(this.limits.uploaderQuotaBytes)} for the files it stored and its partial uploads, ${sized(ownUsed)} in use; nothing was stored (files expire ${this.limits.maxAgeDays} days after their last use)`,
+      );
+    }
   }
 
-  /** Throws unless one more file fits under the cap on their number. */
-  private checkCount(): void {
+  /** Throws unless one more file of this uploader's fits under its own cap on their number and the bus's. */
+  private checkCount(uploader: string): void {
     if (this.catalog.count + this.partials.size + this.committing >= this.limits.maxFiles) {
       throw new HttpError("insufficientStorage", `the bus holds ${this.limits.maxFiles} files (stored and partial uploads), the most it keeps; nothing was stored`);
+    }
+    const own = this.usage(uploader);
+    const held = this.catalog.heldBy(uploader).files + own.partials + own.committing;
+    if (held >= this.limits.uploaderMaxFiles) {
+      throw new HttpError("insufficientStorage", `${credentialOf(uploader)} holds ${this.limits.uploaderMaxFiles} files (stored and partial uploads), the most one credential keeps; nothing was stored`);
+    }
+  }
+
+  /** Throws unless this uploader may open one more partial upload. */
+  private checkPartials(uploader: string): void {
+    if (this.usage(uploader).partials >= this.limits.uploaderMaxPartials) {
+      throw new HttpError(
+        "rateLimited",
+        `${credentialOf(uploader)} has ${this.limits.uploaderMaxPartials} partial uploads open, the most one credential may; finish one (or wait ${PARTIAL_UPLOAD_HOURS} h until an untouched one is deleted)`,
+      );
     }
   }
 
@@ -423,9 +505,7 @@ export class FileStore {
       const upload = partialOf(name);
       const stat = upload ? await fsp.stat(file).catch(() => null) : null;
       if (upload && stat?.isFile()) {
-        const partial = { ...upload, size: 0, touched: stat.mtimeMs, busy: false };
-        this.partials.set(name, partial);
-        this.resize(partial, stat.size);
+        this.resize(this.addPartial(name, { ...upload, size: 0, touched: stat.mtimeMs, busy: false }), stat.size);
       } else await fsp.rm(file, { recursive: true, force: true }).catch(warn("stray file not removed"));
     }
     for (const name of await list(this.dir)) {

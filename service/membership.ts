@@ -222,6 +222,17 @@ export class Membership {
     return [...this.members.keys()];
   }
 
+  /** Whether `name` has a credential (revoked too) or a pending invite. */
+  has(name: string, now = Date.now()): boolean {
+    return this.members.has(name) || this.invitedNames(now).includes(name);
+  }
+
+  /** The names with a credential or a pending invite that differ from `name` only in case. */
+  caseTwins(name: string, now = Date.now()): string[] {
+    const folded = name.toLowerCase();
+    return [...new Set([...this.members.keys(), ...this.invitedNames(now)])].filter((other) => other !== name && other.toLowerCase() === folded);
+  }
+
   /** A name's credential as GET /machines shows it; null when it never had one. */
   credentialOf(name: string, lastUsed: number | null): MachineCredential | null {
     const member = this.members.get(name);
@@ -301,6 +312,11 @@ export class Membership {
         }
         break;
     }
+  }
+
+  private invitedNames(now: number): string[] {
+    this.dropExpiredInvites(now);
+    return [...this.invites.values()].map((invite) => invite.name);
   }
 
   private dropExpiredInvites(now: number): void {

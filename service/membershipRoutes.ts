@@ -13,6 +13,7 @@ import { AuthDeps, countFailure, ENROLL_PATH, identityOf } from "./authenticate"
 import { HttpError } from "./httpErrors";
 import { jsonBody, parse, sendJson } from "./json";
 import { MembershipRefusal } from "./membership";
+import { checkName, KnownNames } from "./nameRules";
 
 const iso = (time: number) => new Date(time).toISOString();
 
@@ -34,13 +35,13 @@ function machineParam(value: unknown): string {
   return name.data;
 }
 
-export function addMembershipRoutes(app: express.Express, deps: AuthDeps): void {
+export function addMembershipRoutes(app: express.Express, deps: AuthDeps, known: KnownNames): void {
   const { membership, log } = deps;
 
   app.post("/invites", jsonBody, async (req: Request, res: Response) => {
     authorize(identityOf(res), "invite");
     const input = parse(InviteBodySchema, req.body, { root: "request body", unknown: "field" });
-    if (input.name === deps.team.userName) throw new HttpError("conflict", `"${input.name}" is the team credential's user; choose another machine name`);
+    checkName(input.name, "name", known);
     const invite = await membership.invite(input.name, (input.ttl_seconds ?? DEFAULT_INVITE_SECONDS) * 1000).catch(refused);
     log({ msg: "machine invited", machine: invite.name, expires: iso(invite.expires) });
     sendSecret(res, 201, { name: invite.name, code: invite.code, expires: iso(invite.expires) });

@@ -40,6 +40,8 @@ export class Presence {
   private readonly seen = new Map<string, Seen>();
   /** Names the store holds data of: never dropped. */
   private readonly stored = new Set<string>();
+  /** Names that posted, by their lower-case form (for look-alikes, see nameRules.ts). */
+  private readonly senders = new Map<string, Set<string>>();
   /** How many of `seen` are not in `stored`. */
   private unstored = 0;
   private dirty = false;
@@ -72,6 +74,9 @@ export class Presence {
 
   /** A post by `from` to `to` (which names `to`, so it was seen then too). */
   posted(from: string, to: string, time: number): void {
+    const folded = from.toLowerCase();
+    if (!this.senders.has(folded)) this.senders.set(folded, new Set());
+    this.senders.get(folded)!.add(from);
     const entry = this.entry(from);
     this.store(from);
     entry.lastPost = Math.max(entry.lastPost, time);
@@ -97,6 +102,16 @@ export class Presence {
       entry.lastUsed = time;
       this.dirty = true;
     }
+  }
+
+  /** Whether `name` ever posted (in the store's data). */
+  hasPosted(name: string): boolean {
+    return this.senders.get(name.toLowerCase())?.has(name) ?? false;
+  }
+
+  /** The names that posted and differ from `name` only in case. */
+  caseTwins(name: string): string[] {
+    return [...(this.senders.get(name.toLowerCase()) ?? [])].filter((other) => other !== name);
   }
 
   /** A request named these machines now. */

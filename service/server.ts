@@ -2,7 +2,7 @@
 import { promises as fsp } from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
-import { DEFAULT_HOST, DEFAULT_PORT } from "../contract/defaults";
+import { DEFAULT_HOST, DEFAULT_MAX_LONG_POLLS, DEFAULT_PORT } from "../contract/defaults";
 import { createApp } from "./app";
 import { CONNECTION_TIMEOUTS, ConnectionTimeouts, guardConnections, serverOptions } from "./connections";
 import type { TeamCredentialRole } from "./access";
@@ -13,6 +13,7 @@ import { lockDataDir } from "./dataDirLock";
 import { startFileExpiry } from "./fileExpiry";
 import { DEFAULT_FILE_LIMITS, FileLimits, FileStore } from "./fileStore";
 import { LineSink, stdoutSink, structuredLogger } from "./log";
+import { LongPollSlots } from "./longPollSlots";
 import { Membership } from "./membership";
 import { Presence } from "./presence";
 import { RetentionOptions, startRetention } from "./retention";
@@ -33,10 +34,14 @@ export interface BusOptions {
   retention?: RetentionOptions;
   /** What the team credential may do (default "member": everything, as the seed's single user). */
   teamCredential?: TeamCredentialRole;
+  /** nginx on this host is in front (the host's unit says so): its X-Real-IP names the client. Default false: the socket's address counts. */
+  behindProxy?: boolean;
   /** When failed logins from one address lead to 429 (defaults suit the host; tests shorten them). */
   authFailureLimits?: FailureLimits;
-  /** The limits of attached files: largest file, quota, age, how many (defaults: contract/defaults.ts). */
+  /** The limits of attached files: largest file, quota, age, how many, and each uploader's own (defaults: contract/defaults.ts). */
   files?: Partial<FileLimits>;
+  /** Long-polls one credential may hold at once (default DEFAULT_MAX_LONG_POLLS). */
+  maxLongPolls?: number;
 }
 
 export interface RunningBus {
@@ -87,10 +92,12 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       teamRole: opts.teamCredential ?? "member",
       membership,
       failures: new AuthFailures(opts.authFailureLimits),
+      behindProxy: opts.behindProxy ?? false,
       log,
       used: (name, time) => presence.used(name, time),
     };
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, closing: () => closing }));
+    const longPolls = new LongPollSlots(opts.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS);
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {

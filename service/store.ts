@@ -22,8 +22,8 @@ export const ACKS_FILE = "acks.jsonl";
 
 type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
-/** A post as the store takes it: its attachments checked and sized (fileRoutes.ts checkAttachments). */
-export type NewPost = Omit<NewMessage, "attachments"> & { attachments?: Attachment[] };
+/** A post as the store takes it: its attachments checked and sized (fileRoutes.ts checkAttachments), `verified` when sent with the sender's own credential. */
+export type NewPost = Omit<NewMessage, "attachments"> & { attachments?: Attachment[]; verified?: boolean };
 
 /** What the store tells others as data comes in (from its replay too): presence, long-poll waiters, the files messages keep. */
 export interface StoreListener {
@@ -336,6 +336,7 @@ export class BusStore {
       thread,
       ...(input.reply_to !== undefined && { reply_to: input.reply_to }),
       ...(input.attachments !== undefined && input.attachments.length > 0 && { attachments: input.attachments }),
+      ...(input.verified === true && { verified: true as const }),
     };
   }
 
@@ -366,7 +367,8 @@ function sameRequest(message: Message, input: NewPost): boolean {
     message.body === input.body &&
     JSON.stringify(message.tags) === JSON.stringify(input.tags ?? []) &&
     message.reply_to === input.reply_to &&
-    JSON.stringify(message.attachments ?? []) === JSON.stringify(input.attachments ?? [])
+    JSON.stringify(message.attachments ?? []) === JSON.stringify(input.attachments ?? []) &&
+    (message.verified === true) === (input.verified === true)
   );
 }
 

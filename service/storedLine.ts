@@ -3,7 +3,7 @@
  * (id, ts, from, to, body, tags, read_by, thread, ...), so their fields are read without parsing the
  * body, by far the largest part: the body is a JSON string, in which every `"` is escaped (written `\"`),
  * so a `,"` cannot occur inside it and the first `,"tags":[` after it is where it ends. What follows the
- * body (tags, readers, thread, attachments, key) is matched whole, so `"attachments":[` there is the
+ * body (tags, readers, thread, attachments, verified, key) is matched whole, so `"attachments":[` there is the
  * field, never text from the body. Any other line (older writers, hand edits, damage) is parsed in full
  * and checked against the contract's schema, which has the last word. Ack lines likewise.
  */
@@ -36,7 +36,7 @@ const list = `(?:${plain}(?:,${plain})*)?`;
 const attachment = `\\{"sha256":"[0-9a-f]{64}","name":${plain},"size":\\d+\\}`;
 const SUFFIX = new RegExp(
   `^,"tags":\\[(${list})\\],"read_by":\\[${list}\\](?:,"thread":"(${id})")?(?:,"reply_to":"${id}")?` +
-    `(?:,"attachments":\\[(${attachment}(?:,${attachment})*)\\])?(?:,"idempotency_key":"([^"\\\\]*)")?\\}$`,
+    `(?:,"attachments":\\[(${attachment}(?:,${attachment})*)\\])?(?:,"verified":true)?(?:,"idempotency_key":"([^"\\\\]*)")?\\}$`,
 );
 // In the matched list a name holds no '"', so each `"sha256":"` starts an attachment's hash.
 const HASHES = /"sha256":"([0-9a-f]{64})"/g;
@@ -70,10 +70,11 @@ interface Suffix {
   thread?: string;
   reply_to?: string;
   attachments?: Array<{ sha256: string }>;
+  verified?: true;
   idempotency_key?: string;
 }
 
-const KNOWN = new Set(["tags", "read_by", "thread", "reply_to", "attachments", "idempotency_key"]);
+const KNOWN = new Set(["tags", "read_by", "thread", "reply_to", "attachments", "verified", "idempotency_key"]);
 const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === "string");
 const optionalId = (v: unknown) => v === undefined || (typeof v === "string" && MESSAGE_ID_PATTERN.test(v));
 
@@ -86,6 +87,7 @@ function isSuffix(o: object): o is Suffix {
     optionalId(s.thread) &&
     optionalId(s.reply_to) &&
     (s.attachments === undefined || MessageSchema.shape.attachments.safeParse(s.attachments).success) &&
+    (s.verified === undefined || s.verified === true) &&
     (s.idempotency_key === undefined || typeof s.idempotency_key === "string")
   );
 }

@@ -3,7 +3,7 @@
  * disk. SIGHUP re-reads a credential file. The host's unit runs this same command from the bundle.
  */
 import * as path from "node:path";
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, FILE_LIMIT_RANGES, MIB } from "../../contract/defaults";
+import { CREDENTIAL_LIMIT_RANGES, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, FILE_LIMIT_RANGES, MIB } from "../../contract/defaults";
 import { TEAM_CREDENTIAL_ROLES, TeamCredentialRole } from "../../contract/defaults";
 import { isTeamCredentialRole } from "../../service/access";
 import { serveCredentials, writeLocalEnvFile } from "../../service/localCredentials";
@@ -12,7 +12,7 @@ import type { CompactionStage } from "../../service/compaction";
 import type { FileLimits } from "../../service/fileStore";
 import { Log, stdoutSink, structuredLogger } from "../../service/log";
 import { startBus } from "../../service/server";
-import { noPositionals, ParsedCommand, stringOption } from "../args";
+import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 
@@ -22,11 +22,15 @@ export interface ServeSettings {
   data: string;
   retention?: RetentionOptions;
   teamCredential: TeamCredentialRole;
-  /** The limits of attached files that differ from the defaults. */
+  /** The limits of attached files that differ from the defaults (each uploader's own among them). */
   files: Partial<FileLimits>;
+  /** Long-polls one credential may hold at once, when not the default. */
+  maxLongPolls?: number;
+  /** nginx on this host is in front: its X-Real-IP names the client (the host's unit says so). */
+  behindProxy?: true;
 }
 
-/** A whole-number option within its range (FILE_LIMIT_RANGES), or undefined when absent. */
+/** A whole-number option within its range (FILE_LIMIT_RANGES, CREDENTIAL_LIMIT_RANGES), or undefined when absent. */
 function wholeNumber(parsed: ParsedCommand, option: string, range: { min: number; max: number }, unit: string): number | undefined {
   const text = stringOption(parsed, option);
   if (text === undefined) return undefined;
@@ -40,10 +44,16 @@ function fileLimits(parsed: ParsedCommand): Partial<FileLimits> {
   const maxFileMiB = wholeNumber(parsed, "max-file-mib", FILE_LIMIT_RANGES.maxFileMiB, "MiB");
   const quotaMiB = wholeNumber(parsed, "file-quota-mib", FILE_LIMIT_RANGES.fileQuotaMiB, "MiB");
   const maxAgeDays = wholeNumber(parsed, "file-max-age-days", FILE_LIMIT_RANGES.fileMaxAgeDays, "days");
+  const uploaderMaxFiles = wholeNumber(parsed, "uploader-max-files", CREDENTIAL_LIMIT_RANGES.uploaderMaxFiles, "files");
+  const uploaderQuotaMiB = wholeNumber(parsed, "uploader-quota-mib", CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB, "MiB");
+  const uploaderMaxPartials = wholeNumber(parsed, "uploader-max-partials", CREDENTIAL_LIMIT_RANGES.uploaderMaxPartials, "uploads");
   return {
     ...(maxFileMiB !== undefined && { maxFileBytes: maxFileMiB * MIB }),
     ...(quotaMiB !== undefined && { quotaBytes: quotaMiB * MIB }),
     ...(maxAgeDays !== undefined && { maxAgeDays }),
+    ...(uploaderMaxFiles !== undefined && { uploaderMaxFiles }),
+    ...(uploaderQuotaMiB !== undefined && { uploaderQuotaBytes: uploaderQuotaMiB * MIB }),
+    ...(uploaderMaxPartials !== undefined && { uploaderMaxPartials }),
   };
 }
 
@@ -62,12 +72,15 @@ export function serveSettings(parsed: ParsedCommand): ServeSettings {
   if (days === undefined && parsed.values.archive !== undefined) throw new UsageError("serve: --archive goes with --retain-days");
   const teamCredential = stringOption(parsed, "team-credential") ?? "member";
   if (!isTeamCredentialRole(teamCredential)) throw new UsageError(`serve: --team-credential must be ${TEAM_CREDENTIAL_ROLES.map((r) => `"${r}"`).join(" or ")}`);
+  const maxLongPolls = wholeNumber(parsed, "max-long-polls", CREDENTIAL_LIMIT_RANGES.maxLongPolls, "long-polls");
   return {
     host,
     port: Number(port),
     data,
     teamCredential,
     files: fileLimits(parsed),
+    ...(maxLongPolls !== undefined && { maxLongPolls }),
+    ...(booleanOption(parsed, "behind-proxy") && { behindProxy: true as const }),
     ...(days !== undefined && { retention: { days: Number(days), archive: archive === "gzip" } }),
   };
 }
@@ -112,6 +125,8 @@ export async function serve(parsed: ParsedCommand, io: Io): Promise<number> {
       retention,
       teamCredential: settings.teamCredential,
       files: settings.files,
+      maxLongPolls: settings.maxLongPolls,
+      behindProxy: settings.behindProxy,
     });
     if (credentials.localFile && "pass" in credentials.source) {
       const written = writeLocalEnvFile(credentials.localFile, credentials.source, bus.url);

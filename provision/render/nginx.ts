@@ -174,8 +174,9 @@ function proxyLocation(match: string, zone: string, extra: string[] = []): strin
     `        proxy_set_header X-Real-IP $remote_addr;`,
     `        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`,
     `        proxy_set_header X-Forwarded-Proto https;`,
-    `        # nginx adds it for every answer; the service's copy would make it appear twice.`,
+    `        # nginx adds these for every answer; the service's copies would make them appear twice.`,
     `        proxy_hide_header X-Robots-Tag;`,
+    `        proxy_hide_header X-Content-Type-Options;`,
     `    }`,
   ];
 }

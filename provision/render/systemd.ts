@@ -3,15 +3,24 @@ import { DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_MAX_FILE_MIB } from "../../contract/
 import type { HostConfig } from "../config";
 import { BUNDLE_INSTALL_PATH, CREDENTIALS_FILE, DATA_DIR, SERVICE_USER } from "../paths";
 
-/** `serve`'s flags beyond the defaults: retention, an admin-only team credential, the limits of files. */
+/**
+ * `serve`'s flags: nginx is in front (so the service believes its X-Real-IP), and beyond the defaults:
+ * retention, an admin-only team credential, the limits of files and each credential's own.
+ */
 function serveArgs(cfg: HostConfig): string {
   const retention = cfg.retainDays === undefined ? "" : ` --retain-days ${cfg.retainDays}${cfg.archiveRemoved ? "" : " --archive none"}`;
+  const flag = (name: string, value: number | undefined) => (value === undefined ? "" : ` --${name} ${value}`);
   return (
+    " --behind-proxy" +
     retention +
     (cfg.teamCredential === "member" ? "" : ` --team-credential ${cfg.teamCredential}`) +
     (cfg.maxFileMiB === DEFAULT_MAX_FILE_MIB ? "" : ` --max-file-mib ${cfg.maxFileMiB}`) +
     (cfg.fileQuotaMiB === undefined ? "" : ` --file-quota-mib ${cfg.fileQuotaMiB}`) +
-    (cfg.fileMaxAgeDays === DEFAULT_FILE_MAX_AGE_DAYS ? "" : ` --file-max-age-days ${cfg.fileMaxAgeDays}`)
+    (cfg.fileMaxAgeDays === DEFAULT_FILE_MAX_AGE_DAYS ? "" : ` --file-max-age-days ${cfg.fileMaxAgeDays}`) +
+    flag("uploader-max-files", cfg.uploaderMaxFiles) +
+    flag("uploader-quota-mib", cfg.uploaderQuotaMiB) +
+    flag("uploader-max-partials", cfg.uploaderMaxPartials) +
+    flag("max-long-polls", cfg.maxLongPolls)
   );
 }
 

@@ -1,11 +1,12 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
 import * as path from "path";
 import { parseCommand } from "../../cli/args";
 import { serveSettings } from "../../cli/commands/serve";
 import { buildBundle, spawnBus } from "../support/bus";
 import { freePort } from "../support/ports";
-import { postJson, request } from "../support/http";
+import { basicAuth, postJson, request } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
 
@@ -31,6 +32,11 @@ describe("claude-bus serve", () => {
       quotaBytes: 1024 * 1024 * 1024,
       maxAgeDays: 3,
     });
+    expect(
+      parseServeArgs(["--uploader-max-files", "50", "--uploader-quota-mib", "256", "--uploader-max-partials", "4", "--max-long-polls", "8", "--behind-proxy"]),
+    ).toMatchObject({ files: { uploaderMaxFiles: 50, uploaderQuotaBytes: 256 * 1024 * 1024, uploaderMaxPartials: 4 }, maxLongPolls: 8, behindProxy: true });
+    expect(() => parseServeArgs(["--uploader-max-files", "0"])).toThrow("serve: --uploader-max-files must be a whole number of files from 1 to 10000");
+    expect(() => parseServeArgs(["--max-long-polls", "x"])).toThrow("serve: --max-long-polls must be a whole number of long-polls from 1 to 100000");
     expect(() => parseServeArgs(["--max-file-mib", "0"])).toThrow("serve: --max-file-mib must be a whole number of MiB from 1 to 10240");
     expect(() => parseServeArgs(["--file-quota-mib", "1.5"])).toThrow("serve: --file-quota-mib must be a whole number of MiB from 1 to 16777216");
     expect(() => parseServeArgs(["--file-max-age-days", "9999"])).toThrow("serve: --file-max-age-days must be a whole number of days from 1 to 3650");
@@ -88,12 +94,37 @@ describe("claude-bus serve", () => {
   });
 
   test("the file limits given as flags are the running bus's", async () => {
-    const svc = await spawnBus(bundle, ["--port", "0", "--data", tempDir(), "--max-file-mib", "1", "--file-quota-mib", "3"], { ...baseEnv, BUS_USER: "ops", BUS_PASS: "env-secret-value" });
+    const svc = await spawnBus(bundle, ["--port", "0", "--data", tempDir(), "--max-file-mib", "1", "--file-quota-mib", "3", "--uploader-quota-mib", "3"], {
+      ...baseEnv,
+      BUS_USER: "ops",
+      BUS_PASS: "env-secret-value",
+    });
     try {
       const upload = (bytes: number) => request(svc.url, "/files?name=f", { method: "POST", body: Buffer.alloc(bytes, bytes % 251), auth: ["ops", "env-secret-value"] });
       expect((await upload(1024 * 1024 + 1)).json).toEqual({ error: "the file is larger than the largest this bus takes: 1048576 bytes (1 MiB)" });
       for (const size of [1, 2, 3].map((n) => 1024 * 1024 - n)) expect((await upload(size)).status).toBe(201);
       expect((await upload(10)).json.error).toMatch(/^the file quota is reached: 3145728 bytes \(3 MiB\)/);
+    } finally {
+      svc.child.kill("SIGTERM");
+      await svc.exited;
+    }
+  });
+
+  test("the per-credential limits and the proxy setting given as flags are the running bus's", async () => {
+    const args = ["--port", "0", "--data", tempDir(), "--uploader-max-files", "1", "--max-long-polls", "1", "--behind-proxy"];
+    const svc = await spawnBus(bundle, args, { ...baseEnv, BUS_USER: "ops", BUS_PASS: "env-secret-value" });
+    const auth: [string, string] = ["ops", "env-secret-value"];
+    try {
+      const upload = (text: string) => request(svc.url, "/files?name=f", { method: "POST", body: text, auth });
+      expect((await upload("one")).status).toBe(201);
+      expect((await upload("two")).json.error).toMatch(/^the team credential holds 1 files/);
+      // Behind the proxy the team credential's long-polls count per X-Real-IP: another address still waits.
+      const held = http.get(`${svc.url}/messages?to=nobody&wait=60`, { headers: { Authorization: basicAuth(...auth), "X-Real-IP": "198.51.100.1" }, agent: false });
+      held.on("error", () => undefined);
+      const from = (address: string) => request(svc.url, "/messages?to=nobody&wait=1", { auth, headers: { "X-Real-IP": address } });
+      await waitFor("the first long-poll to be held", async () => (await from("198.51.100.1")).status === 429);
+      expect((await from("198.51.100.2")).status).toBe(200);
+      held.destroy();
     } finally {
       svc.child.kill("SIGTERM");
       await svc.exited;

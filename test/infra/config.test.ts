@@ -13,6 +13,7 @@ import {
   GENERATED_PASSWORD_LENGTH,
 } from "../../contract/defaults";
 import { renderTmpfiles } from "../../provision/render/files";
+import { renderServiceUnit } from "../../provision/render/systemd";
 import { HOST_PASSWORD_CHARS, HOST_PASSWORD_MAX, HOST_PASSWORD_MIN, HOST_PASSWORD_RULE } from "../../contract/password";
 import {
   hostConfigOf as hostConfigFor,
@@ -170,6 +171,18 @@ describe("the limits of files", () => {
     expect(() => parseStackConfig({ ...baseConfig(), maxFileMiB: "0" })).toThrow(/maxFileMiB: must be at least 1/);
     expect(() => parseStackConfig({ ...baseConfig(), fileQuotaMiB: "-1" })).toThrow(/fileQuotaMiB: must be 0 \(50% of the data volume\) or more/);
     expect(() => parseStackConfig({ ...baseConfig(), fileMaxAgeDays: "1.5" })).toThrow(/fileMaxAgeDays: must be a whole number of days/);
+  });
+});
+
+describe("each credential's own limits", () => {
+  it("leave the host config to the service's defaults until set, then reach the unit's serve flags", () => {
+    const host = hostConfigOf(parseStackConfig(baseConfig()));
+    expect([host.uploaderMaxFiles, host.uploaderQuotaMiB, host.uploaderMaxPartials, host.maxLongPolls]).toEqual([undefined, undefined, undefined, undefined]);
+    const set = hostConfigOf(parseStackConfig({ ...baseConfig(), uploaderMaxFiles: "200", uploaderQuotaMiB: "512", uploaderMaxPartials: "5", maxLongPolls: "64" }));
+    expect(renderServiceUnit(set)).toMatch(/ --uploader-max-files 200 --uploader-quota-mib 512 --uploader-max-partials 5 --max-long-polls 64$/m);
+    expect(() => parseStackConfig({ ...baseConfig(), uploaderMaxFiles: "0" })).toThrow(/uploaderMaxFiles: must be at least 1/);
+    expect(() => parseStackConfig({ ...baseConfig(), uploaderQuotaMiB: "-1" })).toThrow(/uploaderQuotaMiB: must be 0 \(25% of the file quota\) or more/);
+    expect(() => parseStackConfig({ ...baseConfig(), maxLongPolls: "1.5" })).toThrow(/maxLongPolls: must be a whole number of long-polls/);
   });
 });
 

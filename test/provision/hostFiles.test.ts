@@ -53,7 +53,7 @@ describe("claude-bus.service", () => {
   it("runs the bundle as its own user on loopback, reads credentials from a file and reloads them on SIGHUP", () => {
     expect(unit).toMatch(/^User=claude-bus$/m);
     expect(unit).toMatch(/^Group=claude-bus$/m);
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/claude-bus\/app\/claude-bus\.js --host 127\.0\.0\.1 --port 8787 --data \/opt\/claude-bus\/data$/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/claude-bus\/app\/claude-bus\.js --host 127\.0\.0\.1 --port 8787 --data \/opt\/claude-bus\/data --behind-proxy$/m);
     expect(unit).toMatch(/^Environment=BUS_CREDENTIALS_FILE=\/etc\/claude-bus\/credentials\.env$/m);
     expect(unit).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     expect(unit).toMatch(/^ProtectSystem=strict$/m);
@@ -64,20 +64,31 @@ describe("claude-bus.service", () => {
 
   it("passes a retention to serve only when the config sets one", () => {
     expect(unit).not.toContain("--retain-days");
-    expect(renderServiceUnit(cfgOf({ retainDays: 30 }))).toMatch(/ --data \/opt\/claude-bus\/data --retain-days 30$/m);
+    expect(renderServiceUnit(cfgOf({ retainDays: 30 }))).toMatch(/ --data \/opt\/claude-bus\/data --behind-proxy --retain-days 30$/m);
     expect(renderServiceUnit(cfgOf({ retainDays: 7, archiveRemoved: false }))).toMatch(/ --retain-days 7 --archive none$/m);
   });
 
   it("passes the limits of files to serve only when they are not the defaults", () => {
     expect(unit).not.toMatch(/--max-file-mib|--file-quota-mib|--file-max-age-days/);
     expect(renderServiceUnit(cfgOf({ maxFileMiB: 500, fileQuotaMiB: 2048, fileMaxAgeDays: 7 }))).toMatch(
-      / --data \/opt\/claude-bus\/data --max-file-mib 500 --file-quota-mib 2048 --file-max-age-days 7$/m,
+      / --data \/opt\/claude-bus\/data --behind-proxy --max-file-mib 500 --file-quota-mib 2048 --file-max-age-days 7$/m,
+    );
+  });
+
+  it("tells serve that nginx is in front, so it believes X-Real-IP from loopback and nothing else does", () => {
+    expect(unit).toMatch(/ --data \/opt\/claude-bus\/data --behind-proxy$/m);
+  });
+
+  it("passes each credential's own limits to serve only when the config sets them", () => {
+    expect(unit).not.toMatch(/--uploader-|--max-long-polls/);
+    expect(renderServiceUnit(cfgOf({ uploaderMaxFiles: 200, uploaderQuotaMiB: 512, uploaderMaxPartials: 5, maxLongPolls: 64 }))).toMatch(
+      / --behind-proxy --uploader-max-files 200 --uploader-quota-mib 512 --uploader-max-partials 5 --max-long-polls 64$/m,
     );
   });
 
   it("makes the team credential admin-only only when the config says so", () => {
     expect(unit).not.toContain("--team-credential");
-    expect(renderServiceUnit(cfgOf({ teamCredential: "admin-only" }))).toMatch(/ --data \/opt\/claude-bus\/data --team-credential admin-only$/m);
+    expect(renderServiceUnit(cfgOf({ teamCredential: "admin-only" }))).toMatch(/ --data \/opt\/claude-bus\/data --behind-proxy --team-credential admin-only$/m);
   });
 
   it("caps the service's memory so an overload ends the bus, not nginx or sshd", () => {

@@ -175,7 +175,7 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
   beforeAll(async () => {
     dataDir = tempDir("data");
     const port = await freePort();
-    bus = await startBus({ port, dataDir, credentials: { user: "claude", pass: PASS }, log: () => {}, files: { maxFileBytes: FILE_MIB * 1024 * 1024 } });
+    bus = await startBus({ port, dataDir, credentials: { user: "claude", pass: PASS }, log: () => {}, files: { maxFileBytes: FILE_MIB * 1024 * 1024 }, behindProxy: true });
     // burst 30 covers the tests before the rate-limit one; refill is 1 request per second.
     scratch = await scratchNginx(cfgOf({ servicePort: port, ipv6: false, rateLimit: { perSecond: 1, burst: 30 }, maxFileMiB: FILE_MIB }));
     ca = fs.readFileSync(scratch.caFile);
@@ -290,6 +290,8 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     expect(part.bytes.equals(bytes.subarray(1_000_000, 3_000_000))).toBe(true);
     const whole = await request(true, `/files/${sha}`, { auth, from });
     expect([whole.status, createHash("sha256").update(whole.bytes).digest("hex")]).toEqual([200, sha]);
+    // The service's own nosniff goes once, nginx's copy standing in; its sandbox comes through.
+    expect([headerCount(whole, "x-content-type-options"), whole.headers["x-content-type-options"], whole.headers["content-security-policy"]]).toEqual([1, "nosniff", "sandbox"]);
 
     const mib = 1024 * 1024;
     const overService = await request(true, "/files?name=over", { method: "POST", auth, from, length: FILE_MIB * mib + mib / 2 });

@@ -50,6 +50,7 @@ describe("hostSteps", () => {
     ["the drop dir's max age", { sharedDir: { maxAgeDays: 30 } }, BUNDLE_SHA, ["drop-dir"]],
     ["the largest file", { maxFileMiB: 500 }, BUNDLE_SHA, ["service", "nginx", "health"]],
     ["the file quota", { fileQuotaMiB: 1024 }, BUNDLE_SHA, ["service", "health"]],
+    ["each credential's limits", { uploaderMaxFiles: 200, maxLongPolls: 64 }, BUNDLE_SHA, ["service", "health"]],
     ["the files' age, which the drop dir's follows", { fileMaxAgeDays: 7 }, BUNDLE_SHA, ["service", "drop-dir", "health"]],
     ["the files' age, the drop dir's set apart", { fileMaxAgeDays: 7, sharedDir: { maxAgeDays: 14 } }, BUNDLE_SHA, ["service", "health"]],
     ["the ACME server", { acmeServer: "https://acme-staging-v02.api.letsencrypt.org/directory" }, BUNDLE_SHA, ["certificate"]],

@@ -64,16 +64,22 @@ describe("clientAddress", () => {
   const req = (remoteAddress: string, realIp?: string) =>
     ({ socket: { remoteAddress }, headers: realIp === undefined ? {} : { "x-real-ip": realIp } }) as unknown as IncomingMessage;
 
-  it("takes X-Real-IP from loopback (nginx on the host) and ignores it from anywhere else", () => {
-    expect(clientAddress(req("127.0.0.1", "198.51.100.7"))).toBe("198.51.100.7");
-    expect(clientAddress(req("::1", "2001:db8::5"))).toBe("2001:db8::5");
-    expect(clientAddress(req("::ffff:127.0.0.1", "198.51.100.7"))).toBe("198.51.100.7");
-    expect(clientAddress(req("198.51.100.9", "127.0.0.1"))).toBe("198.51.100.9");
-    expect(clientAddress(req("::ffff:198.51.100.9"))).toBe("198.51.100.9");
+  it("behind the proxy, takes X-Real-IP from loopback (nginx on the host) and ignores it from anywhere else", () => {
+    expect(clientAddress(req("127.0.0.1", "198.51.100.7"), true)).toBe("198.51.100.7");
+    expect(clientAddress(req("::1", "2001:db8::5"), true)).toBe("2001:db8::5");
+    expect(clientAddress(req("::ffff:127.0.0.1", "198.51.100.7"), true)).toBe("198.51.100.7");
+    expect(clientAddress(req("198.51.100.9", "127.0.0.1"), true)).toBe("198.51.100.9");
+    expect(clientAddress(req("::ffff:198.51.100.9"), true)).toBe("198.51.100.9");
+  });
+
+  it("not behind the proxy, ignores X-Real-IP even from loopback: a local process cannot pick its address", () => {
+    expect(clientAddress(req("127.0.0.1", "198.51.100.7"), false)).toBe("127.0.0.1");
+    expect(clientAddress(req("::1", "2001:db8::5"), false)).toBe("::1");
+    expect(clientAddress(req("::ffff:127.0.0.1", "198.51.100.7"), false)).toBe("127.0.0.1");
   });
 
   it("keeps the socket's address when X-Real-IP is not an address", () => {
-    expect(clientAddress(req("127.0.0.1", "not-an-ip"))).toBe("127.0.0.1");
-    expect(clientAddress(req("127.0.0.1", "198.51.100.7, 10.0.0.1"))).toBe("127.0.0.1");
+    expect(clientAddress(req("127.0.0.1", "not-an-ip"), true)).toBe("127.0.0.1");
+    expect(clientAddress(req("127.0.0.1", "198.51.100.7, 10.0.0.1"), true)).toBe("127.0.0.1");
   });
 });

@@ -16,7 +16,7 @@ const outcome = (settled: PromiseSettledResult<unknown>) =>
   settled.status === "fulfilled" ? "stored" : settled.reason instanceof HttpError ? settled.reason.status : String(settled.reason);
 
 it("two requests for the same part of one upload: one is taken, the other is a 409, and the quota counts the bytes once", async () => {
-  const store = await FileStore.open(tempDir("files"), { maxFileBytes: 10_000, maxAgeDays: 14, maxFiles: 10, quotaBytes: 1_500 }, 60_000, () => undefined);
+  const store = await FileStore.open(tempDir("files"), { maxFileBytes: 10_000, maxAgeDays: 14, maxFiles: 10, quotaBytes: 1_500, uploaderMaxFiles: 10, uploaderQuotaBytes: 1_500, uploaderMaxPartials: 10 }, 60_000, () => undefined);
   try {
     const file = Buffer.alloc(1_000, 7);
     const part = (from: number, to: number) =>
@@ -38,7 +38,7 @@ it("two requests for the same part of one upload: one is taken, the other is a 4
 
 it("the sweep forgets what messages older than the age limit attached, of files no longer held: such a file answers 404, not 410", async () => {
   const DAY = 86_400_000;
-  const store = await FileStore.open(tempDir("files"), { maxFileBytes: 10_000, maxAgeDays: 14, maxFiles: 10, quotaBytes: 1_500 }, 60_000, () => undefined);
+  const store = await FileStore.open(tempDir("files"), { maxFileBytes: 10_000, maxAgeDays: 14, maxFiles: 10, quotaBytes: 1_500, uploaderMaxFiles: 10, uploaderQuotaBytes: 1_500, uploaderMaxPartials: 10 }, 60_000, () => undefined);
   try {
     const now = Date.now();
     const [old, recent] = ["a".repeat(64), "b".repeat(64)];

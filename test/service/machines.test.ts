@@ -300,12 +300,24 @@ describe("guessing", () => {
     expect((await postJson(bus.url, "/enroll", { code }, { auth: null })).status).toBe(429);
   });
 
-  it("counts by the address nginx passes in X-Real-IP, which only a loopback peer may set", async () => {
+  it("behind the proxy, counts by the address nginx passes in X-Real-IP from loopback", async () => {
+    await bus.close();
+    bus = await startBus({ behindProxy: true });
     const from = (address: string) => ({ "X-Real-IP": address });
     for (let i = 0; i < 10; i++) await request(bus.url, "/health", { auth: wrong(i), headers: from("198.51.100.7") });
     expect((await request(bus.url, "/health", { headers: from("198.51.100.7") })).status).toBe(429);
     expect((await request(bus.url, "/health", { headers: from("198.51.100.8") })).status).toBe(200);
     expect((await request(bus.url, "/health")).status).toBe(200);
+  });
+
+  it("not behind the proxy, counts by the socket's address: a new X-Real-IP per request does not dodge the lockout", async () => {
+    for (let i = 0; i < 10; i++) {
+      expect((await request(bus.url, "/health", { auth: wrong(i), headers: { "X-Real-IP": `198.51.100.${i + 1}` } })).status).toBe(401);
+    }
+    const blocked = await request(bus.url, "/health", { headers: { "X-Real-IP": "203.0.113.99" } });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers["retry-after"])).toBeGreaterThan(290);
+    expect((await request(bus.url, "/health")).status).toBe(429);
   });
 });
 

@@ -26,6 +26,7 @@ it("reads the same fields as a full parse against the schema, whatever the body 
       ...(rand() < 0.5 && { thread: String(Math.max(1, i - 3)) }),
       ...(rand() < 0.3 && { reply_to: String(Math.max(1, i - 1)) }),
       ...(rand() < 0.3 && { attachments: Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, k) => ({ sha256: hash(i * 10 + k), name: text(12) || "f", size: Math.floor(rand() * 1e9) })) }),
+      ...(rand() < 0.3 && { verified: true }),
       ...(rand() < 0.3 && { idempotency_key: text(8) || "k" }),
     };
     const line = JSON.stringify(message);
@@ -52,6 +53,7 @@ it.each([
   [`{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"attachments":[]}`, "attachments:"],
   [`{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"attachments":[{"sha256":"${"A".repeat(64)}","name":"n","size":1}]}`, "attachments[0].sha256:"],
   [`{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"attachments":[{"sha256":"${"a".repeat(64)}","name":"n","size":1.5}]}`, "attachments[0].size:"],
+  ['{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"verified":false}', "verified:"],
   ["\u0000\u0000\u0000", "not JSON"],
 ])("refuses %j as the schema does", (line, reason) => {
   expect(parseStoredLine(line)).toEqual(expect.stringContaining(reason));

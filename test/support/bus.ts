@@ -30,6 +30,8 @@ export interface TestBusOptions {
   retention?: BusOptions["retention"];
   teamCredential?: BusOptions["teamCredential"];
   files?: BusOptions["files"];
+  behindProxy?: BusOptions["behindProxy"];
+  maxLongPolls?: BusOptions["maxLongPolls"];
 }
 
 /** The real bus on 127.0.0.1, port 0, with a fresh (or given) data dir. */
@@ -51,6 +53,8 @@ export async function startBus(opts: TestBusOptions = {}): Promise<TestBus> {
     retention: opts.retention,
     teamCredential: opts.teamCredential,
     files: opts.files,
+    behindProxy: opts.behindProxy,
+    maxLongPolls: opts.maxLongPolls,
   });
   return { ...bus, dataDir, user, pass, credentialsFile, logs };
 }

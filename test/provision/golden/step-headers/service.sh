@@ -19,7 +19,7 @@ Group=claude-bus
 # The service reads BUS_USER/BUS_PASS from this file itself, again on SIGHUP, so rotation needs no restart.
 Environment=BUS_CREDENTIALS_FILE=/etc/claude-bus/credentials.env
 Environment=NODE_ENV=production
-ExecStart=/usr/bin/node /opt/claude-bus/app/claude-bus.js --host 127.0.0.1 --port 8787 --data /opt/claude-bus/data
+ExecStart=/usr/bin/node /opt/claude-bus/app/claude-bus.js --host 127.0.0.1 --port 8787 --data /opt/claude-bus/data --behind-proxy
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2s
