@@ -57,6 +57,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       tag: { type: "string", multiple: true, value: "TAG", help: "a tag (repeat for more)" },
       "reply-to": { type: "string", value: "ID", help: "the message this one answers (it joins that message's thread)" },
       attach: { type: "string", multiple: true, value: "FILE", help: "upload FILE and attach it (repeat for more); a dropped upload resumes" },
+      "allow-secret-path": { type: "boolean", help: "attach from where secrets are kept (~/.ssh/, .env files, /proc/...); a file holding a bus credential never" },
       ...JSON_OUTPUT,
     },
     notes: [CREDENTIAL_NOTE],
