@@ -38,8 +38,8 @@ const ENV_FILE_NAME = /^\.env(\..*)?$|^\.envrc$|\.env$/;
 /** Who attaches: the person at the command line, or an agent through the MCP `send` tool. */
 export type AttachPolicy =
   | { by: "person"; allowSecretPaths: boolean }
-  /** Real directories the agent's files must be under. */
-  | { by: "agent"; roots: string[] };
+  /** The agent's files must be under the session's directory or a directory the user added (real paths). */
+  | { by: "agent"; sessionDir: string; addedRoots: string[] };
 
 /** A file that passed, with the sha256 and size of the bytes that were checked (the upload is named by them). */
 export interface CheckedFile {
@@ -60,9 +60,10 @@ export const personPolicy = (allowSecretPaths: boolean): AttachPolicy => ({ by: 
 
 /** The MCP `send` tool: the session's directory (the server's cwd) and BUS_ATTACH_ROOTS (the user's environment, which the agent cannot set). */
 export async function agentPolicy(env: NodeJS.ProcessEnv): Promise<AttachPolicy> {
-  const given = [process.cwd(), ...(env.BUS_ATTACH_ROOTS ?? "").split(path.delimiter).filter((dir) => dir !== "")];
-  const roots = await Promise.all(given.map((dir) => fs.realpath(path.resolve(dir)).catch(() => undefined)));
-  return { by: "agent", roots: unique(roots) };
+  const sessionDir = await fs.realpath(process.cwd()).catch(() => process.cwd());
+  const added = (env.BUS_ATTACH_ROOTS ?? "").split(path.delimiter).filter((dir) => dir !== "");
+  const addedRoots = await Promise.all(added.map((dir) => fs.realpath(path.resolve(dir)).catch(() => undefined)));
+  return { by: "agent", sessionDir, addedRoots: unique(addedRoots) };
 }
 
 /** Checks every file (all before any upload) and resolves with what to upload; an AttachRefused says which file and why. */
@@ -96,11 +97,9 @@ async function checkOne(given: string, credentials: Credentials, homes: string[]
     const how = policy.by === "person" ? "attach it with --allow-secret-path if you mean to" : "the send tool does not attach from there";
     throw new AttachRefused(`${given}: ${place} is where secrets are kept; ${how}`);
   }
-  if (policy.by === "agent" && !policy.roots.some((root) => isInside(root, real))) {
-    throw new AttachRefused(
-      `${given}${real === file ? "" : ` (really ${real})`} is outside this session's directory${policy.roots.length > 1 ? " and BUS_ATTACH_ROOTS" : ""}: ` +
-        "the send tool attaches only files under them",
-    );
+  if (policy.by === "agent" && ![policy.sessionDir, ...policy.addedRoots].some((root) => isInside(root, real))) {
+    const added = policy.addedRoots.length > 0 ? ` and BUS_ATTACH_ROOTS (${policy.addedRoots.join(", ")})` : "";
+    throw new AttachRefused(`${given}${real === file ? "" : ` (really ${real})`} is outside this session's directory ${policy.sessionDir}${added}: the send tool attaches only files under ${added ? "them" : "it"}`);
   }
   const scanner = secretScanner(credentials.secrets);
   const { sha256, size } = await hashFile(file, scanner.update);
@@ -131,7 +130,7 @@ async function credentialsOnThisMachine(cfg: ClientConfig, env: NodeJS.ProcessEn
     if (!stat?.isFile()) continue;
     files.set(identity(stat), file);
     // A file that cannot be read or parsed is still never attached itself (by its identity above).
-    const values = await fs.readFile(file, "utf8").then((text) => parseEnvFile(text, file), () => undefined).catch(() => undefined);
+    const values = await fs.readFile(file, "utf8").then((text) => parseEnvFile(text, file)).catch(() => undefined);
     if (values?.BUS_PASS) secrets.push({ value: values.BUS_PASS, source: `BUS_PASS of ${file}` });
     if (values?.BUS_PASS_PREVIOUS) secrets.push({ value: values.BUS_PASS_PREVIOUS, source: `BUS_PASS_PREVIOUS of ${file}` });
   }
@@ -145,7 +144,7 @@ const identity = (stat: { dev: bigint; ino: bigint }) => `${stat.dev}:${stat.ino
  * ignoring case, as the file systems of macOS and Windows do; `homes` is the home directory and its real path.
  */
 function secretPlace(file: string, homes: string[]): string | undefined {
-  if (ENV_FILE_NAME.test(path.basename(file).toLowerCase())) return `${path.basename(file)}, an env file,`;
+  if (ENV_FILE_NAME.test(path.basename(file).toLowerCase())) return "an env file";
   for (const home of homes.filter((dir) => isInside(dir, file))) {
     const inHome = posix(path.relative(home, file)).toLowerCase();
     const place = SECRET_PLACES_IN_HOME.find((p) => (p.endsWith("/") ? inHome.startsWith(p) : inHome === p));

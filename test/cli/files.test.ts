@@ -170,7 +170,7 @@ describe("post --attach sends no secret", () => {
         [["--attach", "/proc/self/environ"], `/proc/self/environ: /proc/ ${place}`, inEnvironment],
         [["--attach", "/proc/self/environ", "--allow-secret-path"], `/proc/self/environ contains the bus password in use (as it is): ${never}`, inEnvironment],
         [["--attach", ".ssh/id_ed25519"], `.ssh/id_ed25519: ~/.ssh/ ${place}`],
-        [["--attach", "project/.env"], `project/.env: .env, an env file, ${place}`],
+        [["--attach", "project/.env"], `project/.env: an env file ${place}`],
       ];
       for (const [args, why, env] of refusals) {
         const refused = await post(args, env);

@@ -132,7 +132,7 @@ describe("claude-bus mcp", () => {
 
     const never = "a file holding a bus credential is never attached";
     const secretPlace = "is where secrets are kept; the send tool does not attach from there";
-    const outside = "is outside this session's directory: the send tool attaches only files under them";
+    const outside = `is outside this session's directory ${await fs.realpath(home)}: the send tool attaches only files under it`;
     const refusals: Array<[file: string, why: string]> = [
       [envFile, `${envFile} holds a bus credential: it is never attached`],
       ["harmless.txt", `harmless.txt is the same file as ${envFile}, which holds a bus credential: it is never attached`],
@@ -146,7 +146,7 @@ describe("claude-bus mcp", () => {
       ["big.log", `big.log contains the bus password in use (as it is): ${never}`],
       ["/proc/self/environ", `/proc/self/environ: /proc/ ${secretPlace}`],
       [".ssh/id_ed25519", `.ssh/id_ed25519: ~/.ssh/ ${secretPlace}`],
-      ["project/.env", `project/.env: .env, an env file, ${secretPlace}`],
+      ["project/.env", `project/.env: an env file ${secretPlace}`],
       [path.join(elsewhere, "notes.txt"), `${path.join(elsewhere, "notes.txt")} ${outside}`],
       [`../${path.basename(elsewhere)}/notes.txt`, `../${path.basename(elsewhere)}/notes.txt ${outside}`],
       ["notes-link.txt", `notes-link.txt (really ${path.join(elsewhere, "notes.txt")}) ${outside}`],
@@ -172,6 +172,11 @@ describe("claude-bus mcp", () => {
     try {
       expect(textOf(await call(widened, "send", { to: "lima", body: "notes", attach: [path.join(elsewhere, "notes.txt")] }))).toMatch(/, with "notes.txt" \(6 B\)$/);
       expect(textOf(await call(widened, "send", { body: "x", attach: [".ssh/id_ed25519"] }))).toBe(`claude-bus send: .ssh/id_ed25519: ~/.ssh/ ${secretPlace}`);
+      const other = path.join(tempDir("other"), "x.txt");
+      await fs.writeFile(other, "x");
+      expect(textOf(await call(widened, "send", { body: "x", attach: [other] }))).toBe(
+        `claude-bus send: ${other} is outside this session's directory ${await fs.realpath(home)} and BUS_ATTACH_ROOTS (${elsewhere}): the send tool attaches only files under them`,
+      );
     } finally {
       await widened.close();
     }
