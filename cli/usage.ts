@@ -105,7 +105,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait and who",
     group: "claude",
     options: { ...CONNECTION },
-    notes: ["The claude-bus plugin's .mcp.json starts it."],
+    notes: [
+      "The claude-bus plugin's .mcp.json starts it.",
+      "send attaches only files under the working directory (the session's) and BUS_ATTACH_ROOTS (directories, separated as in PATH), never a credential or a file from where secrets are kept.",
+    ],
   },
   bootstrap: {
     summary: "set up this machine: credentials file, health, the Claude Code plugin, SSH key, hello broadcast",
