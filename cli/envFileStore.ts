@@ -31,4 +31,7 @@ export async function writeEnvFile(file: string, text: string, platform = proces
   await writeFileAtomic(file, text, 0o600);
 }
 
+/** Where `rotate` keeps a new password beside the env file until it is verified (0600, like the env file). */
+export const pendingEnvFile = (envFile: string) => `${envFile}.rotating`;
+
 export const octal = (mode: number) => mode.toString(8).padStart(4, "0");

@@ -70,6 +70,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       tag: { type: "string", multiple: true, value: "TAG", help: "a tag (repeat for more)" },
       "reply-to": { type: "string", value: "ID", help: "the message this one answers (it joins that message's thread)" },
       attach: { type: "string", multiple: true, value: "FILE", help: "upload FILE and attach it (repeat for more); a dropped upload resumes" },
+      "allow-secret-path": { type: "boolean", help: "attach from where secrets are kept (~/.ssh/, .env files, /proc/...); a file holding a bus credential never" },
       ...JSON_OUTPUT,
     },
     notes: [CREDENTIAL_NOTE],
@@ -117,7 +118,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait and who",
     group: "claude",
     options: { ...CONNECTION },
-    notes: ["The claude-bus plugin's .mcp.json starts it."],
+    notes: [
+      "The claude-bus plugin's .mcp.json starts it.",
+      "send attaches only files under the working directory (the session's) and BUS_ATTACH_ROOTS (directories, separated as in PATH), never a credential or a file from where secrets are kept.",
+    ],
   },
   bootstrap: {
     summary: "set up this machine: credentials file, health, the Claude Code plugin, SSH key, hello broadcast",

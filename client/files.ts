@@ -81,12 +81,19 @@ async function failure(link: FileLink, res: http.IncomingMessage): Promise<Error
   return res.statusCode === 401 ? new AuthError(link.base) : new BusError(res.statusCode ?? 0, serverErrorText(text));
 }
 
+/** A file's sha256 and size as read by an earlier pass (a check of its content): the upload is named by them. */
+export interface FileDigest {
+  sha256: string;
+  size: number;
+}
+
 /**
  * Uploads `file` as `name` and resolves with what the bus stored. Sends only what the bus does not hold
- * from this credential yet, so a retry after a dropped connection (or a second run) resumes.
+ * from this credential yet, so a retry after a dropped connection (or a second run) resumes. With `digest`
+ * the file is not hashed again, and the bus (which checks the sha256) stores those bytes or none.
  */
-export async function uploadFile(link: FileLink, file: string, name: string, onProgress?: OnProgress): Promise<StoredFile> {
-  const { sha256, size } = await hashFile(file);
+export async function uploadFile(link: FileLink, file: string, name: string, onProgress?: OnProgress, digest?: FileDigest): Promise<StoredFile> {
+  const { sha256, size } = digest ?? (await hashFile(file));
   const url = `${link.base}/files/${sha256}?name=${encodeURIComponent(name)}`;
   const headers = { authorization: link.authorization };
   const offsetNow = async (): Promise<number> => {

@@ -32,12 +32,12 @@ import {
   RotatedSchema,
 } from "../contract/message";
 import { AuthError, BusError, InsecureUrlError, serverErrorText, UnreachableError } from "./errors";
-import { downloadAttachment, FileExistsError, HashMismatchError, OnProgress, SaveOptions, targetOf, uploadFile } from "./files";
+import { downloadAttachment, FileDigest, FileExistsError, HashMismatchError, OnProgress, SaveOptions, targetOf, uploadFile } from "./files";
 import { DEFAULT_RETRY, RetryPolicy, withRetries } from "./retry";
 import { download, exchange } from "./transport";
 
 export { AuthError, BusError, FileExistsError, HashMismatchError, InsecureUrlError, UnreachableError };
-export type { AckResult, Attachment, BatchAckResult, Health, Invite, Machine, Message, MessageQuery, NewMessage, OnProgress, RetryPolicy, SaveOptions, StoredFile };
+export type { AckResult, Attachment, BatchAckResult, FileDigest, Health, Invite, Machine, Message, MessageQuery, NewMessage, OnProgress, RetryPolicy, SaveOptions, StoredFile };
 
 /** GET /machines in full: every name with its credential, and the invites not yet used. */
 export interface Roster {
@@ -98,7 +98,7 @@ export interface BusClient {
    * Uploads a local file (named by its base name unless `name` is given) for a post to attach; resumes after
    * a dropped connection from what the bus holds, and sends nothing the bus has from this credential already.
    */
-  upload(file: string, options?: { name?: string; onProgress?: OnProgress }): Promise<StoredFile>;
+  upload(file: string, options?: { name?: string; onProgress?: OnProgress; digest?: FileDigest }): Promise<StoredFile>;
   /** Saves an attachment into `dir` under its name (never over a file without `force`), its sha256 checked; resolves with its path. */
   download(attachment: Attachment, dir: string, options?: SaveOptions): Promise<string>;
 }
@@ -188,7 +188,7 @@ export function createBusClient(options: BusClientOptions): BusClient {
       if (res.status !== 200) throw new BusError(res.status, serverErrorText(res.text));
       return { bytes: res.bytes };
     },
-    upload: (file, { name, onProgress } = {}) => uploadFile(files, file, name ?? path.basename(file), onProgress),
+    upload: (file, { name, onProgress, digest } = {}) => uploadFile(files, file, name ?? path.basename(file), onProgress, digest),
     download: (attachment, dir, saveOptions) => downloadAttachment(files, attachment, dir, saveOptions),
   };
 }
@@ -247,25 +247,27 @@ export async function thread(client: BusClient, threadId: string): Promise<Messa
   return out;
 }
 
+/** A file to attach: its path, or its path with the sha256 and size an earlier pass read (the CLI's check of its content). */
+export type FileToAttach = string | ({ file: string } & FileDigest);
+
 /**
  * Uploads each file in turn (every one checked to be a readable file before a byte is sent) and resolves
  * with the attachments a post names: undefined for none, so a post without files is as it always was.
+ * What may leave the machine is the caller's to decide before (the CLI: cli/attachGuard.ts).
  */
 export async function uploadAttachments(
   client: BusClient,
-  files: string[],
-  options: { onProgress?: (file: string) => OnProgress | undefined; credentialFile?: string } = {},
+  files: FileToAttach[],
+  options: { onProgress?: (file: string) => OnProgress | undefined } = {},
 ): Promise<Array<{ sha256: string; name: string }> | undefined> {
-  // The credential never goes on the bus: not even when an agent, talked into it, names its file.
-  const credential = options.credentialFile && (await fs.promises.realpath(options.credentialFile).catch(() => undefined));
-  for (const file of files) {
+  const entries = files.map((f) => (typeof f === "string" ? { file: f } : { file: f.file, digest: { sha256: f.sha256, size: f.size } }));
+  for (const { file } of entries) {
     const stat = await fs.promises.stat(file).catch(() => undefined);
     if (!stat?.isFile()) throw new Error(`${file}: no such file to attach`);
-    if (credential && (await fs.promises.realpath(file)) === credential) throw new Error(`${file} holds the bus credential: it is never attached`);
   }
   const attachments: Array<{ sha256: string; name: string }> = [];
-  for (const file of files) {
-    const { sha256, name } = await client.upload(file, { onProgress: options.onProgress?.(file) });
+  for (const { file, digest } of entries) {
+    const { sha256, name } = await client.upload(file, { onProgress: options.onProgress?.(file), digest });
     attachments.push({ sha256, name });
   }
   return attachments.length > 0 ? attachments : undefined;

@@ -22,6 +22,8 @@ export const DEFAULT_SUBDOMAIN = "claude-bus";
 export const ENV_FILE_IN_HOME = ".secrets/claude-bus.env";
 /** The credentials file a local `serve` writes into its data dir when it generated the password. */
 export const LOCAL_ENV_FILE_NAME = "claude-bus.env";
+/** Shortest credential the attachment guard looks for in a file's bytes, in characters: a shorter one would match ordinary text. */
+export const MIN_SCANNED_SECRET_CHARS = 8;
 
 /** The `to` of a broadcast: every machine reads it. */
 export const BROADCAST = "any";

@@ -11,6 +11,7 @@ import { MESSAGE_ID_PATTERN } from "../../contract/message";
 import { NAME_PATTERN } from "../../contract/names";
 import { BusClient, createBusClient, Message, MessageQuery, saveAttachments, thread, uploadAttachments } from "../../client/index";
 import { noPositionals, ParsedCommand } from "../args";
+import { agentPolicy, checkAttachments } from "../attachGuard";
 import { ClientConfig, ConfigFlags, connectionFlags, resolveConfig } from "../config";
 import { describeAttachment } from "../delivery/attachments";
 import { entry } from "../delivery/render";
@@ -78,7 +79,7 @@ export function busTools(flags: ConfigFlags, io: Io) {
       },
       async run({ to, body, tags, reply_to, attach }) {
         const { cfg, client } = await connect();
-        const attachments = await uploadAttachments(client, (attach ?? []).map((file) => path.resolve(file)), { credentialFile: cfg.envFile });
+        const attachments = await uploadAttachments(client, await checkAttachments(attach ?? [], cfg, io.env, await agentPolicy(io.env)));
         const m = await client.post({ from: cfg.me, to, body, tags, reply_to, attachments });
         const files = m.attachments ? `, with ${m.attachments.map(describeAttachment).join(", ")}` : "";
         return text(`posted #${m.id} from ${m.from} to ${m.to} (thread #${m.thread})${files}`);

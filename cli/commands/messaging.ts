@@ -2,6 +2,7 @@
 import * as path from "node:path";
 import { allMessages, BusClient, createBusClient, Message, uploadAttachments } from "../../client/index";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
+import { CheckedFile, checkAttachments, personPolicy } from "../attachGuard";
 import { connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
 import { EXIT } from "../exitCodes";
@@ -27,18 +28,18 @@ export async function post(parsed: ParsedCommand, io: Io): Promise<number> {
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const tags = parsed.values.tag as string[] | undefined;
   const client = createBusClient(cfg);
-  const attachments = await uploadWithProgress(client, (parsed.values.attach as string[] | undefined) ?? [], cfg.envFile, io);
+  const files = await checkAttachments((parsed.values.attach as string[] | undefined) ?? [], cfg, io.env, personPolicy(booleanOption(parsed, "allow-secret-path")));
+  const attachments = await uploadWithProgress(client, files, io);
   const message = await client.post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags, reply_to: stringOption(parsed, "reply-to"), attachments });
   io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : withAttachmentNote(`posted #${message.id} from ${message.from} to ${message.to}`, message));
   return EXIT.ok;
 }
 
 /** Uploads each --attach FILE, with a progress bar on a terminal. */
-async function uploadWithProgress(client: BusClient, files: string[], credentialFile: string, io: Io) {
+async function uploadWithProgress(client: BusClient, files: CheckedFile[], io: Io) {
   let bar: ProgressBar | undefined;
   try {
     return await uploadAttachments(client, files, {
-      credentialFile,
       onProgress: (file) => {
         bar?.done();
         bar = progressBar(io, `uploading ${path.basename(file)}`);

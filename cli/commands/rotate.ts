@@ -11,7 +11,7 @@ import { AuthError, BusClient, createBusClient, Machine } from "../../client/ind
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { moveAtomic } from "../atomicWrite";
 import { ClientConfig, connectionFlags, Credential, resolveConfig } from "../config";
-import { readEnvFile, writeEnvFile } from "../envFileStore";
+import { pendingEnvFile, readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { PreviewStep, PulumiError, pulumiPreview, pulumiUpTargets, setSecretConfig } from "../pulumiCli";
@@ -140,7 +140,7 @@ async function sshApplier(parsed: ParsedCommand, io: Io): Promise<Applier> {
 }
 
 async function rotateWith(cfg: ClientConfig, applier: Applier, timeoutMs: number, io: Io): Promise<number> {
-  const pending = `${cfg.envFile}.rotating`;
+  const pending = pendingEnvFile(cfg.envFile);
   const existing = await readEnvFile(cfg.envFile, io.err, io.platform);
   let newPass = "";
   const keep = async (pass: string) => {

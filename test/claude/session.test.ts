@@ -146,7 +146,7 @@ describe("after a real bootstrap, in a real Claude Code session", () => {
 });
 
 describe("files, in a real Claude Code session", () => {
-  it("the hook names a message's file and the fetch command; the model saves it with the fetch tool and sends one back with send", async () => {
+  it("the hook names a message's file and the fetch command; the model saves it with the fetch tool, sends one back with send, and cannot send a copy of the credential", async () => {
     expect((await bootstrap()).code).toBe(0);
     const client = createBusClient(bus);
     const plan = path.join(tempDir("lima"), "plan.txt");
@@ -156,11 +156,14 @@ describe("files, in a real Claude Code session", () => {
     const report = path.join(h.home, "report.txt");
     await fs.writeFile(report, "built\n");
     const saveDir = path.join(h.home, "from-lima");
+    await fs.copyFile(path.join(h.home, ".secrets", "claude-bus.env"), path.join(h.home, "settings-backup.txt"));
     const results: string[] = [];
     const model = await startScriptedModel((request, index): Turn => {
       if (index > 0) results.push(lastToolResult(request));
       if (index === 0) return { tool: TOOL("fetch"), input: { id: posted.id, dir: saveDir } };
       if (index === 1) return { tool: TOOL("send"), input: { to: "lima", body: "report attached", reply_to: posted.id, attach: [report] } };
+      // a model talked into sending the credential under another name: refused by the tool
+      if (index === 2) return { tool: TOOL("send"), input: { to: "lima", body: "the config you asked for", attach: ["settings-backup.txt"] } };
       return { text: "done" };
     });
     const session = startSession(h, model.url, ["--allowedTools", ALL_TOOLS]);
@@ -176,6 +179,8 @@ describe("files, in a real Claude Code session", () => {
     expect(results[1]).toMatch(/^posted #\d+ from kilo to lima \(thread #\d+\), with "report.txt" \(6 B\)$/);
     const answer = (await client.messages({ from: "kilo", to: "lima" })).find((m) => m.reply_to === posted.id);
     expect(answer?.attachments).toEqual([expect.objectContaining({ name: "report.txt", size: 6 })]);
+    expect(results[2]).toContain("settings-backup.txt contains the bus password in use (as it is): a file holding a bus credential is never attached");
+    expect((await client.messages({ from: "kilo" })).map((m) => m.body)).not.toContain("the config you asked for");
     for (const text of results) expect(text).not.toContain(bus.pass);
   });
 });

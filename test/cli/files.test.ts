@@ -139,6 +139,59 @@ describe("fetch of bytes that are not the file", () => {
   });
 });
 
+describe("post --attach sends no secret", () => {
+  it("refuses the credential file by any name, a copy, its own /proc/self/environ, the pending rotation and secret places; --allow-secret-path opens only the places", async () => {
+    const bus = await startTestBus();
+    try {
+      const alpha = await machine(bus, "alpha");
+      const envFile = path.join(alpha.home, ".secrets", "claude-bus.env");
+      const rotatingPass = "RotatingPassw0rdRotatingPassw0";
+      await fs.writeFile(`${envFile}.rotating`, `BUS_USER=${alpha.user}\nBUS_PASS=${rotatingPass}\nBUS_URL=${bus.url}\n`, { mode: 0o600 });
+      await fs.link(envFile, path.join(alpha.home, "linked.txt"));
+      await fs.copyFile(envFile, path.join(alpha.home, "copy.txt"));
+      await fs.writeFile(path.join(alpha.home, "dump.txt"), (await fs.readFile(envFile)).toString("hex"));
+      await fs.copyFile(`${envFile}.rotating`, path.join(alpha.home, "pending.txt"));
+      await fs.mkdir(path.join(alpha.home, ".ssh"));
+      await fs.writeFile(path.join(alpha.home, ".ssh", "id_ed25519"), "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+      await fs.mkdir(path.join(alpha.home, "project"));
+      await fs.writeFile(path.join(alpha.home, "project", ".env"), "API_TOKEN=t0ken\n");
+      const post = (args: string[], env: Record<string, string> = {}) => runCli(cli, ["post", "--to", "bravo", ...args, "here"], { home: alpha.home, env });
+
+      const never = "a file holding a bus credential is never attached";
+      const place = "is where secrets are kept; attach it with --allow-secret-path if you mean to";
+      const inEnvironment = { BUS_PASS: alpha.pass }; // a supported setup: then the process's own environ holds it
+      const refusals: Array<[args: string[], why: string, env?: Record<string, string>]> = [
+        [["--attach", "linked.txt"], `linked.txt is the same file as ${envFile}, which holds a bus credential: it is never attached`],
+        [["--attach", "linked.txt", "--allow-secret-path"], `linked.txt is the same file as ${envFile}, which holds a bus credential: it is never attached`],
+        [["--attach", `${envFile}.rotating`, "--allow-secret-path"], `${envFile}.rotating holds a bus credential: it is never attached`],
+        [["--attach", "copy.txt", "--allow-secret-path"], `copy.txt contains the bus password in use (as it is): ${never}`],
+        [["--attach", "dump.txt"], `dump.txt contains the bus password in use (hex-encoded): ${never}`],
+        [["--attach", "pending.txt", "--allow-secret-path"], `pending.txt contains BUS_PASS of ${envFile}.rotating (as it is): ${never}`],
+        [["--attach", "/proc/self/environ"], `/proc/self/environ: /proc/ ${place}`, inEnvironment],
+        [["--attach", "/proc/self/environ", "--allow-secret-path"], `/proc/self/environ contains the bus password in use (as it is): ${never}`, inEnvironment],
+        [["--attach", ".ssh/id_ed25519"], `.ssh/id_ed25519: ~/.ssh/ ${place}`],
+        [["--attach", "project/.env"], `project/.env: an env file ${place}`],
+      ];
+      for (const [args, why, env] of refusals) {
+        const refused = await post(args, env);
+        expect(refused).toEqual({ code: 1, stdout: "", stderr: `claude-bus post: ${why}\n` });
+        for (const secret of [alpha.pass, rotatingPass]) expect(refused.stderr).not.toContain(secret);
+      }
+      expect(await createBusClient(bus).messages({ from: "alpha" })).toEqual([]);
+
+      // the person's flag opens the secret places (not a credential), and any other file on the machine is the person's to send
+      const opened = await post(["--attach", ".ssh/id_ed25519", "--attach", "project/.env", "--allow-secret-path"]);
+      expect(opened).toMatchObject({ code: 0, stderr: "" });
+      expect(opened.stdout).toMatch(/^posted #\d+ from alpha to bravo \(2 files attached: "id_ed25519" \(36 B\), ".env" \(16 B\);/);
+      const elsewhere = path.join(tempDir("elsewhere"), "notes.txt");
+      await fs.writeFile(elsewhere, "notes\n");
+      expect(await post(["--attach", elsewhere])).toMatchObject({ code: 0, stderr: "" });
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
 describe("an upload broken off by kill -9 of the bus", () => {
   it("leaves nothing visible; post --attach asks where it ended, sends the rest, and the file arrives whole", async () => {
     const served = await startServedBus(cli);

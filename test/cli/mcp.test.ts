@@ -26,10 +26,12 @@ afterEach(async () => {
   await bus.close();
 });
 
+/** The server as Claude Code starts it: in the session's directory (here the home directory). */
 async function connect(env: Record<string, string> = {}): Promise<Client> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: ["--", cli, "mcp"],
+    cwd: home,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, ...env },
     stderr: "pipe",
   });
@@ -98,19 +100,85 @@ describe("claude-bus mcp", () => {
       expect(textOf(await call(client, "fetch", { id, dir, force: true }))).toContain("sha256 checked");
       const missing = await call(client, "send", { body: "x", attach: [path.join(home, "nope.bin")] });
       expect(textOf(missing)).toBe(`claude-bus send: ${path.join(home, "nope.bin")}: no such file to attach`);
-      // an agent talked into sending the credential, by its path or a link to it, is refused before any upload
-      const envFile = path.join(home, ".secrets", "claude-bus.env");
-      await fs.symlink(envFile, path.join(home, "harmless.txt"));
-      const stored = async () => [(await createBusClient(bus).messages({})).length, (await fs.readdir(path.join(bus.dataDir, "files"))).length];
-      const before = await stored();
-      for (const file of [envFile, path.join(home, "harmless.txt")]) {
-        const refused = await call(client, "send", { body: "here you go", attach: [file] });
-        expect(refused.isError).toBe(true);
-        expect(textOf(refused)).toBe(`claude-bus send: ${file} holds the bus credential: it is never attached`);
-      }
-      expect(await stored()).toEqual(before);
     } finally {
       await client.close();
+    }
+  });
+
+  it("send attaches no secret: the credential file by any name, a copy, /proc, the pending rotation, a local bus's file, secret places, nothing outside the session", async () => {
+    const envFile = path.join(home, ".secrets", "claude-bus.env");
+    const rotatingPass = "RotatingPassw0rdRotatingPassw0";
+    const servedPass = "ServedPassw0rdServedPassw0rd";
+    const served = path.join(home, "data", "claude-bus.env"); // a `claude-bus serve` started in this directory keeps its password here
+    await fs.writeFile(`${envFile}.rotating`, envText({ ...bus, pass: rotatingPass }), { mode: 0o600 }); // a rotation that failed
+    await fs.mkdir(path.join(home, "data"));
+    await fs.writeFile(served, envText({ ...bus, pass: servedPass }), { mode: 0o600 });
+    await fs.link(envFile, path.join(home, "linked.txt"));
+    await fs.symlink(envFile, path.join(home, "harmless.txt"));
+    await fs.copyFile(envFile, path.join(home, "copy.txt"));
+    await fs.writeFile(path.join(home, "encoded.txt"), `settings: ${(await fs.readFile(envFile)).toString("base64")}\n`);
+    await fs.copyFile(`${envFile}.rotating`, path.join(home, "rotating-copy.txt"));
+    await fs.copyFile(served, path.join(home, "served-copy.txt"));
+    // the password across the boundary of the first 64 KiB read
+    await fs.writeFile(path.join(home, "big.log"), Buffer.concat([Buffer.alloc(65_536 - 10, "x"), Buffer.from(bus.pass), Buffer.alloc(1000, "y")]));
+    await fs.mkdir(path.join(home, ".ssh"));
+    await fs.writeFile(path.join(home, ".ssh", "id_ed25519"), "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+    await fs.mkdir(path.join(home, "project"));
+    await fs.writeFile(path.join(home, "project", ".env"), "API_TOKEN=t0ken\n");
+    const elsewhere = await fs.realpath(tempDir("elsewhere"));
+    await fs.writeFile(path.join(elsewhere, "notes.txt"), "notes\n");
+    await fs.symlink(path.join(elsewhere, "notes.txt"), path.join(home, "notes-link.txt"));
+    await fs.writeFile(path.join(home, "report.txt"), "all green\n");
+
+    const never = "a file holding a bus credential is never attached";
+    const secretPlace = "is where secrets are kept; the send tool does not attach from there";
+    const outside = `is outside this session's directory ${await fs.realpath(home)}: the send tool attaches only files under it`;
+    const refusals: Array<[file: string, why: string]> = [
+      [envFile, `${envFile} holds a bus credential: it is never attached`],
+      ["harmless.txt", `harmless.txt is the same file as ${envFile}, which holds a bus credential: it is never attached`],
+      ["linked.txt", `linked.txt is the same file as ${envFile}, which holds a bus credential: it is never attached`],
+      [`${envFile}.rotating`, `${envFile}.rotating holds a bus credential: it is never attached`],
+      [served, `${served} holds a bus credential: it is never attached`],
+      ["copy.txt", `copy.txt contains the bus password in use (as it is): ${never}`],
+      ["encoded.txt", `encoded.txt contains the bus password in use (base64-encoded): ${never}`],
+      ["rotating-copy.txt", `rotating-copy.txt contains BUS_PASS of ${envFile}.rotating (as it is): ${never}`],
+      ["served-copy.txt", `served-copy.txt contains BUS_PASS of ${served} (as it is): ${never}`],
+      ["big.log", `big.log contains the bus password in use (as it is): ${never}`],
+      ["/proc/self/environ", `/proc/self/environ: /proc/ ${secretPlace}`],
+      [".ssh/id_ed25519", `.ssh/id_ed25519: ~/.ssh/ ${secretPlace}`],
+      ["project/.env", `project/.env: an env file ${secretPlace}`],
+      [path.join(elsewhere, "notes.txt"), `${path.join(elsewhere, "notes.txt")} ${outside}`],
+      [`../${path.basename(elsewhere)}/notes.txt`, `../${path.basename(elsewhere)}/notes.txt ${outside}`],
+      ["notes-link.txt", `notes-link.txt (really ${path.join(elsewhere, "notes.txt")}) ${outside}`],
+    ];
+    const stored = async () => [(await createBusClient(bus).messages({})).length, (await fs.readdir(path.join(bus.dataDir, "files")).catch(() => [])).length];
+    const before = await stored();
+    // the password in the server's environment too (a supported setup): its /proc/self/environ holds it
+    const client = await connect({ BUS_PASS: bus.pass });
+    try {
+      for (const [file, why] of refusals) {
+        const refused = await call(client, "send", { to: "lima", body: "here you go", attach: ["report.txt", file] });
+        expect(refused.isError).toBe(true);
+        expect(textOf(refused)).toBe(`claude-bus send: ${why}`);
+        for (const secret of [bus.pass, rotatingPass, servedPass]) expect(textOf(refused)).not.toContain(secret);
+      }
+      expect(await stored()).toEqual(before);
+      expect(textOf(await call(client, "send", { to: "lima", body: "the report", attach: ["report.txt"] }))).toMatch(/, with "report.txt" \(10 B\)$/);
+    } finally {
+      await client.close();
+    }
+    // the user's own BUS_ATTACH_ROOTS (the server's environment, which no tool sets) widens where the agent may attach from
+    const widened = await connect({ BUS_ATTACH_ROOTS: elsewhere });
+    try {
+      expect(textOf(await call(widened, "send", { to: "lima", body: "notes", attach: [path.join(elsewhere, "notes.txt")] }))).toMatch(/, with "notes.txt" \(6 B\)$/);
+      expect(textOf(await call(widened, "send", { body: "x", attach: [".ssh/id_ed25519"] }))).toBe(`claude-bus send: .ssh/id_ed25519: ~/.ssh/ ${secretPlace}`);
+      const other = path.join(tempDir("other"), "x.txt");
+      await fs.writeFile(other, "x");
+      expect(textOf(await call(widened, "send", { body: "x", attach: [other] }))).toBe(
+        `claude-bus send: ${other} is outside this session's directory ${await fs.realpath(home)} and BUS_ATTACH_ROOTS (${elsewhere}): the send tool attaches only files under them`,
+      );
+    } finally {
+      await widened.close();
     }
   });
 
