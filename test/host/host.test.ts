@@ -657,6 +657,12 @@ describe("provisioned throwaway host", () => {
     lab.destroy(); // kill -9 of its PID 1: nothing is unmounted or shut down cleanly first
     lab = await startLab({ fqdn: cfg.fqdn, log, extraTcpPorts: { [SERVICE_PORT]: "the bus service on the host's loopback" } });
     await volume.attachTo(lab.host);
+    // A droplet of its own: host keys made at its first boot (this lab's root file system is a copy of the
+    // last one's), which this machine's known_hosts learns on first contact, as for any new droplet.
+    await onHost("rm -f /etc/ssh/ssh_host_* && ssh-keygen -A && systemctl restart ssh");
+    await run("ssh-keygen", ["-R", `[127.0.0.1]:${lab.ssh.port}`, "-f", lab.ssh.knownHostsFile]);
+    const firstBootKey = await onHost("cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub");
+    expect(firstBootKey).not.toBe(hostKey);
     const labKey = readFileSync(`${lab.ssh.identityFile}.pub`, "utf8").trim();
     // The ACME server and its CA stay as they were: the certificate on the volume is still good, so the new
     // host must not ask for one (the new lab's own Pebble is never asked).
@@ -670,7 +676,12 @@ describe("provisioned throwaway host", () => {
     expect(await onHost(`cat ${DATA_DIR}/bus.jsonl`)).toBe(jsonl);
     expect(JSON.parse((await httpsRequest(ep, "GET", "/health", { auth: auth() })).body).count).toBe(count);
     expect((await servedCertificate(ep)).serialNumber).toBe(serial);
+    // The key clients pinned is back, served by sshd, and this machine's known_hosts holds it (the runner pinned it).
     expect(await onHost("cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub")).toBe(hostKey);
+    expect(volumeChanges).toContain("reloaded ssh");
+    const scanned = await runOk("ssh-keyscan", ["-t", "ed25519", "-p", String(lab.ssh.port), "127.0.0.1"]);
+    expect(scanned.stdout).toContain(` ${hostKey.trim()}`);
+    expect(readFileSync(lab.ssh.knownHostsFile, "utf8")).toContain(`[127.0.0.1]:${lab.ssh.port} ${hostKey.trim()}\n`);
     expect(await onHost("findmnt -no FSROOT /etc/letsencrypt")).toBe("/letsencrypt\n");
   });
 
