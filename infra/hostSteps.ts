@@ -6,7 +6,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig } from "../provision/config";
-import { BUNDLE_UPLOAD_PATH, HOST_KEY_STEP, type HostStep, hostKeyIn, hostStepPlans, hostSteps } from "../provision/steps";
+import { BUNDLE_UPLOAD_PATH, type HostStep, hostStepPlans, hostSteps } from "../provision/steps";
 import type { Network } from "./network";
 
 export interface HostStepsArgs {
@@ -81,8 +81,7 @@ export function provisionHost(name: string, args: HostStepsArgs & HostTarget, op
     { connection: firstContact, create: PRINT_HOST_KEY, triggers: [droplet.id], addPreviousOutputInEnv: false },
     onHost([assignment]),
   );
-  const firstKey = wait.stdout.apply((key) => key.trim());
-  let connection = { ...firstContact, hostKey: firstKey };
+  const connection = { ...firstContact, hostKey: wait.stdout.apply((key) => key.trim()) };
   let previous: pulumi.Resource = new command.remote.CopyToRemote(
     `${name}-bundle-upload`,
     {
@@ -100,9 +99,6 @@ export function provisionHost(name: string, args: HostStepsArgs & HostTarget, op
     const step = steps.apply((all) => all[i]);
     const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, droplet.id, args.credentials);
     const after = plan.name === NEEDS_DNS ? [previous, ...args.dnsRecords] : [previous];
-    const run = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(after), additionalSecretOutputs });
-    // A replaced droplet gets its earlier host keys back from the volume: later steps expect those.
-    if (plan.name === HOST_KEY_STEP) connection = { ...connection, hostKey: pulumi.all([run.stdout, firstKey]).apply(([out, first]) => hostKeyIn(out) ?? first) };
-    previous = run;
+    previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(after), additionalSecretOutputs });
   });
 }

@@ -271,10 +271,9 @@ const health = (cfg: HostConfig): StepPlan => ({
 });
 
 /**
- * The step whose last line, `host key: TYPE BASE64`, is the host key in place after it (it puts the SSH host
- * keys kept on the data volume back): the connections of every later step are pinned to that key.
+ * The host key a step's output reports in its line `host key: TYPE BASE64` (the volume step's last line:
+ * it puts the SSH host keys kept on the data volume back); the connections after it are pinned to that key.
  */
-export const HOST_KEY_STEP = "volume";
 export const hostKeyIn = (output: string): string | undefined => /^host key: (\S+ \S+)$/m.exec(output)?.[1];
 
 /** Every step's plan, in order. The certificate step needs DNS to point at the host (infra orders it). */

@@ -68,8 +68,6 @@ export const FAKE_FINGERPRINT = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa
 /** A second key, as a rotation brings. */
 export const FAKE_PUBLIC_KEY_2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly1111111111111111111111 new@example.com";
 /** The host key the first command prints (what /etc/ssh/ssh_host_ed25519_key.pub holds, without its comment). */
-/** The host key the volume step says it put back (the first droplet's, kept on the volume). */
-export const FAKE_VOLUME_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeptOnTheVolumeForTestsOnly0000000000000";
 export const FAKE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTestsOnly00000000000000000000";
 
 /** The stack the mock engine runs ("test"), and so the data volume's device the host config names. */
@@ -161,7 +159,7 @@ function mockState(type: string, id: string, inputs: Record<string, unknown>): R
       // Plain, not secret: the program itself must mark the password secret.
       return { ...inputs, result: randomPassword(inputs) };
     case "command:remote:Command":
-      return { ...inputs, stdout: String(inputs.create).startsWith("cut -d ' ' -f 1,2 /etc/ssh/") ? `${FAKE_HOST_KEY}\n` : String(inputs.create).includes("## The step (provision/steps/volume.sh) ##") ? `changed: ...\nhost key: ${FAKE_VOLUME_HOST_KEY}\n` : "", stderr: "" };
+      return { ...inputs, stdout: String(inputs.create).startsWith("cut -d ' ' -f 1,2 /etc/ssh/") ? `${FAKE_HOST_KEY}\n` : "", stderr: "" };
     default:
       return { ...inputs };
   }
