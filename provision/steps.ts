@@ -271,8 +271,8 @@ const health = (cfg: HostConfig): StepPlan => ({
 });
 
 /**
- * The host key in place after the volume step, from its last line `host key: TYPE BASE64` (the step puts the
- * SSH host keys kept on the data volume back): the connections of every later step are pinned to that key.
+ * The host key a step's output reports in its line `host key: TYPE BASE64` (the volume step's last line:
+ * it puts the SSH host keys kept on the data volume back); the connections after it are pinned to that key.
  */
 export const hostKeyIn = (output: string): string | undefined => /^host key: (\S+ \S+)$/m.exec(output)?.[1];
 
