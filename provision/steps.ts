@@ -270,6 +270,12 @@ const health = (cfg: HostConfig): StepPlan => ({
   checks: ["service", "nginx"],
 });
 
+/**
+ * The host key a step's output reports in its line `host key: TYPE BASE64` (the volume step's last line:
+ * it puts the SSH host keys kept on the data volume back); the connections after it are pinned to that key.
+ */
+export const hostKeyIn = (output: string): string | undefined => /^host key: (\S+ \S+)$/m.exec(output)?.[1];
+
 /** Every step's plan, in order. The certificate step needs DNS to point at the host (infra orders it). */
 export function hostStepPlans(cfg: HostConfig, bundle: { sha256: string }): StepPlan[] {
   if (!/^[0-9a-f]{64}$/.test(bundle.sha256)) throw new Error(`bundle.sha256 must be 64 hex digits, got ${JSON.stringify(bundle.sha256)}`);

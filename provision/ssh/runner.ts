@@ -8,7 +8,7 @@ import { HostPassword } from "../../contract/password";
 import { buildServiceBundle } from "../bundle";
 import type { HostConfig } from "../config";
 import { credentialsEnv } from "../credentials";
-import { BUNDLE_UPLOAD_PATH, dataCommandScript, HostStep, hostSteps, rotationSteps } from "../steps";
+import { BUNDLE_UPLOAD_PATH, dataCommandScript, HostStep, hostKeyIn, hostSteps, rotationSteps } from "../steps";
 import { Log, SshTarget, parseTarget, pinHostKey, remoteCommand, runRemote, uploadBundle } from "./transport";
 
 export interface StepResult {
@@ -31,9 +31,6 @@ export class StepFailedError extends Error {
     );
   }
 }
-
-/** The `host key: TYPE BASE64` line of a step that may change the host's key (the volume step restores the volume's). */
-const hostKeyIn = (output: string): string | undefined => /^host key: (\S+ \S+)$/m.exec(output)?.[1];
 
 const changesIn = (output: string): string[] =>
   output

@@ -2,7 +2,7 @@
 # Step "drop-dir": the shared drop directory (setgid, group-writable) and the SSH login the clients'
 # keys are authorized for, restricted to file transfer: each key may run only internal-sftp (scp and sftp
 # use it), with no forwarding, and the user's shell runs nothing. Files dropped before a new host came
-# (on the data volume) whose user or group has no name here are given to DROP_USER and DROP_GROUP.
+# (on the data volume) are given back to DROP_GROUP, and to DROP_USER where their owner has no name here.
 # Reads from the header: DROP_GROUP, DROP_GID, DROP_USER, DROP_UID, NOLOGIN_SHELL, SHARED_DIR, TMPFILES_RULE_PATH, TMPFILES_RULE (its text),
 # AUTHORIZED_KEYS (the drop user's authorized_keys text).
 # shellcheck source-path=SCRIPTDIR
@@ -26,7 +26,7 @@ ensure_dir "$SHARED_DIR" 2770 "root:$DROP_GROUP"
 if [[ -n $(find "$SHARED_DIR" -xdev \( -nouser -o ! -group "$DROP_GROUP" \) -print -quit) ]]; then
   find "$SHARED_DIR" -xdev -nouser -exec chown -h "$DROP_USER" {} +
   find "$SHARED_DIR" -xdev ! -group "$DROP_GROUP" -exec chgrp -h "$DROP_GROUP" {} +
-  changed "the files in $SHARED_DIR of users or groups unknown here are $DROP_USER's and $DROP_GROUP's"
+  changed "the files in $SHARED_DIR are group $DROP_GROUP's again, and $DROP_USER's where no user here owned them"
 fi
 
 home=$(getent passwd "$DROP_USER" | cut -d: -f6)
