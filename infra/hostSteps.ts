@@ -44,6 +44,9 @@ export interface PreparedHost {
   remaining: { plan: StepPlan; index: number }[];
 }
 
+/** SSH dial attempts (10 s each) for a droplet that is already running. */
+const RUNNING_HOST_DIALS = 5;
+
 /** certbot's HTTP challenge succeeds only once the name resolves to this host. */
 const NEEDS_DNS = "certificate";
 /** The first step that needs the data volume attached; every step from it on runs again on a new attachment. */
@@ -51,13 +54,23 @@ const NEEDS_VOLUME = "volume";
 
 /**
  * The host's ed25519 key as `type base64`, printed by the first command, which connects without knowing
- * it (trust on first contact); every later command is pinned to it.
+ * it (trust on first contact); the commands before the volume step are pinned to it.
  */
 const PRINT_HOST_KEY = "cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub";
 
 /**
- * A step's command. Its triggers are the droplet's id and the step's hash: the step runs again exactly
- * when what it does changes, and once on every new droplet, even when an earlier `pulumi up` failed
+ * The volume step installs the host keys kept on the volume (a replaced droplet takes its predecessor's)
+ * and reports the one the host presents from then on in a line `host key: type base64`; the commands
+ * after it are pinned to that one. No such line: the step changed no key.
+ */
+function reportedHostKey(stdout: string): string | undefined {
+  return /^host key: (\S+ \S+)$/m.exec(stdout)?.[1];
+}
+
+/**
+ * A step's command. Its triggers are the droplet's id (from the volume step on, the attachment's id too)
+ * and the step's hash: the step runs again exactly when what it does changes, and once on every new
+ * droplet (and new attachment), even when an earlier `pulumi up` failed
  * half way through a replacement (triggers live in the state, unlike replaceWith, which acts within one
  * deployment only). A step that asks for the credentials gets them as secret stdin, with logging off and
  * its output kept secret, since a failing script may echo what it read.
@@ -93,9 +106,17 @@ export function prepareHost(name: string, args: HostStepsArgs & HostTarget, opts
     dialErrorLimit: 60, // a fresh droplet refuses SSH for a minute or two while it boots
     perDialTimeout: 10,
   };
+  // The certificate step checks that the name resolves to the reserved IP before it asks for a certificate.
+  // The steps before the volume step, and their hashes: the first contact learns the key again whenever
+  // one of them is to run again, as the host then presents the volume's key, not the one it booted with.
+  const steps = reservedIp.ipAddress.apply((publicIpv4) => hostSteps({ ...args.host, publicIpv4 }, args.bundle));
+  const plans = hostStepPlans(args.host, args.bundle);
+  const firstOnVolume = plans.findIndex((plan) => plan.name === NEEDS_VOLUME);
+  if (firstOnVolume < 0) throw new Error("Bus: the host config names no data volume");
+  const earlyHashes = steps.apply((all) => all.slice(0, firstOnVolume).map((step) => step.hash));
   const wait = new command.remote.Command(
     `${name}-wait-ssh`,
-    { connection: firstContact, create: PRINT_HOST_KEY, triggers: [droplet.id], addPreviousOutputInEnv: false },
+    { connection: firstContact, create: PRINT_HOST_KEY, triggers: [droplet.id, earlyHashes], addPreviousOutputInEnv: false },
     onHost(droplet, opts, [droplet]),
   );
   const connection = { ...firstContact, hostKey: wait.stdout.apply((key) => key.trim()) };
@@ -109,11 +130,6 @@ export function prepareHost(name: string, args: HostStepsArgs & HostTarget, opts
     },
     onHost(droplet, opts, [wait]),
   );
-  // The certificate step checks that the name resolves to the reserved IP before it asks for a certificate.
-  const steps = reservedIp.ipAddress.apply((publicIpv4) => hostSteps({ ...args.host, publicIpv4 }, args.bundle));
-  const plans = hostStepPlans(args.host, args.bundle);
-  const firstOnVolume = plans.findIndex((plan) => plan.name === NEEDS_VOLUME);
-  if (firstOnVolume < 0) throw new Error("Bus: the host config names no data volume");
   // Each step runs after the one before it: only dependencies order execution.
   plans.slice(0, firstOnVolume).forEach((plan, i) => {
     const step = steps.apply((all) => all[i]);
@@ -124,8 +140,36 @@ export function prepareHost(name: string, args: HostStepsArgs & HostTarget, opts
 }
 
 /**
- * The release command (its delete stops the bus and unmounts the volume, run before the attachment is
- * deleted), then the steps from the volume step on. Returns the last, the health check.
+ * The release command: its delete, on the droplet, stops the bus and unmounts the volume. Not deletedWith
+ * the droplet: a replacement deletes the old droplet too, and the engine would then skip this delete,
+ * which must run before the old attachment goes. Its trigger is taken from the attachment: when the
+ * attachment is replaced (deleted before its replacement is made), the engine replaces every resource
+ * whose replace-on-change inputs come from it, and deletes those first, this one among them. The value
+ * is the droplet's id, so an attachment re-made on the same droplet releases nothing. The droplet it runs
+ * on is up and serving: a few dials, not a fresh droplet's minutes of them.
+ */
+function release(
+  name: string,
+  connection: command.types.input.remote.ConnectionArgs,
+  attachment: digitalocean.VolumeAttachment,
+  host: HostConfig,
+  opts: pulumi.CustomResourceOptions,
+): void {
+  new command.remote.Command(
+    `${name}-release`,
+    {
+      connection: { ...connection, dialErrorLimit: RUNNING_HOST_DIALS },
+      delete: releaseScript(host),
+      triggers: [attachment.dropletId],
+      addPreviousOutputInEnv: false,
+    },
+    { ...opts, dependsOn: [attachment] },
+  );
+}
+
+/**
+ * The steps from the volume step on, and after the volume step the release command; the steps after
+ * it are pinned to the host key it reports. Returns the last, the health check.
  */
 export function provisionData(
   name: string,
@@ -135,25 +179,22 @@ export function provisionData(
 ): pulumi.Resource {
   const { droplet, assignment, ipInUse } = args.network;
   const { attachment, connection, steps } = { ...args, ...prepared };
-  // Not deletedWith the droplet: a replacement deletes the old droplet too, and the engine would then skip
-  // this delete, which must run before the old attachment goes. Its triggers hold the attachment's id, so
-  // a new attachment replaces it, and the engine deletes it (on the old droplet) before the old attachment.
-  // Deleted before it is replaced: when an attachment is re-made on the same droplet, the old release runs
-  // before the volume step mounts the volume again, not after.
-  const release = new command.remote.Command(
-    `${name}-release`,
-    { connection, delete: releaseScript(args.host), triggers: [attachment.id], addPreviousOutputInEnv: false },
-    { ...opts, dependsOn: [attachment], deleteBeforeReplace: true },
-  );
   let previous = prepared.ready;
+  let pinned = connection;
   for (const { plan, index } of prepared.remaining) {
     const step = steps.apply((all) => all[index]);
     const triggers = [droplet.id, attachment.id];
-    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, triggers, args.credentials);
-    const before: pulumi.Resource[] = [previous, ...(plan.name === NEEDS_VOLUME ? [attachment, release] : [])];
+    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, pinned, triggers, args.credentials);
+    const before: pulumi.Resource[] = [previous, ...(plan.name === NEEDS_VOLUME ? [attachment] : [])];
     // On a first deploy the certificate needs the reserved IP here; otherwise it is restored from the volume.
     const after = plan.name === NEEDS_DNS ? ipInUse.apply((inUse) => [...before, ...args.dnsRecords, ...(inUse ? [] : [assignment])]) : before;
-    previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(droplet, opts, after), additionalSecretOutputs });
+    const created = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(droplet, opts, after), additionalSecretOutputs });
+    if (plan.name === NEEDS_VOLUME) {
+      const hostKey = pulumi.all([created.stdout, connection.hostKey]).apply(([out, first]) => reportedHostKey(out) ?? (first as string));
+      pinned = { ...connection, hostKey };
+      release(name, pinned, attachment, args.host, opts);
+    }
+    previous = created;
   }
   return previous;
 }

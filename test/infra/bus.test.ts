@@ -435,10 +435,13 @@ describe("host steps: ordering", () => {
     expect(release.inputs.delete).toContain(`readonly VOLUME_DEVICE='${TEST_VOLUME_DEVICE}'`);
     expect(release.inputs).not.toHaveProperty("create");
     expect(release.dependencies.map(short)).toContain("claude-bus-data-attachment");
-    expect(release.inputs.triggers).toEqual(["claude-bus-data-attachment-id"]);
+    // Its trigger comes from the attachment (the engine deletes it before a replaced attachment), and is the
+    // droplet's id (an attachment re-made on the same droplet releases nothing).
+    expect(release.inputs.triggers).toEqual([424242]);
+    expect(release.propertyDependencies.triggers.map(short)).toEqual(["claude-bus-data-attachment"]);
     // Deleted with the droplet, its delete would be skipped in a replacement, which deletes the old droplet.
     expect(release.deletedWith).toBe("");
-    expect((unwrapSecrets(release.inputs.connection) as { hostKey: string }).hostKey).toBe(FAKE_HOST_KEY);
+    expect(unwrapSecrets(release.inputs.connection)).toMatchObject({ host: DROPLET_IPV4, hostKey: FAKE_HOST_KEY, dialErrorLimit: 5 });
   });
 
   it("moves the reserved IP at once on a first deploy (its certificate needs the name to reach the droplet)", () => {

@@ -20,6 +20,8 @@ export interface StateEntry {
   protect: boolean;
   /** The logical names of the resources it depends on (dependsOn and the inputs it takes from them). */
   dependencies: string[];
+  /** Per input property, the logical names of the resources its value comes from. */
+  propertyDependencies: Record<string, string[]>;
   /** The logical name of the resource it is deleted with, or "". */
   deletedWith: string;
 }
@@ -106,9 +108,10 @@ export interface Planned {
  * (the old resource; its provider's delete runs) and `skip delete X` (deletedWith a resource deleted in
  * the same run: its delete is not called). `resources` come in registration order, a topological order:
  * a resource is registered only once what it depends on is done. A replacement creates the new resource
- * and deletes the old one after every create, dependents first; with deleteBeforeReplace the old one
- * goes first, and before it every resource depending on it (transitively, in the previous state) that
- * this run replaces too, dependents first (the engine's dependent replacements).
+ * and deletes the old one after every create, dependents first. With deleteBeforeReplace the old one goes
+ * first, and before it its dependent replacements, dependents first: as the engine's
+ * calculateDependentReplacements does, each resource of the previous state that depends on it
+ * (transitively) and has a replace-on-change input whose value comes from a resource in that set.
  */
 export function executionOrder(resources: Planned[], previous: StackState, deleted: string[]): string[] {
   const steps: string[] = [];
@@ -122,25 +125,24 @@ export function executionOrder(resources: Planned[], previous: StackState, delet
     const { deletedWith } = previous[name];
     steps.push(deletedWith && leaving.has(deletedWith) ? `skip delete ${name}` : `delete ${name}`);
   };
-  const dependentsOf = (root: string): Set<string> => {
-    const found = new Set<string>();
-    for (let grew = true; grew; ) {
-      grew = false;
-      for (const [name, entry] of Object.entries(previous)) {
-        if (!found.has(name) && entry.dependencies.some((d) => d === root || found.has(d))) {
-          found.add(name);
-          grew = true;
-        }
-      }
+  const dependentReplacements = (root: string): string[] => {
+    const dependents = new Set([root]);
+    const replaceSet = new Set([root]);
+    for (const name of stateOrder) {
+      const { type, dependencies, propertyDependencies } = previous[name];
+      if (!dependencies.some((d) => dependents.has(d))) continue;
+      dependents.add(name);
+      const fromReplaced = Object.keys(propertyDependencies).filter((key) => propertyDependencies[key].some((d) => replaceSet.has(d)));
+      if (fromReplaced.some((key) => (FORCE_NEW[type] ?? []).includes(key))) replaceSet.add(name);
     }
-    return found;
+    replaceSet.delete(root);
+    return [...replaceSet];
   };
   for (const r of resources) {
     if (r.op === "create" || r.op === "update") steps.push(`${r.op} ${r.name}`);
     if (r.op !== "replace") continue;
     if (r.deleteBeforeReplace) {
-      const dependents = dependentsOf(r.name);
-      for (const name of [...stateOrder].reverse()) if (dependents.has(name) && replaced.has(name)) remove(name);
+      for (const name of dependentReplacements(r.name).reverse()) remove(name);
       remove(r.name);
     }
     steps.push(`create ${r.name}`);

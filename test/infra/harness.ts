@@ -30,6 +30,8 @@ export interface Registered {
    */
   inputs: Record<string, unknown>;
   dependencies: string[];
+  /** Per input property, the URNs of the resources its value comes from. */
+  propertyDependencies: Record<string, string[]>;
   deletedWith: string;
   ignoreChanges: string[];
   protect: boolean;
@@ -69,8 +71,49 @@ export const FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForT
 export const FAKE_FINGERPRINT = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";
 /** A second key, as a rotation brings. */
 export const FAKE_PUBLIC_KEY_2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly1111111111111111111111 new@example.com";
-/** The host key the first command prints (what /etc/ssh/ssh_host_ed25519_key.pub holds, without its comment). */
+/** The host key the first droplet boots with (what /etc/ssh/ssh_host_ed25519_key.pub holds, without its comment). */
 export const FAKE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTestsOnly00000000000000000000";
+/** The key a droplet boots with: each new droplet makes its own. */
+export const bootHostKeyOf = (dropletId: string) =>
+  dropletId === FAKE_DROPLET_ID ? FAKE_HOST_KEY : `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyOfDroplet${dropletId}`;
+
+/** The key a volume step reported in its output (provision/steps/volume.sh's last line). */
+const reportedKey = (entry: StateEntry | undefined) => /^host key: (.*)$/m.exec(String(entry?.outputs.stdout ?? ""))?.[1];
+
+/**
+ * What the host answers to a command, as the host steps behave: the first contact prints the key the host
+ * presents now (the one it booted with until the volume step ran on it, the volume's from then on); the
+ * volume step installs the keys kept on the volume (the first host's, saved by its first run) and
+ * reports the one in use.
+ */
+function commandStdout(name: string, inputs: Record<string, unknown>, previous: StackState, presented: (dropletId: string) => string): string {
+  const dropletId = dropletOf(inputs);
+  if (String(inputs.create).startsWith("cut -d ' ' -f 1,2 /etc/ssh/")) return `${presented(dropletId)}\n`;
+  if (name === "claude-bus-volume") return `changed: mounted the volume\nhost key: ${reportedKey(previous[name]) ?? bootHostKeyOf(dropletId)}\n`;
+  return "";
+}
+
+/** The droplet a host command runs on: the first of its triggers. */
+const dropletOf = (inputs: Record<string, unknown>) => String((inputs.triggers as unknown[] | undefined)?.[0]);
+
+/**
+ * The key each droplet presents as the run goes on: the one it booted with until the volume step has run
+ * on it (in an earlier run or this one), the one that step reported from then on.
+ */
+function hostKeys(previous: StackState) {
+  const now = new Map<string, string>();
+  const volumeStep = previous["claude-bus-volume"];
+  return {
+    presented(dropletId: string): string {
+      const ranHere = volumeStep && dropletOf(volumeStep.inputs) === dropletId ? reportedKey(volumeStep) : undefined;
+      return now.get(dropletId) ?? ranHere ?? bootHostKeyOf(dropletId);
+    },
+    ran(name: string, outputs: Record<string, unknown>): void {
+      const key = name === "claude-bus-volume" ? reportedKey({ outputs } as StateEntry) : undefined;
+      if (key) now.set(dropletOf(outputs), key);
+    },
+  };
+}
 
 /** The stack the mock engine runs ("test"), and so the data volume's device the host config names. */
 export const TEST_VOLUME_DEVICE = volumeDevice(volumeNameOf("test"));
@@ -145,7 +188,14 @@ export const fingerprintOf = (publicKey: string) =>
  * computed outputs. The project reads a reserved IP's URN back as do:floatingip:, whatever was sent
  * (terraform-provider-digitalocean #1264, pulumi-digitalocean #946).
  */
-function mockState(type: string, id: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function mockState(
+  type: string,
+  name: string,
+  id: string,
+  inputs: Record<string, unknown>,
+  previous: StackState,
+  presented: (dropletId: string) => string,
+): Record<string, unknown> {
   switch (type) {
     case "digitalocean:index/droplet:Droplet":
       return { ...inputs, ipv4Address: "198.51.100.7", ipv6Address: FAKE_IPV6, dropletUrn: `do:droplet:${id}` };
@@ -161,7 +211,7 @@ function mockState(type: string, id: string, inputs: Record<string, unknown>): R
       // Plain, not secret: the program itself must mark the password secret.
       return { ...inputs, result: randomPassword(inputs) };
     case "command:remote:Command":
-      return { ...inputs, stdout: String(inputs.create).startsWith("cut -d ' ' -f 1,2 /etc/ssh/") ? `${FAKE_HOST_KEY}\n` : "", stderr: "" };
+      return { ...inputs, stdout: commandStdout(name, inputs, previous, presented), stderr: "" };
     default:
       return { ...inputs };
   }
@@ -242,6 +292,7 @@ export async function runStack(config: Record<string, string>, bundleDir: string
   const state: StackState = {};
   const ops = new Map<string, Op>();
   const errors: string[] = [];
+  const keys = hostKeys(previous);
   const mocks: pulumi.runtime.Mocks = {
     newResource: (args) => {
       const before = previous[args.name];
@@ -251,8 +302,16 @@ export async function runStack(config: Record<string, string>, bundleDir: string
       errors.push(...planned.errors);
       ops.set(args.name, planned.op);
       const id = planned.op === "same" || planned.op === "update" ? before!.id : newId(args.type, args.name, before);
-      const outputs = planned.op === "same" ? before!.outputs : mockState(args.type, id, planned.inputs);
-      state[args.name] = { type: args.type, id, inputs: planned.inputs, outputs, protect, dependencies: [], deletedWith: "" };
+      const runs = planned.op !== "same" && args.type.startsWith("command:remote:") && (planned.inputs.create !== undefined || args.type.endsWith("CopyToRemote"));
+      if (runs) {
+        // @pulumi/command refuses a host that presents another key than the one the command is pinned to.
+        const pinned = (planned.inputs.connection as { hostKey?: string }).hostKey;
+        const presented = keys.presented(dropletOf(planned.inputs));
+        if (pinned !== undefined && pinned !== presented) errors.push(`${args.name}: ssh: host key mismatch (pinned ${pinned}, the host presents ${presented})`);
+      }
+      const outputs = planned.op === "same" ? before!.outputs : mockState(args.type, args.name, id, planned.inputs, previous, keys.presented);
+      if (runs) keys.ran(args.name, outputs);
+      state[args.name] = { type: args.type, id, inputs: planned.inputs, outputs, protect, dependencies: [], propertyDependencies: {}, deletedWith: "" };
       return { id, state: outputs };
     },
     call: (args) => {
@@ -278,6 +337,7 @@ export async function runStack(config: Record<string, string>, bundleDir: string
           parent: req.getParent(),
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
           dependencies: req.getDependenciesList(),
+          propertyDependencies: propertyDependenciesOf(req),
           deletedWith: req.getDeletedwith(),
           ignoreChanges: req.getIgnorechangesList(),
           protect: req.getProtect(),
@@ -300,6 +360,7 @@ export async function runStack(config: Record<string, string>, bundleDir: string
   const nameOf = (urn: string) => (urn ? urn.split("::").pop()! : "");
   for (const r of resources) {
     state[r.name].dependencies = r.dependencies.map(nameOf);
+    state[r.name].propertyDependencies = Object.fromEntries(Object.entries(r.propertyDependencies).map(([key, urns]) => [key, urns.map(nameOf)]));
     state[r.name].deletedWith = nameOf(r.deletedWith);
   }
   const deletes = planDeletes(previous, new Set(resources.map((r) => r.name)));
@@ -318,12 +379,19 @@ export async function runStack(config: Record<string, string>, bundleDir: string
   };
 }
 
+function propertyDependenciesOf(req: RegisterRequest): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  req.getPropertydependenciesMap().forEach((deps, key) => (found[key] = deps.getUrnsList()));
+  return found;
+}
+
 interface RegisterRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
   getDependenciesList(): string[];
+  getPropertydependenciesMap(): { forEach(each: (deps: { getUrnsList(): string[] }, key: string) => void): void };
   getDeletedwith(): string;
   getIgnorechangesList(): string[];
   getProtect(): boolean;

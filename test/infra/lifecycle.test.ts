@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { planDestroy, type StackState } from "./engine";
-import { baseConfig, FAKE_FINGERPRINT, FAKE_PUBLIC_KEY_2, runStack, type StackRun } from "./harness";
+import { baseConfig, bootHostKeyOf, FAKE_FINGERPRINT, FAKE_HOST_KEY, FAKE_PUBLIC_KEY_2, runStack, type StackRun } from "./harness";
 
 const bundleDir = mkdtempSync(join(tmpdir(), "claude-bus-infra-lifecycle-"));
 afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
@@ -95,6 +95,22 @@ describe("edits that replace the droplet", () => {
       expect(next.get("claude-bus-droplet").inputs.tags).toEqual(expect.arrayContaining(tags));
     });
 
+    it("pins the steps before the volume step to the key the new droplet booted with, and the later ones and the release to the volume's", () => {
+      const keyOf = (name: string) => (next.state[name].inputs.connection as { hostKey?: string }).hostKey;
+      const newDroplet = next.state["claude-bus-droplet"].id;
+      expect(newDroplet).not.toBe(first.state["claude-bus-droplet"].id);
+      for (const name of ["claude-bus-bundle-upload", "claude-bus-packages", "claude-bus-updates", "claude-bus-volume"]) expect([name, keyOf(name)]).toEqual([name, bootHostKeyOf(newDroplet)]);
+      for (const name of ["claude-bus-release", "claude-bus-accounts", "claude-bus-credentials", "claude-bus-health"]) expect([name, keyOf(name)]).toEqual([name, FAKE_HOST_KEY]);
+      expect(next.errors).toEqual([]);
+    });
+
+    it("after it, a change to a step before the volume step learns the host's key again, so that step is pinned to the volume's", async () => {
+      const later = await runStack({ ...baseConfig(), image: "debian-12-x64", sshPublicKey: FAKE_PUBLIC_KEY_2 }, bundleDir, next.state);
+      expect(later.errors).toEqual([]);
+      expect(opOf(later, "claude-bus-wait-ssh")).toBe("replace");
+      expect((later.state["claude-bus-ssh-keys"].inputs.connection as { hostKey: string }).hostKey).toBe(FAKE_HOST_KEY);
+    });
+
     it("starts the uptime check's probes on the new droplet only after the IP moved", () => {
       expect(next.get("claude-bus-uptime").dependencies.map(short)).toEqual(expect.arrayContaining(["claude-bus-health", "claude-bus-ip-assignment"]));
     });
@@ -102,21 +118,19 @@ describe("edits that replace the droplet", () => {
 });
 
 describe("a re-created attachment on the same droplet (refresh found the volume detached)", () => {
-  it("releases what is left, then re-runs the volume step and every later one, not the steps before it", async () => {
+  it("re-runs the volume step and every later one, not the steps before it, and releases nothing", async () => {
     // The previous attachment's id, as the commands recorded it in their triggers, differs from the next one's.
     const earlier = JSON.parse(JSON.stringify(first.state).replaceAll('"claude-bus-data-attachment-id"', '"an-earlier-attachment-id"')) as StackState;
     delete earlier["claude-bus-data-attachment"];
     const next = await runStack(baseConfig(), bundleDir, earlier);
     expect(next.errors).toEqual([]);
     const volumeSteps = commands(next).slice(commands(next).indexOf("claude-bus-volume"));
+    expect(volumeSteps).toEqual(expect.arrayContaining(["claude-bus-volume", "claude-bus-service", "claude-bus-health"]));
     expect(changes(next)).toEqual({
       "claude-bus-data-attachment": "create",
-      "claude-bus-release": "replace",
-      ...Object.fromEntries(volumeSteps.map((name) => [name, "replace"])),
+      ...Object.fromEntries(volumeSteps.filter((name) => name !== "claude-bus-release").map((name) => [name, "replace"])),
     });
-    // The old release runs before the volume step mounts the volume again, not at the end of the run.
-    expect(at(next, "create claude-bus-data-attachment")).toBeLessThan(at(next, "delete claude-bus-release"));
-    expect(at(next, "delete claude-bus-release")).toBeLessThan(at(next, "create claude-bus-volume"));
+    expect(next.order.filter((step) => step.endsWith(" claude-bus-release"))).toEqual([]);
   });
 });
 
@@ -124,7 +138,8 @@ describe("edits that keep the droplet", () => {
   it("a new deploy public key: a new DigitalOcean key and the ssh-keys step, not a new droplet", async () => {
     const next = await runStack({ ...baseConfig(), sshPublicKey: FAKE_PUBLIC_KEY_2 }, bundleDir, first.state);
     expect(next.errors).toEqual([]);
-    expect(changes(next)).toEqual({ "claude-bus-ssh-key": "replace", "claude-bus-ssh-keys": "replace" });
+    // The first contact learns the host key again (a step before the volume step is to run again).
+    expect(changes(next)).toEqual({ "claude-bus-ssh-key": "replace", "claude-bus-wait-ssh": "replace", "claude-bus-ssh-keys": "replace" });
   });
 
   it("the same existing key named by fingerprint, then by id", async () => {
