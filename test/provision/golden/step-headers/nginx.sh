@@ -96,8 +96,9 @@ server {
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto https;
-        # nginx adds it for every answer; the service's copy would make it appear twice.
+        # nginx adds these for every answer; the service's copies would make them appear twice.
         proxy_hide_header X-Robots-Tag;
+        proxy_hide_header X-Content-Type-Options;
     }
 
     location = /live {
@@ -110,8 +111,9 @@ server {
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto https;
-        # nginx adds it for every answer; the service's copy would make it appear twice.
+        # nginx adds these for every answer; the service's copies would make them appear twice.
         proxy_hide_header X-Robots-Tag;
+        proxy_hide_header X-Content-Type-Options;
     }
 
     location ~ ^/files(/|$) {
@@ -129,8 +131,9 @@ server {
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto https;
-        # nginx adds it for every answer; the service's copy would make it appear twice.
+        # nginx adds these for every answer; the service's copies would make them appear twice.
         proxy_hide_header X-Robots-Tag;
+        proxy_hide_header X-Content-Type-Options;
     }
 }
 CLAUDE_BUS_EOF
@@ -245,8 +248,9 @@ server {
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto https;
-        # nginx adds it for every answer; the service's copy would make it appear twice.
+        # nginx adds these for every answer; the service's copies would make them appear twice.
         proxy_hide_header X-Robots-Tag;
+        proxy_hide_header X-Content-Type-Options;
     }
 
     location ~ ^/files(/|$) {
