@@ -34,7 +34,8 @@ export type Attachment = z.infer<typeof AttachmentSchema>;
 /**
  * The message object as the API returns it. `thread` is the id of the first message of its conversation
  * (its own id when it starts one); a reply also carries `reply_to`, the message it answers; a message
- * with files carries `attachments` (and one without has no such field).
+ * with files carries `attachments` (and one without has no such field); one posted with the sender's own
+ * machine credential carries `"verified": true`.
  */
 export const MessageSchema = z.object({
   id: MessageId,
@@ -47,6 +48,8 @@ export const MessageSchema = z.object({
   thread: MessageId,
   reply_to: MessageId.optional(),
   attachments: z.array(AttachmentSchema).min(1).optional(),
+  /** Posted with the sender's own machine credential; absent: the name is only claimed (the team credential, or older). */
+  verified: z.literal(true).optional(),
 });
 export type Message = z.infer<typeof MessageSchema>;
 

@@ -90,11 +90,12 @@ describe("claude-bus mcp", () => {
 
       const dir = path.join(tempDir("agent"), "inbox-files");
       const fetched = await call(client, "fetch", { id, dir });
-      expect(textOf(fetched)).toBe(`saved "report.txt" (10 B) to ${dir}/report.txt (sha256 checked)`);
-      expect(await fs.readFile(path.join(dir, "report.txt"), "utf8")).toBe("all green\n");
+      expect(textOf(fetched)).toMatch(/^<claude-bus-files>\n/);
+      expect(textOf(fetched)).toContain(`\nsaved "report.txt" (10 B) to ${dir}/${id}/report.txt (sha256 checked)\n</claude-bus-files>`);
+      expect(await fs.readFile(path.join(dir, id!, "report.txt"), "utf8")).toBe("all green\n");
       const again = await call(client, "fetch", { id, dir });
       expect(again.isError).toBe(true);
-      expect(textOf(again)).toBe(`claude-bus fetch: ${dir}/report.txt exists; not overwritten (force replaces it: --force, or the fetch tool's force)`);
+      expect(textOf(again)).toBe(`claude-bus fetch: ${dir}/${id}/report.txt exists; not overwritten (force replaces it: --force, or the fetch tool's force)`);
       expect(textOf(await call(client, "fetch", { id, dir, force: true }))).toContain("sha256 checked");
       const missing = await call(client, "send", { body: "x", attach: [path.join(home, "nope.bin")] });
       expect(textOf(missing)).toBe(`claude-bus send: ${path.join(home, "nope.bin")}: no such file to attach`);
