@@ -297,8 +297,13 @@ export async function saveAttachments(
   }
   await fs.promises.mkdir(own, { recursive: true });
   const saved: Array<{ attachment: Attachment; file: string }> = [];
-  for (const attachment of targets.values()) {
-    saved.push({ attachment, file: await client.download(attachment, own, { force: options.force, allowConfigNames: options.allowConfigNames, onProgress: options.onProgress?.(attachment) }) });
+  try {
+    for (const attachment of targets.values()) {
+      saved.push({ attachment, file: await client.download(attachment, own, { force: options.force, allowConfigNames: options.allowConfigNames, onProgress: options.onProgress?.(attachment) }) });
+    }
+  } catch (err) {
+    await fs.promises.rmdir(own).catch(() => undefined); // left only when it holds something (a part to resume)
+    throw err;
   }
   return saved;
 }

@@ -174,7 +174,7 @@ export function busTools(flags: ConfigFlags, io: Io) {
 async function listAndAck(client: BusClient, me: string, messages: Message[], o: { ack: boolean; intro: string; note?: string }): Promise<ToolResult> {
   if (messages.length === 0) return text("no unread messages");
   const framed = frameMessages(messages, {
-    intro: escapeText(o.intro),
+    intro: o.intro,
     budget: TOOL_OUTPUT_BUDGET,
     bodyBudget: TOOL_BODY_BUDGET,
     more: (left) => [left > 0 ? `(${left} more not shown${o.ack ? ", left unread" : ""})` : "", o.note ? `(${o.note})` : ""].filter(Boolean).join("\n"),

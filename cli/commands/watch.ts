@@ -19,7 +19,7 @@ import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../ar
 import { writeFileAtomic } from "../atomicWrite";
 import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
-import { escapeText, frameMessages } from "../delivery/frame";
+import { frameMessages } from "../delivery/frame";
 import { visible } from "../delivery/visible";
 import { Io, UsageError } from "../io";
 
@@ -97,7 +97,7 @@ export function oneLine(m: Message): string {
 /** One message in the frame an agent reads, on one line (a monitor turns each line into a notification). */
 export function framedLine(m: Message, me: string): string {
   return frameMessages([m], {
-    intro: `A new message to ${escapeText(me)}, as it arrived.`,
+    intro: `A new message to ${me}, as it arrived.`,
     budget: FRAMED_LINE_BUDGET,
     bodyBudget: LINE_BODY_CHARS,
     more: () => "",

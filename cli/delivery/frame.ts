@@ -33,9 +33,12 @@ export const PREAMBLE =
 
 export type FrameTag = "claude-bus-messages" | "claude-bus-machines" | "claude-bus-files";
 
-/** `<tag>`, the preamble, `intro`, the content, `</tag>`: on separate lines, or one line with `oneLine`. */
+/**
+ * `<tag>`, the preamble, `intro` (escaped: it may name a machine), the content (escaped by the caller), `</tag>`:
+ * on separate lines, or one line with `oneLine`.
+ */
 export function frame(tag: FrameTag, intro: string, content: string[], { oneLine = false } = {}): string {
-  return [`<${tag}>`, PREAMBLE, intro, ...content, `</${tag}>`].join(oneLine ? " " : "\n");
+  return [`<${tag}>`, PREAMBLE, escapeText(intro), ...content, `</${tag}>`].join(oneLine ? " " : "\n");
 }
 
 /** The characters frame() adds around its content. */

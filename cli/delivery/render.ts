@@ -4,7 +4,7 @@
  * the person at the terminal.
  */
 import type { Message } from "../../client/index";
-import { escapeText, frameMessages } from "./frame";
+import { frameMessages } from "./frame";
 import { visible } from "./visible";
 
 /** Characters of additionalContext a delivery may use, below Claude Code's cap of about 10,000. */
@@ -29,7 +29,7 @@ export function renderDelivery(messages: Message[], me: string, { moreOnBus = fa
   const count = (more: number) => `${moreOnBus ? "at least " : ""}${more}`;
   const framed = frameMessages(messages, {
     intro:
-      `Messages to ${escapeText(me)}, oldest first. Reply with the bus \`send\` tool (reply_to set to the message id) ` +
+      `Messages to ${me}, oldest first. Reply with the bus \`send\` tool (reply_to set to the message id) ` +
       "or `claude-bus post --reply-to ID`.",
     budget,
     bodyBudget: BODY_BUDGET,
