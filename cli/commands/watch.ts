@@ -29,8 +29,8 @@ const WAIT_SECONDS = MAX_WAIT_SECONDS - 5;
 const PAGE = 100;
 /** The longest one line shows of a body. */
 const LINE_BODY_CHARS = 1_000;
-/** The longest --framed line: a monitor's notification, well within what a hook may add. */
-const FRAMED_LINE_BUDGET = 4_000;
+/** The longest --framed line: Claude Code shows the first 500 characters of a monitor's event. */
+const FRAMED_LINE_BUDGET = 500;
 /** Reconnecting: jittered waits doubling from 0.5 s up to 30 s. */
 const RECONNECT: RetryPolicy = { retries: Infinity, baseDelayMs: 500, maxDelayMs: 30_000 };
 
@@ -43,7 +43,7 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
   let client = connect(cfg);
   const cursorFile = newOnly ? undefined : path.resolve(stringOption(parsed, "cursor") ?? path.join(os.homedir(), ".claude-bus", `watch-${cfg.me}.cursor`));
   const exec = stringOption(parsed, "exec");
-  const show = booleanOption(parsed, "framed") ? (m: Message) => framedLine(m, cfg.me) : oneLine;
+  const show = booleanOption(parsed, "framed") ? framedLine : oneLine;
   let cursor = cursorFile ? await readCursor(cursorFile) : undefined;
   // --new-only: what was posted before it started (by the bus's clock) is skipped, and only that
   const startedAt = newOnly ? (await client.health()).now : undefined;
@@ -95,13 +95,13 @@ export function oneLine(m: Message): string {
 }
 
 /** One message in the frame an agent reads, on one line (a monitor turns each line into a notification). */
-export function framedLine(m: Message, me: string): string {
+export function framedLine(m: Message): string {
   return frameMessages([m], {
-    intro: `A new message to ${me}, as it arrived.`,
+    intro: "",
     budget: FRAMED_LINE_BUDGET,
     bodyBudget: LINE_BODY_CHARS,
     more: () => "",
-    cutNote: "read it whole with the bus `inbox` tool",
+    cutNote: "the hook or the bus `inbox` tool shows it whole",
     oneLine: true,
   }).text;
 }
