@@ -1,7 +1,7 @@
 /**
  * The issue's "done when", with the real Claude Code in its interactive UI (a terminal of its own): after
  * `claude-bus bootstrap`, a message another machine posts while the session sits idle reaches the model
- * with nobody typing anything. The plugin's monitor (`claude-bus watch --new-only`) wakes the session, and
+ * with nobody typing anything. The plugin's monitor (`claude-bus watch --new-only --framed`) wakes the session, and
  * the prompt hook delivers the message whole and acks it.
  */
 import { spawn } from "node:child_process";
