@@ -202,12 +202,12 @@ describe("what a sender writes cannot drive the terminal or leave the frame", ()
   });
 
   it("--framed (the plugin's monitor) prints each message as one line of the frame, which bodies and tags built to close it cannot", async () => {
+    const monitor = JSON.parse(await fs.readFile(path.resolve(__dirname, "../../plugin/monitors/monitors.json"), "utf8"))[0].command as string;
+    expect(monitor).toBe("claude-bus watch --new-only --framed");
     const home = tempDir("home");
     const dataDir = tempDir("data");
     const ids = await seedHostile(dataDir, "kilo");
     const bus = await servedBus(dataDir, 0);
-    const monitor = JSON.parse(await fs.readFile(path.resolve(__dirname, "../../plugin/monitors/monitors.json"), "utf8"))[0].command as string;
-    expect(monitor).toBe("claude-bus watch --new-only --framed");
     // without --new-only, to be handed the messages already on the bus
     const watcher = startWatch(home, { BUS_URL: bus.url, BUS_USER: USER, BUS_PASS: PASS, BUS_ME: "kilo" }, ["--framed"]);
     try {
