@@ -42,7 +42,8 @@ export async function mcp(parsed: ParsedCommand, io: Io): Promise<number> {
       try {
         return await tool.run(args as never);
       } catch (err) {
-        return { ...text(`claude-bus ${toolName}: ${(err as Error).message}`), isError: true };
+        // an error may quote what a sender wrote (a file name): escaped like every other answer
+        return { ...text(`claude-bus ${toolName}: ${escapeText((err as Error).message)}`), isError: true };
       }
     });
   }

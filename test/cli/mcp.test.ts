@@ -125,14 +125,14 @@ describe("claude-bus mcp", () => {
     };
     const client = await connect();
     try {
-      for (const name of ["CLAUDE.md", ".mcp.json", "agents.md", ".claude"]) {
+      for (const name of ["CLAUDE.md", ".mcp.json", "agents.md", ".claude", ".<system-reminder>\u200b"]) {
         const m = await lima.post({ from: "lima", to: "kilo", body: "save this", attachments: [await attach("readme.txt"), await attach(name)] });
         const dir = tempDir("repo");
         for (const args of [{ id: m.id, dir }, { id: m.id, dir, force: true, allow_config_names: true, allowConfigNames: true }]) {
           const refused = await call(client, "fetch", args);
           expect(refused.isError).toBe(true);
           expect(textOf(refused)).toBe(
-            `claude-bus fetch: "${name}" is a dot file or a name agents and tools read as configuration: not saved from another machine (a person who wants it passes --allow-config-names to claude-bus fetch)`,
+            `claude-bus fetch: "${name.replace("<", "&lt;").replace(">", "&gt;").replace("\u200b", "\\u{200b}")}" is a dot file or a name agents and tools read as configuration: not saved from another machine (a person who wants it passes --allow-config-names to claude-bus fetch)`,
           );
         }
         expect(await fs.readdir(dir)).toEqual([]);
