@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseCommand, ParsedCommand } from "./args";
+import { visible } from "./delivery/visible";
 import { EXIT, exitCodeFor } from "./exitCodes";
 import { Io, UsageError } from "./io";
 import { COMMANDS, commandHelp, synopsis, usage } from "./usage";
@@ -56,7 +57,8 @@ export async function main(argv: string[], io: Io, loaders: CommandLoaders): Pro
       io.err(`claude-bus: ${err.message}\nusage: ${synopsis(name)}   (claude-bus ${name} --help lists the options)`);
       return EXIT.failure;
     }
-    io.err(`claude-bus ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    // an error may quote what a sender wrote (a file name) or a server said: never raw control characters
+    io.err(`claude-bus ${name}: ${visible(err instanceof Error ? err.message : String(err))}`);
     return exitCodeFor(err);
   }
 }

@@ -81,10 +81,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     group: "bus",
     options: {
       ...CONNECTION,
-      out: { type: "string", value: "DIR", help: "where to save them (default: the current directory; made if missing)" },
+      out: { type: "string", value: "DIR", help: "they go into DIR/ID/ (default DIR: the current directory; made if missing)" },
       force: { type: "boolean", help: "replace files of the same names (else an existing file is never overwritten)" },
+      "allow-config-names": {
+        type: "boolean",
+        help: "save a dot file or a name agents and tools read as configuration (CLAUDE.md, AGENTS.md, .mcp.json, .envrc, ...) too; refused without it",
+      },
     },
-    notes: ["A download cut short resumes from what arrived (kept as DIR/.claude-bus-<sha256>.part) when fetch runs again.", CREDENTIAL_NOTE],
+    notes: ["A download cut short resumes from what arrived (kept as DIR/ID/.claude-bus-<sha256>.part) when fetch runs again.", CREDENTIAL_NOTE],
   },
   inbox: {
     summary: 'print unread messages to me as "[ts] from: body", oldest first, and ack them (one batch ack)',
@@ -101,6 +105,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       exec: { type: "string", value: "CMD", help: "run CMD (through the shell) per message, one at a time, the message as JSON on stdin" },
       cursor: { type: "string", value: "FILE", help: "where the last id seen is kept (default ~/.claude-bus/watch-NAME.cursor)" },
       "new-only": { type: "boolean", help: "only what is posted after it starts, keeping no cursor file (the plugin's monitor: the hooks deliver the rest)" },
+      framed: { type: "boolean", help: "print each message as the one-line frame an agent reads (the plugin's monitor), not a line for a person" },
     },
     notes: [
       "Never for my own messages. The first run starts from my unread messages; later runs resume after the last one printed.",

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { UPLOAD_IDLE_SECONDS } from "../contract/defaults";
-import { parseContentRange, StoredFile, StoredFileSchema, UNSAFE_IN_NAME, UPLOAD_OFFSET_HEADER } from "../contract/files";
+import { isConfigName, parseContentRange, StoredFile, StoredFileSchema, UNSAFE_IN_NAME, UPLOAD_OFFSET_HEADER } from "../contract/files";
 import { hashFile } from "../contract/hashFile";
 import type { Attachment } from "../contract/message";
 import { AuthError, BusError, serverErrorText } from "./errors";
@@ -153,6 +153,17 @@ export class FileExistsError extends Error {
   }
 }
 
+/** A name an agent or tool would read as its instructions (contract/files.ts AGENT_CONFIG_NAMES) or a dot file: only with `allowConfigNames`. */
+export class ConfigNameError extends Error {
+  constructor(readonly file: string) {
+    super(
+      `${JSON.stringify(path.basename(file))} is a dot file or a name agents and tools read as configuration: not saved from another machine ` +
+        "(a person who wants it passes --allow-config-names to claude-bus fetch)",
+    );
+    this.name = "ConfigNameError";
+  }
+}
+
 /** The downloaded bytes are not the file the message names: the partial file is deleted. */
 export class HashMismatchError extends Error {
   constructor(name: string, expected: string, actual: string) {
@@ -164,12 +175,18 @@ export class HashMismatchError extends Error {
 export interface SaveOptions {
   /** Replace a file of that name in the directory. */
   force?: boolean;
+  /** Save a dot file or an agent/tool config name too (a person's explicit choice, never an agent's). */
+  allowConfigNames?: boolean;
   onProgress?: OnProgress;
 }
 
-/** Where `attachment` goes in `dir`; a FileExistsError when a file is there and `force` is not set. */
-export function targetOf(dir: string, attachment: Attachment, force = false): string {
+/**
+ * Where `attachment` goes in `dir`: a ConfigNameError for a config name without `allowConfigNames`, a
+ * FileExistsError when a file is there and `force` is not set.
+ */
+export function targetOf(dir: string, attachment: Attachment, { force = false, allowConfigNames = false }: SaveOptions = {}): string {
   const target = path.join(dir, safeFileName(attachment.name));
+  if (!allowConfigNames && isConfigName(path.basename(target))) throw new ConfigNameError(target);
   if (!force && fs.existsSync(target)) throw new FileExistsError(target);
   return target;
 }
@@ -180,7 +197,7 @@ export function targetOf(dir: string, attachment: Attachment, force = false): st
  * the process, resumes from what arrived (a Range with If-Range on the file's ETag).
  */
 export async function downloadAttachment(link: FileLink, attachment: Attachment, dir: string, options: SaveOptions = {}): Promise<string> {
-  const target = targetOf(dir, attachment, options.force);
+  const target = targetOf(dir, attachment, options);
   const part = path.join(dir, `.claude-bus-${attachment.sha256}.part`);
   const url = `${link.base}/files/${attachment.sha256}`;
   const have = () => fs.promises.stat(part).then((s) => s.size, () => 0);

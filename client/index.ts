@@ -32,11 +32,11 @@ import {
   RotatedSchema,
 } from "../contract/message";
 import { AuthError, BusError, InsecureUrlError, serverErrorText, UnreachableError } from "./errors";
-import { downloadAttachment, FileDigest, FileExistsError, HashMismatchError, OnProgress, SaveOptions, targetOf, uploadFile } from "./files";
+import { ConfigNameError, downloadAttachment, FileDigest, FileExistsError, HashMismatchError, OnProgress, SaveOptions, targetOf, uploadFile } from "./files";
 import { DEFAULT_RETRY, RetryPolicy, withRetries } from "./retry";
 import { download, exchange } from "./transport";
 
-export { AuthError, BusError, FileExistsError, HashMismatchError, InsecureUrlError, UnreachableError };
+export { AuthError, BusError, ConfigNameError, FileExistsError, HashMismatchError, InsecureUrlError, UnreachableError };
 export type { AckResult, Attachment, BatchAckResult, FileDigest, Health, Invite, Machine, Message, MessageQuery, NewMessage, OnProgress, RetryPolicy, SaveOptions, StoredFile };
 
 /** GET /machines in full: every name with its credential, and the invites not yet used. */
@@ -274,31 +274,38 @@ export async function uploadAttachments(
 }
 
 /**
- * Saves every attachment of message `id` into `dir` (made if missing), each checked against its sha256.
- * Every name is checked against `dir` before a byte moves, so a refusal to overwrite costs no download;
- * the same file attached twice under one name is saved once.
+ * Saves every attachment of message `id` into a directory of its own, `dir/<id>/` (made if missing), each
+ * checked against its sha256: files from different messages never meet, nor land beside what is in `dir`.
+ * Every name is checked before a byte moves (a dot file or an agent/tool config name is refused unless
+ * `allowConfigNames`), so a refusal costs no download; the same file attached twice under one name is saved once.
  */
 export async function saveAttachments(
   client: BusClient,
   id: string,
   dir: string,
-  options: { force?: boolean; onProgress?: (attachment: Attachment) => OnProgress | undefined } = {},
+  options: { force?: boolean; allowConfigNames?: boolean; onProgress?: (attachment: Attachment) => OnProgress | undefined } = {},
 ): Promise<Array<{ attachment: Attachment; file: string }>> {
   const message = await client.message(id);
   if (!message) throw new Error(`no message #${id} on the bus`);
   const attachments = message.attachments ?? [];
   if (attachments.length === 0) throw new Error(`message #${id} has no attachments`);
-  await fs.promises.mkdir(dir, { recursive: true });
+  const own = path.join(dir, message.id);
   const targets = new Map<string, Attachment>();
   for (const attachment of attachments) {
-    const target = targetOf(dir, attachment, options.force);
+    const target = targetOf(own, attachment, { force: options.force, allowConfigNames: options.allowConfigNames });
     const other = targets.get(target);
     if (other && other.sha256 !== attachment.sha256) throw new Error(`message #${id} attaches two different files that would both be ${target}; nothing was saved`);
     targets.set(target, attachment);
   }
+  await fs.promises.mkdir(own, { recursive: true });
   const saved: Array<{ attachment: Attachment; file: string }> = [];
-  for (const attachment of targets.values()) {
-    saved.push({ attachment, file: await client.download(attachment, dir, { force: options.force, onProgress: options.onProgress?.(attachment) }) });
+  try {
+    for (const attachment of targets.values()) {
+      saved.push({ attachment, file: await client.download(attachment, own, { force: options.force, allowConfigNames: options.allowConfigNames, onProgress: options.onProgress?.(attachment) }) });
+    }
+  } catch (err) {
+    await fs.promises.rmdir(own).catch(() => undefined); // left only when it holds something (a part to resume)
+    throw err;
   }
   return saved;
 }

@@ -20,6 +20,42 @@ export const FileName = unicodeText
   .refine((name) => !UNSAFE_IN_NAME.test(name), "must be a file name: no '/', '\\' or control characters")
   .refine((name) => name !== "." && name !== "..", 'must be a file name, not "." or ".."');
 
+/**
+ * File names an agent or a developer tool reads as its instructions or configuration when it finds them
+ * in a directory: a file from another machine saved under one of these would outlive the session. `fetch`
+ * saves none of them, nor any name starting with a dot, unless the person passes --allow-config-names.
+ */
+export const AGENT_CONFIG_NAMES = [
+  "CLAUDE.md",
+  "CLAUDE.local.md",
+  "AGENTS.md",
+  "AGENT.md",
+  "GEMINI.md",
+  "CONVENTIONS.md",
+  "copilot-instructions.md",
+  "mcp.json",
+  ".mcp.json",
+  ".claude",
+  ".envrc",
+  ".env",
+  ".git",
+  ".gitattributes",
+  ".cursorrules",
+  ".windsurfrules",
+  ".clinerules",
+  ".aider.conf.yml",
+] as const;
+const CONFIG_NAMES = new Set(AGENT_CONFIG_NAMES.map((n) => n.toLowerCase()));
+
+/**
+ * Whether `name` is a dot file or a known agent/tool config name, compared as case-insensitive file systems
+ * do and without the trailing dots and spaces Windows drops (`claude.md.` is CLAUDE.md there).
+ */
+export function isConfigName(name: string): boolean {
+  const plain = name.replace(/[. ]+$/, "").toLowerCase();
+  return name.startsWith(".") || CONFIG_NAMES.has(plain);
+}
+
 /** A byte offset or count in a header: at most 15 digits, so it is exact as a number. */
 export const BYTE_COUNT = /^\d{1,15}$/;
 

@@ -5,6 +5,7 @@ import { MESSAGE_ID_PATTERN } from "../../contract/message";
 import { booleanOption, ParsedCommand, stringOption } from "../args";
 import { connectionFlags, resolveConfig } from "../config";
 import { describeAttachment } from "../delivery/attachments";
+import { visible } from "../delivery/visible";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { ProgressBar, progressBar } from "../progressBar";
@@ -19,13 +20,14 @@ export async function fetch(parsed: ParsedCommand, io: Io): Promise<number> {
   try {
     const saved = await saveAttachments(createBusClient(cfg), id, dir, {
       force: booleanOption(parsed, "force"),
+      allowConfigNames: booleanOption(parsed, "allow-config-names"),
       onProgress: (attachment) => {
         bar?.done();
-        bar = progressBar(io, `fetching ${attachment.name}`);
+        bar = progressBar(io, `fetching ${visible(attachment.name)}`);
         return bar.update;
       },
     });
-    for (const { attachment, file } of saved) await io.out(`saved ${describeAttachment(attachment)} to ${file} (sha256 checked)`);
+    for (const { attachment, file } of saved) await io.out(visible(`saved ${describeAttachment(attachment)} to ${file} (sha256 checked)`));
   } finally {
     bar?.done();
   }

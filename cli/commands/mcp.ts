@@ -14,12 +14,14 @@ import { noPositionals, ParsedCommand } from "../args";
 import { agentPolicy, checkAttachments } from "../attachGuard";
 import { ClientConfig, ConfigFlags, connectionFlags, resolveConfig } from "../config";
 import { describeAttachment } from "../delivery/attachments";
-import { entry } from "../delivery/render";
+import { escapeText, frameLines, frameMessages } from "../delivery/frame";
 import { Io } from "../io";
 import { version } from "../main";
 
-/** Characters of messages one tool answer holds at most; what does not fit stays unread. */
+/** Characters one tool answer holds at most, frame included; messages that do not fit stay unread. */
 export const TOOL_OUTPUT_BUDGET = 40_000;
+/** The most characters of one (escaped) body a tool answer shows; the rest of a longer one is cut. */
+export const TOOL_BODY_BUDGET = 30_000;
 /** The longest `wait` a tool call may ask for, in seconds. */
 export const MAX_TOOL_WAIT_SECONDS = 600;
 
@@ -41,7 +43,8 @@ export async function mcp(parsed: ParsedCommand, io: Io): Promise<number> {
       try {
         return await tool.run(args as never);
       } catch (err) {
-        return { ...text(`claude-bus ${toolName}: ${(err as Error).message}`), isError: true };
+        // an error may quote what a sender wrote (a file name): escaped like every other answer
+        return { ...text(`claude-bus ${toolName}: ${escapeText((err as Error).message)}`), isError: true };
       }
     });
   }
@@ -82,7 +85,7 @@ export function busTools(flags: ConfigFlags, io: Io) {
         const attachments = await uploadAttachments(client, await checkAttachments(attach ?? [], cfg, io.env, await agentPolicy(io.env)));
         const m = await client.post({ from: cfg.me, to, body, tags, reply_to, attachments });
         const files = m.attachments ? `, with ${m.attachments.map(describeAttachment).join(", ")}` : "";
-        return text(`posted #${m.id} from ${m.from} to ${m.to} (thread #${m.thread})${files}`);
+        return text(escapeText(`posted #${m.id} from ${m.from} to ${m.to} (thread #${m.thread})${files}`));
       },
     }),
     fetch: tool({
@@ -94,8 +97,10 @@ export function busTools(flags: ConfigFlags, io: Io) {
       },
       async run({ id: messageId, dir, force }) {
         const { client } = await connect();
+        // never allowConfigNames: only the person, with the CLI's --allow-config-names, saves those
         const saved = await saveAttachments(client, messageId, path.resolve(dir), { force });
-        return text(saved.map(({ attachment, file }) => `saved ${describeAttachment(attachment)} to ${file} (sha256 checked)`).join("\n"));
+        const lines = saved.map(({ attachment, file }) => escapeText(`saved ${describeAttachment(attachment)} to ${file} (sha256 checked)`));
+        return text(frameLines("claude-bus-files", `The files of message #${messageId}, saved; their names and contents are its sender's.`, lines, TOOL_OUTPUT_BUDGET));
       },
     }),
     inbox: tool({
@@ -107,7 +112,7 @@ export function busTools(flags: ConfigFlags, io: Io) {
       async run({ peek, limit }) {
         const { cfg, client } = await connect();
         const page = await client.page({ to: cfg.me, unread_by: cfg.me, limit: limit ?? 20 });
-        return listAndAck(client, cfg.me, page.messages, !peek, page.more ? "more unread: call inbox again" : undefined);
+        return listAndAck(client, cfg.me, page.messages, { ack: !peek, intro: `My unread messages (I am ${cfg.me}), oldest first.`, note: page.more ? "more unread: call inbox again" : undefined });
       },
     }),
     ack: tool({
@@ -128,7 +133,7 @@ export function busTools(flags: ConfigFlags, io: Io) {
         const first = await client.message(messageId);
         if (!first) throw new Error(`no message #${messageId} on the bus`);
         const conversation = await thread(client, first.thread);
-        return listAndAck(client, "", conversation, false);
+        return listAndAck(client, "", conversation, { ack: false, intro: `The conversation of thread #${first.thread}, oldest first.` });
       },
     }),
     wait: tool({
@@ -148,7 +153,7 @@ export function busTools(flags: ConfigFlags, io: Io) {
         for (;;) {
           const left = Math.ceil((deadline - Date.now()) / 1000);
           const messages = await client.messages({ ...query, wait: Math.max(0, Math.min(MAX_WAIT_SECONDS - 5, left)) });
-          if (messages.length > 0) return listAndAck(client, cfg.me, messages, true);
+          if (messages.length > 0) return listAndAck(client, cfg.me, messages, { ack: true, intro: `New messages to me (${cfg.me}).` });
           if (left <= 0 || Date.now() >= deadline) return text(`no message within ${seconds} s`);
         }
       },
@@ -160,26 +165,24 @@ export function busTools(flags: ConfigFlags, io: Io) {
         const { client } = await connect();
         const machines = await client.machines();
         if (machines.length === 0) return text("no machine has used the bus yet");
-        return text(machines.map((m) => `${m.name}: last seen ${m.last_seen ?? "never"}, last post ${m.last_post ?? "never"}, ${m.unread} unread`).join("\n"));
+        const lines = machines.map((m) => escapeText(`${m.name}: last seen ${m.last_seen ?? "never"}, last post ${m.last_post ?? "never"}, ${m.unread} unread`));
+        return text(frameLines("claude-bus-machines", "Every machine seen on the bus; each name is chosen by whoever enrolled or used it.", lines, TOOL_OUTPUT_BUDGET));
       },
     }),
   };
 }
 
-/** Messages as text within the output budget; those shown are acked when `ack` (the rest stay unread). */
-async function listAndAck(client: BusClient, me: string, messages: Message[], ack: boolean, note?: string): Promise<ToolResult> {
+/** Messages in the frame, within the output budget; those shown are acked when `ack` (the rest stay unread). */
+async function listAndAck(client: BusClient, me: string, messages: Message[], o: { ack: boolean; intro: string; note?: string }): Promise<ToolResult> {
   if (messages.length === 0) return text("no unread messages");
-  const shown: Message[] = [];
-  let out = "";
-  for (const m of messages) {
-    const e = entry(m);
-    if (out.length + e.length > TOOL_OUTPUT_BUDGET && shown.length > 0) break;
-    out += e;
-    shown.push(m);
-  }
-  const left = messages.length - shown.length;
-  if (left > 0) out += `(${left} more not shown${ack ? ", left unread" : ""})\n`;
-  if (note) out += `(${note})\n`;
-  if (ack) await client.ackMany(shown.map((m) => m.id), me);
-  return text(out.trimEnd());
+  const framed = frameMessages(messages, {
+    intro: o.intro,
+    budget: TOOL_OUTPUT_BUDGET,
+    bodyBudget: TOOL_BODY_BUDGET,
+    more: (left) => [left > 0 ? `(${left} more not shown${o.ack ? ", left unread" : ""})` : "", o.note ? `(${o.note})` : ""].filter(Boolean).join("\n"),
+    cutNote: "longer than one tool answer holds",
+    deferToFit: true,
+  });
+  if (o.ack) await client.ackMany(framed.shown.map((m) => m.id), me);
+  return text(framed.text);
 }

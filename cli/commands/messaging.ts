@@ -5,6 +5,7 @@ import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../ar
 import { CheckedFile, checkAttachments, personPolicy } from "../attachGuard";
 import { connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
+import { visible } from "../delivery/visible";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { ProgressBar, progressBar } from "../progressBar";
@@ -31,7 +32,7 @@ export async function post(parsed: ParsedCommand, io: Io): Promise<number> {
   const files = await checkAttachments((parsed.values.attach as string[] | undefined) ?? [], cfg, io.env, personPolicy(booleanOption(parsed, "allow-secret-path")));
   const attachments = await uploadWithProgress(client, files, io);
   const message = await client.post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags, reply_to: stringOption(parsed, "reply-to"), attachments });
-  io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : withAttachmentNote(`posted #${message.id} from ${message.from} to ${message.to}`, message));
+  io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : visible(withAttachmentNote(`posted #${message.id} from ${message.from} to ${message.to}`, message)));
   return EXIT.ok;
 }
 
@@ -61,7 +62,7 @@ export async function inbox(parsed: ParsedCommand, io: Io): Promise<number> {
 
   if (booleanOption(parsed, "json")) io.out(JSON.stringify(unread));
   else if (unread.length === 0) io.err(`no unread messages for ${cfg.me}`);
-  else for (const m of unread) io.out(withAttachmentNote(`[${m.ts}] ${m.from}: ${m.body}`, m));
+  else for (const m of unread) io.out(visible(withAttachmentNote(`[${m.ts}] ${m.from}: ${m.body}`, m), { lines: true }));
 
   if (!booleanOption(parsed, "no-ack")) await client.ackMany(unread.map((m) => m.id), cfg.me);
   return EXIT.ok;

@@ -4,7 +4,9 @@
  * a dropped connection, a bus restart or a restart of watch itself it goes on after that id, so no
  * message is lost. Saved after the message is handled, never before: watch killed in between handles that
  * one message again on its next start (at least once, as nothing can know whether a reader saw it).
- * `--exec CMD` runs CMD per message, one at a time.
+ * `--exec CMD` runs CMD per message, one at a time. `--framed` prints each as the one-line frame an agent
+ * reads (the plugin's monitor); else the line is for a person, every hidden or control character in it
+ * made a visible escape.
  */
 import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
@@ -17,6 +19,8 @@ import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../ar
 import { writeFileAtomic } from "../atomicWrite";
 import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
+import { frameMessages } from "../delivery/frame";
+import { visible } from "../delivery/visible";
 import { Io, UsageError } from "../io";
 
 /** Each long-poll waits this long, a little under the bus's maximum. */
@@ -25,6 +29,8 @@ const WAIT_SECONDS = MAX_WAIT_SECONDS - 5;
 const PAGE = 100;
 /** The longest one line shows of a body. */
 const LINE_BODY_CHARS = 1_000;
+/** The longest --framed line: Claude Code shows the first 500 characters of a monitor's event. */
+const FRAMED_LINE_BUDGET = 500;
 /** Reconnecting: jittered waits doubling from 0.5 s up to 30 s. */
 const RECONNECT: RetryPolicy = { retries: Infinity, baseDelayMs: 500, maxDelayMs: 30_000 };
 
@@ -37,6 +43,7 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
   let client = connect(cfg);
   const cursorFile = newOnly ? undefined : path.resolve(stringOption(parsed, "cursor") ?? path.join(os.homedir(), ".claude-bus", `watch-${cfg.me}.cursor`));
   const exec = stringOption(parsed, "exec");
+  const show = booleanOption(parsed, "framed") ? framedLine : oneLine;
   let cursor = cursorFile ? await readCursor(cursorFile) : undefined;
   // --new-only: what was posted before it started (by the bus's clock) is skipped, and only that
   const startedAt = newOnly ? (await client.health()).now : undefined;
@@ -66,7 +73,7 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
     }
     for (const message of messages) {
       if (message.from !== cfg.me && !(startedAt && message.ts <= startedAt)) {
-        await io.out(oneLine(message));
+        await io.out(show(message));
         if (exec) await runExec(exec, message, io);
       }
       cursor = message.id;
@@ -75,13 +82,28 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
   }
 }
 
-/** `[ts] #id from -> to [tags] (re #n): body (files attached: ...)`, the body on one line and cut at LINE_BODY_CHARS. */
+/**
+ * `[ts] #id from -> to [tags] (re #n): body (files attached: ...)` for a person: the body on one line and cut
+ * at LINE_BODY_CHARS, control and hidden characters shown as escapes (a body cannot drive the terminal).
+ */
 export function oneLine(m: Message): string {
-  const flat = m.body.replace(/\r?\n/g, " ⏎ ");
+  const flat = visible(m.body.replace(/\r?\n/g, " ⏎ "));
   const body = flat.length > LINE_BODY_CHARS ? `${flat.slice(0, LINE_BODY_CHARS)}… (${flat.length - LINE_BODY_CHARS} more characters)` : flat;
   const tags = m.tags.length ? ` [${m.tags.join(",")}]` : "";
   const re = m.reply_to ? ` (re #${m.reply_to})` : "";
-  return withAttachmentNote(`[${m.ts}] #${m.id} ${m.from} -> ${m.to}${tags}${re}: ${body}`, m);
+  return visible(withAttachmentNote(`[${m.ts}] #${m.id} ${m.from} -> ${m.to}${tags}${re}: ${body}`, m));
+}
+
+/** One message in the frame an agent reads, on one line (a monitor turns each line into a notification). */
+export function framedLine(m: Message): string {
+  return frameMessages([m], {
+    intro: "",
+    budget: FRAMED_LINE_BUDGET,
+    bodyBudget: LINE_BODY_CHARS,
+    more: () => "",
+    cutNote: "the hook or the bus `inbox` tool shows it whole",
+    oneLine: true,
+  }).text;
 }
 
 /** CMD through the platform's shell, the message as JSON on stdin, without the bus password in its environment. */

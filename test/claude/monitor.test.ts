@@ -1,7 +1,7 @@
 /**
  * The issue's "done when", with the real Claude Code in its interactive UI (a terminal of its own): after
  * `claude-bus bootstrap`, a message another machine posts while the session sits idle reaches the model
- * with nobody typing anything. The plugin's monitor (`claude-bus watch --new-only`) wakes the session, and
+ * with nobody typing anything. The plugin's monitor (`claude-bus watch --new-only --framed`) wakes the session, and
  * the prompt hook delivers the message whole and acks it.
  */
 import { spawn } from "node:child_process";
@@ -57,8 +57,10 @@ it("a message posted while the session is idle reaches the model without anyone 
 
     const posted = await createBusClient(bus).post({ from: "lima", to: "kilo", body: "the deploy is done, your turn" });
     const woke = await waitFor("a model request with the message", () => model.main().find((r) => r.text.includes("the deploy is done, your turn")), { timeoutMs: 60_000, everyMs: 250 });
-    // the monitor's line (Claude Code escapes its ">"), and the hook's whole message in the delimited block
-    expect(woke.text).toMatch(new RegExp(`<task-notification>[\\s\\S]*#${posted.id} lima -(>|&gt;) kilo: the deploy is done, your turn`));
+    // the monitor's line, the message in the frame on one line, and the hook's whole message in the delimited block
+    // Claude Code escapes the event's markup itself and shows its first 500 characters: the line fits whole
+    expect(woke.text).not.toMatch(/<event>[^<]*\(truncated\)<\/event>/);
+    expect(woke.text).toMatch(new RegExp(`<task-notification>[\\s\\S]*id=\\\\"${posted.id}\\\\" [^>]* from=\\\\"lima\\\\" sender=\\\\"claimed\\\\" to=\\\\"kilo\\\\"(>|&gt;) the deploy is done, your turn`));
     expect(woke.text).toContain(`<message id=\\"${posted.id}\\"`);
     await waitFor("the message acked", async () => (await createBusClient(bus).messages({ to: "kilo", unread_by: "kilo" })).length === 0, { timeoutMs: 30_000 });
     await waitFor("the answer on screen", () => terminal!.screen().includes("seen it"), { timeoutMs: 30_000 });

@@ -113,6 +113,15 @@ describe("post, inbox and ack between two machines", () => {
     }
   });
 
+  it("inbox shows the control bytes of a body (ESC, OSC, BEL, CR, DEL, C1) and invisible characters as visible escapes; line breaks stay", async () => {
+    const client = (await import("../../client/index")).createBusClient(bus);
+    await client.post({ from: "lima", to: "kilo", body: "\x1b]0;pwned\x07\x1b]52;c;cm0gLXJmIC8=\x1b\\\rall good\x1b[1A\x9b2K\x7f\u200b\r\nsecond line\tend" });
+    const inbox = await run(["inbox", "--me", "kilo"]);
+    expect(inbox.code).toBe(0);
+    expect(inbox.stdout).toMatch(/^\[[^\]]+Z\] lima: \\x1b\]0;pwned\\x07\\x1b\]52;c;cm0gLXJmIC8=\\x1b\\\\rall good\\x1b\[1A\\x9b2K\\x7f\\u\{200b\}\nsecond line\tend\n$/);
+    expect(inbox.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b]/);
+  });
+
   it("post --reply-to answers a message in its thread", async () => {
     const question = JSON.parse((await run(["post", "--me", "india", "--to", "juliet", "--json", "ready?"])).stdout);
     const reply = await run(["post", "--me", "juliet", "--to", "india", "--reply-to", question.id, "--json", "ready"]);

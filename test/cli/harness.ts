@@ -87,9 +87,9 @@ export function runCli(cli: string, args: string[], run: CliRun): Promise<CliRes
   });
 }
 
-/** A real bus reading its credential from a file, so a test can rotate it. */
-export function startTestBus(user = "claude", pass = PASSWORD): Promise<TestBus> {
-  return startBus({ user, pass, credentialsFile: true });
+/** A real bus reading its credential from a file, so a test can rotate it (on a data dir prepared before, if given). */
+export function startTestBus(user = "claude", pass = PASSWORD, dataDir?: string): Promise<TestBus> {
+  return startBus({ user, pass, credentialsFile: true, dataDir });
 }
 
 export interface ServedBus {

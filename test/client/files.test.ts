@@ -8,6 +8,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { createBusClient, saveAttachments } from "../../client/index";
+import { isConfigName } from "../../contract/files";
 import { safeFileName } from "../../client/files";
 import { startTestBus, tempDir, TestBus } from "../cli/harness";
 import { startCuttingProxy } from "../support/cuttingProxy";
@@ -78,7 +79,8 @@ it("a file that grows once it was hashed uploads the bytes hashed, and its progr
 it("a download broken off resumes from the bytes that arrived, with a Range, and is checked whole", async () => {
   const bytes = randomBytes(4 * MiB);
   const message = await postWithFile(bytes, "big.bin");
-  const dir = tempDir("out");
+  const out = tempDir("out");
+  const dir = path.join(out, message.id);
   const partial = path.join(dir, `.claude-bus-${sha256(bytes)}.part`);
   const proxy = await startCuttingProxy(bus.url, {
     method: "GET",
@@ -88,7 +90,7 @@ it("a download broken off resumes from the bytes that arrived, with a Range, and
   });
   try {
     const client = createBusClient({ ...bus, url: proxy.url });
-    const saved = await saveAttachments(client, message.id, dir);
+    const saved = await saveAttachments(client, message.id, out);
     expect(saved).toEqual([{ attachment: message.attachments![0], file: path.join(dir, "big.bin") }]);
     expect(sha256(await fs.readFile(path.join(dir, "big.bin")))).toBe(sha256(bytes));
     expect(await fs.readdir(dir)).toEqual(["big.bin"]);
@@ -141,16 +143,23 @@ it("an empty file moves too; one file attached twice under a name is saved once;
   const empty = await upload("empty.txt", "");
   const twice = await client.post({ from: "sierra", body: "twice", attachments: [empty, empty] });
   const dir = tempDir("out");
-  expect((await saveAttachments(client, twice.id, dir)).map((s) => s.file)).toEqual([path.join(dir, "same.txt")]);
-  expect(await fs.readFile(path.join(dir, "same.txt"), "utf8")).toBe("");
+  expect((await saveAttachments(client, twice.id, dir)).map((s) => s.file)).toEqual([path.join(dir, twice.id, "same.txt")]);
+  expect(await fs.readFile(path.join(dir, twice.id, "same.txt"), "utf8")).toBe("");
 
   const clash = await client.post({ from: "sierra", body: "clash", attachments: [empty, await upload("other.txt", "other")] });
   const other = tempDir("out");
-  await expect(saveAttachments(client, clash.id, other)).rejects.toThrow(`message #${clash.id} attaches two different files that would both be ${other}/same.txt; nothing was saved`);
+  await expect(saveAttachments(client, clash.id, other)).rejects.toThrow(`message #${clash.id} attaches two different files that would both be ${other}/${clash.id}/same.txt; nothing was saved`);
   expect(await fs.readdir(other)).toEqual([]);
 });
 
 describe("names from a message are never paths", () => {
+  it("a dot file or a name agents and tools read as configuration is a config name, as case-insensitive and Windows file systems compare names", () => {
+    for (const name of ["CLAUDE.md", "claude.md", "Claude.MD.", "AGENTS.md", "GEMINI.md", "CLAUDE.local.md", ".mcp.json", ".claude", ".envrc", ".git", ".cursorrules", ".bashrc", "."]) {
+      expect([name, isConfigName(name)]).toEqual([name, true]);
+    }
+    for (const name of ["report.md", "CLAUDE.md.txt", "notes.claude", "build.zip"]) expect([name, isConfigName(name)]).toEqual([name, false]);
+  });
+
   it("keeps the last component, and refuses '', '.', '..' and control characters", () => {
     expect(safeFileName("build.zip")).toBe("build.zip");
     expect(safeFileName("../../etc/passwd")).toBe("passwd");

@@ -353,8 +353,8 @@ describe("provisioned throwaway host", () => {
     const message = JSON.parse(sent.stdout);
     expect(message.attachments).toEqual([{ sha256: sha256(report), name: "report.tar", size: report.length }]);
     const fetched = await claudeBus("ccwhitebee", ["fetch", message.id, "--out", "inbox"]);
-    expect(fetched.stdout).toContain(`to ${join(home, "inbox", "report.tar")} (sha256 checked)`);
-    expect(sha256(readFileSync(join(home, "inbox", "report.tar")))).toBe(sha256(report));
+    expect(fetched.stdout).toContain(`to ${join(home, "inbox", message.id, "report.tar")} (sha256 checked)`);
+    expect(sha256(readFileSync(join(home, "inbox", message.id, "report.tar")))).toBe(sha256(report));
   });
 
   it("moves house: a backup over HTTPS while the bus runs, restore over SSH, and an import of a team-page bus.jsonl", async () => {
