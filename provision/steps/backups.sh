@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Step "backups" (only when the host config sets backups): the bucket's env text from stdin becomes
+# Step "backups": only when the host config sets backups. The bucket's env text from stdin becomes
 # BACKUP_TARGET_FILE (root, 0600, never echoed), then the daily backup's service and timer units; the
 # timer is enabled and started, and restarted when its schedule changed. It backs nothing up itself:
 # `systemctl start claude-bus-backup` runs one now.
@@ -9,18 +9,18 @@
 source "${BASH_SOURCE[0]%/*}/lib.sh"
 
 # The text is never printed: [[ ]] and printf are builtins.
-IFS= read -r -d '' TARGET || true
-if [[ -z $TARGET ]]; then
+IFS= read -r -d '' target || true
+if [[ -z $target ]]; then
   echo "expected the backup bucket's env text (the BACKUP_S3_* lines) on stdin" >&2
   exit 1
 fi
 for key in "${TARGET_KEYS[@]}"; do
-  if [[ $'\n'$TARGET != *$'\n'"$key="* ]]; then
+  if [[ $'\n'$target != *$'\n'"$key="* ]]; then
     echo "the backup bucket's env text on stdin has no $key line" >&2
     exit 1
   fi
 done
-install_file "$BACKUP_TARGET_FILE" 600 root:root < <(printf '%s' "$TARGET")
+install_file "$BACKUP_TARGET_FILE" 600 root:root < <(printf '%s' "$target")
 
 timer_before=none
 if [[ -f $BACKUP_TIMER_PATH ]]; then timer_before=$(sha256sum < "$BACKUP_TIMER_PATH"); fi
