@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { busUrlOf, credentialsEnv } from "../provision/credentials";
+import { backupStorage, type BackupStorageArgs } from "./backups";
 import { dnsRecords } from "./dns";
 import { type HostStepsArgs, provisionHost } from "./hostSteps";
 import { monitoring } from "./monitoring";
@@ -20,6 +21,8 @@ export interface BusArgs extends NetworkArgs, PasswordArgs, HostStepsArgs, Volum
   volumeName: string;
   /** Who the uptime and droplet alerts go to. */
   alertEmail: string;
+  /** The off-host backup bucket, when the stack config turns backups on. */
+  backups?: BackupStorageArgs;
 }
 
 export class Bus extends pulumi.ComponentResource {
@@ -30,6 +33,9 @@ export class Bus extends pulumi.ComponentResource {
   public readonly busPassword: pulumi.Output<string>;
   /** The exact ~/.secrets/claude-bus.env text for clients. */
   public readonly clientEnv: pulumi.Output<string>;
+  /** With backups: the bucket's name, and its env file text (a secret) for `claude-bus restore --from-s3`. */
+  public readonly backupBucket?: pulumi.Output<string>;
+  public readonly backupEnv?: pulumi.Output<string>;
 
   constructor(name: string, args: BusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("claude-bus:index:Bus", name, {}, opts);
@@ -40,12 +46,13 @@ export class Bus extends pulumi.ComponentResource {
     const { droplet, dropletId, reservedIp } = machine;
     const { volume, attachment } = dataVolume(name, args.volumeName, args, dropletId, child);
     const records = args.manageDns ? dnsRecords(name, { host, ipv4: reservedIp.ipAddress }, child) : [];
-    project(name, { host, resources: [droplet.dropletUrn, volume.volumeUrn] }, child);
+    const backups = args.backups ? backupStorage(name, args.backups, child) : undefined;
+    project(name, { host, resources: [droplet.dropletUrn, volume.volumeUrn, ...(backups ? [backups.bucket.bucketUrn] : [])] }, child);
     monitoring(name, { host, droplet, email: args.alertEmail }, child);
     const password = busPassword(name, args, child);
     // One writer: the host's credentials file and the clients' env file are the same text.
     const credentials = pulumi.secret(password.apply((pass) => credentialsEnv(host, pass)));
-    provisionHost(name, { ...args, network: machine, credentials, attached: [attachment], dnsRecords: records }, child);
+    provisionHost(name, { ...args, network: machine, credentials, backupTarget: backups?.env, attached: [attachment], dnsRecords: records }, child);
 
     this.fqdn = host.fqdn;
     this.busUrl = busUrlOf(host);
@@ -53,6 +60,8 @@ export class Bus extends pulumi.ComponentResource {
     this.busUser = host.busUser;
     this.busPassword = password;
     this.clientEnv = credentials;
+    this.backupBucket = backups?.bucket.name;
+    this.backupEnv = backups?.env;
     this.registerOutputs({
       busUrl: this.busUrl,
       fqdn: this.fqdn,
@@ -60,6 +69,7 @@ export class Bus extends pulumi.ComponentResource {
       busUser: this.busUser,
       busPassword: this.busPassword,
       clientEnv: this.clientEnv,
+      ...(backups && { backupBucket: this.backupBucket, backupEnv: this.backupEnv }),
     });
   }
 }

@@ -6,7 +6,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig } from "../provision/config";
-import { BUNDLE_UPLOAD_PATH, type HostStep, hostStepPlans, hostSteps } from "../provision/steps";
+import { BUNDLE_UPLOAD_PATH, type HostStep, hostStepPlans, hostSteps, type StepInput } from "../provision/steps";
 import type { Network } from "./network";
 
 export interface HostStepsArgs {
@@ -22,6 +22,8 @@ interface HostTarget {
   network: Network;
   /** The credentials env text (a secret): the stdin of the steps that ask for it. */
   credentials: pulumi.Output<string>;
+  /** The backup bucket's env text (a secret), when backups are on: the backups step's stdin. */
+  backupTarget?: pulumi.Output<string>;
   /** What must exist before the steps run: the data volume's attachment. */
   attached: pulumi.Resource[];
   /** The records the certificate step waits for; empty when DNS is managed elsewhere. */
@@ -41,20 +43,22 @@ const PRINT_HOST_KEY = "cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub";
  * A step's command. Its triggers are the droplet's id and the step's hash: the step runs again exactly
  * when what it does changes, and once on every new droplet, even when an earlier `pulumi up` failed
  * half way through a replacement (triggers live in the state, unlike replaceWith, which acts within one
- * deployment only). A step that asks for the credentials gets them as secret stdin, with logging off and
- * its output kept secret, since a failing script may echo what it read.
+ * deployment only). A step that asks for a secret (the credentials, the backup bucket's env) gets it as
+ * secret stdin, with logging off and its output kept secret, since a failing script may echo what it read.
  */
 function stepCommand(
   step: pulumi.Output<HostStep>,
   stdin: HostStep["stdin"],
   connection: command.types.input.remote.ConnectionArgs,
   dropletId: pulumi.Output<string>,
-  credentials: pulumi.Output<string>,
+  inputs: Partial<Record<StepInput, pulumi.Output<string>>>,
 ): { args: command.remote.CommandArgs; additionalSecretOutputs?: string[] } {
   const args = { connection, create: step.script, triggers: [dropletId, step.hash], addPreviousOutputInEnv: false };
-  if (stdin !== "credentials") return { args };
+  if (stdin === undefined) return { args };
+  const input = inputs[stdin];
+  if (input === undefined) throw new Error(`the ${stdin} input of a host step is missing`);
   return {
-    args: { ...args, stdin: credentials, logging: command.types.enums.remote.Logging.None },
+    args: { ...args, stdin: input, logging: command.types.enums.remote.Logging.None },
     additionalSecretOutputs: ["stdout", "stderr"],
   };
 }
@@ -97,7 +101,8 @@ export function provisionHost(name: string, args: HostStepsArgs & HostTarget, op
   // Each step runs after the one before it: only dependencies order execution.
   hostStepPlans(args.host, args.bundle).forEach((plan, i) => {
     const step = steps.apply((all) => all[i]);
-    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, droplet.id, args.credentials);
+    const inputs = { credentials: args.credentials, backupTarget: args.backupTarget };
+    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, droplet.id, inputs);
     const after = plan.name === NEEDS_DNS ? [previous, ...args.dnsRecords] : [previous];
     previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(after), additionalSecretOutputs });
   });
