@@ -16,6 +16,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { BACKUP_OBJECT_NAME, type BackupTarget, DEFAULT_S3_SIGNING_REGION } from "../contract/backupTarget";
+import { isLoopbackUrl } from "../contract/loopback";
 
 /** How long connecting to the bucket's endpoint may take, and how long a request may send or receive nothing. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -71,8 +72,9 @@ export function openBackupBucket(target: BackupTarget): BackupBucket {
     endpoint,
     region: target.BACKUP_S3_REGION ?? DEFAULT_S3_SIGNING_REGION,
     credentials: { accessKeyId: target.BACKUP_S3_ACCESS_KEY_ID, secretAccessKey: target.BACKUP_S3_SECRET_ACCESS_KEY },
-    // Spaces answers https://REGION.digitaloceanspaces.com/BUCKET/KEY as S3 does; no per-bucket DNS needed.
-    forcePathStyle: true,
+    // https://BUCKET.REGION.digitaloceanspaces.com/KEY, as DigitalOcean documents for the SDK; a local
+    // stand-in on loopback has no per-bucket names: http://127.0.0.1:PORT/BUCKET/KEY.
+    forcePathStyle: isLoopbackUrl(endpoint),
     // S3-compatible stores do not all know the checksum headers the SDK adds by default.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",

@@ -6,19 +6,18 @@
  */
 import { z } from "zod";
 import { EnvFileError, parseEnvText, renderEnvLines } from "./envFile";
+import { isLoopbackUrl } from "./loopback";
 
 /** What the bucket's backups are called under the prefix: the name sorts by time (see defaultBackupName). */
 export const BACKUP_OBJECT_NAME = /^claude-bus-backup-\d{8}T\d{6}Z\.tar\.gz$/;
-/** The signing region when none is set: DigitalOcean Spaces accepts it for every region. */
+/** The signing region when none is set (DigitalOcean's own SDK example signs with it for every region). */
 export const DEFAULT_S3_SIGNING_REGION = "us-east-1";
-
-const isLoopbackHost = (hostname: string) => hostname === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === "[::1]";
 
 const endpoint = z.string().refine((value) => {
   try {
     const url = new URL(value);
     if (url.username || url.password || url.pathname !== "/" || url.search) return false;
-    return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+    return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackUrl(value));
   } catch {
     return false;
   }

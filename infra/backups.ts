@@ -42,9 +42,10 @@ export function backupStorage(name: string, args: BackupStorageArgs, opts: pulum
   // readwrite on this bucket only: list, read, write and delete its objects (pruning), nothing else.
   const key = new digitalocean.SpacesKey(`${name}-backup-key`, { name: pulumi.interpolate`${bucket.name}-writer`, grants: [{ bucket: bucket.name, permission: "readwrite" }] }, opts);
   const env = pulumi.secret(
-    pulumi.all([bucket.endpoint, bucket.name, key.accessKey, key.secretKey]).apply(([endpoint, bucketName, id, secret]) =>
+    pulumi.all([bucket.endpoint, bucket.region, bucket.name, key.accessKey, key.secretKey]).apply(([endpoint, region, bucketName, id, secret]) =>
       renderBackupTarget({
         BACKUP_S3_ENDPOINT: `https://${endpoint}`,
+        BACKUP_S3_REGION: region ?? args.region,
         BACKUP_S3_BUCKET: bucketName,
         BACKUP_S3_ACCESS_KEY_ID: id,
         BACKUP_S3_SECRET_ACCESS_KEY: secret,

@@ -106,6 +106,7 @@ describe("with backups on", () => {
     const name = String(runs.on.get(BUCKET).inputs.name);
     const text = renderBackupTarget({
       BACKUP_S3_ENDPOINT: "https://fra1.digitaloceanspaces.com",
+      BACKUP_S3_REGION: "fra1",
       BACKUP_S3_BUCKET: name,
       BACKUP_S3_ACCESS_KEY_ID: accessKey,
       BACKUP_S3_SECRET_ACCESS_KEY: secretKey,
