@@ -29,7 +29,8 @@ DynamicUser=yes
 LoadCredential=${BUS_CREDENTIAL}:${CREDENTIALS_FILE}
 LoadCredential=${BUCKET_CREDENTIAL}:${BACKUP_TARGET_FILE}
 Environment=NODE_ENV=production
-ExecStart=/usr/bin/node ${BUNDLE_INSTALL_PATH} backup --to-s3 --keep ${cfg.backups.keep} --url http://127.0.0.1:${cfg.servicePort} --env-file %d/${BUS_CREDENTIAL} --s3-env %d/${BUCKET_CREDENTIAL}
+# node --: Node 20 would take the command's --env-file for its own option and load the file into the environment.
+ExecStart=/usr/bin/node -- ${BUNDLE_INSTALL_PATH} backup --to-s3 --keep ${cfg.backups.keep} --url http://127.0.0.1:${cfg.servicePort} --env-file %d/${BUS_CREDENTIAL} --s3-env %d/${BUCKET_CREDENTIAL}
 TimeoutStartSec=1h
 UMask=0077
 MemoryMax=256M

@@ -39,7 +39,7 @@ describe("claude-bus-backup.service and .timer", () => {
   beforeEach(() => (dir = tempDir("units")));
   /** Both units in one dir, node wherever this machine has it (Debian's is /usr/bin/node). */
   const write = (serviceText = service, timerText = renderBackupTimer(withBackups())) => {
-    fs.writeFileSync(path.join(dir, "claude-bus-backup.service"), serviceText.replace("ExecStart=/usr/bin/node ", `ExecStart=${process.execPath} `));
+    fs.writeFileSync(path.join(dir, "claude-bus-backup.service"), serviceText.replace("ExecStart=/usr/bin/node -- ", `ExecStart=${process.execPath} -- `));
     fs.writeFileSync(path.join(dir, "claude-bus-backup.timer"), timerText);
     return ["claude-bus-backup.service", "claude-bus-backup.timer"];
   };
@@ -54,7 +54,7 @@ describe("claude-bus-backup.service and .timer", () => {
     expect(service).toMatch(/^LoadCredential=bus\.env:\/etc\/claude-bus\/credentials\.env$/m);
     expect(service).toMatch(/^LoadCredential=backup-s3\.env:\/etc\/claude-bus\/backup-s3\.env$/m);
     expect(service).toMatch(
-      /^ExecStart=\/usr\/bin\/node \/opt\/claude-bus\/app\/claude-bus\.js backup --to-s3 --keep 14 --url http:\/\/127\.0\.0\.1:8787 --env-file %d\/bus\.env --s3-env %d\/backup-s3\.env$/m,
+      /^ExecStart=\/usr\/bin\/node -- \/opt\/claude-bus\/app\/claude-bus\.js backup --to-s3 --keep 14 --url http:\/\/127\.0\.0\.1:8787 --env-file %d\/bus\.env --s3-env %d\/backup-s3\.env$/m,
     );
     expect(service.match(/^Environment=.*$/gm)).toEqual(["Environment=NODE_ENV=production"]);
     expect(service).toMatch(/^DynamicUser=yes$/m);
@@ -103,10 +103,10 @@ describe("the unit's command line", () => {
       fs.writeFileSync(path.join(credentialsDir, "backup-s3.env"), renderBackupTarget(s3.target()), { mode: 0o600 });
       const port = Number(new URL(bus.url).port);
       const execStart = /^ExecStart=(.*)$/m.exec(renderBackupService(withBackups({ servicePort: port })))![1];
-      const [, bundlePath, ...args] = execStart.replace(/%d/g, credentialsDir).split(" ");
-      expect(bundlePath).toBe("/opt/claude-bus/app/claude-bus.js");
+      const [node, dashes, bundlePath, ...args] = execStart.replace(/%d/g, credentialsDir).split(" ");
+      expect([node, dashes, bundlePath]).toEqual(["/usr/bin/node", "--", "/opt/claude-bus/app/claude-bus.js"]);
       // Only PATH: the unit's environment holds nothing else the command could read.
-      const child = spawn(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH, NODE_ENV: "production" } });
+      const child = spawn(process.execPath, [dashes, bundle, ...args], { env: { PATH: process.env.PATH, NODE_ENV: "production" } });
       let output = "";
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));

@@ -16,7 +16,8 @@ DynamicUser=yes
 LoadCredential=bus.env:/etc/claude-bus/credentials.env
 LoadCredential=backup-s3.env:/etc/claude-bus/backup-s3.env
 Environment=NODE_ENV=production
-ExecStart=/usr/bin/node /opt/claude-bus/app/claude-bus.js backup --to-s3 --keep 30 --url http://127.0.0.1:8787 --env-file %d/bus.env --s3-env %d/backup-s3.env
+# node --: Node 20 would take the command's --env-file for its own option and load the file into the environment.
+ExecStart=/usr/bin/node -- /opt/claude-bus/app/claude-bus.js backup --to-s3 --keep 30 --url http://127.0.0.1:8787 --env-file %d/bus.env --s3-env %d/backup-s3.env
 TimeoutStartSec=1h
 UMask=0077
 MemoryMax=256M
