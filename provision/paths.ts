@@ -9,7 +9,7 @@ export const UNIT_PATH = "/etc/systemd/system/claude-bus.service";
 export const CONFIG_DIR = "/etc/claude-bus";
 /** dotenv file with BUS_USER/BUS_PASS, 0600, owned by the service user, re-read by the service on SIGHUP. */
 export const CREDENTIALS_FILE = `${CONFIG_DIR}/credentials.env`;
-/** The daily off-host backup: a oneshot service, its timer, and the bucket's env file (root, 0600). */
+/** The daily off-host backup: a oneshot service, its timer, and the bucket's env file (0600, the service user's). */
 export const BACKUP_SERVICE_NAME = "claude-bus-backup";
 export const BACKUP_UNIT_PATH = `/etc/systemd/system/${BACKUP_SERVICE_NAME}.service`;
 export const BACKUP_TIMER_PATH = `/etc/systemd/system/${BACKUP_SERVICE_NAME}.timer`;

@@ -252,6 +252,7 @@ const backups = (cfg: HostConfig & { backups: NonNullable<HostConfig["backups"]>
   header: {
     TARGET_KEYS: REQUIRED_BACKUP_TARGET_KEYS,
     BACKUP_TARGET_FILE,
+    SERVICE_USER,
     BACKUP_UNIT_PATH,
     BACKUP_UNIT: fileText(renderBackupService(cfg)),
     BACKUP_TIMER_PATH,

@@ -1,16 +1,14 @@
 /**
  * The daily off-host backup: claude-bus-backup.service runs the service's own bundle as
  * `claude-bus backup --to-s3` against the bus on loopback, and claude-bus-backup.timer starts it once a
- * day. Both secrets (the bus's credentials file and the bucket's) reach the run only through
- * LoadCredential=: systemd reads them as root and hands them to this run alone, in its credentials
- * directory (%d), so neither is in an argument, an Environment= line or `systemctl show`.
+ * day. It runs as the service's user, so it reads the two 0600 files that hold the secrets (the bus's
+ * credentials file and the bucket's) by their paths: neither secret is in an argument, an Environment=
+ * line or `systemctl show`. The data dir it never needs (it asks the bus for GET /backup) is hidden from it.
+ * (LoadCredential= would hand the files over without that user, but it needs a credentials file system
+ * that systemd in the throwaway test host cannot mount, so the unit that runs there is this one.)
  */
 import type { HostConfig } from "../config";
-import { BACKUP_SERVICE_NAME, BACKUP_TARGET_FILE, BUNDLE_INSTALL_PATH, CREDENTIALS_FILE, SERVICE_NAME } from "../paths";
-
-/** The names the two files have in the run's credentials directory. */
-const BUS_CREDENTIAL = "bus.env";
-const BUCKET_CREDENTIAL = "backup-s3.env";
+import { BACKUP_SERVICE_NAME, BACKUP_TARGET_FILE, BUNDLE_INSTALL_PATH, CREDENTIALS_FILE, DATA_DIR, SERVICE_NAME, SERVICE_USER, SHARED_DIR } from "../paths";
 
 type WithBackups = HostConfig & { backups: NonNullable<HostConfig["backups"]> };
 
@@ -24,13 +22,13 @@ After=network-online.target ${SERVICE_NAME}.service
 
 [Service]
 Type=oneshot
-# A user of its own for each run: it cannot read the data dir, only ask the bus for GET /backup.
-DynamicUser=yes
-LoadCredential=${BUS_CREDENTIAL}:${CREDENTIALS_FILE}
-LoadCredential=${BUCKET_CREDENTIAL}:${BACKUP_TARGET_FILE}
+# The service's user reads both 0600 files; the data and drop dirs are hidden: the backup comes from GET /backup.
+User=${SERVICE_USER}
+Group=${SERVICE_USER}
+InaccessiblePaths=-${DATA_DIR} -${SHARED_DIR}
 Environment=NODE_ENV=production
 # node --: Node 20 would take the command's --env-file for its own option and load the file into the environment.
-ExecStart=/usr/bin/node -- ${BUNDLE_INSTALL_PATH} backup --to-s3 --keep ${cfg.backups.keep} --url http://127.0.0.1:${cfg.servicePort} --env-file %d/${BUS_CREDENTIAL} --s3-env %d/${BUCKET_CREDENTIAL}
+ExecStart=/usr/bin/node -- ${BUNDLE_INSTALL_PATH} backup --to-s3 --keep ${cfg.backups.keep} --url http://127.0.0.1:${cfg.servicePort} --env-file ${CREDENTIALS_FILE} --s3-env ${BACKUP_TARGET_FILE}
 TimeoutStartSec=1h
 UMask=0077
 MemoryMax=256M

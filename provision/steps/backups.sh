@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # Step "backups": only when the host config sets backups. The bucket's env text from stdin becomes
-# BACKUP_TARGET_FILE (root, 0600, never echoed), then the daily backup's service and timer units; the
+# BACKUP_TARGET_FILE (0600, the service user's: the backup runs as it; never echoed), then the daily backup's service and timer units; the
 # timer is enabled and started, and restarted when its schedule changed. It backs nothing up itself:
 # `systemctl start claude-bus-backup` runs one now.
-# Reads from the header: TARGET_KEYS (the keys stdin must set), BACKUP_TARGET_FILE, BACKUP_UNIT_PATH,
-# BACKUP_UNIT, BACKUP_TIMER_PATH, BACKUP_TIMER, BACKUP_TIMER_NAME.
+# Reads from the header: TARGET_KEYS (the keys stdin must set), BACKUP_TARGET_FILE, SERVICE_USER,
+# BACKUP_UNIT_PATH, BACKUP_UNIT, BACKUP_TIMER_PATH, BACKUP_TIMER, BACKUP_TIMER_NAME.
 # shellcheck source-path=SCRIPTDIR
 source "${BASH_SOURCE[0]%/*}/lib.sh"
 
@@ -20,7 +20,7 @@ for key in "${TARGET_KEYS[@]}"; do
     exit 1
   fi
 done
-install_file "$BACKUP_TARGET_FILE" 600 root:root < <(printf '%s' "$target")
+install_file "$BACKUP_TARGET_FILE" 600 "$SERVICE_USER:$SERVICE_USER" < <(printf '%s' "$target")
 
 timer_before=none
 if [[ -f $BACKUP_TIMER_PATH ]]; then timer_before=$(sha256sum < "$BACKUP_TIMER_PATH"); fi

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { renderBackupTarget } from "../../contract/backupTarget";
+import { BACKUP_TARGET_FILE, CREDENTIALS_FILE } from "../../provision/paths";
 import { renderBackupService, renderBackupTimer } from "../../provision/render/backup";
 import { hostStepPlans, hostSteps } from "../../provision/steps";
 import { buildBundle, startBus } from "../support/bus";
@@ -50,14 +51,13 @@ describe("claude-bus-backup.service and .timer", () => {
     return Number(match[1]);
   };
 
-  it("hand both secrets over by LoadCredential only: nothing secret in an argument or an Environment= line", () => {
-    expect(service).toMatch(/^LoadCredential=bus\.env:\/etc\/claude-bus\/credentials\.env$/m);
-    expect(service).toMatch(/^LoadCredential=backup-s3\.env:\/etc\/claude-bus\/backup-s3\.env$/m);
+  it("read both secrets from their 0600 files as the service's user: nothing secret in an argument or an Environment= line, the data dir hidden", () => {
     expect(service).toMatch(
-      /^ExecStart=\/usr\/bin\/node -- \/opt\/claude-bus\/app\/claude-bus\.js backup --to-s3 --keep 14 --url http:\/\/127\.0\.0\.1:8787 --env-file %d\/bus\.env --s3-env %d\/backup-s3\.env$/m,
+      /^ExecStart=\/usr\/bin\/node -- \/opt\/claude-bus\/app\/claude-bus\.js backup --to-s3 --keep 14 --url http:\/\/127\.0\.0\.1:8787 --env-file \/etc\/claude-bus\/credentials\.env --s3-env \/etc\/claude-bus\/backup-s3\.env$/m,
     );
     expect(service.match(/^Environment=.*$/gm)).toEqual(["Environment=NODE_ENV=production"]);
-    expect(service).toMatch(/^DynamicUser=yes$/m);
+    expect(service).toMatch(/^User=claude-bus$/m);
+    expect(service).toMatch(/^InaccessiblePaths=-\/opt\/claude-bus\/data -\/opt\/claude-bus-files$/m);
     expect(renderBackupService(withBackups({ backups: { keep: 3 }, servicePort: 9000 }))).toContain(" --keep 3 --url http://127.0.0.1:9000 ");
   });
 
@@ -77,7 +77,7 @@ describe("claude-bus-backup.service and .timer", () => {
   });
 
   it("verify reports a line systemd would ignore, in either unit, so the check above can fail", () => {
-    expect(run("systemd-analyze", ["verify", ...write(service.replace("DynamicUser=yes", "DynamicUser=banana"))], dir).output).toMatch(/claude-bus-backup\.service:\d+: Failed to parse boolean value: banana/);
+    expect(run("systemd-analyze", ["verify", ...write(service.replace("ProtectSystem=strict", "ProtectSystem=banana"))], dir).output).toMatch(/protect system value/i);
     expect(run("systemd-analyze", ["verify", ...write(service, renderBackupTimer(withBackups()).replace("OnCalendar=", "OnCalendar=banana "))], dir).output).toMatch(/OnCalendar|calendar/i);
   });
 
@@ -86,7 +86,7 @@ describe("claude-bus-backup.service and .timer", () => {
     expect(exposure()).toBeLessThanOrEqual(2.0);
     const bare = service
       .split("\n")
-      .filter((l) => !/^(Protect|Private|Restrict|SystemCall|Capability|NoNewPrivileges|DynamicUser|LockPersonality|DevicePolicy|RemoveIPC|KeyringMode|UMask)/.test(l))
+      .filter((l) => !/^(Protect|Private|Restrict|SystemCall|Capability|NoNewPrivileges|LockPersonality|DevicePolicy|RemoveIPC|KeyringMode|UMask)/.test(l))
       .join("\n");
     write(bare);
     expect(exposure()).toBeGreaterThan(5);
@@ -94,16 +94,18 @@ describe("claude-bus-backup.service and .timer", () => {
 });
 
 describe("the unit's command line", () => {
-  it("backs the bus up into the bucket with the two credential files, as systemd hands them over in %d", async () => {
+  it("backs the bus up into the bucket, reading the bus's credentials file and the bucket's at the paths the unit names", async () => {
     const [bundle, bus, s3] = await Promise.all([buildBundle(), startBus({ credentialsFile: true }), startLocalS3()]);
     try {
       await postJson(bus.url, "/post", { from: "alpha", to: "any", body: "kept off the host" });
-      const credentialsDir = tempDir("credentials");
-      fs.copyFileSync(bus.credentialsFile!, path.join(credentialsDir, "bus.env"));
-      fs.writeFileSync(path.join(credentialsDir, "backup-s3.env"), renderBackupTarget(s3.target()), { mode: 0o600 });
+      const bucketFile = path.join(tempDir("etc"), "backup-s3.env");
+      fs.writeFileSync(bucketFile, renderBackupTarget(s3.target()), { mode: 0o600 });
       const port = Number(new URL(bus.url).port);
       const execStart = /^ExecStart=(.*)$/m.exec(renderBackupService(withBackups({ servicePort: port })))![1];
-      const [node, dashes, bundlePath, ...args] = execStart.replace(/%d/g, credentialsDir).split(" ");
+      // This machine's copies stand where the host has the files.
+      const here = execStart.replace(` ${CREDENTIALS_FILE} `, ` ${bus.credentialsFile} `).replace(` ${BACKUP_TARGET_FILE}`, ` ${bucketFile}`);
+      expect(here).not.toBe(execStart);
+      const [node, dashes, bundlePath, ...args] = here.split(" ");
       expect([node, dashes, bundlePath]).toEqual(["/usr/bin/node", "--", "/opt/claude-bus/app/claude-bus.js"]);
       // Only PATH: the unit's environment holds nothing else the command could read.
       const child = spawn(process.execPath, [dashes, bundle, ...args], { env: { PATH: process.env.PATH, NODE_ENV: "production" } });
@@ -136,7 +138,8 @@ describe("the backups step", () => {
     BACKUP_TIMER_PATH: path.join(dir, "claude-bus-backup.timer"),
   });
   const runStep = (input: string, env: NodeJS.ProcessEnv, extra = {}) => {
-    const script = stepWith("backups", cfgOf({ backups: extra }), paths()).replace(/root:root/g, `$(id -un):$(id -gn)`);
+    // The file's owner here is root, as this machine has no claude-bus user.
+    const script = stepWith("backups", cfgOf({ backups: extra }), { ...paths(), SERVICE_USER: "root" });
     return runScript(script, { input, env });
   };
 

@@ -1,5 +1,6 @@
 readonly -a TARGET_KEYS=('BACKUP_S3_ENDPOINT' 'BACKUP_S3_BUCKET' 'BACKUP_S3_ACCESS_KEY_ID' 'BACKUP_S3_SECRET_ACCESS_KEY')
 readonly BACKUP_TARGET_FILE='/etc/claude-bus/backup-s3.env'
+readonly SERVICE_USER='claude-bus'
 readonly BACKUP_UNIT_PATH='/etc/systemd/system/claude-bus-backup.service'
 IFS= read -r -d '' BACKUP_UNIT <<'CLAUDE_BUS_EOF' || true
 # Managed by claude-bus provision: local edits are overwritten.
@@ -11,13 +12,13 @@ After=network-online.target claude-bus.service
 
 [Service]
 Type=oneshot
-# A user of its own for each run: it cannot read the data dir, only ask the bus for GET /backup.
-DynamicUser=yes
-LoadCredential=bus.env:/etc/claude-bus/credentials.env
-LoadCredential=backup-s3.env:/etc/claude-bus/backup-s3.env
+# The service's user reads both 0600 files; the data and drop dirs are hidden: the backup comes from GET /backup.
+User=claude-bus
+Group=claude-bus
+InaccessiblePaths=-/opt/claude-bus/data -/opt/claude-bus-files
 Environment=NODE_ENV=production
 # node --: Node 20 would take the command's --env-file for its own option and load the file into the environment.
-ExecStart=/usr/bin/node -- /opt/claude-bus/app/claude-bus.js backup --to-s3 --keep 30 --url http://127.0.0.1:8787 --env-file %d/bus.env --s3-env %d/backup-s3.env
+ExecStart=/usr/bin/node -- /opt/claude-bus/app/claude-bus.js backup --to-s3 --keep 30 --url http://127.0.0.1:8787 --env-file /etc/claude-bus/credentials.env --s3-env /etc/claude-bus/backup-s3.env
 TimeoutStartSec=1h
 UMask=0077
 MemoryMax=256M
