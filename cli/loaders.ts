@@ -15,6 +15,7 @@ export const LOADERS: CommandLoaders = {
   revoke: async () => (await import("./commands/membership")).revoke,
   machines: async () => (await import("./commands/membership")).machines,
   backup: async () => (await import("./commands/backup")).backup,
+  backups: async () => (await import("./commands/backup")).backups,
   rotate: async () => (await import("./commands/rotate")).rotate,
   serve: async () => (await import("./commands/serve")).serve,
   restore: async () => (await import("./commands/restoreOrImport")).restore,

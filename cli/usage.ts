@@ -3,6 +3,8 @@
  * command and the overall usage all read it. Data only, so `--help` loads none of the commands.
  */
 import {
+  BACKUP_ENV_FILE_IN_HOME,
+  DEFAULT_BACKUP_KEEP,
   DEFAULT_DATA_DIR,
   DEFAULT_FILE_MAX_AGE_DAYS,
   DEFAULT_FILE_QUOTA_SHARE,
@@ -45,6 +47,14 @@ const CONNECTION: Record<string, OptionSpec> = {
   "insecure-http": { type: "boolean", help: "allow a plain http:// URL to another host (the password then crosses the network unencrypted)" },
 };
 const JSON_OUTPUT: Record<string, OptionSpec> = { json: { type: "boolean", help: "print the answer as JSON" } };
+
+/** The backup bucket's env file; its key pair is never an option either. */
+const S3_ENV: Record<string, OptionSpec> = {
+  "s3-env": { type: "string", value: "FILE", help: `the backup bucket's env file (else BACKUP_S3_ENV_FILE, else ~/${BACKUP_ENV_FILE_IN_HOME}, else BACKUP_S3_* variables)` },
+};
+export const BACKUP_BUCKET_NOTE =
+  "The backup bucket: BACKUP_S3_ENDPOINT, BACKUP_S3_BUCKET, BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY (and optional BACKUP_S3_REGION, " +
+  "BACKUP_S3_PREFIX) from the env file (the stack's backupEnv output) or the environment, never the command line.";
 
 const SSH_TARGET: Record<string, OptionSpec> = {
   target: { type: "string", value: "[USER@]HOST", help: "the server (root, or another user with sudo -n)" },
@@ -170,8 +180,21 @@ export const COMMANDS: Record<string, CommandSpec> = {
       ...CONNECTION,
       out: { type: "string", value: "FILE", help: "where to write it (default claude-bus-backup-UTCTIME.tar.gz here)" },
       force: { type: "boolean", help: "replace FILE if it exists" },
+      "to-s3": { type: "boolean", help: "upload it to the backup bucket instead, then delete all but the newest --keep there" },
+      keep: { type: "string", value: "N", help: `with --to-s3: how many backups the bucket keeps (default ${DEFAULT_BACKUP_KEEP})` },
+      ...S3_ENV,
     },
-    notes: ["claude-bus restore FILE puts it into an empty data dir, here or on a host (--ssh).", CREDENTIAL_NOTE],
+    notes: [
+      "claude-bus restore FILE puts it into an empty data dir, here or on a host (--ssh); restore --from-s3 reads one from the bucket.",
+      CREDENTIAL_NOTE,
+      BACKUP_BUCKET_NOTE,
+    ],
+  },
+  backups: {
+    summary: "list the backups in the backup bucket (oldest first): time, bytes, key",
+    group: "setup",
+    options: { ...S3_ENV, ...JSON_OUTPUT },
+    notes: [BACKUP_BUCKET_NOTE],
   },
   rotate: {
     summary: "a new password: this machine's own (on the bus), or the team's (through the Pulumi stack, or --ssh); verified, then saved",
@@ -237,15 +260,18 @@ export const COMMANDS: Record<string, CommandSpec> = {
     ],
   },
   restore: {
-    args: "FILE",
-    summary: "put a backup (claude-bus backup's .tar.gz) into an empty data dir, here or on a host over SSH",
+    args: "FILE | --from-s3 [KEY]",
+    summary: "put a backup (claude-bus backup's .tar.gz, or one from the backup bucket) into an empty data dir, here or on a host over SSH",
     group: "setup",
     options: {
       data: { type: "string", value: "DIR", help: `the data dir to restore into (default ${DEFAULT_DATA_DIR}); no bus may be running on it` },
       force: { type: "boolean", help: "replace a store the data dir already holds" },
       ssh: { type: "boolean", help: "restore on a host (--target, --config): its bus stops meanwhile" },
       ...SSH_TARGET,
+      "from-s3": { type: "boolean", help: "read the backup from the backup bucket: KEY (as claude-bus backups lists it), else the newest" },
+      ...S3_ENV,
     },
+    notes: [BACKUP_BUCKET_NOTE],
   },
   import: {
     args: "FILE",
@@ -263,8 +289,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: "--target [USER@]HOST --config host.json",
     summary: "run every host step over SSH against a Debian server, without Pulumi",
     group: "setup",
-    options: { ...SSH_TARGET, bundle: { type: "string", value: "FILE", help: "a prebuilt service bundle (default: build one)" } },
-    notes: ["The bus password is read from BUS_PASS, or else from stdin; never from an argument."],
+    options: {
+      ...SSH_TARGET,
+      bundle: { type: "string", value: "FILE", help: "a prebuilt service bundle (default: build one)" },
+      "s3-env": { type: "string", value: "FILE", help: "the backup bucket's env file, installed on the host when its config sets backups" },
+    },
+    notes: ["The bus password is read from BUS_PASS, or else from stdin; never from an argument.", BACKUP_BUCKET_NOTE],
   },
 };
 

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { MAX_ACK_BATCH, MAX_PAGE_LIMIT } from "../contract/defaults";
 import type { StoredFile } from "../contract/files";
 import { describeIssue } from "../contract/issues";
+import { isLoopbackUrl } from "../contract/loopback";
 import {
   Attachment,
   AckResult,
@@ -36,7 +37,7 @@ import { ConfigNameError, downloadAttachment, FileDigest, FileExistsError, HashM
 import { DEFAULT_RETRY, RetryPolicy, withRetries } from "./retry";
 import { download, exchange } from "./transport";
 
-export { AuthError, BusError, ConfigNameError, FileExistsError, HashMismatchError, InsecureUrlError, UnreachableError };
+export { AuthError, BusError, ConfigNameError, FileExistsError, HashMismatchError, InsecureUrlError, isLoopbackUrl, UnreachableError };
 export type { AckResult, Attachment, BatchAckResult, FileDigest, Health, Invite, Machine, Message, MessageQuery, NewMessage, OnProgress, RetryPolicy, SaveOptions, StoredFile };
 
 /** GET /machines in full: every name with its credential, and the invites not yet used. */
@@ -101,12 +102,6 @@ export interface BusClient {
   upload(file: string, options?: { name?: string; onProgress?: OnProgress; digest?: FileDigest }): Promise<StoredFile>;
   /** Saves an attachment into `dir` under its name (never over a file without `force`), its sha256 checked; resolves with its path. */
   download(attachment: Attachment, dir: string, options?: SaveOptions): Promise<string>;
-}
-
-/** localhost, 127.0.0.0/8 and ::1: plain http there never leaves this machine. */
-export function isLoopbackUrl(url: string): boolean {
-  const { hostname } = new URL(url);
-  return hostname === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === "[::1]";
 }
 
 /** The bus URL without trailing slashes; refused when it is plain http to another host, unless allowed. */

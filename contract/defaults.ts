@@ -20,6 +20,8 @@ export const DEFAULT_BUS_USER = "claude";
 export const DEFAULT_SUBDOMAIN = "claude-bus";
 /** The client's credentials file, relative to the home directory. */
 export const ENV_FILE_IN_HOME = ".secrets/claude-bus.env";
+/** The backup bucket's env file (the stack's backupEnv output), relative to the home directory. */
+export const BACKUP_ENV_FILE_IN_HOME = ".secrets/claude-bus-backup.env";
 /** The credentials file a local `serve` writes into its data dir when it generated the password. */
 export const LOCAL_ENV_FILE_NAME = "claude-bus.env";
 /** Shortest credential the attachment guard looks for in a file's bytes, in characters: a shorter one would match ordinary text. */
@@ -153,3 +155,11 @@ export const DEFAULT_SERVICE_MEMORY_MIB = 512;
 
 /** nginx's per-client-address rate limit: requests per second, and the burst allowed above it. */
 export const DEFAULT_RATE_LIMIT = { perSecond: 20, burst: 100 } as const;
+
+/**
+ * Scheduled off-host backups (host and stack config `backups`): how many the bucket keeps (older ones
+ * are deleted after each upload), the UTC hour the daily job runs, and the range both may be set to.
+ */
+export const DEFAULT_BACKUP_KEEP = 14;
+export const DEFAULT_BACKUP_HOUR_UTC = 3;
+export const BACKUP_KEEP_RANGE = { min: 1, max: 1_000 } as const;

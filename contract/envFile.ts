@@ -37,7 +37,6 @@ export const EnvFileSchema = z.object({
   BUS_PASS_PREVIOUS: PasswordText.optional(),
 });
 export type EnvFileValues = z.infer<typeof EnvFileSchema>;
-const KEYS = Object.keys(EnvFileSchema.shape) as Array<keyof EnvFileValues>;
 
 const LINE = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
 // No '~': bash's `source` expands it at the start of a value and after ':'.
@@ -45,8 +44,12 @@ const PLAIN_VALUE = /^[A-Za-z0-9_@%+=:,./-]*$/;
 // A comment after a value: bash and dotenv both end the value at whitespace followed by '#'.
 const TRAILING_COMMENT = /\s+#.*$/;
 
-/** Parses env-file text; an EnvFileError names `file` and the line on anything ambiguous. */
-export function parseEnvFile(text: string, file: string): EnvFileValues {
+/**
+ * Parses env-file text against a schema of string keys (this file's, or another env file's such as the
+ * backup target's); an EnvFileError names `file` and the line on anything ambiguous, never its text.
+ */
+export function parseEnvText<S extends z.ZodObject>(text: string, file: string, schema: S): z.infer<S> {
+  const keys = Object.keys(schema.shape);
   const values: Record<string, string> = {};
   const keyLines: Record<string, number> = {};
   const lines = text.split("\n");
@@ -62,12 +65,12 @@ export function parseEnvFile(text: string, file: string): EnvFileValues {
     // the line is not echoed: it may hold a pasted password
     if (!match) throw new EnvFileError(file, "expected KEY=VALUE, a # comment or a blank line", lineNo);
     const [, key, rawValue] = match;
-    if (!(KEYS as string[]).includes(key)) throw new EnvFileError(file, `unknown key ${key} (allowed: ${KEYS.join(", ")})`, lineNo);
+    if (!keys.includes(key)) throw new EnvFileError(file, `unknown key ${key} (allowed: ${keys.join(", ")})`, lineNo);
     if (key in values) throw new EnvFileError(file, `${key} is set twice (first on line ${keyLines[key]})`, lineNo);
     values[key] = unquote(rawValue, file, key, lineNo);
     keyLines[key] = lineNo;
   });
-  const parsed = EnvFileSchema.safeParse(values);
+  const parsed = schema.safeParse(values);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new EnvFileError(file, describeIssue(issue, { root: "the file", between: " " }), keyLines[String(issue.path[0])]);
@@ -75,13 +78,23 @@ export function parseEnvFile(text: string, file: string): EnvFileValues {
   return parsed.data;
 }
 
+/** Parses credentials env-file text; an EnvFileError names `file` and the line on anything ambiguous. */
+export function parseEnvFile(text: string, file: string): EnvFileValues {
+  return parseEnvText(text, file, EnvFileSchema);
+}
+
+/** KEY=value lines, in the given order, values quoted only when they must be; empty values left out. */
+export function renderEnvLines(entries: [string, string | undefined][]): string {
+  return entries
+    .filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== "")
+    .map(([key, value]) => `${key}=${quote(value)}\n`)
+    .join("");
+}
+
 /** The file text, in the seed's layout (user, password, URL), values quoted only when they must be. */
 export function renderEnvFile(values: EnvFileValues & { BUS_USER: string; BUS_PASS: string; BUS_URL: string }): string {
   const order: Array<keyof EnvFileValues> = ["BUS_USER", "BUS_PASS", "BUS_URL", "BUS_ME", "BUS_PASS_PREVIOUS"];
-  return order
-    .filter((key) => values[key] !== undefined && values[key] !== "")
-    .map((key) => `${key}=${quote(values[key]!)}\n`)
-    .join("");
+  return renderEnvLines(order.map((key) => [key, values[key]]));
 }
 
 function unquote(raw: string, file: string, key: string, lineNo: number): string {
@@ -105,6 +118,6 @@ function unquote(raw: string, file: string, key: string, lineNo: number): string
 
 function quote(value: string): string {
   if (PLAIN_VALUE.test(value)) return value;
-  if (value.includes("'")) throw new Error("a bus credential value cannot contain a single quote");
+  if (value.includes("'")) throw new Error("an env file value cannot contain a single quote");
   return `'${value}'`;
 }

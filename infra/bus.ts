@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { busUrlOf, credentialsEnv } from "../provision/credentials";
+import { backupStorage, type BackupStorageArgs } from "./backups";
 import { dnsRecords } from "./dns";
 import { type HostStepsArgs, prepareHost, provisionData } from "./hostSteps";
 import { monitoring } from "./monitoring";
@@ -22,6 +23,8 @@ export interface BusArgs extends Omit<NetworkArgs, "stackTag">, PasswordArgs, Ho
   volumeName: string;
   /** Who the uptime and droplet alerts go to. */
   alertEmail: string;
+  /** The off-host backup bucket, when the stack config turns backups on. */
+  backups?: BackupStorageArgs;
 }
 
 export class Bus extends pulumi.ComponentResource {
@@ -32,6 +35,9 @@ export class Bus extends pulumi.ComponentResource {
   public readonly busPassword: pulumi.Output<string>;
   /** The exact ~/.secrets/claude-bus.env text for clients. */
   public readonly clientEnv: pulumi.Output<string>;
+  /** With backups: the bucket's name, and its env file text (a secret) for `claude-bus restore --from-s3`. */
+  public readonly backupBucket?: pulumi.Output<string>;
+  public readonly backupEnv?: pulumi.Output<string>;
 
   constructor(name: string, args: BusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("claude-bus:index:Bus", name, {}, opts);
@@ -45,13 +51,14 @@ export class Bus extends pulumi.ComponentResource {
     const password = busPassword(name, args, child);
     // One writer: the host's credentials file and the clients' env file are the same text.
     const credentials = pulumi.secret(password.apply((pass) => credentialsEnv(host, pass)));
-    const target = { ...args, network: machine, credentials };
+    const backups = args.backups ? backupStorage(name, args.backups, child) : undefined;
+    const target = { ...args, network: machine, credentials, backupTarget: backups?.env };
     const prepared = prepareHost(name, target, child);
     const { volume, attachment } = dataVolume(name, args.volumeName, args, dropletId, [prepared.ready], child);
     const records = args.manageDns ? dnsRecords(name, { host, ipv4: reservedIp.ipAddress }, child) : [];
     const health = provisionData(name, prepared, { ...target, attachment, dnsRecords: records }, child);
     healthy(health);
-    project(name, { host, resources: [droplet.dropletUrn, volume.volumeUrn] }, child);
+    project(name, { host, resources: [droplet.dropletUrn, volume.volumeUrn, ...(backups ? [backups.bucket.bucketUrn] : [])] }, child);
     monitoring(name, { host, droplet, email: args.alertEmail, after: [health, machine.assignment] }, child);
 
     this.fqdn = host.fqdn;
@@ -60,6 +67,8 @@ export class Bus extends pulumi.ComponentResource {
     this.busUser = host.busUser;
     this.busPassword = password;
     this.clientEnv = credentials;
+    this.backupBucket = backups?.bucket.name;
+    this.backupEnv = backups?.env;
     this.registerOutputs({
       busUrl: this.busUrl,
       fqdn: this.fqdn,
@@ -67,6 +76,7 @@ export class Bus extends pulumi.ComponentResource {
       busUser: this.busUser,
       busPassword: this.busPassword,
       clientEnv: this.clientEnv,
+      ...(backups && { backupBucket: this.backupBucket, backupEnv: this.backupEnv }),
     });
   }
 }

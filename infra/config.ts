@@ -12,6 +12,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { isConfigSecret } from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
 import {
+  BACKUP_KEEP_RANGE,
+  DEFAULT_BACKUP_HOUR_UTC,
+  DEFAULT_BACKUP_KEEP,
   DEFAULT_BUS_USER,
   DEFAULT_FILE_MAX_AGE_DAYS,
   DEFAULT_FILE_QUOTA_SHARE,
@@ -330,6 +333,36 @@ export const STACK_CONFIG = {
     description: `Requests per second nginx allows each client IP (burst ${DEFAULT_RATE_LIMIT.burst}) before answering 429.`,
     rule: z.coerce.number().int("must be a whole number of requests per second").min(1, "must be at least 1").max(10000, "must be at most 10000"),
   },
+  backups: {
+    type: "boolean",
+    default: false,
+    description:
+      "true: a daily backup of the bus to a private Spaces bucket the program creates, with a Spaces key for that bucket alone " +
+      "(about 5 USD/month for Spaces; pulumi up then needs SPACES_ACCESS_KEY_ID and SPACES_SECRET_ACCESS_KEY, see infra/README.md).",
+    rule: booleanText,
+  },
+  backupRegion: {
+    type: "string",
+    default: "",
+    description: "Spaces region of the backup bucket (nyc3, sfo3, ams3, fra1, sgp1, syd1, ...); empty means the droplet's region. Another region survives a regional outage.",
+    rule: optional(z.string().regex(/^[a-z]{3}\d$/, "must be a DigitalOcean region slug with Spaces, like fra1 or nyc3")),
+  },
+  backupKeep: {
+    type: "integer",
+    default: DEFAULT_BACKUP_KEEP,
+    description: "How many daily backups the bucket keeps; each upload deletes the older ones.",
+    rule: z.coerce
+      .number()
+      .int("must be a whole number of backups")
+      .min(BACKUP_KEEP_RANGE.min, `must be at least ${BACKUP_KEEP_RANGE.min}`)
+      .max(BACKUP_KEEP_RANGE.max, `must be at most ${BACKUP_KEEP_RANGE.max}`),
+  },
+  backupHourUtc: {
+    type: "integer",
+    default: DEFAULT_BACKUP_HOUR_UTC,
+    description: "The hour (0-23, UTC) the daily backup starts, spread over the half hour after it.",
+    rule: z.coerce.number().int("must be a whole hour").min(0, "must be 0 to 23").max(23, "must be 0 to 23"),
+  },
 } satisfies Record<string, ConfigKey>;
 
 type StackConfigKey = keyof typeof STACK_CONFIG;
@@ -434,6 +467,7 @@ export function hostConfigOf(cfg: StackConfig, volumeDevice: string): HostConfig
       ...(cfg.uploaderQuotaMiB > 0 && { uploaderQuotaMiB: cfg.uploaderQuotaMiB }),
       ...(cfg.uploaderMaxPartials !== DEFAULT_UPLOADER_MAX_PARTIALS && { uploaderMaxPartials: cfg.uploaderMaxPartials }),
       ...(cfg.maxLongPolls !== DEFAULT_MAX_LONG_POLLS && { maxLongPolls: cfg.maxLongPolls }),
+      ...(cfg.backups && { backups: { keep: cfg.backupKeep, hourUtc: cfg.backupHourUtc } }),
     });
   } catch (err) {
     throw new Error(`Invalid claude-bus stack config: ${(err as Error).message}`);

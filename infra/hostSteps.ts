@@ -9,7 +9,7 @@ import * as command from "@pulumi/command";
 import type * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConfig } from "../provision/config";
-import { BUNDLE_UPLOAD_PATH, type HostStep, hostKeyIn, hostStepPlans, hostSteps, releaseScript, type StepPlan } from "../provision/steps";
+import { BUNDLE_UPLOAD_PATH, type HostStep, hostKeyIn, hostStepPlans, hostSteps, releaseScript, type StepInput, type StepPlan } from "../provision/steps";
 import type { Network } from "./network";
 
 export interface HostStepsArgs {
@@ -25,6 +25,8 @@ interface HostTarget {
   network: Network;
   /** The credentials env text (a secret): the stdin of the steps that ask for it. */
   credentials: pulumi.Output<string>;
+  /** The backup bucket's env text (a secret), when backups are on: the backups step's stdin. */
+  backupTarget?: pulumi.Output<string>;
 }
 
 interface DataTarget {
@@ -63,20 +65,27 @@ const PRINT_HOST_KEY = "cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub";
  * and the step's hash: the step runs again exactly when what it does changes, and once on every new
  * droplet (and new attachment), even when an earlier `pulumi up` failed
  * half way through a replacement (triggers live in the state, unlike replaceWith, which acts within one
- * deployment only). A step that asks for the credentials gets them as secret stdin, with logging off and
- * its output kept secret, since a failing script may echo what it read.
+ * deployment only). A step that asks for a secret (the credentials, the backup bucket's env) gets it as
+ * secret stdin, with logging off and its output kept secret, since a failing script may echo what it read.
  */
+/** The secret texts a step may read on stdin, by the name its plan gives. */
+function stepInputs(args: HostTarget): Partial<Record<StepInput, pulumi.Output<string>>> {
+  return { credentials: args.credentials, backupTarget: args.backupTarget };
+}
+
 function stepCommand(
   step: pulumi.Output<HostStep>,
   stdin: HostStep["stdin"],
   connection: command.types.input.remote.ConnectionArgs,
   triggers: pulumi.Input<string>[],
-  credentials: pulumi.Output<string>,
+  inputs: Partial<Record<StepInput, pulumi.Output<string>>>,
 ): { args: command.remote.CommandArgs; additionalSecretOutputs?: string[] } {
   const args = { connection, create: step.script, triggers: [...triggers, step.hash], addPreviousOutputInEnv: false };
-  if (stdin !== "credentials") return { args };
+  if (stdin === undefined) return { args };
+  const input = inputs[stdin];
+  if (input === undefined) throw new Error(`the ${stdin} input of a host step is missing`);
   return {
-    args: { ...args, stdin: credentials, logging: command.types.enums.remote.Logging.None },
+    args: { ...args, stdin: input, logging: command.types.enums.remote.Logging.None },
     additionalSecretOutputs: ["stdout", "stderr"],
   };
 }
@@ -124,7 +133,7 @@ export function prepareHost(name: string, args: HostStepsArgs & HostTarget, opts
   // Each step runs after the one before it: only dependencies order execution.
   plans.slice(0, firstOnVolume).forEach((plan, i) => {
     const step = steps.apply((all) => all[i]);
-    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, [droplet.id], args.credentials);
+    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, connection, [droplet.id], stepInputs(args));
     previous = new command.remote.Command(`${name}-${plan.name}`, commandArgs, { ...onHost(droplet, opts, [previous]), additionalSecretOutputs });
   });
   return { ready: previous, connection, steps, remaining: plans.slice(firstOnVolume).map((plan, i) => ({ plan, index: firstOnVolume + i })) };
@@ -175,7 +184,7 @@ export function provisionData(
   for (const { plan, index } of prepared.remaining) {
     const step = steps.apply((all) => all[index]);
     const triggers = [droplet.id, attachment.id];
-    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, pinned, triggers, args.credentials);
+    const { args: commandArgs, additionalSecretOutputs } = stepCommand(step, plan.stdin, pinned, triggers, stepInputs(args));
     const before: pulumi.Resource[] = [previous, ...(plan.name === NEEDS_VOLUME ? [attachment] : [])];
     // On a first deploy the certificate needs the reserved IP here; otherwise it is restored from the volume.
     const after = plan.name === NEEDS_DNS ? ipInUse.apply((inUse) => [...before, ...args.dnsRecords, ...(inUse ? [] : [assignment])]) : before;

@@ -35,6 +35,7 @@ export async function claudeBusStack(cfg: StackConfig, bundleDir = defaultBundle
     sshAllowedCidrs: cfg.sshAllowedCidrs,
     busPassword: cfg.busPassword,
     rotation: cfg.rotation,
+    ...(cfg.backups && { backups: { region: cfg.backupRegion ?? cfg.region, allowDataDestroy: cfg.allowDataDestroy } }),
   });
   return {
     busUrl: bus.busUrl,
@@ -43,5 +44,6 @@ export async function claudeBusStack(cfg: StackConfig, bundleDir = defaultBundle
     busUser: bus.busUser,
     busPassword: bus.busPassword,
     clientEnv: bus.clientEnv,
+    ...(cfg.backups && { backupBucket: bus.backupBucket, backupEnv: bus.backupEnv }),
   };
 }

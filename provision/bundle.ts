@@ -1,6 +1,6 @@
 /**
- * The service as one self-contained CommonJS file for the host's Node 18: `claude-bus serve` and only
- * that, so the host needs no npm install. Built from the repository root whatever the cwd, so its bytes
+ * The service as one self-contained CommonJS file for the host's Node 18: `claude-bus serve` and the few
+ * commands run on the host (below), so the host needs no npm install. Built from the repository root whatever the cwd, so its bytes
  * (and the sha256 that decides whether the host restarts the service) never depend on where it was built.
  */
 import { createHash } from "crypto";
@@ -17,16 +17,18 @@ function repoRoot(): string {
 }
 
 /**
- * The bundle's entry: the CLI with serve, and restore and import on this host's data dir (which
- * `claude-bus restore|import --ssh` run here). The unit runs `claude-bus.js --host H --port P --data D`:
- * without a command name, it is serve.
+ * The bundle's entry: the CLI with serve, restore and import on this host's data dir (which
+ * `claude-bus restore|import --ssh` run here), and backup (the daily `backup --to-s3` of
+ * claude-bus-backup.service). The unit runs `claude-bus.js --host H --port P --data D`: without a
+ * command name, it is serve.
  */
 const ENTRY = `
 const { main } = require("./cli/main");
 const { processIo } = require("./cli/io");
 const { serve } = require("./cli/commands/serve");
 const { restoreHere, importHere } = require("./cli/commands/dataDir");
-const commands = { serve: async () => serve, restore: async () => restoreHere, import: async () => importHere };
+const { backup } = require("./cli/commands/backup");
+const commands = { serve: async () => serve, restore: async () => restoreHere, import: async () => importHere, backup: async () => backup };
 const argv = process.argv.slice(2);
 main(Object.hasOwn(commands, argv[0] ?? "") ? argv : ["serve", ...argv], processIo(), commands).then((code) => {
   process.exitCode = code;

@@ -1,6 +1,9 @@
 /** The typed host config: everything the provision steps render comes from here. */
 import { z } from "zod";
 import {
+  BACKUP_KEEP_RANGE,
+  DEFAULT_BACKUP_HOUR_UTC,
+  DEFAULT_BACKUP_KEEP,
   DEFAULT_BUS_USER,
   DEFAULT_FILE_MAX_AGE_DAYS,
   DEFAULT_MAX_FILE_MIB,
@@ -125,6 +128,17 @@ export const HostConfigSchema = z
     maxLongPolls: inRange(CREDENTIAL_LIMIT_RANGES.maxLongPolls).optional(),
     /** What the team credential (busUser) may do: everything, or only invite, revoke, list and back up. */
     teamCredential: z.enum(TEAM_CREDENTIAL_ROLES).default("member"),
+    /**
+     * A daily backup to the off-host bucket (its endpoint and key pair travel on stdin, never in this
+     * config), keeping the newest `keep`; absent: no scheduled backup.
+     */
+    backups: z
+      .object({
+        keep: inRange(BACKUP_KEEP_RANGE).default(DEFAULT_BACKUP_KEEP),
+        hourUtc: z.number().int().min(0).max(23).default(DEFAULT_BACKUP_HOUR_UTC),
+      })
+      .strict()
+      .optional(),
     /** When unattended-upgrades may reboot for a security update that needs it (HH:MM, host time), or "never". */
     autoReboot: z
       .string()

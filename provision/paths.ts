@@ -21,6 +21,11 @@ export const UNIT_PATH = "/etc/systemd/system/claude-bus.service";
 export const CONFIG_DIR = "/etc/claude-bus";
 /** dotenv file with BUS_USER/BUS_PASS, 0600, owned by the service user, re-read by the service on SIGHUP. */
 export const CREDENTIALS_FILE = `${CONFIG_DIR}/credentials.env`;
+/** The daily off-host backup: a oneshot service, its timer, and the bucket's env file (0600, the service user's). */
+export const BACKUP_SERVICE_NAME = "claude-bus-backup";
+export const BACKUP_UNIT_PATH = `/etc/systemd/system/${BACKUP_SERVICE_NAME}.service`;
+export const BACKUP_TIMER_PATH = `/etc/systemd/system/${BACKUP_SERVICE_NAME}.timer`;
+export const BACKUP_TARGET_FILE = `${CONFIG_DIR}/backup-s3.env`;
 export const ACME_CA_FILE = `${CONFIG_DIR}/acme-ca.pem`;
 /** nginx checked the password against this file before the service authenticated alone: removed on upgrade. */
 export const LEGACY_HTPASSWD_FILE = "/etc/nginx/.htpasswd-claude-bus";

@@ -2,11 +2,13 @@
  * The ordered host steps, each a bash file in provision/steps/ (run as root) with a generated header of
  * the values it uses, plus the hash that says when it must run again: a step's hash changes exactly
  * when its script does. Every step compares before it writes and restarts or reloads only on change,
- * so a second run prints no `changed:` line. The one secret, the credentials env text, arrives on stdin
- * (`stdin: "credentials"`).
+ * so a second run prints no `changed:` line. The secrets arrive on stdin only: the credentials env text
+ * (`stdin: "credentials"`) and, when backups are configured, the backup bucket's env text
+ * (`stdin: "backupTarget"`).
  */
 import { createHash } from "crypto";
 import * as path from "path";
+import { REQUIRED_BACKUP_TARGET_KEYS } from "../contract/backupTarget";
 import { HOST_PASSWORD_REGEX, HOST_PASSWORD_RULE } from "../contract/password";
 import { Header, fileText, stepScript } from "./compose";
 import type { HostConfig } from "./config";
@@ -15,6 +17,10 @@ import {
   ACME_CA_FILE,
   ACME_WEBROOT,
   APP_DIR,
+  BACKUP_SERVICE_NAME,
+  BACKUP_TARGET_FILE,
+  BACKUP_TIMER_PATH,
+  BACKUP_UNIT_PATH,
   APT_PERIODIC_FILE,
   BUNDLE_INSTALL_PATH,
   CERTBOT_CA_DROPIN,
@@ -64,16 +70,22 @@ import {
   renderTmpfiles,
   renderUnattendedUpgrades,
 } from "./render/files";
+import { renderBackupService, renderBackupTimer } from "./render/backup";
 import { HTTP2_DIRECTIVE_SINCE, renderAcmeBootstrapSite, renderNginxSite } from "./render/nginx";
 import { renderServiceUnit } from "./render/systemd";
+
+/**
+ * A secret a step reads on stdin. "credentials": credentialsEnv(cfg, password) (provision/credentials.ts);
+ * "backupTarget": the backup bucket's env file text (contract/backupTarget.ts).
+ */
+export type StepInput = "credentials" | "backupTarget";
 
 export interface HostStep {
   name: string;
   description: string;
   script: string;
   hash: string;
-  /** "credentials": the step reads credentialsEnv(cfg, password) (provision/credentials.ts) on stdin. */
-  stdin?: "credentials";
+  stdin?: StepInput;
 }
 
 /** A step before composition: provision/steps/<name>.sh and the header of values it reads. */
@@ -81,7 +93,7 @@ export interface StepPlan {
   name: string;
   description: string;
   header: Header;
-  stdin?: "credentials";
+  stdin?: StepInput;
   /** Steps whose change this one must run again after (it checks what they did). */
   checks?: string[];
 }
@@ -276,6 +288,22 @@ const health = (cfg: HostConfig): StepPlan => ({
  */
 export const hostKeyIn = (output: string): string | undefined => /^host key: (\S+ \S+)$/m.exec(output)?.[1];
 
+const backups = (cfg: HostConfig & { backups: NonNullable<HostConfig["backups"]> }): StepPlan => ({
+  name: "backups",
+  description: `daily backup at ${String(cfg.backups.hourUtc).padStart(2, "0")}:00 UTC to the off-host bucket on stdin, keeping the newest ${cfg.backups.keep}`,
+  header: {
+    TARGET_KEYS: REQUIRED_BACKUP_TARGET_KEYS,
+    BACKUP_TARGET_FILE,
+    SERVICE_USER,
+    BACKUP_UNIT_PATH,
+    BACKUP_UNIT: fileText(renderBackupService(cfg)),
+    BACKUP_TIMER_PATH,
+    BACKUP_TIMER: fileText(renderBackupTimer(cfg)),
+    BACKUP_TIMER_NAME: `${BACKUP_SERVICE_NAME}.timer`,
+  },
+  stdin: "backupTarget",
+});
+
 /** Every step's plan, in order. The certificate step needs DNS to point at the host (infra orders it). */
 export function hostStepPlans(cfg: HostConfig, bundle: { sha256: string }): StepPlan[] {
   if (!/^[0-9a-f]{64}$/.test(bundle.sha256)) throw new Error(`bundle.sha256 must be 64 hex digits, got ${JSON.stringify(bundle.sha256)}`);
@@ -292,6 +320,7 @@ export function hostStepPlans(cfg: HostConfig, bundle: { sha256: string }): Step
     certificate(cfg),
     nginx(cfg),
     health(cfg),
+    ...(cfg.backups ? [backups({ ...cfg, backups: cfg.backups })] : []),
   ];
 }
 

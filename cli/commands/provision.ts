@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { renderBackupTarget } from "../../contract/backupTarget";
 import { describeIssue } from "../../contract/issues";
 import { HostPassword } from "../../contract/password";
 import { provisionHost, StepFailedError } from "../../provision/ssh/runner";
@@ -18,9 +19,10 @@ export async function provision(parsed: ParsedCommand, io: Io): Promise<number> 
   const bundleFile = stringOption(parsed, "bundle");
   const bundle = bundleFile ? { file: bundleFile, sha256: createHash("sha256").update(readFileSync(bundleFile)).digest("hex") } : undefined;
   const password = await busPassword(io);
+  const backupTarget = await backupTargetText(parsed, cfg.backups !== undefined, io);
 
   try {
-    const results = await provisionHost(target, cfg, { busPassword: password, bundle, log: io.out });
+    const results = await provisionHost(target, cfg, { busPassword: password, backupTarget, bundle, log: io.out });
     const changed = results.filter((r) => r.changes.length).map((r) => r.name);
     io.out(`done: https://${cfg.fqdn} is up; ${changed.length ? `changed: ${changed.join(", ")}` : "nothing changed"}`);
     return EXIT.ok;
@@ -28,6 +30,16 @@ export async function provision(parsed: ParsedCommand, io: Io): Promise<number> 
     io.err(`claude-bus provision: ${(err as Error).message}`);
     return err instanceof StepFailedError && err.exitCode === 255 ? EXIT.unreachable : EXIT.stepFailed;
   }
+}
+
+/** The backup bucket's env text (checked here first), when the host config sets backups. */
+async function backupTargetText(parsed: ParsedCommand, wanted: boolean, io: Io): Promise<string | undefined> {
+  if (!wanted) {
+    if (parsed.values["s3-env"] !== undefined) throw new UsageError("provision: --s3-env, but the host config sets no backups");
+    return undefined;
+  }
+  const { resolveBackupTarget } = await import("../backupTargetSource");
+  return renderBackupTarget(await resolveBackupTarget(parsed, io));
 }
 
 async function busPassword(io: Io): Promise<string> {

@@ -1,14 +1,14 @@
 /**
  * The host steps over SSH, in order, stopping at the first failure: what `claude-bus provision` and
  * `claude-bus rotate --ssh` do on a host without Pulumi. Each step's script is the remote command; the
- * one secret, the credentials env text, goes on stdin to the steps that read it.
+ * secrets (the credentials env text, the backup bucket's env text) go on stdin to the steps that read them.
  */
 import { describeIssue } from "../../contract/issues";
 import { HostPassword } from "../../contract/password";
 import { buildServiceBundle } from "../bundle";
 import type { HostConfig } from "../config";
 import { credentialsEnv } from "../credentials";
-import { BUNDLE_UPLOAD_PATH, dataCommandScript, HostStep, hostKeyIn, hostSteps, rotationSteps } from "../steps";
+import { BUNDLE_UPLOAD_PATH, dataCommandScript, HostStep, hostKeyIn, hostSteps, rotationSteps, type StepInput } from "../steps";
 import { Log, SshTarget, parseTarget, pinHostKey, remoteCommand, runRemote, uploadBundle } from "./transport";
 
 export interface StepResult {
@@ -39,15 +39,17 @@ const changesIn = (output: string): string[] =>
     .map((line) => line.slice("changed: ".length));
 
 /**
- * Runs steps in order, stopping at the first failure. `credentials` is credentialsEnv(cfg, password)
- * (provision/credentials.ts), given on stdin to the steps with `stdin: "credentials"`, as Pulumi does.
+ * Runs steps in order, stopping at the first failure. Each step with `stdin` gets that input as Pulumi
+ * gives it: `credentials` is credentialsEnv(cfg, password) (provision/credentials.ts), `backupTarget` the
+ * backup bucket's env text. A step whose input is missing stops the run before anything runs.
  */
-export async function runSteps(target: SshTarget, steps: HostStep[], input: { credentials?: string }, log: Log = () => {}): Promise<StepResult[]> {
+export async function runSteps(target: SshTarget, steps: HostStep[], input: Partial<Record<StepInput, string>>, log: Log = () => {}): Promise<StepResult[]> {
+  const missing = steps.find((step) => step.stdin !== undefined && input[step.stdin] === undefined);
+  if (missing) throw new Error(`step ${missing.name} needs the ${missing.stdin === "credentials" ? "credentials env text" : "backup bucket's env file (--s3-env FILE)"}`);
   const results: StepResult[] = [];
   for (const step of steps) {
-    if (step.stdin === "credentials" && input.credentials === undefined) throw new Error(`step ${step.name} needs the credentials env text`);
     log(`==> ${step.name}: ${step.description}`);
-    const stdin = step.stdin === "credentials" ? input.credentials : undefined;
+    const stdin = step.stdin === undefined ? undefined : input[step.stdin];
     const { code, output } = await runRemote(target, remoteCommand(target, step.script), stdin, (line) => log(`    ${line}`));
     if (code !== 0) throw new StepFailedError(step.name, code, output);
     const hostKey = hostKeyIn(output);
@@ -73,7 +75,7 @@ function credentialsFor(cfg: HostConfig, password: string, what: string): string
 export async function provisionHost(
   target: SshTarget,
   cfg: HostConfig,
-  opts: { busPassword: string; bundle?: { file: string; sha256: string }; log?: Log },
+  opts: { busPassword: string; backupTarget?: string; bundle?: { file: string; sha256: string }; log?: Log },
 ): Promise<StepResult[]> {
   const credentials = credentialsFor(cfg, opts.busPassword, "bus password");
   const log = opts.log ?? (() => {});
@@ -81,7 +83,7 @@ export async function provisionHost(
   log(`==> upload-bundle: ${bundle.file} (sha256 ${bundle.sha256}) to ${BUNDLE_UPLOAD_PATH}`);
   const upload = await uploadBundle(target, bundle.file, log);
   if (upload.code !== 0) throw new StepFailedError("upload-bundle", upload.code, upload.output);
-  return runSteps(target, hostSteps(cfg, bundle), { credentials }, log);
+  return runSteps(target, hostSteps(cfg, bundle), { credentials, backupTarget: opts.backupTarget }, log);
 }
 
 /**

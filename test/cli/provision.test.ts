@@ -65,6 +65,16 @@ describe("claude-bus provision", () => {
     expect(stderr).not.toContain("short pass");
   });
 
+  it("with backups in the config, needs the backup bucket's env file before it connects; without, refuses one", async () => {
+    const withBackups = configFile({ ...MINIMAL, backups: { keep: 7 } });
+    const missing = path.join(dir, "missing.env");
+    expect(await provision(["--target", "root@h", "--config", withBackups, "--s3-env", missing], { BUS_PASS: PASS })).toBe(EXIT.failure);
+    expect(stderr).toContain(`${missing} not found (given by --s3-env)`);
+    const without = configFile(MINIMAL);
+    expect(await provision(["--target", "root@h", "--config", without, "--s3-env", missing], { BUS_PASS: PASS })).toBe(EXIT.failure);
+    expect(stderr).toContain("provision: --s3-env, but the host config sets no backups");
+  });
+
   it("reports an unreachable host with exit 3 (real ssh to a closed loopback port)", async () => {
     const bundle = path.join(dir, "bundle.js");
     fs.writeFileSync(bundle, "console.log('bus')\n");

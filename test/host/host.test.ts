@@ -28,6 +28,12 @@ import { MachineSnapshot, snapshotMachine } from "./lab/snapshot";
 import { onTeardown, runTeardown } from "./lab/teardown";
 import { createLabVolume, LAB_VOLUME_DEVICE, LabVolume } from "./lab/volume";
 import { buildCli } from "../cli/harness";
+import { openBackupBucket } from "../../cli/backupBucket";
+import { renderBackupTarget } from "../../contract/backupTarget";
+import { restoreBackup } from "../../service/dataDirTools";
+import { startLocalS3, TEST_KEY } from "../support/localS3";
+import { freePort } from "../support/ports";
+import { tempDir } from "../support/tempDir";
 import * as seed from "./seedSnippets";
 
 const log = (l: string) => process.stdout.write(`[host] ${l}\n`);
@@ -388,6 +394,44 @@ describe("provisioned throwaway host", () => {
       expect.objectContaining({ id: String(first), ts: "2026-05-25T17:00:00.123Z", from: "ccwhitebee", body: "from the Flask bus", read_by: ["ccwhitebee", "ccmidm1mac"] }),
       expect.objectContaining({ id: String(first + 1), ts: "2026-05-25T17:05:00.000Z", from: "ccmidm1mac", to: "any" }),
     ]);
+  });
+
+  it("backs up daily to an S3-compatible bucket: the timer's service uploads through the bus on loopback, and fails visibly when the bucket cannot be reached", async () => {
+    // The bucket is s3rver in this process: the host shares this machine's loopback.
+    const s3 = await startLocalS3();
+    const unit = "claude-bus-backup.service";
+    try {
+      reconfigure({ backups: { keep: 2 } });
+      const backupsStep = () => hostSteps(cfg, bundle).filter((s) => s.name === "backups");
+      const [installed] = await runSteps(target, backupsStep(), { backupTarget: renderBackupTarget(s3.target()) }, log);
+      expect(installed.changes).toEqual(expect.arrayContaining(["enabled claude-bus-backup.timer", "started claude-bus-backup.timer"]));
+      expect((await onHost("systemctl show -P NextElapseUSecRealtime claude-bus-backup.timer")).trim()).not.toBe("");
+      expect(await onHost("stat -c '%a %U' /etc/claude-bus/backup-s3.env")).toBe(`600 ${SERVICE_USER}\n`);
+
+      const started = await lab.ssh.ssh(`systemctl start ${unit}`);
+      if (started.code !== 0) throw new Error(`${unit} failed:\n${await onHost(`journalctl -u ${unit} --no-pager -n 40 -o cat`)}`);
+      const messages = JSON.parse((await httpsRequest(ep, "GET", "/messages?limit=500", { auth: auth() })).body).messages;
+      const [stored] = await openBackupBucket(s3.target()).list();
+      expect(stored.key).toMatch(/^claude-bus-backup-\d{8}T\d{6}Z\.tar\.gz$/);
+      const file = join(tempDir("host-backup"), "backup.tar.gz");
+      await openBackupBucket(s3.target()).download(stored.key, file);
+      expect(await restoreBackup(readFileSync(file), join(file, "..", "data"), { force: false })).toBe(messages.length);
+      // Neither secret is in what systemd shows of the unit, nor in what the run logged.
+      const shown = (await onHost(`systemctl show ${unit}; journalctl -u ${unit} --no-pager`)) + (await onHost(`systemctl show claude-bus-backup.timer`));
+      expect(shown).not.toContain(TEST_KEY.secret);
+      expect(shown).not.toContain(password);
+
+      const away = await freePort();
+      await runSteps(target, backupsStep(), { backupTarget: renderBackupTarget({ ...s3.target(), BACKUP_S3_ENDPOINT: `http://127.0.0.1:${away}` }) }, log);
+      expect((await lab.ssh.ssh(`systemctl start ${unit}`)).code).not.toBe(0);
+      expect((await onHost(`systemctl show -P Result ${unit}`)).trim()).toBe("exit-code");
+      expect(await onHost(`journalctl -u ${unit} --no-pager -n 20`)).toContain(`cannot reach http://127.0.0.1:${away}: ECONNREFUSED`);
+    } finally {
+      // The later tests run the steps without a bucket: the timer goes, as it would by hand.
+      reconfigure({ backups: undefined });
+      await onHost("systemctl disable --now claude-bus-backup.timer; systemctl reset-failed claude-bus-backup.service || true");
+      await s3.close();
+    }
   });
 
   it("lets a client key drop a file into the shared dir over SSH, group-owned through setgid", async () => {

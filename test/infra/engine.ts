@@ -4,8 +4,9 @@
  * inputs against what it stored (the API's read-back), and a replacement when a changed property is one
  * the provider cannot update in place. The ForceNew fields are the Terraform provider's schemas
  * (terraform-provider-digitalocean: droplet, volume, volume_attachment, reserved_ip(_assignment), ssh_key,
- * record) and pulumi-command's replaceOnChanges (`triggers`). A protected resource is never deleted or
- * replaced: the engine stops with an error instead.
+ * record, spaces_bucket; terraform-provider-random: random_password, random_id) and pulumi-command's
+ * replaceOnChanges (`triggers`). A protected resource is never deleted or replaced: the engine stops
+ * with an error instead.
  */
 
 export type Op = "create" | "same" | "update" | "replace";
@@ -41,6 +42,8 @@ const FORCE_NEW: Record<string, string[]> = {
   "digitalocean:index/uptimeCheck:UptimeCheck": [],
   "digitalocean:index/tag:Tag": ["name"],
   "random:index/randomPassword:RandomPassword": ["length", "special", "upper", "lower", "numeric", "minUpper", "minLower", "minNumeric", "minSpecial", "overrideSpecial", "keepers"],
+  "digitalocean:index/spacesBucket:SpacesBucket": ["name", "region"],
+  "random:index/randomId:RandomId": ["byteLength", "keepers", "prefix"],
   "command:remote:Command": ["triggers"],
   "command:remote:CopyToRemote": ["triggers"],
 };

@@ -207,6 +207,21 @@ function mockState(
       return { ...inputs, resources: (inputs.resources as string[] | undefined)?.map((urn) => urn.replace(/^do:reservedip:/, "do:floatingip:")) };
     case "digitalocean:index/sshKey:SshKey":
       return { ...inputs, fingerprint: fingerprintOf(String(inputs.publicKey)) };
+    case "digitalocean:index/spacesBucket:SpacesBucket": {
+      // The provider defaults the region to nyc3 and reads back where the bucket answers.
+      const region = String(inputs.region ?? "nyc3");
+      return { ...inputs, region, bucketDomainName: `${inputs.name}.${region}.digitaloceanspaces.com`, endpoint: `${region}.digitaloceanspaces.com`, bucketUrn: `do:space:${inputs.name}` };
+    }
+    case "digitalocean:index/spacesKey:SpacesKey": {
+      // Spaces access keys are DO00 and 16 more capitals and digits; secrets 43 base64 characters. Plain:
+      // the SDK marks secretKey secret (additionalSecretOutputs), the program must keep what it makes of it secret.
+      const draw = (what: string) => createHash("sha256").update(`${id}\0${what}`).digest("base64");
+      return { ...inputs, accessKey: `DO00${draw("id").replace(/[^A-Z0-9]/g, "").padEnd(16, "7").slice(0, 16)}`, secretKey: draw("secret").replace(/=+$/, ""), createdAt: "2026-12-07T00:00:00Z" };
+    }
+    case "random:index/randomId:RandomId": {
+      const bytes = createHash("sha256").update(`${id}\0${JSON.stringify(inputs)}`).digest().subarray(0, Number(inputs.byteLength));
+      return { ...inputs, hex: bytes.toString("hex"), b64Url: bytes.toString("base64url"), b64Std: bytes.toString("base64"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() };
+    }
     case "random:index/randomPassword:RandomPassword":
       // Plain, not secret: the program itself must mark the password secret.
       return { ...inputs, result: randomPassword(inputs) };

@@ -17,4 +17,5 @@ export const GOLDEN_CFG = () =>
     rootSshKeys: [ED25519_KEY],
     volume: { device: "/dev/disk/by-id/scsi-0DO_Volume_claude-bus-prod" },
     publicIpv4: "203.0.113.10",
+    backups: { keep: 30, hourUtc: 4 },
   });
