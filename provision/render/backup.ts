@@ -8,6 +8,7 @@
  * that systemd in the throwaway test host cannot mount, so the unit that runs there is this one.)
  */
 import type { HostConfig } from "../config";
+import { SANDBOX, SYSCALL_FILTER } from "./systemd";
 import { BACKUP_SERVICE_NAME, BACKUP_TARGET_FILE, BUNDLE_INSTALL_PATH, CREDENTIALS_FILE, DATA_DIR, SERVICE_NAME, SERVICE_USER, SHARED_DIR } from "../paths";
 
 type WithBackups = HostConfig & { backups: NonNullable<HostConfig["backups"]> };
@@ -35,35 +36,8 @@ MemoryMax=256M
 
 # Hardening as claude-bus.service, except that the bucket is on the internet (no IPAddressDeny).
 ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-PrivateUsers=yes
-PrivateIPC=yes
-PrivateMounts=yes
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-ProtectProc=invisible
-ProcSubset=pid
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-RemoveIPC=yes
-KeyringMode=private
-DevicePolicy=closed
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallFilter=~@privileged @resources
-SystemCallErrorNumber=EPERM
+${SANDBOX}
+${SYSCALL_FILTER}
 `;
 }
 

@@ -24,6 +24,38 @@ function serveArgs(cfg: HostConfig): string {
   );
 }
 
+/** The sandbox the bus's units share, claude-bus.service and the backup's (each scored at most 2.0 by the tests). */
+export const SANDBOX = `ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+PrivateUsers=yes
+PrivateIPC=yes
+PrivateMounts=yes
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+ProcSubset=pid
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+KeyringMode=private
+DevicePolicy=closed
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX`;
+/** The system calls those units may make. */
+export const SYSCALL_FILTER = `SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM`;
+
 export function renderServiceUnit(cfg: HostConfig): string {
   return `# Managed by claude-bus provision: local edits are overwritten.
 [Unit]
@@ -54,37 +86,10 @@ MemoryMax=${cfg.serviceMemoryMiB}M
 # Hardening: systemd-analyze security scores this unit at most 2.0 (checked by the unit tests).
 ProtectSystem=strict
 ReadWritePaths=${DATA_DIR}
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-PrivateUsers=yes
-PrivateIPC=yes
-PrivateMounts=yes
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-ProtectProc=invisible
-ProcSubset=pid
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-RemoveIPC=yes
-KeyringMode=private
-DevicePolicy=closed
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+${SANDBOX}
 IPAddressDeny=any
 IPAddressAllow=localhost
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallFilter=~@privileged @resources
-SystemCallErrorNumber=EPERM
+${SYSCALL_FILTER}
 
 [Install]
 WantedBy=multi-user.target
