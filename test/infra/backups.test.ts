@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseBackupTarget, renderBackupTarget } from "../../contract/backupTarget";
 import { hostConfigOf, parseStackConfig } from "../../infra/config";
 import { hostSteps } from "../../provision/steps";
-import { baseConfig, FAKE_IPV4, isSecretValue, runStack, type StackRun, TEST_VOLUME_DEVICE } from "./harness";
+import { baseConfig, FAKE_IPV4, isSecretValue, plainStrings, runStack, type StackRun, TEST_VOLUME_DEVICE } from "./harness";
 
 const bundleDir = mkdtempSync(join(tmpdir(), "claude-bus-infra-backups-"));
 afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
@@ -34,14 +34,6 @@ const BUCKET = "claude-bus-backup-bucket";
 const KEY = "claude-bus-backup-key";
 const STEP = "claude-bus-backups";
 const stateOf = (run: StackRun, name: string) => run.state[name].outputs;
-/** Every plain (non-secret) string anywhere in a value. */
-function plainStrings(v: unknown): string[] {
-  if (isSecretValue(v)) return [];
-  if (typeof v === "string") return [v];
-  if (Array.isArray(v)) return v.flatMap(plainStrings);
-  if (typeof v === "object" && v !== null) return Object.values(v).flatMap(plainStrings);
-  return [];
-}
 
 describe("the stack config", () => {
   const errorOf = (raw: Record<string, string>) => {

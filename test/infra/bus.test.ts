@@ -21,6 +21,7 @@ import {
   FAKE_PRIVATE_KEY,
   FAKE_PUBLIC_KEY,
   isSecretValue,
+  plainStrings,
   randomPassword,
   randomPasswordCharacters,
   type Registered,
@@ -305,15 +306,6 @@ describe("password", () => {
 });
 
 describe("secrets", () => {
-  /** Every plain (non-secret) string anywhere in a resource's inputs. */
-  function plainStrings(v: unknown): string[] {
-    if (isSecretValue(v)) return [];
-    if (typeof v === "string") return [v];
-    if (Array.isArray(v)) return v.flatMap(plainStrings);
-    if (typeof v === "object" && v !== null) return Object.values(v).flatMap(plainStrings);
-    return [];
-  }
-
   it("keeps the droplet's user data free of secrets", () => {
     for (const name of ["basic", "custom"] as Name[]) {
       const userData = runs[name].get("claude-bus-droplet").inputs.userData as string;

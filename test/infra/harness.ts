@@ -251,6 +251,15 @@ function newId(type: string, name: string, previous: StateEntry | undefined): st
   return previous ? `${previous.id}+` : `${name}-id`;
 }
 
+export /** Every plain (non-secret) string anywhere in a value. */
+function plainStrings(v: unknown): string[] {
+  if (isSecretValue(v)) return [];
+  if (typeof v === "string") return [v];
+  if (Array.isArray(v)) return v.flatMap(plainStrings);
+  if (typeof v === "object" && v !== null) return Object.values(v).flatMap(plainStrings);
+  return [];
+}
+
 export function isSecretValue(v: unknown): boolean {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
 }
