@@ -84,6 +84,10 @@ function isCidr(value: string): boolean {
 const wholeNumberIn = ({ min, max }: { min: number; max: number }, unit: string) =>
   z.coerce.number().int(`must be a whole number of ${unit}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
+/** A whole number of MiB up to `max`, where 0 means a share of something larger (`zeroMeans`). */
+const mibOrShare = (max: number, zeroMeans: string) =>
+  z.coerce.number().int("must be a whole number of MiB").min(0, `must be 0 (${zeroMeans}) or more`).max(max, `must be at most ${max}`);
+
 const booleanText = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean({ error: 'must be "true" or "false"' }));
 
 /** Secrets are parsed as plain text once, then only ever travel as Pulumi secrets. */
@@ -285,11 +289,7 @@ export const STACK_CONFIG = {
     type: "integer",
     default: 0,
     description: `MiB of attached files (and partial uploads) the bus keeps in all; 0 means ${DEFAULT_FILE_QUOTA_SHARE * 100}% of the data volume.`,
-    rule: z.coerce
-      .number()
-      .int("must be a whole number of MiB")
-      .min(0, `must be 0 (${DEFAULT_FILE_QUOTA_SHARE * 100}% of the data volume) or more`)
-      .max(FILE_LIMIT_RANGES.fileQuotaMiB.max, `must be at most ${FILE_LIMIT_RANGES.fileQuotaMiB.max}`),
+    rule: mibOrShare(FILE_LIMIT_RANGES.fileQuotaMiB.max, `${DEFAULT_FILE_QUOTA_SHARE * 100}% of the data volume`),
   },
   fileMaxAgeDays: {
     type: "integer",
@@ -309,11 +309,7 @@ export const STACK_CONFIG = {
     type: "integer",
     default: 0,
     description: `MiB of attached files (and partial uploads) one credential holds; 0 means ${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of fileQuotaMiB.`,
-    rule: z.coerce
-      .number()
-      .int("must be a whole number of MiB")
-      .min(0, `must be 0 (${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of the file quota) or more`)
-      .max(CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB.max, `must be at most ${CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB.max}`),
+    rule: mibOrShare(CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB.max, `${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of the file quota`),
   },
   uploaderMaxPartials: {
     type: "integer",
