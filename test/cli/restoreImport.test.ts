@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { tarEnd, tarHeader, tarPadding } from "../../service/tar";
+import { tarEnd, tarHeader, tarPadding } from "../../service/dataDir/tar";
 import { startBus } from "../support/bus";
 import { allMessages } from "../support/http";
 import { buildCli, runCli, tempDir } from "./harness";
