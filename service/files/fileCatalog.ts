@@ -6,15 +6,14 @@
  * limit (GET answers 410 meanwhile, then 404): at most as many as were stored at once. Which messages
  * attach a file is learned from the message store (its replay, then each post), not kept here.
  */
-import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { Sha256 } from "../../contract/files";
 import { UPLOADER_PATTERN } from "../../contract/names";
-import { AppendLog, PendingTail } from "../store/appendLog";
-import { writeFileDurably } from "../store/durableFile";
-import { jsonLine, parseJson, readLines } from "../store/jsonl";
-import { READABLE_BY_THE_BUS, readAtStart } from "../store/startupFile";
+import type { AppendLog } from "../store/appendLog";
+import { openEventLog, snapshotOf } from "../store/eventLog";
+import { jsonLine, parseJson } from "../store/jsonl";
+import { READABLE_BY_THE_BUS } from "../store/startupFile";
 import type { Log } from "../log";
 
 export const FILES_FILE = "files.jsonl";
@@ -48,7 +47,7 @@ export class FileCatalog {
   private readonly byUploader = new Map<string, { files: number; bytes: number }>();
   private log!: AppendLog;
 
-  private constructor(private readonly file: string) {}
+  private constructor() {}
 
   /**
    * Replays files.jsonl. A line torn by a crash (never answered) is cut off; a damaged whole line is
@@ -56,35 +55,16 @@ export class FileCatalog {
    * The log is rewritten as the state it adds up to once that is much shorter.
    */
   static async open(dataDir: string, log: Log): Promise<FileCatalog> {
-    const catalog = new FileCatalog(path.join(dataDir, FILES_FILE));
-    let read = { completeLength: 0, tail: null as { lineNo: number; bytes: Buffer } | null };
-    let lines = 0;
-    if (fs.existsSync(catalog.file)) {
-      const remedy = `it says which attached files the bus holds: ${READABLE_BY_THE_BUS}, or restore it from a backup (claude-bus restore)`;
-      read = readAtStart(catalog.file, remedy, () =>
-        readLines(catalog.file, (text, _offset, _length, lineNo) => {
-          lines++;
-          const event = parseEvent(text);
-          if (event) catalog.apply(event);
-          else log({ level: "error", msg: "damaged line skipped", file: FILES_FILE, line: lineNo });
-        }),
-      );
-    }
-    if (read.tail) log({ level: "warn", msg: "torn last line dropped", file: FILES_FILE, line: read.tail.lineNo, bytes: read.tail.bytes.length });
-    let length = read.completeLength;
-    const needed = catalog.stateEvents().length;
-    if (lines > 2 * needed + 64) {
-      try {
-        const text = catalog.snapshot();
-        await writeFileDurably(catalog.file, text);
-        length = Buffer.byteLength(text);
-      } catch (error) {
-        log({ level: "warn", msg: `${FILES_FILE} not compacted`, error: (error as Error).message });
-      }
-    }
-    // A torn tail is cut off before the first write.
-    const cutTail: PendingTail | null = read.tail ? async () => undefined : null;
-    catalog.log = new AppendLog(catalog.file, length, cutTail);
+    const catalog = new FileCatalog();
+    const remedy = `it says which attached files the bus holds: ${READABLE_BY_THE_BUS}, or restore it from a backup (claude-bus restore)`;
+    catalog.log = await openEventLog(path.join(dataDir, FILES_FILE), remedy, {
+      replay: (text, lineNo) => {
+        const event = parseEvent(text);
+        if (event) catalog.apply(event);
+        else log({ level: "error", msg: "damaged line skipped", file: FILES_FILE, line: lineNo });
+      },
+      stateEvents: () => catalog.stateEvents(),
+    }, log);
     return catalog;
   }
 
@@ -152,7 +132,7 @@ export class FileCatalog {
 
   /** files.jsonl as the events the current state needs (what a backup holds, and compaction writes). */
   snapshot(): string {
-    return this.stateEvents().map((event) => JSON.stringify(event) + "\n").join("");
+    return snapshotOf(this.stateEvents());
   }
 
   close(): Promise<void> {

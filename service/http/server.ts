@@ -69,15 +69,15 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const server = http.createServer(serverOptions(timeouts));
   guardConnections(server, timeouts);
   const host = opts.host ?? DEFAULT_HOST;
-  const presence = Presence.load(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
+  const presence = Presence.load(opts.dataDir, log);
   let waiters: Waiters | undefined;
   let membership: Membership | undefined;
   let files: FileStore | undefined;
   try {
-    membership = await Membership.open(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
+    membership = await Membership.open(opts.dataDir, log);
     files = await FileStore.open(opts.dataDir, { ...DEFAULT_FILE_LIMITS, ...opts.files }, timeouts.uploadIdleMs, log);
     const attached = files;
-    store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }), {
+    store = await BusStore.open(opts.dataDir, log, {
       posted: (m) => {
         presence.posted(m.from, m.to, m.time);
         attached.attached(m.attachments, m.time);

@@ -6,17 +6,17 @@
  * nothing per request and loses nothing. Every comparison runs in constant time.
  */
 import { createHash, timingSafeEqual } from "crypto";
-import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { MACHINE_SECRET_LENGTH, MAX_MACHINES, MAX_PENDING_INVITES } from "../../contract/defaults";
 import type { MachineCredential } from "../../contract/message";
 import { MachineName } from "../../contract/names";
 import { generateInviteCode, generatePassword } from "../../contract/password";
-import { AppendLog } from "../store/appendLog";
-import { writeFileDurably } from "../store/durableFile";
-import { jsonLine, parseJson, readLines } from "../store/jsonl";
-import { FileError, READABLE_BY_THE_BUS, readAtStart } from "../store/startupFile";
+import type { AppendLog } from "../store/appendLog";
+import { openEventLog, snapshotOf } from "../store/eventLog";
+import { jsonLine, parseJson } from "../store/jsonl";
+import { FileError, READABLE_BY_THE_BUS } from "../store/startupFile";
+import type { Log } from "../log";
 
 export const MACHINES_FILE = "machines.jsonl";
 
@@ -87,42 +87,22 @@ export class Membership {
   /** Who to tell when a machine is revoked (its held long-polls), by machine name. */
   private readonly revocationWatchers = new Map<string, Set<() => void>>();
 
-  private constructor(private readonly file: string) {}
+  private constructor() {}
 
   /**
    * The membership of a data dir. A line torn by a crash (never answered) is cut off; a damaged whole
    * line stops the start, since skipping a revocation would let a lost machine back in.
    */
-  static async open(dataDir: string, warn: (msg: string, fields: Record<string, unknown>) => void): Promise<Membership> {
-    const membership = new Membership(path.join(dataDir, MACHINES_FILE));
-    const file = membership.file;
-    let read = { completeLength: 0, tail: null as { lineNo: number; bytes: Buffer } | null };
-    let lines = 0;
-    if (fs.existsSync(file)) {
-      const remedy = `it holds the machines' own credentials: ${READABLE_BY_THE_BUS}, or restore it from a backup (claude-bus restore); without it every machine must enroll again`;
-      read = readAtStart(file, remedy, () =>
-        readLines(file, (text, _offset, _length, lineNo) => {
-          membership.apply(parseEvent(text, lineNo, file));
-          lines++;
-        }),
-      );
-    }
-    const tail = read.tail;
-    if (tail) warn("machines.jsonl: a torn last line (a write a crash cut short) is dropped", { line: tail.lineNo, bytes: tail.bytes.length });
-    let length = read.completeLength;
-    membership.dropExpiredInvites(Date.now());
-    // Rewritten as the state it adds up to once most of it is history (rotations, used invites).
-    const needed = membership.stateEvents().length;
-    if (lines > 2 * needed + 64) {
-      try {
-        const text = membership.snapshot();
-        await writeFileDurably(file, text);
-        length = Buffer.byteLength(text);
-      } catch (error) {
-        warn("machines.jsonl not compacted", { error: (error as Error).message });
-      }
-    }
-    membership.log = new AppendLog(file, length, tail ? async () => undefined : null);
+  static async open(dataDir: string, log: Log): Promise<Membership> {
+    const membership = new Membership();
+    const file = path.join(dataDir, MACHINES_FILE);
+    const remedy = `it holds the machines' own credentials: ${READABLE_BY_THE_BUS}, or restore it from a backup (claude-bus restore); without it every machine must enroll again`;
+    // Compacted once most of it is history (rotations, used invites).
+    membership.log = await openEventLog(file, remedy, {
+      replay: (text, lineNo) => membership.apply(parseEvent(text, lineNo, file)),
+      replayed: () => membership.dropExpiredInvites(Date.now()),
+      stateEvents: () => membership.stateEvents(),
+    }, log);
     return membership;
   }
 
@@ -248,7 +228,7 @@ export class Membership {
 
   /** machines.jsonl as the events the current state needs (what a backup holds, and compaction writes). */
   snapshot(): string {
-    return this.stateEvents().map((event) => JSON.stringify(event) + "\n").join("");
+    return snapshotOf(this.stateEvents());
   }
 
   close(): Promise<void> {

@@ -13,6 +13,7 @@ import { MachineName } from "../../contract/names";
 import { writeFileDurably } from "../store/durableFile";
 import { parseJson } from "../store/jsonl";
 import { READABLE_BY_THE_BUS, readAtStart } from "../store/startupFile";
+import type { Log } from "../log";
 
 export const PRESENCE_FILE = "presence.json";
 /** How often a changed last_seen is saved, in ms. */
@@ -54,13 +55,13 @@ export class Presence {
    * damaged one, with a warning: these are times shown to people, not data, and never worth a bus that
    * cannot start.
    */
-  static load(dataDir: string | null, warn: (msg: string, fields: Record<string, unknown>) => void): Presence {
+  static load(dataDir: string | null, log: Log): Presence {
     const presence = new Presence(dataDir === null ? null : path.join(dataDir, PRESENCE_FILE));
     if (presence.file && fs.existsSync(presence.file)) {
       const file = presence.file;
       const text = readAtStart(file, `it holds only when each machine was last seen: ${READABLE_BY_THE_BUS}, or remove it`, () => fs.readFileSync(file, "utf8"));
       const saved = SavedSchema.safeParse(parseJson(text.trim() || "{}"));
-      if (!saved.success) warn("presence.json is damaged: last_seen and last_used start empty", { file: presence.file });
+      if (!saved.success) log({ level: "warn", msg: "presence.json is damaged: last_seen and last_used start empty", file: presence.file });
       else {
         for (const [name, times] of Object.entries(saved.data)) {
           const entry = presence.entry(name);

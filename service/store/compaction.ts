@@ -18,6 +18,7 @@ import { z } from "zod";
 import type { AppendLog } from "./appendLog";
 import { syncDir, writeFileDurably } from "./durableFile";
 import { READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
+import type { Log } from "../log";
 
 export const COMPACTED_FILE = "compacted.json";
 export const ARCHIVE_DIR = "archive";
@@ -69,7 +70,7 @@ export async function readFirstKept(dataDir: string): Promise<number> {
 }
 
 /** Runs one compaction; resolves with how many bytes the kept messages moved down in bus.jsonl. */
-export async function compact(target: CompactionTarget, opts: CompactionOptions, log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void): Promise<number> {
+export async function compact(target: CompactionTarget, opts: CompactionOptions, log: Log): Promise<number> {
   const { dataDir, messages, acks, firstKept } = target;
   const started = Date.now();
   const busFile = path.join(dataDir, "bus.jsonl");
@@ -133,7 +134,7 @@ export async function compact(target: CompactionTarget, opts: CompactionOptions,
     return { result: undefined, newLength: messagesNow - boundary };
   });
   await stage("done");
-  log("info", "compaction done", { firstKept, removedBytes: boundary, ms: Date.now() - started });
+  log({ level: "info", msg: "compaction done", firstKept, removedBytes: boundary, ms: Date.now() - started });
   return boundary;
 }
 

@@ -16,11 +16,11 @@ import { jsonLine, LinesRead, readLines } from "./jsonl";
 import { READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
 import { MessageIndex, Selection } from "./messageIndex";
 import { parseStoredAck, parseStoredLine } from "./storedLine";
+import type { Log } from "../log";
 
 export const MESSAGES_FILE = "bus.jsonl";
 export const ACKS_FILE = "acks.jsonl";
 
-type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
 /** A post as the store takes it: its attachments checked and sized (fileRoutes.ts checkAttachments), `verified` when sent with the sender's own credential. */
 export type NewPost = Omit<NewMessage, "attachments"> & { attachments?: Attachment[]; verified?: boolean };
@@ -107,7 +107,7 @@ export class BusStore {
       listener.acked?.(a.reader, Date.parse(a.ts) || 0);
     });
     damage.summary();
-    log("info", "store replayed", { dataDir, messages: index.live, ms: Date.now() - started });
+    log({ level: "info", msg: "store replayed", dataDir, messages: index.live, ms: Date.now() - started });
 
     const messages = new AppendLog(messagesPath, messagesRead.completeLength, await setTornTailAside(messagesPath, messagesRead, log));
     const acks = new AppendLog(acksPath, acksRead.completeLength, await setTornTailAside(acksPath, acksRead, log));
@@ -381,10 +381,10 @@ function replay(file: string, onLine: Parameters<typeof readLines>[1]): LinesRea
 function damageLog(log: Log) {
   let count = 0;
   const damage = (file: string, line: number, reason: string) => {
-    if (++count <= DAMAGED_LINES_LOGGED) log("error", "damaged line kept in place and skipped", { file, line, reason });
+    if (++count <= DAMAGED_LINES_LOGGED) log({ level: "error", msg: "damaged line kept in place and skipped", file, line, reason });
   };
   damage.summary = () => {
-    if (count > DAMAGED_LINES_LOGGED) log("error", "more damaged lines kept in place and skipped", { count: count - DAMAGED_LINES_LOGGED });
+    if (count > DAMAGED_LINES_LOGGED) log({ level: "error", msg: "more damaged lines kept in place and skipped", count: count - DAMAGED_LINES_LOGGED });
   };
   return damage;
 }
@@ -409,7 +409,7 @@ async function setTornTailAside(file: string, read: LinesRead, log: Log): Promis
       throw error;
     }
     saved = true;
-    log("warn", "torn last line recovered", { file: path.basename(file), line: lineNo, bytes: bytes.length, savedTo });
+    log({ level: "warn", msg: "torn last line recovered", file: path.basename(file), line: lineNo, bytes: bytes.length, savedTo });
   };
   try {
     await save();
@@ -422,7 +422,7 @@ async function setTornTailAside(file: string, read: LinesRead, log: Log): Promis
     }
     return null;
   } catch (error) {
-    log("warn", "torn last line kept until the disk takes writes again", { file: path.basename(file), line: lineNo, bytes: bytes.length, error: (error as Error).message });
+    log({ level: "warn", msg: "torn last line kept until the disk takes writes again", file: path.basename(file), line: lineNo, bytes: bytes.length, error: (error as Error).message });
     return save; // the first write saves it (if not yet done) and then cuts it off
   }
 }
