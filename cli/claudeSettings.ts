@@ -2,7 +2,7 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { writeFileAtomic } from "./atomicWrite";
+import { writeFileDurably } from "../contract/durableFile";
 
 export type Settings = Record<string, unknown>;
 
@@ -38,7 +38,7 @@ export async function readSettings(file = settingsPath()): Promise<{ settings: S
 /** Writes `settings` back with the file's old mode (0600 for a new file), so a crash cannot leave it half-written. */
 export async function writeSettings(settings: Settings, mode = 0o600, file = settingsPath(), platform: NodeJS.Platform = process.platform): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, JSON.stringify(settings, null, 2) + "\n", mode, platform);
+  await writeFileDurably(file, JSON.stringify(settings, null, 2) + "\n", { mode, platform });
 }
 
 /** `settings[key]` as an object ({} when absent); a SettingsError when the file has something else there. */

@@ -2,7 +2,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { EnvFileError, EnvFileValues, parseEnvFile } from "../contract/envFile";
-import { writeFileAtomic } from "./atomicWrite";
+import { writeFileDurably } from "../contract/durableFile";
 
 /**
  * Reads and parses the file; `undefined` when it does not exist. A file others can read (it holds the
@@ -28,7 +28,7 @@ export async function writeEnvFile(file: string, text: string, platform = proces
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   if (platform !== "win32") await fs.chmod(dir, 0o700);
-  await writeFileAtomic(file, text, 0o600);
+  await writeFileDurably(file, text, { mode: 0o600 });
 }
 
 /** Where `rotate` keeps a new password beside the env file until it is verified (0600, like the env file). */

@@ -9,7 +9,7 @@ import { renderEnvFile } from "../../contract/envFile";
 import { generatePassword } from "../../contract/password";
 import { AuthError, BusClient, createBusClient, Machine } from "../../client/index";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
-import { moveAtomic } from "../atomicWrite";
+import { moveDurably } from "../../contract/durableFile";
 import { ClientConfig, connectionFlags, Credential, resolveConfig } from "../config";
 import { pendingEnvFile, readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT } from "../exitCodes";
@@ -167,7 +167,7 @@ async function rotateWith(cfg: ClientConfig, applier: Applier, timeoutMs: number
     io.err(`\`claude-bus health --env-file ${pending}\` succeeds, install it with: mv ${pending} ${cfg.envFile}`);
     return EXIT.failure;
   }
-  await moveAtomic(pending, cfg.envFile);
+  await moveDurably(pending, cfg.envFile);
   io.out(`✓ rotated: the bus at ${cfg.url} accepts only the new password; ${cfg.envFile} updated (mode 0600)`);
   if (io.env.BUS_PASS) io.out("  BUS_PASS is set in this shell's environment and is now stale: re-source the env file");
   if (!applier.shared) {

@@ -16,7 +16,7 @@ import { MAX_WAIT_SECONDS } from "../../contract/defaults";
 import { AuthError, createBusClient, Message, MessageQuery } from "../../client/index";
 import { backoffMs, RetryPolicy } from "../../client/retry";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
-import { writeFileAtomic } from "../atomicWrite";
+import { writeFileDurably } from "../../contract/durableFile";
 import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
 import { frameMessages } from "../delivery/frame";
@@ -133,5 +133,5 @@ async function readCursor(file: string): Promise<string | undefined> {
 
 async function writeCursor(file: string, id: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, id + "\n", 0o600);
+  await writeFileDurably(file, id + "\n", { mode: 0o600 });
 }

@@ -32,7 +32,7 @@ import { SHA256_PATTERN, StoredFile, UploadProgress } from "../../contract/files
 import { hashFile } from "../../contract/hashFile";
 import { TEAM_UPLOADER, UPLOADER_PATTERN } from "../../contract/names";
 import { StorageError } from "../store/appendLog";
-import { syncDir } from "../store/durableFile";
+import { syncDir } from "../../contract/durableFile";
 import { FileCatalog, FileRecord } from "./fileCatalog";
 import { HttpError } from "../http/httpErrors";
 import type { Log } from "../log";

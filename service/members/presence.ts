@@ -10,7 +10,7 @@ import * as path from "path";
 import { z } from "zod";
 import type { Machine, MachineCredential } from "../../contract/message";
 import { MachineName } from "../../contract/names";
-import { writeFileDurably } from "../store/durableFile";
+import { writeFileDurably } from "../../contract/durableFile";
 import { parseJson } from "../store/jsonl";
 import { READABLE_BY_THE_BUS, readAtStart } from "../store/startupFile";
 import type { Log } from "../log";
@@ -181,12 +181,10 @@ export class Presence {
   private async save(): Promise<void> {
     if (!this.dirty || !this.file) return;
     this.dirty = false;
-    const suffix = `.${process.pid}.tmp`;
     try {
-      await writeFileDurably(this.file, this.serialize(), suffix);
+      await writeFileDurably(this.file, this.serialize());
     } catch (error) {
       this.dirty = true;
-      await fs.promises.rm(this.file + suffix, { force: true }).catch(() => undefined);
       throw error;
     }
   }

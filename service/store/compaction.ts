@@ -16,7 +16,7 @@ import { promisify } from "util";
 import * as zlib from "zlib";
 import { z } from "zod";
 import type { AppendLog } from "./appendLog";
-import { syncDir, writeFileDurably } from "./durableFile";
+import { syncDir, writeFileDurably } from "../../contract/durableFile";
 import { READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
 import type { Log } from "../log";
 
@@ -118,7 +118,7 @@ export async function compact(target: CompactionTarget, opts: CompactionOptions,
   await stage("copied");
 
   // 3. The first kept id, before either file is swapped: a start after a crash skips what is below it.
-  await writeFileDurably(path.join(dataDir, COMPACTED_FILE), `${JSON.stringify({ first_id: firstKept })}\n`, TEMP_SUFFIX);
+  await writeFileDurably(path.join(dataDir, COMPACTED_FILE), `${JSON.stringify({ first_id: firstKept })}\n`, { tempSuffix: TEMP_SUFFIX });
   await stage("marked");
 
   // 4. What arrived meanwhile, then the swap, with both logs' writes held back.

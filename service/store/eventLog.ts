@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { AppendLog } from "./appendLog";
-import { writeFileDurably } from "./durableFile";
+import { writeFileDurably } from "../../contract/durableFile";
 import { readLines } from "./jsonl";
 import { readAtStart } from "./startupFile";
 import type { Log } from "../log";
