@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { DEFAULT_DATA_DIR } from "../../contract/defaults";
-import { importSeed, restoreBackup } from "../../service/dataDir/dataDirTools";
+import { importSeed, restoreBackup } from "../../service";
 import { booleanOption, ParsedCommand, stringOption } from "../args";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";

@@ -5,13 +5,8 @@
 import * as path from "node:path";
 import { CREDENTIAL_LIMIT_RANGES, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, FILE_LIMIT_RANGES, MIB } from "../../contract/defaults";
 import { TEAM_CREDENTIAL_ROLES, TeamCredentialRole } from "../../contract/defaults";
-import { isTeamCredentialRole } from "../../service/members/access";
-import { serveCredentials, writeLocalEnvFile } from "../../service/members/localCredentials";
-import type { RetentionOptions } from "../../service/store/retention";
-import type { CompactionStage } from "../../service/store/compaction";
-import type { FileLimits } from "../../service/files/fileStore";
-import { Log, stdoutSink, structuredLogger } from "../../service/log";
-import { startBus } from "../../service/http/server";
+import { isTeamCredentialRole, serveCredentials, startBus, stdoutSink, structuredLogger, writeLocalEnvFile } from "../../service";
+import type { CompactionStage, FileLimits, Log, RetentionOptions } from "../../service";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
