@@ -11,10 +11,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { finished } from "stream/promises";
 import * as zlib from "zlib";
+import type { Routes } from "../http/routes";
 import { COMPACTED_FILE } from "../store/compaction";
 import { FILES_FILE } from "../files/fileCatalog";
-import { MACHINES_FILE } from "../members/membership";
-import { PRESENCE_FILE } from "../members/presence";
+import type { FileStore } from "../files/fileStore";
+import { authorize } from "../members/access";
+import { identityOf } from "../members/authenticate";
+import { MACHINES_FILE, Membership } from "../members/membership";
+import { PRESENCE_FILE, Presence } from "../members/presence";
 import type { BusStore } from "../store/store";
 import { tarEnd, tarHeader, tarPadding } from "./tar";
 
@@ -60,4 +64,21 @@ export async function writeBackup(res: Response, store: BusStore, dataDir: strin
   } finally {
     for (const file of files) if (file.fd !== null) fs.closeSync(file.fd);
   }
+}
+
+/** The sources of a backup, held by the running bus. */
+export interface BackupSources {
+  store: BusStore;
+  dataDir: string;
+  presence: Presence;
+  membership: Membership;
+  files: FileStore;
+}
+
+/** GET /backup, for the team credential (authorize's "backup"). */
+export function addBackupRoute(routes: Routes, { store, dataDir, presence, membership, files }: BackupSources): void {
+  routes.get("/backup", async (_req, res) => {
+    authorize(identityOf(res), "backup");
+    await writeBackup(res, store, dataDir, { presence: presence.serialize(), machines: membership.snapshot(), files: files.snapshot() });
+  });
 }

@@ -4,7 +4,6 @@
  * for attaching files to a post. Every answer about a file says in Upload-Offset how many of its bytes
  * the bus holds from this credential, so a broken upload resumes from there.
  */
-import type express from "express";
 import type { Request, Response } from "express";
 import { DownloadQuerySchema, SHA256_PATTERN, UPLOAD_OFFSET_HEADER, UploadQuerySchema } from "../../contract/files";
 import type { Attachment, NewMessage } from "../../contract/message";
@@ -17,6 +16,7 @@ import { partRange } from "./fileHeaders";
 import type { FileStore, UploadResult } from "./fileStore";
 import { HttpError } from "../http/httpErrors";
 import { parseQuery, sendJson } from "../http/json";
+import type { Routes } from "../http/routes";
 import type { Log } from "../log";
 import { UploadInterrupted } from "./upload";
 
@@ -52,7 +52,7 @@ export function checkAttachments(files: FileStore, refs: NonNullable<NewMessage[
   });
 }
 
-export function addFileRoutes(app: express.Express, files: FileStore, log: Log): void {
+export function addFileRoutes(routes: Routes, files: FileStore, log: Log): void {
   /** Answers an upload, or what stopped it: a client that went away gets no answer. */
   const upload = async (req: Request, res: Response, receive: (uploader: string) => Promise<UploadResult>, sha256?: string) => {
     const identity = identityOf(res);
@@ -79,13 +79,13 @@ export function addFileRoutes(app: express.Express, files: FileStore, log: Log):
     sendJson(res, result.created ? 201 : 200, result.file);
   };
 
-  app.post("/files", async (req, res) => {
+  routes.post("/files", async (req, res) => {
     authorize(identityOf(res), "upload");
     const { name } = parseQuery(UploadQuerySchema, req.query);
     await upload(req, res, (uploader) => files.uploadWhole(req, uploader, name, contentLength(req), () => acceptBody(req, res)));
   });
 
-  app.put("/files/:sha256", async (req, res) => {
+  routes.put("/files/:sha256", async (req, res) => {
     authorize(identityOf(res), "upload");
     const sha256 = shaParam(req.params.sha256);
     const { name } = parseQuery(UploadQuerySchema, req.query);
@@ -94,7 +94,7 @@ export function addFileRoutes(app: express.Express, files: FileStore, log: Log):
     await upload(req, res, (uploader) => files.uploadPart(req, sha256, uploader, name, range, contentLength(req), () => acceptBody(req, res)), sha256);
   });
 
-  app.get("/files/:sha256", async (req, res) => {
+  routes.get("/files/:sha256", async (req, res) => {
     const identity = identityOf(res);
     authorize(identity, "download");
     const sha256 = shaParam(req.params.sha256);

@@ -3,7 +3,6 @@
  * revoke, rotate. Answers that carry a secret or code say Cache-Control: no-store; the log names
  * machines and addresses, never a secret or code.
  */
-import type express from "express";
 import type { Request, Response } from "express";
 import { DEFAULT_INVITE_SECONDS } from "../../contract/defaults";
 import { EnrollBodySchema, InviteBodySchema } from "../../contract/message";
@@ -12,8 +11,10 @@ import { authorize } from "./access";
 import { AuthDeps, countFailure, ENROLL_PATH, identityOf } from "./authenticate";
 import { HttpError } from "../http/httpErrors";
 import { jsonBody, parse, sendJson } from "../http/json";
+import type { Routes } from "../http/routes";
 import { MembershipRefusal } from "./membership";
 import { checkName, KnownNames } from "./nameRules";
+import type { Presence } from "./presence";
 
 const iso = (time: number) => new Date(time).toISOString();
 
@@ -35,10 +36,20 @@ function machineParam(value: unknown): string {
   return name.data;
 }
 
-export function addMembershipRoutes(app: express.Express, deps: AuthDeps, known: KnownNames): void {
+/** What GET /machines shows beside the credentials: when each name was last seen, and its unread count. */
+export interface MachinesView {
+  presence: Presence;
+  unreadCount: (name: string) => number;
+}
+
+export function addMembershipRoutes(routes: Routes, deps: AuthDeps, known: KnownNames, view: MachinesView): void {
   const { membership, log } = deps;
 
-  app.post("/invites", jsonBody, async (req: Request, res: Response) => {
+  routes.get("/machines", (_req, res) => {
+    sendJson(res, 200, { machines: view.presence.machines(view.unreadCount, membership), invites: membership.pendingInvites() });
+  });
+
+  routes.post("/invites", jsonBody, async (req: Request, res: Response) => {
     authorize(identityOf(res), "invite");
     const input = parse(InviteBodySchema, req.body, { root: "request body", unknown: "field" });
     checkName(input.name, "name", known);
@@ -47,7 +58,7 @@ export function addMembershipRoutes(app: express.Express, deps: AuthDeps, known:
     sendSecret(res, 201, { name: invite.name, code: invite.code, expires: iso(invite.expires) });
   });
 
-  app.post(ENROLL_PATH, jsonBody, async (req: Request, res: Response) => {
+  routes.post(ENROLL_PATH, jsonBody, async (req: Request, res: Response) => {
     const { code } = parse(EnrollBodySchema, req.body, { root: "request body", unknown: "field" });
     const address = res.locals.address as string;
     try {
@@ -60,7 +71,7 @@ export function addMembershipRoutes(app: express.Express, deps: AuthDeps, known:
     }
   });
 
-  app.post("/machines/:name/revoke", async (req, res) => {
+  routes.post("/machines/:name/revoke", async (req, res) => {
     authorize(identityOf(res), "revoke");
     const name = machineParam(req.params.name);
     const result = await membership.revoke(name);
@@ -69,7 +80,7 @@ export function addMembershipRoutes(app: express.Express, deps: AuthDeps, known:
     sendJson(res, 200, { ok: true, name, revoked: iso(result.time), already: result.already });
   });
 
-  app.post("/machines/:name/rotate", async (req, res) => {
+  routes.post("/machines/:name/rotate", async (req, res) => {
     const identity = identityOf(res);
     authorize(identity, "rotate");
     const name = machineParam(req.params.name);
