@@ -117,7 +117,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const fileStore = files;
   const retention = opts.retention && startRetention(opened, opts.retention, log);
   const fileExpiry = startFileExpiry(fileStore, log);
-  presence.startSaving((error) => log({ level: "warn", msg: "presence not saved", error: error.message }));
+  presence.startSaving(log);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log({ msg: "listening", url, dataDir: opts.dataDir, messages: opened.count, fileQuotaBytes: fileStore.quotaBytes });

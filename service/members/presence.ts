@@ -133,8 +133,8 @@ export class Presence {
   }
 
   /** Saves a changed last_seen now and then (and on close); a failed save is retried later. */
-  startSaving(log: (error: Error) => void): void {
-    this.timer = setInterval(() => this.save().catch(log), PRESENCE_SAVE_MS);
+  startSaving(log: Log): void {
+    this.timer = setInterval(() => this.save().catch((error: Error) => log({ level: "warn", msg: "presence not saved", error: error.message })), PRESENCE_SAVE_MS);
     this.timer.unref();
   }
 
