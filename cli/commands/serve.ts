@@ -38,7 +38,7 @@ export interface ServeSettings {
 }
 
 /** The options serve was given, each checked by its row of the table (contract/serviceOptions.ts); absent ones are left out. */
-function givenOptions(parsed: ParsedCommand): Partial<ServiceOptionValues> {
+export function givenOptions(parsed: ParsedCommand): Partial<ServiceOptionValues> {
   const given: Partial<Record<ServiceOptionName, unknown>> = {};
   for (const name of SERVICE_OPTION_NAMES) {
     const text = parsed.values[serviceOption(name).flag];
