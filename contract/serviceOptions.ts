@@ -232,21 +232,22 @@ export const SERVICE_OPTION_DEFAULTS = Object.fromEntries(SERVICE_OPTION_NAMES.m
  */
 export function valueRule<K extends ServiceOptionName>(name: K, number: z.ZodNumber | z.ZodCoercedNumber = z.number()): z.ZodType<ServiceOptionValues[K]> {
   const option = ALL[name];
-  switch (option.kind) {
-    case "count":
-      return number
-        .int(`must be ${wholeNumber(option)}`)
-        .min(option.min, option.zero ? `must be 0 (${option.zero}) or more` : `must be at least ${option.min}`)
-        .max(option.max, `must be at most ${option.max}`) as z.ZodType as z.ZodType<ServiceOptionValues[K]>;
-    case "choice":
-      return z.enum(option.values as [string, ...string[]], { message: `must be ${option.values.map((v) => `"${v}"`).join(" or ")}` }) as z.ZodType as z.ZodType<
-        ServiceOptionValues[K]
-      >;
-    case "switch":
-      return z.boolean() as z.ZodType as z.ZodType<ServiceOptionValues[K]>;
-    case "text":
-      return z.string().min(1, "must not be empty") as z.ZodType as z.ZodType<ServiceOptionValues[K]>;
-  }
+  const rule = (): z.ZodType => {
+    switch (option.kind) {
+      case "count":
+        return number
+          .int(`must be ${wholeNumber(option)}`)
+          .min(option.min, option.zero ? `must be 0 (${option.zero}) or more` : `must be at least ${option.min}`)
+          .max(option.max, `must be at most ${option.max}`);
+      case "choice":
+        return z.enum(option.values as [string, ...string[]], { message: `must be ${option.values.map((v) => `"${v}"`).join(" or ")}` });
+      case "switch":
+        return z.boolean();
+      case "text":
+        return z.string().min(1, "must not be empty");
+    }
+  };
+  return rule() as z.ZodType<ServiceOptionValues[K]>;
 }
 
 /** The host config's keys for the deployed options, each defaulting as the table says. */
