@@ -6,18 +6,10 @@ import {
   BACKUP_ENV_FILE_IN_HOME,
   DEFAULT_BACKUP_KEEP,
   DEFAULT_DATA_DIR,
-  DEFAULT_FILE_MAX_AGE_DAYS,
-  DEFAULT_FILE_QUOTA_SHARE,
-  DEFAULT_HOST,
   DEFAULT_INVITE_SECONDS,
-  DEFAULT_MAX_FILE_MIB,
-  DEFAULT_MAX_LONG_POLLS,
-  DEFAULT_PORT,
-  DEFAULT_UPLOADER_MAX_FILES,
-  DEFAULT_UPLOADER_MAX_PARTIALS,
-  DEFAULT_UPLOADER_QUOTA_SHARE,
   ENV_FILE_IN_HOME,
 } from "../contract/defaults";
+import { flagPlaceholder, type ServeFlag, serviceOption, SERVICE_OPTION_NAMES } from "../contract/serviceOptions";
 import { EXIT_CODES } from "./exitCodes";
 
 export interface OptionSpec {
@@ -63,6 +55,16 @@ const SSH_TARGET: Record<string, OptionSpec> = {
   identity: { type: "string", value: "FILE", help: "SSH private key" },
   "known-hosts": { type: "string", value: "FILE", help: "known_hosts file of its own (default: the user's)" },
 };
+
+/** serve's flags: one per service option, from their one table. */
+const SERVE_OPTIONS = Object.fromEntries(
+  SERVICE_OPTION_NAMES.map((name) => {
+    const option = serviceOption(name);
+    const value = flagPlaceholder(option);
+    const { flag, help } = option;
+    return [flag, value === undefined ? { type: "boolean", help } : { type: "string", value, help }];
+  }),
+) as Record<ServeFlag, OptionSpec>;
 
 export const CREDENTIAL_NOTE =
   "Credentials: flags first, then BUS_URL/BUS_USER/BUS_PASS/BUS_ME in the environment, then the env file. " +
@@ -217,40 +219,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: `run the bus service (data in ${DEFAULT_DATA_DIR} by default)`,
     group: "setup",
     options: {
-      host: { type: "string", value: "ADDRESS", help: `interface to listen on (default ${DEFAULT_HOST})` },
-      port: { type: "string", value: "N", help: `TCP port, 0 for any free one (default ${DEFAULT_PORT})` },
-      data: { type: "string", value: "DIR", help: `data directory (default ${DEFAULT_DATA_DIR}); one bus per directory` },
-      "retain-days": { type: "string", value: "N", help: "remove messages older than N days (default: keep everything)" },
-      archive: { type: "string", value: "gzip|none", help: "what happens to removed lines: a gzip archive per month in DIR/archive (default), or nothing" },
-      "team-credential": {
-        type: "string",
-        value: "member|admin-only",
-        help: "what the team credential may do: everything (default), or only invite, revoke, list and back up",
-      },
-      "max-file-mib": { type: "string", value: "N", help: `the largest file an upload may hold, in MiB (default ${DEFAULT_MAX_FILE_MIB})` },
-      "file-quota-mib": {
-        type: "string",
-        value: "N",
-        help: `MiB of stored files and partial uploads in all (default: ${DEFAULT_FILE_QUOTA_SHARE * 100}% of the size of DIR's filesystem)`,
-      },
-      "file-max-age-days": {
-        type: "string",
-        value: "N",
-        help: `delete a file N days after its last upload, unless a message younger than that attaches it (default ${DEFAULT_FILE_MAX_AGE_DAYS})`,
-      },
-      "uploader-max-files": { type: "string", value: "N", help: `files one credential holds, stored and partial (default ${DEFAULT_UPLOADER_MAX_FILES})` },
-      "uploader-quota-mib": {
-        type: "string",
-        value: "N",
-        help: `MiB of one credential's stored files and partial uploads (default: ${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of the file quota)`,
-      },
-      "uploader-max-partials": { type: "string", value: "N", help: `partial uploads one credential has open at once (default ${DEFAULT_UPLOADER_MAX_PARTIALS})` },
-      "max-long-polls": {
-        type: "string",
-        value: "N",
-        help: `long-polls one credential holds at once, the team credential's counted per client address (default ${DEFAULT_MAX_LONG_POLLS})`,
-      },
-      "behind-proxy": { type: "boolean", help: "nginx on this host is in front: believe its X-Real-IP from loopback (the host's unit sets it)" },
+      ...SERVE_OPTIONS,
     },
     notes: [
       "Team credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",

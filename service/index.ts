@@ -4,7 +4,6 @@
  */
 export { startBus } from "./http/server";
 export type { BusOptions, RunningBus } from "./http/server";
-export { isTeamCredentialRole } from "./members/access";
 export { serveCredentials, writeLocalEnvFile } from "./members/localCredentials";
 export type { RetentionOptions } from "./store/retention";
 export type { CompactionStage } from "./store/compaction";

@@ -2,11 +2,10 @@
  * Who may do what (docs/API.md "Machines and their credentials"), in one table. A machine credential
  * acts as its machine only; the team credential acts as anyone unless the bus makes it admin-only.
  */
-import { TEAM_CREDENTIAL_ROLES, TeamCredentialRole } from "../../contract/defaults";
+import type { TeamCredentialRole } from "../../contract/serviceOptions";
 import { HttpError } from "../http/httpErrors";
 
 export type { TeamCredentialRole };
-export const isTeamCredentialRole = (value: string): value is TeamCredentialRole => (TEAM_CREDENTIAL_ROLES as readonly string[]).includes(value);
 
 export type Identity = { kind: "team"; user: string; role: TeamCredentialRole } | { kind: "machine"; name: string };
 
