@@ -72,6 +72,22 @@ function serveReads(cfg: HostConfig): ServiceOptionValues {
 const hostOptions = (cfg: HostConfig) => Object.fromEntries(DEPLOYED_OPTION_NAMES.map((name) => [name, cfg[name]]));
 const deployedDefaults = Object.fromEntries(DEPLOYED_OPTION_NAMES.map((name) => [name, SERVICE_OPTION_DEFAULTS[name]]));
 
+describe("the table", () => {
+  it("keeps its own rules: defaults in range, 0 (and nothing else) the default of an option where 0 means none, `needs` naming such an option", () => {
+    for (const name of SERVICE_OPTION_NAMES) {
+      const option = serviceOption(name);
+      if (option.kind === "count") {
+        expect([name, option.min <= option.default && option.default <= option.max]).toEqual([name, true]);
+        if (option.zero !== undefined) expect([name, option.min, option.default]).toEqual([name, 0, 0]);
+        else expect([name, option.min > 0 || name === "port"]).toEqual([name, true]);
+      }
+      if (option.kind === "choice") expect([name, option.values.includes(option.default)]).toEqual([name, true]);
+      if (option.needs !== undefined) expect([name, serviceOption(option.needs as DeployedOptionName)]).toEqual([name, expect.objectContaining({ zero: expect.any(String) })]);
+      if (option.config === undefined) expect([name, ["host", "port", "data", "behindProxy"].includes(name)]).toEqual([name, true]);
+    }
+  });
+});
+
 describe("every layer takes what the table says, and refuses the rest", () => {
   it.each(DEPLOYED_OPTION_NAMES)("%s: stack config, host config and serve agree at each edge", (name) => {
     const { good, bad } = edges(serviceOption(name));
