@@ -27,7 +27,7 @@ interface Item {
   detail: string;
 }
 
-export async function bootstrap(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function bootstrap(parsed: ParsedCommand<"bootstrap">, io: Io): Promise<number> {
   noPositionals("bootstrap", parsed);
   const check = booleanOption(parsed, "check");
   const flags = connectionFlags(parsed);

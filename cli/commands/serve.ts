@@ -30,8 +30,10 @@ export interface ServeSettings {
   behindProxy?: true;
 }
 
+type ServeNumberOption = "max-file-mib" | "file-quota-mib" | "file-max-age-days" | "uploader-max-files" | "uploader-quota-mib" | "uploader-max-partials" | "max-long-polls";
+
 /** A whole-number option within its range (FILE_LIMIT_RANGES, CREDENTIAL_LIMIT_RANGES), or undefined when absent. */
-function wholeNumber(parsed: ParsedCommand, option: string, range: { min: number; max: number }, unit: string): number | undefined {
+function wholeNumber(parsed: ParsedCommand<"serve">, option: ServeNumberOption, range: { min: number; max: number }, unit: string): number | undefined {
   const text = stringOption(parsed, option);
   if (text === undefined) return undefined;
   if (!/^\d{1,9}$/.test(text) || Number(text) < range.min || Number(text) > range.max) {
@@ -40,7 +42,7 @@ function wholeNumber(parsed: ParsedCommand, option: string, range: { min: number
   return Number(text);
 }
 
-function fileLimits(parsed: ParsedCommand): Partial<FileLimits> {
+function fileLimits(parsed: ParsedCommand<"serve">): Partial<FileLimits> {
   const maxFileMiB = wholeNumber(parsed, "max-file-mib", FILE_LIMIT_RANGES.maxFileMiB, "MiB");
   const quotaMiB = wholeNumber(parsed, "file-quota-mib", FILE_LIMIT_RANGES.fileQuotaMiB, "MiB");
   const maxAgeDays = wholeNumber(parsed, "file-max-age-days", FILE_LIMIT_RANGES.fileMaxAgeDays, "days");
@@ -57,7 +59,7 @@ function fileLimits(parsed: ParsedCommand): Partial<FileLimits> {
   };
 }
 
-export function serveSettings(parsed: ParsedCommand): ServeSettings {
+export function serveSettings(parsed: ParsedCommand<"serve">): ServeSettings {
   noPositionals("serve", parsed);
   const port = stringOption(parsed, "port") ?? String(DEFAULT_PORT);
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new UsageError("serve: --port must be a number from 0 to 65535");
@@ -96,7 +98,7 @@ function compactionStages(log: Log, pauseAt: string | undefined): (stage: Compac
   };
 }
 
-export async function serve(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function serve(parsed: ParsedCommand<"serve">, io: Io): Promise<number> {
   const settings = serveSettings(parsed);
   const log = structuredLogger(stdoutSink);
   const dataDir = path.resolve(settings.data);

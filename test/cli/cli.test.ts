@@ -2,10 +2,12 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { EXIT_CODES } from "../../cli/exitCodes";
-import { COMMANDS, CREDENTIAL_NOTE } from "../../cli/usage";
+import { COMMANDS as TYPED_COMMANDS, CommandSpec, CREDENTIAL_NOTE } from "../../cli/usage";
 import { startFlakyProxy } from "../support/flakyProxy";
 import { buildCli, closedPort, envText, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
 
+/** Looked up by a name from the command line: any string. */
+const COMMANDS: Record<string, CommandSpec> = TYPED_COMMANDS;
 let cli: string;
 let bus: TestBus;
 let home: string;
