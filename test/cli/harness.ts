@@ -159,6 +159,11 @@ export interface CliTestOptions<Bus> {
   home?: string;
 }
 
+/** The CLI bundled once for the test file, before its own beforeAll. */
+export function cliPerFile(use: (cli: string) => void): void {
+  beforeAll(async () => use(await buildCli()));
+}
+
 type BusOfTest = Pick<TestBus, "url" | "user" | "pass" | "close">;
 
 /**
@@ -170,11 +175,9 @@ type BusOfTest = Pick<TestBus, "url" | "user" | "pass" | "close">;
 export function cliPerTest<Bus extends BusOfTest>(options: CliTestOptions<Bus>, use: (set: CliTestSet<Bus>) => void): { replaceBus(next: Bus): Promise<void> } {
   let cli: string;
   let set: CliTestSet<Bus> | undefined;
+  cliPerFile((bundled) => (cli = bundled));
   const envFileFor = async (home: string, bus: Bus) =>
     options.envFile === false ? path.join(home, ".secrets", "claude-bus.env") : await writeHomeEnv(home, envText(bus) + (options.me ? `BUS_ME=${options.me}\n` : ""));
-  beforeAll(async () => {
-    cli = await buildCli();
-  });
   beforeEach(async () => {
     const home = tempDir(options.home ?? "home");
     const bus = await options.startBus(cli);
