@@ -3,6 +3,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { writeFileDurably } from "../contract/durableFile";
+import { readFileAndMode } from "./fileAndMode";
 
 export type Settings = Record<string, unknown>;
 
@@ -17,14 +18,9 @@ export function settingsPath(home?: string): string {
 }
 
 export async function readSettings(file = settingsPath()): Promise<{ settings: Settings; mode: number } | undefined> {
-  let text: string;
-  let mode: number;
-  try {
-    [text, mode] = await Promise.all([fs.readFile(file, "utf8"), fs.stat(file).then((s) => s.mode & 0o777)]);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
+  const read = await readFileAndMode(file);
+  if (!read) return undefined;
+  const { text, mode } = read;
   let settings: unknown;
   try {
     settings = JSON.parse(text);

@@ -11,6 +11,7 @@ import {
   SERVICE_OPTION_NAMES,
   type ServiceOptionName,
   type ServiceOptionValues,
+  type ServeFlag,
   type TeamCredentialRole,
 } from "../../contract/serviceOptions";
 import { serveCredentials, startBus, stdoutSink, structuredLogger, writeLocalEnvFile } from "../../service";
@@ -34,10 +35,10 @@ export interface ServeSettings {
 }
 
 /** The options serve was given, each checked by its row of the table (contract/serviceOptions.ts); absent ones are left out. */
-export function givenOptions(parsed: ParsedCommand): Partial<ServiceOptionValues> {
+export function givenOptions(parsed: ParsedCommand<"serve">): Partial<ServiceOptionValues> {
   const given: Partial<Record<ServiceOptionName, unknown>> = {};
   for (const name of SERVICE_OPTION_NAMES) {
-    const text = parsed.values[serviceOption(name).flag];
+    const text = parsed.values[serviceOption(name).flag as ServeFlag] as string | boolean | undefined;
     if (text === undefined) continue;
     try {
       given[name] = text === true ? true : parseFlagText(name, text as string);
@@ -68,7 +69,7 @@ function fileLimits(given: Partial<ServiceOptionValues>): Partial<FileLimits> {
   };
 }
 
-export function serveSettings(parsed: ParsedCommand): ServeSettings {
+export function serveSettings(parsed: ParsedCommand<"serve">): ServeSettings {
   noPositionals("serve", parsed);
   const given = givenOptions(parsed);
   const { host, port, data, retainDays, archiveRemoved, teamCredential } = { ...SERVICE_OPTION_DEFAULTS, ...given };
@@ -95,7 +96,7 @@ function compactionStages(log: Log, pauseAt: string | undefined): (stage: Compac
   };
 }
 
-export async function serve(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function serve(parsed: ParsedCommand<"serve">, io: Io): Promise<number> {
   const settings = serveSettings(parsed);
   const log = structuredLogger(stdoutSink);
   const dataDir = path.resolve(settings.data);

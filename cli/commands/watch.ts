@@ -34,7 +34,7 @@ const FRAMED_LINE_BUDGET = 500;
 /** Reconnecting: jittered waits doubling from 0.5 s up to 30 s. */
 const RECONNECT: RetryPolicy = { retries: Infinity, baseDelayMs: 500, maxDelayMs: 30_000 };
 
-export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function watch(parsed: ParsedCommand<"watch">, io: Io): Promise<number> {
   noPositionals("watch", parsed);
   const newOnly = booleanOption(parsed, "new-only");
   if (newOnly && stringOption(parsed, "cursor")) throw new UsageError("watch: --new-only keeps no cursor file, so it takes no --cursor");
