@@ -124,10 +124,20 @@ export const COMMANDS: Record<string, CommandSpec> = {
     ],
   },
   hook: {
-    summary: "Claude Code hook (SessionStart, UserPromptSubmit): deliver new messages to the session as hook JSON",
+    summary: "Claude Code hook (SessionStart, UserPromptSubmit, PostToolUse): deliver new messages to the session as hook JSON",
     group: "claude",
     options: { ...CONNECTION },
     notes: ["Reads the hook event on stdin. The claude-bus plugin runs it; it always exits 0."],
+  },
+  live: {
+    args: "[on|off]",
+    summary: "turn live delivery into running Claude Code sessions on or off on this machine, or say which it is",
+    group: "claude",
+    options: {},
+    notes: [
+      "Off, sessions still hear the bus at session start and at every prompt. Running sessions follow the switch at their next delivery.",
+      "BUS_LIVE=on or off in the environment overrides the switch (kept as the file ~/.claude-bus/live-off).",
+    ],
   },
   mcp: {
     summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait and who",

@@ -7,24 +7,30 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 
+/** The version the tests pin: the oldest the README claims. */
 export const CLAUDE_CODE_VERSION = "2.1.332";
+/** The newest on the registry (December 2026): the live-delivery tests run on it too. */
+export const CLAUDE_CODE_NEWEST = "2.1.337";
 const CACHE = process.env.CLAUDE_BUS_CLAUDE_CODE_CACHE ?? "/var/cache/claude-bus-claude-code";
-export const CLAUDE_BIN_DIR = path.join(CACHE, CLAUDE_CODE_VERSION, "node_modules", ".bin");
+const binDir = (version: string) => path.join(CACHE, version, "node_modules", ".bin");
+export const CLAUDE_BIN_DIR = binDir(CLAUDE_CODE_VERSION);
 export const CLAUDE = path.join(CLAUDE_BIN_DIR, "claude");
+/** The `claude` binary of one installed version. */
+export const claudeAt = (version: string) => path.join(binDir(version), "claude");
 const REPO = path.resolve(__dirname, "../..");
 
-/** Installs the pinned CLI into the cache unless it is there (into a temp dir renamed into place: never half there). */
-export async function installClaudeCode(): Promise<void> {
-  if (existsSync(CLAUDE)) return;
-  const target = path.join(CACHE, CLAUDE_CODE_VERSION);
+/** Installs a pinned CLI into the cache unless it is there (into a temp dir renamed into place: never half there). */
+export async function installClaudeCode(version = CLAUDE_CODE_VERSION): Promise<void> {
+  if (existsSync(claudeAt(version))) return;
+  const target = path.join(CACHE, version);
   const staging = `${target}.partial-${process.pid}`;
   await fs.mkdir(staging, { recursive: true });
   await new Promise<void>((resolve, reject) => {
-    const npm = spawn("npm", ["install", "--no-audit", "--no-fund", "--no-save", "--prefix", staging, `@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}`], {
+    const npm = spawn("npm", ["install", "--no-audit", "--no-fund", "--no-save", "--prefix", staging, `@anthropic-ai/claude-code@${version}`], {
       stdio: ["ignore", "inherit", "inherit"],
     });
     npm.on("error", reject);
-    npm.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`npm install @anthropic-ai/claude-code@${CLAUDE_CODE_VERSION} failed (exit ${code})`))));
+    npm.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`npm install @anthropic-ai/claude-code@${version} failed (exit ${code})`))));
   });
   await fs.rm(target, { recursive: true, force: true });
   await fs.rename(staging, target);
@@ -72,8 +78,8 @@ export interface Session {
   end(): Promise<number | null>;
 }
 
-export function startSession(h: ClaudeHome, modelUrl: string, args: string[] = [], env: Record<string, string> = {}): Session {
-  const child = spawn(CLAUDE, ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose", ...args], {
+export function startSession(h: ClaudeHome, modelUrl: string, args: string[] = [], env: Record<string, string> = {}, version = CLAUDE_CODE_VERSION): Session {
+  const child = spawn(claudeAt(version), ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose", ...args], {
     cwd: h.home,
     env: claudeEnv(h, modelUrl, env),
     stdio: ["pipe", "pipe", "pipe"],
