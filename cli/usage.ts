@@ -115,11 +115,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
       exec: { type: "string", value: "CMD", help: "run CMD (through the shell) per message, one at a time, the message as JSON on stdin" },
       cursor: { type: "string", value: "FILE", help: "where the last id seen is kept (default ~/.claude-bus/watch-NAME.cursor)" },
       "new-only": { type: "boolean", help: "only what is posted after it starts, keeping no cursor file (the plugin's monitor: the hooks deliver the rest)" },
-      framed: { type: "boolean", help: "print each message as the one-line frame an agent reads (the plugin's monitor), not a line for a person" },
+      framed: {
+        type: "boolean",
+        help: "print each message as the one-line frame an agent reads (the plugin's monitor), not a line for a person; with --exec, CMD reads the whole frame instead of JSON",
+      },
     },
     notes: [
       "Never for my own messages. The first run starts from my unread messages; later runs resume after the last one printed.",
-      "CMD gets the environment without BUS_PASS. A failing CMD is reported and watching goes on.",
+      "CMD gets the environment without BUS_PASS, and BUS_MESSAGE_ID, BUS_MESSAGE_FROM and BUS_MESSAGE_THREAD. A failing CMD is reported and watching goes on.",
       CREDENTIAL_NOTE,
     ],
   },

@@ -20,6 +20,7 @@ import { writeFileAtomic } from "../atomicWrite";
 import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
 import { frameMessages } from "../delivery/frame";
+import { renderDelivery } from "../delivery/render";
 import { visible } from "../delivery/visible";
 import { Io, UsageError } from "../io";
 
@@ -43,7 +44,8 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
   let client = connect(cfg);
   const cursorFile = newOnly ? undefined : path.resolve(stringOption(parsed, "cursor") ?? path.join(os.homedir(), ".claude-bus", `watch-${cfg.me}.cursor`));
   const exec = stringOption(parsed, "exec");
-  const show = booleanOption(parsed, "framed") ? framedLine : oneLine;
+  const framed = booleanOption(parsed, "framed");
+  const show = framed ? framedLine : oneLine;
   let cursor = cursorFile ? await readCursor(cursorFile) : undefined;
   // --new-only: what was posted before it started (by the bus's clock) is skipped, and only that
   const startedAt = newOnly ? (await client.health()).now : undefined;
@@ -74,7 +76,7 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
     for (const message of messages) {
       if (message.from !== cfg.me && !(startedAt && message.ts <= startedAt)) {
         await io.out(show(message));
-        if (exec) await runExec(exec, message, io);
+        if (exec) await runExec(exec, message, framed ? renderDelivery([message], cfg.me)?.context : undefined, io);
       }
       cursor = message.id;
       if (cursorFile) await writeCursor(cursorFile, cursor);
@@ -106,9 +108,13 @@ export function framedLine(m: Message): string {
   }).text;
 }
 
-/** CMD through the platform's shell, the message as JSON on stdin, without the bus password in its environment. */
-function runExec(command: string, message: Message, io: Io): Promise<void> {
-  const env = { ...io.env };
+/**
+ * CMD through the platform's shell, the message as JSON on stdin (or, with --framed, in the frame an agent
+ * reads), its id, sender and thread in BUS_MESSAGE_ID, BUS_MESSAGE_FROM and BUS_MESSAGE_THREAD (a name
+ * and two numbers: nothing a shell would read as code), without the bus password in its environment.
+ */
+function runExec(command: string, message: Message, frame: string | undefined, io: Io): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...io.env, BUS_MESSAGE_ID: message.id, BUS_MESSAGE_FROM: message.from, BUS_MESSAGE_THREAD: message.thread };
   delete env.BUS_PASS;
   delete env.BUS_PASS_PREVIOUS;
   return new Promise((resolve) => {
@@ -122,7 +128,7 @@ function runExec(command: string, message: Message, io: Io): Promise<void> {
       resolve();
     });
     child.stdin.on("error", () => undefined); // a command that does not read its stdin
-    child.stdin.end(JSON.stringify(message) + "\n");
+    child.stdin.end((frame ?? JSON.stringify(message)) + "\n");
   });
 }
 
