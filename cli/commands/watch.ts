@@ -5,7 +5,8 @@
  * message is lost. Saved after the message is handled, never before: watch killed in between handles that
  * one message again on its next start (at least once, as nothing can know whether a reader saw it).
  * `--exec CMD` runs CMD per message, one at a time. `--framed` prints each as the one-line frame an agent
- * reads (the plugin's monitor); else the line is for a person, every hidden or control character in it
+ * reads (the plugin's monitor), and prints nothing while the session it runs in has live delivery (the
+ * model hears each message once); else the line is for a person, every hidden or control character in it
  * made a visible escape.
  */
 import { spawn } from "node:child_process";
@@ -21,6 +22,7 @@ import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
 import { frameMessages } from "../delivery/frame";
 import { renderDelivery } from "../delivery/render";
+import { SessionStore, sessionsDir } from "../delivery/sessionState";
 import { visible } from "../delivery/visible";
 import { Io, UsageError } from "../io";
 
@@ -45,6 +47,7 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
   const cursorFile = newOnly ? undefined : path.resolve(stringOption(parsed, "cursor") ?? path.join(os.homedir(), ".claude-bus", `watch-${cfg.me}.cursor`));
   const exec = stringOption(parsed, "exec");
   const framed = booleanOption(parsed, "framed");
+  const liveSessions = new SessionStore(sessionsDir(), io.platform);
   const show = framed ? framedLine : oneLine;
   let cursor = cursorFile ? await readCursor(cursorFile) : undefined;
   // --new-only: what was posted before it started (by the bus's clock) is skipped, and only that
@@ -73,8 +76,10 @@ export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, delay));
       continue;
     }
+    // the plugin's monitor stays quiet while the live path delivers into its session: the model hears each message once
+    const quiet = framed && !exec && io.env.CLAUDE_CODE_MESSAGING_SOCKET ? await liveSessions.liveThrough(io.env.CLAUDE_CODE_MESSAGING_SOCKET) : false;
     for (const message of messages) {
-      if (message.from !== cfg.me && !(startedAt && message.ts <= startedAt)) {
+      if (message.from !== cfg.me && !(startedAt && message.ts <= startedAt) && !quiet) {
         await io.out(show(message));
         if (exec) await runExec(exec, message, framed ? renderDelivery([message], cfg.me)?.context : undefined, io);
       }

@@ -109,6 +109,13 @@ export class SessionStore {
     }
   }
 
+  /** Whether any running process delivers live into the session whose inbox is `socket` (for the plugin's monitor). */
+  async liveThrough(socket: string): Promise<boolean> {
+    const names = (await fs.readdir(this.dir).catch(() => [] as string[])).filter((n) => n.endsWith(".live.json"));
+    for (const name of names) if (await this.liveMarker(name.slice(0, -".live.json".length), socket)) return true;
+    return false;
+  }
+
   /** Drops the files of sessions older than the age limit, and the oldest beyond the count limit. */
   async prune(now = Date.now()): Promise<void> {
     const names = (await fs.readdir(this.dir).catch(() => [] as string[])).filter((n) => n.endsWith(".json"));

@@ -9,6 +9,8 @@ import * as path from "node:path";
 
 /** The version the tests pin: the oldest the README claims. */
 export const CLAUDE_CODE_VERSION = "2.1.332";
+/** The oldest the README claims: hooks, tools and monitor, but no inbox socket (the fallback paths). */
+export const CLAUDE_CODE_OLDEST = "2.1.197";
 /** The newest on the registry (December 2026): the live-delivery tests run on it too. */
 export const CLAUDE_CODE_NEWEST = "2.1.337";
 const CACHE = process.env.CLAUDE_BUS_CLAUDE_CODE_CACHE ?? "/var/cache/claude-bus-claude-code";
@@ -49,6 +51,13 @@ export async function claudeHome(home: string, { withClaude = true } = {}): Prom
   await fs.mkdir(bin, { recursive: true });
   await fs.symlink(path.join(REPO, "bin", "claude-bus"), path.join(bin, "claude-bus"));
   return { home, path: [bin, ...(withClaude ? [CLAUDE_BIN_DIR] : []), path.dirname(process.execPath), "/usr/bin", "/bin"].join(":") };
+}
+
+/** `claude-bus` on PATH as a wrapper that hides the session's inbox socket from every claude-bus process (hooks, server, monitor). */
+export async function hideInboxSocket(h: ClaudeHome): Promise<void> {
+  const bin = path.join(h.home, "bin", "claude-bus");
+  await fs.rm(bin);
+  await fs.writeFile(bin, `#!/bin/sh\nunset CLAUDE_CODE_MESSAGING_SOCKET CLAUDE_CODE_MESSAGING_TOKEN\nexec ${path.join(REPO, "bin", "claude-bus")} "$@"\n`, { mode: 0o755 });
 }
 
 /** The environment of a headless, offline Claude Code run: only loopback, nothing of this user's. */
@@ -142,7 +151,7 @@ export interface Terminal {
   close(): Promise<void>;
 }
 
-export async function startInteractive(h: ClaudeHome, modelUrl: string): Promise<Terminal> {
+export async function startInteractive(h: ClaudeHome, modelUrl: string, version = CLAUDE_CODE_VERSION): Promise<Terminal> {
   const env = claudeEnv(h, modelUrl);
   await fs.writeFile(
     path.join(h.home, ".claude.json"),
@@ -154,7 +163,7 @@ export async function startInteractive(h: ClaudeHome, modelUrl: string): Promise
   );
   const socket = `claude-bus-test-${process.pid}-${Date.now()}`;
   const tmux = (...args: string[]) => spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
-  const command = ["env", "-i", ...Object.entries({ ...env, TERM: "xterm-256color" }).map(([k, v]) => `${k}=${v}`), CLAUDE];
+  const command = ["env", "-i", ...Object.entries({ ...env, TERM: "xterm-256color" }).map(([k, v]) => `${k}=${v}`), claudeAt(version)];
   const started = spawnSync("tmux", ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50", "-c", h.home, ...command], { encoding: "utf8" });
   if (started.status !== 0) throw new Error(`tmux new-session failed: ${started.stderr}`);
   const claudePid = Number(tmux("list-panes", "-F", "#{pane_pid}").stdout.trim());

@@ -2,26 +2,26 @@
  * Live delivery with the real Claude Code (the pinned, oldest claimed version and the newest) after a
  * real `claude-bus bootstrap`, against the real bus and a scripted model: a message posted while the
  * session works reaches its next model request, one posted while it sits idle wakes it, and none is
- * delivered twice across the socket, the hooks and a new session; where the inbox socket is absent the
- * PostToolUse hook delivers mid-task; a muted machine gets none of it.
+ * delivered twice across the socket, the hooks and a new session; where the inbox socket is absent (the
+ * oldest Claude Code the README claims, or hidden) the PostToolUse hook delivers mid-task (monitor.test.ts
+ * has the idle case); a muted machine gets none of it.
  *
  * The slow tool is the built-in Bash tool waiting for a file the test creates: the test decides when the
  * tool call ends (after the bus says the message was acked, which the live path does only once the
  * session's socket took it), so nothing here depends on timing.
  */
 import { spawn } from "node:child_process";
-import { existsSync, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { createBusClient, Message } from "../../client/index";
 import { envText, startTestBus, tempDir, TestBus, writeHomeEnv } from "../cli/harness";
 import { startFlakyProxy } from "../support/flakyProxy";
 import { waitFor } from "../support/waitFor";
-import { CLAUDE_CODE_NEWEST, CLAUDE_CODE_VERSION, ClaudeHome, claudeHome, Session, startSession } from "./claudeCode";
+import { CLAUDE_CODE_NEWEST, CLAUDE_CODE_OLDEST, CLAUDE_CODE_VERSION, ClaudeHome, claudeHome, hideInboxSocket, Session, startSession } from "./claudeCode";
 import { ModelRequest, startScriptedModel, Turn } from "./scriptedModel";
 
 jest.setTimeout(150_000);
 
-const REPO = path.resolve(__dirname, "../..");
 let bus: TestBus;
 let h: ClaudeHome;
 
@@ -176,25 +176,22 @@ describe("what the live path leaves undelivered stays unread", () => {
   });
 });
 
-describe("without the inbox socket (as with --bare or an older Claude Code)", () => {
-  /** `claude-bus` on PATH as a wrapper that hides the session's socket from every claude-bus process. */
-  async function withoutSocket() {
-    const bin = path.join(h.home, "bin", "claude-bus");
-    await fs.rm(bin);
-    await fs.writeFile(bin, `#!/bin/sh\nunset CLAUDE_CODE_MESSAGING_SOCKET CLAUDE_CODE_MESSAGING_TOKEN\nexec ${path.join(REPO, "bin", "claude-bus")} "$@"\n`, { mode: 0o755 });
-  }
-
+describe.each([
+  [`Claude Code ${CLAUDE_CODE_OLDEST}, which has no inbox socket`, CLAUDE_CODE_OLDEST, false],
+  [`Claude Code ${CLAUDE_CODE_VERSION} with the socket hidden from claude-bus`, CLAUDE_CODE_VERSION, true],
+])("%s", (_name, version, hide) => {
   it("the PostToolUse hook delivers a message posted during the first tool call into the next request, once, and acks it", async () => {
     await bootstrap();
-    await withoutSocket();
-    const requests = await taskWithPostDuringFirstTool(CLAUDE_CODE_VERSION, async () => {
+    if (hide) await hideInboxSocket(h);
+    const requests = await taskWithPostDuringFirstTool(version, async () => {
       await post("socketless news");
     });
     expect(requests[1].text).toContain("socketless news");
     expect(requests[1].text).toContain("<claude-bus-messages>");
     expect(count(requests[3].text, "socketless news")).toBe(1);
     expect(await unread()).toEqual([]);
-    expect(existsSync(path.join(h.home, ".claude-bus", "sessions"))).toBe(true);
+    // no live deliverer ever ran for the session
+    expect((await fs.readdir(path.join(h.home, ".claude-bus", "sessions"))).filter((f) => f.endsWith(".live.json"))).toEqual([]);
   });
 });
 
