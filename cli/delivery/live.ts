@@ -98,13 +98,15 @@ export async function deliverLive(o: LiveOptions): Promise<LiveEnd> {
  * (an urgent one arriving within it ends the wait). False when the long-poll ended with nothing new.
  */
 async function gather(client: BusClient, me: string, cursor: string | undefined, o: LiveOptions): Promise<boolean> {
-  const first = await client.messages({ to: me, unread_by: me, since: cursor, wait: LIVE_WAIT_SECONDS, limit: FETCH_LIMIT });
+  // a long-poll ends with the session: its answer, if one comes, is dropped (nothing is acked)
+  const poll = (since: string | undefined, wait: number) => Promise.race([client.messages({ to: me, unread_by: me, since, wait, limit: FETCH_LIMIT }), aborted(o.signal)]);
+  const first = await poll(cursor, LIVE_WAIT_SECONDS);
   if (first.length === 0) return false;
   const until = Date.now() + (o.batchMs ?? LIVE_BATCH_MS);
   let last = first[first.length - 1].id;
   let urgent = first.some(isUrgent);
   while (!urgent && !o.signal.aborted && Date.now() < until) {
-    const more = await client.messages({ to: me, unread_by: me, since: last, wait: Math.ceil((until - Date.now()) / 1000), limit: FETCH_LIMIT });
+    const more = await poll(last, Math.ceil((until - Date.now()) / 1000));
     if (more.length === 0) continue;
     last = more[more.length - 1].id;
     urgent = more.some(isUrgent);
@@ -116,10 +118,13 @@ export const isUrgent = (m: Message): boolean => m.tags.includes(URGENT_TAG);
 
 class Refused extends Error {}
 
+/** Resolves with no messages once `signal` aborts. */
+const aborted = (signal: AbortSignal): Promise<Message[]> => sleep(Infinity, signal).then(() => []);
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
+    const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
     signal.addEventListener("abort", done, { once: true });
     function done() {
       clearTimeout(timer);
