@@ -18,9 +18,9 @@
 import { createBusClient, Message } from "../../client/index";
 import { noPositionals, ParsedCommand } from "../args";
 import { ClientConfig, connectionFlags, resolveConfig } from "../config";
-import { liveMuted } from "../delivery/liveSwitch";
 import { renderDelivery } from "../delivery/render";
 import { isSessionId, SessionState, SessionStore, sessionsDir } from "../delivery/sessionState";
+import { toolHookIdle } from "../delivery/toolHookGate";
 import { EXIT } from "../exitCodes";
 import { Io } from "../io";
 
@@ -57,9 +57,7 @@ export async function hook(parsed: ParsedCommand, io: Io): Promise<number> {
 
   const sessionId = isSessionId(input.session_id) ? input.session_id : undefined;
   const store = new SessionStore(sessionsDir(), io.platform);
-  if (event === "PostToolUse" && (!sessionId || (await store.liveMarker(sessionId, io.env.CLAUDE_CODE_MESSAGING_SOCKET)) || (await liveMuted(io.env)))) {
-    return EXIT.ok;
-  }
+  if (await toolHookIdle(input, io.env, io.platform)) return EXIT.ok;
   if (event === "SessionStart") await store.prune();
   // shared with the live path: one delivery at a time per session, each after the cursor the last one left
   const code = sessionId ? await store.withLock(sessionId, LOCK_WAIT_MS, () => deliver()) : await deliver();
