@@ -8,7 +8,7 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { writeFileAtomic } from "../atomicWrite";
+import { writeFileDurably } from "../../contract/durableFile";
 
 /** The process delivering live into the session (the plugin's MCP server) and the socket it writes to. */
 export interface LiveMarker {
@@ -56,7 +56,7 @@ export class SessionStore {
 
   async save(id: string, state: SessionState): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.file(id), JSON.stringify(state) + "\n", 0o600, this.platform);
+    await writeFileDurably(this.file(id), JSON.stringify(state) + "\n", { mode: 0o600, platform: this.platform });
   }
 
   /**
