@@ -8,7 +8,7 @@ import { liveMuted, liveOffFile, setLive } from "../delivery/liveSwitch";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 
-export async function live(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function live(parsed: ParsedCommand<"live">, io: Io): Promise<number> {
   const [choice, ...rest] = parsed.positionals;
   if (rest.length > 0 || (choice !== undefined && choice !== "on" && choice !== "off")) throw new UsageError("live takes on, off, or nothing (to say which it is)");
   if (choice) await setLive(choice === "on");

@@ -94,7 +94,7 @@ export class SessionStore {
   async markLive(id: string, marker: LiveMarker | undefined): Promise<void> {
     if (!marker) return fs.rm(this.liveFile(id), { force: true });
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.liveFile(id), JSON.stringify(marker) + "\n", 0o600, this.platform);
+    await writeFileDurably(this.liveFile(id), JSON.stringify(marker) + "\n", { mode: 0o600, platform: this.platform });
   }
 
   /** The live marker of the session, if the process it names is still running and writes to `socket`. */
