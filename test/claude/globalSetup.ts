@@ -2,7 +2,5 @@
 import { CLAUDE_CODE_NEWEST, CLAUDE_CODE_OLDEST, CLAUDE_CODE_VERSION, installClaudeCode } from "./claudeCode";
 
 export default async function globalSetup(): Promise<void> {
-  await installClaudeCode(CLAUDE_CODE_VERSION);
-  await installClaudeCode(CLAUDE_CODE_OLDEST);
-  await installClaudeCode(CLAUDE_CODE_NEWEST);
+  await Promise.all([CLAUDE_CODE_VERSION, CLAUDE_CODE_OLDEST, CLAUDE_CODE_NEWEST].map((version) => installClaudeCode(version)));
 }
