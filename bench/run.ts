@@ -13,6 +13,7 @@ import { compaction } from "./compaction";
 import { fileTransfers } from "./files";
 import type { BenchContext } from "./context";
 import { largeStores } from "./largeStores";
+import { liveLatency } from "./liveLatency";
 import { longPoll } from "./longPoll";
 import { startBus } from "./servers";
 import { markdownTable } from "./table";
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     await manyReaders(ctx);
     await manyCursors(ctx);
     await hookCost(ctx);
+    await liveLatency(ctx);
     await fileTransfers(ctx);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

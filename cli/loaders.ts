@@ -9,6 +9,7 @@ export const LOADERS: CommandLoaders = {
   fetch: async () => (await import("./commands/fetch")).fetch,
   watch: async () => (await import("./commands/watch")).watch,
   hook: async () => (await import("./commands/hook")).hook,
+  live: async () => (await import("./commands/live")).live,
   mcp: async () => (await import("./commands/mcp")).mcp,
   bootstrap: async () => (await import("./commands/bootstrap")).bootstrap,
   invite: async () => (await import("./commands/membership")).invite,

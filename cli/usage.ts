@@ -121,19 +121,32 @@ export const COMMANDS = {
       exec: { type: "string", value: "CMD", help: "run CMD (through the shell) per message, one at a time, the message as JSON on stdin" },
       cursor: { type: "string", value: "FILE", help: "where the last id seen is kept (default ~/.claude-bus/watch-NAME.cursor)" },
       "new-only": { type: "boolean", help: "only what is posted after it starts, keeping no cursor file (the plugin's monitor: the hooks deliver the rest)" },
-      framed: { type: "boolean", help: "print each message as the one-line frame an agent reads (the plugin's monitor), not a line for a person" },
+      framed: {
+        type: "boolean",
+        help: "print each message as the one-line frame an agent reads (the plugin's monitor), not a line for a person; with --exec, CMD reads the whole frame instead of JSON",
+      },
     },
     notes: [
       "Never for my own messages. The first run starts from my unread messages; later runs resume after the last one printed.",
-      "CMD gets the environment without BUS_PASS. A failing CMD is reported and watching goes on.",
+      "CMD gets the environment without BUS_PASS, and BUS_MESSAGE_ID, BUS_MESSAGE_FROM and BUS_MESSAGE_THREAD. A failing CMD is reported and watching goes on.",
       CREDENTIAL_NOTE,
     ],
   },
   hook: {
-    summary: "Claude Code hook (SessionStart, UserPromptSubmit): deliver new messages to the session as hook JSON",
+    summary: "Claude Code hook (SessionStart, UserPromptSubmit, PostToolUse): deliver new messages to the session as hook JSON",
     group: "claude",
     options: { ...CONNECTION },
     notes: ["Reads the hook event on stdin. The claude-bus plugin runs it; it always exits 0."],
+  },
+  live: {
+    args: "[on|off]",
+    summary: "turn live delivery into running Claude Code sessions on or off on this machine, or say which it is",
+    group: "claude",
+    options: {},
+    notes: [
+      "Off, sessions still hear the bus at session start and at every prompt. Running sessions follow the switch at their next delivery.",
+      "BUS_LIVE=on or off in the environment overrides the switch (kept as the file ~/.claude-bus/live-off).",
+    ],
   },
   mcp: {
     summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait and who",

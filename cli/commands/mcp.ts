@@ -2,7 +2,8 @@
  * `claude-bus mcp`: an MCP server on stdio (the official SDK) that lets an agent use the bus with tool
  * calls instead of curl: send (with files attached), fetch (a message's files), inbox, ack, thread, wait,
  * who. The credential is read from the env file or the environment at each call and appears in no tool's
- * input or output; every failure is a tool error in words.
+ * input or output; every failure is a tool error in words. Started by Claude Code inside a session, it
+ * also delivers new messages into that session live (cli/delivery/live.ts).
  */
 import * as path from "node:path";
 import { z } from "zod";
@@ -15,6 +16,10 @@ import { agentPolicy, checkAttachments } from "../attachGuard";
 import { ClientConfig, ConfigFlags, connectionFlags, resolveConfig } from "../config";
 import { describeAttachment } from "../delivery/attachments";
 import { escapeText, frameLines, frameMessages } from "../delivery/frame";
+import { deliverLive } from "../delivery/live";
+import { liveMuted } from "../delivery/liveSwitch";
+import { sessionSocketFromEnv } from "../delivery/sessionSocket";
+import { isSessionId, SessionStore, sessionsDir } from "../delivery/sessionState";
 import { Io } from "../io";
 import { version } from "../main";
 
@@ -38,21 +43,67 @@ export async function mcp(parsed: ParsedCommand<"mcp">, io: Io): Promise<number>
   const flags = connectionFlags(parsed);
   const server = new McpServer({ name: "claude-bus", version: version() });
   const tools = busTools(flags, io);
+  let running = 0;
   for (const [toolName, tool] of Object.entries(tools)) {
     server.registerTool(toolName, { description: tool.description, inputSchema: tool.input }, async (args: unknown) => {
+      running++;
       try {
         return await tool.run(args as never);
       } catch (err) {
         // an error may quote what a sender wrote (a file name): escaped like every other answer
         return { ...text(`claude-bus ${toolName}: ${escapeText((err as Error).message)}`), isError: true };
+      } finally {
+        running--;
       }
     });
   }
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
   await server.connect(transport);
+  // the session gone (stdin at its end): the live delivery's timers and long-poll must not outlive it
+  process.stdin.once("end", () => void transport.close());
+  const live = startLive(flags, io, () => running > 0);
   await closed;
+  if (live) {
+    live.abort();
+    // a long-poll in flight would keep the process for up to a minute after the session closed it
+    setTimeout(() => process.exit(0), 200).unref();
+  }
   return 0;
+}
+
+/**
+ * Live delivery into the session that started this server, when Claude Code gave it an inbox socket and
+ * a session id (not with --bare, nor in an older Claude Code, nor outside Claude Code); the hooks deliver
+ * mid-task and on idle where it does not run. Returns the handle that stops it.
+ */
+function startLive(flags: ConfigFlags, io: Io, held: () => boolean): AbortController | undefined {
+  const socket = sessionSocketFromEnv(io.env);
+  const sessionId = io.env.CLAUDE_CODE_SESSION_ID;
+  if (!socket || !isSessionId(sessionId)) return undefined;
+  const store = new SessionStore(sessionsDir(), io.platform);
+  const controller = new AbortController();
+  const quiet = { ...io, err: () => undefined };
+  const marker = { pid: process.pid, socket: socket.path };
+  void (async () => {
+    await store.markLive(sessionId, marker);
+    const end = await deliverLive({
+      sessionId,
+      socket,
+      store,
+      connect: async () => {
+        const cfg = await resolveConfig(flags, quiet);
+        return { cfg, client: createBusClient({ ...cfg, retry: { retries: 0, baseDelayMs: 0, maxDelayMs: 0 } }) };
+      },
+      muted: () => liveMuted(io.env),
+      held,
+      signal: controller.signal,
+    });
+    // refused: the hooks deliver mid-task and on idle from now on; closed: the session is over
+    await store.markLive(sessionId, undefined);
+    if (end === "refused") io.err("claude-bus mcp: the session's inbox socket refused a write; the hooks deliver from now on");
+  })().catch(() => store.markLive(sessionId, undefined).catch(() => undefined));
+  return controller;
 }
 
 interface Tool<S extends z.ZodRawShape> {

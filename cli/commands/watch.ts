@@ -5,7 +5,8 @@
  * message is lost. Saved after the message is handled, never before: watch killed in between handles that
  * one message again on its next start (at least once, as nothing can know whether a reader saw it).
  * `--exec CMD` runs CMD per message, one at a time. `--framed` prints each as the one-line frame an agent
- * reads (the plugin's monitor); else the line is for a person, every hidden or control character in it
+ * reads (the plugin's monitor), and prints nothing while the session it runs in has live delivery (the
+ * model hears each message once); else the line is for a person, every hidden or control character in it
  * made a visible escape.
  */
 import { spawn } from "node:child_process";
@@ -20,6 +21,8 @@ import { writeFileDurably } from "../../contract/durableFile";
 import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
 import { frameMessages } from "../delivery/frame";
+import { renderDelivery } from "../delivery/render";
+import { SessionStore, sessionsDir } from "../delivery/sessionState";
 import { visible } from "../delivery/visible";
 import { Io, UsageError } from "../io";
 
@@ -43,7 +46,9 @@ export async function watch(parsed: ParsedCommand<"watch">, io: Io): Promise<num
   let client = connect(cfg);
   const cursorFile = newOnly ? undefined : path.resolve(stringOption(parsed, "cursor") ?? path.join(os.homedir(), ".claude-bus", `watch-${cfg.me}.cursor`));
   const exec = stringOption(parsed, "exec");
-  const show = booleanOption(parsed, "framed") ? framedLine : oneLine;
+  const framed = booleanOption(parsed, "framed");
+  const liveSessions = new SessionStore(sessionsDir(), io.platform);
+  const show = framed ? framedLine : oneLine;
   let cursor = cursorFile ? await readCursor(cursorFile) : undefined;
   // --new-only: what was posted before it started (by the bus's clock) is skipped, and only that
   const startedAt = newOnly ? (await client.health()).now : undefined;
@@ -71,10 +76,12 @@ export async function watch(parsed: ParsedCommand<"watch">, io: Io): Promise<num
       await new Promise((resolve) => setTimeout(resolve, delay));
       continue;
     }
+    // the plugin's monitor stays quiet while the live path delivers into its session: the model hears each message once
+    const quiet = framed && !exec && io.env.CLAUDE_CODE_MESSAGING_SOCKET ? await liveSessions.liveThrough(io.env.CLAUDE_CODE_MESSAGING_SOCKET) : false;
     for (const message of messages) {
-      if (message.from !== cfg.me && !(startedAt && message.ts <= startedAt)) {
+      if (message.from !== cfg.me && !(startedAt && message.ts <= startedAt) && !quiet) {
         await io.out(show(message));
-        if (exec) await runExec(exec, message, io);
+        if (exec) await runExec(exec, message, framed ? renderDelivery([message], cfg.me)?.context : undefined, io);
       }
       cursor = message.id;
       if (cursorFile) await writeCursor(cursorFile, cursor);
@@ -106,9 +113,13 @@ export function framedLine(m: Message): string {
   }).text;
 }
 
-/** CMD through the platform's shell, the message as JSON on stdin, without the bus password in its environment. */
-function runExec(command: string, message: Message, io: Io): Promise<void> {
-  const env = { ...io.env };
+/**
+ * CMD through the platform's shell, the message as JSON on stdin (or, with --framed, in the frame an agent
+ * reads), its id, sender and thread in BUS_MESSAGE_ID, BUS_MESSAGE_FROM and BUS_MESSAGE_THREAD (a name
+ * and two numbers: nothing a shell would read as code), without the bus password in its environment.
+ */
+function runExec(command: string, message: Message, frame: string | undefined, io: Io): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...io.env, BUS_MESSAGE_ID: message.id, BUS_MESSAGE_FROM: message.from, BUS_MESSAGE_THREAD: message.thread };
   delete env.BUS_PASS;
   delete env.BUS_PASS_PREVIOUS;
   return new Promise((resolve) => {
@@ -122,7 +133,7 @@ function runExec(command: string, message: Message, io: Io): Promise<void> {
       resolve();
     });
     child.stdin.on("error", () => undefined); // a command that does not read its stdin
-    child.stdin.end(JSON.stringify(message) + "\n");
+    child.stdin.end((frame ?? JSON.stringify(message)) + "\n");
   });
 }
 

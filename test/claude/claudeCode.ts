@@ -7,24 +7,32 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 
+/** The version the tests pin: the oldest the README claims. */
 export const CLAUDE_CODE_VERSION = "2.1.332";
+/** The oldest the README claims: hooks, tools and monitor, but no inbox socket (the fallback paths). */
+export const CLAUDE_CODE_OLDEST = "2.1.197";
+/** The newest on the registry (December 2026): the live-delivery tests run on it too. */
+export const CLAUDE_CODE_NEWEST = "2.1.337";
 const CACHE = process.env.CLAUDE_BUS_CLAUDE_CODE_CACHE ?? "/var/cache/claude-bus-claude-code";
-export const CLAUDE_BIN_DIR = path.join(CACHE, CLAUDE_CODE_VERSION, "node_modules", ".bin");
+const binDir = (version: string) => path.join(CACHE, version, "node_modules", ".bin");
+export const CLAUDE_BIN_DIR = binDir(CLAUDE_CODE_VERSION);
 export const CLAUDE = path.join(CLAUDE_BIN_DIR, "claude");
+/** The `claude` binary of one installed version. */
+export const claudeAt = (version: string) => path.join(binDir(version), "claude");
 const REPO = path.resolve(__dirname, "../..");
 
-/** Installs the pinned CLI into the cache unless it is there (into a temp dir renamed into place: never half there). */
-export async function installClaudeCode(): Promise<void> {
-  if (existsSync(CLAUDE)) return;
-  const target = path.join(CACHE, CLAUDE_CODE_VERSION);
+/** Installs a pinned CLI into the cache unless it is there (into a temp dir renamed into place: never half there). */
+export async function installClaudeCode(version = CLAUDE_CODE_VERSION): Promise<void> {
+  if (existsSync(claudeAt(version))) return;
+  const target = path.join(CACHE, version);
   const staging = `${target}.partial-${process.pid}`;
   await fs.mkdir(staging, { recursive: true });
   await new Promise<void>((resolve, reject) => {
-    const npm = spawn("npm", ["install", "--no-audit", "--no-fund", "--no-save", "--prefix", staging, `@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}`], {
+    const npm = spawn("npm", ["install", "--no-audit", "--no-fund", "--no-save", "--prefix", staging, `@anthropic-ai/claude-code@${version}`], {
       stdio: ["ignore", "inherit", "inherit"],
     });
     npm.on("error", reject);
-    npm.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`npm install @anthropic-ai/claude-code@${CLAUDE_CODE_VERSION} failed (exit ${code})`))));
+    npm.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`npm install @anthropic-ai/claude-code@${version} failed (exit ${code})`))));
   });
   await fs.rm(target, { recursive: true, force: true });
   await fs.rename(staging, target);
@@ -43,6 +51,13 @@ export async function claudeHome(home: string, { withClaude = true } = {}): Prom
   await fs.mkdir(bin, { recursive: true });
   await fs.symlink(path.join(REPO, "bin", "claude-bus"), path.join(bin, "claude-bus"));
   return { home, path: [bin, ...(withClaude ? [CLAUDE_BIN_DIR] : []), path.dirname(process.execPath), "/usr/bin", "/bin"].join(":") };
+}
+
+/** `claude-bus` on PATH as a wrapper that hides the session's inbox socket from every claude-bus process (hooks, server, monitor). */
+export async function hideInboxSocket(h: ClaudeHome): Promise<void> {
+  const bin = path.join(h.home, "bin", "claude-bus");
+  await fs.rm(bin);
+  await fs.writeFile(bin, `#!/bin/sh\nunset CLAUDE_CODE_MESSAGING_SOCKET CLAUDE_CODE_MESSAGING_TOKEN\nexec ${path.join(REPO, "bin", "claude-bus")} "$@"\n`, { mode: 0o755 });
 }
 
 /** The environment of a headless, offline Claude Code run: only loopback, nothing of this user's. */
@@ -72,8 +87,8 @@ export interface Session {
   end(): Promise<number | null>;
 }
 
-export function startSession(h: ClaudeHome, modelUrl: string, args: string[] = [], env: Record<string, string> = {}): Session {
-  const child = spawn(CLAUDE, ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose", ...args], {
+export function startSession(h: ClaudeHome, modelUrl: string, args: string[] = [], env: Record<string, string> = {}, version = CLAUDE_CODE_VERSION): Session {
+  const child = spawn(claudeAt(version), ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose", ...args], {
     cwd: h.home,
     env: claudeEnv(h, modelUrl, env),
     stdio: ["pipe", "pipe", "pipe"],
@@ -136,7 +151,7 @@ export interface Terminal {
   close(): Promise<void>;
 }
 
-export async function startInteractive(h: ClaudeHome, modelUrl: string): Promise<Terminal> {
+export async function startInteractive(h: ClaudeHome, modelUrl: string, version = CLAUDE_CODE_VERSION): Promise<Terminal> {
   const env = claudeEnv(h, modelUrl);
   await fs.writeFile(
     path.join(h.home, ".claude.json"),
@@ -148,7 +163,7 @@ export async function startInteractive(h: ClaudeHome, modelUrl: string): Promise
   );
   const socket = `claude-bus-test-${process.pid}-${Date.now()}`;
   const tmux = (...args: string[]) => spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
-  const command = ["env", "-i", ...Object.entries({ ...env, TERM: "xterm-256color" }).map(([k, v]) => `${k}=${v}`), CLAUDE];
+  const command = ["env", "-i", ...Object.entries({ ...env, TERM: "xterm-256color" }).map(([k, v]) => `${k}=${v}`), claudeAt(version)];
   const started = spawnSync("tmux", ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50", "-c", h.home, ...command], { encoding: "utf8" });
   if (started.status !== 0) throw new Error(`tmux new-session failed: ${started.stderr}`);
   const claudePid = Number(tmux("list-panes", "-F", "#{pane_pid}").stdout.trim());

@@ -26,7 +26,7 @@ it("every hook and server runs a claude-bus command in exec form (no shell), and
     groups.flatMap((g) => g.hooks),
   );
   const servers = Object.values(json("plugin/.mcp.json").mcpServers as Record<string, Record<string, unknown>>);
-  expect(hooks.length).toBe(2);
+  expect(hooks.length).toBe(3);
   for (const run of [...hooks, ...servers]) {
     expect(run.command).toBe("claude-bus");
     expect(Array.isArray(run.args)).toBe(true);
