@@ -172,3 +172,13 @@ export const SESSION_SECONDS = 7 * 86_400;
 export const MAX_SESSIONS_PER_NAME = 20;
 /** The session cookie's name. */
 export const SESSION_COOKIE = "claude_bus_session";
+
+/**
+ * Full-text search (GET /messages?q=...): messages one request reads at most, newest first, and their
+ * bytes at most (whichever ends first; `more` and `before` say where to go on), so a search costs the
+ * same however large the store. The query's length in characters and its words.
+ */
+export const SEARCH_SCAN_MESSAGES = 20_000;
+export const SEARCH_SCAN_BYTES = 64 * MIB;
+export const MAX_SEARCH_CHARS = 256;
+export const MAX_SEARCH_WORDS = 16;

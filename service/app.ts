@@ -22,6 +22,8 @@ import { addMembershipRoutes } from "./membershipRoutes";
 import { checkName, KnownNames } from "./nameRules";
 import { addSessionRoutes } from "./sessionRoutes";
 import { writePage } from "./page";
+import { writeSearch } from "./search";
+import { SearchQuerySchema } from "../contract/search";
 import type { Presence } from "./presence";
 import { waitForMessage } from "./longPoll";
 import { longPollHolder, LongPollSlots } from "./longPollSlots";
@@ -132,6 +134,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
   app.get("/messages", async (req, res) => {
     const identity = identityOf(res);
     authorize(identity, "read");
+    if (req.query.q !== undefined) return searchMessages(req, res);
     const q = parseQuery(MessagesQuerySchema, req.query);
     presence.named([q.to, q.from, q.unread_by]);
     const selection = {
@@ -166,6 +169,15 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
     }
     await writePage(res, store, selection);
   });
+
+  /** GET /messages?q=...: full-text search (search.ts). */
+  async function searchMessages(req: Request, res: Response): Promise<void> {
+    const q = parseQuery(SearchQuerySchema, req.query);
+    presence.named([q.to, q.from]);
+    const filters = { to: q.to, from: q.from, tag: q.tag, thread: q.thread === undefined ? undefined : Number(q.thread) };
+    const limit = q.limit === undefined ? DEFAULT_PAGE_LIMIT : Math.min(Number(q.limit), MAX_PAGE_LIMIT);
+    await writeSearch(res, store, { q: q.q, before: q.before === undefined ? undefined : Number(q.before), limit, filters });
+  }
 
   app.post("/ack", jsonBody, async (req: Request, res: Response) => {
     const { reader, ids } = parse(BatchAckBodySchema, req.body, { root: "request body", unknown: "field" });
