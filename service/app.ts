@@ -21,6 +21,8 @@ import { jsonBody, parse, parseQuery, sendJson } from "./json";
 import { addMembershipRoutes } from "./membershipRoutes";
 import { checkName, KnownNames } from "./nameRules";
 import { addSessionRoutes } from "./sessionRoutes";
+import { addNotifyRoutes } from "./notifyRoutes";
+import type { NotifySettings } from "./notifySettings";
 import { writePage } from "./page";
 import { writeSearch } from "./search";
 import { SearchQuerySchema } from "../contract/search";
@@ -42,6 +44,8 @@ export interface AppDeps {
   longPolls: LongPollSlots;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
+  /** Each name's ntfy setting. */
+  notify: NotifySettings;
 }
 
 /** Whose credential a request used, for its log line (a machine's name, or "team"). */
@@ -50,7 +54,7 @@ function who(res: Response): { as?: string } {
   return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing, notify }: AppDeps): express.Express {
   const { log, membership } = auth;
   const app = express();
   app.disable("x-powered-by");
@@ -84,6 +88,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
   app.use(authenticate(auth));
   addMembershipRoutes(app, auth, known);
   addSessionRoutes(app, auth);
+  addNotifyRoutes(app, notify, log);
   addFileRoutes(app, files, log);
 
   app.get("/health", (_req, res) => {
@@ -216,6 +221,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
     "/machines/:name/rotate": "POST",
     "/session": "GET, HEAD, POST, DELETE",
     "/session/enroll": "POST",
+    "/settings/notify": "GET, HEAD, PUT, DELETE",
     "/files": "POST",
     "/files/:sha256": "GET, HEAD, PUT",
   };
