@@ -183,6 +183,23 @@ describe("invite --person", () => {
   });
 });
 
+describe("notify", () => {
+  it("sets this credential's ntfy topic with a token from a file, shows it without the token, and turns it off", async () => {
+    const tokenFile = path.join(adminHome, "ntfy-token");
+    await fs.writeFile(tokenFile, "tk_fromafile123\n", { mode: 0o600 });
+    const set = await admin(["notify", "set", "https://ntfy.example/my-topic", "--token-file", tokenFile, "--mode", "first-line"]);
+    expect(set).toMatchObject({ code: 0, stderr: "" });
+    expect(set.stdout.trim()).toBe("notifications: sender and first line to https://ntfy.example/my-topic (with an access token)");
+    const shown = await admin(["notify", "show", "--json"]);
+    expect(JSON.parse(shown.stdout)).toEqual({ url: "https://ntfy.example/my-topic", mode: "first-line", token_set: true });
+    expect(shown.stdout + set.stdout).not.toContain("tk_fromafile123");
+    expect((await admin(["notify", "off"])).stdout.trim()).toBe("notifications: off now");
+    expect((await admin(["notify", "show"])).stdout.trim()).toBe("notifications: off");
+    const bad = await admin(["notify", "set", "https://ntfy.example/t", "--mode", "loud"]);
+    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining("--mode must be ping or first-line")]);
+  });
+});
+
 describe("rotate with a machine's own credential", () => {
   it("gets the new secret from the bus, verifies it, rewrites the env file; nothing on the bus, nobody else touched", async () => {
     const hotel = await enrolled("hotel");
