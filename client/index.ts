@@ -44,7 +44,7 @@ export type { AckResult, Attachment, BatchAckResult, FileDigest, Health, Invite,
 /** GET /machines in full: every name with its credential, and the invites not yet used. */
 export interface Roster {
   machines: Machine[];
-  invites: Array<{ name: string; invited: string; expires: string }>;
+  invites: Array<{ name: string; invited: string; expires: string; kind?: "machine" | "person"; admin?: boolean }>;
 }
 
 /** A machine's own credential, as enrollment or rotation hands it out. */

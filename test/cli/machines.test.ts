@@ -177,6 +177,9 @@ describe("invite --person", () => {
     }
     const { machines } = await createBusClient({ url: bus.url, user: bus.user, pass: bus.pass }).roster();
     expect(machines.filter((m) => m.kind === "person").map((m) => [m.name, m.admin])).toEqual([["ada", false], ["grace", true]]);
+    const table = (await admin(["machines"])).stdout;
+    expect(table).toMatch(/^ada +own \(person\) /m);
+    expect(table).toMatch(/^grace +own \(admin person\) /m);
     const refused = await admin(["invite", "bob", "--admin"]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("--admin is for a person: add --person");
