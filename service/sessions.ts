@@ -48,15 +48,20 @@ export class Sessions {
   /** Live sessions by id, oldest first (Map order). */
   private readonly byId = new Map<string, Session>();
   private log!: AppendLog;
+  /** Lines in the file now: once most are history, it is rewritten as the live sessions. */
+  private lines = 0;
 
-  private constructor(private readonly file: string) {}
+  private constructor(
+    private readonly file: string,
+    private readonly warn: (msg: string, fields: Record<string, unknown>) => void,
+  ) {}
 
   /**
    * The sessions of a data dir. A damaged line cannot say which session it ended, so it ends them all
    * (everyone signs in again) rather than stopping the bus or reviving a session that was signed out.
    */
   static async open(dataDir: string, warn: (msg: string, fields: Record<string, unknown>) => void, now = Date.now()): Promise<Sessions> {
-    const sessions = new Sessions(path.join(dataDir, SESSIONS_FILE));
+    const sessions = new Sessions(path.join(dataDir, SESSIONS_FILE), warn);
     const file = sessions.file;
     let read = { completeLength: 0, tail: null as { lineNo: number; bytes: Buffer } | null };
     let lines = 0;
@@ -78,11 +83,10 @@ export class Sessions {
     sessions.dropExpired(now);
     let length = read.completeLength;
     // Rewritten as the live sessions once most of it is history (or it needs repair).
-    if (damaged > 0 || read.tail || lines > 2 * sessions.byId.size + 64) {
+    sessions.lines = lines;
+    if (damaged > 0 || read.tail || sessions.mostlyHistory()) {
       try {
-        const text = [...sessions.byId.values()].map((s) => jsonLine(openedEvent(s)).toString("utf8")).join("");
-        await writeFileDurably(file, text);
-        length = Buffer.byteLength(text);
+        length = await sessions.rewrite();
         read.tail = null;
       } catch (error) {
         if (damaged > 0) throw error; // the damage must not come back on the next start
@@ -133,8 +137,26 @@ export class Sessions {
   private async write(events: SessionEvent[]): Promise<void> {
     await this.log.append(
       () => Buffer.concat(events.map((e) => jsonLine(e))),
-      () => events.forEach((e) => this.apply(e)),
+      () => {
+        events.forEach((e) => this.apply(e));
+        this.lines += events.length;
+      },
     );
+    if (!this.mostlyHistory()) return;
+    // Between writes, so the live sessions written are exactly those the file adds up to.
+    await this.log.exclusive(async () => ({ result: undefined, newLength: await this.rewrite() })).catch((error: Error) => this.warn(`${SESSIONS_FILE} not compacted`, { error: error.message }));
+  }
+
+  private mostlyHistory(): boolean {
+    return this.lines > 2 * this.byId.size + 64;
+  }
+
+  /** Writes the file anew as the live sessions; resolves with its length. */
+  private async rewrite(): Promise<number> {
+    const text = [...this.byId.values()].map((s) => jsonLine(openedEvent(s)).toString("utf8")).join("");
+    await writeFileDurably(this.file, text);
+    this.lines = this.byId.size;
+    return Buffer.byteLength(text);
   }
 
   private apply(event: SessionEvent): void {
