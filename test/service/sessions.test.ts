@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AUTH_FAILURES_ALLOWED, MAX_SESSIONS_PER_NAME, SESSION_COOKIE, SESSION_SECONDS } from "../../contract/defaults";
-import { SESSIONS_FILE, Sessions } from "../../service/sessions";
+import { SESSIONS_FILE, Sessions } from "../../service/members/sessions";
 import { startBus, TestBus } from "../support/bus";
 import { postJson, Reply, request, RequestOptions } from "../support/http";
 import { tempDir } from "../support/tempDir";
