@@ -11,7 +11,10 @@ const TopicUrl = z
   .max(NOTIFY_URL_MAX_CHARS, `must be at most ${NOTIFY_URL_MAX_CHARS} characters`)
   .refine((text) => URL.canParse(text), "must be a URL")
   .refine((text) => !URL.canParse(text) || ["http:", "https:"].includes(new URL(text).protocol), "must be an http or https URL")
-  .refine((text) => !URL.canParse(text) || (new URL(text).username === "" && new URL(text).password === ""), 'must not hold a user or password: send the access token as "token"');
+  .refine(
+    (text) => !URL.canParse(text) || (new URL(text).username === "" && new URL(text).password === ""),
+    'must not hold a user or password: send the access token as "token"',
+  );
 
 /** PUT /settings/notify. `token` absent keeps the one set before; null removes it. */
 export const NotifySettingsBodySchema = z.strictObject({

@@ -5,13 +5,14 @@
  */
 import { promises as fs } from "node:fs";
 import { createBusClient } from "../../client/index";
-import { NOTIFY_MODES, NotifyMode, NotifySettingsView } from "../../contract/notify";
-import { booleanOption, ParsedCommand, stringOption } from "../args";
+import { NOTIFY_MODES, type NotifyMode, type NotifySettingsView } from "../../contract/notify";
+import { booleanOption, type ParsedCommand, stringOption } from "../args";
 import { connectionFlags, resolveConfig } from "../config";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 
-const describe = (s: NotifySettingsView) => `notifications: ${s.mode === "ping" ? "a ping only" : "sender and first line"} to ${s.url} (${s.token_set ? "with" : "without"} an access token)`;
+const describe = (s: NotifySettingsView) =>
+  `notifications: ${s.mode === "ping" ? "a ping only" : "sender and first line"} to ${s.url} (${s.token_set ? "with" : "without"} an access token)`;
 
 export async function notify(parsed: ParsedCommand<"notify">, io: Io): Promise<number> {
   const [action, ...rest] = parsed.positionals;
@@ -20,7 +21,8 @@ export async function notify(parsed: ParsedCommand<"notify">, io: Io): Promise<n
   const mode = stringOption(parsed, "mode") ?? "ping";
   if (!(NOTIFY_MODES as readonly string[]).includes(mode)) throw new UsageError(`--mode must be ping or first-line, got ${JSON.stringify(mode)}`);
   const tokenFile = stringOption(parsed, "token-file");
-  if (action !== "set" && (tokenFile !== undefined || stringOption(parsed, "mode") !== undefined)) throw new UsageError("--token-file and --mode go with notify set");
+  if (action !== "set" && (tokenFile !== undefined || stringOption(parsed, "mode") !== undefined))
+    throw new UsageError("--token-file and --mode go with notify set");
   const token = tokenFile === undefined ? undefined : (await fs.readFile(tokenFile, "utf8")).trim();
   if (token === "") throw new UsageError(`${tokenFile} is empty: it should hold the ntfy access token (tk_...)`);
   const client = createBusClient(await resolveConfig(connectionFlags(parsed), io));

@@ -7,9 +7,9 @@
  */
 import type { Request, Response } from "express";
 import { EnrollBodySchema } from "../../contract/message";
-import { SignInBodySchema, SessionInfo } from "../../contract/session";
+import { SignInBodySchema, type SessionInfo } from "../../contract/session";
 import type { Identity } from "./access";
-import { AuthDeps, countFailure, memberIdentity, SESSION_ENROLL_PATH, SESSION_PATH, signedIn } from "./authenticate";
+import { type AuthDeps, countFailure, memberIdentity, SESSION_ENROLL_PATH, SESSION_PATH, signedIn } from "./authenticate";
 import { HttpError } from "../http/httpErrors";
 import { jsonBody, parse } from "../http/json";
 import type { Routes } from "../http/routes";

@@ -141,13 +141,15 @@ export class Sessions {
     await this.journal.append(
       () => Buffer.concat(events.map((e) => jsonLine(e))),
       () => {
-        events.forEach((e) => this.apply(e));
+        for (const e of events) this.apply(e);
         this.lines += events.length;
       },
     );
     if (!this.mostlyHistory()) return;
     // Between writes, so the live sessions written are exactly those the file adds up to.
-    await this.journal.exclusive(async () => ({ result: undefined, newLength: await this.rewrite() })).catch((error: Error) => this.log({ level: "warn", msg: `${SESSIONS_FILE} not compacted`, error: error.message }));
+    await this.journal
+      .exclusive(async () => ({ result: undefined, newLength: await this.rewrite() }))
+      .catch((error: Error) => this.log({ level: "warn", msg: `${SESSIONS_FILE} not compacted`, error: error.message }));
   }
 
   private mostlyHistory(): boolean {
@@ -172,5 +174,13 @@ export class Sessions {
   }
 }
 
-const openedEvent = (s: Session): SessionEvent => ({ event: "opened", id: s.id, name: s.name, ...(s.team && { team: true as const }), issued: s.issued, expires: s.expires, time: s.time });
+const openedEvent = (s: Session): SessionEvent => ({
+  event: "opened",
+  id: s.id,
+  name: s.name,
+  ...(s.team && { team: true as const }),
+  issued: s.issued,
+  expires: s.expires,
+  time: s.time,
+});
 const closedEvent = (id: string, time: number): SessionEvent => ({ event: "closed", id, time });

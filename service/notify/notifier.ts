@@ -49,7 +49,10 @@ interface Job {
 }
 
 /** What a notification says: a ping names nothing; a first line names its sender. */
-export function notification(setting: NotifySetting, message: Pick<Message, "from" | "body" | "tags">): { title: string; body: string; tags: string; priority: string } {
+export function notification(
+  setting: NotifySetting,
+  message: Pick<Message, "from" | "body" | "tags">,
+): { title: string; body: string; tags: string; priority: string } {
   const priority = message.tags.includes("urgent") ? "high" : "default";
   if (setting.mode === "ping") return { title: "claude-bus", body: "new message", tags: "envelope", priority };
   // Control characters (an RTL override among them) do not reach the phone; the line is cut at a character.

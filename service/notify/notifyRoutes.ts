@@ -10,7 +10,7 @@ import { HttpError } from "../http/httpErrors";
 import { jsonBody, parse, sendJson } from "../http/json";
 import type { Routes } from "../http/routes";
 import type { Log } from "../log";
-import { NotifySettings, viewOf } from "./notifySettings";
+import { type NotifySettings, viewOf } from "./notifySettings";
 
 export const NOTIFY_PATH = "/settings/notify";
 
@@ -28,7 +28,7 @@ export function addNotifyRoutes(routes: Routes, settings: NotifySettings, log: L
     const name = ownName(identityOf(res));
     const input = parse(NotifySettingsBodySchema, req.body, { root: "request body", unknown: "field" });
     // Absent: the token set before stays (changing the mode needs no token again); null removes it.
-    const token = input.token === undefined ? settings.get(name)?.token : input.token ?? undefined;
+    const token = input.token === undefined ? settings.get(name)?.token : (input.token ?? undefined);
     const setting = { url: input.url, mode: input.mode, ...(token !== undefined && { token }) };
     await settings.change(name, setting);
     log({ msg: "notifications set", name, host: new URL(input.url).host, mode: input.mode });

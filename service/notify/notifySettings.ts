@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { NOTIFY_MODES, NotifyMode, NotifySettingsView } from "../../contract/notify";
+import { NOTIFY_MODES, type NotifyMode, type NotifySettingsView } from "../../contract/notify";
 import { MachineName } from "../../contract/names";
 import { StorageError } from "../store/appendLog";
 import { writeFileDurably } from "../../contract/durableFile";
@@ -39,7 +39,9 @@ export class NotifySettings {
     const file = path.join(dataDir, NOTIFY_FILE);
     const byName = new Map<string, NotifySetting>();
     if (fs.existsSync(file)) {
-      const text = readAtStart(file, `it holds the ntfy settings: ${READABLE_BY_THE_BUS}, or remove it (each person sets theirs again)`, () => fs.readFileSync(file, "utf8"));
+      const text = readAtStart(file, `it holds the ntfy settings: ${READABLE_BY_THE_BUS}, or remove it (each person sets theirs again)`, () =>
+        fs.readFileSync(file, "utf8"),
+      );
       const parsed = FileSchema.safeParse(parseJson(text));
       if (parsed.success) for (const [name, s] of Object.entries(parsed.data)) byName.set(name, s);
       else log({ level: "warn", msg: `${NOTIFY_FILE} is damaged: notifications are off until each person sets them again` });

@@ -5,11 +5,11 @@
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
-import { AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { Notifier } from "../../service/notify/notifier";
 import { NOTIFY_FILE, NotifySettings } from "../../service/notify/notifySettings";
-import { startBus, TestBus } from "../support/bus";
+import { startBus, type TestBus } from "../support/bus";
 import { postJson, request } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
@@ -60,7 +60,8 @@ async function person(name: string): Promise<Auth> {
   const r = await postJson(bus.url, "/enroll", { code: invite.json.code }, { auth: null });
   return [r.json.user, r.json.pass];
 }
-const put = (auth: Auth, value: unknown) => request(bus.url, "/settings/notify", { method: "PUT", auth, headers: { "Content-Type": "application/json" }, body: JSON.stringify(value) });
+const put = (auth: Auth, value: unknown) =>
+  request(bus.url, "/settings/notify", { method: "PUT", auth, headers: { "Content-Type": "application/json" }, body: JSON.stringify(value) });
 const post = (value: Record<string, unknown>) => postJson(bus.url, "/post", { to: "any", ...value });
 
 describe("/settings/notify", () => {
@@ -77,7 +78,11 @@ describe("/settings/notify", () => {
     expect((await request(bus.url, "/settings/notify", { auth: ada })).json).toEqual(set.json);
     expect((await request(bus.url, "/settings/notify", { auth: bob })).status).toBe(404);
     // A new mode without a token keeps the token; null removes it.
-    expect((await put(ada, { url: "https://ntfy.example/ada-topic", mode: "ping" })).json).toEqual({ url: "https://ntfy.example/ada-topic", mode: "ping", token_set: true });
+    expect((await put(ada, { url: "https://ntfy.example/ada-topic", mode: "ping" })).json).toEqual({
+      url: "https://ntfy.example/ada-topic",
+      mode: "ping",
+      token_set: true,
+    });
     const file = path.join(bus.dataDir, NOTIFY_FILE);
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(file, "utf8")).toContain("tk_secret0123456789");
@@ -203,14 +208,19 @@ describe("the queue", () => {
     const settings = NotifySettings.load(dir, () => undefined);
     await settings.change("ada", { url: `${ntfy.url}/t`, mode: "ping" });
     const logs: Array<Record<string, unknown>> = [];
-    const notifier = new Notifier(settings, () => ({ id: "1", ts: "", from: "x", to: "ada", body: "b", tags: [], read_by: [], thread: "1" }), (e) => logs.push(e), {
-      queueMax: 3,
-      concurrency: 1,
-      timeoutMs: 60_000,
-      attempts: 1,
-      retryFirstMs: 1,
-      retryMaxMs: 1,
-    });
+    const notifier = new Notifier(
+      settings,
+      () => ({ id: "1", ts: "", from: "x", to: "ada", body: "b", tags: [], read_by: [], thread: "1" }),
+      (e) => logs.push(e),
+      {
+        queueMax: 3,
+        concurrency: 1,
+        timeoutMs: 60_000,
+        attempts: 1,
+        retryFirstMs: 1,
+        retryMaxMs: 1,
+      },
+    );
     for (let n = 1; n <= 10; n++) notifier.posted({ n, from: "x", to: "ada" });
     expect(notifier.pending).toBe(3);
     expect(logs.filter((e) => e.msg === "notifications dropped: the queue is full")).toHaveLength(1);

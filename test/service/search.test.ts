@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { MAX_SEARCH_WORDS, SEARCH_SCAN_MESSAGES } from "../../contract/defaults";
 import { MESSAGES_FILE } from "../../service/store/store";
-import { startBus, TestBus } from "../support/bus";
+import { startBus, type TestBus } from "../support/bus";
 import { postJson, request } from "../support/http";
 import { tempDir } from "../support/tempDir";
 
@@ -31,7 +31,11 @@ describe("GET /messages?q=", () => {
     await post({ from: "alpha", body: "The Deploy failed on staging" });
     await post({ from: "bravo", to: "alpha", body: "deploy is green now", tags: ["ops"] });
     await post({ from: "charlie", body: "lunch?" });
-    const upload = await request(bus.url, "/files?name=Staging-Report.txt", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: "x" });
+    const upload = await request(bus.url, "/files?name=Staging-Report.txt", {
+      method: "POST",
+      headers: { "Content-Type": "application/octet-stream" },
+      body: "x",
+    });
     await post({ from: "delta", body: "see attached", attachments: [{ sha256: upload.json.sha256, name: "Staging-Report.txt" }] });
 
     expect(bodies(await search("q=DEPLOY"))).toEqual(["deploy is green now", "The Deploy failed on staging"]);
@@ -68,7 +72,14 @@ describe("GET /messages?q=", () => {
   });
 
   it("refuses an empty query, too many words, and parameters a search does not take", async () => {
-    for (const query of ["q=", "q=%20%20", `q=${Array.from({ length: MAX_SEARCH_WORDS + 1 }, (_, i) => `w${i}`).join("%20")}`, "q=x&since=3", "q=x&wait=5", "q=x&before=0"]) {
+    for (const query of [
+      "q=",
+      "q=%20%20",
+      `q=${Array.from({ length: MAX_SEARCH_WORDS + 1 }, (_, i) => `w${i}`).join("%20")}`,
+      "q=x&since=3",
+      "q=x&wait=5",
+      "q=x&before=0",
+    ]) {
       const r = await search(query);
       expect([query, r.status]).toEqual([query, 400]);
       expect(r.json.error).toEqual(expect.any(String));

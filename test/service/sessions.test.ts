@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { AUTH_FAILURES_ALLOWED, MAX_SESSIONS_PER_NAME, SESSION_COOKIE, SESSION_SECONDS } from "../../contract/defaults";
 import { SESSIONS_FILE, Sessions } from "../../service/members/sessions";
-import { startBus, TestBus } from "../support/bus";
-import { postJson, Reply, request, RequestOptions } from "../support/http";
+import { startBus, type TestBus } from "../support/bus";
+import { postJson, type Reply, request, type RequestOptions } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
 
@@ -55,9 +55,16 @@ describe("people", () => {
     const admin = await invite("grace", { kind: "person", admin: true });
     expect(admin.json).toMatchObject({ name: "grace", kind: "person", admin: true });
     const pending = (await request(bus.url, "/machines")).json.invites;
-    expect(pending.map((i: { name: string; kind: string; admin: boolean }) => [i.name, i.kind, i.admin])).toEqual([["ada", "person", false], ["grace", "person", true]]);
+    expect(pending.map((i: { name: string; kind: string; admin: boolean }) => [i.name, i.kind, i.admin])).toEqual([
+      ["ada", "person", false],
+      ["grace", "person", true],
+    ]);
 
-    for (const [r, name] of [[person, "ada"], [admin, "grace"]] as const) expect((await postJson(bus.url, "/enroll", { code: r.json.code }, { auth: null })).json.name).toBe(name);
+    for (const [r, name] of [
+      [person, "ada"],
+      [admin, "grace"],
+    ] as const)
+      expect((await postJson(bus.url, "/enroll", { code: r.json.code }, { auth: null })).json.name).toBe(name);
     await enroll("laptop");
     const machines = (await request(bus.url, "/machines")).json.machines;
     const kinds = Object.fromEntries(machines.map((m: { name: string; kind: string; admin: boolean }) => [m.name, [m.kind, m.admin]]));
@@ -160,7 +167,11 @@ describe("browser sessions", () => {
     expect(page.json.messages.map((m: { body: string }) => m.body)).toEqual(["hello ada"]);
     expect((await postWithCookie(token, "/ack", { reader: "ada", ids: [page.json.messages[0].id] })).json.acked).toEqual([page.json.messages[0].id]);
     expect((await withCookie(token, "/machines")).status).toBe(200);
-    const upload = await withCookie(token, "/files?name=a.txt", { method: "POST", headers: { Origin: origin(), "Content-Type": "application/octet-stream" }, body: "hello" });
+    const upload = await withCookie(token, "/files?name=a.txt", {
+      method: "POST",
+      headers: { Origin: origin(), "Content-Type": "application/octet-stream" },
+      body: "hello",
+    });
     expect(upload.status).toBe(201);
     const download = await withCookie(token, `/files/${upload.json.sha256}`);
     expect([download.status, download.text]).toEqual([200, "hello"]);
@@ -284,7 +295,11 @@ describe("browser sessions", () => {
     // The same on the bus: a session past its expiry in the file is gone at start.
     await bus.close();
     const file = path.join(bus.dataDir, SESSIONS_FILE);
-    const lines = fs.readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     fs.writeFileSync(file, lines.map((l) => JSON.stringify({ ...l, expires: Date.now() - 1000 }) + "\n").join(""), { mode: 0o600 });
     bus = await startBus({ dataDir: bus.dataDir });
     expect((await withCookie(token, "/health")).status).toBe(401);
