@@ -25,16 +25,24 @@ function oneName(command: string, parsed: { positionals: string[] }): string {
 export async function invite(parsed: ParsedCommand<"invite">, io: Io): Promise<number> {
   const name = oneName("invite", parsed);
   const ttl = stringOption(parsed, "ttl");
+  const person = booleanOption(parsed, "person");
+  const admin = booleanOption(parsed, "admin");
+  if (admin && !person) throw new UsageError("--admin is for a person: add --person");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
-  const answer = await createBusClient(cfg).invite(name, ttl === undefined ? undefined : parseDuration(ttl, "--ttl"));
+  const answer = await createBusClient(cfg).invite(name, ttl === undefined ? undefined : parseDuration(ttl, "--ttl"), { person, admin });
   if (booleanOption(parsed, "json")) {
     io.out(JSON.stringify(answer));
     return EXIT.ok;
   }
-  io.out(`invite for ${answer.name}: works once, until ${answer.expires}`);
+  io.out(`invite for ${person ? `${admin ? "the admin person" : "the person"} ` : ""}${answer.name}: works once, until ${answer.expires}`);
   io.out(`  code: ${answer.code}`);
-  io.out("on the new machine, run:");
-  io.out(`  claude-bus bootstrap --invite ${answer.code} --url ${cfg.url}`);
+  if (person) {
+    io.out("open this link in a browser (it signs in and shows the person's secret once):");
+    io.out(`  ${cfg.url.replace(/\/+$/, "")}/#join=${answer.code}`);
+  } else {
+    io.out("on the new machine, run:");
+    io.out(`  claude-bus bootstrap --invite ${answer.code} --url ${cfg.url}`);
+  }
   io.out(`until then the code is a credential: whoever uses it first becomes ${answer.name}. If ${answer.name} is told it was used, revoke it`);
   return EXIT.ok;
 }
@@ -58,15 +66,18 @@ export async function machines(parsed: ParsedCommand<"machines">, io: Io): Promi
 
 const when = (iso: string | null | undefined) => (iso ? iso.replace(/\.\d+Z$/, "Z") : "-");
 
+/** " (person)" or " (admin person)" after a person's credential; nothing for a machine's. */
+const personLabel = (m: { kind?: string; admin?: boolean }) => (m.kind !== "person" ? "" : m.admin ? " (admin person)" : " (person)");
+
 /** One line per name: its credential's state and times, when it was last seen, and its unread count. */
 export function rosterTable({ machines, invites }: Roster): string {
   const rows = [["NAME", "CREDENTIAL", "ISSUED", "ROTATED", "LAST USED", "LAST SEEN", "UNREAD"]];
   for (const m of machines) {
     const c = m.credential;
-    const state = !c ? "none" : c.revoked ? `revoked ${when(c.revoked)}` : "own";
+    const state = (!c ? "none" : c.revoked ? `revoked ${when(c.revoked)}` : "own") + personLabel(m);
     rows.push([m.name, state, when(c?.issued), when(c?.rotated), when(c?.last_used), when(m.last_seen), String(m.unread)]);
   }
-  for (const i of invites) rows.push([i.name, `invited, until ${when(i.expires)}`, "-", "-", "-", "-", "-"]);
+  for (const i of invites) rows.push([i.name, `invited${personLabel(i)}, until ${when(i.expires)}`, "-", "-", "-", "-", "-"]);
   const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => row[col].length)));
   return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col])).join("  ").trimEnd()).join("\n");
 }

@@ -12,6 +12,9 @@ import { addMembershipRoutes } from "../members/membershipRoutes";
 import type { KnownNames } from "../members/nameRules";
 import type { Presence } from "../members/presence";
 import { addMessageRoutes } from "./messageRoutes";
+import { addSessionRoutes } from "../members/sessionRoutes";
+import { addNotifyRoutes } from "../notify/notifyRoutes";
+import type { NotifySettings } from "../notify/notifySettings";
 import type { LongPollSlots } from "./longPollSlots";
 import { Routes } from "./routes";
 import type { BusStore } from "../store/store";
@@ -29,6 +32,8 @@ export interface AppDeps {
   longPolls: LongPollSlots;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
+  /** Each name's ntfy setting. */
+  notify: NotifySettings;
 }
 
 /** Whose credential a request used, for its log line (a machine's name, or "team"). */
@@ -37,7 +42,7 @@ function who(res: Response): { as?: string } {
   return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing, notify }: AppDeps): express.Express {
   const { log, membership } = auth;
   const app = express();
   const routes = new Routes(app);
@@ -71,6 +76,8 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
   const known: KnownNames = { teamUser: () => auth.team.userName, machines: membership, senders: presence };
   app.use(authenticate(auth));
   addMembershipRoutes(routes, auth, known, { presence, unreadCount: (name) => store.unreadCount(name) });
+  addSessionRoutes(routes, auth);
+  addNotifyRoutes(routes, notify, log);
   addFileRoutes(routes, files, log);
   addMessageRoutes(routes, { store, presence, membership, waiters, files, longPolls, known });
   addBackupRoute(routes, { store, dataDir, presence, membership, files });

@@ -14,13 +14,15 @@ import {
   PostBodySchema,
 } from "../../contract/message";
 import { authorize, requireSelf } from "../members/access";
-import { identityOf } from "../members/authenticate";
+import { identityOf, sessionOf } from "../members/authenticate";
 import { checkAttachments } from "../files/fileRoutes";
 import type { FileStore } from "../files/fileStore";
 import type { Membership } from "../members/membership";
 import { checkName, KnownNames } from "../members/nameRules";
 import type { Presence } from "../members/presence";
 import { writePage } from "../store/page";
+import { writeSearch } from "../store/search";
+import { SearchQuerySchema } from "../../contract/search";
 import { BusStore, IdempotencyConflict } from "../store/store";
 import type { Waiters } from "../store/waiters";
 import { HttpError } from "./httpErrors";
@@ -75,6 +77,7 @@ export function addMessageRoutes(routes: Routes, { store, presence, membership, 
   routes.get("/messages", async (req, res) => {
     const identity = identityOf(res);
     authorize(identity, "read");
+    if (req.query.q !== undefined) return searchMessages(req, res);
     const q = parseQuery(MessagesQuerySchema, req.query);
     presence.named([q.to, q.from, q.unread_by]);
     const selection = {
@@ -104,11 +107,21 @@ export function addMessageRoutes(routes: Routes, { store, presence, membership, 
       }
     }
     if (identity.kind === "machine" && !membership.isActive(identity.name)) {
-      res.setHeader("WWW-Authenticate", `Basic realm="${AUTH_REALM}"`);
+      // Not to a browser: the challenge would open its own login dialog over the app.
+      if (!sessionOf(res)) res.setHeader("WWW-Authenticate", `Basic realm="${AUTH_REALM}"`);
       throw new HttpError("unauthorized", `the credential of "${identity.name}" was revoked`);
     }
     await writePage(res, store, selection);
   });
+
+  /** GET /messages?q=...: full-text search (store/search.ts). */
+  async function searchMessages(req: Request, res: Response): Promise<void> {
+    const q = parseQuery(SearchQuerySchema, req.query);
+    presence.named([q.to, q.from]);
+    const filters = { to: q.to, from: q.from, tag: q.tag, thread: q.thread === undefined ? undefined : Number(q.thread) };
+    const limit = q.limit === undefined ? DEFAULT_PAGE_LIMIT : Math.min(Number(q.limit), MAX_PAGE_LIMIT);
+    await writeSearch(res, store, { q: q.q, before: q.before === undefined ? undefined : Number(q.before), limit, filters });
+  }
 
   routes.post("/ack", jsonBody, async (req: Request, res: Response) => {
     const { reader, ids } = parse(BatchAckBodySchema, req.body, { root: "request body", unknown: "field" });

@@ -19,6 +19,9 @@ import { Presence } from "../members/presence";
 import { RetentionOptions, startRetention } from "../store/retention";
 import { Waiters } from "../store/waiters";
 import { BusStore } from "../store/store";
+import { Sessions } from "../members/sessions";
+import { Notifier, NOTIFY_LIMITS, NotifyLimits } from "../notify/notifier";
+import { NotifySettings } from "../notify/notifySettings";
 
 export interface BusOptions {
   host?: string;
@@ -42,6 +45,8 @@ export interface BusOptions {
   files?: Partial<FileLimits>;
   /** Long-polls one credential may hold at once (default DEFAULT_MAX_LONG_POLLS). */
   maxLongPolls?: number;
+  /** The ntfy forward's queue, timeout and retries (defaults: contract/defaults.ts; tests shorten the waits). */
+  notify?: Partial<NotifyLimits>;
 }
 
 export interface RunningBus {
@@ -59,7 +64,9 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const log = structuredLogger(opts.log ?? stdoutSink);
-  const team = new CredentialChecker(loadCredential(opts.credentials));
+  const initial = loadCredential(opts.credentials);
+  const team = new CredentialChecker(initial);
+  let teamPass = initial.pass;
   await fsp.mkdir(opts.dataDir, { recursive: true });
   // Before anything reads or repairs the files: a second bus on this dir must touch nothing.
   const lock = await lockDataDir(opts.dataDir);
@@ -71,10 +78,15 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const host = opts.host ?? DEFAULT_HOST;
   const presence = Presence.load(opts.dataDir, log);
   let waiters: Waiters | undefined;
+  /** Set once the store has replayed: replayed messages are not notified again. */
+  let notifier: Notifier | undefined;
   let membership: Membership | undefined;
+  let sessions: Sessions | undefined;
   let files: FileStore | undefined;
   try {
     membership = await Membership.open(opts.dataDir, log);
+    sessions = await Sessions.open(opts.dataDir, log);
+    const notifySettings = NotifySettings.load(opts.dataDir, log);
     files = await FileStore.open(opts.dataDir, { ...DEFAULT_FILE_LIMITS, ...opts.files }, timeouts.uploadIdleMs, log);
     const attached = files;
     store = await BusStore.open(opts.dataDir, log, {
@@ -82,22 +94,25 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         presence.posted(m.from, m.to, m.time);
         attached.attached(m.attachments, m.time);
         waiters?.posted(m);
+        notifier?.posted(m);
       },
       acked: (reader, time) => presence.acked(reader, time),
     });
     const opened = store;
     waiters = new Waiters((n, q) => opened.matches(n, q));
+    notifier = new Notifier(notifySettings, (n) => (opened.has(n) ? JSON.parse(opened.messageJson(n)) : null), log, { ...NOTIFY_LIMITS, ...opts.notify });
     const auth: AuthDeps = {
       team,
       teamRole: opts.teamCredential ?? "member",
       membership,
+      sessions,
       failures: new AuthFailures(opts.authFailureLimits),
       behindProxy: opts.behindProxy ?? false,
       log,
       used: (name, time) => presence.used(name, time),
     };
     const longPolls = new LongPollSlots(opts.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS);
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing }));
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing, notify: notifySettings }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {
@@ -109,11 +124,13 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     await store?.close();
     await files?.close();
     await membership?.close();
+    await sessions?.close();
     await lock.release();
     throw error;
   }
   const opened = store;
   const members = membership;
+  const browserSessions = sessions;
   const fileStore = files;
   const retention = opts.retention && startRetention(opened, opts.retention, log);
   const fileExpiry = startFileExpiry(fileStore, log);
@@ -131,6 +148,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         closing = true;
         retention?.stop();
         fileExpiry.stop();
+        notifier?.close();
         waiters?.wakeAll();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
@@ -140,6 +158,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         await opened.close();
         await fileStore.close();
         await members.close();
+        await browserSessions.close();
         await presence.close();
         await lock.release();
         log({ msg: "stopped", messages: opened.count });
@@ -149,8 +168,14 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     waiting: () => waiters?.size ?? 0,
     reloadCredentials() {
       try {
-        team.set(loadCredential(opts.credentials));
+        const credential = loadCredential(opts.credentials);
+        team.set(credential);
         log({ msg: "credentials reloaded" });
+        // A new team password ends the browser sessions signed in with the old one.
+        if (credential.pass !== teamPass) {
+          teamPass = credential.pass;
+          browserSessions.endWhere((s) => s.team).catch((error: Error) => log({ level: "error", msg: "team sessions not ended", error: error.message }));
+        }
       } catch (error) {
         log({ level: "error", msg: "credentials reload failed; keeping the old ones", error: (error as Error).message });
       }
