@@ -7,6 +7,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { buildWebApp } from "./webApp";
 
 /** The repository root: the nearest directory above this file holding cli/commands/serve.ts. */
 function repoRoot(): string {
@@ -42,6 +43,8 @@ export async function buildServiceBundle(outDir?: string): Promise<{ file: strin
   const dir = outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-bundle-"));
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "claude-bus.js");
+  // The web inbox inside the bundle (service/webAssets.ts reads it): the host needs no other file.
+  const web = await buildWebApp();
   await esbuild.build({
     stdin: { contents: ENTRY, resolveDir: root, sourcefile: "host-entry.js", loader: "js" },
     absWorkingDir: root,
@@ -52,6 +55,7 @@ export async function buildServiceBundle(outDir?: string): Promise<{ file: strin
     format: "cjs",
     legalComments: "none",
     logLevel: "silent",
+    define: { CLAUDE_BUS_WEB_ASSETS: JSON.stringify(web) },
   });
   const sha256 = createHash("sha256").update(fs.readFileSync(file)).digest("hex");
   return { file, sha256 };

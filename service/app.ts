@@ -26,6 +26,8 @@ import { waitForMessage } from "./longPoll";
 import { longPollHolder, LongPollSlots } from "./longPollSlots";
 import { BusStore, IdempotencyConflict } from "./store";
 import type { Waiters } from "./waiters";
+import { addWebAppRoutes, WEB_ROUTES } from "./webApp";
+import type { WebAssets } from "./webAssets";
 
 export interface AppDeps {
   store: BusStore;
@@ -39,6 +41,8 @@ export interface AppDeps {
   longPolls: LongPollSlots;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
+  /** The web inbox's files (null: not built in this tree). */
+  web: WebAssets | null;
 }
 
 /** Whose credential a request used, for its log line (a machine's name, or "team"). */
@@ -47,7 +51,7 @@ function who(res: Response): { as?: string } {
   return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing, web }: AppDeps): express.Express {
   const { log, membership } = auth;
   const app = express();
   app.disable("x-powered-by");
@@ -76,6 +80,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
 
   // Liveness for an uptime check: answered before authentication, by this process, and it says nothing of the store.
   app.get(LIVE_PATH, (_req, res) => sendJson(res, 200, { ok: true }));
+  addWebAppRoutes(app, web);
 
   const known: KnownNames = { teamUser: () => auth.team.userName, machines: membership, senders: presence };
   app.use(authenticate(auth));
@@ -201,6 +206,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
     "/machines/:name/rotate": "POST",
     "/files": "POST",
     "/files/:sha256": "GET, HEAD, PUT",
+    ...WEB_ROUTES,
   };
   for (const [path, allow] of Object.entries(routes)) {
     app.all(path, (req, res) => {

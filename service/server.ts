@@ -19,6 +19,7 @@ import { Presence } from "./presence";
 import { RetentionOptions, startRetention } from "./retention";
 import { Waiters } from "./waiters";
 import { BusStore } from "./store";
+import { loadWebAssets, WebAssets } from "./webAssets";
 
 export interface BusOptions {
   host?: string;
@@ -42,6 +43,8 @@ export interface BusOptions {
   files?: Partial<FileLimits>;
   /** Long-polls one credential may hold at once (default DEFAULT_MAX_LONG_POLLS). */
   maxLongPolls?: number;
+  /** The web inbox's files (default: those of the bundle, or of this tree's dist/). */
+  web?: WebAssets;
 }
 
 export interface RunningBus {
@@ -97,7 +100,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       used: (name, time) => presence.used(name, time),
     };
     const longPolls = new LongPollSlots(opts.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS);
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing }));
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing, web: opts.web ?? loadWebAssets() }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {

@@ -32,6 +32,7 @@ export interface TestBusOptions {
   files?: BusOptions["files"];
   behindProxy?: BusOptions["behindProxy"];
   maxLongPolls?: BusOptions["maxLongPolls"];
+  web?: BusOptions["web"];
 }
 
 /** The real bus on 127.0.0.1, port 0, with a fresh (or given) data dir. */
@@ -55,6 +56,7 @@ export async function startBus(opts: TestBusOptions = {}): Promise<TestBus> {
     files: opts.files,
     behindProxy: opts.behindProxy,
     maxLongPolls: opts.maxLongPolls,
+    web: opts.web,
   });
   return { ...bus, dataDir, user, pass, credentialsFile, logs };
 }
