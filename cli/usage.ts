@@ -155,10 +155,19 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   invite: {
     args: "NAME",
-    summary: "a one-time code that enrolls machine NAME with a credential of its own (team credential)",
+    summary: "a one-time code that enrolls machine (or person) NAME with a credential of its own (team credential or an admin person)",
     group: "setup",
-    options: { ...CONNECTION, ttl: { type: "string", value: "DURATION", help: `how long the code works: 10m, 1h, 7d (1m to 7d; default ${DEFAULT_INVITE_SECONDS / 3_600}h)` }, ...JSON_OUTPUT },
-    notes: ["Prints the code and the command to run on the new machine: claude-bus bootstrap --invite CODE --url URL.", CREDENTIAL_NOTE],
+    options: {
+      ...CONNECTION,
+      ttl: { type: "string", value: "DURATION", help: `how long the code works: 10m, 1h, 7d (1m to 7d; default ${DEFAULT_INVITE_SECONDS / 3_600}h)` },
+      person: { type: "boolean", help: "for a person, who signs in to the web app: prints a link that redeems the code in a browser" },
+      admin: { type: "boolean", help: "with --person: the person may invite and revoke, as the team credential does" },
+      ...JSON_OUTPUT,
+    },
+    notes: [
+      "Prints the code and, for a machine, the command to run on it: claude-bus bootstrap --invite CODE --url URL; for a person, the link to open: URL/#join=CODE.",
+      CREDENTIAL_NOTE,
+    ],
   },
   revoke: {
     args: "NAME",

@@ -87,8 +87,8 @@ export interface BusClient {
   machines(): Promise<Machine[]>;
   /** The machines with their credentials, and the pending invites. */
   roster(): Promise<Roster>;
-  /** A one-time code that enrolls the machine `name` (team credential). */
-  invite(name: string, ttlSeconds?: number): Promise<Invite>;
+  /** A one-time code that enrolls the machine (or person) `name` (team credential, or an admin person's). */
+  invite(name: string, ttlSeconds?: number, kind?: { person: boolean; admin: boolean }): Promise<Invite>;
   /** Ends `name`'s own credential at once (team credential). */
   revoke(name: string): Promise<{ name: string; revoked: string; already: boolean }>;
   /** A new secret for this credential's own machine; the old one works until the new one is first used. */
@@ -174,7 +174,13 @@ export function createBusClient(options: BusClientOptions): BusClient {
       const { machines, invites } = await request("GET", "/machines", MachinesSchema);
       return { machines, invites: invites ?? [] };
     },
-    invite: (name, ttlSeconds) => request("POST", "/invites", InviteSchema, { name, ...(ttlSeconds !== undefined && { ttl_seconds: ttlSeconds }) }),
+    invite: (name, ttlSeconds, kind) =>
+      request("POST", "/invites", InviteSchema, {
+        name,
+        ...(ttlSeconds !== undefined && { ttl_seconds: ttlSeconds }),
+        ...(kind?.person && { kind: "person" }),
+        ...(kind?.admin && { admin: true }),
+      }),
     revoke: (name) => request("POST", `/machines/${encodeURIComponent(name)}/revoke`, RevokedSchema),
     rotateOwnSecret: async (name) => (await request("POST", `/machines/${encodeURIComponent(name)}/rotate`, RotatedSchema)).pass,
     async backup(file) {

@@ -163,3 +163,12 @@ export const DEFAULT_RATE_LIMIT = { perSecond: 20, burst: 100 } as const;
 export const DEFAULT_BACKUP_KEEP = 14;
 export const DEFAULT_BACKUP_HOUR_UTC = 3;
 export const BACKUP_KEEP_RANGE = { min: 1, max: 1_000 } as const;
+
+/**
+ * Browser sessions (the web app): how long one lasts from sign-in, in seconds (the cookie's Max-Age;
+ * no sliding renewal), and how many one name holds at once (signing in once more ends its oldest).
+ */
+export const SESSION_SECONDS = 7 * 86_400;
+export const MAX_SESSIONS_PER_NAME = 20;
+/** The session cookie's name. */
+export const SESSION_COOKIE = "claude_bus_session";

@@ -16,6 +16,7 @@ export const HTTP_ERRORS = {
   unauthorized: { status: 401, text: "authentication required: wrong or missing credential" },
   forbidden: { status: 403, text: "this credential may not do that" },
   inviteRejected: { status: 403, text: "the invite code is unknown, used or expired" },
+  crossOrigin: { status: 403, text: "cross_origin: a request signed in by the session cookie must come from the bus's own page (its Origin header)" },
   notFound: { status: 404, text: "no such route" },
   methodNotAllowed: { status: 405, text: "method not allowed" },
   requestTimeout: { status: 408, text: "the request did not arrive in time" },

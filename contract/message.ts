@@ -169,10 +169,13 @@ export const MachineSchema = z.object({
   last_seen: z.string().nullable(),
   unread: z.number().int(),
   credential: MachineCredentialSchema.nullable().optional(),
+  /** A machine's credential or a person's (who signs in to the web app); an admin person invites and revokes. */
+  kind: z.enum(["machine", "person"]).optional(),
+  admin: z.boolean().optional(),
 });
 export type Machine = z.infer<typeof MachineSchema>;
 /** An invite not yet used or expired (GET /machines): no code, only who and until when. */
-export const PendingInviteSchema = z.object({ name: MachineName, invited: z.string(), expires: z.string() });
+export const PendingInviteSchema = z.object({ name: MachineName, invited: z.string(), expires: z.string(), kind: z.enum(["machine", "person"]).optional(), admin: z.boolean().optional() });
 export const MachinesSchema = z.object({ machines: z.array(MachineSchema), invites: z.array(PendingInviteSchema).optional() });
 
 /** The answer to GET /messages: `"more": true` when further messages match (ask again with since=<last id>). */
@@ -210,9 +213,12 @@ export interface MessageQuery {
 export const bodyBytes = (body: string): number => Buffer.byteLength(body, "utf8");
 export const isBodyTooLarge = (body: unknown): boolean => typeof body === "string" && bodyBytes(body) > MAX_BODY_BYTES;
 
-/** POST /invites: a one-time code that enrolls the machine `name` (with the team credential). */
+/** POST /invites: a one-time code that enrolls the machine (or person) `name` (with the team credential or an admin person's). */
 export const InviteBodySchema = z.strictObject({
   name: z.string(required("the new machine's name")).pipe(MachineName),
+  kind: z.enum(["machine", "person"], { error: 'must be "machine" or "person"' }).optional(),
+  /** Only for a person: it may invite and revoke as the team credential does. */
+  admin: z.boolean({ error: "must be true or false" }).optional(),
   ttl_seconds: z
     .number()
     .int("must be a whole number of seconds")
@@ -220,7 +226,7 @@ export const InviteBodySchema = z.strictObject({
     .max(MAX_INVITE_SECONDS, `must be at most ${MAX_INVITE_SECONDS} (a week)`)
     .optional(),
 });
-export const InviteSchema = z.object({ name: MachineName, code: z.string(), expires: z.string() });
+export const InviteSchema = z.object({ name: MachineName, code: z.string(), expires: z.string(), kind: z.enum(["machine", "person"]).optional(), admin: z.boolean().optional() });
 export type Invite = z.infer<typeof InviteSchema>;
 
 /** POST /enroll: the invite code, exchanged once for the machine's own credential. */

@@ -8,12 +8,14 @@ import { HttpError } from "./httpErrors";
 export type { TeamCredentialRole };
 export const isTeamCredentialRole = (value: string): value is TeamCredentialRole => (TEAM_CREDENTIAL_ROLES as readonly string[]).includes(value);
 
-export type Identity = { kind: "team"; user: string; role: TeamCredentialRole } | { kind: "machine"; name: string };
+/** A member's own credential ("machine": a machine's or a person's); `admin` for a person who may invite and revoke. */
+export type Identity = { kind: "team"; user: string; role: TeamCredentialRole } | { kind: "machine"; name: string; admin?: true };
 
 export type Action = "health" | "list" | "read" | "post" | "ack" | "upload" | "download" | "invite" | "revoke" | "backup" | "rotate";
 
 const converses = (id: Identity) => id.kind === "machine" || id.role === "member";
 const isTeam = (id: Identity) => id.kind === "team";
+const administers = (id: Identity) => isTeam(id) || id.admin === true;
 
 /** Each action: who may, and what a refusal says. */
 const RULES: Record<Action, { may: (id: Identity) => boolean; refusal: string }> = {
@@ -24,8 +26,8 @@ const RULES: Record<Action, { may: (id: Identity) => boolean; refusal: string }>
   ack: { may: converses, refusal: "the team credential is admin-only on this bus: ack with a machine's credential" },
   upload: { may: converses, refusal: "the team credential is admin-only on this bus: upload with a machine's credential" },
   download: { may: converses, refusal: "the team credential is admin-only on this bus: download with a machine's credential" },
-  invite: { may: isTeam, refusal: "only the team credential may invite machines" },
-  revoke: { may: isTeam, refusal: "only the team credential may revoke machines" },
+  invite: { may: administers, refusal: "only the team credential or an admin person may invite" },
+  revoke: { may: administers, refusal: "only the team credential or an admin person may revoke" },
   backup: { may: isTeam, refusal: "only the team credential may take a backup" },
   rotate: { may: (id) => id.kind === "machine", refusal: "only a machine credential rotates here (its own secret); the team password rotates with the deployment" },
 };

@@ -20,6 +20,7 @@ import type { FileStore } from "./fileStore";
 import { jsonBody, parse, parseQuery, sendJson } from "./json";
 import { addMembershipRoutes } from "./membershipRoutes";
 import { checkName, KnownNames } from "./nameRules";
+import { addSessionRoutes } from "./sessionRoutes";
 import { writePage } from "./page";
 import type { Presence } from "./presence";
 import { waitForMessage } from "./longPoll";
@@ -85,6 +86,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
   const known: KnownNames = { teamUser: () => auth.team.userName, machines: membership, senders: presence };
   app.use(authenticate(auth));
   addMembershipRoutes(app, auth, known);
+  addSessionRoutes(app, auth);
   addFileRoutes(app, files, log);
 
   app.get("/health", (_req, res) => {
@@ -97,7 +99,8 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
   });
 
   app.get("/machines", (_req, res) => {
-    sendJson(res, 200, { machines: presence.machines((name) => store.unreadCount(name), membership), invites: membership.pendingInvites() });
+    const machines = presence.machines((name) => store.unreadCount(name), membership).map((m) => ({ ...m, ...membership.kindOf(m.name) }));
+    sendJson(res, 200, { machines, invites: membership.pendingInvites() });
   });
 
   app.get("/robots.txt", (_req, res) => {
@@ -204,6 +207,8 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
     "/enroll": "POST",
     "/machines/:name/revoke": "POST",
     "/machines/:name/rotate": "POST",
+    "/session": "GET, HEAD, POST, DELETE",
+    "/session/enroll": "POST",
     "/files": "POST",
     "/files/:sha256": "GET, HEAD, PUT",
     ...WEB_ROUTES,

@@ -33,7 +33,7 @@ interface Failures {
   blockedUntil: number;
 }
 
-const isLoopback = (address: string | undefined) => address !== undefined && (/^(?:::ffff:)?127\./.test(address) || address === "::1");
+export const isLoopback = (address: string | undefined) => address !== undefined && (/^(?:::ffff:)?127\./.test(address) || address === "::1");
 
 /**
  * The address a request came from: the socket's, or, behind the proxy (nginx on the host: `serve

@@ -22,9 +22,11 @@ export const MACHINES_FILE = "machines.jsonl";
 
 const Hash = z.string().regex(/^[0-9a-f]{64}$/);
 const Time = z.number().int().nonnegative();
+/** A person's credential (absent: a machine's), and whether it may invite and revoke as the team credential does. */
+const Kind = { kind: z.literal("person").optional(), admin: z.literal(true).optional() };
 const EventSchema = z.discriminatedUnion("event", [
-  z.strictObject({ event: z.literal("invited"), name: MachineName, code: Hash, expires: Time, time: Time }),
-  z.strictObject({ event: z.literal("enrolled"), name: MachineName, code: Hash.optional(), secret: Hash, time: Time }),
+  z.strictObject({ event: z.literal("invited"), name: MachineName, code: Hash, expires: Time, time: Time, ...Kind }),
+  z.strictObject({ event: z.literal("enrolled"), name: MachineName, code: Hash.optional(), secret: Hash, time: Time, ...Kind }),
   /** A new secret was issued; the old one keeps working until the new one is first used. */
   z.strictObject({ event: z.literal("rotating"), name: MachineName, secret: Hash, time: Time }),
   /** The new secret was used: the old one is gone. */
@@ -33,7 +35,16 @@ const EventSchema = z.discriminatedUnion("event", [
 ]);
 type MembershipEvent = z.infer<typeof EventSchema>;
 
-interface Member {
+/** What a member is: a machine, or a person (who signs in to the web app); an admin person invites and revokes. */
+export interface MemberKind {
+  kind: "machine" | "person";
+  admin: boolean;
+}
+const MACHINE: MemberKind = { kind: "machine", admin: false };
+const kindFields = (k: MemberKind) => ({ ...(k.kind === "person" && { kind: "person" as const }), ...(k.admin && { admin: true as const }) });
+const kindOfEvent = (e: { kind?: "person"; admin?: true }): MemberKind => ({ kind: e.kind ?? "machine", admin: e.admin === true });
+
+interface Member extends MemberKind {
   name: string;
   secret: Buffer;
   /** A rotation's new secret, until it is first used. */
@@ -43,7 +54,7 @@ interface Member {
   revoked: number | null;
 }
 
-interface Invite {
+interface Invite extends MemberKind {
   name: string;
   code: string;
   expires: number;
@@ -53,7 +64,7 @@ interface Invite {
 /** Why a request about membership cannot be done: the HTTP layer maps `reason` to an answer. */
 export class MembershipRefusal extends Error {
   constructor(
-    readonly reason: "enrolled" | "full" | "unknownCode" | "expiredCode" | "notMember",
+    readonly reason: "enrolled" | "full" | "unknownCode" | "expiredCode" | "notMember" | "wrongKind",
     message: string,
   ) {
     super(message);
@@ -127,7 +138,7 @@ export class Membership {
   }
 
   /** Adds an invite for `name` (replacing any earlier one for it); resolves with its code once on disk. */
-  invite(name: string, ttlMs: number, now = Date.now()): Promise<{ name: string; code: string; expires: number }> {
+  invite(name: string, ttlMs: number, now = Date.now(), kind: MemberKind = MACHINE): Promise<{ name: string; code: string; expires: number } & MemberKind> {
     return this.oneAtATime(async () => {
       const member = this.members.get(name);
       if (member && member.revoked === null) throw new MembershipRefusal("enrolled", `"${name}" is already enrolled; revoke it first to enroll a new machine under that name`);
@@ -136,25 +147,27 @@ export class Membership {
       if (!earlier && this.invites.size >= MAX_PENDING_INVITES) throw new MembershipRefusal("full", `${MAX_PENDING_INVITES} invites are pending; wait until some are used or expire`);
       if (!member && this.members.size >= MAX_MACHINES) throw new MembershipRefusal("full", `${MAX_MACHINES} machines are enrolled, the most this bus keeps`);
       const code = generateInviteCode();
-      const event = { event: "invited", name, code: sha256(code).toString("hex"), expires: now + ttlMs, time: now } as const;
+      const event = { event: "invited", name, code: sha256(code).toString("hex"), expires: now + ttlMs, time: now, ...kindFields(kind) } as const;
       await this.append(event);
-      return { name, code, expires: event.expires };
+      return { name, code, expires: event.expires, ...kind };
     });
   }
 
-  /** Exchanges a live invite code for a new machine credential, once. */
-  enroll(code: string, now = Date.now()): Promise<{ name: string; pass: string }> {
+  /** Exchanges a live invite code for a new credential, once; with `only`, an invite of another kind is refused and stays live. */
+  enroll(code: string, now = Date.now(), only?: MemberKind["kind"]): Promise<{ name: string; pass: string } & MemberKind> {
     return this.oneAtATime(async () => {
       const hash = sha256(code).toString("hex");
       // A hash lookup: the code's hash is what is looked up, so timing tells nothing about live codes.
       const invite = this.invites.get(hash);
       if (!invite) throw new MembershipRefusal("unknownCode", "the invite code is unknown or was used already");
       if (invite.expires <= now) throw new MembershipRefusal("expiredCode", `the invite code expired at ${iso(invite.expires)}; ask for a new one`);
+      if (only !== undefined && invite.kind !== only) throw new MembershipRefusal("wrongKind", `this invite is for a ${invite.kind}, not a ${only}: ${invite.kind === "machine" ? "run claude-bus bootstrap --invite CODE on that machine" : "open its link in a browser"}`);
       // Pending invites may outnumber the machines still allowed: the limit holds at enrollment too.
       if (!this.members.has(invite.name) && this.members.size >= MAX_MACHINES) throw new MembershipRefusal("full", `${MAX_MACHINES} machines are enrolled, the most this bus keeps`);
       const pass = generatePassword(MACHINE_SECRET_LENGTH);
-      await this.append({ event: "enrolled", name: invite.name, code: hash, secret: sha256(pass).toString("hex"), time: now });
-      return { name: invite.name, pass };
+      const kind = { kind: invite.kind, admin: invite.admin };
+      await this.append({ event: "enrolled", name: invite.name, code: hash, secret: sha256(pass).toString("hex"), time: now, ...kindFields(kind) });
+      return { name: invite.name, pass, ...kind };
     });
   }
 
@@ -181,6 +194,18 @@ export class Membership {
   isActive(name: string): boolean {
     const member = this.members.get(name);
     return member !== undefined && member.revoked === null;
+  }
+
+  /** A member's kind (a machine's when it has no credential). */
+  kindOf(name: string): MemberKind {
+    const member = this.members.get(name);
+    return member ? { kind: member.kind, admin: member.admin } : MACHINE;
+  }
+
+  /** When `name`'s current credential was issued (an enrollment), or null when it has none that works. */
+  issuedAt(name: string): number | null {
+    const member = this.members.get(name);
+    return member && member.revoked === null ? member.issued : null;
   }
 
   /** Issues `name` a new secret; the current one works until the new one is first used. */
@@ -241,9 +266,11 @@ export class Membership {
   }
 
   /** Invites not yet used or expired, by name. */
-  pendingInvites(now = Date.now()): Array<{ name: string; invited: string; expires: string }> {
+  pendingInvites(now = Date.now()): Array<{ name: string; invited: string; expires: string } & MemberKind> {
     this.dropExpiredInvites(now);
-    return [...this.invites.values()].sort((a, b) => a.name.localeCompare(b.name)).map((i) => ({ name: i.name, invited: iso(i.time)!, expires: iso(i.expires)! }));
+    return [...this.invites.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((i) => ({ name: i.name, invited: iso(i.time)!, expires: iso(i.expires)!, kind: i.kind, admin: i.admin }));
   }
 
   /** machines.jsonl as the events the current state needs (what a backup holds, and compaction writes). */
@@ -258,12 +285,12 @@ export class Membership {
   private stateEvents(): MembershipEvent[] {
     const events: MembershipEvent[] = [];
     for (const m of this.members.values()) {
-      events.push({ event: "enrolled", name: m.name, secret: m.secret.toString("hex"), time: m.issued });
+      events.push({ event: "enrolled", name: m.name, secret: m.secret.toString("hex"), time: m.issued, ...kindFields(m) });
       if (m.rotated !== null) events.push({ event: "rotated", name: m.name, time: m.rotated });
       if (m.next) events.push({ event: "rotating", name: m.name, secret: m.next.toString("hex"), time: m.rotated ?? m.issued });
       if (m.revoked !== null) events.push({ event: "revoked", name: m.name, time: m.revoked });
     }
-    for (const [code, i] of this.invites) events.push({ event: "invited", name: i.name, code, expires: i.expires, time: i.time });
+    for (const [code, i] of this.invites) events.push({ event: "invited", name: i.name, code, expires: i.expires, time: i.time, ...kindFields(i) });
     return events;
   }
 
@@ -287,11 +314,11 @@ export class Membership {
     switch (event.event) {
       case "invited":
         for (const [code, invite] of this.invites) if (invite.name === event.name) this.invites.delete(code);
-        this.invites.set(event.code, { name: event.name, code: event.code, expires: event.expires, time: event.time });
+        this.invites.set(event.code, { name: event.name, code: event.code, expires: event.expires, time: event.time, ...kindOfEvent(event) });
         break;
       case "enrolled":
         if (event.code) this.invites.delete(event.code);
-        this.members.set(event.name, { name: event.name, secret: Buffer.from(event.secret, "hex"), next: null, issued: event.time, rotated: null, revoked: null });
+        this.members.set(event.name, { name: event.name, secret: Buffer.from(event.secret, "hex"), next: null, issued: event.time, rotated: null, revoked: null, ...kindOfEvent(event) });
         break;
       case "rotating":
         if (member) member.next = Buffer.from(event.secret, "hex");

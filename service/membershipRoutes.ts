@@ -9,7 +9,7 @@ import { DEFAULT_INVITE_SECONDS } from "../contract/defaults";
 import { EnrollBodySchema, InviteBodySchema } from "../contract/message";
 import { MachineName } from "../contract/names";
 import { authorize } from "./access";
-import { AuthDeps, countFailure, ENROLL_PATH, identityOf } from "./authenticate";
+import { AuthDeps, countFailure, ENROLL_PATH, identityOf, sessionOf } from "./authenticate";
 import { HttpError } from "./httpErrors";
 import { jsonBody, parse, sendJson } from "./json";
 import { MembershipRefusal } from "./membership";
@@ -17,15 +17,15 @@ import { checkName, KnownNames } from "./nameRules";
 
 const iso = (time: number) => new Date(time).toISOString();
 
-function sendSecret(res: Response, status: number, value: unknown): void {
+export function sendSecret(res: Response, status: number, value: unknown): void {
   res.setHeader("Cache-Control", "no-store");
   sendJson(res, status, value);
 }
 
 /** A refusal as the answer it deserves. */
-function refused(error: unknown): never {
+export function refused(error: unknown): never {
   if (!(error instanceof MembershipRefusal)) throw error;
-  const kind = ({ enrolled: "conflict", full: "conflict", unknownCode: "inviteRejected", expiredCode: "inviteRejected", notMember: "forbidden" } as const)[error.reason];
+  const kind = ({ enrolled: "conflict", full: "conflict", unknownCode: "inviteRejected", expiredCode: "inviteRejected", notMember: "forbidden", wrongKind: "inviteRejected" } as const)[error.reason];
   throw new HttpError(kind, error.message);
 }
 
@@ -41,10 +41,12 @@ export function addMembershipRoutes(app: express.Express, deps: AuthDeps, known:
   app.post("/invites", jsonBody, async (req: Request, res: Response) => {
     authorize(identityOf(res), "invite");
     const input = parse(InviteBodySchema, req.body, { root: "request body", unknown: "field" });
+    if (input.admin === true && input.kind !== "person") throw new HttpError("badRequest", 'admin: only a person is an admin (send "kind": "person")');
     checkName(input.name, "name", known);
-    const invite = await membership.invite(input.name, (input.ttl_seconds ?? DEFAULT_INVITE_SECONDS) * 1000).catch(refused);
-    log({ msg: "machine invited", machine: invite.name, expires: iso(invite.expires) });
-    sendSecret(res, 201, { name: invite.name, code: invite.code, expires: iso(invite.expires) });
+    const kind = { kind: input.kind ?? "machine", admin: input.admin === true };
+    const invite = await membership.invite(input.name, (input.ttl_seconds ?? DEFAULT_INVITE_SECONDS) * 1000, Date.now(), kind).catch(refused);
+    log({ msg: "machine invited", machine: invite.name, kind: invite.kind, admin: invite.admin, expires: iso(invite.expires) });
+    sendSecret(res, 201, { name: invite.name, code: invite.code, expires: iso(invite.expires), kind: invite.kind, admin: invite.admin });
   });
 
   app.post(ENROLL_PATH, jsonBody, async (req: Request, res: Response) => {
@@ -75,6 +77,8 @@ export function addMembershipRoutes(app: express.Express, deps: AuthDeps, known:
     const name = machineParam(req.params.name);
     if (identity.kind === "machine" && identity.name !== name) throw new HttpError("forbidden", `"${identity.name}" may rotate only its own secret, not "${name}"'s`);
     const pass = await membership.rotate(name).catch(refused);
+    // A new secret ends the name's browser sessions (a leaked secret's too), all but the one asking.
+    await deps.sessions.endWhere((s) => !s.team && s.name === name, sessionOf(res)?.id);
     log({ msg: "machine secret rotating", machine: name });
     sendSecret(res, 200, { name, pass });
   });

@@ -16,6 +16,7 @@ import { LineSink, stdoutSink, structuredLogger } from "./log";
 import { LongPollSlots } from "./longPollSlots";
 import { Membership } from "./membership";
 import { Presence } from "./presence";
+import { Sessions } from "./sessions";
 import { RetentionOptions, startRetention } from "./retention";
 import { Waiters } from "./waiters";
 import { BusStore } from "./store";
@@ -62,7 +63,9 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const log = structuredLogger(opts.log ?? stdoutSink);
-  const team = new CredentialChecker(loadCredential(opts.credentials));
+  const initial = loadCredential(opts.credentials);
+  const team = new CredentialChecker(initial);
+  let teamPass = initial.pass;
   await fsp.mkdir(opts.dataDir, { recursive: true });
   // Before anything reads or repairs the files: a second bus on this dir must touch nothing.
   const lock = await lockDataDir(opts.dataDir);
@@ -75,9 +78,11 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const presence = Presence.load(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
   let waiters: Waiters | undefined;
   let membership: Membership | undefined;
+  let sessions: Sessions | undefined;
   let files: FileStore | undefined;
   try {
     membership = await Membership.open(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
+    sessions = await Sessions.open(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
     files = await FileStore.open(opts.dataDir, { ...DEFAULT_FILE_LIMITS, ...opts.files }, timeouts.uploadIdleMs, log);
     const attached = files;
     store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }), {
@@ -94,6 +99,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       team,
       teamRole: opts.teamCredential ?? "member",
       membership,
+      sessions,
       failures: new AuthFailures(opts.authFailureLimits),
       behindProxy: opts.behindProxy ?? false,
       log,
@@ -112,11 +118,13 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     await store?.close();
     await files?.close();
     await membership?.close();
+    await sessions?.close();
     await lock.release();
     throw error;
   }
   const opened = store;
   const members = membership;
+  const browserSessions = sessions;
   const fileStore = files;
   const retention = opts.retention && startRetention(opened, opts.retention, log);
   const fileExpiry = startFileExpiry(fileStore, log);
@@ -143,6 +151,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         await opened.close();
         await fileStore.close();
         await members.close();
+        await browserSessions.close();
         await presence.close();
         await lock.release();
         log({ msg: "stopped", messages: opened.count });
@@ -152,8 +161,14 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
     waiting: () => waiters?.size ?? 0,
     reloadCredentials() {
       try {
-        team.set(loadCredential(opts.credentials));
+        const credential = loadCredential(opts.credentials);
+        team.set(credential);
         log({ msg: "credentials reloaded" });
+        // A new team password ends the browser sessions signed in with the old one.
+        if (credential.pass !== teamPass) {
+          teamPass = credential.pass;
+          browserSessions.endWhere((s) => s.team).catch((error: Error) => log({ level: "error", msg: "team sessions not ended", error: error.message }));
+        }
       } catch (error) {
         log({ level: "error", msg: "credentials reload failed; keeping the old ones", error: (error as Error).message });
       }

@@ -25,16 +25,24 @@ function oneName(command: string, parsed: ParsedCommand): string {
 export async function invite(parsed: ParsedCommand, io: Io): Promise<number> {
   const name = oneName("invite", parsed);
   const ttl = stringOption(parsed, "ttl");
+  const person = booleanOption(parsed, "person");
+  const admin = booleanOption(parsed, "admin");
+  if (admin && !person) throw new UsageError("--admin is for a person: add --person");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
-  const answer = await createBusClient(cfg).invite(name, ttl === undefined ? undefined : parseDuration(ttl, "--ttl"));
+  const answer = await createBusClient(cfg).invite(name, ttl === undefined ? undefined : parseDuration(ttl, "--ttl"), { person, admin });
   if (booleanOption(parsed, "json")) {
     io.out(JSON.stringify(answer));
     return EXIT.ok;
   }
-  io.out(`invite for ${answer.name}: works once, until ${answer.expires}`);
+  io.out(`invite for ${person ? `${admin ? "the admin person" : "the person"} ` : ""}${answer.name}: works once, until ${answer.expires}`);
   io.out(`  code: ${answer.code}`);
-  io.out("on the new machine, run:");
-  io.out(`  claude-bus bootstrap --invite ${answer.code} --url ${cfg.url}`);
+  if (person) {
+    io.out("open this link in a browser (it signs in and shows the person's secret once):");
+    io.out(`  ${cfg.url.replace(/\/+$/, "")}/#join=${answer.code}`);
+  } else {
+    io.out("on the new machine, run:");
+    io.out(`  claude-bus bootstrap --invite ${answer.code} --url ${cfg.url}`);
+  }
   io.out(`until then the code is a credential: whoever uses it first becomes ${answer.name}. If ${answer.name} is told it was used, revoke it`);
   return EXIT.ok;
 }

@@ -6,7 +6,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { AuthError, createBusClient } from "../../client/index";
+import { AuthError, createBusClient, enroll } from "../../client/index";
 import { buildCli, envText, modeOf, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
 import { startBus } from "../support/bus";
 import { waitFor } from "../support/waitFor";
@@ -112,7 +112,7 @@ describe("invite, bootstrap --invite, revoke", () => {
     // only the team credential administers
     const refused = await bravo.run(["invite", "echo"]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("403: only the team credential may invite machines");
+    expect(refused.stderr).toContain("403: only the team credential or an admin person may invite");
 
     const revoked = await admin(["revoke", "bravo"]);
     expect(revoked.stdout).toMatch(/^revoked bravo: its credential stopped working at \S+; every other machine is untouched$/m);
@@ -162,6 +162,24 @@ describe("invite, bootstrap --invite, revoke", () => {
     const result = await machine.run([...(await invite("foxtrot")), "--me", "golf"]);
     expect(result.stdout).toMatch(/^! machine name: foxtrot \(the name it was invited as; the bus knows it by its invite, not as golf\)$/m);
     expect(await envValue(machine.envFile, "BUS_ME")).toBe("foxtrot");
+  });
+});
+
+describe("invite --person", () => {
+  it("prints the browser link that redeems the code, for a person or an admin person; --admin alone is refused", async () => {
+    for (const [name, flags] of [["ada", ["--person"]], ["grace", ["--person", "--admin"]]] as const) {
+      const result = await admin(["invite", name, ...flags]);
+      expect(result).toMatchObject({ code: 0, stderr: "" });
+      const link = result.stdout.split("\n").find((line) => line.startsWith(`  ${bus.url}/#join=`));
+      expect(link).toBeDefined();
+      expect(result.stdout).not.toContain("claude-bus bootstrap");
+      expect((await enroll({ url: bus.url, code: link!.split("#join=")[1] })).user).toBe(name);
+    }
+    const { machines } = await createBusClient({ url: bus.url, user: bus.user, pass: bus.pass }).roster();
+    expect(machines.filter((m) => m.kind === "person").map((m) => [m.name, m.admin])).toEqual([["ada", false], ["grace", true]]);
+    const refused = await admin(["invite", "bob", "--admin"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("--admin is for a person: add --person");
   });
 });
 

@@ -261,10 +261,10 @@ describe("presence: GET /machines", () => {
     expect(machines.map((m) => m.name)).toEqual(["alpha", "bravo", "charlie", "delta"]);
     const by = Object.fromEntries(machines.map((m) => [m.name, m]));
     const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/);
-    expect(by.alpha).toEqual({ name: "alpha", last_post: iso, last_ack: null, last_seen: iso, unread: 1, credential: null });
-    expect(by.bravo).toEqual({ name: "bravo", last_post: null, last_ack: iso, last_seen: iso, unread: 1, credential: null });
-    expect(by.charlie).toEqual({ name: "charlie", last_post: iso, last_ack: null, last_seen: iso, unread: 1, credential: null });
-    expect(by.delta).toEqual({ name: "delta", last_post: null, last_ack: null, last_seen: iso, unread: 1, credential: null });
+    expect(by.alpha).toEqual({ name: "alpha", last_post: iso, last_ack: null, last_seen: iso, unread: 1, credential: null, kind: "machine", admin: false });
+    expect(by.bravo).toEqual({ name: "bravo", last_post: null, last_ack: iso, last_seen: iso, unread: 1, credential: null, kind: "machine", admin: false });
+    expect(by.charlie).toEqual({ name: "charlie", last_post: iso, last_ack: null, last_seen: iso, unread: 1, credential: null, kind: "machine", admin: false });
+    expect(by.delta).toEqual({ name: "delta", last_post: null, last_ack: null, last_seen: iso, unread: 1, credential: null, kind: "machine", admin: false });
 
     await bus.close();
     bus = await startBus({ dataDir: bus.dataDir });

@@ -146,7 +146,7 @@ describe("senders bound to credentials", () => {
   });
 
   it("keeps invites, revocation and backups for the team credential", async () => {
-    expect((await postJson(bus.url, "/invites", { name: "sneaky" }, { auth: alpha })).json).toEqual({ error: "only the team credential may invite machines" });
+    expect((await postJson(bus.url, "/invites", { name: "sneaky" }, { auth: alpha })).json).toEqual({ error: "only the team credential or an admin person may invite" });
     expect((await request(bus.url, "/machines/bravo/revoke", { method: "POST", auth: alpha })).status).toBe(403);
     expect((await request(bus.url, "/backup", { auth: alpha })).status).toBe(403);
     expect((await request(bus.url, "/machines", { auth: alpha })).status).toBe(200);
@@ -416,7 +416,7 @@ describe("Membership, the store beneath", () => {
     const t = Date.parse("2026-11-29T12:00:00Z");
     const { code } = await membership.invite("late", 60_000, t);
     await expect(membership.enroll(code, t + 60_000)).rejects.toThrow("the invite code expired at 2026-11-29T12:01:00.000Z; ask for a new one");
-    await expect(membership.enroll(code, t + 59_999)).resolves.toEqual({ name: "late", pass: expect.any(String) });
+    await expect(membership.enroll(code, t + 59_999)).resolves.toEqual({ name: "late", pass: expect.any(String), kind: "machine", admin: false });
     await membership.close();
   });
 
