@@ -103,7 +103,8 @@ export function composeForm({ me, names, replyTo, sent }: ComposeOptions): HTMLF
         body: body.value,
         ...(tagList.length > 0 && { tags: tagList }),
         ...(replyTo && { reply_to: replyTo.id }),
-        ...(attachments.length > 0 && { attachments }),
+        // A post names its files by hash and name; the bus knows their sizes.
+        ...(attachments.length > 0 && { attachments: attachments.map(({ sha256, name }) => ({ sha256, name })) }),
       }, { headers: { "idempotency-key": key } });
       key = randomKey();
       say.textContent = `sent as #${message.id}`;

@@ -15,7 +15,7 @@ export function messageItem(m: Message, me: string, open: (m: Message) => void):
     { class: unread ? "item unread" : "item", "data-id": m.id },
     el(
       "button",
-      { type: "button", class: "item-open", onclick: () => open(m), "aria-label": `${unread ? "Unread: " : ""}message from ${visible(m.from)} to ${recipient(m.to)}, ${when(m.ts)}` },
+      { type: "button", class: "item-open", onclick: () => open(m) },
       el("span", { class: "item-head" }, el("strong", { class: "from" }, visible(m.from)), " \u2192 ", el("span", { class: "to" }, recipient(m.to)), el("time", { datetime: m.ts }, when(m.ts))),
       el("span", { class: "item-body" }, visible(firstLine(m.body))),
       el(

@@ -88,7 +88,7 @@ export function peopleView(ctx: Ctx): View {
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       try {
-        const invite = await api<Invite>("POST", "/invites", { name: name.value.trim(), kind: kind.value });
+        const invite = await api<Invite>("POST", "/invites", { name: name.value.trim(), ...(kind.value === "person" && { kind: "person" }) });
         const link = `${location.origin}/#join=${encodeURIComponent(invite.code)}`;
         const command = `claude-bus bootstrap --invite ${invite.code} --url ${location.origin}`;
         replace(

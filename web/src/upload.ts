@@ -15,8 +15,10 @@ export async function sha256Hex(file: Blob): Promise<string> {
 
 async function offsetHeld(url: string): Promise<number> {
   const res = await fetch(url, { method: "HEAD", credentials: "same-origin" });
-  const offset = Number(res.headers.get("Upload-Offset"));
-  if (!res.ok || !Number.isSafeInteger(offset)) throw new ApiError(res.status, `the bus did not say how much of the file it holds (${res.status})`);
+  // Its status says whether the file is stored by anyone (200, 404); Upload-Offset is what this session sent.
+  const held = res.headers.get("Upload-Offset");
+  const offset = Number(held);
+  if (held === null || !Number.isSafeInteger(offset)) throw new ApiError(res.status, `the bus did not say how much of the file it holds (${res.status})`);
   return offset;
 }
 
