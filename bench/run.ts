@@ -17,6 +17,7 @@ import { longPoll } from "./longPoll";
 import { startBus } from "./servers";
 import { markdownTable } from "./table";
 import { busThroughput, ceilings } from "./throughput";
+import { webApp } from "./webApp";
 import { WRK_MISSING, wrk, wrkInstalled } from "./wrk";
 
 const CREDENTIALS = { user: "bench", pass: "bench-password-not-a-secret" };
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     await manyCursors(ctx);
     await hookCost(ctx);
     await fileTransfers(ctx);
+    await webApp(ctx);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
