@@ -14,6 +14,7 @@ export const LOADERS: CommandLoaders = {
   invite: async () => (await import("./commands/membership")).invite,
   revoke: async () => (await import("./commands/membership")).revoke,
   machines: async () => (await import("./commands/membership")).machines,
+  notify: async () => (await import("./commands/notify")).notify,
   backup: async () => (await import("./commands/backup")).backup,
   backups: async () => (await import("./commands/backup")).backups,
   rotate: async () => (await import("./commands/rotate")).rotate,

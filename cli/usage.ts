@@ -176,6 +176,18 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: { ...CONNECTION, ...JSON_OUTPUT },
     notes: [CREDENTIAL_NOTE],
   },
+  notify: {
+    args: "set URL | show | off",
+    summary: "this credential's own phone notifications through ntfy: each new message to it (or to everyone) sent to the topic URL",
+    group: "setup",
+    options: {
+      ...CONNECTION,
+      "token-file": { type: "string", value: "FILE", help: "a file holding the topic's access token (tk_...), for a topic that needs one" },
+      mode: { type: "string", value: "MODE", help: "ping (only that a message came; the default) or first-line (its sender and first line)" },
+      ...JSON_OUTPUT,
+    },
+    notes: ["The token is kept by the bus, never shown again; notify show says only whether one is set.", CREDENTIAL_NOTE],
+  },
   machines: {
     summary: "every machine the bus knows: its credential (own, revoked, invited, none), last used, last seen, unread",
     group: "setup",

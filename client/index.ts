@@ -10,6 +10,7 @@ import { MAX_ACK_BATCH, MAX_PAGE_LIMIT } from "../contract/defaults";
 import type { StoredFile } from "../contract/files";
 import { describeIssue } from "../contract/issues";
 import { isLoopbackUrl } from "../contract/loopback";
+import { NotifyMode, NotifySettingsSchema, NotifySettingsView } from "../contract/notify";
 import {
   Attachment,
   AckResult,
@@ -35,7 +36,7 @@ import {
 import { AuthError, BusError, InsecureUrlError, serverErrorText, UnreachableError } from "./errors";
 import { ConfigNameError, downloadAttachment, FileDigest, FileExistsError, HashMismatchError, OnProgress, SaveOptions, targetOf, uploadFile } from "./files";
 import { DEFAULT_RETRY, RetryPolicy, withRetries } from "./retry";
-import { download, exchange } from "./transport";
+import { download, exchange, Exchange } from "./transport";
 
 export { AuthError, BusError, ConfigNameError, FileExistsError, HashMismatchError, InsecureUrlError, isLoopbackUrl, UnreachableError };
 export type { AckResult, Attachment, BatchAckResult, FileDigest, Health, Invite, Machine, Message, MessageQuery, NewMessage, OnProgress, RetryPolicy, SaveOptions, StoredFile };
@@ -43,7 +44,7 @@ export type { AckResult, Attachment, BatchAckResult, FileDigest, Health, Invite,
 /** GET /machines in full: every name with its credential, and the invites not yet used. */
 export interface Roster {
   machines: Machine[];
-  invites: Array<{ name: string; invited: string; expires: string }>;
+  invites: Array<{ name: string; invited: string; expires: string; kind?: "machine" | "person"; admin?: boolean }>;
 }
 
 /** A machine's own credential, as enrollment or rotation hands it out. */
@@ -93,6 +94,12 @@ export interface BusClient {
   revoke(name: string): Promise<{ name: string; revoked: string; already: boolean }>;
   /** A new secret for this credential's own machine; the old one works until the new one is first used. */
   rotateOwnSecret(name: string): Promise<string>;
+  /** This credential's own ntfy setting (GET /settings/notify); null when none is set. */
+  notifySettings(): Promise<NotifySettingsView | null>;
+  /** Sets it: `token` absent keeps the one set before, null removes it. */
+  setNotify(setting: { url: string; mode: NotifyMode; token?: string | null }): Promise<NotifySettingsView>;
+  /** Turns the forward off; resolves with whether one was set. */
+  removeNotify(): Promise<boolean>;
   /** GET /backup into `file` (team credential): written to a temp file beside it, renamed when whole. */
   backup(file: string): Promise<{ bytes: number }>;
   /**
@@ -117,11 +124,11 @@ export function createBusClient(options: BusClientOptions): BusClient {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const retry = options.retry ?? DEFAULT_RETRY;
 
-  function once<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body: string | undefined, extra: Record<string, string>, waitMs: number): Promise<T> {
+  function once<T>(method: Exchange["method"], path: string, schema: z.ZodType<T>, body: string | undefined, extra: Record<string, string>, waitMs: number): Promise<T> {
     return jsonExchange(base, { method, path, schema, body, headers: { authorization, ...extra }, timeoutMs: timeoutMs + waitMs });
   }
 
-  function request<T>(method: "GET" | "POST", path: string, schema: z.ZodType<T>, body?: unknown, extra: Record<string, string> = {}, waitMs = 0): Promise<T> {
+  function request<T>(method: Exchange["method"], path: string, schema: z.ZodType<T>, body?: unknown, extra: Record<string, string> = {}, waitMs = 0): Promise<T> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     return withRetries(retry, () => once(method, path, schema, text, extra, waitMs));
   }
@@ -181,6 +188,16 @@ export function createBusClient(options: BusClientOptions): BusClient {
         ...(kind?.person && { kind: "person" }),
         ...(kind?.admin && { admin: true }),
       }),
+    async notifySettings() {
+      try {
+        return await request("GET", "/settings/notify", NotifySettingsSchema);
+      } catch (error) {
+        if (error instanceof BusError && error.status === 404) return null;
+        throw error;
+      }
+    },
+    setNotify: (setting) => request("PUT", "/settings/notify", NotifySettingsSchema, setting),
+    removeNotify: async () => (await request("DELETE", "/settings/notify", z.object({ removed: z.boolean() }))).removed,
     revoke: (name) => request("POST", `/machines/${encodeURIComponent(name)}/revoke`, RevokedSchema),
     rotateOwnSecret: async (name) => (await request("POST", `/machines/${encodeURIComponent(name)}/rotate`, RotatedSchema)).pass,
     async backup(file) {
@@ -201,7 +218,7 @@ const RevokedSchema = z.object({ name: z.string(), revoked: z.string(), already:
 /** One JSON request and its answer checked against `schema`; 401 is an AuthError, any other failure a BusError. */
 async function jsonExchange<T>(
   base: string,
-  req: { method: "GET" | "POST"; path: string; schema: z.ZodType<T>; body?: string; headers: Record<string, string>; timeoutMs: number },
+  req: { method: Exchange["method"]; path: string; schema: z.ZodType<T>; body?: string; headers: Record<string, string>; timeoutMs: number },
 ): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json", ...req.headers };
   if (req.body !== undefined) headers["content-type"] = "application/json";

@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { UnreachableError } from "./errors";
 
 export interface Exchange {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   url: string;
   headers: Record<string, string>;
   body?: string;

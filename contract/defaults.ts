@@ -172,3 +172,31 @@ export const SESSION_SECONDS = 7 * 86_400;
 export const MAX_SESSIONS_PER_NAME = 20;
 /** The session cookie's name. */
 export const SESSION_COOKIE = "claude_bus_session";
+
+/**
+ * Full-text search (GET /messages?q=...): messages one request reads at most, newest first, and their
+ * bytes at most (whichever ends first; `more` and `before` say where to go on), so a search costs the
+ * same however large the store. The query's length in characters and its words.
+ */
+export const SEARCH_SCAN_MESSAGES = 20_000;
+export const SEARCH_SCAN_BYTES = 64 * MIB;
+export const MAX_SEARCH_CHARS = 256;
+export const MAX_SEARCH_WORDS = 16;
+
+/**
+ * Phone notifications through ntfy (PUT /settings/notify): the longest topic URL and access token, in
+ * characters; the longest first line a "first-line" notification carries, in characters; notifications
+ * waiting at once (new ones are dropped beyond, never a post); sent at once; how long one send may take,
+ * in seconds; and the retries of one that failed (a network error, a 5xx or a 429): this many attempts
+ * in all, the first retry after NOTIFY_RETRY_FIRST_SECONDS, each later one after twice the wait before,
+ * at most NOTIFY_RETRY_MAX_SECONDS.
+ */
+export const NOTIFY_URL_MAX_CHARS = 512;
+export const NOTIFY_TOKEN_MAX_CHARS = 256;
+export const NOTIFY_FIRST_LINE_CHARS = 140;
+export const NOTIFY_QUEUE_MAX = 1_000;
+export const NOTIFY_CONCURRENCY = 4;
+export const NOTIFY_TIMEOUT_SECONDS = 10;
+export const NOTIFY_ATTEMPTS = 6;
+export const NOTIFY_RETRY_FIRST_SECONDS = 2;
+export const NOTIFY_RETRY_MAX_SECONDS = 300;

@@ -21,7 +21,11 @@ import { jsonBody, parse, parseQuery, sendJson } from "./json";
 import { addMembershipRoutes } from "./membershipRoutes";
 import { checkName, KnownNames } from "./nameRules";
 import { addSessionRoutes } from "./sessionRoutes";
+import { addNotifyRoutes } from "./notifyRoutes";
+import type { NotifySettings } from "./notifySettings";
 import { writePage } from "./page";
+import { writeSearch } from "./search";
+import { SearchQuerySchema } from "../contract/search";
 import type { Presence } from "./presence";
 import { waitForMessage } from "./longPoll";
 import { longPollHolder, LongPollSlots } from "./longPollSlots";
@@ -44,6 +48,8 @@ export interface AppDeps {
   closing: () => boolean;
   /** The web inbox's files (null: not built in this tree). */
   web: WebAssets | null;
+  /** Each name's ntfy setting. */
+  notify: NotifySettings;
 }
 
 /** Whose credential a request used, for its log line (a machine's name, or "team"). */
@@ -52,7 +58,7 @@ function who(res: Response): { as?: string } {
   return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing, web }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing, web, notify }: AppDeps): express.Express {
   const { log, membership } = auth;
   const app = express();
   app.disable("x-powered-by");
@@ -87,6 +93,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
   app.use(authenticate(auth));
   addMembershipRoutes(app, auth, known);
   addSessionRoutes(app, auth);
+  addNotifyRoutes(app, notify, log);
   addFileRoutes(app, files, log);
 
   app.get("/health", (_req, res) => {
@@ -137,6 +144,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
   app.get("/messages", async (req, res) => {
     const identity = identityOf(res);
     authorize(identity, "read");
+    if (req.query.q !== undefined) return searchMessages(req, res);
     const q = parseQuery(MessagesQuerySchema, req.query);
     presence.named([q.to, q.from, q.unread_by]);
     const selection = {
@@ -171,6 +179,15 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
     }
     await writePage(res, store, selection);
   });
+
+  /** GET /messages?q=...: full-text search (search.ts). */
+  async function searchMessages(req: Request, res: Response): Promise<void> {
+    const q = parseQuery(SearchQuerySchema, req.query);
+    presence.named([q.to, q.from]);
+    const filters = { to: q.to, from: q.from, tag: q.tag, thread: q.thread === undefined ? undefined : Number(q.thread) };
+    const limit = q.limit === undefined ? DEFAULT_PAGE_LIMIT : Math.min(Number(q.limit), MAX_PAGE_LIMIT);
+    await writeSearch(res, store, { q: q.q, before: q.before === undefined ? undefined : Number(q.before), limit, filters });
+  }
 
   app.post("/ack", jsonBody, async (req: Request, res: Response) => {
     const { reader, ids } = parse(BatchAckBodySchema, req.body, { root: "request body", unknown: "field" });
@@ -209,6 +226,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
     "/machines/:name/rotate": "POST",
     "/session": "GET, HEAD, POST, DELETE",
     "/session/enroll": "POST",
+    "/settings/notify": "GET, HEAD, PUT, DELETE",
     "/files": "POST",
     "/files/:sha256": "GET, HEAD, PUT",
     ...WEB_ROUTES,

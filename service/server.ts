@@ -17,6 +17,8 @@ import { LongPollSlots } from "./longPollSlots";
 import { Membership } from "./membership";
 import { Presence } from "./presence";
 import { Sessions } from "./sessions";
+import { Notifier, NOTIFY_LIMITS, NotifyLimits } from "./notifier";
+import { NotifySettings } from "./notifySettings";
 import { RetentionOptions, startRetention } from "./retention";
 import { Waiters } from "./waiters";
 import { BusStore } from "./store";
@@ -46,6 +48,8 @@ export interface BusOptions {
   maxLongPolls?: number;
   /** The web inbox's files (default: those of the bundle, or of this tree's dist/). */
   web?: WebAssets;
+  /** The ntfy forward's queue, timeout and retries (defaults: contract/defaults.ts; tests shorten the waits). */
+  notify?: Partial<NotifyLimits>;
 }
 
 export interface RunningBus {
@@ -77,12 +81,15 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const host = opts.host ?? DEFAULT_HOST;
   const presence = Presence.load(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
   let waiters: Waiters | undefined;
+  /** Set once the store has replayed: replayed messages are not notified again. */
+  let notifier: Notifier | undefined;
   let membership: Membership | undefined;
   let sessions: Sessions | undefined;
   let files: FileStore | undefined;
   try {
     membership = await Membership.open(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
     sessions = await Sessions.open(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
+    const notifySettings = NotifySettings.load(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
     files = await FileStore.open(opts.dataDir, { ...DEFAULT_FILE_LIMITS, ...opts.files }, timeouts.uploadIdleMs, log);
     const attached = files;
     store = await BusStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }), {
@@ -90,11 +97,13 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         presence.posted(m.from, m.to, m.time);
         attached.attached(m.attachments, m.time);
         waiters?.posted(m);
+        notifier?.posted(m);
       },
       acked: (reader, time) => presence.acked(reader, time),
     });
     const opened = store;
     waiters = new Waiters((n, q) => opened.matches(n, q));
+    notifier = new Notifier(notifySettings, (n) => (opened.has(n) ? JSON.parse(opened.messageJson(n)) : null), log, { ...NOTIFY_LIMITS, ...opts.notify });
     const auth: AuthDeps = {
       team,
       teamRole: opts.teamCredential ?? "member",
@@ -106,7 +115,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       used: (name, time) => presence.used(name, time),
     };
     const longPolls = new LongPollSlots(opts.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS);
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing, web: opts.web ?? loadWebAssets() }));
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing, web: opts.web ?? loadWebAssets(), notify: notifySettings }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {
@@ -142,6 +151,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         closing = true;
         retention?.stop();
         fileExpiry.stop();
+        notifier?.close();
         waiters?.wakeAll();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

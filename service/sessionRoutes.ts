@@ -10,7 +10,7 @@ import type { Request, Response } from "express";
 import { EnrollBodySchema } from "../contract/message";
 import { SignInBodySchema, SessionInfo } from "../contract/session";
 import type { Identity } from "./access";
-import { AuthDeps, countFailure, SESSION_ENROLL_PATH, SESSION_PATH, signedIn } from "./authenticate";
+import { AuthDeps, countFailure, memberIdentity, SESSION_ENROLL_PATH, SESSION_PATH, signedIn } from "./authenticate";
 import { HttpError } from "./httpErrors";
 import { jsonBody, parse } from "./json";
 import { MembershipRefusal } from "./membership";
@@ -37,7 +37,7 @@ export function addSessionRoutes(app: express.Express, deps: AuthDeps): void {
     const { token, session } = await sessions.start(name, isTeam, issued);
     res.setHeader("Set-Cookie", sessionCookie(token, Math.round((session.expires - session.time) / 1000), overTls(req, deps.behindProxy)));
     log({ msg: "signed in", as: isTeam ? "team" : name, address: res.locals.address as string });
-    const identity: Identity = isTeam ? { kind: "team", user: name, role: deps.teamRole } : { kind: "machine", name, ...(membership.kindOf(name).admin && { admin: true as const }) };
+    const identity: Identity = isTeam ? { kind: "team", user: name, role: deps.teamRole } : memberIdentity(name, deps);
     return { session, identity };
   }
 

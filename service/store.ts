@@ -129,6 +129,11 @@ export class BusStore {
     return this.messages.length + this.acks.length;
   }
 
+  /** The newest id given out (0 before the first post). */
+  get newest(): number {
+    return this.index.count;
+  }
+
   /** Whether message n exists (and can be read). */
   has(n: number): boolean {
     return this.index.exists(n);

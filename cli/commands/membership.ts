@@ -66,15 +66,18 @@ export async function machines(parsed: ParsedCommand, io: Io): Promise<number> {
 
 const when = (iso: string | null | undefined) => (iso ? iso.replace(/\.\d+Z$/, "Z") : "-");
 
+/** " (person)" or " (admin person)" after a person's credential; nothing for a machine's. */
+const personLabel = (m: { kind?: string; admin?: boolean }) => (m.kind !== "person" ? "" : m.admin ? " (admin person)" : " (person)");
+
 /** One line per name: its credential's state and times, when it was last seen, and its unread count. */
 export function rosterTable({ machines, invites }: Roster): string {
   const rows = [["NAME", "CREDENTIAL", "ISSUED", "ROTATED", "LAST USED", "LAST SEEN", "UNREAD"]];
   for (const m of machines) {
     const c = m.credential;
-    const state = !c ? "none" : c.revoked ? `revoked ${when(c.revoked)}` : "own";
+    const state = (!c ? "none" : c.revoked ? `revoked ${when(c.revoked)}` : "own") + personLabel(m);
     rows.push([m.name, state, when(c?.issued), when(c?.rotated), when(c?.last_used), when(m.last_seen), String(m.unread)]);
   }
-  for (const i of invites) rows.push([i.name, `invited, until ${when(i.expires)}`, "-", "-", "-", "-", "-"]);
+  for (const i of invites) rows.push([i.name, `invited${personLabel(i)}, until ${when(i.expires)}`, "-", "-", "-", "-", "-"]);
   const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => row[col].length)));
   return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col])).join("  ").trimEnd()).join("\n");
 }

@@ -177,9 +177,29 @@ describe("invite --person", () => {
     }
     const { machines } = await createBusClient({ url: bus.url, user: bus.user, pass: bus.pass }).roster();
     expect(machines.filter((m) => m.kind === "person").map((m) => [m.name, m.admin])).toEqual([["ada", false], ["grace", true]]);
+    const table = (await admin(["machines"])).stdout;
+    expect(table).toMatch(/^ada +own \(person\) /m);
+    expect(table).toMatch(/^grace +own \(admin person\) /m);
     const refused = await admin(["invite", "bob", "--admin"]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("--admin is for a person: add --person");
+  });
+});
+
+describe("notify", () => {
+  it("sets this credential's ntfy topic with a token from a file, shows it without the token, and turns it off", async () => {
+    const tokenFile = path.join(adminHome, "ntfy-token");
+    await fs.writeFile(tokenFile, "tk_fromafile123\n", { mode: 0o600 });
+    const set = await admin(["notify", "set", "https://ntfy.example/my-topic", "--token-file", tokenFile, "--mode", "first-line"]);
+    expect(set).toMatchObject({ code: 0, stderr: "" });
+    expect(set.stdout.trim()).toBe("notifications: sender and first line to https://ntfy.example/my-topic (with an access token)");
+    const shown = await admin(["notify", "show", "--json"]);
+    expect(JSON.parse(shown.stdout)).toEqual({ url: "https://ntfy.example/my-topic", mode: "first-line", token_set: true });
+    expect(shown.stdout + set.stdout).not.toContain("tk_fromafile123");
+    expect((await admin(["notify", "off"])).stdout.trim()).toBe("notifications: off now");
+    expect((await admin(["notify", "show"])).stdout.trim()).toBe("notifications: off");
+    const bad = await admin(["notify", "set", "https://ntfy.example/t", "--mode", "loud"]);
+    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining("--mode must be ping or first-line")]);
   });
 });
 

@@ -329,6 +329,21 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     expect(JSON.parse(forged.body).error).toMatch(/^from: "other" is not this credential's machine "edge"/);
   });
 
+  it("signs a browser in over TLS: a Secure session cookie, taken with the bus's own https Origin only", async () => {
+    const from = "127.0.0.9";
+    const signedIn = await request(true, "/session", { method: "POST", from, body: JSON.stringify({ name: "claude", secret: PASS }) });
+    expect(signedIn.status).toBe(200);
+    const cookie = signedIn.headers["set-cookie"]![0];
+    expect(cookie.split("; ")).toEqual(expect.arrayContaining(["HttpOnly", "SameSite=Strict", "Path=/", "Secure"]));
+    const headers = (origin: string) => ({ Cookie: cookie.split(";")[0], Origin: origin });
+    const post = (origin: string) => request(true, "/post", { method: "POST", from, headers: headers(origin), body: JSON.stringify({ from: "browser", body: "hi" }) });
+    expect((await post(`https://${fqdn}`)).status).toBe(201);
+    for (const origin of [`http://${fqdn}`, "https://evil.example"]) {
+      const refused = await post(origin);
+      expect([refused.status, JSON.parse(refused.body).error]).toEqual([403, HTTP_ERRORS.crossOrigin.text]);
+    }
+  });
+
   it("blocks the client address nginx saw after repeated wrong credentials, and no other", async () => {
     const from = "127.0.0.7";
     for (let i = 0; i < 10; i++) expect((await request(true, "/health", { auth: `claude:wrong-${i}-000000000000000000000`, from })).status).toBe(401);

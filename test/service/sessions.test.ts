@@ -244,6 +244,20 @@ describe("browser sessions", () => {
     expect((await withCookie(token, "/session")).json.name).toBe("ada");
   });
 
+  it("ends every session, and still starts, when sessions.jsonl has a damaged line", async () => {
+    const [name, pass] = await enroll("ada", { kind: "person" });
+    const token = cookieOf(await signIn(name, pass)).token;
+    await bus.close();
+    fs.appendFileSync(path.join(bus.dataDir, SESSIONS_FILE), '{"event":"closed","id":"not a hash"}\n');
+    bus = await startBus({ dataDir: bus.dataDir });
+    expect(bus.logs.some((l) => l.includes("every browser session ends"))).toBe(true);
+    expect((await withCookie(token, "/health")).status).toBe(401);
+    const again = cookieOf(await signIn(name, pass)).token;
+    await bus.close();
+    bus = await startBus({ dataDir: bus.dataDir });
+    expect((await withCookie(again, "/health")).status).toBe(200); // the damage was cleared
+  });
+
   it("refuses an expired session", async () => {
     const [name, pass] = await enroll("ada", { kind: "person" });
     const token = cookieOf(await signIn(name, pass)).token;

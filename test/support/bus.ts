@@ -33,6 +33,7 @@ export interface TestBusOptions {
   behindProxy?: BusOptions["behindProxy"];
   maxLongPolls?: BusOptions["maxLongPolls"];
   web?: BusOptions["web"];
+  notify?: BusOptions["notify"];
 }
 
 /** The real bus on 127.0.0.1, port 0, with a fresh (or given) data dir. */
@@ -57,6 +58,7 @@ export async function startBus(opts: TestBusOptions = {}): Promise<TestBus> {
     behindProxy: opts.behindProxy,
     maxLongPolls: opts.maxLongPolls,
     web: opts.web,
+    notify: opts.notify,
   });
   return { ...bus, dataDir, user, pass, credentialsFile, logs };
 }
