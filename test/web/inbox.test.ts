@@ -2,7 +2,8 @@
  * The web inbox in a real browser (Debian's chromium, headless) against a real bus on loopback: joining
  * by an invite link, signing in by keyboard, reading (unread first, marked read with acks), a message
  * posted over HTTP appearing live, replying in a thread, attaching and downloading a file, filters,
- * background notifications, invite and revoke, a phone-sized screen, axe-core, and signing out.
+ * background notifications, invite and revoke, a phone-sized screen, search, ntfy settings, axe-core,
+ * and signing out.
  * Screenshots of the main screens go to test-artifacts/web/.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -135,7 +136,7 @@ test("replying in a thread posts as ada with reply_to, and the reply joins the c
   expect(await ada.page.evaluate(`[...document.querySelectorAll("section.thread article")].map((a) => a.dataset.id)`)).toEqual([start, reply.id]);
 });
 
-test("a file attached by picking it is uploaded (resumable PUT), listed with name and size, and downloads intact", async () => {
+test("files attached by picking and by dropping are uploaded (resumable PUT), listed with name and size, and downloads intact", async () => {
   const dir = tempDir("web-files");
   const file = path.join(dir, "report 2026.bin");
   const bytes = randomBytes(300 * 1024 + 7);
@@ -146,7 +147,13 @@ test("a file attached by picking it is uploaded (resumable PUT), listed with nam
   await fill(ada.page, "form.compose", "Message", "the report, attached");
   const picker = await ada.page.waitForSelector("form.compose input[type=file]");
   await picker!.uploadFile(file);
-  await ada.page.waitForSelector("form.compose ul.chosen progress");
+  // And one dropped on the form, as a file dragged from the desktop arrives.
+  await ada.page.evaluate(`(() => {
+    const files = new DataTransfer();
+    files.items.add(new File(["dropped bytes"], "dropped note.txt", { type: "text/plain" }));
+    document.querySelector("form.compose textarea").dispatchEvent(new DragEvent("drop", { dataTransfer: files, bubbles: true, cancelable: true }));
+  })()`);
+  await waitFor("both files listed", async () => (await ada.page.$$("form.compose ul.chosen progress")).length === 2);
   expect(await axeViolations(ada.page)).toEqual([]);
   await screenshot(ada.page, "compose");
   await clickButton(ada.page, "form.compose", "Send");
@@ -157,8 +164,9 @@ test("a file attached by picking it is uploaded (resumable PUT), listed with nam
   expect(await outcome!.evaluate((node) => (node as unknown as { innerText: string }).innerText)).toBe("report 2026.bin");
   const card = outcome;
   const message = (await request(bus.url, "/messages?from=ada&to=lima&tag=review")).json.messages.pop();
-  expect(message).toMatchObject({ body: "the report, attached", tags: ["build", "review"], attachments: [{ sha256, name: "report 2026.bin", size: bytes.length }] });
-  expect(await textOf(ada.page, "section.thread article .attachments li")).toBe("report 2026.bin 300 KiB");
+  const dropped = { sha256: createHash("sha256").update("dropped bytes").digest("hex"), name: "dropped note.txt", size: 13 };
+  expect(message).toMatchObject({ body: "the report, attached", tags: ["build", "review"], attachments: [{ sha256, name: "report 2026.bin", size: bytes.length }, dropped] });
+  expect(await ada.page.evaluate(`[...document.querySelectorAll("section.thread article .attachments li")].map((li) => li.innerText)`)).toEqual(["report 2026.bin 300 KiB", "dropped note.txt 13 B"]);
 
   const downloads = tempDir("web-downloads");
   const cdp = await ada.page.createCDPSession();
@@ -252,6 +260,44 @@ test("a phone-sized screen (375 px) shows the inbox, a thread and the form witho
   expect(await fits()).toBe(true);
   await screenshot(phone.page, "phone-thread");
   await phone.context.close();
+});
+
+test("search finds words across the whole history, newest first, and More goes on where the bus stopped", async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 55; i++) ids.push(await post({ from: i % 2 ? "lima" : "kilo", to: i % 3 ? "bob" : "ada", body: `haystack ${i} with a Needle in it`, tags: ["hay"] }));
+  await post({ from: "lima", to: "ada", body: "only hay here" });
+  await clickButton(ada.page, "header nav", "Search");
+  await fill(ada.page, "form.search", "Words", "needle HAYSTACK");
+  await clickButton(ada.page, "form.search", "Search");
+  const shown = () => ada.page.evaluate(`[...document.querySelectorAll("section.search-view li.item")].map((li) => li.dataset.id)`) as Promise<string[]>;
+  await waitFor("the first page of results", async () => (await shown()).length === 50);
+  expect(await shown()).toEqual([...ids].reverse().slice(0, 50));
+  expect(await axeViolations(ada.page)).toEqual([]);
+  await screenshot(ada.page, "search");
+  await clickButton(ada.page, "section.search-view", "More");
+  await waitFor("every result", async () => (await shown()).length === 55);
+  expect(await shown()).toEqual([...ids].reverse());
+  await ada.page.waitForSelector("section.search-view button[hidden]::-p-text(More)");
+  // A result opens its conversation, whoever it was to.
+  await ada.page.click(`section.search-view li[data-id="${ids[1]}"] button`);
+  expect(await textOf(ada.page, `article[data-id="${ids[1]}"] .body`)).toBe("haystack 1 with a Needle in it");
+});
+
+test("settings: forwarding to an ntfy topic is set (the token never shown again) and stopped", async () => {
+  await clickButton(ada.page, "header nav", "Settings");
+  await ada.page.waitForSelector("section.settings .status::-p-text(forwarding is off)");
+  await fill(ada.page, "form.notify", "ntfy topic URL", "http://127.0.0.1:9/ada-topic");
+  await fill(ada.page, "form.notify", "Access token", "tk_not_shown_again");
+  await ada.page.select("form.notify select[name=mode]", "first-line");
+  await clickButton(ada.page, "form.notify", "Save");
+  await ada.page.waitForSelector("section.settings .status::-p-text(saved: forwarding is on)");
+  expect((await request(bus.url, "/settings/notify", { auth: asAda() })).json).toEqual({ url: "http://127.0.0.1:9/ada-topic", mode: "first-line", token_set: true });
+  expect(await ada.page.evaluate(`document.querySelector("form.notify input[name=token]").value`)).toBe("");
+  expect(await axeViolations(ada.page)).toEqual([]);
+  await screenshot(ada.page, "settings");
+  await clickButton(ada.page, "form.notify", "Stop forwarding");
+  await ada.page.waitForSelector("section.settings .status::-p-text(forwarding is off)");
+  expect((await request(bus.url, "/settings/notify", { auth: asAda() })).status).toBe(404);
 });
 
 test("signing out ends the session on the bus, not just in the browser", async () => {
