@@ -10,11 +10,12 @@ import { requireTool } from "./requireTool";
 
 export const ARTIFACTS = path.join(__dirname, "..", "..", "test-artifacts", "web");
 
-export async function launchChromium(): Promise<Browser> {
+/** `args`: more of chromium's flags (the host test maps the bus's name to loopback and trusts its certificate). */
+export async function launchChromium(args: string[] = []): Promise<Browser> {
   return puppeteer.launch({
     executablePath: requireTool("chromium") && "/usr/bin/chromium",
     headless: true,
-    args: ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+    args: ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", ...args],
   });
 }
 
