@@ -8,6 +8,7 @@ import { allMessages, api, ApiError, Message, Page, withQuery } from "./api";
 /** Seconds a long-poll waits for a message (the bus allows up to 60; nginx waits longer). */
 const WAIT_SECONDS = 25;
 const RETRY_MS = 2000;
+const ACK_BATCH = 500;
 
 export type Listener = (fresh: Message[]) => void;
 
@@ -52,8 +53,9 @@ export class InboxStore {
   /** Marks these read (those of my inbox not read yet), as an agent's ack does. */
   async markRead(messages: Message[]): Promise<void> {
     const ids = messages.filter((m) => isToMe(m, this.me) && isUnread(m, this.me)).map((m) => m.id);
+    // POST /ack takes at most ACK_BATCH ids at a time.
+    for (let i = 0; i < ids.length; i += ACK_BATCH) await api("POST", "/ack", { reader: this.me, ids: ids.slice(i, i + ACK_BATCH) });
     if (ids.length === 0) return;
-    await api("POST", "/ack", { reader: this.me, ids });
     for (const m of messages) {
       if (ids.includes(m.id) && !m.read_by.includes(this.me)) m.read_by.push(this.me);
       const held = this.messages.get(m.id);
