@@ -110,7 +110,7 @@ test("the inbox: my messages and broadcasts, unread first; opening one marks it 
   await screenshot(ada.page, "thread");
 });
 
-test("a message posted over HTTP appears live, without a reload", async () => {
+test("a message posted over HTTP appears live, without a reload; Mark all read acks them all", async () => {
   await clickButton(ada.page, "section.thread", "\u2190 Inbox");
   await ada.page.waitForSelector("section.inbox");
   await ada.page.evaluate(`window.stillThisPage = true`);
@@ -119,6 +119,10 @@ test("a message posted over HTTP appears live, without a reload", async () => {
   expect(await ada.page.evaluate(`window.stillThisPage`)).toBe(true);
   expect((await listed(ada))[0]).toBe(id);
   expect(await textOf(ada.page, "nav .count")).toBe("2");
+  await clickButton(ada.page, "section.inbox", "Mark all read");
+  await waitFor("every message acked", async () => (await unreadOf("ada", asAda())).length === 0);
+  await ada.page.waitForSelector("nav .count:empty");
+  expect(await ada.page.$("section.inbox li.unread")).toBeNull();
 });
 
 test("replying in a thread posts as ada with reply_to, and the reply joins the conversation", async () => {
