@@ -43,7 +43,7 @@ export async function buildServiceBundle(outDir?: string): Promise<{ file: strin
   const dir = outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-bundle-"));
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "claude-bus.js");
-  // The web inbox inside the bundle (service/webAssets.ts reads it): the host needs no other file.
+  // The web inbox inside the bundle (service/web/webAssets.ts reads it): the host needs no other file.
   const web = await buildWebApp();
   await esbuild.build({
     stdin: { contents: ENTRY, resolveDir: root, sourcefile: "host-entry.js", loader: "js" },

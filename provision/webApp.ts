@@ -7,7 +7,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { WEB_DIST_DIR, WEB_INDEX, WebAssets } from "../service/webAssets";
+import { WEB_DIST_DIR, WEB_INDEX, WebAssets } from "../contract/webApp";
 
 /** The repository root: the nearest directory above this file holding web/index.html. */
 function repoRoot(): string {

@@ -31,8 +31,8 @@ import { waitForMessage } from "./longPoll";
 import { longPollHolder, LongPollSlots } from "./longPollSlots";
 import { BusStore, IdempotencyConflict } from "./store";
 import type { Waiters } from "./waiters";
-import { addWebAppRoutes, WEB_ROUTES } from "./webApp";
-import type { WebAssets } from "./webAssets";
+import { addWebAppRoutes, WEB_ROUTES } from "./web/webRoutes";
+import type { WebAssets } from "../contract/webApp";
 
 export interface AppDeps {
   store: BusStore;

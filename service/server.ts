@@ -22,7 +22,8 @@ import { NotifySettings } from "./notifySettings";
 import { RetentionOptions, startRetention } from "./retention";
 import { Waiters } from "./waiters";
 import { BusStore } from "./store";
-import { loadWebAssets, WebAssets } from "./webAssets";
+import type { WebAssets } from "../contract/webApp";
+import { loadWebAssets } from "./web/webAssets";
 
 export interface BusOptions {
   host?: string;

@@ -36,7 +36,7 @@ import { freePort } from "../support/ports";
 import { tempDir } from "../support/tempDir";
 import { launchChromium, screenshot, signIn } from "../support/browser";
 import { SESSION_COOKIE } from "../../contract/defaults";
-import { WEB_CSP } from "../../service/webApp";
+import { WEB_CSP } from "../../service/web/webRoutes";
 import * as seed from "./seedSnippets";
 
 const log = (l: string) => process.stdout.write(`[host] ${l}\n`);

@@ -2,8 +2,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildWebApp } from "../../provision/webApp";
-import { WEB_CSP } from "../../service/webApp";
-import { WebAssets } from "../../service/webAssets";
+import { WEB_CSP } from "../../service/web/webRoutes";
+import type { WebAssets } from "../../contract/webApp";
 import { BusProcess, buildBundle, spawnBus, startBus, TestBus } from "../support/bus";
 import { request } from "../support/http";
 import { tempDir } from "../support/tempDir";

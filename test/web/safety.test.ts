@@ -8,7 +8,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser } from "puppeteer-core";
 import { buildWebApp } from "../../provision/webApp";
-import { WEB_CSP } from "../../service/webApp";
+import { WEB_CSP } from "../../service/web/webRoutes";
 import { launchChromium, OpenPage, openPage, screenshot, signIn, textOf } from "../support/browser";
 import { startBus, TestBus } from "../support/bus";
 import { HOSTILE_BODIES, HOSTILE_TAGS, seedHostile } from "../support/hostile";

@@ -5,8 +5,8 @@
  */
 import { createHash } from "crypto";
 import type express from "express";
-import { HttpError } from "./httpErrors";
-import { WEB_INDEX, WebAssets } from "./webAssets";
+import { WEB_INDEX, WebAssets } from "../../contract/webApp";
+import { HttpError } from "../httpErrors";
 
 /** No inline script or style, nothing from elsewhere, never framed: a sender's text can only ever be text. */
 export const WEB_CSP =
