@@ -1,6 +1,7 @@
 /** The web inbox's routes: GET / and GET /app/<asset>, public, with a strict CSP, cached by hash; the API unchanged. */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { gzipSync } from "node:zlib";
 import { buildWebApp } from "../../provision/webApp";
 import { WEB_CSP } from "../../service/web/webRoutes";
 import type { WebAssets } from "../../contract/webApp";
@@ -56,6 +57,14 @@ describe("the web app's routes", () => {
     expect(again.status).toBe(304);
     expect(again.text).toBe("");
     expect((await request(bus.url, "/", { method: "HEAD", auth: null })).status).toBe(200);
+  });
+
+  test("the script stays within the issue's budget: at most 100 KiB gzipped, in one file, no source map", () => {
+    const scripts = Object.keys(web).filter((name) => name.endsWith(".js"));
+    expect(scripts).toHaveLength(1);
+    expect(gzipSync(web[scripts[0]!]!).length).toBeLessThanOrEqual(100 * 1024);
+    expect(Object.keys(web).sort()).toEqual([expect.stringMatching(/^app-[0-9a-f]{12}\.css$/), scripts[0], "index.html"]);
+    expect(web[scripts[0]!]).not.toMatch(/sourceMappingURL|innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
   });
 
   test("an unknown asset is a JSON 404, other methods 405; the API still asks for its credential", async () => {
