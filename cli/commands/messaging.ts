@@ -10,7 +10,7 @@ import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { ProgressBar, progressBar } from "../progressBar";
 
-export async function health(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function health(parsed: ParsedCommand<"health">, io: Io): Promise<number> {
   noPositionals("health", parsed);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const answer = await createBusClient(cfg).health();
@@ -18,7 +18,7 @@ export async function health(parsed: ParsedCommand, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
-export async function post(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function post(parsed: ParsedCommand<"post">, io: Io): Promise<number> {
   if (parsed.positionals.length > 1) throw new UsageError("post takes one BODY argument: quote it, or pipe the body on stdin");
   let body = parsed.positionals[0];
   if (body === undefined) {
@@ -27,9 +27,9 @@ export async function post(parsed: ParsedCommand, io: Io): Promise<number> {
   }
   if (body === "") throw new UsageError("post: the message body is empty");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
-  const tags = parsed.values.tag as string[] | undefined;
+  const tags = parsed.values.tag;
   const client = createBusClient(cfg);
-  const files = await checkAttachments((parsed.values.attach as string[] | undefined) ?? [], cfg, io.env, personPolicy(booleanOption(parsed, "allow-secret-path")));
+  const files = await checkAttachments(parsed.values.attach ?? [], cfg, io.env, personPolicy(booleanOption(parsed, "allow-secret-path")));
   const attachments = await uploadWithProgress(client, files, io);
   const message = await client.post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags, reply_to: stringOption(parsed, "reply-to"), attachments });
   io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : visible(withAttachmentNote(`posted #${message.id} from ${message.from} to ${message.to}`, message)));
@@ -53,7 +53,7 @@ async function uploadWithProgress(client: BusClient, files: CheckedFile[], io: I
 }
 
 /** Unread messages to me (and broadcasts), oldest first, acked with one batch ack once all are printed. */
-export async function inbox(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function inbox(parsed: ParsedCommand<"inbox">, io: Io): Promise<number> {
   noPositionals("inbox", parsed);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const client = createBusClient(cfg);
@@ -68,7 +68,7 @@ export async function inbox(parsed: ParsedCommand, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
-export async function ack(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function ack(parsed: ParsedCommand<"ack">, io: Io): Promise<number> {
   if (parsed.positionals.length !== 1) throw new UsageError("ack takes exactly one message ID");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const result = await createBusClient(cfg).ack(parsed.positionals[0], cfg.me);

@@ -13,7 +13,7 @@ import { Io, UsageError } from "../io";
 
 const describe = (s: NotifySettingsView) => `notifications: ${s.mode === "ping" ? "a ping only" : "sender and first line"} to ${s.url} (${s.token_set ? "with" : "without"} an access token)`;
 
-export async function notify(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function notify(parsed: ParsedCommand<"notify">, io: Io): Promise<number> {
   const [action, ...rest] = parsed.positionals;
   const expected = { set: 1, show: 0, off: 0 }[action as "set" | "show" | "off"];
   if (expected === undefined || rest.length !== expected) throw new UsageError("notify takes: set URL, show, or off");

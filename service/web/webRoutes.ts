@@ -6,14 +6,12 @@
 import { createHash } from "crypto";
 import type express from "express";
 import { WEB_INDEX, WebAssets } from "../../contract/webApp";
-import { HttpError } from "../httpErrors";
+import { HttpError } from "../http/httpErrors";
+import type { Routes } from "../http/routes";
 
 /** No inline script or style, nothing from elsewhere, never framed: a sender's text can only ever be text. */
 export const WEB_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-/** The app's routes, for the 405 table. */
-export const WEB_ROUTES: Record<string, string> = { "/": "GET, HEAD", "/app/:asset": "GET, HEAD" };
 
 const CONTENT_TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",
@@ -47,15 +45,15 @@ function send(req: express.Request, res: express.Response, file: Served, cacheCo
   res.status(200).type(file.type).send(file.body);
 }
 
-export function addWebAppRoutes(app: express.Express, assets: WebAssets | null): void {
+export function addWebAppRoutes(routes: Routes, assets: WebAssets | null): void {
   const files = new Map(Object.entries(assets ?? {}).map(([name, text]) => [name, served(name, text)]));
   const notBuilt = () => new HttpError("serviceUnavailable", "the web app is not built in this tree: run npm run build");
-  app.get("/", (req, res) => {
+  routes.get("/", (req, res) => {
     const index = files.get(WEB_INDEX);
     if (!index) throw notBuilt();
     send(req, res, index, "no-cache");
   });
-  app.get("/app/:asset", (req, res) => {
+  routes.get("/app/:asset", (req, res) => {
     const name = req.params.asset as string;
     const file = name === WEB_INDEX ? undefined : files.get(name);
     if (!file) throw new HttpError("notFound", `the web app has no file ${JSON.stringify(name)}`);

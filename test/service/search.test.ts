@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MAX_SEARCH_WORDS, SEARCH_SCAN_MESSAGES } from "../../contract/defaults";
-import { MESSAGES_FILE } from "../../service/store";
+import { MESSAGES_FILE } from "../../service/store/store";
 import { startBus, TestBus } from "../support/bus";
 import { postJson, request } from "../support/http";
 import { tempDir } from "../support/tempDir";

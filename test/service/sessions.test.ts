@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AUTH_FAILURES_ALLOWED, MAX_SESSIONS_PER_NAME, SESSION_COOKIE, SESSION_SECONDS } from "../../contract/defaults";
-import { SESSIONS_FILE, Sessions } from "../../service/sessions";
+import { SESSIONS_FILE, Sessions } from "../../service/members/sessions";
 import { startBus, TestBus } from "../support/bus";
 import { postJson, Reply, request, RequestOptions } from "../support/http";
 import { tempDir } from "../support/tempDir";
@@ -256,6 +256,21 @@ describe("browser sessions", () => {
     await bus.close();
     bus = await startBus({ dataDir: bus.dataDir });
     expect((await withCookie(again, "/health")).status).toBe(200); // the damage was cleared
+  });
+
+  it("rewrites sessions.jsonl as the live sessions once it is mostly history, while it runs", async () => {
+    const [name, pass] = await enroll("ada", { kind: "person" });
+    const kept = cookieOf(await signIn(name, pass)).token;
+    for (let i = 0; i < 60; i++) {
+      const token = cookieOf(await signIn(name, pass)).token;
+      expect((await withCookie(token, "/session", { method: "DELETE", headers: { Origin: origin() } })).status).toBe(200);
+    }
+    const lines = fs.readFileSync(path.join(bus.dataDir, SESSIONS_FILE), "utf8").trim().split("\n");
+    expect(lines.length).toBeLessThanOrEqual(2 * 1 + 64 + 1);
+    expect((await withCookie(kept, "/health")).status).toBe(200);
+    await bus.close();
+    bus = await startBus({ dataDir: bus.dataDir });
+    expect((await withCookie(kept, "/health")).status).toBe(200);
   });
 
   it("refuses an expired session", async () => {
