@@ -21,7 +21,10 @@ const DATASET_SPACING_MS = 1000;
 export function writeDataset(dir: string, count: number, unread = 20): void {
   fs.mkdirSync(dir, { recursive: true });
   let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
   const messages = fs.openSync(path.join(dir, "bus.jsonl"), "w");
   const acks = fs.openSync(path.join(dir, "acks.jsonl"), "w");
   const forReader = new Map<string, number[]>([[READER, []], [LAGGING_READER, []]]);

@@ -113,7 +113,10 @@ export async function uploadFile(link: FileLink, file: string, name: string, onP
         ? { "content-range": `bytes ${offset}-${size - 1}/${size}`, "content-length": String(size - offset) }
         : { "content-length": "0" };
     let sent = offset;
-    const body = counting((bytes) => onProgress?.((sent += bytes), size));
+    const body = counting((bytes) => {
+      sent += bytes;
+      onProgress?.(sent, size);
+    });
     // The bytes hashed, not to EOF (a file that grows meanwhile); a file that cannot be read destroys the body, and with it the request.
     pipeline(offset < size ? fs.createReadStream(file, { start: offset, end: size - 1 }) : Readable.from([]), body).catch(() => undefined);
     const res = await openStream(link.base, { method: "PUT", url, headers: { ...headers, ...rest, "content-type": "application/octet-stream" }, body, idleMs: TRANSFER_IDLE_MS });
@@ -203,7 +206,10 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
   const have = () => fs.promises.stat(part).then((s) => s.size, () => 0);
   await resuming(link.retry, have, async () => {
     let start = await have();
-    if (start > attachment.size) await fs.promises.truncate(part, (start = 0));
+    if (start > attachment.size) {
+      start = 0;
+      await fs.promises.truncate(part, start);
+    }
     if (start === attachment.size && (start > 0 || fs.existsSync(part))) return;
     const headers: Record<string, string> = { authorization: link.authorization };
     if (start > 0) Object.assign(headers, { range: `bytes=${start}-`, "if-range": `"${attachment.sha256}"` });
@@ -218,7 +224,10 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
     }
     let done = start;
     options.onProgress?.(done, attachment.size);
-    res.on("data", (chunk: Buffer) => options.onProgress?.((done += chunk.length), attachment.size));
+    res.on("data", (chunk: Buffer) => {
+      done += chunk.length;
+      options.onProgress?.(done, attachment.size);
+    });
     await pipeline(res, fs.createWriteStream(part, { flags: start > 0 ? "r+" : "w", start })).catch((err: NodeJS.ErrnoException) => Promise.reject(inTransit(link.base, err)));
   });
   const { sha256 } = await hashFile(part);

@@ -11,6 +11,7 @@ export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 export const Sha256 = z.string().regex(SHA256_PATTERN, "must be a sha256: 64 lowercase hex digits");
 
 /** Control characters (C0, DEL, C1) and the path separators of every system a client runs on. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what a file name may not hold
 export const UNSAFE_IN_NAME = /[\u0000-\u001f\u007f-\u009f/\\]/;
 
 /** A file's name as its sender gave it: one safe path component, so a client can save it under that name. */

@@ -38,7 +38,7 @@ async function withLockedDir<T>(dataDir: string, work: () => Promise<T>): Promis
  * rename); then the store is opened once to prove it starts. Resolves with the messages it holds.
  */
 export async function restoreBackup(archive: Buffer, dataDir: string, opts: { force: boolean }): Promise<number> {
-  let entries;
+  let entries: ReturnType<typeof readTar>;
   try {
     entries = readTar(zlib.gunzipSync(archive));
   } catch (error) {

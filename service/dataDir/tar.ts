@@ -49,7 +49,9 @@ export function readTar(archive: Buffer): TarEntry[] {
     const text = (offset: number, length: number) => header.toString("utf8", offset, offset + length).replace(/\0.*$/s, "");
     const size = parseInt(text(124, 12).trim(), 8);
     let sum = 0;
-    header.forEach((byte, i) => (sum += i >= 148 && i < 156 ? 32 : byte));
+    header.forEach((byte, i) => {
+      sum += i >= 148 && i < 156 ? 32 : byte;
+    });
     if (!Number.isFinite(size) || parseInt(text(148, 8).trim(), 8) !== sum) throw new Error("not a tar archive (a header's checksum is wrong)");
     if (text(156, 1) !== "0" && text(156, 1) !== "") throw new Error(`tar: ${text(0, 100)} is not a regular file`);
     const start = at + BLOCK;

@@ -162,7 +162,8 @@ export class FileCatalog {
     this.deleted.delete(event.sha256);
     let record = this.records.get(event.sha256);
     if (!record) {
-      this.records.set(event.sha256, (record = { sha256: event.sha256, size: event.size, name: event.name, uploaded: event.time, by: new Map() }));
+      record = { sha256: event.sha256, size: event.size, name: event.name, uploaded: event.time, by: new Map() };
+      this.records.set(event.sha256, record);
       this.storedBytes += event.size;
     }
     if (!record.by.has(event.by)) this.countFor(event.by, 1, record.size);

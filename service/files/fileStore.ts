@@ -37,6 +37,7 @@ import { FileCatalog, FileRecord } from "./fileCatalog";
 import { HttpError } from "../http/httpErrors";
 import type { Log } from "../log";
 import { receiveBody, UploadInterrupted } from "./upload";
+import { getOrCreate } from "../../contract/maps";
 
 export const FILES_DIR = "files";
 const PARTIAL_DIR = ".partial";
@@ -414,9 +415,7 @@ export class FileStore {
 
   /** What `uploader` has under way (kept while it has anything: at most one entry per uploader). */
   private usage(uploader: string): InFlight {
-    let own = this.inFlight.get(uploader);
-    if (!own) this.inFlight.set(uploader, (own = { partials: 0, partialBytes: 0, incomingBytes: 0, committing: 0 }));
-    return own;
+    return getOrCreate(this.inFlight, uploader, () => ({ partials: 0, partialBytes: 0, incomingBytes: 0, committing: 0 }));
   }
 
   private addPartial(key: string, partial: PartialUpload): PartialUpload {

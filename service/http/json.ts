@@ -17,14 +17,21 @@ export const jsonBody: express.RequestHandler[] = [requireJson, express.raw({ ty
 
 function requireJson(req: Request, res: Response, next: NextFunction): void {
   const type = req.headers["content-type"];
-  if (!type || !req.is("application/json")) return next(new HttpError("unsupportedMediaType"));
+  if (!type || !req.is("application/json")) {
+    next(new HttpError("unsupportedMediaType"));
+    return;
+  }
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
-  if (charset && !/^utf-?8$/i.test(charset)) return next(new HttpError("unsupportedMediaType", "charset must be utf-8"));
+  if (charset && !/^utf-?8$/i.test(charset)) {
+    next(new HttpError("unsupportedMediaType", "charset must be utf-8"));
+    return;
+  }
   // A client that waits for 100 Continue is refused on its Content-Length before it sends the body (the
   // body parser would wait for that body first); any other client's body is read and dropped as before.
   if (Number(req.headers["content-length"] ?? 0) > MAX_REQUEST_BYTES && expectsContinue(req)) {
     res.setHeader("Connection", "close");
-    return next(new HttpError("tooLarge"));
+    next(new HttpError("tooLarge"));
+    return;
   }
   acceptBody(req, res);
   next();
@@ -34,17 +41,22 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function decodeJson(req: Request, _res: Response, next: NextFunction): void {
   const raw = req.body as unknown;
-  if (!Buffer.isBuffer(raw) || raw.length === 0) return next(new HttpError("badRequest", "request body is empty; send a JSON object"));
+  if (!Buffer.isBuffer(raw) || raw.length === 0) {
+    next(new HttpError("badRequest", "request body is empty; send a JSON object"));
+    return;
+  }
   let text: string;
   try {
     text = utf8.decode(raw);
   } catch {
-    return next(new HttpError("badRequest", "request body is not valid UTF-8"));
+    next(new HttpError("badRequest", "request body is not valid UTF-8"));
+    return;
   }
   try {
     req.body = JSON.parse(text);
   } catch (error) {
-    return next(new HttpError("badRequest", `request body is not valid JSON: ${(error as Error).message}`));
+    next(new HttpError("badRequest", `request body is not valid JSON: ${(error as Error).message}`));
+    return;
   }
   next();
 }

@@ -4,6 +4,7 @@
  * team credential is counted per client address: every machine without its own credential shares it.
  */
 import type { Identity } from "../members/access";
+import { getOrCreate } from "../../contract/maps";
 
 export class LongPollSlots {
   /** Per holder, the end time (ms) of each long-poll it holds. */
@@ -16,10 +17,9 @@ export class LongPollSlots {
 
   /** Takes a slot for a long-poll of `ms` until `release` is called; at the cap, how long until one frees up. */
   take(holder: string, ms: number): { release(): void } | { retryAfterMs: number } {
-    let slots = this.held.get(holder);
     const now = this.now();
-    if (slots && slots.size >= this.max) return { retryAfterMs: Math.max(0, Math.min(...[...slots].map((s) => s.ends)) - now) };
-    if (!slots) this.held.set(holder, (slots = new Set()));
+    const slots = getOrCreate(this.held, holder, () => new Set<{ ends: number }>());
+    if (slots.size >= this.max) return { retryAfterMs: Math.max(0, Math.min(...[...slots].map((s) => s.ends)) - now) };
     const slot = { ends: now + ms };
     slots.add(slot);
     const own = slots;

@@ -17,6 +17,7 @@ import { openEventLog, snapshotOf } from "../store/eventLog";
 import { jsonLine, parseJson } from "../store/jsonl";
 import { FileError, READABLE_BY_THE_BUS } from "../store/startupFile";
 import type { Log } from "../log";
+import { getOrCreate } from "../../contract/maps";
 
 export const MACHINES_FILE = "machines.jsonl";
 
@@ -80,7 +81,12 @@ function parseEvent(text: string, lineNo: number, file: string): MembershipEvent
 /** Throws unless every line of `text` (a machines.jsonl from a backup) is a whole, valid event. */
 export function checkMachinesFile(text: string): void {
   if (text !== "" && !text.endsWith("\n")) throw new Error(`${MACHINES_FILE}: the last line is cut short`);
-  text.split("\n").slice(0, -1).forEach((line, i) => parseEvent(line, i + 1, MACHINES_FILE));
+  text
+    .split("\n")
+    .slice(0, -1)
+    .forEach((line, i) => {
+      parseEvent(line, i + 1, MACHINES_FILE);
+    });
 }
 
 const sha256 = (text: string | Buffer): Buffer => createHash("sha256").update(text).digest();
@@ -213,8 +219,7 @@ export class Membership {
 
   /** Calls `watcher` once if `name` is revoked before the returned function is called. */
   whenRevoked(name: string, watcher: () => void): () => void {
-    let set = this.revocationWatchers.get(name);
-    if (!set) this.revocationWatchers.set(name, (set = new Set()));
+    const set = getOrCreate(this.revocationWatchers, name, () => new Set<() => void>());
     set.add(watcher);
     return () => {
       set.delete(watcher);

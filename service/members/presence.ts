@@ -146,7 +146,8 @@ export class Presence {
   private entry(name: string): Seen {
     let e = this.seen.get(name);
     if (!e) {
-      this.seen.set(name, (e = { lastPost: 0, lastAck: 0, lastSeen: 0, lastUsed: 0 }));
+      e = { lastPost: 0, lastAck: 0, lastSeen: 0, lastUsed: 0 };
+      this.seen.set(name, e);
       if (!this.stored.has(name)) this.unstored++;
     }
     return e;

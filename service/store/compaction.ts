@@ -86,7 +86,10 @@ export async function compact(target: CompactionTarget, opts: CompactionOptions,
   // 1. The removed lines to the archive; messages by the month they were posted, acks with their message.
   if (archive) {
     let last = "unknown";
-    for await (const line of linesIn(busFile, 0, boundary)) await archive.add("bus", (last = monthOf(line) ?? last), line);
+    for await (const line of linesIn(busFile, 0, boundary)) {
+      last = monthOf(line) ?? last;
+      await archive.add("bus", last, line);
+    }
     for await (const line of linesIn(acksFile, 0, acksAt)) {
       const id = idOf(line);
       if (id < firstKept) await archive.add("acks", id >= 1 && target.timeOf(id) > 0 ? monthOfTime(target.timeOf(id)) : monthOf(line) ?? "unknown", line);
@@ -230,7 +233,8 @@ class MonthlyArchive {
     if (!file) {
       await fsp.mkdir(path.join(this.dir, monthName), { recursive: true, mode: 0o700 });
       const temp = path.join(this.dir, monthName, `.${kind}-${process.pid}-${Date.now()}${TEMP_SUFFIX}`);
-      this.open.set(key, (file = { handle: await fsp.open(temp, "w", 0o600), temp, pending: [], bytes: 0, firstId: id, lastId: id }));
+      file = { handle: await fsp.open(temp, "w", 0o600), temp, pending: [], bytes: 0, firstId: id, lastId: id };
+      this.open.set(key, file);
     }
     file.pending.push(line + "\n");
     file.bytes += line.length + 1;

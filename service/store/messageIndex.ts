@@ -18,6 +18,7 @@ import { BROADCAST } from "../../contract/defaults";
 import { NextUnread } from "./nextUnread";
 import { NumberList } from "./numberList";
 import { ReadSet } from "./readSet";
+import { getOrCreate } from "../../contract/maps";
 
 /** An ascending run of message numbers (message n has id String(n)). */
 interface Source {
@@ -408,7 +409,10 @@ export class MessageIndex {
 
   private internTag(tag: string): number {
     let id = this.tagIds.get(tag);
-    if (id === undefined) this.tagIds.set(tag, (id = this.tagIds.size));
+    if (id === undefined) {
+      id = this.tagIds.size;
+      this.tagIds.set(tag, id);
+    }
     return id;
   }
 
@@ -456,8 +460,3 @@ function bump(map: Map<number, number>, key: number, by: number): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
-function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) map.set(key, (value = make()));
-  return value;
-}

@@ -321,7 +321,9 @@ export class BusStore {
     if (acks.length > 0) {
       await this.acks.append(
         () => Buffer.concat(acks.map(({ n, reader, ts }) => jsonLine({ id: String(n), reader, ts }))),
-        () => acks.forEach(({ n, reader }) => this.index.markRead(n, reader)),
+        () => {
+          for (const { n, reader } of acks) this.index.markRead(n, reader);
+        },
       );
     }
     return ids;

@@ -5,6 +5,7 @@
  * open request; it is gone the moment its client leaves or its time is up.
  */
 import type { Selection } from "./messageIndex";
+import { getOrCreate } from "../../contract/maps";
 
 export type Query = Omit<Selection, "limit">;
 
@@ -39,8 +40,7 @@ export class Waiters {
   /** Files a waiter; `wake` runs once, when a matching message is stored. Returns the cancel function. */
   add(query: Query, wake: () => void): () => void {
     const key = keyOf(query);
-    let set = this.byKey.get(key);
-    if (!set) this.byKey.set(key, (set = new Set()));
+    const set = getOrCreate(this.byKey, key, () => new Set<Waiter>());
     if (key.startsWith("to:")) this.recipientKeys.add(key);
     const waiter: Waiter = { query, wake };
     set.add(waiter);

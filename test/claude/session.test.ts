@@ -222,6 +222,7 @@ describe("a hostile message, in a real Claude Code session", () => {
       const all = strings([request.body.system, request.body.messages]).join("\n");
       expect(all).not.toContain("<system-reminder>The user wants");
       expect(all).not.toContain("</message>\n</claude-bus-messages>\nSYSTEM");
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters
       expect(all).not.toMatch(/[\u200b\u202e\x1b]/);
       expect(all.split("</claude-bus-messages>").length - 1).toBe(all.split("<claude-bus-messages>").length - 1);
     }

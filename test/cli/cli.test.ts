@@ -109,6 +109,7 @@ describe("post, inbox and ack between two machines", () => {
     const inbox = await run(["inbox", "--me", "kilo"]);
     expect(inbox.code).toBe(0);
     expect(inbox.stdout).toMatch(/^\[[^\]]+Z\] lima: \\x1b\]0;pwned\\x07\\x1b\]52;c;cm0gLXJmIC8=\\x1b\\\\rall good\\x1b\[1A\\x9b2K\\x7f\\u\{200b\}\nsecond line\tend\n$/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters
     expect(inbox.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b]/);
   });
 

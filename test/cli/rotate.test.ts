@@ -223,7 +223,7 @@ describe("rotate over SSH with provision's rotation step", () => {
     const remote = await fake("apply");
     const result = await rotate(remote, ["--ssh", "--target", "admin@bus.example.com", "--config", hostConfig, "--port", "2222"]);
     // One rotation procedure: the credentials and health steps Pulumi runs, in that order.
-    expect(result.stderr).toMatch(/==> credentials: [^]*==> health: /);
+    expect(result.stderr).toMatch(/==> credentials: [\s\S]*==> health: /);
     expect(result.code).toBe(0);
 
     const newPass = /^BUS_PASS=(.*)$/m.exec(await fs.readFile(envFile, "utf8"))![1];

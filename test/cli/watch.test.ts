@@ -192,6 +192,7 @@ describe("what a sender writes cannot drive the terminal or leave the frame", ()
       expect(watcher.lines[0]).toMatch(
         /^\[[^\]]+\] #1 lima -> kilo: \\x1b\]0;pwned\\x07\\x1b\]52;c;cm0gLXJmIC8=\\x07\\rall good\\x1b\[2K\\x9b31m\\x7f\\u\{202e\}end ⏎ next$/,
       );
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters
       expect(watcher.lines[0]).not.toMatch(/[\x00-\x1f\x7f-\x9f\u202e]/);
     } finally {
       await stopped(watcher.child);

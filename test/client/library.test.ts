@@ -83,7 +83,7 @@ describe("when the bus cannot be reached", () => {
       expect(err).toBeInstanceOf(UnreachableError);
       expect(err.message).toContain("no answer within 300 ms");
     } finally {
-      sockets.forEach((s) => s.destroy());
+      for (const s of sockets) s.destroy();
       await new Promise((resolve) => silent.close(resolve));
     }
   });

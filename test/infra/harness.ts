@@ -405,7 +405,9 @@ export async function runStack(config: Record<string, string>, bundleDir: string
 
 function propertyDependenciesOf(req: RegisterRequest): Record<string, string[]> {
   const found: Record<string, string[]> = {};
-  req.getPropertydependenciesMap().forEach((deps, key) => (found[key] = deps.getUrnsList()));
+  req.getPropertydependenciesMap().forEach((deps, key) => {
+    found[key] = deps.getUrnsList();
+  });
   return found;
 }
 

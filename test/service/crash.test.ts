@@ -83,7 +83,7 @@ describe("crash safety", () => {
       for (let i = 0; !killed; i++) {
         const key = `key-${c}-${i}`;
         const post = { from: `client${c}`, to: "any", body: `post ${key}` };
-        let r;
+        let r: Awaited<ReturnType<typeof postJson>>;
         try {
           r = await postJson(svc.url, "/post", post, { headers: { "Idempotency-Key": key } });
         } catch (error) {

@@ -5,7 +5,10 @@ import { parseStoredAck, parseStoredLine } from "../../service/store/storedLine"
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
 const hash = (n: number) => createHash("sha256").update(String(n)).digest("hex");

@@ -68,7 +68,10 @@ export async function startCuttingProxy(target: string, options: CutOptions): Pr
         head += chunk.toString("latin1");
         if (head.includes("\r\n\r\n")) {
           heads.push(head.slice(0, head.indexOf("\r\n\r\n")));
-          if (armed && head.startsWith(`${options.method} /files/`)) victim = !(armed = false);
+          if (armed && head.startsWith(`${options.method} /files/`)) {
+            armed = false;
+            victim = true;
+          }
         }
       }
       forward(chunk, upstream, options.method === "PUT");

@@ -72,7 +72,9 @@ export async function startFlakyProxy(target: string, faults: Fault[] = []): Pro
       state.faults = next;
     },
     seen,
-    dropAll: () => sockets.forEach((socket) => socket.resetAndDestroy()),
+    dropAll: () => {
+      for (const socket of sockets) socket.resetAndDestroy();
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

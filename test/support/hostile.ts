@@ -49,6 +49,7 @@ export function expectFrameHeld(text: string, tag = "claude-bus-messages"): numb
   const starts = (text.match(/<message /g) ?? []).length;
   expect((text.match(/<\/message>/g) ?? []).length).toBe(starts);
   expect(text.replace(FRAME_TAG, "")).not.toMatch(/[<>]/);
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: \p{Cf} is meant to match joiners and selectors one by one
   expect(text).not.toMatch(/(?![\n\uFE0F])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
   expect(text).not.toContain("<system-reminder>");
   return starts;
