@@ -37,14 +37,28 @@ export async function webApp(ctx: WebAppContext): Promise<void> {
   // Loaded here: puppeteer-core is a development dependency, as the bench is.
   const puppeteer = (await import("puppeteer-core")).default;
   const bus = await ctx.startBus(path.join(ctx.root, "web-app", "data"));
-  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"] });
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
   try {
-    const [user, pass] = Buffer.from(ctx.auth.replace(/^Basic /, ""), "base64").toString("utf8").split(/:(.*)/s);
+    const [user, pass] = Buffer.from(ctx.auth.replace(/^Basic /, ""), "base64")
+      .toString("utf8")
+      .split(/:(.*)/s);
     for (let i = 0; i < MESSAGES; i++) {
-      const res = await fetch(`${bus.url}/post`, { method: "POST", headers: { authorization: ctx.auth, "content-type": "application/json" }, body: JSON.stringify({ from: "lima", to: user, body: `message ${i}\nwith a second line`, tags: ["bench"] }) });
+      const res = await fetch(`${bus.url}/post`, {
+        method: "POST",
+        headers: { authorization: ctx.auth, "content-type": "application/json" },
+        body: JSON.stringify({ from: "lima", to: user, body: `message ${i}\nwith a second line`, tags: ["bench"] }),
+      });
       if (res.status !== 201) throw new Error(`POST /post: ${res.status}`);
     }
-    const signIn = await fetch(`${bus.url}/session`, { method: "POST", headers: { "content-type": "application/json", origin: bus.url }, body: JSON.stringify({ name: user, secret: pass }) });
+    const signIn = await fetch(`${bus.url}/session`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: bus.url },
+      body: JSON.stringify({ name: user, secret: pass }),
+    });
     const token = /claude_bus_session=([^;]+)/.exec(signIn.headers.get("set-cookie") ?? "")?.[1];
     if (!token) throw new Error(`POST /session gave no cookie: ${signIn.status}`);
 
@@ -59,7 +73,10 @@ export async function webApp(ctx: WebAppContext): Promise<void> {
       await context.close();
       return ms;
     };
-    for (const [signedIn, figure] of [[true, `web app first screen: the inbox with ${MESSAGES} messages, signed in`], [false, "web app first screen: the sign-in form"]] as const) {
+    for (const [signedIn, figure] of [
+      [true, `web app first screen: the inbox with ${MESSAGES} messages, signed in`],
+      [false, "web app first screen: the sign-in form"],
+    ] as const) {
       await firstScreen(signedIn); // warm-up: the browser's own start, not the app
       const times: number[] = [];
       for (let i = 0; i < RUNS; i++) times.push(await firstScreen(signedIn));

@@ -4,10 +4,10 @@
  * `npm run build` writes them to dist/webapp/ for a bus run from the repository; provision/bundle.ts
  * carries them inside the host's single file.
  */
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
-import { WEB_DIST_DIR, WEB_INDEX, WebAssets } from "../contract/webApp";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { WEB_DIST_DIR, WEB_INDEX, type WebAssets } from "../contract/webApp";
 
 /** The repository root: the nearest directory above this file holding web/index.html. */
 function repoRoot(): string {

@@ -3,9 +3,9 @@
  * inside it (provision/bundle.ts defines CLAUDE_BUS_WEB_ASSETS); run from the repository, they are read
  * from dist/webapp/, which `npm run build` writes (from service/web/ and from dist/service/web/).
  */
-import * as fs from "fs";
-import * as path from "path";
-import { WEB_DIST_DIR, WEB_INDEX, WebAssets } from "../../contract/webApp";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { WEB_DIST_DIR, WEB_INDEX, type WebAssets } from "../../contract/webApp";
 
 declare const CLAUDE_BUS_WEB_ASSETS: WebAssets | undefined;
 

@@ -3,9 +3,9 @@
  * authentication (the page holds no data: everything it shows comes from the API with the session cookie).
  * Assets are named by their content's hash, so they are cached for good; the page is revalidated by ETag.
  */
-import { createHash } from "crypto";
+import { createHash } from "node:crypto";
 import type express from "express";
-import { WEB_INDEX, WebAssets } from "../../contract/webApp";
+import { WEB_INDEX, type WebAssets } from "../../contract/webApp";
 import { HttpError } from "../http/httpErrors";
 import type { Routes } from "../http/routes";
 

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import puppeteer, { Browser, BrowserContext, Page } from "puppeteer-core";
+import puppeteer, { type Browser, type BrowserContext, type Page } from "puppeteer-core";
 import { requireTool } from "./requireTool";
 
 export const ARTIFACTS = path.join(__dirname, "..", "..", "test-artifacts", "web");
@@ -38,7 +38,9 @@ export async function openPage(browser: Browser, url: string, viewport = { width
     if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
   });
   // In-page code is written as strings: the tests' TypeScript knows Node, not the DOM.
-  await page.evaluateOnNewDocument('document.addEventListener("securitypolicyviolation", (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI))');
+  await page.evaluateOnNewDocument(
+    'document.addEventListener("securitypolicyviolation", (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI))',
+  );
   await page.goto(url, { waitUntil: "load" });
   return { page, context, problems };
 }
@@ -81,7 +83,9 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
 
 /** Types into the field labelled `label` (the label's text, as a person finds it). */
 export async function fill(page: Page, scope: string, label: string, text: string): Promise<void> {
-  const field = await page.waitForSelector(`${scope} ::-p-xpath(.//label[.//span[@class="field-label" and normalize-space()="${label}"]]//*[self::input or self::textarea or self::select])`);
+  const field = await page.waitForSelector(
+    `${scope} ::-p-xpath(.//label[.//span[@class="field-label" and normalize-space()="${label}"]]//*[self::input or self::textarea or self::select])`,
+  );
   await field!.click({ count: 3 });
   await page.keyboard.press("Backspace");
   await field!.type(text);
@@ -93,8 +97,8 @@ export async function clickButton(page: Page, scope: string, text: string): Prom
   await button!.click();
 }
 
-/** The visible text of the first element matching `selector`, once there is one. */
+/** The text of the first element matching `selector`, once there is one. */
 export async function textOf(page: Page, selector: string): Promise<string> {
   const handle = await page.waitForSelector(selector);
-  return handle!.evaluate((node) => (node as unknown as { innerText: string }).innerText);
+  return handle!.evaluate((node) => (node as unknown as { textContent: string }).textContent);
 }

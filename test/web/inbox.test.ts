@@ -12,8 +12,8 @@ import * as path from "node:path";
 import type { Browser } from "puppeteer-core";
 import { SESSION_COOKIE } from "../../contract/defaults";
 import { buildWebApp } from "../../provision/webApp";
-import { axeViolations, clickButton, fill, launchChromium, OpenPage, openPage, screenshot, signIn, textOf } from "../support/browser";
-import { startBus, TestBus } from "../support/bus";
+import { axeViolations, clickButton, fill, launchChromium, type OpenPage, openPage, screenshot, signIn, textOf } from "../support/browser";
+import { startBus, type TestBus } from "../support/bus";
 import { PASS, postJson, request, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
@@ -40,7 +40,10 @@ afterEach(() => {
   for (const page of opened) expect(page.problems).toEqual([]);
 });
 
-const track = (page: OpenPage) => (opened.push(page), page);
+function track(page: OpenPage): OpenPage {
+  opened.push(page);
+  return page;
+}
 const asAda = (): [string, string] => ["ada", secret];
 /** A message posted with the team credential, as any sender. */
 async function post(message: Record<string, unknown>): Promise<string> {
@@ -48,8 +51,10 @@ async function post(message: Record<string, unknown>): Promise<string> {
   expect(r.status).toBe(201);
   return r.json.id as string;
 }
-const listed = (page: OpenPage) => page.page.evaluate(`[...document.querySelectorAll("section.inbox li.item")].map((li) => li.dataset.id)`) as Promise<string[]>;
-const unreadOf = async (name: string, auth: [string, string]) => ((await request(bus.url, `/messages?to=${name}&unread_by=${name}`, { auth })).json.messages as Array<{ id: string }>).map((m) => m.id);
+const listed = (page: OpenPage) =>
+  page.page.evaluate(`[...document.querySelectorAll("section.inbox li.item")].map((li) => li.dataset.id)`) as Promise<string[]>;
+const unreadOf = async (name: string, auth: [string, string]) =>
+  ((await request(bus.url, `/messages?to=${name}&unread_by=${name}`, { auth })).json.messages as Array<{ id: string }>).map((m) => m.id);
 
 test("an invite link joins a person once, shows the secret once and keeps nothing but the HttpOnly cookie", async () => {
   const code = (await postJson(bus.url, "/invites", { name: "ada", kind: "person" })).json.code as string;
@@ -83,7 +88,9 @@ test("signing in by keyboard alone: the session cookie is HttpOnly and SameSite=
   ada = track(await signIn(browser, bus.url, "ada", secret));
   const cookies = await ada.page.cookies();
   expect(cookies.map((c) => [c.name, c.httpOnly, c.sameSite])).toEqual([[SESSION_COOKIE, true, "Strict"]]);
-  expect(await ada.page.evaluate(`[document.cookie, localStorage.length, sessionStorage.length, document.body.innerText.includes(${JSON.stringify(secret)})]`)).toEqual(["", 0, 0, false]);
+  expect(
+    await ada.page.evaluate(`[document.cookie, localStorage.length, sessionStorage.length, document.body.innerText.includes(${JSON.stringify(secret)})]`),
+  ).toEqual(["", 0, 0, false]);
   expect(await textOf(ada.page, "header .me")).toContain("ada");
 });
 
@@ -165,12 +172,19 @@ test("files attached by picking and by dropping are uploaded (resumable PUT), li
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   // Sent: the conversation shows it; refused: the form says why (and the test with it).
   const outcome = await ada.page.waitForSelector("section.thread article .attachments a, form.compose .status::-p-text(not sent)");
-  expect(await outcome!.evaluate((node) => (node as unknown as { innerText: string }).innerText)).toBe("report 2026.bin");
+  expect(await outcome!.evaluate((node) => (node as unknown as { textContent: string }).textContent)).toBe("report 2026.bin");
   const card = outcome;
   const message = (await request(bus.url, "/messages?from=ada&to=lima&tag=review")).json.messages.pop();
   const dropped = { sha256: createHash("sha256").update("dropped bytes").digest("hex"), name: "dropped note.txt", size: 13 };
-  expect(message).toMatchObject({ body: "the report, attached", tags: ["build", "review"], attachments: [{ sha256, name: "report 2026.bin", size: bytes.length }, dropped] });
-  expect(await ada.page.evaluate(`[...document.querySelectorAll("section.thread article .attachments li")].map((li) => li.innerText)`)).toEqual(["report 2026.bin 300 KiB", "dropped note.txt 13 B"]);
+  expect(message).toMatchObject({
+    body: "the report, attached",
+    tags: ["build", "review"],
+    attachments: [{ sha256, name: "report 2026.bin", size: bytes.length }, dropped],
+  });
+  expect(await ada.page.evaluate(`[...document.querySelectorAll("section.thread article .attachments li")].map((li) => li.textContent)`)).toEqual([
+    "report 2026.bin 300 KiB",
+    "dropped note.txt 13 B",
+  ]);
 
   const downloads = tempDir("web-downloads");
   const cdp = await ada.page.createCDPSession();
@@ -210,7 +224,9 @@ test("a message to me raises a browser notification while the tab is in the back
   const watcher = track(await signIn(browser, bus.url, "ada", secret));
   await watcher.context.overridePermissions(bus.url, ["notifications"]);
   // A spy around the browser's own Notification (it still shows one): what the app asked it to show.
-  await watcher.page.evaluate(`(() => { const Real = window.Notification; window.shown = []; window.Notification = class extends Real { constructor(title, options) { super(title, options); window.shown.push([title, options.body]); } }; })()`);
+  await watcher.page.evaluate(
+    `(() => { const Real = window.Notification; window.shown = []; window.Notification = class extends Real { constructor(title, options) { super(title, options); window.shown.push([title, options.body]); } }; })()`,
+  );
   const front = await watcher.context.newPage();
   await front.bringToFront();
   await waitFor("the app's tab to be in the background", async () => (await watcher.page.evaluate(`document.visibilityState`)) === "hidden");
@@ -268,7 +284,8 @@ test("a phone-sized screen (375 px) shows the inbox, a thread and the form witho
 
 test("search finds words across the whole history, newest first, and More goes on where the bus stopped", async () => {
   const ids: string[] = [];
-  for (let i = 0; i < 55; i++) ids.push(await post({ from: i % 2 ? "lima" : "kilo", to: i % 3 ? "bob" : "ada", body: `haystack ${i} with a Needle in it`, tags: ["hay"] }));
+  for (let i = 0; i < 55; i++)
+    ids.push(await post({ from: i % 2 ? "lima" : "kilo", to: i % 3 ? "bob" : "ada", body: `haystack ${i} with a Needle in it`, tags: ["hay"] }));
   await post({ from: "lima", to: "ada", body: "only hay here" });
   await clickButton(ada.page, "header nav", "Search");
   await fill(ada.page, "form.search", "Words", "needle HAYSTACK");
@@ -295,7 +312,11 @@ test("settings: forwarding to an ntfy topic is set (the token never shown again)
   await ada.page.select("form.notify select[name=mode]", "first-line");
   await clickButton(ada.page, "form.notify", "Save");
   await ada.page.waitForSelector("section.settings .status::-p-text(saved: forwarding is on)");
-  expect((await request(bus.url, "/settings/notify", { auth: asAda() })).json).toEqual({ url: "http://127.0.0.1:9/ada-topic", mode: "first-line", token_set: true });
+  expect((await request(bus.url, "/settings/notify", { auth: asAda() })).json).toEqual({
+    url: "http://127.0.0.1:9/ada-topic",
+    mode: "first-line",
+    token_set: true,
+  });
   expect(await ada.page.evaluate(`document.querySelector("form.notify input[name=token]").value`)).toBe("");
   expect(await axeViolations(ada.page)).toEqual([]);
   await screenshot(ada.page, "settings");

@@ -9,8 +9,8 @@ import type { AddressInfo } from "node:net";
 import type { Browser } from "puppeteer-core";
 import { buildWebApp } from "../../provision/webApp";
 import { WEB_CSP } from "../../service/web/webRoutes";
-import { launchChromium, OpenPage, openPage, screenshot, signIn, textOf } from "../support/browser";
-import { startBus, TestBus } from "../support/bus";
+import { launchChromium, type OpenPage, openPage, screenshot, signIn, textOf } from "../support/browser";
+import { startBus, type TestBus } from "../support/bus";
 import { HOSTILE_BODIES, HOSTILE_TAGS, seedHostile } from "../support/hostile";
 import { PASS, postJson, request, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";
@@ -75,7 +75,12 @@ test("hostile bodies, tags and file names show as visible text, inert, in the in
   for (const body of WEB_HOSTILE) ids.push((await postJson(bus.url, "/post", { from: "lima", to: "ada", body, tags: ["<b>x</b>"] })).json.id as string);
   const upload = await request(bus.url, `/files?name=${encodeURIComponent(HOSTILE_FILE_NAME)}`, { method: "POST", body: "MZ not really" });
   expect(upload.status).toBe(201);
-  const withFile = await postJson(bus.url, "/post", { from: "lima", to: "ada", body: "see the file", attachments: [{ sha256: upload.json.sha256, name: HOSTILE_FILE_NAME }] });
+  const withFile = await postJson(bus.url, "/post", {
+    from: "lima",
+    to: "ada",
+    body: "see the file",
+    attachments: [{ sha256: upload.json.sha256, name: HOSTILE_FILE_NAME }],
+  });
   expect(withFile.status).toBe(201);
 
   const ada = await signIn(browser, bus.url, "ada", await person("ada"));
@@ -93,7 +98,9 @@ test("hostile bodies, tags and file names show as visible text, inert, in the in
   // The frame-breaking bodies of the agents' tests, and their tags: bidi and control characters shown by code point.
   await ada.page.click(`li[data-id="1"] button`);
   expect(await textOf(ada.page, `article[data-id="1"] .body`)).toBe(HOSTILE_BODIES[0]);
-  expect(await ada.page.evaluate(`[...document.querySelectorAll('article[data-id="1"] .tag')].map((t) => t.textContent)`)).toEqual(HOSTILE_TAGS.map((t) => t.replace("\u200b", "\u27e8U+200B\u27e9")));
+  expect(await ada.page.evaluate(`[...document.querySelectorAll('article[data-id="1"] .tag')].map((t) => t.textContent)`)).toEqual(
+    HOSTILE_TAGS.map((t) => t.replace("\u200b", "\u27e8U+200B\u27e9")),
+  );
   await ada.page.click("section.thread .toolbar button");
   await ada.page.click(`li[data-id="6"] button`);
   const bidi = await textOf(ada.page, `article[data-id="6"] .body`);
@@ -104,7 +111,9 @@ test("hostile bodies, tags and file names show as visible text, inert, in the in
   await ada.page.click(`li[data-id="${withFile.json.id}"] button`);
   const link = await ada.page.waitForSelector(`article[data-id="${withFile.json.id}"] .attachments a`);
   expect(await link!.evaluate((a) => (a as unknown as { textContent: string }).textContent)).toBe("<img src=x onerror=pwned=1>evil\u27e8U+202E\u27e9gnp.exe");
-  expect(await link!.evaluate((a) => (a as unknown as { getAttribute(n: string): string }).getAttribute("href"))).toBe(`/files/${upload.json.sha256}?${new URLSearchParams({ name: HOSTILE_FILE_NAME })}`);
+  expect(await link!.evaluate((a) => (a as unknown as { getAttribute(n: string): string }).getAttribute("href"))).toBe(
+    `/files/${upload.json.sha256}?${new URLSearchParams({ name: HOSTILE_FILE_NAME })}`,
+  );
   await expectInert(ada);
   await screenshot(ada.page, "hostile-thread");
   await ada.context.close();
@@ -116,7 +125,11 @@ test("the page is sent with the strict CSP, and the browser enforces it: an inli
   expect(response!.headers()["content-security-policy"]).toBe(WEB_CSP);
   await page.page.waitForSelector("form.signin");
   expect(page.problems).toEqual([]);
-  expect(await page.page.evaluate(`(() => { const s = document.createElement("script"); s.textContent = "window.inline = 1"; document.body.append(s); return window.inline; })()`)).toBeUndefined();
+  expect(
+    await page.page.evaluate(
+      `(() => { const s = document.createElement("script"); s.textContent = "window.inline = 1"; document.body.append(s); return window.inline; })()`,
+    ),
+  ).toBeUndefined();
   expect(page.problems).toEqual([expect.stringContaining("violates the following Content Security Policy directive 'script-src 'self''")]);
   await page.context.close();
 });

@@ -61,7 +61,12 @@ export function withQuery(path: string, query: Query = {}): string {
 }
 
 /** One request; the bus's `{"error"}` text becomes the ApiError's message. */
-export async function api<T>(method: string, path: string, body?: unknown, options: { signal?: AbortSignal; quiet401?: boolean; headers?: Record<string, string> } = {}): Promise<T> {
+export async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { signal?: AbortSignal; quiet401?: boolean; headers?: Record<string, string> } = {},
+): Promise<T> {
   const res = await fetch(path, {
     method,
     credentials: "same-origin",

@@ -1,5 +1,5 @@
 /** The signed-in app: the header with its navigation, one screen at a time below it, the live inbox behind. */
-import { api, Message, onSignedOut, Session } from "./api";
+import { api, type Message, onSignedOut, type Session } from "./api";
 import type { Ctx, View } from "./context";
 import { el, replace, visible } from "./dom";
 import { InboxStore } from "./inboxStore";
@@ -35,7 +35,19 @@ export async function startApp(root: HTMLElement, session: Session, signedOut: (
   };
   const compose = (): View => ({
     title: "New message",
-    node: el("section", { class: "new" }, el("h2", { tabindex: "-1" }, "New message"), composeForm({ me: session.name, names, sent: (m) => (store.add(m), ctx.openThread(m)) })),
+    node: el(
+      "section",
+      { class: "new" },
+      el("h2", { tabindex: "-1" }, "New message"),
+      composeForm({
+        me: session.name,
+        names,
+        sent: (m) => {
+          store.add(m);
+          ctx.openThread(m);
+        },
+      }),
+    ),
   });
   const nav = (label: string, view: () => View) => el("button", { type: "button", onclick: () => ctx.show(view()) }, label);
   const out = el("button", { type: "button", class: "signout" }, "Sign out");
@@ -52,7 +64,15 @@ export async function startApp(root: HTMLElement, session: Session, signedOut: (
       "header",
       { class: "top" },
       el("h1", {}, "claude-bus"),
-      el("nav", { "aria-label": "main" }, el("button", { type: "button", onclick: () => ctx.show(inboxView(ctx)) }, "Inbox ", unread), nav("New message", compose), nav("Search", () => searchView(ctx)), nav("People", () => peopleView(ctx)), nav("Settings", () => settingsView(ctx))),
+      el(
+        "nav",
+        { "aria-label": "main" },
+        el("button", { type: "button", onclick: () => ctx.show(inboxView(ctx)) }, "Inbox ", unread),
+        nav("New message", compose),
+        nav("Search", () => searchView(ctx)),
+        nav("People", () => peopleView(ctx)),
+        nav("Settings", () => settingsView(ctx)),
+      ),
       el("p", { class: "me" }, "Signed in as ", el("strong", {}, visible(session.name)), " ", out),
     ),
     main,

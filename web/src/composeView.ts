@@ -2,7 +2,7 @@
  * Writing: to a name or everyone, tags, files picked or dropped (uploaded as the CLI does, with progress),
  * as a new conversation or a reply in one. An Idempotency-Key makes a repeated send post once.
  */
-import { api, Attachment, Message } from "./api";
+import { api, type Attachment, type Message } from "./api";
 import { el, field, replace, status, visible } from "./dom";
 import { size } from "./format";
 import { uploadFile } from "./upload";
@@ -44,7 +44,19 @@ export function composeForm({ me, names, replyTo, sent }: ComposeOptions): HTMLF
           el("span", { class: "name" }, visible(file.name)),
           ` ${size(file.size)} `,
           bar,
-          el("button", { type: "button", class: "link", "aria-label": `remove ${visible(file.name)}`, onclick: () => (chosen.splice(i, 1), showFiles()) }, "Remove"),
+          el(
+            "button",
+            {
+              type: "button",
+              class: "link",
+              "aria-label": `remove ${visible(file.name)}`,
+              onclick: () => {
+                chosen.splice(i, 1);
+                showFiles();
+              },
+            },
+            "Remove",
+          ),
         );
       }),
     );
@@ -96,16 +108,24 @@ export function composeForm({ me, names, replyTo, sent }: ComposeOptions): HTMLF
         );
       }
       say.textContent = "sending…";
-      const tagList = tags.value.split(",").map((t) => t.trim()).filter((t) => t !== "");
-      const message = await api<Message>("POST", "/post", {
-        from: me,
-        ...(to.value.trim() !== "" && { to: to.value.trim() }),
-        body: body.value,
-        ...(tagList.length > 0 && { tags: tagList }),
-        ...(replyTo && { reply_to: replyTo.id }),
-        // A post names its files by hash and name; the bus knows their sizes.
-        ...(attachments.length > 0 && { attachments: attachments.map(({ sha256, name }) => ({ sha256, name })) }),
-      }, { headers: { "idempotency-key": key } });
+      const tagList = tags.value
+        .split(",")
+        .map((t) => t.trim())
+        .filter((t) => t !== "");
+      const message = await api<Message>(
+        "POST",
+        "/post",
+        {
+          from: me,
+          ...(to.value.trim() !== "" && { to: to.value.trim() }),
+          body: body.value,
+          ...(tagList.length > 0 && { tags: tagList }),
+          ...(replyTo && { reply_to: replyTo.id }),
+          // A post names its files by hash and name; the bus knows their sizes.
+          ...(attachments.length > 0 && { attachments: attachments.map(({ sha256, name }) => ({ sha256, name })) }),
+        },
+        { headers: { "idempotency-key": key } },
+      );
       key = randomKey();
       say.textContent = `sent as #${message.id}`;
       form.reset();

@@ -32,7 +32,7 @@ export function replace(parent: Node, ...children: Child[]): void {
 
 // Characters that reorder or hide text (bidi overrides and isolates, zero-width and other format
 // characters, controls but line breaks and tabs): shown as their code point, so text reads as it is.
-const HIDDEN = /(?![\n\t\u200d\ufe0f])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const HIDDEN = /(?!\n|\t|\u200d|\ufe0f)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** A sender's text as a person should read it: every hidden or reordering character made visible. */
 export function visible(text: string): string {

@@ -3,7 +3,7 @@
  * long-poll (`wait=`) so a new message shows within a second; read marks go to the bus as the same acks
  * agents send (POST /ack).
  */
-import { allMessages, api, ApiError, Message, Page, withQuery } from "./api";
+import { allMessages, api, ApiError, type Message, type Page, withQuery } from "./api";
 
 /** Seconds a long-poll waits for a message (the bus allows up to 60; nginx waits longer). */
 const WAIT_SECONDS = 25;

@@ -1,5 +1,5 @@
 /** The inbox: my messages and broadcasts, unread first, filtered by sender, tag or thread; live. */
-import { allMessages, Message } from "./api";
+import { allMessages, type Message } from "./api";
 import type { Ctx, View } from "./context";
 import { el, field, replace, status } from "./dom";
 import { isToMe } from "./inboxStore";
@@ -55,13 +55,22 @@ export function inboxView(ctx: Ctx, filter: Filter = {}): View {
     field("Sender", from),
     field("Tag", tag),
     field("Thread", thread),
-    el("div", { class: "actions" }, el("button", { type: "submit" }, "Filter"), filtered ? el("button", { type: "button", onclick: () => ctx.show(inboxView(ctx)) }, "Clear") : null),
+    el(
+      "div",
+      { class: "actions" },
+      el("button", { type: "submit" }, "Filter"),
+      filtered ? el("button", { type: "button", onclick: () => ctx.show(inboxView(ctx)) }, "Clear") : null,
+    ),
   );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     ctx.show(inboxView(ctx, { from: from.value.trim(), tag: tag.value.trim(), thread: thread.value.trim() }));
   });
-  const markAll = el("button", { type: "button", onclick: () => void store.markRead([...(held ?? store.messages.values())]).catch((error: Error) => (say.textContent = error.message)) }, "Mark all read");
+  const markAll = el(
+    "button",
+    { type: "button", onclick: () => void store.markRead([...(held ?? store.messages.values())]).catch((error: Error) => (say.textContent = error.message)) },
+    "Mark all read",
+  );
   return {
     title: "Inbox",
     node: el("section", { class: "inbox" }, el("h2", { tabindex: "-1" }, "Inbox"), form, el("div", { class: "toolbar" }, markAll), say, list),

@@ -1,5 +1,5 @@
 /** A message as a line of a list, and whole in a conversation: every sender string as visible text. */
-import { fileUrl, Message } from "./api";
+import { fileUrl, type Message } from "./api";
 import { el, visible } from "./dom";
 import { firstLine, size, when } from "./format";
 import { isUnread } from "./inboxStore";
@@ -16,7 +16,14 @@ export function messageItem(m: Message, me: string, open: (m: Message) => void):
     el(
       "button",
       { type: "button", class: "item-open", onclick: () => open(m) },
-      el("span", { class: "item-head" }, el("strong", { class: "from" }, visible(m.from)), " \u2192 ", el("span", { class: "to" }, recipient(m.to)), el("time", { datetime: m.ts }, when(m.ts))),
+      el(
+        "span",
+        { class: "item-head" },
+        el("strong", { class: "from" }, visible(m.from)),
+        " \u2192 ",
+        el("span", { class: "to" }, recipient(m.to)),
+        el("time", { datetime: m.ts }, when(m.ts)),
+      ),
       el("span", { class: "item-body" }, visible(firstLine(m.body))),
       el(
         "span",

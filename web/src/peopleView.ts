@@ -40,7 +40,10 @@ export function peopleView(ctx: Ctx): View {
       const roster = await api<Roster>("GET", "/machines");
       say.textContent = "";
       replace(table, ...roster.machines.map(row));
-      replace(invites, ...roster.invites.map((i) => el("li", {}, el("strong", {}, visible(i.name)), ` invited ${when(i.invited)}, expires ${when(i.expires)}`)));
+      replace(
+        invites,
+        ...roster.invites.map((i) => el("li", {}, el("strong", {}, visible(i.name)), ` invited ${when(i.invited)}, expires ${when(i.expires)}`)),
+      );
     } catch (error) {
       say.textContent = `could not load: ${(error as Error).message}`;
     }
@@ -84,7 +87,13 @@ export function peopleView(ctx: Ctx): View {
   const inviteForm = () => {
     const name = el("input", { name: "name", required: true, autocomplete: "off", spellcheck: "false" });
     const kind = el("select", { name: "kind" }, el("option", { value: "machine" }, "a machine"), el("option", { value: "person" }, "a person"));
-    const form = el("form", { class: "invite", "aria-label": "invite" }, field("Name", name), field("For", kind), el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Invite")));
+    const form = el(
+      "form",
+      { class: "invite", "aria-label": "invite" },
+      field("Name", name),
+      field("For", kind),
+      el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Invite")),
+    );
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       try {
@@ -95,7 +104,16 @@ export function peopleView(ctx: Ctx): View {
           invited,
           el("h3", {}, `Invite for ${visible(invite.name)}`),
           el("p", {}, `Expires ${when(invite.expires)}. Shown once: pass it on now.`),
-          el("dl", {}, el("dt", {}, "Code"), el("dd", {}, el("code", { class: "invite-code" }, invite.code)), el("dt", {}, "Link for a person"), el("dd", {}, el("code", { class: "invite-link" }, link)), el("dt", {}, "Command for a machine"), el("dd", {}, el("code", { class: "invite-command" }, command))),
+          el(
+            "dl",
+            {},
+            el("dt", {}, "Code"),
+            el("dd", {}, el("code", { class: "invite-code" }, invite.code)),
+            el("dt", {}, "Link for a person"),
+            el("dd", {}, el("code", { class: "invite-link" }, link)),
+            el("dt", {}, "Command for a machine"),
+            el("dd", {}, el("code", { class: "invite-command" }, command)),
+          ),
         );
         form.reset();
         await load();
@@ -114,7 +132,16 @@ export function peopleView(ctx: Ctx): View {
       { class: "people" },
       el("h2", { tabindex: "-1" }, "People and machines"),
       say,
-      el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, ...["Name", "Kind", "Credential", "Last seen", "Unread", "Actions"].map((h) => el("th", { scope: "col" }, h)))), table)),
+      el(
+        "div",
+        { class: "scroll" },
+        el(
+          "table",
+          {},
+          el("thead", {}, el("tr", {}, ...["Name", "Kind", "Credential", "Last seen", "Unread", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
+          table,
+        ),
+      ),
       el("h3", {}, "Pending invites"),
       invites,
       ctx.admin ? el("div", {}, el("h3", {}, "Invite"), inviteForm(), invited) : null,

@@ -1,5 +1,5 @@
 /** Search across the whole history (GET /messages?q=): newest first, "More" goes on where the bus stopped. */
-import { api, Page, withQuery } from "./api";
+import { api, type Page, withQuery } from "./api";
 import type { Ctx, View } from "./context";
 import { el, field, replace, status } from "./dom";
 import { messageItem } from "./messageView";
@@ -36,7 +36,12 @@ export function searchView(ctx: Ctx, initial = ""): View {
     }
   };
   more.addEventListener("click", () => void run(false));
-  const form = el("form", { role: "search", class: "search", "aria-label": "search messages" }, field("Words", q, "every word must occur in the body, a name, a tag or a file name"), el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Search")));
+  const form = el(
+    "form",
+    { role: "search", class: "search", "aria-label": "search messages" },
+    field("Words", q, "every word must occur in the body, a name, a tag or a file name"),
+    el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Search")),
+  );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     void run(true);

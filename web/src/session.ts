@@ -1,5 +1,5 @@
 /** Signing in and out: the bus keeps the session; the browser keeps only its HttpOnly cookie, never a secret. */
-import { api, Session } from "./api";
+import { api, type Session } from "./api";
 
 export const currentSession = () => api<Session>("GET", "/session", undefined, { quiet401: true });
 

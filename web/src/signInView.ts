@@ -8,7 +8,14 @@ export function signInView(root: HTMLElement, signedIn: (s: Session) => void, no
   const secret = el("input", { type: "password", name: "password", id: "signin-secret", autocomplete: "current-password", required: true });
   const say = status(note);
   const submit = el("button", { type: "submit", class: "primary" }, "Sign in");
-  const form = el("form", { class: "signin", "aria-label": "sign in" }, field("Name", name), field("Secret", secret, "your own, or the team password with the team's user name"), el("div", { class: "actions" }, submit), say);
+  const form = el(
+    "form",
+    { class: "signin", "aria-label": "sign in" },
+    field("Name", name),
+    field("Secret", secret, "your own, or the team password with the team's user name"),
+    el("div", { class: "actions" }, submit),
+    say,
+  );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     submit.disabled = true;
@@ -31,7 +38,15 @@ export function signInView(root: HTMLElement, signedIn: (s: Session) => void, no
 export function joinView(root: HTMLElement, code: string, signedIn: (s: Session) => void): void {
   const say = status();
   const join = el("button", { type: "button", class: "primary" }, "Join");
-  const box = el("main", { class: "narrow" }, el("h1", {}, "claude-bus"), el("h2", {}, "You were invited"), el("p", {}, "Joining uses up this invite and gives you your own secret."), join, say);
+  const box = el(
+    "main",
+    { class: "narrow" },
+    el("h1", {}, "claude-bus"),
+    el("h2", {}, "You were invited"),
+    el("p", {}, "Joining uses up this invite and gives you your own secret."),
+    join,
+    say,
+  );
   join.addEventListener("click", async () => {
     join.disabled = true;
     try {
@@ -42,7 +57,14 @@ export function joinView(root: HTMLElement, code: string, signedIn: (s: Session)
         el("h1", {}, "claude-bus"),
         el("h2", { tabindex: "-1" }, `Welcome, ${enrolled.name}`),
         el("p", {}, "Your secret, shown this once. Keep it in your password manager: you sign in with your name and it."),
-        el("dl", {}, el("dt", {}, "Name"), el("dd", {}, el("code", { class: "enrolled-name" }, enrolled.name)), el("dt", {}, "Secret"), el("dd", {}, el("code", { class: "enrolled-secret" }, enrolled.pass))),
+        el(
+          "dl",
+          {},
+          el("dt", {}, "Name"),
+          el("dd", {}, el("code", { class: "enrolled-name" }, enrolled.name)),
+          el("dt", {}, "Secret"),
+          el("dd", {}, el("code", { class: "enrolled-secret" }, enrolled.pass)),
+        ),
         next,
       );
       next.focus();

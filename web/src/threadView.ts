@@ -1,5 +1,5 @@
 /** A conversation: every message of a thread in order, marked read as it is shown, and a reply form. */
-import { allMessages, Message } from "./api";
+import { allMessages, type Message } from "./api";
 import { composeForm } from "./composeView";
 import type { Ctx, View } from "./context";
 import { el, replace, status } from "./dom";
@@ -20,7 +20,11 @@ export function threadView(ctx: Ctx, start: Message): View {
     if (last && !replyBox.firstChild) replace(replyBox, el("h3", {}, "Reply"), composeForm({ me, names: ctx.names(), replyTo: last, sent: (m) => add([m]) }));
   };
   const read = () => {
-    if (document.visibilityState === "visible") void ctx.store.markRead(messages).then(() => (say.textContent = "")).catch((error: Error) => (say.textContent = error.message));
+    if (document.visibilityState === "visible")
+      void ctx.store
+        .markRead(messages)
+        .then(() => (say.textContent = ""))
+        .catch((error: Error) => (say.textContent = error.message));
   };
   const add = (fresh: Message[]) => {
     const mine = fresh.filter((m) => (m.thread ?? m.id) === threadId && !messages.some((h) => h.id === m.id));
@@ -49,7 +53,12 @@ export function threadView(ctx: Ctx, start: Message): View {
     node: el(
       "section",
       { class: "thread" },
-      el("div", { class: "toolbar" }, el("button", { type: "button", onclick: () => ctx.show(inboxView(ctx)) }, "\u2190 Inbox"), el("button", { type: "button", onclick: () => ctx.show(inboxView(ctx, { thread: threadId })) }, "Filter inbox by this thread")),
+      el(
+        "div",
+        { class: "toolbar" },
+        el("button", { type: "button", onclick: () => ctx.show(inboxView(ctx)) }, "\u2190 Inbox"),
+        el("button", { type: "button", onclick: () => ctx.show(inboxView(ctx, { thread: threadId })) }, "Filter inbox by this thread"),
+      ),
       el("h2", { tabindex: "-1" }, `Conversation #${threadId}`),
       say,
       cards,

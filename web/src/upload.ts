@@ -3,7 +3,7 @@
  * crypto.subtle), the bus asked how much it holds already (HEAD, Upload-Offset), the rest sent with
  * PUT /files/<sha256> and a Content-Range. A dropped connection resumes from where the bus got to.
  */
-import { ApiError, Attachment, withQuery } from "./api";
+import { ApiError, type Attachment, withQuery } from "./api";
 
 const RETRIES = 3;
 
