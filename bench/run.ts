@@ -18,6 +18,7 @@ import { longPoll } from "./longPoll";
 import { startBus } from "./servers";
 import { markdownTable } from "./table";
 import { busThroughput, ceilings } from "./throughput";
+import { webApp } from "./webApp";
 import { WRK_MISSING, wrk, wrkInstalled } from "./wrk";
 
 const CREDENTIALS = { user: "bench", pass: "bench-password-not-a-secret" };
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     await hookCost(ctx);
     await liveLatency(ctx);
     await fileTransfers(ctx);
+    await webApp(ctx);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

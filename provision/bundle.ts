@@ -7,6 +7,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { buildWebApp } from "./webApp";
 
 /** The bundle's entry (what it runs, and why it lives in cli/, is said there). */
 const ENTRY = path.join("cli", "hostEntry.ts");
@@ -26,6 +27,8 @@ export async function buildServiceBundle(outDir?: string): Promise<{ file: strin
   const dir = outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "claude-bus-bundle-"));
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "claude-bus.js");
+  // The web inbox inside the bundle (service/web/webAssets.ts reads it): the host needs no other file.
+  const web = await buildWebApp();
   await esbuild.build({
     entryPoints: [path.join(root, ENTRY)],
     absWorkingDir: root,
@@ -36,6 +39,7 @@ export async function buildServiceBundle(outDir?: string): Promise<{ file: strin
     format: "cjs",
     legalComments: "none",
     logLevel: "silent",
+    define: { CLAUDE_BUS_WEB_ASSETS: JSON.stringify(web) },
   });
   const sha256 = createHash("sha256").update(fs.readFileSync(file)).digest("hex");
   return { file, sha256 };

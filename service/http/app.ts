@@ -17,6 +17,8 @@ import { addNotifyRoutes } from "../notify/notifyRoutes";
 import type { NotifySettings } from "../notify/notifySettings";
 import type { LongPollSlots } from "./longPollSlots";
 import { Routes } from "./routes";
+import type { WebAssets } from "../../contract/webApp";
+import { addWebAppRoutes } from "../web/webRoutes";
 import type { BusStore } from "../store/store";
 import type { Waiters } from "../store/waiters";
 
@@ -32,6 +34,8 @@ export interface AppDeps {
   longPolls: LongPollSlots;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
+  /** The web inbox's files (null: not built in this tree). */
+  web: WebAssets | null;
   /** Each name's ntfy setting. */
   notify: NotifySettings;
 }
@@ -42,7 +46,7 @@ function who(res: Response): { as?: string } {
   return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing, notify }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing, web, notify }: AppDeps): express.Express {
   const { log, membership } = auth;
   const app = express();
   const routes = new Routes(app);
@@ -72,6 +76,8 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
 
   // Liveness for an uptime check: answered before authentication, by this process, and it says nothing of the store.
   routes.get(LIVE_PATH, (_req, res) => sendJson(res, 200, { ok: true }));
+  // The web inbox's page and files: public, they hold no data (the page asks the API for everything).
+  addWebAppRoutes(routes, web);
 
   const known: KnownNames = { teamUser: () => auth.team.userName, machines: membership, senders: presence };
   app.use(authenticate(auth));

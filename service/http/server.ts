@@ -22,6 +22,8 @@ import { BusStore } from "../store/store";
 import { Sessions } from "../members/sessions";
 import { Notifier, NOTIFY_LIMITS, NotifyLimits } from "../notify/notifier";
 import { NotifySettings } from "../notify/notifySettings";
+import type { WebAssets } from "../../contract/webApp";
+import { loadWebAssets } from "../web/webAssets";
 
 export interface BusOptions {
   host?: string;
@@ -45,6 +47,8 @@ export interface BusOptions {
   files?: Partial<FileLimits>;
   /** Long-polls one credential may hold at once (default DEFAULT_MAX_LONG_POLLS). */
   maxLongPolls?: number;
+  /** The web inbox's files (default: those of the bundle, or of this tree's dist/). */
+  web?: WebAssets;
   /** The ntfy forward's queue, timeout and retries (defaults: contract/defaults.ts; tests shorten the waits). */
   notify?: Partial<NotifyLimits>;
 }
@@ -112,7 +116,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       used: (name, time) => presence.used(name, time),
     };
     const longPolls = new LongPollSlots(opts.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS);
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing, notify: notifySettings }));
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing, web: opts.web ?? loadWebAssets(), notify: notifySettings }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {

@@ -6,7 +6,7 @@
  * security updates, deploy-key rotation, an interrupted dpkg, the DNS check before certbot, a new ACME
  * server's certificate served at once, and a domain change.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +34,9 @@ import { restoreBackup } from "../../service/dataDir/dataDirTools";
 import { startLocalS3, TEST_KEY } from "../support/localS3";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/tempDir";
+import { launchChromium, screenshot, signIn } from "../support/browser";
+import { SESSION_COOKIE } from "../../contract/defaults";
+import { WEB_CSP } from "../../service/web/webRoutes";
 import * as seed from "./seedSnippets";
 
 const log = (l: string) => process.stdout.write(`[host] ${l}\n`);
@@ -251,6 +254,32 @@ describe("provisioned throwaway host", () => {
       await onHost(`systemctl start ${SERVICE_NAME}`);
     }
     await waitFor("the bus back", async () => ((await httpsRequest(ep, "GET", "/live")).status === 200 ? true : undefined), 30_000);
+  });
+
+  it("opens the web inbox through nginx and TLS: page and script with the strict CSP, and a sign-in in chromium that gets a Secure cookie", async () => {
+    const page = await httpsRequest(ep, "GET", "/");
+    expect(page.status).toBe(200);
+    expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(page.headers["content-security-policy"]).toBe(WEB_CSP);
+    expect(page.headers["strict-transport-security"]).toBeDefined();
+    const script = await httpsRequest(ep, "GET", /<script src="(\/app\/app-[0-9a-f]{12}\.js)"/.exec(page.body)![1]!);
+    expect(script.status).toBe(200);
+    expect(script.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    expect(script.headers["content-security-policy"]).toBe(WEB_CSP);
+    expect(script.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+
+    // Chromium on this machine reaches the host's name on loopback and trusts the certificate Pebble issued it.
+    const leaf = new X509Certificate((await servedCertificate(ep)).raw);
+    const spki = createHash("sha256").update(leaf.publicKey.export({ type: "spki", format: "der" })).digest("base64");
+    const browser = await launchChromium([`--host-resolver-rules=MAP ${cfg.fqdn} 127.0.0.1`, `--ignore-certificate-errors-spki-list=${spki}`]);
+    try {
+      const signedIn = await signIn(browser, `https://${cfg.fqdn}/`, cfg.busUser, password);
+      expect(await signedIn.page.cookies()).toEqual([expect.objectContaining({ name: SESSION_COOKIE, secure: true, httpOnly: true, sameSite: "Strict" })]);
+      expect(signedIn.problems).toEqual([]);
+      await screenshot(signedIn.page, "host-inbox");
+    } finally {
+      await browser.close();
+    }
   });
 
   it("runs the service as its own unprivileged user, unable to write /etc, scored at most 2.0 by systemd", async () => {

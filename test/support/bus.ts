@@ -32,6 +32,7 @@ export interface TestBusOptions {
   files?: BusOptions["files"];
   behindProxy?: BusOptions["behindProxy"];
   maxLongPolls?: BusOptions["maxLongPolls"];
+  web?: BusOptions["web"];
   notify?: BusOptions["notify"];
 }
 
@@ -56,6 +57,7 @@ export async function startBus(opts: TestBusOptions = {}): Promise<TestBus> {
     files: opts.files,
     behindProxy: opts.behindProxy,
     maxLongPolls: opts.maxLongPolls,
+    web: opts.web,
     notify: opts.notify,
   });
   return { ...bus, dataDir, user, pass, credentialsFile, logs };

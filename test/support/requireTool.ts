@@ -15,6 +15,7 @@ const PACKAGES: Record<string, string> = {
   ssh: "openssh-client",
   tmux: "tmux",
   mkfifo: "coreutils",
+  chromium: "chromium",
 };
 
 /** The tool's name, once it is known to be on PATH; throws naming the package otherwise. */
