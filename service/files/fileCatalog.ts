@@ -10,8 +10,7 @@ import * as path from "path";
 import { z } from "zod";
 import { Sha256 } from "../../contract/files";
 import { UPLOADER_PATTERN } from "../../contract/names";
-import type { AppendLog } from "../store/appendLog";
-import { openEventLog, snapshotOf } from "../store/eventLog";
+import { EventLogged, openEventLog } from "../store/eventLog";
 import { jsonLine, parseJson } from "../store/jsonl";
 import { READABLE_BY_THE_BUS } from "../store/startupFile";
 import type { Log } from "../log";
@@ -36,7 +35,8 @@ export interface FileRecord {
   by: Map<string, number>;
 }
 
-export class FileCatalog {
+/** files.jsonl: which attached files the bus holds, replayed at start. */
+export class FileCatalog extends EventLogged<FileEvent> {
   private readonly records = new Map<string, FileRecord>();
   /** Deleted files by sha256: when. */
   private readonly deleted = new Map<string, number>();
@@ -45,9 +45,10 @@ export class FileCatalog {
   private storedBytes = 0;
   /** Per uploader, the stored files it uploaded and their bytes (a file counts for each of its uploaders). */
   private readonly byUploader = new Map<string, { files: number; bytes: number }>();
-  private log!: AppendLog;
 
-  private constructor() {}
+  private constructor() {
+    super();
+  }
 
   /**
    * Replays files.jsonl. A line torn by a crash (never answered) is cut off; a damaged whole line is
@@ -130,16 +131,7 @@ export class FileCatalog {
     for (const [sha256, time] of this.attachedAt) if (time < cutoff && !this.records.has(sha256)) this.attachedAt.delete(sha256);
   }
 
-  /** files.jsonl as the events the current state needs (what a backup holds, and compaction writes). */
-  snapshot(): string {
-    return snapshotOf(this.stateEvents());
-  }
-
-  close(): Promise<void> {
-    return this.log.close();
-  }
-
-  private stateEvents(): FileEvent[] {
+  protected stateEvents(): FileEvent[] {
     const events: FileEvent[] = [];
     for (const r of this.records.values()) {
       const uploads = [...r.by].sort(([, a], [, b]) => a - b);

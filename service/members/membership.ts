@@ -12,8 +12,7 @@ import { MACHINE_SECRET_LENGTH, MAX_MACHINES, MAX_PENDING_INVITES } from "../../
 import type { MachineCredential } from "../../contract/message";
 import { MachineName } from "../../contract/names";
 import { generateInviteCode, generatePassword } from "../../contract/password";
-import type { AppendLog } from "../store/appendLog";
-import { openEventLog, snapshotOf } from "../store/eventLog";
+import { EventLogged, openEventLog } from "../store/eventLog";
 import { jsonLine, parseJson } from "../store/jsonl";
 import { FileError, READABLE_BY_THE_BUS } from "../store/startupFile";
 import type { Log } from "../log";
@@ -94,17 +93,18 @@ const sha256 = (text: string | Buffer): Buffer => createHash("sha256").update(te
 const NO_SECRET = sha256("no machine has this secret");
 const iso = (time: number | null) => (time === null ? null : new Date(time).toISOString());
 
-export class Membership {
+export class Membership extends EventLogged<MembershipEvent> {
   private readonly members = new Map<string, Member>();
   /** Live invites by the hex hash of their code. */
   private readonly invites = new Map<string, Invite>();
-  private log!: AppendLog;
   /** Invite, enroll, revoke and rotate, one at a time: each decides on the state the one before it wrote. */
   private changes: Promise<unknown> = Promise.resolve();
   /** Who to tell when a machine is revoked (its held long-polls), by machine name. */
   private readonly revocationWatchers = new Map<string, Set<() => void>>();
 
-  private constructor() {}
+  private constructor() {
+    super();
+  }
 
   /**
    * The membership of a data dir. A line torn by a crash (never answered) is cut off; a damaged whole
@@ -258,16 +258,7 @@ export class Membership {
       .map((i) => ({ name: i.name, invited: iso(i.time)!, expires: iso(i.expires)!, kind: i.kind, admin: i.admin }));
   }
 
-  /** machines.jsonl as the events the current state needs (what a backup holds, and compaction writes). */
-  snapshot(): string {
-    return snapshotOf(this.stateEvents());
-  }
-
-  close(): Promise<void> {
-    return this.log.close();
-  }
-
-  private stateEvents(): MembershipEvent[] {
+  protected stateEvents(): MembershipEvent[] {
     const events: MembershipEvent[] = [];
     for (const m of this.members.values()) {
       events.push({ event: "enrolled", name: m.name, secret: m.secret.toString("hex"), time: m.issued, ...kindFields(m) });

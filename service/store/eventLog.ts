@@ -24,6 +24,23 @@ export interface EventLogState {
   stateEvents(): readonly object[];
 }
 
+/**
+ * A state kept in an event log: its snapshot (the events the current state needs: what a backup holds,
+ * and compaction writes) and the log's closing, written once for machines.jsonl and files.jsonl.
+ */
+export abstract class EventLogged<Event extends object> {
+  protected log!: AppendLog;
+  protected abstract stateEvents(): Event[];
+
+  snapshot(): string {
+    return snapshotOf(this.stateEvents());
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
+  }
+}
+
 /** Events as the text of a log. */
 export function snapshotOf(events: readonly object[]): string {
   return events.map((event) => JSON.stringify(event) + "\n").join("");

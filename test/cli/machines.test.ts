@@ -227,9 +227,14 @@ describe("rotate with a machine's own credential", () => {
       await post("before");
       await waitFor("the first line", () => out.includes(": before"), { timeoutMs: 20_000 });
       expect((await november.run(["rotate"])).code).toBe(0);
+      // A long-poll held since before the rotation may bring this one; the next request meets the old secret's 401.
       await post("after the rotation");
       await waitFor("the line after the rotation", () => out.includes(": after the rotation"), { timeoutMs: 20_000 });
-      expect(err).toContain(`claude-bus watch: the credential changed in ${november.envFile}; going on with it`);
+      await waitFor("the watch taking up the new secret", () => err.includes(`claude-bus watch: the credential changed in ${november.envFile}; going on with it`), {
+        timeoutMs: 20_000,
+      });
+      await post("with the new secret");
+      await waitFor("a line read with the new secret", () => out.includes(": with the new secret"), { timeoutMs: 20_000 });
       expect(watcher.exitCode).toBeNull();
     } finally {
       watcher.kill("SIGKILL");
