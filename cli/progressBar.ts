@@ -1,6 +1,6 @@
 /** A transfer's progress on a terminal: one line on stderr, redrawn in place, cleared when done. */
 import type { OnProgress } from "../client/index";
-import { formatBytes } from "./delivery/attachments";
+import { formatBytes } from "../contract/byteSize";
 import type { Io } from "./io";
 
 const WIDTH = 24;

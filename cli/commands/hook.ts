@@ -20,7 +20,7 @@ import { noPositionals, ParsedCommand } from "../args";
 import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { renderDelivery } from "../delivery/render";
 import { isSessionId, SessionState, SessionStore, sessionsDir } from "../delivery/sessionState";
-import { toolHookIdle } from "../delivery/toolHookGate";
+import { hookEventOf, toolHookIdle } from "../delivery/toolHookGate";
 import { EXIT } from "../exitCodes";
 import { Io } from "../io";
 
@@ -47,7 +47,7 @@ export async function hook(parsed: ParsedCommand<"hook">, io: Io): Promise<numbe
   noPositionals("hook", parsed);
   const started = Date.now();
   let writing = false;
-  const input = parseInput(await io.readStdin());
+  const input: HookInput = hookEventOf<HookInput>(await io.readStdin());
   const event: HookEvent = EVENTS.find((e) => e === input.hook_event_name) ?? "UserPromptSubmit";
   const deadline = event === "PostToolUse" ? TOOL_HOOK_DEADLINE_MS : HOOK_DEADLINE_MS;
   // The hard deadline: whatever is still pending, the prompt goes on without it. Caught mid-output (Claude
@@ -110,11 +110,3 @@ function client(cfg: ClientConfig, timeoutMs: number) {
   return createBusClient({ ...cfg, timeoutMs, retry: { retries: 0, baseDelayMs: 0, maxDelayMs: 0 } });
 }
 
-function parseInput(text: string): HookInput {
-  try {
-    const value = JSON.parse(text) as unknown;
-    return typeof value === "object" && value !== null ? (value as HookInput) : {};
-  } catch {
-    return {};
-  }
-}

@@ -3,20 +3,7 @@
  * watch and the plugin's monitor, inbox): each name and size, and the command that saves them.
  */
 import type { Attachment, Message } from "../../client/index";
-
-const UNITS = ["KiB", "MiB", "GiB", "TiB"];
-
-/** 812 B, 1.2 KiB, 34 MiB: a size a person reads at a glance. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value < 9.95 ? value.toFixed(1) : Math.round(value)} ${UNITS[unit]}`;
-}
+import { formatBytes } from "../../contract/byteSize";
 
 /** `"build.zip" (34 MiB)`: the name quoted, as its sender gave it. */
 export const describeAttachment = (a: Attachment): string => `${JSON.stringify(a.name)} (${formatBytes(a.size)})`;

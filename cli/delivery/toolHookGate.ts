@@ -7,6 +7,16 @@
 import { liveMuted } from "./liveSwitch";
 import { isSessionId, SessionStore, sessionsDir } from "./sessionState";
 
+/** A hook's event, read from its stdin text; anything unreadable is no event (the hook then reads it as empty). */
+export function hookEventOf<Event extends object>(text: string): Partial<Event> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === "object" && value !== null ? (value as Partial<Event>) : {};
+  } catch {
+    return {};
+  }
+}
+
 export interface ToolHookInput {
   session_id?: unknown;
   hook_event_name?: unknown;

@@ -1,5 +1,5 @@
 /** The transfer progress bar: drawn in place on a terminal's stderr, nothing at all elsewhere. */
-import { formatBytes } from "../../cli/delivery/attachments";
+import { formatBytes } from "../../contract/byteSize";
 import type { Io } from "../../cli/io";
 import { progressBar } from "../../cli/progressBar";
 

@@ -1,5 +1,6 @@
 /** What every screen of the signed-in app is given. */
 import type { Message, Session } from "./api";
+import { type Child, el } from "./dom";
 import type { InboxStore } from "./inboxStore";
 
 export interface View {
@@ -7,6 +8,11 @@ export interface View {
   node: HTMLElement;
   /** Called when another screen replaces this one. */
   dispose?: () => void;
+}
+
+/** A screen: its title (the document's and its heading, which takes the focus on arrival) over its parts. */
+export function screen(title: string, className: string, ...parts: Child[]): View {
+  return { title, node: el("section", { class: className }, el("h2", { tabindex: "-1" }, title), ...parts) };
 }
 
 export interface Ctx {

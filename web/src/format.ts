@@ -1,16 +1,6 @@
 /** How sizes and times read in the app. */
 
-export function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}
+export { formatBytes as size } from "../../contract/byteSize";
 
 // Made once: a formatter costs far more to create than to use, and the inbox formats hundreds of times.
 const TIME = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });

@@ -1,6 +1,6 @@
 /** The inbox: my messages and broadcasts, unread first, filtered by sender, tag or thread; live. */
 import { allMessages, type Message } from "./api";
-import type { Ctx, View } from "./context";
+import { type Ctx, screen, type View } from "./context";
 import { el, field, replace, status } from "./dom";
 import { isToMe } from "./inboxStore";
 import { messageItem } from "./messageView";
@@ -71,9 +71,5 @@ export function inboxView(ctx: Ctx, filter: Filter = {}): View {
     { type: "button", onclick: () => void store.markRead([...(held ?? store.messages.values())]).catch((error: Error) => (say.textContent = error.message)) },
     "Mark all read",
   );
-  return {
-    title: "Inbox",
-    node: el("section", { class: "inbox" }, el("h2", { tabindex: "-1" }, "Inbox"), form, el("div", { class: "toolbar" }, markAll), say, list),
-    dispose: off,
-  };
+  return { ...screen("Inbox", "inbox", form, el("div", { class: "toolbar" }, markAll), say, list), dispose: off };
 }

@@ -3,7 +3,7 @@
  * also invites (the code, the link a person opens, the one command a machine runs) and revokes.
  */
 import { api } from "./api";
-import type { Ctx, View } from "./context";
+import { type Ctx, screen, type View } from "./context";
 import { el, field, replace, status, visible } from "./dom";
 import { when } from "./format";
 
@@ -125,26 +125,22 @@ export function peopleView(ctx: Ctx): View {
   };
 
   void load();
-  return {
-    title: "People and machines",
-    node: el(
-      "section",
-      { class: "people" },
-      el("h2", { tabindex: "-1" }, "People and machines"),
-      say,
+  return screen(
+    "People and machines",
+    "people",
+    say,
+    el(
+      "div",
+      { class: "scroll" },
       el(
-        "div",
-        { class: "scroll" },
-        el(
-          "table",
-          {},
-          el("thead", {}, el("tr", {}, ...["Name", "Kind", "Credential", "Last seen", "Unread", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
-          table,
-        ),
+        "table",
+        {},
+        el("thead", {}, el("tr", {}, ...["Name", "Kind", "Credential", "Last seen", "Unread", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
+        table,
       ),
-      el("h3", {}, "Pending invites"),
-      invites,
-      ctx.admin ? el("div", {}, el("h3", {}, "Invite"), inviteForm(), invited) : null,
     ),
-  };
+    el("h3", {}, "Pending invites"),
+    invites,
+    ctx.admin ? el("div", {}, el("h3", {}, "Invite"), inviteForm(), invited) : null,
+  );
 }

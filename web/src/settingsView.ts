@@ -1,6 +1,6 @@
 /** Settings: forwarding my messages to an ntfy topic (for a phone), and this browser's notifications. */
 import { api, ApiError } from "./api";
-import type { Ctx, View } from "./context";
+import { type Ctx, screen, type View } from "./context";
 import { el, field, status } from "./dom";
 import { notificationsSupported } from "./notify";
 
@@ -68,20 +68,16 @@ export function settingsView(_ctx: Ctx): View {
   });
 
   void load();
-  return {
-    title: "Settings",
-    node: el(
-      "section",
-      { class: "settings" },
-      el("h2", { tabindex: "-1" }, "Settings"),
-      el("h3", {}, "Phone notifications (ntfy)"),
-      el("p", {}, "Install the ntfy app, subscribe to a topic, and enter that topic's URL here: each message to you is forwarded to it."),
-      form,
-      say,
-      el("h3", {}, "This browser"),
-      el("p", {}, "While this page is open in a background tab, each new message to you shows a notification."),
-      allow,
-      browserSay,
-    ),
-  };
+  return screen(
+    "Settings",
+    "settings",
+    el("h3", {}, "Phone notifications (ntfy)"),
+    el("p", {}, "Install the ntfy app, subscribe to a topic, and enter that topic's URL here: each message to you is forwarded to it."),
+    form,
+    say,
+    el("h3", {}, "This browser"),
+    el("p", {}, "While this page is open in a background tab, each new message to you shows a notification."),
+    allow,
+    browserSay,
+  );
 }
