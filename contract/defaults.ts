@@ -163,3 +163,18 @@ export const DEFAULT_RATE_LIMIT = { perSecond: 20, burst: 100 } as const;
 export const DEFAULT_BACKUP_KEEP = 14;
 export const DEFAULT_BACKUP_HOUR_UTC = 3;
 export const BACKUP_KEEP_RANGE = { min: 1, max: 1_000 } as const;
+
+/**
+ * Claims (POST /claims): a resource's name is 1 to MAX_CLAIM_RESOURCE_CHARS printable characters; a claim
+ * lasts MIN_CLAIM_TTL_SECONDS to MAX_CLAIM_TTL_SECONDS (a day) unless renewed; a note is at most
+ * MAX_CLAIM_NOTE_CHARS characters. The bus keeps at most MAX_LIVE_CLAIMS live claims, and one holder at most
+ * MAX_CLAIMS_PER_HOLDER of them, so no one machine can take every slot.
+ */
+export const MAX_CLAIM_RESOURCE_CHARS = 512;
+export const MIN_CLAIM_TTL_SECONDS = 5;
+export const MAX_CLAIM_TTL_SECONDS = 86_400;
+export const MAX_CLAIM_NOTE_CHARS = 1_024;
+export const MAX_LIVE_CLAIMS = 10_000;
+export const MAX_CLAIMS_PER_HOLDER = 1_000;
+/** How long a claim lasts when the CLI or an MCP tool is not told, in seconds. */
+export const DEFAULT_CLAIM_TTL_SECONDS = 1_800;

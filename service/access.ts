@@ -10,7 +10,7 @@ export const isTeamCredentialRole = (value: string): value is TeamCredentialRole
 
 export type Identity = { kind: "team"; user: string; role: TeamCredentialRole } | { kind: "machine"; name: string };
 
-export type Action = "health" | "list" | "read" | "post" | "ack" | "upload" | "download" | "invite" | "revoke" | "backup" | "rotate";
+export type Action = "health" | "list" | "read" | "post" | "ack" | "upload" | "download" | "invite" | "revoke" | "backup" | "rotate" | "claim" | "breakClaim";
 
 const converses = (id: Identity) => id.kind === "machine" || id.role === "member";
 const isTeam = (id: Identity) => id.kind === "team";
@@ -27,6 +27,8 @@ const RULES: Record<Action, { may: (id: Identity) => boolean; refusal: string }>
   invite: { may: isTeam, refusal: "only the team credential may invite machines" },
   revoke: { may: isTeam, refusal: "only the team credential may revoke machines" },
   backup: { may: isTeam, refusal: "only the team credential may take a backup" },
+  claim: { may: converses, refusal: "the team credential is admin-only on this bus: claim with a machine's credential" },
+  breakClaim: { may: isTeam, refusal: "only the team credential may break another holder's claim (\"force\": true)" },
   rotate: { may: (id) => id.kind === "machine", refusal: "only a machine credential rotates here (its own secret); the team password rotates with the deployment" },
 };
 

@@ -18,12 +18,15 @@ import { writeBackup } from "./backup";
 import { addFileRoutes, checkAttachments } from "./fileRoutes";
 import type { FileStore } from "./fileStore";
 import { jsonBody, parse, parseQuery, sendJson } from "./json";
+import { addClaimRoutes } from "./claims/claimRoutes";
+import type { ClaimStore } from "./claims/claimStore";
 import { addMembershipRoutes } from "./membershipRoutes";
 import { checkName, KnownNames } from "./nameRules";
 import { writePage } from "./page";
 import type { Presence } from "./presence";
 import { waitForMessage } from "./longPoll";
-import { longPollHolder, LongPollSlots } from "./longPollSlots";
+import { LongPollSlots, takeLongPollSlot } from "./longPollSlots";
+import { addReceiptRoutes, ReceiptWaiters } from "./receipts";
 import { BusStore, IdempotencyConflict } from "./store";
 import type { Waiters } from "./waiters";
 
@@ -37,6 +40,8 @@ export interface AppDeps {
   files: FileStore;
   /** Long-polls each credential may hold at once. */
   longPolls: LongPollSlots;
+  claims: ClaimStore;
+  receipts: ReceiptWaiters;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
 }
@@ -47,7 +52,7 @@ function who(res: Response): { as?: string } {
   return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, claims, receipts, closing }: AppDeps): express.Express {
   const { log, membership } = auth;
   const app = express();
   app.disable("x-powered-by");
@@ -81,6 +86,8 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
   app.use(authenticate(auth));
   addMembershipRoutes(app, auth, known);
   addFileRoutes(app, files, log);
+  addClaimRoutes(app, { claims, longPolls, log });
+  addReceiptRoutes(app, store, receipts, longPolls);
 
   app.get("/health", (_req, res) => {
     sendJson(res, 200, { ok: true, count: store.count, now: new Date().toISOString(), oldest: store.oldest === null ? null : String(store.oldest), bytes: store.bytes });
@@ -144,13 +151,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
     // A machine revoked while it waits is answered at once: with the 401 its next request would get.
     const revocation = (wake: () => void) => (identity.kind === "machine" ? membership.whenRevoked(identity.name, wake) : () => undefined);
     if (wait > 0 && store.select({ ...selection, limit: 1 }).length === 0) {
-      const slot = longPolls.take(longPollHolder(identity, res.locals.address as string), wait * 1000);
-      if ("retryAfterMs" in slot) {
-        const seconds = Math.max(1, Math.ceil(slot.retryAfterMs / 1000));
-        res.setHeader("Retry-After", String(seconds));
-        const holder = identity.kind === "machine" ? `the credential of "${identity.name}"` : "the team credential (from this address)";
-        throw new HttpError("rateLimited", `${holder} holds ${longPolls.max} long-polls already, the most one may; retry in ${seconds} s`);
-      }
+      const slot = takeLongPollSlot(longPolls, identity, res, wait * 1000);
       try {
         if (!(await waitForMessage(waiters, selection, wait * 1000, res, revocation))) return;
       } finally {
@@ -201,6 +202,9 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
     "/machines/:name/rotate": "POST",
     "/files": "POST",
     "/files/:sha256": "GET, HEAD, PUT",
+    "/claims": "GET, HEAD, POST",
+    "/claims/release": "POST",
+    "/messages/:id/receipt": "GET, HEAD",
   };
   for (const [path, allow] of Object.entries(routes)) {
     app.all(path, (req, res) => {

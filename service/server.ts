@@ -19,6 +19,8 @@ import { Presence } from "./presence";
 import { RetentionOptions, startRetention } from "./retention";
 import { Waiters } from "./waiters";
 import { BusStore } from "./store";
+import { ClaimStore } from "./claims/claimStore";
+import { ReceiptWaiters } from "./receipts";
 
 export interface BusOptions {
   host?: string;
@@ -73,6 +75,8 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   let waiters: Waiters | undefined;
   let membership: Membership | undefined;
   let files: FileStore | undefined;
+  let claims: ClaimStore | undefined;
+  const receipts = new ReceiptWaiters();
   try {
     membership = await Membership.open(opts.dataDir, (msg, fields) => log({ level: "warn", msg, ...fields }));
     files = await FileStore.open(opts.dataDir, { ...DEFAULT_FILE_LIMITS, ...opts.files }, timeouts.uploadIdleMs, log);
@@ -83,8 +87,12 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         attached.attached(m.attachments, m.time);
         waiters?.posted(m);
       },
-      acked: (reader, time) => presence.acked(reader, time),
+      acked: (reader, time, ids) => {
+        presence.acked(reader, time);
+        receipts.acked(reader, ids);
+      },
     });
+    claims = await ClaimStore.open(opts.dataDir, (level, msg, fields) => log({ level, msg, ...fields }));
     const opened = store;
     waiters = new Waiters((n, q) => opened.matches(n, q));
     const auth: AuthDeps = {
@@ -97,7 +105,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       used: (name, time) => presence.used(name, time),
     };
     const longPolls = new LongPollSlots(opts.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS);
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing }));
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, claims, receipts, closing: () => closing }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {
@@ -106,6 +114,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       });
     });
   } catch (error) {
+    await claims?.close();
     await store?.close();
     await files?.close();
     await membership?.close();
@@ -115,6 +124,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const opened = store;
   const members = membership;
   const fileStore = files;
+  const claimStore = claims;
   const retention = opts.retention && startRetention(opened, opts.retention, log);
   const fileExpiry = startFileExpiry(fileStore, log);
   presence.startSaving((error) => log({ level: "warn", msg: "presence not saved", error: error.message }));
@@ -132,12 +142,15 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         retention?.stop();
         fileExpiry.stop();
         waiters?.wakeAll();
+        receipts.wakeAll();
+        const claimsClosed = claimStore.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await stopped;
         clearTimeout(force);
         await opened.close();
+        await claimsClosed;
         await fileStore.close();
         await members.close();
         await presence.close();

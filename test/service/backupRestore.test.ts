@@ -95,9 +95,9 @@ describe("import of a team-page (Flask) bus.jsonl", () => {
     try {
       const messages = await allMessages(bus.url);
       expect(messages.slice(1)).toEqual([
-        { id: "2", ts: "2026-05-25T17:00:00.123Z", from: "ccwhitebee", to: "ccmidm1mac", body: "Build finished, see /opt/foo", tags: ["build"], read_by: ["ccwhitebee", "ccmidm1mac"], thread: "2" },
-        { id: "3", ts: "2026-05-25T17:05:00.000Z", from: "ccmidm1mac", to: "any", body: "Patch deployed, smoke tests green.", tags: [], read_by: ["ccmidm1mac"], thread: "3" },
-        { id: "4", ts: "2026-05-25T16:00:00.000Z", from: "ccwhitebee", to: "any", body: "hi", tags: ["deploy", "green"], read_by: ["ccwhitebee", "ccmidm1mac"], thread: "4" },
+        { id: "2", ts: "2026-05-25T17:00:00.123Z", from: "ccwhitebee", to: "ccmidm1mac", body: "Build finished, see /opt/foo", tags: ["build"], read_by: ["ccwhitebee", "ccmidm1mac"], read_at: { ccwhitebee: "2026-05-25T17:00:00.123Z", ccmidm1mac: "2026-05-25T17:00:00.123Z" }, thread: "2" },
+        { id: "3", ts: "2026-05-25T17:05:00.000Z", from: "ccmidm1mac", to: "any", body: "Patch deployed, smoke tests green.", tags: [], read_by: ["ccmidm1mac"], read_at: { ccmidm1mac: "2026-05-25T17:05:00.000Z" }, thread: "3" },
+        { id: "4", ts: "2026-05-25T16:00:00.000Z", from: "ccwhitebee", to: "any", body: "hi", tags: ["deploy", "green"], read_by: ["ccwhitebee", "ccmidm1mac"], read_at: { ccwhitebee: "2026-05-25T16:00:00.000Z", ccmidm1mac: "2026-05-25T16:00:00.000Z" }, thread: "4" },
       ]);
       const unread = (await request(bus.url, "/messages?to=ccmidm1mac&unread_by=ccmidm1mac")).json.messages.map((m: { id: string }) => m.id);
       expect(unread).toEqual(["1"]);
