@@ -33,7 +33,7 @@ beforeAll(async () => {
 afterAll(() => bus.close());
 
 it("has curl examples for every route", () => {
-  for (const route of ["/live", "/health", "/post", "/messages", "/ack/", "/ack\"", "/machines", "wait=", "thread=", "Idempotency-Key", "/invites", "/enroll", "/files?name=", "-X PUT", "Content-Range", "/files/$SHA", "-C -"]) {
+  for (const route of ["/live", "/health", "/post", "/messages", "/ack/", "/ack\"", "/machines", "wait=", "thread=", "Idempotency-Key", "/invites", "/enroll", "/files?name=", "-X PUT", "Content-Range", "/files/$SHA", "-C -", "/claims\"", "/claims/release", "claims?resource=", "/receipt?"]) {
     expect([route, blocks.some((b) => b.includes(route))]).toEqual([route, true]);
   }
 });
