@@ -178,3 +178,5 @@ export const MAX_LIVE_CLAIMS = 10_000;
 export const MAX_CLAIMS_PER_HOLDER = 1_000;
 /** How long a claim lasts when the CLI or an MCP tool is not told, in seconds. */
 export const DEFAULT_CLAIM_TTL_SECONDS = 1_800;
+/** How long `claude-bus post --wait-read` and the MCP send tool wait for a receipt unless told, in seconds. */
+export const DEFAULT_WAIT_READ_SECONDS = 600;
