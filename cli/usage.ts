@@ -165,13 +165,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     ],
   },
   hook: {
-    summary: "Claude Code hook (SessionStart, UserPromptSubmit): deliver new messages to the session as hook JSON",
+    summary: "Claude Code hook (SessionStart, UserPromptSubmit): deliver new messages (and at SessionStart others' claims) to the session as hook JSON",
     group: "claude",
     options: { ...CONNECTION },
     notes: ["Reads the hook event on stdin. The claude-bus plugin runs it; it always exits 0."],
   },
   mcp: {
-    summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait and who",
+    summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait, who, claim, release and claims",
     group: "claude",
     options: { ...CONNECTION },
     notes: [
