@@ -9,6 +9,7 @@ export const LOADERS: CommandLoaders = {
   claim: async () => (await import("./commands/claims")).claim,
   release: async () => (await import("./commands/claims")).release,
   claims: async () => (await import("./commands/claims")).claims,
+  guard: async () => (await import("./commands/guard")).guard,
   fetch: async () => (await import("./commands/fetch")).fetch,
   watch: async () => (await import("./commands/watch")).watch,
   hook: async () => (await import("./commands/hook")).hook,

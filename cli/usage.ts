@@ -164,6 +164,21 @@ export const COMMANDS: Record<string, CommandSpec> = {
       CREDENTIAL_NOTE,
     ],
   },
+  guard: {
+    args: "install | check",
+    summary: "a git pre-commit hook refusing commits of paths another machine has claimed (repo:PATH); check runs it",
+    group: "bus",
+    options: {
+      ...CONNECTION,
+      repo: { type: "string", value: "DIR", help: "the repository (default: the current directory)" },
+      force: { type: "boolean", help: "install: replace a pre-commit hook that is not the guard's" },
+    },
+    notes: [
+      "A claim repo:PATH covers the file PATH, or the directory PATH and everything under it; repo: alone the whole repository. Your own claims never block you.",
+      "Commit anyway: git commit --no-verify, or CLAUDE_BUS_GUARD=off git commit. A bus that cannot be reached lets the commit through, with a warning.",
+      CREDENTIAL_NOTE,
+    ],
+  },
   hook: {
     summary: "Claude Code hook (SessionStart, UserPromptSubmit): deliver new messages (and at SessionStart others' claims) to the session as hook JSON",
     group: "claude",
