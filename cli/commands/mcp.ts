@@ -56,7 +56,7 @@ export async function mcp(parsed: ParsedCommand, io: Io): Promise<number> {
   return 0;
 }
 
-interface Tool<S extends z.ZodRawShape> {
+export interface Tool<S extends z.ZodRawShape> {
   description: string;
   input: S;
   run(args: z.infer<z.ZodObject<S>>): Promise<ToolResult>;
