@@ -95,7 +95,7 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
 
   app.get("/backup", async (_req, res) => {
     authorize(identityOf(res), "backup");
-    await writeBackup(res, store, dataDir, { presence: presence.serialize(), machines: membership.snapshot(), files: files.snapshot() });
+    await writeBackup(res, store, dataDir, { presence: presence.serialize(), machines: membership.snapshot(), files: files.snapshot(), claims: claims.snapshot() });
   });
 
   app.get("/machines", (_req, res) => {
