@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { setTimeout as sleep } from "timers/promises";
-import { CURSOR_CACHE_BYTES } from "../service/messageIndex";
+import { CURSOR_CACHE_BYTES } from "../service/store/messageIndex";
 import type { BenchContext } from "./context";
 import { addReaders, writeDataset, writeWorstCaseDataset } from "./dataset";
 import { load } from "./load";

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { jsonLine } from "../service/jsonl";
+import { jsonLine } from "../service/store/jsonl";
 
 /** Has read everything addressed to it but the newest messages: the steady state of a session-start poller. */
 export const READER = "m0";

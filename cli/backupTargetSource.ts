@@ -9,12 +9,13 @@ import * as path from "node:path";
 import { type BackupTarget, backupTargetFromEnv, parseBackupTarget } from "../contract/backupTarget";
 import { BACKUP_ENV_FILE_IN_HOME } from "../contract/defaults";
 import { EnvFileError } from "../contract/envFile";
-import { type ParsedCommand, stringOption } from "./args";
+import { type OptionValues, type Parsed, stringOption } from "./args";
 import { ConfigError } from "./config";
 import { octal } from "./envFileStore";
 import type { Io } from "./io";
+import type { S3_ENV } from "./usage";
 
-export async function resolveBackupTarget(parsed: ParsedCommand, io: Io): Promise<BackupTarget> {
+export async function resolveBackupTarget(parsed: Parsed<OptionValues<typeof S3_ENV>>, io: Io): Promise<BackupTarget> {
   const flag = stringOption(parsed, "s3-env");
   const named = flag ?? io.env.BACKUP_S3_ENV_FILE;
   const file = path.resolve(named ?? path.join(os.homedir(), BACKUP_ENV_FILE_IN_HOME));

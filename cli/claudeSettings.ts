@@ -2,7 +2,8 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { writeFileAtomic } from "./atomicWrite";
+import { writeFileDurably } from "../contract/durableFile";
+import { readFileAndMode } from "./fileAndMode";
 
 export type Settings = Record<string, unknown>;
 
@@ -17,14 +18,9 @@ export function settingsPath(home?: string): string {
 }
 
 export async function readSettings(file = settingsPath()): Promise<{ settings: Settings; mode: number } | undefined> {
-  let text: string;
-  let mode: number;
-  try {
-    [text, mode] = await Promise.all([fs.readFile(file, "utf8"), fs.stat(file).then((s) => s.mode & 0o777)]);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
+  const read = await readFileAndMode(file);
+  if (!read) return undefined;
+  const { text, mode } = read;
   let settings: unknown;
   try {
     settings = JSON.parse(text);
@@ -38,7 +34,7 @@ export async function readSettings(file = settingsPath()): Promise<{ settings: S
 /** Writes `settings` back with the file's old mode (0600 for a new file), so a crash cannot leave it half-written. */
 export async function writeSettings(settings: Settings, mode = 0o600, file = settingsPath(), platform: NodeJS.Platform = process.platform): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, JSON.stringify(settings, null, 2) + "\n", mode, platform);
+  await writeFileDurably(file, JSON.stringify(settings, null, 2) + "\n", { mode, platform });
 }
 
 /** `settings[key]` as an object ({} when absent); a SettingsError when the file has something else there. */

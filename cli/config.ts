@@ -12,7 +12,8 @@ import { describeIssue } from "../contract/issues";
 import { BusUser, MachineName } from "../contract/names";
 import { PasswordText } from "../contract/password";
 import { isLoopbackUrl } from "../client/index";
-import { booleanOption, stringOption, type ParsedCommand } from "./args";
+import { booleanOption, stringOption, type OptionValues, type Parsed } from "./args";
+import type { CONNECTION } from "./usage";
 import { readEnvFile } from "./envFileStore";
 import type { Io } from "./io";
 
@@ -44,7 +45,7 @@ export interface ClientConfig extends Credential {
   envFile: string;
 }
 
-export function connectionFlags(parsed: ParsedCommand): ConfigFlags {
+export function connectionFlags(parsed: Parsed<OptionValues<typeof CONNECTION>>): ConfigFlags {
   return {
     url: stringOption(parsed, "url"),
     user: stringOption(parsed, "user"),

@@ -2,21 +2,19 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { EnvFileError, EnvFileValues, parseEnvFile } from "../contract/envFile";
-import { writeFileAtomic } from "./atomicWrite";
+import { writeFileDurably } from "../contract/durableFile";
+import { readFileAndMode } from "./fileAndMode";
 
 /**
  * Reads and parses the file; `undefined` when it does not exist. A file others can read (it holds the
  * password) is still used, with a warning that says how to fix it; Windows has no such modes.
  */
 export async function readEnvFile(file: string, warn: (line: string) => void, platform = process.platform): Promise<EnvFileValues | undefined> {
-  let text: string;
-  let mode: number;
-  try {
-    [text, mode] = await Promise.all([fs.readFile(file, "utf8"), fs.stat(file).then((s) => s.mode & 0o777)]);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new EnvFileError(file, `cannot read: ${(err as Error).message}`);
-  }
+  const read = await readFileAndMode(file).catch((err: Error) => {
+    throw new EnvFileError(file, `cannot read: ${err.message}`);
+  });
+  if (!read) return undefined;
+  const { text, mode } = read;
   if (platform !== "win32" && (mode & 0o077) !== 0) {
     warn(`warning: ${file} holds the bus password and others can read it (mode ${octal(mode)}): chmod 600 ${file}`);
   }
@@ -28,7 +26,7 @@ export async function writeEnvFile(file: string, text: string, platform = proces
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   if (platform !== "win32") await fs.chmod(dir, 0o700);
-  await writeFileAtomic(file, text, 0o600);
+  await writeFileDurably(file, text, { mode: 0o600 });
 }
 
 /** Where `rotate` keeps a new password beside the env file until it is verified (0600, like the env file). */

@@ -8,10 +8,11 @@ import { parseCommand, ParsedCommand } from "./args";
 import { visible } from "./delivery/visible";
 import { EXIT, exitCodeFor } from "./exitCodes";
 import { Io, UsageError } from "./io";
-import { COMMANDS, commandHelp, synopsis, usage } from "./usage";
+import { CommandName, commandHelp, isCommandName, synopsis, usage } from "./usage";
 
-export type Command = (parsed: ParsedCommand, io: Io) => Promise<number>;
-export type CommandLoaders = Record<string, () => Promise<Command>>;
+export type Command<C extends CommandName> = (parsed: ParsedCommand<C>, io: Io) => Promise<number>;
+/** The commands a program has, each loaded when run (the host's bundle has only some). */
+export type CommandLoaders = { [C in CommandName]?: () => Promise<Command<C>> };
 
 /** The package's version, from the package.json above this file (in the repo and in dist/). */
 export function version(): string {
@@ -40,11 +41,15 @@ export async function main(argv: string[], io: Io, loaders: CommandLoaders): Pro
     io.out(`claude-bus ${version()}`);
     return EXIT.ok;
   }
-  const load = loaders[name];
-  if (!load || !COMMANDS[name]) {
+  if (!isCommandName(name) || !loaders[name]) {
     io.err(`claude-bus: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return EXIT.failure;
   }
+  return run(name, rest, io, loaders);
+}
+
+async function run<C extends CommandName>(name: C, rest: string[], io: Io, loaders: CommandLoaders): Promise<number> {
+  const load = loaders[name] as () => Promise<Command<C>>;
   try {
     const parsed = parseCommand(name, rest);
     if (parsed.values.help) {

@@ -2,10 +2,11 @@
 import type { HostConfig } from "../provision/config";
 import { loadHostConfigFile } from "../provision/hostConfigFile";
 import { parseTarget, SshTarget } from "../provision/ssh/transport";
-import { ParsedCommand, stringOption } from "./args";
+import { OptionValues, Parsed, stringOption } from "./args";
+import type { SSH_TARGET } from "./usage";
 import { UsageError } from "./io";
 
-export function sshHost(command: string, parsed: ParsedCommand): { target: SshTarget; cfg: HostConfig } {
+export function sshHost(command: string, parsed: Parsed<OptionValues<typeof SSH_TARGET>>): { target: SshTarget; cfg: HostConfig } {
   const targetSpec = stringOption(parsed, "target");
   const configFile = stringOption(parsed, "config");
   if (!targetSpec) throw new UsageError(`${command}: --target is required`);

@@ -7,70 +7,76 @@ import {
   DEFAULT_BACKUP_KEEP,
   DEFAULT_CLAIM_TTL_SECONDS,
   DEFAULT_DATA_DIR,
-  DEFAULT_FILE_MAX_AGE_DAYS,
-  DEFAULT_FILE_QUOTA_SHARE,
-  DEFAULT_HOST,
   DEFAULT_INVITE_SECONDS,
-  DEFAULT_MAX_FILE_MIB,
-  DEFAULT_MAX_LONG_POLLS,
-  DEFAULT_PORT,
-  DEFAULT_UPLOADER_MAX_FILES,
-  DEFAULT_UPLOADER_MAX_PARTIALS,
-  DEFAULT_UPLOADER_QUOTA_SHARE,
   DEFAULT_WAIT_READ_SECONDS,
   ENV_FILE_IN_HOME,
 } from "../contract/defaults";
+import { flagPlaceholder, type ServeFlag, serviceOption, SERVICE_OPTION_NAMES } from "../contract/serviceOptions";
 import { EXIT_CODES } from "./exitCodes";
 
 export interface OptionSpec {
-  type: "string" | "boolean";
-  multiple?: boolean;
+  readonly type: "string" | "boolean";
+  readonly multiple?: boolean;
   /** The value's placeholder in help text (string options). */
-  value?: string;
-  help: string;
+  readonly value?: string;
+  readonly help: string;
 }
 
 export interface CommandSpec {
   /** Positional arguments, as shown in the synopsis. */
-  args?: string;
-  summary: string;
-  group: "bus" | "claude" | "setup";
-  options: Record<string, OptionSpec>;
+  readonly args?: string;
+  readonly summary: string;
+  readonly group: "bus" | "claude" | "setup";
+  readonly options: Readonly<Record<string, OptionSpec>>;
   /** Lines printed after the options by `claude-bus COMMAND --help`. */
-  notes?: string[];
+  readonly notes?: readonly string[];
 }
 
 /** Options of every command that talks to the bus. There is no password option: argv is visible to every user. */
-const CONNECTION: Record<string, OptionSpec> = {
+export const CONNECTION = {
   url: { type: "string", value: "URL", help: "the bus URL (else BUS_URL, else the env file)" },
   user: { type: "string", value: "USER", help: "the Basic-auth user (else BUS_USER, else the env file)" },
   me: { type: "string", value: "NAME", help: "this machine's name on the bus (else BUS_ME, else the env file's BUS_ME, else hostname -s)" },
   "env-file": { type: "string", value: "FILE", help: `the credentials file (else BUS_ENV_FILE, else ~/${ENV_FILE_IN_HOME})` },
   "insecure-http": { type: "boolean", help: "allow a plain http:// URL to another host (the password then crosses the network unencrypted)" },
-};
-const JSON_OUTPUT: Record<string, OptionSpec> = { json: { type: "boolean", help: "print the answer as JSON" } };
+} as const satisfies Record<string, OptionSpec>;
+export const JSON_OUTPUT = { json: { type: "boolean", help: "print the answer as JSON" } } as const satisfies Record<string, OptionSpec>;
 
 /** The backup bucket's env file; its key pair is never an option either. */
-const S3_ENV: Record<string, OptionSpec> = {
+export const S3_ENV = {
   "s3-env": { type: "string", value: "FILE", help: `the backup bucket's env file (else BACKUP_S3_ENV_FILE, else ~/${BACKUP_ENV_FILE_IN_HOME}, else BACKUP_S3_* variables)` },
-};
+} as const satisfies Record<string, OptionSpec>;
 export const BACKUP_BUCKET_NOTE =
   "The backup bucket: BACKUP_S3_ENDPOINT, BACKUP_S3_BUCKET, BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY (and optional BACKUP_S3_REGION, " +
   "BACKUP_S3_PREFIX) from the env file (the stack's backupEnv output) or the environment, never the command line.";
 
-const SSH_TARGET: Record<string, OptionSpec> = {
+export const SSH_TARGET = {
   target: { type: "string", value: "[USER@]HOST", help: "the server (root, or another user with sudo -n)" },
   config: { type: "string", value: "host.json", help: "the host config (provision/host.example.json)" },
   port: { type: "string", value: "N", help: "SSH port (default 22)" },
   identity: { type: "string", value: "FILE", help: "SSH private key" },
   "known-hosts": { type: "string", value: "FILE", help: "known_hosts file of its own (default: the user's)" },
-};
+} as const satisfies Record<string, OptionSpec>;
+
+/** serve's flags: one per service option, from their one table. */
+const SERVE_OPTIONS = Object.fromEntries(
+  SERVICE_OPTION_NAMES.map((name) => {
+    const option = serviceOption(name);
+    const value = flagPlaceholder(option);
+    const { flag, help } = option;
+    return [flag, value === undefined ? { type: "boolean", help } : { type: "string", value, help }];
+  }),
+) as Record<ServeFlag, OptionSpec>;
 
 export const CREDENTIAL_NOTE =
   "Credentials: flags first, then BUS_URL/BUS_USER/BUS_PASS/BUS_ME in the environment, then the env file. " +
   "The password comes only from the environment or the file, never the command line.";
 
-export const COMMANDS: Record<string, CommandSpec> = {
+/**
+ * `as const`: each command's option names stay in its type, so cli/args.ts can make reading an option a
+ * command does not declare (or a misspelt one) a type error.
+ */
+export const COMMANDS = {
   health: { summary: "check the bus answers with this credential", group: "bus", options: { ...CONNECTION, ...JSON_OUTPUT }, notes: [CREDENTIAL_NOTE] },
   post: {
     args: "[BODY]",
@@ -273,40 +279,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: `run the bus service (data in ${DEFAULT_DATA_DIR} by default)`,
     group: "setup",
     options: {
-      host: { type: "string", value: "ADDRESS", help: `interface to listen on (default ${DEFAULT_HOST})` },
-      port: { type: "string", value: "N", help: `TCP port, 0 for any free one (default ${DEFAULT_PORT})` },
-      data: { type: "string", value: "DIR", help: `data directory (default ${DEFAULT_DATA_DIR}); one bus per directory` },
-      "retain-days": { type: "string", value: "N", help: "remove messages older than N days (default: keep everything)" },
-      archive: { type: "string", value: "gzip|none", help: "what happens to removed lines: a gzip archive per month in DIR/archive (default), or nothing" },
-      "team-credential": {
-        type: "string",
-        value: "member|admin-only",
-        help: "what the team credential may do: everything (default), or only invite, revoke, list and back up",
-      },
-      "max-file-mib": { type: "string", value: "N", help: `the largest file an upload may hold, in MiB (default ${DEFAULT_MAX_FILE_MIB})` },
-      "file-quota-mib": {
-        type: "string",
-        value: "N",
-        help: `MiB of stored files and partial uploads in all (default: ${DEFAULT_FILE_QUOTA_SHARE * 100}% of the size of DIR's filesystem)`,
-      },
-      "file-max-age-days": {
-        type: "string",
-        value: "N",
-        help: `delete a file N days after its last upload, unless a message younger than that attaches it (default ${DEFAULT_FILE_MAX_AGE_DAYS})`,
-      },
-      "uploader-max-files": { type: "string", value: "N", help: `files one credential holds, stored and partial (default ${DEFAULT_UPLOADER_MAX_FILES})` },
-      "uploader-quota-mib": {
-        type: "string",
-        value: "N",
-        help: `MiB of one credential's stored files and partial uploads (default: ${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of the file quota)`,
-      },
-      "uploader-max-partials": { type: "string", value: "N", help: `partial uploads one credential has open at once (default ${DEFAULT_UPLOADER_MAX_PARTIALS})` },
-      "max-long-polls": {
-        type: "string",
-        value: "N",
-        help: `long-polls one credential holds at once, the team credential's counted per client address (default ${DEFAULT_MAX_LONG_POLLS})`,
-      },
-      "behind-proxy": { type: "boolean", help: "nginx on this host is in front: believe its X-Real-IP from loopback (the host's unit sets it)" },
+      ...SERVE_OPTIONS,
     },
     notes: [
       "Team credential: BUS_CREDENTIALS_FILE, else BUS_USER/BUS_PASS, else a generated password kept in DIR/claude-bus.env.",
@@ -352,9 +325,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
     notes: ["The bus password is read from BUS_PASS, or else from stdin; never from an argument.", BACKUP_BUCKET_NOTE],
   },
-};
+} as const satisfies Record<string, CommandSpec>;
 
-export function synopsis(name: string, spec: CommandSpec = COMMANDS[name]): string {
+export type CommandName = keyof typeof COMMANDS;
+export const isCommandName = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
+
+export function synopsis(name: CommandName, spec: CommandSpec = COMMANDS[name]): string {
   return `claude-bus ${name}${spec.args ? ` ${spec.args}` : ""} [options]`;
 }
 
@@ -368,7 +344,7 @@ const exitCodeLines = () => Object.values(EXIT_CODES).map(({ code, meaning }) =>
 /** `claude-bus --help`. */
 export function usage(): string {
   const group = (g: CommandSpec["group"]) =>
-    Object.entries(COMMANDS)
+    Object.entries(COMMANDS as Record<CommandName, CommandSpec>)
       .filter(([, spec]) => spec.group === g)
       .map(([name, spec]) => `  ${name.padEnd(10)} ${spec.summary}`);
   return [
@@ -391,8 +367,8 @@ export function usage(): string {
 }
 
 /** `claude-bus COMMAND --help`. */
-export function commandHelp(name: string): string {
-  const spec = COMMANDS[name];
+export function commandHelp(name: CommandName): string {
+  const spec: CommandSpec = COMMANDS[name];
   return [
     `usage: ${synopsis(name, spec)}`,
     spec.summary,

@@ -74,10 +74,6 @@ export const MAX_ACK_BATCH = 500;
 /** How long a post's Idempotency-Key is remembered, in hours. */
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
-/** What the team credential may do: everything, as the seed's single user did (the default), or only administer. */
-export const TEAM_CREDENTIAL_ROLES = ["member", "admin-only"] as const;
-export type TeamCredentialRole = (typeof TEAM_CREDENTIAL_ROLES)[number];
-
 /** How long an invite code works unless the inviter says otherwise, and the limits of what it may say, in seconds. */
 export const DEFAULT_INVITE_SECONDS = 3_600;
 export const MIN_INVITE_SECONDS = 60;
@@ -110,12 +106,6 @@ export const PARTIAL_UPLOAD_HOURS = 24;
 /** Attachments on one message, and the longest attachment name, in bytes of UTF-8 (as most file systems). */
 export const MAX_ATTACHMENTS = 20;
 export const MAX_FILE_NAME_BYTES = 255;
-/** What a deployment may set the file limits to (serve flags, host and stack config): whole numbers in these ranges. */
-export const FILE_LIMIT_RANGES = {
-  maxFileMiB: { min: 1, max: 10_240 },
-  fileQuotaMiB: { min: 1, max: 16_777_216 },
-  fileMaxAgeDays: { min: 1, max: 3_650 },
-} as const;
 /**
  * Each uploader's own share (a machine's credential, or the team credential's), so one credential cannot
  * fill what all the others need: its overflow is answered to it alone. Files it holds, stored and
@@ -133,13 +123,6 @@ export const DEFAULT_UPLOADER_MAX_PARTIALS = MAX_ATTACHMENTS;
  * watch holds one; beyond, 429 with Retry-After. Serve flag, host and stack config `maxLongPolls`.
  */
 export const DEFAULT_MAX_LONG_POLLS = 32;
-/** What a deployment may set the per-credential limits to (serve flags, host and stack config): whole numbers in these ranges. */
-export const CREDENTIAL_LIMIT_RANGES = {
-  uploaderMaxFiles: { min: 1, max: MAX_STORED_FILES },
-  uploaderQuotaMiB: { min: 1, max: FILE_LIMIT_RANGES.fileQuotaMiB.max },
-  uploaderMaxPartials: { min: 1, max: MAX_STORED_FILES },
-  maxLongPolls: { min: 1, max: 100_000 },
-} as const;
 /** How long an upload's body may send nothing before the upload is cut off (a partial upload keeps what arrived), in seconds. */
 export const UPLOAD_IDLE_SECONDS = 60;
 

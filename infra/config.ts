@@ -16,21 +16,12 @@ import {
   DEFAULT_BACKUP_HOUR_UTC,
   DEFAULT_BACKUP_KEEP,
   DEFAULT_BUS_USER,
-  DEFAULT_FILE_MAX_AGE_DAYS,
-  DEFAULT_FILE_QUOTA_SHARE,
-  DEFAULT_MAX_FILE_MIB,
-  DEFAULT_MAX_LONG_POLLS,
   DEFAULT_RATE_LIMIT,
   DEFAULT_SUBDOMAIN,
-  DEFAULT_UPLOADER_MAX_FILES,
-  DEFAULT_UPLOADER_MAX_PARTIALS,
-  DEFAULT_UPLOADER_QUOTA_SHARE,
-  CREDENTIAL_LIMIT_RANGES,
-  FILE_LIMIT_RANGES,
   GENERATED_PASSWORD_LENGTH,
-  TEAM_CREDENTIAL_ROLES,
 } from "../contract/defaults";
 import { describeIssues } from "../contract/issues";
+import { DEPLOYED_OPTION_NAMES, type DeployedOptionName, serviceOption, type ServiceOptionValues, valueRule } from "../contract/serviceOptions";
 import { BusUser } from "../contract/names";
 import { HOST_PASSWORD_CHARS, HOST_PASSWORD_MAX, HOST_PASSWORD_MIN, HostPassword } from "../contract/password";
 import { DNS_LABEL, DNS_LABEL_PATTERN, type HostConfig, parseHostConfig, SSH_PUBLIC_KEY } from "../provision/config";
@@ -80,14 +71,6 @@ function isCidr(value: string): boolean {
   return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-/** A whole number of `unit` within `range`. */
-const wholeNumberIn = ({ min, max }: { min: number; max: number }, unit: string) =>
-  z.coerce.number().int(`must be a whole number of ${unit}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
-
-/** A whole number of MiB up to `max`, where 0 means a share of something larger (`zeroMeans`). */
-const mibOrShare = (max: number, zeroMeans: string) =>
-  z.coerce.number().int("must be a whole number of MiB").min(0, `must be 0 (${zeroMeans}) or more`).max(max, `must be at most ${max}`);
-
 const booleanText = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean({ error: 'must be "true" or "false"' }));
 
 /** Secrets are parsed as plain text once, then only ever travel as Pulumi secrets. */
@@ -104,6 +87,19 @@ interface ConfigKey {
   secret?: boolean;
   /** Checks the text Pulumi passes for the key. */
   rule: z.ZodType;
+}
+
+const STACK_TYPE = { count: "integer", choice: "string", switch: "boolean", text: "string" } as const;
+
+/** The stack config keys of the service's options (contract/serviceOptions.ts), each read from the text Pulumi passes. */
+function serviceOptionKeys(): { [K in DeployedOptionName]: ConfigKey & { rule: z.ZodType<ServiceOptionValues[K]> } } {
+  return Object.fromEntries(
+    DEPLOYED_OPTION_NAMES.map((name) => {
+      const option = serviceOption(name);
+      const rule = option.kind === "switch" ? booleanText : valueRule(name, z.coerce.number());
+      return [name, { type: STACK_TYPE[option.kind], default: option.default, description: option.config!.description, rule }];
+    }),
+  ) as never;
 }
 
 const HOST_PASSWORD_PUNCTUATION = HOST_PASSWORD_CHARS.replace("A-Za-z0-9", "");
@@ -261,68 +257,8 @@ export const STACK_CONFIG = {
     description: "Rotation marker. Change it (e.g. to today's date) to generate a new bus password on the next `pulumi up`.",
     rule: z.string().min(1, "must not be empty"),
   },
-  retainDays: {
-    type: "integer",
-    default: 0,
-    description: "Remove messages (and their acks) older than this many days, archived on the data volume; 0 keeps everything.",
-    rule: z.coerce.number().int("must be a whole number of days").min(0, "must be 0 (keep everything) or more").max(36500, "must be at most 36500"),
-  },
-  archiveRemoved: {
-    type: "boolean",
-    default: true,
-    description: "Keep what retention removes in a gzip archive per month on the data volume (archive/YYYY-MM/); false drops it.",
-    rule: booleanText,
-  },
-  teamCredential: {
-    type: "string",
-    default: "member",
-    description: 'What the team credential (busUser) may do: "member" (everything, as in the seed) or "admin-only" (invite, revoke, list and back up; machines post with their own credentials).',
-    rule: z.enum(TEAM_CREDENTIAL_ROLES, { message: `must be ${TEAM_CREDENTIAL_ROLES.map((r) => `"${r}"`).join(" or ")}` }),
-  },
-  maxFileMiB: {
-    type: "integer",
-    default: DEFAULT_MAX_FILE_MIB,
-    description: "The largest file a message may carry, in MiB (nginx's body limit for uploads follows it).",
-    rule: wholeNumberIn(FILE_LIMIT_RANGES.maxFileMiB, "MiB"),
-  },
-  fileQuotaMiB: {
-    type: "integer",
-    default: 0,
-    description: `MiB of attached files (and partial uploads) the bus keeps in all; 0 means ${DEFAULT_FILE_QUOTA_SHARE * 100}% of the data volume.`,
-    rule: mibOrShare(FILE_LIMIT_RANGES.fileQuotaMiB.max, `${DEFAULT_FILE_QUOTA_SHARE * 100}% of the data volume`),
-  },
-  fileMaxAgeDays: {
-    type: "integer",
-    default: DEFAULT_FILE_MAX_AGE_DAYS,
-    description:
-      "Days an attached file is kept after its last upload and after the newest message that attaches it; " +
-      "files in the scp drop dir are removed after as many days.",
-    rule: wholeNumberIn(FILE_LIMIT_RANGES.fileMaxAgeDays, "days"),
-  },
-  uploaderMaxFiles: {
-    type: "integer",
-    default: DEFAULT_UPLOADER_MAX_FILES,
-    description: "Attached files (stored and partial uploads) one credential holds at once; beyond, its uploads alone get 507.",
-    rule: wholeNumberIn(CREDENTIAL_LIMIT_RANGES.uploaderMaxFiles, "files"),
-  },
-  uploaderQuotaMiB: {
-    type: "integer",
-    default: 0,
-    description: `MiB of attached files (and partial uploads) one credential holds; 0 means ${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of fileQuotaMiB.`,
-    rule: mibOrShare(CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB.max, `${DEFAULT_UPLOADER_QUOTA_SHARE * 100}% of the file quota`),
-  },
-  uploaderMaxPartials: {
-    type: "integer",
-    default: DEFAULT_UPLOADER_MAX_PARTIALS,
-    description: "Partial (resumable) uploads one credential has open at once; beyond, its new ones alone get 429.",
-    rule: wholeNumberIn(CREDENTIAL_LIMIT_RANGES.uploaderMaxPartials, "uploads"),
-  },
-  maxLongPolls: {
-    type: "integer",
-    default: DEFAULT_MAX_LONG_POLLS,
-    description: "Long-polls one credential holds at once (the team credential's counted per client address); beyond, 429 with Retry-After.",
-    rule: wholeNumberIn(CREDENTIAL_LIMIT_RANGES.maxLongPolls, "long-polls"),
-  },
+  // The service's options (retainDays ... maxLongPolls) come from their one table.
+  ...serviceOptionKeys(),
   rateLimit: {
     type: "integer",
     default: DEFAULT_RATE_LIMIT.perSecond,
@@ -453,16 +389,7 @@ export function hostConfigOf(cfg: StackConfig, volumeDevice: string): HostConfig
       clientSshKeys: cfg.clientSshKeys,
       rootSshKeys: [cfg.sshPublicKey, cfg.sshNewPublicKey].filter((key) => key !== undefined),
       volume: { device: volumeDevice },
-      ...(cfg.retainDays > 0 && { retainDays: cfg.retainDays }),
-      archiveRemoved: cfg.archiveRemoved,
-      teamCredential: cfg.teamCredential,
-      maxFileMiB: cfg.maxFileMiB,
-      ...(cfg.fileQuotaMiB > 0 && { fileQuotaMiB: cfg.fileQuotaMiB }),
-      fileMaxAgeDays: cfg.fileMaxAgeDays,
-      ...(cfg.uploaderMaxFiles !== DEFAULT_UPLOADER_MAX_FILES && { uploaderMaxFiles: cfg.uploaderMaxFiles }),
-      ...(cfg.uploaderQuotaMiB > 0 && { uploaderQuotaMiB: cfg.uploaderQuotaMiB }),
-      ...(cfg.uploaderMaxPartials !== DEFAULT_UPLOADER_MAX_PARTIALS && { uploaderMaxPartials: cfg.uploaderMaxPartials }),
-      ...(cfg.maxLongPolls !== DEFAULT_MAX_LONG_POLLS && { maxLongPolls: cfg.maxLongPolls }),
+      ...Object.fromEntries(DEPLOYED_OPTION_NAMES.map((name) => [name, cfg[name]])),
       ...(cfg.backups && { backups: { keep: cfg.backupKeep, hourUtc: cfg.backupHourUtc } }),
     });
   } catch (err) {

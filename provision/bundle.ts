@@ -8,32 +8,16 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-/** The repository root: the nearest directory above this file holding cli/commands/serve.ts. */
+/** The bundle's entry (what it runs, and why it lives in cli/, is said there). */
+const ENTRY = path.join("cli", "hostEntry.ts");
+
+/** The repository root: the nearest directory above this file holding the entry. */
 function repoRoot(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "cli", "commands", "serve.ts"))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`cli/commands/serve.ts not found above ${__dirname}: the bundle is built from the repository's sources`);
+    if (fs.existsSync(path.join(dir, ENTRY))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`${ENTRY} not found above ${__dirname}: the bundle is built from the repository's sources`);
   }
 }
-
-/**
- * The bundle's entry: the CLI with serve, restore and import on this host's data dir (which
- * `claude-bus restore|import --ssh` run here), and backup (the daily `backup --to-s3` of
- * claude-bus-backup.service). The unit runs `claude-bus.js --host H --port P --data D`: without a
- * command name, it is serve.
- */
-const ENTRY = `
-const { main } = require("./cli/main");
-const { processIo } = require("./cli/io");
-const { serve } = require("./cli/commands/serve");
-const { restoreHere, importHere } = require("./cli/commands/dataDir");
-const { backup } = require("./cli/commands/backup");
-const commands = { serve: async () => serve, restore: async () => restoreHere, import: async () => importHere, backup: async () => backup };
-const argv = process.argv.slice(2);
-main(Object.hasOwn(commands, argv[0] ?? "") ? argv : ["serve", ...argv], processIo(), commands).then((code) => {
-  process.exitCode = code;
-});
-`;
 
 export async function buildServiceBundle(outDir?: string): Promise<{ file: string; sha256: string }> {
   // Loaded lazily: esbuild is a build tool, only needed when a bundle is actually made.
@@ -43,7 +27,7 @@ export async function buildServiceBundle(outDir?: string): Promise<{ file: strin
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "claude-bus.js");
   await esbuild.build({
-    stdin: { contents: ENTRY, resolveDir: root, sourcefile: "host-entry.js", loader: "js" },
+    entryPoints: [path.join(root, ENTRY)],
     absWorkingDir: root,
     outfile: file,
     bundle: true,

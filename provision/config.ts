@@ -5,19 +5,15 @@ import {
   DEFAULT_BACKUP_HOUR_UTC,
   DEFAULT_BACKUP_KEEP,
   DEFAULT_BUS_USER,
-  DEFAULT_FILE_MAX_AGE_DAYS,
-  DEFAULT_MAX_FILE_MIB,
   DEFAULT_NGINX_MAX_BODY_KIB,
   DEFAULT_PORT,
   DEFAULT_RATE_LIMIT,
   DEFAULT_SERVICE_MEMORY_MIB,
   DEFAULT_SUBDOMAIN,
-  CREDENTIAL_LIMIT_RANGES,
-  FILE_LIMIT_RANGES,
-  TEAM_CREDENTIAL_ROLES,
 } from "../contract/defaults";
 import { describeIssues } from "../contract/issues";
 import { BusUser } from "../contract/names";
+import { hostConfigShape } from "../contract/serviceOptions";
 
 /** One DNS label (1-63 of a-z, 0-9, '-', not starting or ending with '-'); a pattern so infra can build on it. */
 export const DNS_LABEL_PATTERN = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
@@ -45,7 +41,7 @@ export const LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/dir
 /** A public DNS-over-HTTPS resolver (JSON API): what the world sees the bus's name resolve to. */
 export const PUBLIC_DOH_URL = "https://cloudflare-dns.com/dns-query";
 
-/** A whole number within one of FILE_LIMIT_RANGES or CREDENTIAL_LIMIT_RANGES. */
+/** A whole number within `range`. */
 const inRange = ({ min, max }: { min: number; max: number }) => z.number().int().min(min).max(max);
 
 const ipv4 = z.ipv4({ error: "must be an IPv4 address like 203.0.113.7" });
@@ -112,22 +108,8 @@ export const HostConfigSchema = z
     publicIpv6: ipv6.optional(),
     /** The DNS-over-HTTPS resolver (JSON API) that check asks. */
     dohUrl: dohUrl.default(PUBLIC_DOH_URL),
-    /** Remove messages older than this many days (absent: keep everything), archiving them unless archiveRemoved is false. */
-    retainDays: z.number().int().min(1).max(36500).optional(),
-    archiveRemoved: z.boolean().default(true),
-    /** The largest file an upload may hold, in MiB (nginx's body limit on /files follows it). */
-    maxFileMiB: inRange(FILE_LIMIT_RANGES.maxFileMiB).default(DEFAULT_MAX_FILE_MIB),
-    /** MiB of stored files and partial uploads in all; absent: half the size of the data dir's filesystem. */
-    fileQuotaMiB: inRange(FILE_LIMIT_RANGES.fileQuotaMiB).optional(),
-    /** Days a file is kept after its last upload and after the newest message attaching it; the drop dir's age too, unless sharedDir.maxAgeDays. */
-    fileMaxAgeDays: inRange(FILE_LIMIT_RANGES.fileMaxAgeDays).default(DEFAULT_FILE_MAX_AGE_DAYS),
-    /** Each credential's own limits (absent: the service's defaults, contract/defaults.ts): files it holds, MiB of them, partial uploads open, long-polls held. */
-    uploaderMaxFiles: inRange(CREDENTIAL_LIMIT_RANGES.uploaderMaxFiles).optional(),
-    uploaderQuotaMiB: inRange(CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB).optional(),
-    uploaderMaxPartials: inRange(CREDENTIAL_LIMIT_RANGES.uploaderMaxPartials).optional(),
-    maxLongPolls: inRange(CREDENTIAL_LIMIT_RANGES.maxLongPolls).optional(),
-    /** What the team credential (busUser) may do: everything, or only invite, revoke, list and back up. */
-    teamCredential: z.enum(TEAM_CREDENTIAL_ROLES).default("member"),
+    /** The service's options a deployment sets (retainDays ... maxLongPolls): contract/serviceOptions.ts, 0 meaning none. */
+    ...hostConfigShape(),
     /**
      * A daily backup to the off-host bucket (its endpoint and key pair travel on stdin, never in this
      * config), keeping the newest `keep`; absent: no scheduled backup.

@@ -17,10 +17,10 @@ import { Io, UsageError } from "../io";
 /** claude-bus-backup-20261129T140102Z.tar.gz: sorts by time, and safe in every file system. */
 export const defaultBackupName = (now: Date): string => `claude-bus-backup-${now.toISOString().replace(/[-:]|\.\d+/g, "")}.tar.gz`;
 
-export async function backup(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function backup(parsed: ParsedCommand<"backup">, io: Io): Promise<number> {
   noPositionals("backup", parsed);
   if (booleanOption(parsed, "to-s3")) return backupToBucket(parsed, io);
-  for (const option of ["keep", "s3-env"]) if (parsed.values[option] !== undefined) throw new UsageError(`--${option} goes with --to-s3`);
+  for (const option of ["keep", "s3-env"] as const) if (parsed.values[option] !== undefined) throw new UsageError(`--${option} goes with --to-s3`);
   const file = path.resolve(stringOption(parsed, "out") ?? defaultBackupName(new Date()));
   if (!booleanOption(parsed, "force") && (await exists(file))) throw new UsageError(`${file} exists: pass --force to replace it, or --out another FILE`);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
@@ -41,7 +41,7 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** --keep N: a whole number in BACKUP_KEEP_RANGE. */
-function keepOption(parsed: ParsedCommand): number {
+function keepOption(parsed: ParsedCommand<"backup">): number {
   const text = stringOption(parsed, "keep");
   if (text === undefined) return DEFAULT_BACKUP_KEEP;
   const keep = Number(text);
@@ -51,8 +51,8 @@ function keepOption(parsed: ParsedCommand): number {
 }
 
 /** GET /backup into a private temp file, up to the bucket, then the oldest deleted beyond --keep. */
-async function backupToBucket(parsed: ParsedCommand, io: Io): Promise<number> {
-  for (const option of ["out", "force"]) if (parsed.values[option] !== undefined) throw new UsageError(`--${option} is for a local file, not --to-s3`);
+async function backupToBucket(parsed: ParsedCommand<"backup">, io: Io): Promise<number> {
+  for (const option of ["out", "force"] as const) if (parsed.values[option] !== undefined) throw new UsageError(`--${option} is for a local file, not --to-s3`);
   const keep = keepOption(parsed);
   const { resolveBackupTarget } = await import("../backupTargetSource");
   const { openBackupBucket } = await import("../backupBucket");
@@ -75,7 +75,7 @@ async function backupToBucket(parsed: ParsedCommand, io: Io): Promise<number> {
 }
 
 /** `claude-bus backups`: what the backup bucket holds, oldest first. */
-export async function backups(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function backups(parsed: ParsedCommand<"backups">, io: Io): Promise<number> {
   noPositionals("backups", parsed);
   const { resolveBackupTarget } = await import("../backupTargetSource");
   const { openBackupBucket } = await import("../backupBucket");

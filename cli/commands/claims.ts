@@ -11,7 +11,7 @@ import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { parseDuration } from "./membership";
 
-function oneResource(command: string, parsed: ParsedCommand): string {
+function oneResource(command: string, parsed: { positionals: string[] }): string {
   if (parsed.positionals.length !== 1) throw new UsageError(`${command} takes exactly one RESOURCE (quote it if it holds spaces)`);
   return parsed.positionals[0];
 }
@@ -21,7 +21,7 @@ export function claimLine(c: Claim): string {
   return visible(`${c.resource}  held by ${c.holder}  token ${c.token}  until ${c.expires}${c.note !== undefined ? `  note: ${c.note}` : ""}`);
 }
 
-export async function claim(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function claim(parsed: ParsedCommand<"claim">, io: Io): Promise<number> {
   const resource = oneResource("claim", parsed);
   const ttlText = stringOption(parsed, "ttl");
   const ttl = ttlText === undefined ? DEFAULT_CLAIM_TTL_SECONDS : parseDuration(ttlText, "--ttl");
@@ -40,7 +40,7 @@ export async function claim(parsed: ParsedCommand, io: Io): Promise<number> {
   }
 }
 
-export async function release(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function release(parsed: ParsedCommand<"release">, io: Io): Promise<number> {
   const resource = oneResource("release", parsed);
   const tokenText = stringOption(parsed, "token");
   if (tokenText !== undefined && !/^[1-9]\d{0,15}$/.test(tokenText)) throw new UsageError(`--token must be a claim's token (a positive whole number), got ${JSON.stringify(tokenText)}`);
@@ -57,7 +57,7 @@ export async function release(parsed: ParsedCommand, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
-export async function claims(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function claims(parsed: ParsedCommand<"claims">, io: Io): Promise<number> {
   if (parsed.positionals.length > 0) throw new UsageError(`claims takes no arguments (got ${JSON.stringify(parsed.positionals[0])}); --prefix P lists those under P`);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const holder = booleanOption(parsed, "mine") ? cfg.me : stringOption(parsed, "holder");

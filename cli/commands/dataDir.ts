@@ -5,13 +5,13 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { DEFAULT_DATA_DIR } from "../../contract/defaults";
-import { importSeed, restoreBackup } from "../../service/dataDirTools";
+import { importSeed, restoreBackup } from "../../service";
 import { booleanOption, ParsedCommand, stringOption } from "../args";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 
 /** The one FILE argument, read whole. */
-export function fileArgument(command: string, parsed: ParsedCommand): { file: string; bytes: Buffer } {
+export function fileArgument(command: string, parsed: { positionals: string[] }): { file: string; bytes: Buffer } {
   if (parsed.positionals.length !== 1) throw new UsageError(`${command} takes one FILE`);
   const file = parsed.positionals[0];
   try {
@@ -21,9 +21,9 @@ export function fileArgument(command: string, parsed: ParsedCommand): { file: st
   }
 }
 
-const dataDirOf = (parsed: ParsedCommand) => path.resolve(stringOption(parsed, "data") ?? DEFAULT_DATA_DIR);
+const dataDirOf = (parsed: ParsedCommand<"restore" | "import">) => path.resolve(stringOption(parsed, "data") ?? DEFAULT_DATA_DIR);
 
-export async function restoreHere(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function restoreHere(parsed: ParsedCommand<"restore">, io: Io): Promise<number> {
   const { bytes } = fileArgument("restore", parsed);
   const dataDir = dataDirOf(parsed);
   const count = await restoreBackup(bytes, dataDir, { force: booleanOption(parsed, "force") });
@@ -31,7 +31,7 @@ export async function restoreHere(parsed: ParsedCommand, io: Io): Promise<number
   return EXIT.ok;
 }
 
-export async function importHere(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function importHere(parsed: ParsedCommand<"import">, io: Io): Promise<number> {
   const { file, bytes } = fileArgument("import", parsed);
   const dataDir = dataDirOf(parsed);
   const ids = await importSeed(bytes.toString("utf8"), file, dataDir);

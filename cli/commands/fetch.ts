@@ -10,7 +10,7 @@ import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { ProgressBar, progressBar } from "../progressBar";
 
-export async function fetch(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function fetch(parsed: ParsedCommand<"fetch">, io: Io): Promise<number> {
   const [id, extra] = parsed.positionals;
   if (id === undefined || extra !== undefined) throw new UsageError("fetch takes exactly one message ID");
   if (!MESSAGE_ID_PATTERN.test(id)) throw new UsageError(`fetch: ${JSON.stringify(id)} is not a message id (a positive decimal integer)`);

@@ -27,7 +27,7 @@ export const GUARD_OFF = "CLAUDE_BUS_GUARD";
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export async function guard(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function guard(parsed: ParsedCommand<"guard">, io: Io): Promise<number> {
   const [action, ...rest] = parsed.positionals;
   if (rest.length > 0 || (action !== "install" && action !== "check")) throw new UsageError("guard takes one of: install, check");
   const repo = path.resolve(stringOption(parsed, "repo") ?? ".");
@@ -72,7 +72,7 @@ export function covers(resource: string, file: string): boolean {
   return file === claimed.replace(/\/$/, "") || file.startsWith(claimed.endsWith("/") ? claimed : `${claimed}/`);
 }
 
-async function check(parsed: ParsedCommand, repo: string, io: Io): Promise<number> {
+async function check(parsed: ParsedCommand<"guard">, repo: string, io: Io): Promise<number> {
   if (io.env[GUARD_OFF] === "off") return EXIT.ok;
   const staged = (await git(repo, ["diff", "--cached", "--name-only", "--no-renames", "-z"])).split("\0").filter(Boolean);
   if (staged.length === 0) return EXIT.ok;

@@ -32,7 +32,7 @@ interface HookInput {
   hook_event_name?: unknown;
 }
 
-export async function hook(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function hook(parsed: ParsedCommand<"hook">, io: Io): Promise<number> {
   noPositionals("hook", parsed);
   const started = Date.now();
   let writing = false;

@@ -32,7 +32,7 @@ const name = z.string().regex(NAME_PATTERN, "a machine name: 1-64 letters, digit
 type ToolResult = { content: Array<{ type: "text"; text: string }>; isError?: boolean };
 export const text = (t: string): ToolResult => ({ content: [{ type: "text", text: t }] });
 
-export async function mcp(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function mcp(parsed: ParsedCommand<"mcp">, io: Io): Promise<number> {
   noPositionals("mcp", parsed);
   const { McpServer } = await import("@modelcontextprotocol/sdk/server/mcp.js");
   const { StdioServerTransport } = await import("@modelcontextprotocol/sdk/server/stdio.js");

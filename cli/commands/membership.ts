@@ -17,12 +17,12 @@ export function parseDuration(text: string, what: string): number {
   return Number(match[1]) * UNIT_SECONDS[match[2] || "s"];
 }
 
-function oneName(command: string, parsed: ParsedCommand): string {
+function oneName(command: string, parsed: { positionals: string[] }): string {
   if (parsed.positionals.length !== 1) throw new UsageError(`${command} takes exactly one machine NAME`);
   return parsed.positionals[0];
 }
 
-export async function invite(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function invite(parsed: ParsedCommand<"invite">, io: Io): Promise<number> {
   const name = oneName("invite", parsed);
   const ttl = stringOption(parsed, "ttl");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
@@ -39,7 +39,7 @@ export async function invite(parsed: ParsedCommand, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
-export async function revoke(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function revoke(parsed: ParsedCommand<"revoke">, io: Io): Promise<number> {
   const name = oneName("revoke", parsed);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const answer = await createBusClient(cfg).revoke(name);
@@ -48,7 +48,7 @@ export async function revoke(parsed: ParsedCommand, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
-export async function machines(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function machines(parsed: ParsedCommand<"machines">, io: Io): Promise<number> {
   if (parsed.positionals.length > 0) throw new UsageError("machines takes no arguments");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const roster = await createBusClient(cfg).roster();

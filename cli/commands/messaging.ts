@@ -12,7 +12,7 @@ import { Io, UsageError } from "../io";
 import { ProgressBar, progressBar } from "../progressBar";
 import { parseDuration } from "./membership";
 
-export async function health(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function health(parsed: ParsedCommand<"health">, io: Io): Promise<number> {
   noPositionals("health", parsed);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const answer = await createBusClient(cfg).health();
@@ -20,7 +20,7 @@ export async function health(parsed: ParsedCommand, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
-export async function post(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function post(parsed: ParsedCommand<"post">, io: Io): Promise<number> {
   if (parsed.positionals.length > 1) throw new UsageError("post takes one BODY argument: quote it, or pipe the body on stdin");
   let body = parsed.positionals[0];
   if (body === undefined) {
@@ -33,9 +33,9 @@ export async function post(parsed: ParsedCommand, io: Io): Promise<number> {
   if (waitForText !== undefined && reader === undefined) throw new UsageError("post: --wait-read-for needs --wait-read NAME");
   const waitFor = waitForText === undefined ? DEFAULT_WAIT_READ_SECONDS : parseDuration(waitForText, "--wait-read-for");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
-  const tags = parsed.values.tag as string[] | undefined;
+  const tags = parsed.values.tag;
   const client = createBusClient(cfg);
-  const files = await checkAttachments((parsed.values.attach as string[] | undefined) ?? [], cfg, io.env, personPolicy(booleanOption(parsed, "allow-secret-path")));
+  const files = await checkAttachments(parsed.values.attach ?? [], cfg, io.env, personPolicy(booleanOption(parsed, "allow-secret-path")));
   const attachments = await uploadWithProgress(client, files, io);
   const message = await client.post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags, reply_to: stringOption(parsed, "reply-to"), attachments });
   io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : visible(withAttachmentNote(`posted #${message.id} from ${message.from} to ${message.to}`, message)));
@@ -70,7 +70,7 @@ async function uploadWithProgress(client: BusClient, files: CheckedFile[], io: I
 }
 
 /** Unread messages to me (and broadcasts), oldest first, acked with one batch ack once all are printed. */
-export async function inbox(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function inbox(parsed: ParsedCommand<"inbox">, io: Io): Promise<number> {
   noPositionals("inbox", parsed);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const client = createBusClient(cfg);
@@ -85,7 +85,7 @@ export async function inbox(parsed: ParsedCommand, io: Io): Promise<number> {
   return EXIT.ok;
 }
 
-export async function ack(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function ack(parsed: ParsedCommand<"ack">, io: Io): Promise<number> {
   if (parsed.positionals.length !== 1) throw new UsageError("ack takes exactly one message ID");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const result = await createBusClient(cfg).ack(parsed.positionals[0], cfg.me);

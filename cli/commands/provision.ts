@@ -13,7 +13,7 @@ import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { sshHost } from "../sshHost";
 
-export async function provision(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function provision(parsed: ParsedCommand<"provision">, io: Io): Promise<number> {
   noPositionals("provision", parsed);
   const { target, cfg } = sshHost("provision", parsed);
   const bundleFile = stringOption(parsed, "bundle");
@@ -33,7 +33,7 @@ export async function provision(parsed: ParsedCommand, io: Io): Promise<number> 
 }
 
 /** The backup bucket's env text (checked here first), when the host config sets backups. */
-async function backupTargetText(parsed: ParsedCommand, wanted: boolean, io: Io): Promise<string | undefined> {
+async function backupTargetText(parsed: ParsedCommand<"provision">, wanted: boolean, io: Io): Promise<string | undefined> {
   if (!wanted) {
     if (parsed.values["s3-env"] !== undefined) throw new UsageError("provision: --s3-env, but the host config sets no backups");
     return undefined;

@@ -10,20 +10,21 @@ import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { fileArgument, importHere, restoreHere } from "./dataDir";
 
-export async function restore(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function restore(parsed: ParsedCommand<"restore">, io: Io): Promise<number> {
   if (booleanOption(parsed, "from-s3")) return fromBucket(parsed, io);
   if (parsed.values["s3-env"] !== undefined) throw new UsageError("--s3-env goes with --from-s3");
   return restoreFile(parsed, io);
 }
 
-const restoreFile = (parsed: ParsedCommand, io: Io) => (booleanOption(parsed, "ssh") ? overSsh("restore", parsed, io) : restoreHere(parsed, io));
+const restoreFile = (parsed: ParsedCommand<"restore">, io: Io) =>
+  booleanOption(parsed, "ssh") ? overSsh("restore", parsed, booleanOption(parsed, "force") ? ["--force"] : [], io) : restoreHere(parsed, io);
 
-export async function importCommand(parsed: ParsedCommand, io: Io): Promise<number> {
-  return booleanOption(parsed, "ssh") ? overSsh("import", parsed, io) : importHere(parsed, io);
+export async function importCommand(parsed: ParsedCommand<"import">, io: Io): Promise<number> {
+  return booleanOption(parsed, "ssh") ? overSsh("import", parsed, booleanOption(parsed, "json") ? ["--json"] : [], io) : importHere(parsed, io);
 }
 
 /** Downloads the backup into a private temp dir, then restores that file as `restore FILE` would. */
-async function fromBucket(parsed: ParsedCommand, io: Io): Promise<number> {
+async function fromBucket(parsed: ParsedCommand<"restore">, io: Io): Promise<number> {
   if (parsed.positionals.length > 1) throw new UsageError("restore --from-s3 takes at most one KEY (without it: the newest backup)");
   const { resolveBackupTarget } = await import("../backupTargetSource");
   const { openBackupBucket } = await import("../backupBucket");
@@ -45,12 +46,12 @@ async function fromBucket(parsed: ParsedCommand, io: Io): Promise<number> {
   }
 }
 
-async function overSsh(command: "restore" | "import", parsed: ParsedCommand, io: Io): Promise<number> {
+/** `args`: the flags (--force, --json) the host's own restore or import gets. */
+async function overSsh(command: "restore" | "import", parsed: ParsedCommand<"restore" | "import">, args: string[], io: Io): Promise<number> {
   const { bytes } = fileArgument(command, parsed);
   const { sshHost } = await import("../sshHost");
   const { dataCommandOverSsh } = await import("../../provision/ssh/runner");
   const { target, cfg } = sshHost(command, parsed);
-  const args = [...(booleanOption(parsed, "force") ? ["--force"] : []), ...(booleanOption(parsed, "json") ? ["--json"] : [])];
   const output = await dataCommandOverSsh(target, cfg, command, bytes, args, io.err);
   for (const line of output.split("\n")) if (line && !line.startsWith("changed: ")) io.out(line);
   return EXIT.ok;

@@ -9,7 +9,7 @@ import { renderEnvFile } from "../../contract/envFile";
 import { generatePassword } from "../../contract/password";
 import { AuthError, BusClient, createBusClient, Machine } from "../../client/index";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
-import { moveAtomic } from "../atomicWrite";
+import { moveDurably } from "../../contract/durableFile";
 import { ClientConfig, connectionFlags, Credential, resolveConfig } from "../config";
 import { pendingEnvFile, readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT } from "../exitCodes";
@@ -26,13 +26,13 @@ interface Applier {
   shared: boolean;
 }
 
-export async function rotate(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function rotate(parsed: ParsedCommand<"rotate">, io: Io): Promise<number> {
   noPositionals("rotate", parsed);
   const timeoutSeconds = Number(stringOption(parsed, "timeout") ?? "120");
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError("rotate: --timeout must be a whole number of seconds");
-  const given = (keys: readonly string[]) => keys.filter((key) => parsed.values[key] !== undefined);
-  const sshOnly = given(["target", "config", "port", "identity", "known-hosts"]);
-  const pulumiOnly = given(["pulumi", "stack", "cwd"]);
+  const given = (keys: readonly (keyof typeof parsed.values)[]) => keys.filter((key) => parsed.values[key] !== undefined);
+  const sshOnly = given(["target", "config", "port", "identity", "known-hosts"] as const);
+  const pulumiOnly = given(["pulumi", "stack", "cwd"] as const);
   const ssh = booleanOption(parsed, "ssh");
   if (ssh && pulumiOnly.length) throw new UsageError(`rotate --ssh does not take --${pulumiOnly.join(", --")}`);
   if (!ssh && sshOnly.length) throw new UsageError(`rotate: --${sshOnly.join(", --")} need --ssh`);
@@ -93,7 +93,7 @@ function urnParts(urn: string): { type: string; name: string } {
 /** Preview ops that leave a resource as it is. */
 const UNCHANGED_OPS = ["same", "read", "refresh"];
 
-function pulumiApplier(parsed: ParsedCommand, io: Io): Applier {
+function pulumiApplier(parsed: ParsedCommand<"rotate">, io: Io): Applier {
   const stack = stringOption(parsed, "stack");
   const pulumi = { bin: stringOption(parsed, "pulumi") ?? io.env.PULUMI_BIN ?? "pulumi", stack, cwd: stringOption(parsed, "cwd"), env: io.env };
   return {
@@ -123,7 +123,7 @@ function pulumiApplier(parsed: ParsedCommand, io: Io): Applier {
   };
 }
 
-async function sshApplier(parsed: ParsedCommand, io: Io): Promise<Applier> {
+async function sshApplier(parsed: ParsedCommand<"rotate">, io: Io): Promise<Applier> {
   if (!parsed.values.target || !parsed.values.config) throw new UsageError("rotate --ssh needs --target [USER@]HOST and --config host.json");
   const { sshHost } = await import("../sshHost");
   const { rotateOverSsh } = await import("../../provision/ssh/runner");
@@ -167,7 +167,7 @@ async function rotateWith(cfg: ClientConfig, applier: Applier, timeoutMs: number
     io.err(`\`claude-bus health --env-file ${pending}\` succeeds, install it with: mv ${pending} ${cfg.envFile}`);
     return EXIT.failure;
   }
-  await moveAtomic(pending, cfg.envFile);
+  await moveDurably(pending, cfg.envFile);
   io.out(`✓ rotated: the bus at ${cfg.url} accepts only the new password; ${cfg.envFile} updated (mode 0600)`);
   if (io.env.BUS_PASS) io.out("  BUS_PASS is set in this shell's environment and is now stale: re-source the env file");
   if (!applier.shared) {

@@ -3,16 +3,20 @@
  * disk. SIGHUP re-reads a credential file. The host's unit runs this same command from the bundle.
  */
 import * as path from "node:path";
-import { CREDENTIAL_LIMIT_RANGES, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, FILE_LIMIT_RANGES, MIB } from "../../contract/defaults";
-import { TEAM_CREDENTIAL_ROLES, TeamCredentialRole } from "../../contract/defaults";
-import { isTeamCredentialRole } from "../../service/access";
-import { serveCredentials, writeLocalEnvFile } from "../../service/localCredentials";
-import type { RetentionOptions } from "../../service/retention";
-import type { CompactionStage } from "../../service/compaction";
-import type { FileLimits } from "../../service/fileStore";
-import { Log, stdoutSink, structuredLogger } from "../../service/log";
-import { startBus } from "../../service/server";
-import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
+import { MIB } from "../../contract/defaults";
+import {
+  parseFlagText,
+  serviceOption,
+  SERVICE_OPTION_DEFAULTS,
+  SERVICE_OPTION_NAMES,
+  type ServiceOptionName,
+  type ServiceOptionValues,
+  type ServeFlag,
+  type TeamCredentialRole,
+} from "../../contract/serviceOptions";
+import { serveCredentials, startBus, stdoutSink, structuredLogger, writeLocalEnvFile } from "../../service";
+import type { CompactionStage, FileLimits, Log, RetentionOptions } from "../../service";
+import { noPositionals, ParsedCommand } from "../args";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 
@@ -30,58 +34,54 @@ export interface ServeSettings {
   behindProxy?: true;
 }
 
-/** A whole-number option within its range (FILE_LIMIT_RANGES, CREDENTIAL_LIMIT_RANGES), or undefined when absent. */
-function wholeNumber(parsed: ParsedCommand, option: string, range: { min: number; max: number }, unit: string): number | undefined {
-  const text = stringOption(parsed, option);
-  if (text === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(text) || Number(text) < range.min || Number(text) > range.max) {
-    throw new UsageError(`serve: --${option} must be a whole number of ${unit} from ${range.min} to ${range.max}`);
+/** The options serve was given, each checked by its row of the table (contract/serviceOptions.ts); absent ones are left out. */
+export function givenOptions(parsed: ParsedCommand<"serve">): Partial<ServiceOptionValues> {
+  const given: Partial<Record<ServiceOptionName, unknown>> = {};
+  for (const name of SERVICE_OPTION_NAMES) {
+    const text = parsed.values[serviceOption(name).flag as ServeFlag] as string | boolean | undefined;
+    if (text === undefined) continue;
+    try {
+      given[name] = text === true ? true : parseFlagText(name, text as string);
+    } catch (error) {
+      throw new UsageError(`serve: ${(error as Error).message}`);
+    }
   }
-  return Number(text);
+  const options = given as Partial<ServiceOptionValues>;
+  for (const name of SERVICE_OPTION_NAMES) {
+    const needs = serviceOption(name).needs as ServiceOptionName | undefined;
+    if (needs && options[name] !== undefined && (options[needs] ?? SERVICE_OPTION_DEFAULTS[needs]) === 0) {
+      throw new UsageError(`serve: --${serviceOption(name).flag} goes with --${serviceOption(needs).flag}`);
+    }
+  }
+  return options;
 }
 
-function fileLimits(parsed: ParsedCommand): Partial<FileLimits> {
-  const maxFileMiB = wholeNumber(parsed, "max-file-mib", FILE_LIMIT_RANGES.maxFileMiB, "MiB");
-  const quotaMiB = wholeNumber(parsed, "file-quota-mib", FILE_LIMIT_RANGES.fileQuotaMiB, "MiB");
-  const maxAgeDays = wholeNumber(parsed, "file-max-age-days", FILE_LIMIT_RANGES.fileMaxAgeDays, "days");
-  const uploaderMaxFiles = wholeNumber(parsed, "uploader-max-files", CREDENTIAL_LIMIT_RANGES.uploaderMaxFiles, "files");
-  const uploaderQuotaMiB = wholeNumber(parsed, "uploader-quota-mib", CREDENTIAL_LIMIT_RANGES.uploaderQuotaMiB, "MiB");
-  const uploaderMaxPartials = wholeNumber(parsed, "uploader-max-partials", CREDENTIAL_LIMIT_RANGES.uploaderMaxPartials, "uploads");
+/** The limits of attached files that serve was given, in the service's units; 0 (a share) is the service's own default. */
+function fileLimits(given: Partial<ServiceOptionValues>): Partial<FileLimits> {
+  const { maxFileMiB, fileQuotaMiB = 0, fileMaxAgeDays, uploaderMaxFiles, uploaderQuotaMiB = 0, uploaderMaxPartials } = given;
   return {
     ...(maxFileMiB !== undefined && { maxFileBytes: maxFileMiB * MIB }),
-    ...(quotaMiB !== undefined && { quotaBytes: quotaMiB * MIB }),
-    ...(maxAgeDays !== undefined && { maxAgeDays }),
+    ...(fileQuotaMiB > 0 && { quotaBytes: fileQuotaMiB * MIB }),
+    ...(fileMaxAgeDays !== undefined && { maxAgeDays: fileMaxAgeDays }),
     ...(uploaderMaxFiles !== undefined && { uploaderMaxFiles }),
-    ...(uploaderQuotaMiB !== undefined && { uploaderQuotaBytes: uploaderQuotaMiB * MIB }),
+    ...(uploaderQuotaMiB > 0 && { uploaderQuotaBytes: uploaderQuotaMiB * MIB }),
     ...(uploaderMaxPartials !== undefined && { uploaderMaxPartials }),
   };
 }
 
-export function serveSettings(parsed: ParsedCommand): ServeSettings {
+export function serveSettings(parsed: ParsedCommand<"serve">): ServeSettings {
   noPositionals("serve", parsed);
-  const port = stringOption(parsed, "port") ?? String(DEFAULT_PORT);
-  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new UsageError("serve: --port must be a number from 0 to 65535");
-  const host = stringOption(parsed, "host") ?? DEFAULT_HOST;
-  if (host === "") throw new UsageError("serve: --host must not be empty");
-  const data = stringOption(parsed, "data") ?? DEFAULT_DATA_DIR;
-  if (data === "") throw new UsageError("serve: --data must not be empty");
-  const days = stringOption(parsed, "retain-days");
-  if (days !== undefined && (!/^\d{1,5}$/.test(days) || Number(days) < 1)) throw new UsageError("serve: --retain-days must be a whole number of days from 1");
-  const archive = stringOption(parsed, "archive") ?? "gzip";
-  if (archive !== "gzip" && archive !== "none") throw new UsageError('serve: --archive must be "gzip" or "none"');
-  if (days === undefined && parsed.values.archive !== undefined) throw new UsageError("serve: --archive goes with --retain-days");
-  const teamCredential = stringOption(parsed, "team-credential") ?? "member";
-  if (!isTeamCredentialRole(teamCredential)) throw new UsageError(`serve: --team-credential must be ${TEAM_CREDENTIAL_ROLES.map((r) => `"${r}"`).join(" or ")}`);
-  const maxLongPolls = wholeNumber(parsed, "max-long-polls", CREDENTIAL_LIMIT_RANGES.maxLongPolls, "long-polls");
+  const given = givenOptions(parsed);
+  const { host, port, data, retainDays, archiveRemoved, teamCredential } = { ...SERVICE_OPTION_DEFAULTS, ...given };
   return {
     host,
-    port: Number(port),
+    port,
     data,
     teamCredential,
-    files: fileLimits(parsed),
-    ...(maxLongPolls !== undefined && { maxLongPolls }),
-    ...(booleanOption(parsed, "behind-proxy") && { behindProxy: true as const }),
-    ...(days !== undefined && { retention: { days: Number(days), archive: archive === "gzip" } }),
+    files: fileLimits(given),
+    ...(given.maxLongPolls !== undefined && { maxLongPolls: given.maxLongPolls }),
+    ...(given.behindProxy && { behindProxy: true as const }),
+    ...(retainDays > 0 && { retention: { days: retainDays, archive: archiveRemoved } }),
   };
 }
 
@@ -96,7 +96,7 @@ function compactionStages(log: Log, pauseAt: string | undefined): (stage: Compac
   };
 }
 
-export async function serve(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function serve(parsed: ParsedCommand<"serve">, io: Io): Promise<number> {
   const settings = serveSettings(parsed);
   const log = structuredLogger(stdoutSink);
   const dataDir = path.resolve(settings.data);

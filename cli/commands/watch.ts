@@ -16,7 +16,7 @@ import { MAX_WAIT_SECONDS } from "../../contract/defaults";
 import { AuthError, createBusClient, Message, MessageQuery } from "../../client/index";
 import { backoffMs, RetryPolicy } from "../../client/retry";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
-import { writeFileAtomic } from "../atomicWrite";
+import { writeFileDurably } from "../../contract/durableFile";
 import { ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
 import { frameMessages } from "../delivery/frame";
@@ -34,7 +34,7 @@ const FRAMED_LINE_BUDGET = 500;
 /** Reconnecting: jittered waits doubling from 0.5 s up to 30 s. */
 const RECONNECT: RetryPolicy = { retries: Infinity, baseDelayMs: 500, maxDelayMs: 30_000 };
 
-export async function watch(parsed: ParsedCommand, io: Io): Promise<number> {
+export async function watch(parsed: ParsedCommand<"watch">, io: Io): Promise<number> {
   noPositionals("watch", parsed);
   const newOnly = booleanOption(parsed, "new-only");
   if (newOnly && stringOption(parsed, "cursor")) throw new UsageError("watch: --new-only keeps no cursor file, so it takes no --cursor");
@@ -133,5 +133,5 @@ async function readCursor(file: string): Promise<string | undefined> {
 
 async function writeCursor(file: string, id: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, id + "\n", 0o600);
+  await writeFileDurably(file, id + "\n", { mode: 0o600 });
 }

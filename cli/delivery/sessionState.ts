@@ -6,7 +6,7 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { writeFileAtomic } from "../atomicWrite";
+import { writeFileDurably } from "../../contract/durableFile";
 
 export interface SessionState {
   cursor?: string;
@@ -45,7 +45,7 @@ export class SessionStore {
 
   async save(id: string, state: SessionState): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.file(id), JSON.stringify(state) + "\n", 0o600, this.platform);
+    await writeFileDurably(this.file(id), JSON.stringify(state) + "\n", { mode: 0o600, platform: this.platform });
   }
 
   /** Drops the files of sessions older than the age limit, and the oldest beyond the count limit. */

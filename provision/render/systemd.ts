@@ -1,27 +1,18 @@
 /** The claude-bus.service unit: a dedicated user, read-only system, only the data dir writable. */
-import { DEFAULT_FILE_MAX_AGE_DAYS, DEFAULT_MAX_FILE_MIB } from "../../contract/defaults";
+import { DEPLOYED_OPTION_NAMES, serveArguments } from "../../contract/serviceOptions";
 import type { HostConfig } from "../config";
 import { BUNDLE_INSTALL_PATH, CREDENTIALS_FILE, DATA_DIR, SERVICE_USER } from "../paths";
 
 /**
- * `serve`'s flags: nginx is in front (so the service believes its X-Real-IP), and beyond the defaults:
- * retention, an admin-only team credential, the limits of files and each credential's own.
+ * `serve`'s arguments: on loopback, with nginx in front (so the service believes its X-Real-IP), then
+ * each option the host config sets to other than its default.
  */
 function serveArgs(cfg: HostConfig): string {
-  const retention = cfg.retainDays === undefined ? "" : ` --retain-days ${cfg.retainDays}${cfg.archiveRemoved ? "" : " --archive none"}`;
-  const flag = (name: string, value: number | undefined) => (value === undefined ? "" : ` --${name} ${value}`);
-  return (
-    " --behind-proxy" +
-    retention +
-    (cfg.teamCredential === "member" ? "" : ` --team-credential ${cfg.teamCredential}`) +
-    (cfg.maxFileMiB === DEFAULT_MAX_FILE_MIB ? "" : ` --max-file-mib ${cfg.maxFileMiB}`) +
-    (cfg.fileQuotaMiB === undefined ? "" : ` --file-quota-mib ${cfg.fileQuotaMiB}`) +
-    (cfg.fileMaxAgeDays === DEFAULT_FILE_MAX_AGE_DAYS ? "" : ` --file-max-age-days ${cfg.fileMaxAgeDays}`) +
-    flag("uploader-max-files", cfg.uploaderMaxFiles) +
-    flag("uploader-quota-mib", cfg.uploaderQuotaMiB) +
-    flag("uploader-max-partials", cfg.uploaderMaxPartials) +
-    flag("max-long-polls", cfg.maxLongPolls)
-  );
+  const options = Object.fromEntries(DEPLOYED_OPTION_NAMES.map((name) => [name, cfg[name]]));
+  return [
+    ...serveArguments({ host: "127.0.0.1", port: cfg.servicePort, data: DATA_DIR, behindProxy: true }, { always: true }),
+    ...serveArguments(options),
+  ].join(" ");
 }
 
 /** The sandbox the bus's units share, claude-bus.service and the backup's (each scored at most 2.0 by the tests). */
@@ -72,7 +63,7 @@ Group=${SERVICE_USER}
 # The service reads BUS_USER/BUS_PASS from this file itself, again on SIGHUP, so rotation needs no restart.
 Environment=BUS_CREDENTIALS_FILE=${CREDENTIALS_FILE}
 Environment=NODE_ENV=production
-ExecStart=/usr/bin/node ${BUNDLE_INSTALL_PATH} --host 127.0.0.1 --port ${cfg.servicePort} --data ${DATA_DIR}${serveArgs(cfg)}
+ExecStart=/usr/bin/node ${BUNDLE_INSTALL_PATH} ${serveArgs(cfg)}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2s

@@ -28,15 +28,7 @@ install_file "$BACKUP_UNIT_PATH" 644 root:root daemon-reload < <(printf '%s' "$B
 install_file "$BACKUP_TIMER_PATH" 644 root:root daemon-reload < <(printf '%s' "$BACKUP_TIMER")
 flush_handlers
 
-if ! systemctl is-enabled --quiet "$BACKUP_TIMER_NAME"; then
-  systemctl enable --quiet "$BACKUP_TIMER_NAME"
-  changed "enabled $BACKUP_TIMER_NAME"
-fi
-if ! systemctl is-active --quiet "$BACKUP_TIMER_NAME"; then
-  systemctl start "$BACKUP_TIMER_NAME"
-  changed "started $BACKUP_TIMER_NAME"
-elif [[ $timer_before != "$(sha256sum < "$BACKUP_TIMER_PATH")" ]]; then
-  systemctl restart "$BACKUP_TIMER_NAME"
-  changed "restarted $BACKUP_TIMER_NAME: its new schedule applies"
-fi
+new_schedule=
+if [[ $timer_before != "$(sha256sum < "$BACKUP_TIMER_PATH")" ]]; then new_schedule="its new schedule applies"; fi
+enable_and_start "$BACKUP_TIMER_NAME" "$new_schedule"
 echo "next backup: $(systemctl show -P NextElapseUSecRealtime "$BACKUP_TIMER_NAME")"

@@ -178,6 +178,25 @@ ensure_dir() {
   fi
 }
 
+## Units ###############################################################################################
+
+# enable_and_start UNIT [REASON]: UNIT starts at boot and runs now, each reported when it was not so.
+# With REASON, a UNIT that was running already is restarted (its files changed), and REASON says why.
+enable_and_start() {
+  local name=$1 reason=${2:-}
+  if ! systemctl is-enabled --quiet "$name"; then
+    systemctl enable --quiet "$name"
+    changed "enabled $name"
+  fi
+  if ! systemctl is-active --quiet "$name"; then
+    systemctl start "$name"
+    changed "started $name"
+  elif [[ -n $reason ]]; then
+    systemctl restart "$name"
+    changed "restarted $name: $reason"
+  fi
+}
+
 ## Accounts ##########################################################################################
 
 # ensure_group NAME GID: the group NAME, made with GID when absent. One that exists keeps its number; a GID

@@ -30,14 +30,7 @@ if [[ $installed != "$BUNDLE_SHA256" ]]; then install_bundle; fi
 install_file "$UNIT_PATH" 644 root:root daemon-reload "restart claude-bus" < <(printf '%s' "$UNIT")
 flush_handlers
 
-if ! systemctl is-enabled --quiet "$SERVICE"; then
-  systemctl enable --quiet "$SERVICE"
-  changed "enabled $SERVICE"
-fi
-if ! systemctl is-active --quiet "$SERVICE"; then
-  systemctl start "$SERVICE"
-  changed "started $SERVICE"
-fi
+enable_and_start "$SERVICE"
 
 # Up means answering HTTP: 401 without a credential is the expected answer.
 for attempt in $(seq 1 60); do

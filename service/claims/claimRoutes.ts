@@ -3,17 +3,17 @@
  * credential), list, and wait until a resource is free. A machine's credential claims as itself; the team
  * credential names the holder. A broken claim is recorded in claims.jsonl and in the log.
  */
-import type express from "express";
 import type { Request, Response } from "express";
 import { ClaimBodySchema, ClaimsQuerySchema, ReleaseBodySchema } from "../../contract/claims";
 import { HTTP_ERRORS } from "../../contract/httpErrors";
 import { TEAM_UPLOADER } from "../../contract/names";
-import { authorize, Identity } from "../access";
-import { identityOf } from "../authenticate";
-import { HttpError } from "../httpErrors";
-import { jsonBody, parse, parseQuery, sendJson } from "../json";
+import { HttpError } from "../http/httpErrors";
+import { jsonBody, parse, parseQuery, sendJson } from "../http/json";
+import { LongPollSlots, takeLongPollSlot } from "../http/longPollSlots";
+import type { Routes } from "../http/routes";
 import type { Log } from "../log";
-import { LongPollSlots, takeLongPollSlot } from "../longPollSlots";
+import { authorize, Identity } from "../members/access";
+import { identityOf } from "../members/authenticate";
 import { ClaimRefusal, ClaimStore } from "./claimStore";
 import { waitUntilFree } from "./waitUntilFree";
 
@@ -43,8 +43,8 @@ function refused(res: Response, error: unknown): void {
   throw new HttpError(error.reason === "full" ? "claimsFull" : "forbidden", error.message);
 }
 
-export function addClaimRoutes(app: express.Express, { claims, longPolls, log }: ClaimDeps): void {
-  app.post("/claims", jsonBody, async (req: Request, res: Response) => {
+export function addClaimRoutes(routes: Routes, { claims, longPolls, log }: ClaimDeps): void {
+  routes.post("/claims", jsonBody, async (req: Request, res: Response) => {
     const input = parse(ClaimBodySchema, req.body, { root: "request body", unknown: "field" });
     const identity = identityOf(res);
     authorize(identity, "claim");
@@ -57,7 +57,7 @@ export function addClaimRoutes(app: express.Express, { claims, longPolls, log }:
     }
   });
 
-  app.post("/claims/release", jsonBody, async (req: Request, res: Response) => {
+  routes.post("/claims/release", jsonBody, async (req: Request, res: Response) => {
     const input = parse(ReleaseBodySchema, req.body, { root: "request body", unknown: "field" });
     const identity = identityOf(res);
     authorize(identity, input.force ? "breakClaim" : "claim");
@@ -72,7 +72,7 @@ export function addClaimRoutes(app: express.Express, { claims, longPolls, log }:
     }
   });
 
-  app.get("/claims", async (req, res) => {
+  routes.get("/claims", async (req, res) => {
     const identity = identityOf(res);
     authorize(identity, "list");
     const q = parseQuery(ClaimsQuerySchema, req.query);

@@ -5,22 +5,24 @@
  * compacted file starts with). The fencing token only grows: a new claim takes one more than the last
  * token given out, and every token given out is on disk before its answer, so a restart or a kill -9
  * never hands one out twice. Claims expire by time alone (nothing is written); memory holds the live ones
- * only. The file is rewritten as its live claims once most of it is history.
+ * only. The file is rewritten as its live claims once most of it is history: at start (as every event log)
+ * and while the bus runs, since claims churn.
  *
  * Requests about one resource are decided one at a time (each on what the one before it wrote); requests
  * about different resources share the log's group commit.
  */
-import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import type { Claim } from "../../contract/claims";
 import { ClaimResource, ClaimToken } from "../../contract/claims";
 import { MAX_CLAIM_NOTE_CHARS, MAX_CLAIMS_PER_HOLDER, MAX_LIVE_CLAIMS } from "../../contract/defaults";
 import { MachineName } from "../../contract/names";
-import { AppendLog } from "../appendLog";
-import { writeFileDurably } from "../durableFile";
-import { jsonLine, parseJson, readLines } from "../jsonl";
-import { READABLE_BY_THE_BUS, readAtStart } from "../startupFile";
+import { writeFileDurably } from "../../contract/durableFile";
+import type { Log } from "../log";
+import type { AppendLog } from "../store/appendLog";
+import { openEventLog, snapshotOf } from "../store/eventLog";
+import { jsonLine, parseJson } from "../store/jsonl";
+import { READABLE_BY_THE_BUS } from "../store/startupFile";
 
 export const CLAIMS_FILE = "claims.jsonl";
 /** History lines the file may hold beyond twice its live claims before it is rewritten as them. */
@@ -65,8 +67,6 @@ export class ClaimRefusal extends Error {
   }
 }
 
-type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
-
 const iso = (time: number) => new Date(time).toISOString();
 export const claimView = (c: Live): Claim => ({ resource: c.resource, holder: c.holder, token: c.token, claimed: iso(c.claimed), expires: iso(c.expires), ...(c.note !== undefined && { note: c.note }) });
 
@@ -93,42 +93,18 @@ export class ClaimStore {
   ) {}
 
   /**
-   * The claims of a data dir. A torn last line (a crash cut its write short: never answered) is cut off
-   * at the first write; a damaged whole line is skipped and logged, and any token it still shows counts.
+   * The claims of a data dir (service/store/eventLog.ts replays, compacts and opens it). A damaged whole
+   * line is skipped and logged, and any token it still shows counts: skipping it may free a claim early,
+   * never hand out a token twice.
    */
   static async open(dataDir: string, log: Log, now: () => number = Date.now): Promise<ClaimStore> {
     const store = new ClaimStore(path.join(dataDir, CLAIMS_FILE), log, now);
-    const file = store.file;
-    let read = { completeLength: 0, tail: null as { lineNo: number; bytes: Buffer } | null };
-    if (fs.existsSync(file)) {
-      const remedy = `it holds the claims and the last fencing token: ${READABLE_BY_THE_BUS}; removing it frees every claim and starts tokens from 1 again, which holders that check tokens would refuse`;
-      read = readAtStart(file, remedy, () =>
-        readLines(file, (text, _offset, _length, lineNo) => {
-          store.lines++;
-          const parsed = EventSchema.safeParse(parseJson(text));
-          if (parsed.success) return store.apply(parsed.data);
-          const token = Math.max(0, ...[...text.matchAll(/"(?:token|last)":(\d{1,16})/g)].map((m) => Number(m[1])));
-          store.lastToken = Math.max(store.lastToken, token);
-          log("error", "damaged line kept in place and skipped", { file: CLAIMS_FILE, line: lineNo, tokenSeen: token || undefined });
-        }),
-      );
-    }
-    if (read.tail) log("warn", "torn last line dropped", { file: CLAIMS_FILE, line: read.tail.lineNo, bytes: read.tail.bytes.length });
-    store.sweep();
-    let length = read.completeLength;
-    let torn = read.tail !== null;
-    if (store.needsCompaction()) {
-      try {
-        const text = store.snapshot();
-        await writeFileDurably(file, text);
-        [length, torn] = [Buffer.byteLength(text), false];
-        store.lines = store.live.size + 1;
-      } catch (error) {
-        log("warn", "claims.jsonl not compacted", { error: (error as Error).message });
-      }
-    }
-    // A torn tail is cut off (truncated to `length`) before the first write.
-    store.log = new AppendLog(file, length, torn ? async () => undefined : null);
+    const remedy = `it holds the claims and the last fencing token: ${READABLE_BY_THE_BUS}; removing it frees every claim and starts tokens from 1 again, which holders that check tokens would refuse`;
+    store.log = await openEventLog(store.file, remedy, {
+      replay: (text, lineNo) => store.replayLine(text, lineNo),
+      replayed: () => store.sweep(),
+      stateEvents: () => store.stateEvents(),
+    }, log);
     return store;
   }
 
@@ -234,12 +210,27 @@ export class ClaimStore {
     await this.log.close();
   }
 
-  /** claims.jsonl as the events the current state needs: the last token, then each live claim. */
+  /** claims.jsonl as the events the current state needs (what a backup holds, and compaction writes). */
   snapshot(): string {
+    return snapshotOf(this.stateEvents());
+  }
+
+  /** The last token, then each live claim. */
+  private stateEvents(): ClaimEvent[] {
     this.sweep();
     const events: ClaimEvent[] = [{ event: "tokens", last: this.lastToken }];
     for (const c of this.live.values()) events.push({ event: "claimed", ...c, time: c.claimed });
-    return events.map((e) => jsonLine(e).toString("utf8")).join("");
+    return events;
+  }
+
+  /** One line of claims.jsonl at start. */
+  private replayLine(text: string, lineNo: number): void {
+    this.lines++;
+    const parsed = EventSchema.safeParse(parseJson(text));
+    if (parsed.success) return this.apply(parsed.data);
+    const token = Math.max(0, ...[...text.matchAll(/"(?:token|last)":(\d{1,16})/g)].map((m) => Number(m[1])));
+    this.lastToken = Math.max(this.lastToken, token);
+    this.report({ level: "error", msg: "damaged line kept in place and skipped", file: CLAIMS_FILE, line: lineNo, tokenSeen: token || undefined });
   }
 
   private current(resource: string): Live | undefined {
@@ -283,12 +274,12 @@ export class ClaimStore {
     try {
       await this.log.exclusive(async () => {
         const text = this.snapshot();
-        await writeFileDurably(this.file, text, ".compact");
+        await writeFileDurably(this.file, text, { tempSuffix: ".compact" });
         this.lines = this.live.size + 1;
         return { result: undefined, newLength: Buffer.byteLength(text) };
       });
     } catch (error) {
-      this.report("warn", "claims.jsonl not compacted", { error: (error as Error).message });
+      this.report({ level: "warn", msg: `${CLAIMS_FILE} not compacted`, error: (error as Error).message });
     } finally {
       this.compacting = false;
     }

@@ -1,6 +1,6 @@
 /** Holding a GET /claims?resource=R&wait=N until R is free (released or expired), its time is up, or its client leaves. */
 import type { Response } from "express";
-import { holdRequest } from "../longPoll";
+import { holdRequest } from "../http/longPoll";
 import type { ClaimStore } from "./claimStore";
 
 /** Resolves true when the answer should be given now (R is free, time is up, or the bus is closing); false when the client left. */

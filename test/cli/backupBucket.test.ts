@@ -10,7 +10,7 @@ import { renderBackupTarget } from "../../contract/backupTarget";
 import { startBus, type TestBus } from "../support/bus";
 import { allMessages, postJson, request } from "../support/http";
 import { type LocalS3, startLocalS3, TEST_KEY } from "../support/localS3";
-import { buildCli, closedPort, envText, runCli, tempDir } from "./harness";
+import { cliPerFile, closedPort, envText, runCli, tempDir } from "./harness";
 
 let cli: string;
 let s3: LocalS3;
@@ -44,8 +44,8 @@ async function allKeys(): Promise<string[]> {
 
 const backupsIn = async (env: string) => JSON.parse((await runCli(cli, ["backups", "--json", "--s3-env", env], { home })).stdout) as { key: string; bytes: number }[];
 
+cliPerFile((bundled) => (cli = bundled));
 beforeAll(async () => {
-  cli = await buildCli();
   s3 = await startLocalS3();
   bus = await startBus();
   home = tempDir("home");

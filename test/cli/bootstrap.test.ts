@@ -2,7 +2,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { createBusClient } from "../../client/index";
-import { buildCli, envText, modeOf, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+import { cliPerTest, envText, linkClaudeBus, modeOf, runCli, startTestBus, TestBus, writeHomeEnv } from "./harness";
 
 let cli: string;
 let bus: TestBus;
@@ -13,20 +13,11 @@ const REPO = path.resolve(__dirname, "../..");
 
 const PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZWQtb25seS1pbi10ZXN0cy1ub3QtYS1yZWFsLWtleQ alice@laptop";
 
-beforeAll(async () => {
-  cli = await buildCli();
-});
+cliPerTest({ envFile: false, startBus: () => startTestBus() }, (set) => ({ cli, bus, home } = set));
 beforeEach(async () => {
-  [bus, home] = await Promise.all([startTestBus(), tempDir("home")]);
   await fs.mkdir(path.join(home, ".ssh"), { mode: 0o700 });
   await fs.writeFile(path.join(home, ".ssh", "id_ed25519.pub"), PUBKEY + "\n");
-  await fs.mkdir(path.join(home, "bin"));
-  await fs.symlink(path.join(REPO, "bin", "claude-bus"), path.join(home, "bin", "claude-bus"));
-  linkedPath = `${path.join(home, "bin")}:/usr/bin:/bin`;
-});
-afterEach(async () => {
-  await bus.close();
-  await fs.rm(home, { recursive: true, force: true });
+  linkedPath = await linkClaudeBus(home);
 });
 
 const envFile = () => path.join(home, ".secrets", "claude-bus.env");

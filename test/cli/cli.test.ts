@@ -2,26 +2,16 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { EXIT_CODES } from "../../cli/exitCodes";
-import { COMMANDS, CREDENTIAL_NOTE } from "../../cli/usage";
+import { COMMANDS as TYPED_COMMANDS, CommandSpec, CREDENTIAL_NOTE } from "../../cli/usage";
 import { startFlakyProxy } from "../support/flakyProxy";
-import { buildCli, closedPort, envText, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+import { cliPerTest, closedPort, envText, runCli, startTestBus, TestBus, writeHomeEnv } from "./harness";
 
+/** Looked up by a name from the command line: any string. */
+const COMMANDS: Record<string, CommandSpec> = TYPED_COMMANDS;
 let cli: string;
 let bus: TestBus;
 let home: string;
-
-beforeAll(async () => {
-  cli = await buildCli();
-});
-// a fresh bus per test: broadcasts from one test must not show up in another's inbox
-beforeEach(async () => {
-  [bus, home] = await Promise.all([startTestBus(), tempDir("home")]);
-  await writeHomeEnv(home, envText(bus));
-});
-afterEach(async () => {
-  await bus.close();
-  await fs.rm(home, { recursive: true, force: true });
-});
+cliPerTest({ startBus: () => startTestBus() }, (set) => ({ cli, bus, home } = set));
 
 const run = (args: string[], extra: { env?: Record<string, string>; stdin?: string } = {}) => runCli(cli, args, { home, ...extra });
 

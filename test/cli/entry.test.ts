@@ -67,7 +67,7 @@ describe("npm start", () => {
 
 describe("the build", () => {
   it("runs nothing on import: loading every module starts no server and prints nothing", () => {
-    const modules = ["cli/main", "cli/loaders", "cli/commands/serve", "cli/commands/messaging", "service/server", "client/index", "contract/message"];
+    const modules = ["cli/main", "cli/loaders", "cli/commands/serve", "cli/commands/messaging", "service/http/server", "client/index", "contract/message"];
     const script = modules.map((m) => `require(${JSON.stringify(path.join(REPO, "dist", m))});`).join("");
     const run = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 10_000, env: { PATH: process.env.PATH } });
     expect([run.status, run.stdout, run.stderr]).toEqual([0, "", ""]);

@@ -11,15 +11,13 @@ import { spawnBus } from "../support/bus";
 import { startCuttingProxy } from "../support/cuttingProxy";
 import { request } from "../support/http";
 import { waitFor } from "../support/waitFor";
-import { buildCli, runCli, startServedBus, startTestBus, tempDir, writeHomeEnv } from "./harness";
+import { cliPerFile, runCli, startServedBus, startTestBus, tempDir, writeHomeEnv } from "./harness";
 
 const MiB = 1024 * 1024;
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
 let cli: string;
-beforeAll(async () => {
-  cli = await buildCli();
-});
+cliPerFile((bundled) => (cli = bundled));
 
 interface Machine {
   name: string;

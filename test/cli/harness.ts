@@ -114,6 +114,14 @@ export async function startServedBus(cli: string, user = "claude", pass = PASSWO
   return { pid: served.child.pid!, url: served.url, user, pass, dataDir, credentialsFile, close: served.stop };
 }
 
+/** `claude-bus` on a PATH of its own in `home` (as after `npm link`), and no `claude` on it: returns that PATH. */
+export async function linkClaudeBus(home: string): Promise<string> {
+  const bin = path.join(home, "bin");
+  await fs.mkdir(bin);
+  await fs.symlink(path.join(REPO, "bin", "claude-bus"), path.join(bin, "claude-bus"));
+  return `${bin}:/usr/bin:/bin`;
+}
+
 /** Writes ~/.secrets/claude-bus.env in `home` the way bootstrap would. */
 export async function writeHomeEnv(home: string, text: string): Promise<string> {
   const dir = path.join(home, ".secrets");
@@ -129,4 +137,65 @@ export function envText(bus: Pick<TestBus, "url" | "user" | "pass">): string {
 
 export async function modeOf(file: string): Promise<number> {
   return (await fs.stat(file)).mode & 0o777;
+}
+
+/** What each test of a CLI test file gets: the bundled CLI, its own bus, and its own HOME. */
+export interface CliTestSet<Bus> {
+  cli: string;
+  bus: Bus;
+  home: string;
+  /** ~/.secrets/claude-bus.env in `home`, holding the bus's credential (unless `envFile: false`). */
+  envFile: string;
+}
+
+export interface CliTestOptions<Bus> {
+  /** BUS_ME in the env file; none without it. */
+  me?: string;
+  /** false: HOME starts empty, for a test of what writes the env file. */
+  envFile?: false;
+  /** The bus each test gets: () => startTestBus(), or startServedBus (the CLI's own serve). */
+  startBus: (cli: string) => Promise<Bus>;
+  /** The prefix of the HOME temp dir. */
+  home?: string;
+}
+
+/** The CLI bundled once for the test file, before its own beforeAll. */
+export function cliPerFile(use: (cli: string) => void): void {
+  beforeAll(async () => use(await buildCli()));
+}
+
+type BusOfTest = Pick<TestBus, "url" | "user" | "pass" | "close">;
+
+/**
+ * The set-up the CLI test files share, as jest hooks: the CLI bundled once per file; per test a fresh bus
+ * (a broadcast of one test must not reach another's inbox) and a fresh HOME with the env file, both gone
+ * after the test. `use` gets each test's set before the test (and before the file's own beforeEach).
+ * `replaceBus` closes the test's bus for another (one on a prepared data dir) and points the env file at it.
+ */
+export function cliPerTest<Bus extends BusOfTest>(options: CliTestOptions<Bus>, use: (set: CliTestSet<Bus>) => void): { replaceBus(next: Bus): Promise<void> } {
+  let cli: string;
+  let set: CliTestSet<Bus> | undefined;
+  cliPerFile((bundled) => (cli = bundled));
+  const envFileFor = async (home: string, bus: Bus) =>
+    options.envFile === false ? path.join(home, ".secrets", "claude-bus.env") : await writeHomeEnv(home, envText(bus) + (options.me ? `BUS_ME=${options.me}\n` : ""));
+  beforeEach(async () => {
+    const home = tempDir(options.home ?? "home");
+    const bus = await options.startBus(cli);
+    set = { cli, bus, home, envFile: await envFileFor(home, bus) };
+    use(set);
+  });
+  afterEach(async () => {
+    if (!set) return;
+    await set.bus.close();
+    await fs.rm(set.home, { recursive: true, force: true });
+    set = undefined;
+  });
+  return {
+    async replaceBus(next) {
+      if (!set) throw new Error("replaceBus runs inside a test");
+      await set.bus.close();
+      set = { ...set, bus: next, envFile: await envFileFor(set.home, next) };
+      use(set);
+    },
+  };
 }

@@ -11,23 +11,12 @@ import { HOOK_DEADLINE_MS } from "../../cli/commands/hook";
 import { startFlakyProxy } from "../support/flakyProxy";
 import { waitFor } from "../support/waitFor";
 import { expectFrameHeld, seedHostile } from "../support/hostile";
-import { buildCli, closedPort, envText, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+import { cliPerTest, closedPort, runCli, startTestBus, tempDir, TestBus } from "./harness";
 
 let cli: string;
 let bus: TestBus;
 let home: string;
-
-beforeAll(async () => {
-  cli = await buildCli();
-});
-beforeEach(async () => {
-  [bus, home] = await Promise.all([startTestBus(), tempDir("home")]);
-  await writeHomeEnv(home, envText(bus) + "BUS_ME=kilo\n");
-});
-afterEach(async () => {
-  await bus.close();
-  await fs.rm(home, { recursive: true, force: true });
-});
+const { replaceBus } = cliPerTest({ me: "kilo", startBus: () => startTestBus() }, (set) => ({ cli, bus, home } = set));
 
 const SESSION = "5f0c9e4e-7d1a-4c55-9a57-0a1b2c3d4e5f";
 const event = (name: string, session = SESSION) => JSON.stringify({ session_id: session, hook_event_name: name, cwd: home, transcript_path: "/dev/null" });
@@ -139,11 +128,9 @@ describe("delivery", () => {
   });
 
   it("bodies and tags built to close or imitate the frame, hide text or drive a terminal are data: escaped, made visible; verified or claimed says who posted", async () => {
-    await bus.close();
     const dataDir = tempDir("hostile");
     const ids = await seedHostile(dataDir, "kilo");
-    bus = await startTestBus(undefined, undefined, dataDir);
-    await writeHomeEnv(home, envText(bus) + "BUS_ME=kilo\n");
+    await replaceBus(await startTestBus(undefined, undefined, dataDir));
     const out = parsed((await hook("SessionStart")).stdout);
     const context: string = out.hookSpecificOutput.additionalContext;
     expect(expectFrameHeld(context)).toBe(ids.length);

@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { AuthError, createBusClient } from "../../client/index";
-import { buildCli, envText, modeOf, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+import { cliPerTest, linkClaudeBus, modeOf, runCli, startTestBus, tempDir, TestBus } from "./harness";
 import { startBus } from "../support/bus";
 import { waitFor } from "../support/waitFor";
 
@@ -15,18 +15,10 @@ let cli: string;
 let bus: TestBus;
 let adminHome: string;
 const homes: string[] = [];
-const REPO = path.resolve(__dirname, "../..");
 
-beforeAll(async () => {
-  cli = await buildCli();
-});
-beforeEach(async () => {
-  [bus, adminHome] = await Promise.all([startTestBus(), tempDir("admin")]);
-  await writeHomeEnv(adminHome, envText(bus) + "BUS_ME=admin\n");
-});
+cliPerTest({ me: "admin", home: "admin", startBus: () => startTestBus() }, (set) => ({ cli, bus, home: adminHome } = set));
 afterEach(async () => {
-  await bus.close();
-  await Promise.all([adminHome, ...homes.splice(0)].map((home) => fs.rm(home, { recursive: true, force: true })));
+  await Promise.all(homes.splice(0).map((home) => fs.rm(home, { recursive: true, force: true })));
 });
 
 const admin = (args: string[]) => runCli(cli, args, { home: adminHome });
@@ -35,9 +27,7 @@ const admin = (args: string[]) => runCli(cli, args, { home: adminHome });
 async function newMachine(): Promise<{ home: string; run: (args: string[]) => ReturnType<typeof runCli>; envFile: string }> {
   const home = await tempDir("machine");
   homes.push(home);
-  await fs.mkdir(path.join(home, "bin"));
-  await fs.symlink(path.join(REPO, "bin", "claude-bus"), path.join(home, "bin", "claude-bus"));
-  const env = { PATH: `${path.join(home, "bin")}:/usr/bin:/bin` };
+  const env = { PATH: await linkClaudeBus(home) };
   return { home, run: (args) => runCli(cli, args, { home, env }), envFile: path.join(home, ".secrets", "claude-bus.env") };
 }
 

@@ -10,22 +10,12 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { createBusClient } from "../../client/index";
 import { expectFrameHeld, HOSTILE_BODIES, seedHostile } from "../support/hostile";
-import { buildCli, closedPort, envText, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+import { cliPerTest, closedPort, envText, startTestBus, tempDir, TestBus } from "./harness";
 
 let cli: string;
 let bus: TestBus;
 let home: string;
-
-beforeAll(async () => {
-  cli = await buildCli();
-});
-beforeEach(async () => {
-  [bus, home] = await Promise.all([startTestBus(), tempDir("home")]);
-  await writeHomeEnv(home, envText(bus) + "BUS_ME=kilo\n");
-});
-afterEach(async () => {
-  await bus.close();
-});
+const { replaceBus } = cliPerTest({ me: "kilo", startBus: () => startTestBus() }, (set) => ({ cli, bus, home } = set));
 
 /** The server as Claude Code starts it: in the session's directory (here the home directory). */
 async function connect(env: Record<string, string> = {}): Promise<Client> {
@@ -267,11 +257,9 @@ describe("claude-bus mcp", () => {
   });
 
   it("every tool's answer is the frame, holding: bodies, tags and file names built to close or imitate it are escaped, and the answer is bounded", async () => {
-    await bus.close();
     const dataDir = tempDir("hostile");
     const ids = await seedHostile(dataDir, "kilo");
-    bus = await startTestBus(undefined, undefined, dataDir);
-    await writeHomeEnv(home, envText(bus) + "BUS_ME=kilo\n");
+    await replaceBus(await startTestBus(undefined, undefined, dataDir));
     const lima = createBusClient(bus);
     const evil = path.join(tempDir("lima"), "evil.txt");
     await fs.writeFile(evil, "hello\n");

@@ -2,15 +2,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { tarEnd, tarHeader, tarPadding } from "../../service/tar";
+import { tarEnd, tarHeader, tarPadding } from "../../service/dataDir/tar";
 import { startBus } from "../support/bus";
 import { allMessages } from "../support/http";
-import { buildCli, runCli, tempDir } from "./harness";
+import { cliPerFile, runCli, tempDir } from "./harness";
 
 let cli: string;
-beforeAll(async () => {
-  cli = await buildCli();
-});
+cliPerFile((bundled) => (cli = bundled));
 
 const backupOf = (files: Record<string, string>) =>
   zlib.gzipSync(Buffer.concat([...Object.entries(files).flatMap(([name, text]) => [tarHeader(name, Buffer.byteLength(text)), Buffer.from(text), tarPadding(Buffer.byteLength(text))]), tarEnd()]));

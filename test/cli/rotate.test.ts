@@ -11,24 +11,14 @@ import { parseHostConfig } from "../../provision/config";
 import { credentialsEnv } from "../../provision/credentials";
 import { spawnSync } from "node:child_process";
 import { FakeMode, FakeRemote, installFakeRemote, NOTHING_PENDING, previewStep } from "./fakeRemote";
-import { buildCli, envText, modeOf, runCli, ServedBus, startServedBus, tempDir, writeHomeEnv } from "./harness";
+import { cliPerTest, modeOf, runCli, ServedBus, startServedBus, tempDir, writeHomeEnv } from "./harness";
 
 let cli: string;
 let bus: ServedBus;
 let home: string;
 let envFile: string;
 
-beforeAll(async () => {
-  cli = await buildCli();
-});
-beforeEach(async () => {
-  [bus, home] = await Promise.all([startServedBus(cli), tempDir("home")]);
-  envFile = await writeHomeEnv(home, envText(bus) + "BUS_ME=papa\n");
-});
-afterEach(async () => {
-  await bus.close();
-  await fs.rm(home, { recursive: true, force: true });
-});
+cliPerTest({ me: "papa", startBus: startServedBus }, (set) => ({ cli, bus, home, envFile } = set));
 
 async function fake(mode: FakeMode, preview?: ReturnType<typeof previewStep>[]): Promise<FakeRemote> {
   return installFakeRemote(path.join(home, "fake"), { credentialsFile: bus.credentialsFile, busPid: bus.pid, mode, preview });

@@ -38,11 +38,11 @@ describe("claude-bus serve", () => {
     expect(() => parseServeArgs(["--uploader-max-files", "0"])).toThrow("serve: --uploader-max-files must be a whole number of files from 1 to 10000");
     expect(() => parseServeArgs(["--max-long-polls", "x"])).toThrow("serve: --max-long-polls must be a whole number of long-polls from 1 to 100000");
     expect(() => parseServeArgs(["--max-file-mib", "0"])).toThrow("serve: --max-file-mib must be a whole number of MiB from 1 to 10240");
-    expect(() => parseServeArgs(["--file-quota-mib", "1.5"])).toThrow("serve: --file-quota-mib must be a whole number of MiB from 1 to 16777216");
+    expect(() => parseServeArgs(["--file-quota-mib", "1.5"])).toThrow("serve: --file-quota-mib must be a whole number of MiB from 0 (50% of the data volume) to 16777216");
     expect(() => parseServeArgs(["--file-max-age-days", "9999"])).toThrow("serve: --file-max-age-days must be a whole number of days from 1 to 3650");
     expect(() => parseServeArgs(["--team-credential", "root"])).toThrow('serve: --team-credential must be "member" or "admin-only"');
-    expect(() => parseServeArgs(["--port", "http"])).toThrow("--port must be a number");
-    expect(() => parseServeArgs(["--port", "70000"])).toThrow("--port must be a number");
+    expect(() => parseServeArgs(["--port", "http"])).toThrow("serve: --port must be a whole number from 0 to 65535");
+    expect(() => parseServeArgs(["--port", "70000"])).toThrow("serve: --port must be a whole number from 0 to 65535");
     expect(() => parseServeArgs(["--verbose", "1"])).toThrow("serve: unknown option --verbose");
     expect(() => parseServeArgs(["--data"])).toThrow("serve: --data needs a value");
     expect(() => parseServeArgs(["extra"])).toThrow('serve takes no arguments (got "extra")');
@@ -252,7 +252,7 @@ describe("claude-bus serve", () => {
   });
 
   test.each([
-    [["--port", "nope"], {}, "--port must be a number"],
+    [["--port", "nope"], {}, "serve: --port must be a whole number from 0 to 65535"],
     [["--bogus"], {}, "unknown option --bogus"],
     [[], { BUS_USER: "claude" }, "BUS_USER is set but BUS_PASS is not"],
     [[], { BUS_CREDENTIALS_FILE: "/nonexistent/claude-bus.env" }, "ENOENT"],

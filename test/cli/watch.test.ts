@@ -13,7 +13,7 @@ import { startFlakyProxy } from "../support/flakyProxy";
 import { freePort } from "../support/ports";
 import { waitFor } from "../support/waitFor";
 import { expectFrameHeld, seedHostile } from "../support/hostile";
-import { buildCli, runCli, tempDir, writeHomeEnv } from "./harness";
+import { cliPerFile, runCli, tempDir, writeHomeEnv } from "./harness";
 
 jest.setTimeout(60_000);
 
@@ -21,9 +21,7 @@ const USER = "claude";
 const PASS = "WatchPassw0rdWatchPassw0rd12";
 let cli: string;
 
-beforeAll(async () => {
-  cli = await buildCli();
-});
+cliPerFile((bundled) => (cli = bundled));
 
 async function servedBus(dataDir: string, port: number) {
   const credentialsFile = path.join(dataDir, "credentials.env");

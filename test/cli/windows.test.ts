@@ -7,7 +7,7 @@ import * as fsModule from "node:fs";
 import { promises as fs } from "node:fs";
 import os = require("node:os");
 import * as path from "node:path";
-import { moveAtomic, writeFileAtomic } from "../../cli/atomicWrite";
+import { moveDurably, writeFileDurably } from "../../contract/durableFile";
 import { modeProblems } from "../../cli/commands/bootstrap";
 import { ConfigError, machineName } from "../../cli/config";
 import { readEnvFile, writeEnvFile } from "../../cli/envFileStore";
@@ -22,11 +22,11 @@ describe("on win32", () => {
     const dir = tempDir("atomic");
     const open = jest.spyOn(fs, "open");
     try {
-      await writeFileAtomic(path.join(dir, "a.json"), "{}\n", 0o600, "win32");
+      await writeFileDurably(path.join(dir, "a.json"), "{}\n", { mode: 0o600, platform: "win32" });
       expect(open.mock.calls.map(([p]) => p)).toEqual([expect.stringMatching(/\.a\.json\.\d+\.\d+\.tmp$/)]);
       open.mockClear();
       await fs.writeFile(path.join(dir, "b.tmp"), "x");
-      await moveAtomic(path.join(dir, "b.tmp"), path.join(dir, "b"), "linux");
+      await moveDurably(path.join(dir, "b.tmp"), path.join(dir, "b"), "linux");
       expect(open.mock.calls.map(([p]) => p)).toEqual([dir]);
     } finally {
       open.mockRestore();

@@ -30,7 +30,7 @@ import { createLabVolume, LAB_VOLUME_DEVICE, LabVolume } from "./lab/volume";
 import { buildCli } from "../cli/harness";
 import { openBackupBucket } from "../../cli/backupBucket";
 import { renderBackupTarget } from "../../contract/backupTarget";
-import { restoreBackup } from "../../service/dataDirTools";
+import { restoreBackup } from "../../service/dataDir/dataDirTools";
 import { startLocalS3, TEST_KEY } from "../support/localS3";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/tempDir";

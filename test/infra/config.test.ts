@@ -7,9 +7,12 @@ import {
   DEFAULT_BUS_USER,
   DEFAULT_FILE_MAX_AGE_DAYS,
   DEFAULT_MAX_FILE_MIB,
+  DEFAULT_MAX_LONG_POLLS,
   DEFAULT_RATE_LIMIT,
   DEFAULT_SERVICE_MEMORY_MIB,
   DEFAULT_SUBDOMAIN,
+  DEFAULT_UPLOADER_MAX_FILES,
+  DEFAULT_UPLOADER_MAX_PARTIALS,
   GENERATED_PASSWORD_LENGTH,
 } from "../../contract/defaults";
 import { renderTmpfiles } from "../../provision/render/files";
@@ -154,7 +157,7 @@ describe("Pulumi.yaml", () => {
 
 describe("retention", () => {
   it("is off by default and reaches the host config when set", () => {
-    expect(hostConfigOf(parseStackConfig(baseConfig())).retainDays).toBeUndefined();
+    expect(hostConfigOf(parseStackConfig(baseConfig())).retainDays).toBe(0);
     const host = hostConfigOf(parseStackConfig({ ...baseConfig(), retainDays: "30", archiveRemoved: "false" }));
     expect([host.retainDays, host.archiveRemoved]).toEqual([30, false]);
     expect(() => parseStackConfig({ ...baseConfig(), retainDays: "-1" })).toThrow(/retainDays: must be 0/);
@@ -164,7 +167,7 @@ describe("retention", () => {
 describe("the limits of files", () => {
   it("default to the contract's, leave the quota to the service, and reach the host config, which ages the drop dir alike", () => {
     const host = hostConfigOf(parseStackConfig(baseConfig()));
-    expect([host.maxFileMiB, host.fileQuotaMiB, host.fileMaxAgeDays, host.sharedDir.maxAgeDays]).toEqual([DEFAULT_MAX_FILE_MIB, undefined, DEFAULT_FILE_MAX_AGE_DAYS, undefined]);
+    expect([host.maxFileMiB, host.fileQuotaMiB, host.fileMaxAgeDays, host.sharedDir.maxAgeDays]).toEqual([DEFAULT_MAX_FILE_MIB, 0, DEFAULT_FILE_MAX_AGE_DAYS, undefined]);
     const set = hostConfigOf(parseStackConfig({ ...baseConfig(), maxFileMiB: "500", fileQuotaMiB: "4096", fileMaxAgeDays: "30" }));
     expect([set.maxFileMiB, set.fileQuotaMiB, set.fileMaxAgeDays]).toEqual([500, 4096, 30]);
     expect(renderTmpfiles(set)).toContain(" 30d\n");
@@ -177,7 +180,13 @@ describe("the limits of files", () => {
 describe("each credential's own limits", () => {
   it("leave the host config to the service's defaults until set, then reach the unit's serve flags", () => {
     const host = hostConfigOf(parseStackConfig(baseConfig()));
-    expect([host.uploaderMaxFiles, host.uploaderQuotaMiB, host.uploaderMaxPartials, host.maxLongPolls]).toEqual([undefined, undefined, undefined, undefined]);
+    expect([host.uploaderMaxFiles, host.uploaderQuotaMiB, host.uploaderMaxPartials, host.maxLongPolls]).toEqual([
+      DEFAULT_UPLOADER_MAX_FILES,
+      0,
+      DEFAULT_UPLOADER_MAX_PARTIALS,
+      DEFAULT_MAX_LONG_POLLS,
+    ]);
+    expect(renderServiceUnit(host)).not.toMatch(/--uploader-|--max-long-polls/);
     const set = hostConfigOf(parseStackConfig({ ...baseConfig(), uploaderMaxFiles: "200", uploaderQuotaMiB: "512", uploaderMaxPartials: "5", maxLongPolls: "64" }));
     expect(renderServiceUnit(set)).toMatch(/ --uploader-max-files 200 --uploader-quota-mib 512 --uploader-max-partials 5 --max-long-polls 64$/m);
     expect(() => parseStackConfig({ ...baseConfig(), uploaderMaxFiles: "0" })).toThrow(/uploaderMaxFiles: must be at least 1/);

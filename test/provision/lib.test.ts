@@ -220,3 +220,29 @@ describe("read_credentials", () => {
     expect(r.stdout + r.stderr).not.toMatch(/Abcdefghijklmnopqrstuvwxyz1|quote!secret/);
   });
 });
+
+describe("enable_and_start", () => {
+  const run = (env: NodeJS.ProcessEnv, reason = "") => runScript(libScript(`enable_and_start timer-x "${reason}"`), { env });
+
+  it("enables and starts a unit once, then changes nothing", () => {
+    const system = fakeSystem(dir);
+    expect(run(system.env).changes).toEqual(["changed: enabled timer-x", "changed: started timer-x"]);
+    fs.writeFileSync(path.join(dir, "active-timer-x"), "");
+    expect(run(system.env).changes).toEqual([]);
+    expect(system.calls()).toEqual([
+      "systemctl is-enabled --quiet timer-x",
+      "systemctl enable --quiet timer-x",
+      "systemctl is-active --quiet timer-x",
+      "systemctl start timer-x",
+      "systemctl is-enabled --quiet timer-x",
+      "systemctl is-active --quiet timer-x",
+    ]);
+  });
+
+  it("restarts a running unit only when given a reason, and says it", () => {
+    const system = fakeSystem(dir);
+    fs.writeFileSync(path.join(dir, "active-timer-x"), "");
+    expect(run(system.env, "its new schedule applies").changes).toEqual(["changed: restarted timer-x: its new schedule applies"]);
+    expect(system.calls()).toEqual(["systemctl is-enabled --quiet timer-x", "systemctl is-active --quiet timer-x", "systemctl restart timer-x"]);
+  });
+});

@@ -1,7 +1,7 @@
 /** The failure count behind 429s: what counts, for how long, whose address, and how much it remembers. */
 import type { IncomingMessage } from "node:http";
 import { MAX_TRACKED_ADDRESSES } from "../../contract/defaults";
-import { AuthFailures, clientAddress } from "../../service/authFailures";
+import { AuthFailures, clientAddress } from "../../service/members/authFailures";
 
 const limits = { allowed: 3, windowMs: 60_000, blockMs: 300_000 };
 

@@ -226,8 +226,8 @@ describe("claims on disk", () => {
     const file = path.join(dir, CLAIMS_FILE);
     fs.writeFileSync(file, `{"event":"claimed","resource":"a","holder":"x","token":41,"claimed":1,"expires":1,"time":1}\n{"event":"claimed","resource":"b","token":57,"damaged\n{"event":"claimed","reso`);
     const logged: string[] = [];
-    const store = await ClaimStore.open(dir, (_level, msg) => logged.push(msg));
-    expect(logged).toEqual(["damaged line kept in place and skipped", "torn last line dropped"]);
+    const store = await ClaimStore.open(dir, ({ msg }) => void logged.push(msg));
+    expect(logged).toEqual(["damaged line kept in place and skipped", "claims.jsonl: a torn last line (a write a crash cut short) is dropped"]);
     expect((await store.claim("y", "c", 60_000)).claim.token).toBe(58);
     await store.close();
     expect(fileLines(file)).toHaveLength(3);

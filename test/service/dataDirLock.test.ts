@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DataDirLockedError, lockDataDir, LOCK_FILE } from "../../service/dataDirLock";
+import { DataDirLockedError, lockDataDir, LOCK_FILE } from "../../service/dataDir/dataDirLock";
 import { startBus } from "../support/bus";
 import { postJson } from "../support/http";
 import { tempDir } from "../support/tempDir";

@@ -5,8 +5,8 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
-import { FileStore } from "../../service/fileStore";
-import { HttpError } from "../../service/httpErrors";
+import { FileStore } from "../../service/files/fileStore";
+import { HttpError } from "../../service/http/httpErrors";
 import { tempDir } from "../support/tempDir";
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");

@@ -1,6 +1,6 @@
-import { IndexedMessage, MessageIndex } from "../../service/messageIndex";
-import { NextUnread } from "../../service/nextUnread";
-import { ReadSet } from "../../service/readSet";
+import { IndexedMessage, MessageIndex } from "../../service/store/messageIndex";
+import { NextUnread } from "../../service/store/nextUnread";
+import { ReadSet } from "../../service/store/readSet";
 
 /** Adds the next message (posted at time 0, starting its own thread, untagged unless `extra` says otherwise). */
 function put(index: MessageIndex, offset: number, length: number, from: string, to: string, extra: Partial<IndexedMessage> = {}): void {

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import type { CompactionStage } from "../../service/compaction";
+import type { CompactionStage } from "../../service/store/compaction";
 import { buildBundle, BusProcess, spawnBus, startBus, TestBus } from "../support/bus";
 import { allMessages, PASS, postJson, request, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";

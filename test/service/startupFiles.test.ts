@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { startBus as startRealBus } from "../../service/server";
+import { startBus as startRealBus } from "../../service/http/server";
 import { PASS, USER } from "../support/http";
 import { startBus } from "../support/bus";
 import { tempDir } from "../support/tempDir";

@@ -1,7 +1,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { startBus as startRealBus } from "../../service/server";
+import { startBus as startRealBus } from "../../service/http/server";
 import { fileLines, startBus } from "../support/bus";
 import { allMessages, PASS, postJson, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";

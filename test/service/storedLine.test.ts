@@ -1,7 +1,7 @@
 /** The start-up fast path reads exactly what the schema reads, for every line shape, and refuses what the schema refuses. */
 import { createHash } from "crypto";
 import { StoredMessageSchema } from "../../contract/message";
-import { parseStoredAck, parseStoredLine } from "../../service/storedLine";
+import { parseStoredAck, parseStoredLine } from "../../service/store/storedLine";
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;

@@ -6,7 +6,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
-import { BusOptions, RunningBus, startBus as startRealBus } from "../../service/server";
+import { BusOptions, RunningBus, startBus as startRealBus } from "../../service/http/server";
 import { PASS, USER } from "./http";
 import { tempDir } from "./tempDir";
 
