@@ -19,7 +19,7 @@ const WAKE_UPS = 300;
 /** Between asking and posting: the waiter's request is parsed and held by then, so the post wakes it. */
 const WAITER_HEAD_START_MS = 20;
 
-interface Answer {
+export interface Answer {
   status: number;
   body: string;
   /** When its last byte arrived (process.hrtime, ms). */
@@ -28,7 +28,8 @@ interface Answer {
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
-function ask(agent: http.Agent, url: string, auth: string, route: string, json?: unknown): { sent: Promise<void>; answer: Promise<Answer> } {
+/** One request on `agent`: when it was sent whole, and its answer with the time its last byte arrived. */
+export function ask(agent: http.Agent, url: string, auth: string, route: string, json?: unknown): { sent: Promise<void>; answer: Promise<Answer> } {
   const body = json === undefined ? undefined : JSON.stringify(json);
   const headers: Record<string, string> = { Authorization: auth, ...(body !== undefined && { "Content-Type": "application/json" }) };
   const req = http.request(new URL(route, url), { method: body === undefined ? "GET" : "POST", headers, agent });

@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildServiceBundle } from "../provision/bundle";
 import { manyCursors, manyReaders, worstCaseReads } from "./abuse";
+import { claims } from "./claims";
 import { hookCost } from "./hookCost";
 import { compaction } from "./compaction";
 import { fileTransfers } from "./files";
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
     await busThroughput(ctx, await ceilings(ctx));
     await largeStores(ctx);
     await longPoll(ctx);
+    await claims(ctx);
     await compaction(ctx);
     await worstCaseReads(ctx);
     await manyReaders(ctx);

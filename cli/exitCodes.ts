@@ -7,6 +7,7 @@ export const EXIT_CODES = {
   auth: { code: 2, meaning: "the bus rejected the credential (401)" },
   unreachable: { code: 3, meaning: "the bus, or for provision the SSH host, cannot be reached" },
   stepFailed: { code: 4, meaning: "a host step failed (provision, rotate --ssh)" },
+  notYet: { code: 5, meaning: "claim: another holder has the resource (after --wait); post --wait-read: not read in time" },
 } as const;
 
 export const EXIT = Object.fromEntries(Object.entries(EXIT_CODES).map(([name, { code }]) => [name, code])) as {

@@ -5,8 +5,10 @@
 import {
   BACKUP_ENV_FILE_IN_HOME,
   DEFAULT_BACKUP_KEEP,
+  DEFAULT_CLAIM_TTL_SECONDS,
   DEFAULT_DATA_DIR,
   DEFAULT_INVITE_SECONDS,
+  DEFAULT_WAIT_READ_SECONDS,
   ENV_FILE_IN_HOME,
 } from "../contract/defaults";
 import { flagPlaceholder, type ServeFlag, serviceOption, SERVICE_OPTION_NAMES } from "../contract/serviceOptions";
@@ -87,6 +89,45 @@ export const COMMANDS = {
       "reply-to": { type: "string", value: "ID", help: "the message this one answers (it joins that message's thread)" },
       attach: { type: "string", multiple: true, value: "FILE", help: "upload FILE and attach it (repeat for more); a dropped upload resumes" },
       "allow-secret-path": { type: "boolean", help: "attach from where secrets are kept (~/.ssh/, .env files, /proc/...); a file holding a bus credential never" },
+      "wait-read": { type: "string", value: "NAME", help: "then wait until NAME has read (acked) it, and say when (exit 5 if not in time)" },
+      "wait-read-for": { type: "string", value: "DURATION", help: `how long --wait-read waits: 90s, 10m, 1h (default ${DEFAULT_WAIT_READ_SECONDS / 60}m)` },
+      ...JSON_OUTPUT,
+    },
+    notes: [CREDENTIAL_NOTE],
+  },
+  claim: {
+    args: "RESOURCE",
+    summary: "claim RESOURCE (repo:PATH, task:NAME, ...) for me, or renew my claim: prints its fencing token",
+    group: "bus",
+    options: {
+      ...CONNECTION,
+      ttl: { type: "string", value: "DURATION", help: `how long it lasts unless renewed: 30s, 30m, 2h (5s to 1d; default ${DEFAULT_CLAIM_TTL_SECONDS / 60}m)` },
+      note: { type: "string", value: "TEXT", help: "what it is for, shown to others (a renewal without --note keeps the old one)" },
+      wait: { type: "string", value: "DURATION", help: "if another holds it, wait up to this long for it to be free, then claim it" },
+      ...JSON_OUTPUT,
+    },
+    notes: ["Held by another: exit 5, the holder, its token, until when and its note on stderr.", CREDENTIAL_NOTE],
+  },
+  release: {
+    args: "RESOURCE",
+    summary: "release my claim on RESOURCE (--force: break another's, team credential)",
+    group: "bus",
+    options: {
+      ...CONNECTION,
+      token: { type: "string", value: "N", help: "only if the claim still has this token (a newer claim is left alone)" },
+      force: { type: "boolean", help: "break whoever's claim it is (team credential only; the bus records it)" },
+      ...JSON_OUTPUT,
+    },
+    notes: [CREDENTIAL_NOTE],
+  },
+  claims: {
+    summary: "list the live claims: resource, holder, token, until when, note",
+    group: "bus",
+    options: {
+      ...CONNECTION,
+      holder: { type: "string", value: "NAME", help: "only NAME's" },
+      mine: { type: "boolean", help: "only mine" },
+      prefix: { type: "string", value: "P", help: "only those whose resource starts with P (repo:infra/)" },
       ...JSON_OUTPUT,
     },
     notes: [CREDENTIAL_NOTE],
@@ -132,8 +173,23 @@ export const COMMANDS = {
       CREDENTIAL_NOTE,
     ],
   },
+  guard: {
+    args: "install | check",
+    summary: "a git pre-commit hook refusing commits of paths another machine has claimed (repo:PATH); check runs it",
+    group: "bus",
+    options: {
+      ...CONNECTION,
+      repo: { type: "string", value: "DIR", help: "the repository (default: the current directory)" },
+      force: { type: "boolean", help: "install: replace a pre-commit hook that is not the guard's" },
+    },
+    notes: [
+      "A claim repo:PATH covers the file PATH, or the directory PATH and everything under it; repo: alone the whole repository. Your own claims never block you.",
+      "Commit anyway: git commit --no-verify, or CLAUDE_BUS_GUARD=off git commit. A bus that cannot be reached lets the commit through, with a warning.",
+      CREDENTIAL_NOTE,
+    ],
+  },
   hook: {
-    summary: "Claude Code hook (SessionStart, UserPromptSubmit, PostToolUse): deliver new messages to the session as hook JSON",
+    summary: "Claude Code hook (SessionStart, UserPromptSubmit, PostToolUse): deliver new messages (and at SessionStart others' claims) to the session as hook JSON",
     group: "claude",
     options: { ...CONNECTION },
     notes: ["Reads the hook event on stdin. The claude-bus plugin runs it; it always exits 0."],
@@ -149,7 +205,7 @@ export const COMMANDS = {
     ],
   },
   mcp: {
-    summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait and who",
+    summary: "MCP server on stdio with the tools send, fetch, inbox, ack, thread, wait, who, claim, release and claims",
     group: "claude",
     options: { ...CONNECTION },
     notes: [

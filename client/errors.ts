@@ -1,4 +1,5 @@
 /** What can go wrong talking to a bus, one class each, so callers (and exit codes) can tell them apart. */
+import type { Claim } from "../contract/claims";
 
 /** The bus answered 401: wrong or missing credential. */
 export class AuthError extends Error {
@@ -30,6 +31,14 @@ export class BusError extends Error {
   constructor(readonly status: number, readonly serverError: string) {
     super(`the bus answered ${status}: ${serverError}`);
     this.name = "BusError";
+  }
+}
+
+/** A 409 of POST /claims: another holder's live claim is in the way (`heldBy`, as the bus answered it). */
+export class ClaimHeldError extends BusError {
+  constructor(serverError: string, readonly heldBy: Claim) {
+    super(409, serverError);
+    this.name = "ClaimHeldError";
   }
 }
 

@@ -33,13 +33,15 @@ import {
   NewMessage,
   RotatedSchema,
 } from "../contract/message";
-import { AuthError, BusError, InsecureUrlError, serverErrorText, UnreachableError } from "./errors";
+import { Claim, ClaimHeldSchema, ClaimRequest, ClaimSchema, ClaimsListSchema, ClaimsQuery, Receipt, ReceiptSchema, Released, ReleasedSchema, ReleaseRequest } from "../contract/claims";
+import { AuthError, BusError, ClaimHeldError, InsecureUrlError, serverErrorText, UnreachableError } from "./errors";
 import { ConfigNameError, downloadAttachment, FileDigest, FileExistsError, HashMismatchError, OnProgress, SaveOptions, targetOf, uploadFile } from "./files";
 import { DEFAULT_RETRY, RetryPolicy, withRetries } from "./retry";
+export { claimWaiting, waitForReceipt } from "./waiting";
 import { download, exchange, Exchange } from "./transport";
 
-export { AuthError, BusError, ConfigNameError, FileExistsError, HashMismatchError, InsecureUrlError, isLoopbackUrl, UnreachableError };
-export type { AckResult, Attachment, BatchAckResult, FileDigest, Health, Invite, Machine, Message, MessageQuery, NewMessage, OnProgress, RetryPolicy, SaveOptions, StoredFile };
+export { AuthError, BusError, ClaimHeldError, ConfigNameError, FileExistsError, HashMismatchError, InsecureUrlError, isLoopbackUrl, UnreachableError };
+export type { AckResult, Attachment, BatchAckResult, Claim, ClaimsQuery, Receipt, Released, FileDigest, Health, Invite, Machine, Message, MessageQuery, NewMessage, OnProgress, RetryPolicy, SaveOptions, StoredFile };
 
 /** GET /machines in full: every name with its credential, and the invites not yet used. */
 export interface Roster {
@@ -109,6 +111,17 @@ export interface BusClient {
   upload(file: string, options?: { name?: string; onProgress?: OnProgress; digest?: FileDigest }): Promise<StoredFile>;
   /** Saves an attachment into `dir` under its name (never over a file without `force`), its sha256 checked; resolves with its path. */
   download(attachment: Attachment, dir: string, options?: SaveOptions): Promise<string>;
+  /**
+   * Claims (or renews) `resource` for `ttl` seconds: the claim, with its fencing token. Another holder's
+   * live claim is a ClaimHeldError naming it. `holder` is for the team credential.
+   */
+  claim(request: ClaimRequest): Promise<Claim>;
+  /** Releases a claim (the caller's own; another's only with `force` and the team credential). */
+  release(request: ReleaseRequest): Promise<Released>;
+  /** Live claims; with `resource` and `wait`, held until that resource is free (up to `wait` seconds). */
+  claims(query?: ClaimsQuery): Promise<Claim[]>;
+  /** When `reader` acked message `id` (`read_at` null: not yet); with `wait` seconds, held until it does. */
+  receipt(id: string, reader: string, wait?: number): Promise<Receipt>;
 }
 
 /** The bus URL without trailing slashes; refused when it is plain http to another host, unless allowed. */
@@ -157,12 +170,7 @@ export function createBusClient(options: BusClientOptions): BusClient {
       return (await this.page(query)).messages;
     },
     async page(query = {}) {
-      const params = new URLSearchParams();
-      for (const [key, value] of Object.entries(query)) {
-        if (value !== undefined) params.set(key, String(value));
-      }
-      const qs = params.toString();
-      const page = await request("GET", "/messages" + (qs ? "?" + qs : ""), MessagesPageSchema, undefined, {}, (query.wait ?? 0) * 1000);
+      const page = await request("GET", "/messages" + queryString(query), MessagesPageSchema, undefined, {}, (query.wait ?? 0) * 1000);
       return { messages: page.messages, more: page.more === true };
     },
     ack: (id, reader) => request("POST", `/ack/${encodeURIComponent(id)}`, AckResultSchema, { reader }),
@@ -208,7 +216,24 @@ export function createBusClient(options: BusClientOptions): BusClient {
     },
     upload: (file, { name, onProgress, digest } = {}) => uploadFile(files, file, name ?? path.basename(file), onProgress, digest),
     download: (attachment, dir, saveOptions) => downloadAttachment(files, attachment, dir, saveOptions),
+    claim: (claimRequest) => request("POST", "/claims", ClaimSchema, claimRequest),
+    release: (releaseRequest) => request("POST", "/claims/release", ReleasedSchema, releaseRequest),
+    claims: async (query = {}) => (await request("GET", "/claims" + queryString(query), ClaimsListSchema, undefined, {}, (query.wait ?? 0) * 1000)).claims,
+    receipt: (id, reader, wait) => {
+      if (!MESSAGE_ID_PATTERN.test(id)) return Promise.reject(new RangeError(`${JSON.stringify(id)} is not a message id: a positive decimal integer`));
+      return request("GET", `/messages/${id}/receipt${queryString({ reader, wait })}`, ReceiptSchema, undefined, {}, (wait ?? 0) * 1000);
+    },
   };
+}
+
+/** `?key=value&...` of the parameters that are set, or "" when none is. */
+function queryString(query: object): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  const qs = params.toString();
+  return qs ? "?" + qs : "";
 }
 
 /** How long a backup download may stall (no byte arriving) before it is given up. */
@@ -224,6 +249,10 @@ async function jsonExchange<T>(
   if (req.body !== undefined) headers["content-type"] = "application/json";
   const res = await exchange(base, { method: req.method, url: base + req.path, headers, body: req.body, timeoutMs: req.timeoutMs });
   if (res.status === 401) throw new AuthError(base);
+  if (res.status === 409) {
+    const held = ClaimHeldSchema.safeParse(parseOrUndefined(res.text));
+    if (held.success) throw new ClaimHeldError(held.data.error, held.data.held_by);
+  }
   if (res.status < 200 || res.status >= 300) throw new BusError(res.status, serverErrorText(res.text));
   let json: unknown;
   try {
@@ -234,6 +263,14 @@ async function jsonExchange<T>(
   const parsed = req.schema.safeParse(json);
   if (!parsed.success) throw new BusError(res.status, `unexpected response shape: ${describeIssue(parsed.error.issues[0], { root: "answer" })}`);
   return parsed.data;
+}
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -183,3 +183,20 @@ export const NOTIFY_TIMEOUT_SECONDS = 10;
 export const NOTIFY_ATTEMPTS = 6;
 export const NOTIFY_RETRY_FIRST_SECONDS = 2;
 export const NOTIFY_RETRY_MAX_SECONDS = 300;
+
+/**
+ * Claims (POST /claims): a resource's name is 1 to MAX_CLAIM_RESOURCE_CHARS printable characters; a claim
+ * lasts MIN_CLAIM_TTL_SECONDS to MAX_CLAIM_TTL_SECONDS (a day) unless renewed; a note is at most
+ * MAX_CLAIM_NOTE_CHARS characters. The bus keeps at most MAX_LIVE_CLAIMS live claims, and one holder at most
+ * MAX_CLAIMS_PER_HOLDER of them, so no one machine can take every slot.
+ */
+export const MAX_CLAIM_RESOURCE_CHARS = 512;
+export const MIN_CLAIM_TTL_SECONDS = 5;
+export const MAX_CLAIM_TTL_SECONDS = 86_400;
+export const MAX_CLAIM_NOTE_CHARS = 1_024;
+export const MAX_LIVE_CLAIMS = 10_000;
+export const MAX_CLAIMS_PER_HOLDER = 1_000;
+/** How long a claim lasts when the CLI or an MCP tool is not told, in seconds. */
+export const DEFAULT_CLAIM_TTL_SECONDS = 1_800;
+/** How long `claude-bus post --wait-read` and the MCP send tool wait for a receipt unless told, in seconds. */
+export const DEFAULT_WAIT_READ_SECONDS = 600;

@@ -21,6 +21,7 @@ export const HTTP_ERRORS = {
   methodNotAllowed: { status: 405, text: "method not allowed" },
   requestTimeout: { status: 408, text: "the request did not arrive in time" },
   conflict: { status: 409, text: "that conflicts with the bus's current state" },
+  claimHeld: { status: 409, text: "that resource is claimed by another holder" },
   gone: { status: 410, text: "that file is gone: it expired or was deleted" },
   lengthRequired: { status: 411, text: "Content-Length is required" },
   tooLarge: { status: 413, text: "request body too large" },
@@ -37,6 +38,7 @@ export const HTTP_ERRORS = {
   storageUnavailable: { status: 503, text: "storage unavailable, nothing was stored" },
   gatewayTimeout: { status: 504, text: "bus service timed out" },
   insufficientStorage: { status: 507, text: "the bus's file storage limit is reached, nothing was stored" },
+  claimsFull: { status: 507, text: "the bus holds the most live claims it keeps: release some, or wait for some to expire" },
 } as const satisfies Record<string, HttpErrorKind>;
 
 export type HttpErrorName = keyof typeof HTTP_ERRORS;

@@ -46,6 +46,8 @@ export const MessageSchema = z.object({
   body: z.string(),
   tags: z.array(z.string()),
   read_by: z.array(z.string()),
+  /** When each of `read_by` read it (ISO-8601): the sender when it posted, each reader when it acked; null when an old ack line holds no readable time. */
+  read_at: z.record(z.string(), z.string().nullable()).optional(),
   thread: MessageId,
   reply_to: MessageId.optional(),
   attachments: z.array(AttachmentSchema).min(1).optional(),

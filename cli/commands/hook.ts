@@ -15,10 +15,11 @@
  * nothing, while the session's live marker names a running deliverer or the machine is muted, and else
  * delivers as a prompt's hook does, within a shorter deadline (the model waits for it).
  */
-import { createBusClient, Message } from "../../client/index";
+import { Claim, createBusClient, Message } from "../../client/index";
 import { noPositionals, ParsedCommand } from "../args";
 import { ClientConfig, connectionFlags, resolveConfig } from "../config";
-import { renderDelivery } from "../delivery/render";
+import { renderClaims } from "../delivery/claimsNote";
+import { CONTEXT_BUDGET, renderDelivery } from "../delivery/render";
 import { isSessionId, SessionState, SessionStore, sessionsDir } from "../delivery/sessionState";
 import { hookEventOf, toolHookIdle } from "../delivery/toolHookGate";
 import { EXIT } from "../exitCodes";
@@ -71,10 +72,14 @@ export async function hook(parsed: ParsedCommand<"hook">, io: Io): Promise<numbe
 
     let page: { messages: Message[]; more: boolean };
     let cfg: ClientConfig;
+    let claims: Claim[] = [];
     try {
       // the hook's stderr reaches no one: a warning about the env file's mode waits for `bootstrap --check`
       cfg = await resolveConfig(connectionFlags(parsed), { ...io, err: () => undefined });
-      page = await client(cfg, remaining()).page({ to: cfg.me, unread_by: cfg.me, since: state.cursor, limit: FETCH_LIMIT });
+      const bus = client(cfg, remaining());
+      // at a session's start, what others hold too (a bus without claims answers 404: nothing to say then)
+      const held = event === "SessionStart" ? bus.claims().catch(() => []) : Promise.resolve([]);
+      [page, claims] = await Promise.all([bus.page({ to: cfg.me, unread_by: cfg.me, since: state.cursor, limit: FETCH_LIMIT }), held]);
     } catch (err) {
       if (!state.noticeShown) {
         writing = true;
@@ -85,16 +90,20 @@ export async function hook(parsed: ParsedCommand<"hook">, io: Io): Promise<numbe
       return EXIT.ok;
     }
 
-    const delivery = renderDelivery(page.messages, cfg.me, { moreOnBus: page.more });
-    if (!delivery) return EXIT.ok;
+    // the claims note and the messages share Claude Code's cap on one hook's context
+    const claimsNote = renderClaims(claims, cfg.me);
+    const delivery = renderDelivery(page.messages, cfg.me, { moreOnBus: page.more, budget: CONTEXT_BUDGET - (claimsNote ? claimsNote.context.length + 1 : 0) });
+    if (!delivery && !claimsNote) return EXIT.ok;
+    const parts = [delivery, claimsNote].filter((part) => part !== undefined);
     writing = true;
     await io.out(
       JSON.stringify({
-        hookSpecificOutput: { hookEventName: event, additionalContext: delivery.context },
-        systemMessage: delivery.systemMessage,
+        hookSpecificOutput: { hookEventName: event, additionalContext: parts.map((part) => part.context).join("\n") },
+        systemMessage: parts.map((part) => part.systemMessage).join("; "),
       }),
     );
     writing = false;
+    if (!delivery) return EXIT.ok;
     if (sessionId) await store.save(sessionId, { cursor: delivery.shown[delivery.shown.length - 1].id, noticeShown: state.noticeShown });
     if (delivery.whole.length > 0) {
       await client(cfg, remaining())

@@ -1,7 +1,8 @@
 /**
  * `claude-bus mcp`: an MCP server on stdio (the official SDK) that lets an agent use the bus with tool
- * calls instead of curl: send (with files attached), fetch (a message's files), inbox, ack, thread, wait,
- * who. The credential is read from the env file or the environment at each call and appears in no tool's
+ * calls instead of curl: send (with files attached, waiting for a receipt if asked), fetch (a message's
+ * files), inbox, ack, thread, wait, who, and the claim tools of mcpClaims.ts (claim, release, claims).
+ * The credential is read from the env file or the environment at each call and appears in no tool's
  * input or output; every failure is a tool error in words. Started by Claude Code inside a session, it
  * also delivers new messages into that session live (cli/delivery/live.ts).
  */
@@ -10,7 +11,7 @@ import { z } from "zod";
 import { MAX_ACK_BATCH, MAX_ATTACHMENTS, MAX_BODY_BYTES, MAX_TAGS, MAX_WAIT_SECONDS } from "../../contract/defaults";
 import { MESSAGE_ID_PATTERN } from "../../contract/message";
 import { NAME_PATTERN } from "../../contract/names";
-import { BusClient, createBusClient, Message, MessageQuery, saveAttachments, thread, uploadAttachments } from "../../client/index";
+import { BusClient, createBusClient, Message, MessageQuery, saveAttachments, thread, uploadAttachments, waitForReceipt } from "../../client/index";
 import { noPositionals, ParsedCommand } from "../args";
 import { agentPolicy, checkAttachments } from "../attachGuard";
 import { ClientConfig, ConfigFlags, connectionFlags, resolveConfig } from "../config";
@@ -22,6 +23,7 @@ import { sessionSocketFromEnv } from "../delivery/sessionSocket";
 import { isSessionId, SessionStore, sessionsDir } from "../delivery/sessionState";
 import { Io } from "../io";
 import { version } from "../main";
+import { claimTools } from "./mcpClaims";
 
 /** Characters one tool answer holds at most, frame included; messages that do not fit stay unread. */
 export const TOOL_OUTPUT_BUDGET = 40_000;
@@ -34,7 +36,7 @@ const id = z.string().regex(MESSAGE_ID_PATTERN, "a message id: a positive decima
 const name = z.string().regex(NAME_PATTERN, "a machine name: 1-64 letters, digits, '.', '_', '-' or '@'");
 
 type ToolResult = { content: Array<{ type: "text"; text: string }>; isError?: boolean };
-const text = (t: string): ToolResult => ({ content: [{ type: "text", text: t }] });
+export const text = (t: string): ToolResult => ({ content: [{ type: "text", text: t }] });
 
 export async function mcp(parsed: ParsedCommand<"mcp">, io: Io): Promise<number> {
   noPositionals("mcp", parsed);
@@ -106,12 +108,12 @@ function startLive(flags: ConfigFlags, io: Io, held: () => boolean): AbortContro
   return controller;
 }
 
-interface Tool<S extends z.ZodRawShape> {
+export interface Tool<S extends z.ZodRawShape> {
   description: string;
   input: S;
   run(args: z.infer<z.ZodObject<S>>): Promise<ToolResult>;
 }
-const tool = <S extends z.ZodRawShape>(t: Tool<S>) => t;
+export const tool = <S extends z.ZodRawShape>(t: Tool<S>) => t;
 
 /** The tools, each on a client made at call time (a rotated env file is picked up without a restart). */
 export function busTools(flags: ConfigFlags, io: Io) {
@@ -130,13 +132,16 @@ export function busTools(flags: ConfigFlags, io: Io) {
         tags: z.array(z.string().min(1).max(32)).max(MAX_TAGS).optional().describe("short tags for filtering, e.g. [\"deploy\"]"),
         reply_to: id.optional().describe("id of the message this answers; the reply joins its thread"),
         attach: z.array(z.string().min(1)).max(MAX_ATTACHMENTS).optional().describe("local files to attach: absolute paths (relative ones are to this session's directory)"),
+        wait_read: name.optional().describe("then wait until this machine has read (acked) it, and say when"),
+        wait_read_seconds: z.number().int().min(1).max(MAX_TOOL_WAIT_SECONDS).optional().describe(`how long wait_read waits (default ${MAX_TOOL_WAIT_SECONDS})`),
       },
-      async run({ to, body, tags, reply_to, attach }) {
+      async run({ to, body, tags, reply_to, attach, wait_read, wait_read_seconds }) {
         const { cfg, client } = await connect();
         const attachments = await uploadAttachments(client, await checkAttachments(attach ?? [], cfg, io.env, await agentPolicy(io.env)));
         const m = await client.post({ from: cfg.me, to, body, tags, reply_to, attachments });
         const files = m.attachments ? `, with ${m.attachments.map(describeAttachment).join(", ")}` : "";
-        return text(escapeText(`posted #${m.id} from ${m.from} to ${m.to} (thread #${m.thread})${files}`));
+        const receipt = wait_read && (await receiptLine(client, m.id, wait_read, wait_read_seconds ?? MAX_TOOL_WAIT_SECONDS));
+        return text(escapeText(`posted #${m.id} from ${m.from} to ${m.to} (thread #${m.thread})${files}${receipt ? `; ${receipt}` : ""}`));
       },
     }),
     fetch: tool({
@@ -220,7 +225,14 @@ export function busTools(flags: ConfigFlags, io: Io) {
         return text(frameLines("claude-bus-machines", "Every machine seen on the bus; each name is chosen by whoever enrolled or used it.", lines, TOOL_OUTPUT_BUDGET));
       },
     }),
+    ...claimTools(connect),
   };
+}
+
+/** Whether `reader` read message `id` within `seconds`, in words. */
+async function receiptLine(client: BusClient, id: string, reader: string, seconds: number): Promise<string> {
+  const { read_at } = await waitForReceipt(client, id, reader, seconds);
+  return read_at === null ? `not read by ${reader} within ${seconds} s` : `read by ${reader} at ${read_at}`;
 }
 
 /** Messages in the frame, within the output budget; those shown are acked when `ack` (the rest stay unread). */

@@ -1,6 +1,7 @@
 /** `claude-bus health | post | inbox | ack`: the seed's curl one-liners as commands. */
 import * as path from "node:path";
-import { allMessages, BusClient, createBusClient, Message, uploadAttachments } from "../../client/index";
+import { allMessages, BusClient, createBusClient, Message, uploadAttachments, waitForReceipt } from "../../client/index";
+import { DEFAULT_WAIT_READ_SECONDS } from "../../contract/defaults";
 import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
 import { CheckedFile, checkAttachments, personPolicy } from "../attachGuard";
 import { connectionFlags, resolveConfig } from "../config";
@@ -9,6 +10,7 @@ import { visible } from "../delivery/visible";
 import { EXIT } from "../exitCodes";
 import { Io, UsageError } from "../io";
 import { ProgressBar, progressBar } from "../progressBar";
+import { parseDuration } from "./membership";
 
 export async function health(parsed: ParsedCommand<"health">, io: Io): Promise<number> {
   noPositionals("health", parsed);
@@ -26,6 +28,10 @@ export async function post(parsed: ParsedCommand<"post">, io: Io): Promise<numbe
     body = (await io.readStdin()).replace(/\r?\n$/, "");
   }
   if (body === "") throw new UsageError("post: the message body is empty");
+  const reader = stringOption(parsed, "wait-read");
+  const waitForText = stringOption(parsed, "wait-read-for");
+  if (waitForText !== undefined && reader === undefined) throw new UsageError("post: --wait-read-for needs --wait-read NAME");
+  const waitFor = waitForText === undefined ? DEFAULT_WAIT_READ_SECONDS : parseDuration(waitForText, "--wait-read-for");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const tags = parsed.values.tag;
   const client = createBusClient(cfg);
@@ -33,6 +39,17 @@ export async function post(parsed: ParsedCommand<"post">, io: Io): Promise<numbe
   const attachments = await uploadWithProgress(client, files, io);
   const message = await client.post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags, reply_to: stringOption(parsed, "reply-to"), attachments });
   io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : visible(withAttachmentNote(`posted #${message.id} from ${message.from} to ${message.to}`, message)));
+  return reader === undefined ? EXIT.ok : awaitReceipt(client, message.id, reader, waitFor, io);
+}
+
+/** The receipt of `id` by `reader`, waited for up to `seconds`: said on stderr (stdout keeps the post's answer). */
+async function awaitReceipt(client: BusClient, id: string, reader: string, seconds: number, io: Io): Promise<number> {
+  const receipt = await waitForReceipt(client, id, reader, seconds);
+  if (receipt.read_at === null) {
+    io.err(`#${id} not read by ${reader} within ${seconds} s`);
+    return EXIT.notYet;
+  }
+  io.err(`#${id} read by ${reader} at ${receipt.read_at}`);
   return EXIT.ok;
 }
 

@@ -2,15 +2,16 @@
  * GET /backup: a consistent copy of the store, as it is at one instant, while the bus goes on: a gzipped
  * tar of bus.jsonl and acks.jsonl (cut at their lengths at that instant), compacted.json when retention
  * ran, presence.json (each name's last_seen and last_used), machines.jsonl (machines' credentials, as
- * hashes) and files.jsonl (what is known of the attached files; not their bytes, which can be large: a
+ * hashes), files.jsonl (what is known of the attached files; not their bytes, which can be large: a
  * restore keeps every message, and an attachment whose bytes are not in the restored data dir answers
- * 410). `claude-bus backup` saves it; `claude-bus restore` puts it in a data dir.
+ * 410) and claims.jsonl (the live claims and the last fencing token). `claude-bus backup` saves it; `claude-bus restore` puts it in a data dir.
  */
 import type { Response } from "express";
 import * as fs from "fs";
 import * as path from "path";
 import { finished } from "stream/promises";
 import * as zlib from "zlib";
+import { CLAIMS_FILE, type ClaimStore } from "../claims/claimStore";
 import type { Routes } from "../http/routes";
 import { COMPACTED_FILE } from "../store/compaction";
 import { FILES_FILE } from "../files/fileCatalog";
@@ -29,13 +30,14 @@ export interface BackupExtras {
   presence: string;
   machines: string;
   files: string;
+  claims: string;
 }
 
 export async function writeBackup(res: Response, store: BusStore, dataDir: string, extras: BackupExtras): Promise<void> {
   const files = await store.snapshot();
   try {
     const compacted = path.join(dataDir, COMPACTED_FILE);
-    const small = [...(fs.existsSync(compacted) ? [{ name: COMPACTED_FILE, data: fs.readFileSync(compacted) }] : []), { name: PRESENCE_FILE, data: Buffer.from(extras.presence) }, { name: MACHINES_FILE, data: Buffer.from(extras.machines) }, { name: FILES_FILE, data: Buffer.from(extras.files) }];
+    const small = [...(fs.existsSync(compacted) ? [{ name: COMPACTED_FILE, data: fs.readFileSync(compacted) }] : []), { name: PRESENCE_FILE, data: Buffer.from(extras.presence) }, { name: MACHINES_FILE, data: Buffer.from(extras.machines) }, { name: FILES_FILE, data: Buffer.from(extras.files) }, { name: CLAIMS_FILE, data: Buffer.from(extras.claims) }];
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     res.status(200).type("application/gzip").setHeader("Content-Disposition", `attachment; filename="claude-bus-backup-${stamp}.tar.gz"`);
     const gzip = zlib.createGzip();
@@ -73,12 +75,13 @@ export interface BackupSources {
   presence: Presence;
   membership: Membership;
   files: FileStore;
+  claims: ClaimStore;
 }
 
 /** GET /backup, for the team credential (authorize's "backup"). */
-export function addBackupRoute(routes: Routes, { store, dataDir, presence, membership, files }: BackupSources): void {
+export function addBackupRoute(routes: Routes, { store, dataDir, presence, membership, files, claims }: BackupSources): void {
   routes.get("/backup", async (_req, res) => {
     authorize(identityOf(res), "backup");
-    await writeBackup(res, store, dataDir, { presence: presence.serialize(), machines: membership.snapshot(), files: files.snapshot() });
+    await writeBackup(res, store, dataDir, { presence: presence.serialize(), machines: membership.snapshot(), files: files.snapshot(), claims: claims.snapshot() });
   });
 }

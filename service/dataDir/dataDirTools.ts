@@ -10,6 +10,7 @@ import { describeIssue } from "../../contract/issues";
 import { SeedMessageSchema } from "../../contract/message";
 import { COMPACTED_FILE } from "../store/compaction";
 import { lockDataDir } from "./dataDirLock";
+import { CLAIMS_FILE } from "../claims/claimStore";
 import { FILES_FILE } from "../files/fileCatalog";
 import { checkMachinesFile, MACHINES_FILE } from "../members/membership";
 import { PRESENCE_FILE } from "../members/presence";
@@ -17,7 +18,7 @@ import { ACKS_FILE, BusStore, MESSAGES_FILE } from "../store/store";
 import { readTar } from "./tar";
 
 /** The files a backup holds; nothing else is ever written from one. */
-const BACKUP_FILES = new Set([MESSAGES_FILE, ACKS_FILE, COMPACTED_FILE, PRESENCE_FILE, MACHINES_FILE, FILES_FILE]);
+const BACKUP_FILES = new Set([MESSAGES_FILE, ACKS_FILE, COMPACTED_FILE, PRESENCE_FILE, MACHINES_FILE, FILES_FILE, CLAIMS_FILE]);
 
 const quiet = () => undefined;
 

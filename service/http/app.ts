@@ -11,10 +11,13 @@ import { sendJson } from "./json";
 import { addMembershipRoutes } from "../members/membershipRoutes";
 import type { KnownNames } from "../members/nameRules";
 import type { Presence } from "../members/presence";
+import { addClaimRoutes } from "../claims/claimRoutes";
+import type { ClaimStore } from "../claims/claimStore";
 import { addMessageRoutes } from "./messageRoutes";
 import { addSessionRoutes } from "../members/sessionRoutes";
 import { addNotifyRoutes } from "../notify/notifyRoutes";
 import type { NotifySettings } from "../notify/notifySettings";
+import { addReceiptRoutes, ReceiptWaiters } from "./receipts";
 import type { LongPollSlots } from "./longPollSlots";
 import { Routes } from "./routes";
 import type { WebAssets } from "../../contract/webApp";
@@ -32,6 +35,8 @@ export interface AppDeps {
   files: FileStore;
   /** Long-polls each credential may hold at once. */
   longPolls: LongPollSlots;
+  claims: ClaimStore;
+  receipts: ReceiptWaiters;
   /** True once shutdown began: answers say Connection: close so keep-alive clients let go. */
   closing: () => boolean;
   /** The web inbox's files (null: not built in this tree). */
@@ -46,7 +51,7 @@ function who(res: Response): { as?: string } {
   return identity ? { as: identity.kind === "machine" ? identity.name : "team" } : {};
 }
 
-export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, closing, web, notify }: AppDeps): express.Express {
+export function createApp({ store, dataDir, auth, presence, waiters, files, longPolls, claims, receipts, closing, web, notify }: AppDeps): express.Express {
   const { log, membership } = auth;
   const app = express();
   const routes = new Routes(app);
@@ -86,7 +91,9 @@ export function createApp({ store, dataDir, auth, presence, waiters, files, long
   addNotifyRoutes(routes, notify, log);
   addFileRoutes(routes, files, log);
   addMessageRoutes(routes, { store, presence, membership, waiters, files, longPolls, known });
-  addBackupRoute(routes, { store, dataDir, presence, membership, files });
+  addReceiptRoutes(routes, store, receipts, longPolls);
+  addClaimRoutes(routes, { claims, longPolls, log });
+  addBackupRoute(routes, { store, dataDir, presence, membership, files, claims });
   routes.get("/robots.txt", (_req, res) => {
     res.type("text/plain").send("User-agent: *\nDisallow: /\n");
   });

@@ -3,8 +3,10 @@
  * may hold only so many; beyond, 429 with Retry-After (when its first held one ends at the latest). The
  * team credential is counted per client address: every machine without its own credential shares it.
  */
+import type { Response } from "express";
 import type { Identity } from "../members/access";
 import { getOrCreate } from "../../contract/maps";
+import { HttpError } from "./httpErrors";
 
 export class LongPollSlots {
   /** Per holder, the end time (ms) of each long-poll it holds. */
@@ -34,3 +36,13 @@ export class LongPollSlots {
 
 /** Whose long-polls a request's count among: its machine's, or the team credential's from its address. */
 export const longPollHolder = (identity: Identity, address: string): string => (identity.kind === "machine" ? identity.name : `~team@${address}`);
+
+/** A slot for a long-poll of `ms` held by this request's credential, or the 429 (with Retry-After) when it holds the most already. */
+export function takeLongPollSlot(longPolls: LongPollSlots, identity: Identity, res: Response, ms: number): { release(): void } {
+  const slot = longPolls.take(longPollHolder(identity, res.locals.address as string), ms);
+  if ("release" in slot) return slot;
+  const seconds = Math.max(1, Math.ceil(slot.retryAfterMs / 1000));
+  res.setHeader("Retry-After", String(seconds));
+  const holder = identity.kind === "machine" ? `the credential of "${identity.name}"` : "the team credential (from this address)";
+  throw new HttpError("rateLimited", `${holder} holds ${longPolls.max} long-polls already, the most one may; retry in ${seconds} s`);
+}

@@ -28,7 +28,7 @@ import type { Waiters } from "../store/waiters";
 import { HttpError } from "./httpErrors";
 import { jsonBody, parse, parseQuery, sendJson } from "./json";
 import { waitForMessage } from "./longPoll";
-import { longPollHolder, LongPollSlots } from "./longPollSlots";
+import { LongPollSlots, takeLongPollSlot } from "./longPollSlots";
 import type { Routes } from "./routes";
 
 export interface MessageRouteDeps {
@@ -93,13 +93,7 @@ export function addMessageRoutes(routes: Routes, { store, presence, membership, 
     // A machine revoked while it waits is answered at once: with the 401 its next request would get.
     const revocation = (wake: () => void) => (identity.kind === "machine" ? membership.whenRevoked(identity.name, wake) : () => undefined);
     if (wait > 0 && store.select({ ...selection, limit: 1 }).length === 0) {
-      const slot = longPolls.take(longPollHolder(identity, res.locals.address as string), wait * 1000);
-      if ("retryAfterMs" in slot) {
-        const seconds = Math.max(1, Math.ceil(slot.retryAfterMs / 1000));
-        res.setHeader("Retry-After", String(seconds));
-        const holder = identity.kind === "machine" ? `the credential of "${identity.name}"` : "the team credential (from this address)";
-        throw new HttpError("rateLimited", `${holder} holds ${longPolls.max} long-polls already, the most one may; retry in ${seconds} s`);
-      }
+      const slot = takeLongPollSlot(longPolls, identity, res, wait * 1000);
       try {
         if (!(await waitForMessage(waiters, selection, wait * 1000, res, revocation))) return;
       } finally {

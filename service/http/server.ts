@@ -24,6 +24,8 @@ import { Notifier, NOTIFY_LIMITS, NotifyLimits } from "../notify/notifier";
 import { NotifySettings } from "../notify/notifySettings";
 import type { WebAssets } from "../../contract/webApp";
 import { loadWebAssets } from "../web/webAssets";
+import { ClaimStore } from "../claims/claimStore";
+import { ReceiptWaiters } from "./receipts";
 
 export interface BusOptions {
   host?: string;
@@ -87,6 +89,8 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   let membership: Membership | undefined;
   let sessions: Sessions | undefined;
   let files: FileStore | undefined;
+  let claims: ClaimStore | undefined;
+  const receipts = new ReceiptWaiters();
   try {
     membership = await Membership.open(opts.dataDir, log);
     sessions = await Sessions.open(opts.dataDir, log);
@@ -100,8 +104,12 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         waiters?.posted(m);
         notifier?.posted(m);
       },
-      acked: (reader, time) => presence.acked(reader, time),
+      acked: (reader, time, ids) => {
+        presence.acked(reader, time);
+        receipts.acked(reader, ids);
+      },
     });
+    claims = await ClaimStore.open(opts.dataDir, log);
     const opened = store;
     waiters = new Waiters((n, q) => opened.matches(n, q));
     notifier = new Notifier(notifySettings, (n) => (opened.has(n) ? JSON.parse(opened.messageJson(n)) : null), log, { ...NOTIFY_LIMITS, ...opts.notify });
@@ -116,7 +124,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       used: (name, time) => presence.used(name, time),
     };
     const longPolls = new LongPollSlots(opts.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS);
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, closing: () => closing, web: opts.web ?? loadWebAssets(), notify: notifySettings }));
+    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, claims, receipts, closing: () => closing, web: opts.web ?? loadWebAssets(), notify: notifySettings }));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {
@@ -125,6 +133,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       });
     });
   } catch (error) {
+    await claims?.close();
     await store?.close();
     await files?.close();
     await membership?.close();
@@ -136,6 +145,7 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
   const members = membership;
   const browserSessions = sessions;
   const fileStore = files;
+  const claimStore = claims;
   const retention = opts.retention && startRetention(opened, opts.retention, log);
   const fileExpiry = startFileExpiry(fileStore, log);
   presence.startSaving(log);
@@ -154,12 +164,15 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
         fileExpiry.stop();
         notifier?.close();
         waiters?.wakeAll();
+        receipts.wakeAll();
+        const claimsClosed = claimStore.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await stopped;
         clearTimeout(force);
         await opened.close();
+        await claimsClosed;
         await fileStore.close();
         await members.close();
         await browserSessions.close();

@@ -10,7 +10,7 @@ export type { TeamCredentialRole };
 /** A member's own credential ("machine": a machine's or a person's); `admin` for a person who may invite and revoke. */
 export type Identity = { kind: "team"; user: string; role: TeamCredentialRole } | { kind: "machine"; name: string; admin?: true };
 
-export type Action = "health" | "list" | "read" | "post" | "ack" | "upload" | "download" | "invite" | "revoke" | "backup" | "rotate";
+export type Action = "health" | "list" | "read" | "post" | "ack" | "upload" | "download" | "invite" | "revoke" | "backup" | "rotate" | "claim" | "breakClaim";
 
 const converses = (id: Identity) => id.kind === "machine" || id.role === "member";
 const isTeam = (id: Identity) => id.kind === "team";
@@ -28,6 +28,8 @@ const RULES: Record<Action, { may: (id: Identity) => boolean; refusal: string }>
   invite: { may: administers, refusal: "only the team credential or an admin person may invite" },
   revoke: { may: administers, refusal: "only the team credential or an admin person may revoke" },
   backup: { may: isTeam, refusal: "only the team credential may take a backup" },
+  claim: { may: converses, refusal: "the team credential is admin-only on this bus: claim with a machine's credential" },
+  breakClaim: { may: administers, refusal: "only the team credential or an admin person may break another holder's claim (\"force\": true)" },
   rotate: { may: (id) => id.kind === "machine", refusal: "only a machine credential rotates here (its own secret); the team password rotates with the deployment" },
 };
 

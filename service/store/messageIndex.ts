@@ -64,6 +64,9 @@ export const CURSOR_CACHE_BYTES = 32 * 1024 * 1024;
 /** Lists shorter than this are scanned directly for `unread_by` (well under a millisecond): no cursor to keep. */
 export const CURSOR_MIN_LIST = 4_096;
 
+/** A time in ms as ISO-8601, or null when it is not a time. */
+const iso = (time: number): string | null => (Number.isFinite(time) ? new Date(time).toISOString() : null);
+
 /** The offset of an id that holds no message any more (lost to damage, or removed by retention). */
 const GONE = -1;
 
@@ -86,8 +89,9 @@ export class MessageIndex {
   private readonly byTag = new Map<number, NumberList>();
   private readonly broadcasts = new NumberList();
   private readonly readSets = new Map<number, ReadSet>();
-  /** Each message's acks as a linked list: reader and next per ack (ack 0 is the "none" sentinel). */
+  /** Each message's acks as a linked list: reader, time (ms; NaN when unknown) and next per ack (ack 0 is the "none" sentinel). */
   private readonly ackReader = new NumberList("int32", 1024);
+  private readonly ackTime = new NumberList("float64", 1024);
   private readonly ackNext = new NumberList("int32", 1024);
   /** Per name: messages to it from others, broadcasts it sent, and its acks of each kind. */
   private readonly directIn = new Map<number, number>();
@@ -109,6 +113,7 @@ export class MessageIndex {
     this.cursorCacheBytes = opts.cursorCacheBytes ?? CURSOR_CACHE_BYTES;
     this.cursorMinList = opts.cursorMinList ?? CURSOR_MIN_LIST;
     this.ackReader.push(0);
+    this.ackTime.push(0);
     this.ackNext.push(0);
   }
 
@@ -242,13 +247,14 @@ export class MessageIndex {
     return id !== undefined && this.isReadBy(n, id);
   }
 
-  /** Mark n read by reader (nothing changes if it already was). */
-  markRead(n: number, reader: string): void {
+  /** Mark n read by reader at `time` (ms; NaN when unknown); nothing changes if it already was. */
+  markRead(n: number, reader: string, time = Number.NaN): void {
     if (this.isRead(n, reader)) return;
     const id = this.intern(reader);
     const i = n - this.base;
     getOrCreate(this.readSets, id, () => new ReadSet()).add(n);
     this.ackReader.push(id);
+    this.ackTime.push(time);
     this.ackNext.push(this.firstAck.get(i));
     this.firstAck.set(i, this.ackReader.length - 1);
     this.countAck(this.senders.get(i), this.recipients.get(i), id, 1);
@@ -264,6 +270,27 @@ export class MessageIndex {
     const readers: string[] = [];
     for (let ack = this.firstAck.get(n - this.base); ack !== 0; ack = this.ackNext.get(ack)) readers.push(this.names[this.ackReader.get(ack)]);
     return [this.names[this.senders.get(n - this.base)], ...readers.reverse()];
+  }
+
+  /**
+   * When each of `read_by` read n: the sender when it posted, each reader when it acked (null when its ack
+   * line holds no readable time). O(readers of n), like readBy.
+   */
+  readAt(n: number): Record<string, string | null> {
+    const i = n - this.base;
+    const at: Record<string, string | null> = { [this.names[this.senders.get(i)]]: iso(this.times.get(i)) };
+    const acks: Array<[string, string | null]> = [];
+    for (let ack = this.firstAck.get(i); ack !== 0; ack = this.ackNext.get(ack)) acks.push([this.names[this.ackReader.get(ack)], iso(this.ackTime.get(ack))]);
+    for (const [reader, time] of acks.reverse()) at[reader] ??= time;
+    return at;
+  }
+
+  /** When `reader` acked n (ms; NaN when unknown), or undefined when it has not (the sender never acks its own). */
+  ackTimeOf(n: number, reader: string): number | undefined {
+    const id = this.nameIds.get(reader);
+    if (id === undefined) return undefined;
+    for (let ack = this.firstAck.get(n - this.base); ack !== 0; ack = this.ackNext.get(ack)) if (this.ackReader.get(ack) === id) return this.ackTime.get(ack);
+    return undefined;
   }
 
   /** Every machine name in the stored data: senders, recipients and readers ("any" is none). */

@@ -1,6 +1,6 @@
 /**
  * The files the bus reads when it starts (the credentials file, and in the data dir compacted.json,
- * presence.json, machines.jsonl, files.jsonl, bus.jsonl, acks.jsonl). One that cannot be read or parsed
+ * presence.json, machines.jsonl, files.jsonl, bus.jsonl, acks.jsonl, claims.jsonl). One that cannot be read or parsed
  * stops the start with an error that names the file and says what to do: never a bare
  * `Unexpected end of JSON input` or `EACCES` that leaves the reader guessing which file it was.
  */

@@ -28,7 +28,7 @@ export type NewPost = Omit<NewMessage, "attachments"> & { attachments?: Attachme
 /** What the store tells others as data comes in (from its replay too): presence, long-poll waiters, the files messages keep. */
 export interface StoreListener {
   posted?(m: { n: number; from: string; to: string; thread: number; tags: readonly string[]; time: number; attachments: readonly string[] }): void;
-  acked?(reader: string, time: number): void;
+  acked?(reader: string, time: number, ids: readonly number[]): void;
 }
 
 /** A post's Idempotency-Key was used before, for another message. */
@@ -103,8 +103,9 @@ export class BusStore {
       const n = Number(a.id);
       if (n < firstKept) return;
       if (!index.exists(n)) return damage(ACKS_FILE, lineNo, `ack of message ${a.id}, which is not in ${MESSAGES_FILE}`);
-      index.markRead(n, a.reader);
-      listener.acked?.(a.reader, Date.parse(a.ts) || 0);
+      const time = Date.parse(a.ts);
+      index.markRead(n, a.reader, time);
+      listener.acked?.(a.reader, time || 0, [n]);
     });
     damage.summary();
     log({ level: "info", msg: "store replayed", dataDir, messages: index.live, ms: Date.now() - started });
@@ -190,8 +191,8 @@ export class BusStore {
       const write = this.acks.append(
         () => Buffer.concat(fresh.map((n) => jsonLine({ id: String(n), reader, ts: time.toISOString() }))),
         () => {
-          for (const n of fresh) this.index.markRead(n, reader);
-          this.listener.acked?.(reader, time.getTime());
+          for (const n of fresh) this.index.markRead(n, reader, time.getTime());
+          this.listener.acked?.(reader, time.getTime(), fresh);
         },
       );
       for (const n of fresh) this.pendingAcks.set(`${n}/${reader}`, write);
@@ -215,6 +216,11 @@ export class BusStore {
     return this.index.matches(n, q);
   }
 
+  /** When `reader` acked message n (ms; NaN when its ack line holds no readable time), or undefined when it has not. */
+  ackTimeOf(n: number, reader: string): number | undefined {
+    return this.index.ackTimeOf(n, reader);
+  }
+
   /** Every machine name in the data, and what each has not read. */
   machineNames(): string[] {
     return this.index.machineNames();
@@ -236,7 +242,7 @@ export class BusStore {
       got += r;
     }
     const { idempotency_key: _key, ...message } = JSON.parse(buf.toString("utf8")) as StoredMessage;
-    return JSON.stringify({ ...message, read_by: this.index.readBy(n), thread: message.thread ?? message.id });
+    return JSON.stringify({ ...message, read_by: this.index.readBy(n), read_at: this.index.readAt(n), thread: message.thread ?? message.id });
   }
 
   /**
@@ -322,7 +328,7 @@ export class BusStore {
       await this.acks.append(
         () => Buffer.concat(acks.map(({ n, reader, ts }) => jsonLine({ id: String(n), reader, ts }))),
         () => {
-          for (const { n, reader } of acks) this.index.markRead(n, reader);
+          for (const { n, reader, ts } of acks) this.index.markRead(n, reader, Date.parse(ts));
         },
       );
     }
@@ -361,7 +367,7 @@ export class BusStore {
         this.index.add({ offset, length: length - 1, time, from: message.from, to: message.to, thread, tags: message.tags });
         if (idempotencyKey !== undefined) this.keys.remember(message.from, idempotencyKey, n, time);
         this.listener.posted?.({ n, from: message.from, to: message.to, thread, tags: message.tags, time, attachments: (message.attachments ?? []).map((a) => a.sha256) });
-        return message;
+        return { ...message, read_at: this.index.readAt(n) };
       },
     );
   }

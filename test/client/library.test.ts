@@ -28,6 +28,7 @@ describe("against the real bus", () => {
       body: "Patch deployed, smoke tests green.",
       tags: ["deploy", "green"],
       read_by: ["sierra"],
+      read_at: { sierra: direct.ts },
       thread: direct.id,
     });
     const broadcast = await client.post({ from: "sierra", body: "to everyone" });

@@ -3,7 +3,7 @@ import { MAX_PAGE_BYTES } from "../../contract/defaults";
 import { fileLines, startBus, TestBus } from "../support/bus";
 import { postJson, request } from "../support/http";
 
-type Msg = { id: string; ts: string; from: string; to: string; body: string; tags: string[]; read_by: string[]; thread: string; reply_to?: string };
+type Msg = { id: string; ts: string; from: string; to: string; body: string; tags: string[]; read_by: string[]; read_at?: Record<string, string | null>; thread: string; reply_to?: string };
 
 describe("bus HTTP API", () => {
   let bus: TestBus;
@@ -39,12 +39,15 @@ describe("bus HTTP API", () => {
     const before = Date.now();
     const first = await post({ from: "alpha", to: "beta", body: "hello ünïcode 🚀", tags: ["build", "x"] });
     const second = await post({ from: "beta", body: "to everyone" });
-    expect(first).toEqual({ id: "1", ts: expect.any(String), from: "alpha", to: "beta", body: "hello ünïcode 🚀", tags: ["build", "x"], read_by: ["alpha"], thread: "1" });
-    expect(second).toEqual({ id: "2", ts: expect.any(String), from: "beta", to: "any", body: "to everyone", tags: [], read_by: ["beta"], thread: "2" });
+    expect(first).toEqual({ id: "1", ts: expect.any(String), from: "alpha", to: "beta", body: "hello ünïcode 🚀", tags: ["build", "x"], read_by: ["alpha"], read_at: { alpha: first.ts }, thread: "1" });
+    expect(second).toEqual({ id: "2", ts: expect.any(String), from: "beta", to: "any", body: "to everyone", tags: [], read_by: ["beta"], read_at: { beta: second.ts }, thread: "2" });
     expect(first.ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(Date.parse(first.ts)).toBeGreaterThanOrEqual(before - 1);
     const lines = fileLines(path.join(bus.dataDir, "bus.jsonl")).map((l) => JSON.parse(l));
-    expect(lines).toEqual([first, second]);
+    // The line is the message as it was posted: read_at, like later acks, is the index's, not the line's.
+    const { read_at: _first, ...firstLine } = first;
+    const { read_at: _second, ...secondLine } = second;
+    expect(lines).toEqual([firstLine, secondLine]);
   });
 
   test("a body of exactly 64 KiB and 16 tags of 32 characters are accepted", async () => {

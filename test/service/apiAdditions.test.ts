@@ -161,7 +161,7 @@ describe("replies and threads", () => {
     const old = { id: "1", ts: "2026-01-01T00:00:00.000Z", from: "a", to: "any", body: "from before", tags: [], read_by: ["a"] };
     fs.writeFileSync(path.join(bus.dataDir, "bus.jsonl"), JSON.stringify(old) + "\n");
     bus = await startBus({ dataDir: bus.dataDir });
-    expect(await list("")).toEqual([{ ...old, thread: "1" }]);
+    expect(await list("")).toEqual([{ ...old, read_at: { a: old.ts }, thread: "1" }]);
     const reply = await post({ from: "b", body: "reply", reply_to: "1" });
     expect(reply.thread).toBe("1");
     expect(ids(await list("?thread=1"))).toEqual(["1", reply.id]);

@@ -34,7 +34,7 @@ beforeAll(async () => {
 afterAll(() => bus.close());
 
 it("has curl examples for every route", () => {
-  for (const route of ["/live", "/health", "/post", "/messages", "/ack/", "/ack\"", "/machines", "wait=", "thread=", "Idempotency-Key", "/invites", "/enroll", "/files?name=", "-X PUT", "Content-Range", "/files/$SHA", "-C -", "/session", "/session/enroll", "?q=", "/settings/notify"]) {
+  for (const route of ["/live", "/health", "/post", "/messages", "/ack/", "/ack\"", "/machines", "wait=", "thread=", "Idempotency-Key", "/invites", "/enroll", "/files?name=", "-X PUT", "Content-Range", "/files/$SHA", "-C -", "/session", "/session/enroll", "?q=", "/settings/notify", "/claims\"", "/claims/release", "claims?resource=", "/receipt?"]) {
     expect([route, blocks.some((b) => b.includes(route))]).toEqual([route, true]);
   }
 });

@@ -30,13 +30,14 @@ describe("backup and restore", () => {
     const first = await postJson(bus.url, "/post", { from: "alpha", to: "bravo", body: "before the backup", tags: ["x"] });
     await postJson(bus.url, "/post", { from: "bravo", body: "a reply", reply_to: first.json.id });
     await postJson(bus.url, `/ack/${first.json.id}`, { reader: "bravo" });
+    const claim = await postJson(bus.url, "/claims", { resource: "task:backup", ttl: 600, holder: "alpha" });
     const writers = Array.from({ length: 20 }, (_, i) => postJson(bus.url, "/post", { from: "charlie", body: `racing ${i}` }));
     const backup = await backupOf(bus);
     await Promise.all(writers);
     expect(backup.status).toBe(200);
     expect(backup.type).toMatch(/^application\/gzip/);
     const entries = readTar(zlib.gunzipSync(backup.bytes));
-    expect(entries.map((e) => e.name)).toEqual(["bus.jsonl", "acks.jsonl", "presence.json", "machines.jsonl", "files.jsonl"]);
+    expect(entries.map((e) => e.name)).toEqual(["bus.jsonl", "acks.jsonl", "presence.json", "machines.jsonl", "files.jsonl", "claims.jsonl"]);
     // Whole lines only, ids in sequence: a copy of one instant, however many posts raced it.
     const lines = entries[0].data.toString().split("\n");
     expect(lines.pop()).toBe("");
@@ -44,7 +45,7 @@ describe("backup and restore", () => {
     // tar itself reads it.
     const file = path.join(tempDir("backup"), "backup.tar.gz");
     fs.writeFileSync(file, backup.bytes);
-    expect(execFileSync("tar", ["tzf", file], { encoding: "utf8" }).trim().split("\n")).toEqual(["bus.jsonl", "acks.jsonl", "presence.json", "machines.jsonl", "files.jsonl"]);
+    expect(execFileSync("tar", ["tzf", file], { encoding: "utf8" }).trim().split("\n")).toEqual(["bus.jsonl", "acks.jsonl", "presence.json", "machines.jsonl", "files.jsonl", "claims.jsonl"]);
 
     const target = tempDir("restored");
     expect(await restoreBackup(backup.bytes, target, { force: false })).toBe(lines.length);
@@ -53,6 +54,9 @@ describe("backup and restore", () => {
     try {
       expect(await allMessages(restored.url)).toEqual(original);
       expect((await request(restored.url, "/machines")).json.machines.map((m: { name: string }) => m.name)).toEqual(["alpha", "bravo", "charlie"]);
+      // The live claims and the last fencing token come back too: tokens go on from there.
+      expect((await request(restored.url, "/claims")).json.claims).toEqual([claim.json]);
+      expect((await postJson(restored.url, "/claims", { resource: "task:after", ttl: 600, holder: "bravo" })).json.token).toBeGreaterThan(claim.json.token);
     } finally {
       await restored.close();
     }
@@ -95,9 +99,9 @@ describe("import of a team-page (Flask) bus.jsonl", () => {
     try {
       const messages = await allMessages(bus.url);
       expect(messages.slice(1)).toEqual([
-        { id: "2", ts: "2026-05-25T17:00:00.123Z", from: "ccwhitebee", to: "ccmidm1mac", body: "Build finished, see /opt/foo", tags: ["build"], read_by: ["ccwhitebee", "ccmidm1mac"], thread: "2" },
-        { id: "3", ts: "2026-05-25T17:05:00.000Z", from: "ccmidm1mac", to: "any", body: "Patch deployed, smoke tests green.", tags: [], read_by: ["ccmidm1mac"], thread: "3" },
-        { id: "4", ts: "2026-05-25T16:00:00.000Z", from: "ccwhitebee", to: "any", body: "hi", tags: ["deploy", "green"], read_by: ["ccwhitebee", "ccmidm1mac"], thread: "4" },
+        { id: "2", ts: "2026-05-25T17:00:00.123Z", from: "ccwhitebee", to: "ccmidm1mac", body: "Build finished, see /opt/foo", tags: ["build"], read_by: ["ccwhitebee", "ccmidm1mac"], read_at: { ccwhitebee: "2026-05-25T17:00:00.123Z", ccmidm1mac: "2026-05-25T17:00:00.123Z" }, thread: "2" },
+        { id: "3", ts: "2026-05-25T17:05:00.000Z", from: "ccmidm1mac", to: "any", body: "Patch deployed, smoke tests green.", tags: [], read_by: ["ccmidm1mac"], read_at: { ccmidm1mac: "2026-05-25T17:05:00.000Z" }, thread: "3" },
+        { id: "4", ts: "2026-05-25T16:00:00.000Z", from: "ccwhitebee", to: "any", body: "hi", tags: ["deploy", "green"], read_by: ["ccwhitebee", "ccmidm1mac"], read_at: { ccwhitebee: "2026-05-25T16:00:00.000Z", ccmidm1mac: "2026-05-25T16:00:00.000Z" }, thread: "4" },
       ]);
       const unread = (await request(bus.url, "/messages?to=ccmidm1mac&unread_by=ccmidm1mac")).json.messages.map((m: { id: string }) => m.id);
       expect(unread).toEqual(["1"]);

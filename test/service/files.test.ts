@@ -458,10 +458,11 @@ describe("attachments", () => {
     const attachments = [{ sha256: sha256(a), name: "build.zip", size: 5000 }, { sha256: sha256(b), name: "notes.txt", size: 6 }];
     expect(posted.json.attachments).toEqual(attachments);
     const plain = await postJson(bus.url, "/post", { from: "alpha", body: "no files", attachments: [] });
-    expect(Object.keys(plain.json)).toEqual(["id", "ts", "from", "to", "body", "tags", "read_by", "thread"]);
+    expect(Object.keys(plain.json)).toEqual(["id", "ts", "from", "to", "body", "tags", "read_by", "thread", "read_at"]);
     const lines = fs.readFileSync(path.join(bus.dataDir, "bus.jsonl"), "utf8").split("\n").filter(Boolean);
     expect(JSON.parse(lines[0]).attachments).toEqual(attachments);
-    expect(lines[1]).toBe(JSON.stringify(plain.json));
+    const { read_at: _readAt, ...stored } = plain.json;
+    expect(lines[1]).toBe(JSON.stringify(stored));
     const read = (await request(bus.url, "/messages")).json.messages;
     expect(read.map((m: { attachments?: unknown }) => m.attachments)).toEqual([attachments, undefined]);
   });

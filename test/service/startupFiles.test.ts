@@ -21,6 +21,7 @@ async function usedDataDir(): Promise<string> {
     ["presence.json", "{}\n"],
     ["machines.jsonl", ""],
     ["files.jsonl", ""],
+    ["claims.jsonl", ""],
     ["compacted.json", '{"first_id":1}\n'],
   ]) {
     if (!fs.existsSync(path.join(dataDir, name))) fs.writeFileSync(path.join(dataDir, name), text);
@@ -52,6 +53,7 @@ describe("a start-up file the bus cannot use", () => {
     ["presence.json", "it holds only when each machine was last seen"],
     ["machines.jsonl", "it holds the machines' own credentials"],
     ["files.jsonl", "it says which attached files the bus holds"],
+    ["claims.jsonl", "it holds the claims and the last fencing token"],
   ])("%s unreadable: names the file, the error and what to do", async (name, remedy) => {
     const dataDir = await usedDataDir();
     const file = path.join(dataDir, name);

@@ -14,6 +14,7 @@ const PACKAGES: Record<string, string> = {
   python3: "python3",
   ssh: "openssh-client",
   tmux: "tmux",
+  git: "git",
   mkfifo: "coreutils",
   chromium: "chromium",
 };
