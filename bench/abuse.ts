@@ -2,9 +2,9 @@
  * What an abusive client can make the bus hold: the largest possible answers read at once, and many
  * reader names. Each figure is the bus's memory (RSS, sampled while the load runs) and latency.
  */
-import * as fs from "fs";
-import * as path from "path";
-import { setTimeout as sleep } from "timers/promises";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { CURSOR_CACHE_BYTES } from "../service/store/messageIndex";
 import type { BenchContext } from "./context";
 import { addReaders, writeDataset, writeWorstCaseDataset } from "./dataset";
@@ -60,7 +60,15 @@ export async function manyReaders(ctx: BenchContext): Promise<void> {
   const names = addReaders(dir, 20_000);
   const bus = await ctx.startBus(dir);
   const posts = () =>
-    load({ url: bus.url, path: () => "/post", body: (n) => JSON.stringify({ from: "m3", to: "m4", body: `after the readers ${n}` }), auth: ctx.auth, concurrency: 1, requests: 500, expect: 201 });
+    load({
+      url: bus.url,
+      path: () => "/post",
+      body: (n) => JSON.stringify({ from: "m3", to: "m4", body: `after the readers ${n}` }),
+      auth: ctx.auth,
+      concurrency: 1,
+      requests: 500,
+      expect: 201,
+    });
   try {
     const before = { rss: rss(bus.pid), post: await posts() };
     await load({

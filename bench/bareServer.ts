@@ -3,8 +3,8 @@
  * server and an Express 5 app can do to answer `{"ok":true}`. Prints its URL once it listens.
  */
 import express from "express";
-import * as http from "http";
-import type { AddressInfo } from "net";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 
 const BODY = '{"ok":true}\n';
 

@@ -6,14 +6,14 @@
  * freeing request is sent: the bus wakes the waiter once that change is on disk, before it answers the
  * request itself, so the waiter's answer often arrives first.
  */
-import * as fs from "fs";
-import * as http from "http";
-import * as path from "path";
-import { setTimeout as sleep } from "timers/promises";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { MAX_WAIT_SECONDS } from "../contract/defaults";
 import type { BenchContext } from "./context";
 import { percentile } from "./loadResult";
-import { ask, Answer } from "./longPoll";
+import { ask, type Answer } from "./longPoll";
 import { fmt, throughput } from "./table";
 import type { WrkRequest } from "./wrk";
 
@@ -70,10 +70,14 @@ export async function claims(ctx: BenchContext): Promise<void> {
       const sentAt = await release.sent.then(now);
       ok(await release.answer, 200, "POST /claims/release");
       const woken = await waiter.answer;
-      if ((ok(woken, 200, "GET /claims?wait").claims as unknown[]).length !== 0) throw new Error(`the waiter was answered ${woken.body.slice(0, 200)} before ${resource} was free`);
+      if ((ok(woken, 200, "GET /claims?wait").claims as unknown[]).length !== 0)
+        throw new Error(`the waiter was answered ${woken.body.slice(0, 200)} before ${resource} was free`);
       return { sentAt, woken };
     });
-    ctx.report("claim wait wake-up, from sending a release (durable, fsync) to the answer of GET /claims?resource=R&wait=60", `p50 ${fmt(percentile(releases, 0.5), 2)} ms, p99 ${fmt(percentile(releases, 0.99), 2)} ms (${WAKE_UPS} releases)`);
+    ctx.report(
+      "claim wait wake-up, from sending a release (durable, fsync) to the answer of GET /claims?resource=R&wait=60",
+      `p50 ${fmt(percentile(releases, 0.5), 2)} ms, p99 ${fmt(percentile(releases, 0.99), 2)} ms (${WAKE_UPS} releases)`,
+    );
     const acks = await wakeUps(WAKE_UPS, async (agent, i) => {
       const posted = ok(await ask(agent, url, auth, "/post", { from: "sender", to: "reader", body: `read me ${i}` }).answer, 201, "POST /post");
       const waiter = ask(agent, url, auth, `/messages/${posted.id as string}/receipt?reader=reader&wait=${MAX_WAIT_SECONDS}`);
@@ -86,7 +90,10 @@ export async function claims(ctx: BenchContext): Promise<void> {
       if (ok(woken, 200, "GET receipt").read_at === null) throw new Error(`the receipt waiter was answered before the ack: ${woken.body.slice(0, 200)}`);
       return { sentAt, woken };
     });
-    ctx.report("receipt wake-up, from sending an ack (durable, fsync) to the answer of GET /messages/<id>/receipt?reader=NAME&wait=60", `p50 ${fmt(percentile(acks, 0.5), 2)} ms, p99 ${fmt(percentile(acks, 0.99), 2)} ms (${WAKE_UPS} acks)`);
+    ctx.report(
+      "receipt wake-up, from sending an ack (durable, fsync) to the answer of GET /messages/<id>/receipt?reader=NAME&wait=60",
+      `p50 ${fmt(percentile(acks, 0.5), 2)} ms, p99 ${fmt(percentile(acks, 0.99), 2)} ms (${WAKE_UPS} acks)`,
+    );
   } finally {
     await bus.stop();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -5,10 +5,10 @@
  * until the bus logs the end of the compaction, a stop wrk cannot wait for, so the Node generator sends
  * them; as many are sent again afterwards, so "meanwhile" is read against "after" from the same generator.
  */
-import * as fs from "fs";
-import * as net from "net";
-import * as path from "path";
-import { setTimeout as sleep } from "timers/promises";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { BenchContext } from "./context";
 import { writeDataset } from "./dataset";
 import { load } from "./load";
@@ -72,7 +72,10 @@ export async function compaction(ctx: BenchContext): Promise<void> {
       `${fmt(ms / 1000, 2)} s; ${fmt(meanwhile.requests)} posts meanwhile: p50 ${fmt(meanwhile.p50ms, 2)} ms, p99 ${fmt(meanwhile.p99ms, 2)} ms, max ${fmt(meanwhile.maxms, 2)} ms (as many after it: p99 ${fmt(after.p99ms, 2)} ms)`,
     );
   } finally {
-    await starting.then((bus) => bus.stop(), () => undefined);
+    await starting.then(
+      (bus) => bus.stop(),
+      () => undefined,
+    );
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,5 @@
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { jsonLine } from "../service/store/jsonl";
 
 /** Has read everything addressed to it but the newest messages: the steady state of a session-start poller. */
@@ -27,7 +27,10 @@ export function writeDataset(dir: string, count: number, unread = 20): void {
   };
   const messages = fs.openSync(path.join(dir, "bus.jsonl"), "w");
   const acks = fs.openSync(path.join(dir, "acks.jsonl"), "w");
-  const forReader = new Map<string, number[]>([[READER, []], [LAGGING_READER, []]]);
+  const forReader = new Map<string, number[]>([
+    [READER, []],
+    [LAGGING_READER, []],
+  ]);
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const flush = () => {
@@ -42,7 +45,16 @@ export function writeDataset(dir: string, count: number, unread = 20): void {
     const words: string[] = [];
     const target = 60 + Math.floor(rand() * 340);
     for (let len = 0; len < target; len += 6) words.push(WORDS[Math.floor(rand() * WORDS.length)]);
-    const line = jsonLine({ id: String(n), ts: new Date(start + n * DATASET_SPACING_MS).toISOString(), from, to, body: words.join(" "), tags: rand() < 0.5 ? ["build"] : [], read_by: [from], thread: String(n) });
+    const line = jsonLine({
+      id: String(n),
+      ts: new Date(start + n * DATASET_SPACING_MS).toISOString(),
+      from,
+      to,
+      body: words.join(" "),
+      tags: rand() < 0.5 ? ["build"] : [],
+      read_by: [from],
+      thread: String(n),
+    });
     pending.push(line);
     pendingBytes += line.length;
     if (pendingBytes > 4 << 20) flush();
@@ -52,7 +64,8 @@ export function writeDataset(dir: string, count: number, unread = 20): void {
   const ackLines: Buffer[] = [];
   for (const [reader, ids] of forReader) {
     const acked = ids.slice(reader === LAGGING_READER ? 1 : 0, Math.max(0, ids.length - unread));
-    for (const n of acked) ackLines.push(jsonLine({ id: String(n), reader, ts: new Date(start + n * DATASET_SPACING_MS + DATASET_SPACING_MS / 2).toISOString() }));
+    for (const n of acked)
+      ackLines.push(jsonLine({ id: String(n), reader, ts: new Date(start + n * DATASET_SPACING_MS + DATASET_SPACING_MS / 2).toISOString() }));
   }
   for (let i = 0; i < ackLines.length; i += 50_000) fs.writeSync(acks, Buffer.concat(ackLines.slice(i, i + 50_000)));
   fs.closeSync(messages);

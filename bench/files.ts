@@ -4,9 +4,9 @@
  * sends it back; the bus's memory while it does; and the same through nginx (the rendered site, TLS),
  * which is how clients reach it.
  */
-import { spawn, spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { MIB } from "../contract/defaults";
 import type { BenchContext } from "./context";
 import { nginxFront } from "./nginxFront";
@@ -39,7 +39,15 @@ function startBare(file: string): Promise<{ url: string; stop(): Promise<void> }
   const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   return new Promise((resolve) => {
-    child.stdout!.once("data", (d: Buffer) => resolve({ url: d.toString().trim(), stop: async () => void (child.kill("SIGTERM"), await exited) }));
+    child.stdout!.once("data", (d: Buffer) =>
+      resolve({
+        url: d.toString().trim(),
+        stop: async () => {
+          child.kill("SIGTERM");
+          await exited;
+        },
+      }),
+    );
   });
 }
 
@@ -63,7 +71,10 @@ export async function fileTransfers(ctx: BenchContext): Promise<void> {
     const bareUp = curl([...upload, `${bare.url}/`]);
     const bareDown = curl([`${bare.url}/`]);
     await bare.stop();
-    ctx.report(`bare node:http, a ${FILE_MIB} MiB upload to a file (fsync) and its download, curl`, `${mibs(bareUp.perSecond)} up, ${mibs(bareDown.perSecond)} down`);
+    ctx.report(
+      `bare node:http, a ${FILE_MIB} MiB upload to a file (fsync) and its download, curl`,
+      `${mibs(bareUp.perSecond)} up, ${mibs(bareDown.perSecond)} down`,
+    );
 
     const bus = await ctx.startBus(path.join(dir, "bus"), ["--max-file-mib", String(FILE_MIB)]);
     try {
@@ -72,7 +83,10 @@ export async function fileTransfers(ctx: BenchContext): Promise<void> {
       const up = curl([...auth, ...upload, `${bus.url}/files?name=source.bin`]);
       const down = curl([...auth, `${bus.url}/files/${sha}`]);
       if (up.status !== 201 || down.status !== 200) throw new Error(`bus file transfer failed: upload ${up.status}, download ${down.status}`);
-      ctx.report(`bus POST /files, ${FILE_MIB} MiB (sha256, fsync, rename), curl`, `${mibs(up.perSecond)} = ${fmt((up.perSecond / bareUp.perSecond) * 100)}% of bare`);
+      ctx.report(
+        `bus POST /files, ${FILE_MIB} MiB (sha256, fsync, rename), curl`,
+        `${mibs(up.perSecond)} = ${fmt((up.perSecond / bareUp.perSecond) * 100)}% of bare`,
+      );
       ctx.report(`bus GET /files/<sha256>, ${FILE_MIB} MiB, curl`, `${mibs(down.perSecond)} = ${fmt((down.perSecond / bareDown.perSecond) * 100)}% of bare`);
       ctx.report(`bus RSS during that upload and download`, `${fmt(memory(bus.pid).peak)} MiB peak (${fmt(idle)} MiB before)`);
 

@@ -26,9 +26,13 @@ export async function hookCost(ctx: HookCostContext): Promise<void> {
   const bus = await ctx.startBus(path.join(dir, "data"));
   try {
     const home = path.join(dir, "home");
-    const [user, pass] = Buffer.from(ctx.auth.replace(/^Basic /, ""), "base64").toString("utf8").split(/:(.*)/s);
+    const [user, pass] = Buffer.from(ctx.auth.replace(/^Basic /, ""), "base64")
+      .toString("utf8")
+      .split(/:(.*)/s);
     fs.mkdirSync(path.join(home, ".secrets"), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(path.join(home, ".secrets", "claude-bus.env"), `BUS_USER=${user}\nBUS_PASS=${pass}\nBUS_URL=${bus.url}\nBUS_ME=hook-bench\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(home, ".secrets", "claude-bus.env"), `BUS_USER=${user}\nBUS_PASS=${pass}\nBUS_URL=${bus.url}\nBUS_ME=hook-bench\n`, {
+      mode: 0o600,
+    });
     const env = { PATH: process.env.PATH, HOME: home };
     const prompt = costs(JSON.stringify({ session_id: "hook-bench", hook_event_name: "UserPromptSubmit", prompt: "hi" }), env);
     ctx.report(
@@ -58,7 +62,8 @@ function costs(event: string, env: Record<string, string | undefined>): { hook: 
   for (let i = 0; i < RUNS + 1; i++) {
     const h = timed(() => spawnSync(process.execPath, ["--", BIN, "hook"], { input: event, env, encoding: "utf8" }));
     const b = timed(() => spawnSync(process.execPath, ["-e", "0"], { env, encoding: "utf8" }));
-    if (h.result.status !== 0 || h.result.stdout !== "") throw new Error(`claude-bus hook did not run clean: ${h.result.status} ${h.result.stdout}${h.result.stderr}`);
+    if (h.result.status !== 0 || h.result.stdout !== "")
+      throw new Error(`claude-bus hook did not run clean: ${h.result.status} ${h.result.stdout}${h.result.stderr}`);
     if (i === 0) continue;
     hook.push(h.ms);
     bare.push(b.ms);

@@ -3,8 +3,8 @@
  * date and of one who left its oldest message unread, and for the largest also memory after that load
  * and acking a page of 500 ids in one request.
  */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { MAX_ACK_BATCH } from "../contract/defaults";
 import type { BenchContext } from "./context";
 import { LAGGING_READER, READER, writeDataset } from "./dataset";
@@ -47,7 +47,10 @@ async function storeAtScale(ctx: BenchContext, count: number, { largest = false 
     const after = memory(bus.pid);
     ctx.report(`RSS after the GET load at ${label(count)}`, `${fmt(after.rss)} MiB (peak ${fmt(after.peak)} MiB)`);
     const acks = await ctx.wrk(bus.url, batchAcks(count), 1);
-    ctx.report(`POST /ack of ${MAX_ACK_BATCH} ids (one write, one fsync) at ${label(count)}, 1 client`, `${throughput(acks)} = ${fmt(acks.perSecond * MAX_ACK_BATCH)} acks/s`);
+    ctx.report(
+      `POST /ack of ${MAX_ACK_BATCH} ids (one write, one fsync) at ${label(count)}, 1 client`,
+      `${throughput(acks)} = ${fmt(acks.perSecond * MAX_ACK_BATCH)} acks/s`,
+    );
   } finally {
     await bus.stop();
     fs.rmSync(dir, { recursive: true, force: true });

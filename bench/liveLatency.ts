@@ -7,13 +7,13 @@
  * at the next tool boundary, which this part holds for a fixed time, so it reports the write (the ack)
  * and whether the very next request held the message.
  */
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { createBusClient } from "../client/index";
 import { LIVE_BATCH_MS, LIVE_START_GRACE_MS } from "../cli/delivery/live";
-import { CLAUDE_BIN_DIR, CLAUDE_CODE_NEWEST, ClaudeHome, installClaudeCode, startSession } from "../test/claude/claudeCode";
-import { startScriptedModel, Turn } from "../test/claude/scriptedModel";
+import { CLAUDE_BIN_DIR, CLAUDE_CODE_NEWEST, type ClaudeHome, installClaudeCode, startSession } from "../test/claude/claudeCode";
+import { startScriptedModel, type Turn } from "../test/claude/scriptedModel";
 import type { BenchContext } from "./context";
 
 const SAMPLES = 5;
@@ -38,13 +38,19 @@ export async function liveLatency(ctx: BenchContext): Promise<void> {
   const dir = path.join(ctx.root, "live-latency");
   const bus = await ctx.startBus(path.join(dir, "data"));
   try {
-    const [user, pass] = Buffer.from(ctx.auth.replace(/^Basic /, ""), "base64").toString("utf8").split(/:(.*)/s);
+    const [user, pass] = Buffer.from(ctx.auth.replace(/^Basic /, ""), "base64")
+      .toString("utf8")
+      .split(/:(.*)/s);
     // a HOME with `claude-bus` (this checkout's) and `claude` on PATH, as test/claude's claudeHome makes it
     const bin = path.join(dir, "home", "bin");
     fs.mkdirSync(bin, { recursive: true });
     fs.symlinkSync(path.resolve(__dirname, "../../bin/claude-bus"), path.join(bin, "claude-bus"));
     const h: ClaudeHome = { home: path.join(dir, "home"), path: [bin, CLAUDE_BIN_DIR, path.dirname(process.execPath), "/usr/bin", "/bin"].join(":") };
-    const boot = spawnSync("claude-bus", ["bootstrap", "--me", "kilo"], { cwd: h.home, env: { HOME: h.home, PATH: h.path, BUS_URL: bus.url, BUS_USER: user, BUS_PASS: pass }, encoding: "utf8" });
+    const boot = spawnSync("claude-bus", ["bootstrap", "--me", "kilo"], {
+      cwd: h.home,
+      env: { HOME: h.home, PATH: h.path, BUS_URL: bus.url, BUS_USER: user, BUS_PASS: pass },
+      encoding: "utf8",
+    });
     if (boot.status !== 0) throw new Error(`bootstrap failed: ${boot.stdout}${boot.stderr}`);
     const client = createBusClient({ url: bus.url, user, pass });
     const unread = async () => (await client.messages({ to: "kilo", unread_by: "kilo" })).length;
@@ -77,7 +83,10 @@ export async function liveLatency(ctx: BenchContext): Promise<void> {
       };
       const urgent = await idle(["urgent"]);
       const ordinary = await idle([]);
-      ctx.report("live delivery, idle session woken (post answered to model request), urgent", `median ${median(urgent).toFixed(0)} ms, max ${Math.max(...urgent).toFixed(0)} ms (${SAMPLES} posts, Claude Code ${CLAUDE_CODE_NEWEST})`);
+      ctx.report(
+        "live delivery, idle session woken (post answered to model request), urgent",
+        `median ${median(urgent).toFixed(0)} ms, max ${Math.max(...urgent).toFixed(0)} ms (${SAMPLES} posts, Claude Code ${CLAUDE_CODE_NEWEST})`,
+      );
       ctx.report("live delivery, idle session woken, ordinary (batched)", `median ${median(ordinary).toFixed(0)} ms (batch window ${LIVE_BATCH_MS} ms)`);
 
       const writes: number[] = [];

@@ -3,8 +3,8 @@
  * once), or requests until some event in the server. It shares these two cores with the server and tops
  * out far below wrk (about a third of bare node:http's rate), so no throughput figure comes from it.
  */
-import * as http from "http";
-import { fromLatencies, LoadResult } from "./loadResult";
+import * as http from "node:http";
+import { fromLatencies, type LoadResult } from "./loadResult";
 
 export interface LoadOptions {
   /** The server's origin. */

@@ -4,10 +4,10 @@
  * or time one answer against another, so this part speaks HTTP itself; it times single requests, so
  * sharing the cores with the server costs it no throughput.
  */
-import * as fs from "fs";
-import * as http from "http";
-import * as path from "path";
-import { setTimeout as sleep } from "timers/promises";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { MAX_WAIT_SECONDS } from "../contract/defaults";
 import type { BenchContext } from "./context";
 import { percentile } from "./loadResult";
@@ -119,7 +119,10 @@ export async function longPoll(ctx: BenchContext): Promise<void> {
     let delays: number[];
     try {
       await sleep(1_000); // the last requests sent are parsed and held
-      ctx.report(`RSS with ${fmt(IDLE_WAITERS)} idle waiters (GET /messages?wait=${MAX_WAIT_SECONDS}, each its own connection)`, `${fmt(memory(bus.pid).rss)} MiB (${fmt(none)} MiB with none)`);
+      ctx.report(
+        `RSS with ${fmt(IDLE_WAITERS)} idle waiters (GET /messages?wait=${MAX_WAIT_SECONDS}, each its own connection)`,
+        `${fmt(memory(bus.pid).rss)} MiB (${fmt(none)} MiB with none)`,
+      );
       delays = await wakeUps(bus.url, ctx.auth, WAKE_UPS);
     } finally {
       idle.stop();

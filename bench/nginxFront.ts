@@ -3,10 +3,10 @@
  * self-signed certificate, in a temp prefix on spare loopback ports, as test/provision/scratchNginx.ts
  * runs it for the tests. Null when nginx or openssl is not installed.
  */
-import { ChildProcess, spawn, spawnSync } from "child_process";
-import * as fs from "fs";
-import * as net from "net";
-import * as path from "path";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
 import { parseHostConfig } from "../provision/config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../provision/paths";
 import { renderNginxSite } from "../provision/render/nginx";
@@ -32,22 +32,47 @@ function freePort(): Promise<number> {
 
 export async function nginxFront(dir: string, servicePort: number, maxFileMiB: number): Promise<NginxFront | null> {
   if (!installed("nginx") || !installed("openssl")) return null;
-  const cfg = parseHostConfig({ domain: "example.com", acmeEmail: "bench@example.com", servicePort, ipv6: false, maxFileMiB, rateLimit: { perSecond: 10_000, burst: 10_000 } });
+  const cfg = parseHostConfig({
+    domain: "example.com",
+    acmeEmail: "bench@example.com",
+    servicePort,
+    ipv6: false,
+    maxFileMiB,
+    rateLimit: { perSecond: 10_000, burst: 10_000 },
+  });
   fs.mkdirSync(path.join(dir, "cert"), { recursive: true });
   fs.chmodSync(dir, 0o755);
   const cert = path.join(dir, "cert");
   const made = spawnSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-    "-keyout", path.join(cert, "privkey.pem"), "-out", path.join(cert, "fullchain.pem"),
-    "-subj", `/CN=${cfg.fqdn}`, "-addext", `subjectAltName=DNS:${cfg.fqdn}`,
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "2",
+    "-keyout",
+    path.join(cert, "privkey.pem"),
+    "-out",
+    path.join(cert, "fullchain.pem"),
+    "-subj",
+    `/CN=${cfg.fqdn}`,
+    "-addext",
+    `subjectAltName=DNS:${cfg.fqdn}`,
   ]);
   if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
   const [http, https] = [await freePort(), await freePort()];
   const site = renderNginxSite(cfg)
-    .split(certDir(cfg.fqdn)).join(cert)
-    .split(ACCESS_LOG).join(path.join(dir, "access.log"))
-    .split(ERROR_LOG).join(path.join(dir, "error.log"))
-    .split(ACME_WEBROOT).join(path.join(dir, "webroot"))
+    .split(certDir(cfg.fqdn))
+    .join(cert)
+    .split(ACCESS_LOG)
+    .join(path.join(dir, "access.log"))
+    .split(ERROR_LOG)
+    .join(path.join(dir, "error.log"))
+    .split(ACME_WEBROOT)
+    .join(path.join(dir, "webroot"))
     .replace(/listen 80;/g, `listen 127.0.0.1:${http};`)
     .replace(/listen 443 /g, `listen 127.0.0.1:${https} `);
   fs.writeFileSync(path.join(dir, "site.conf"), site);
@@ -59,7 +84,15 @@ export async function nginxFront(dir: string, servicePort: number, maxFileMiB: n
   const child: ChildProcess = spawn("nginx", ["-e", path.join(dir, "startup-error.log"), "-p", dir, "-c", path.join(dir, "nginx.conf")], { stdio: "ignore" });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   for (let tries = 0; ; tries++) {
-    const up = await new Promise<boolean>((resolve) => net.connect(https, "127.0.0.1").once("connect", function (this: net.Socket) { this.destroy(); resolve(true); }).once("error", () => resolve(false)));
+    const up = await new Promise<boolean>((resolve) =>
+      net
+        .connect(https, "127.0.0.1")
+        .once("connect", function (this: net.Socket) {
+          this.destroy();
+          resolve(true);
+        })
+        .once("error", () => resolve(false)),
+    );
     if (up) break;
     if (tries > 100) throw new Error(`nginx did not start: ${fs.readFileSync(path.join(dir, "startup-error.log"), "utf8")}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -3,9 +3,9 @@
  * own child process, loaded by wrk (see wrk.ts) unless a part says why it cannot be. The bare node:http
  * and bare Express 5 figures are the scale: read the bus's figures as shares of them.
  */
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { buildServiceBundle } from "../provision/bundle";
 import { manyCursors, manyReaders, worstCaseReads } from "./abuse";
 import { claims } from "./claims";
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const rows: Array<[string, string]> = [];
   try {
     const bundle = (await buildServiceBundle(path.join(root, "bundle"))).file;
-    const auth = "Basic " + Buffer.from(`${CREDENTIALS.user}:${CREDENTIALS.pass}`).toString("base64");
+    const auth = `Basic ${Buffer.from(`${CREDENTIALS.user}:${CREDENTIALS.pass}`).toString("base64")}`;
     const ctx: BenchContext = {
       root,
       auth,

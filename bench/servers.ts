@@ -1,7 +1,7 @@
 /** The servers under test, each in a child process of its own so the bench's own work never runs in theirs. */
-import { ChildProcess, spawn } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
+import { type ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 export interface ServerChild {
   url: string;

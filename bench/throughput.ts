@@ -2,11 +2,11 @@
  * Requests per second under wrk: the two ceilings first (bare node:http, bare Express 5), then the bus's
  * cheapest route and its durable post, each read against both ceilings.
  */
-import * as path from "path";
+import * as path from "node:path";
 import type { BenchContext } from "./context";
 import type { LoadResult } from "./loadResult";
-import { memory, ServerChild, startBare } from "./servers";
-import { Ceilings, fmt, ofCeilings, percent, throughput } from "./table";
+import { memory, type ServerChild, startBare } from "./servers";
+import { type Ceilings, fmt, ofCeilings, percent, throughput } from "./table";
 import type { WrkRequest } from "./wrk";
 
 const CLIENTS = 32;
@@ -49,7 +49,10 @@ export async function busThroughput(ctx: BenchContext, bareFigures: Ceilings): P
     ctx.report(`bus GET /health (auth, no disk), ${CLIENTS} clients`, `${throughput(health)} ${ofCeilings(health.perSecond, bareFigures)}`);
     for (const clients of [1, CLIENTS]) {
       const post = await ctx.wrk(bus.url, postRequests, clients);
-      ctx.report(`bus POST /post (durable, fsync), ${clients} client${clients > 1 ? "s" : ""}`, `${throughput(post)} ${ofCeilings(post.perSecond, bareFigures)}`);
+      ctx.report(
+        `bus POST /post (durable, fsync), ${clients} client${clients > 1 ? "s" : ""}`,
+        `${throughput(post)} ${ofCeilings(post.perSecond, bareFigures)}`,
+      );
     }
   } finally {
     await bus.stop();

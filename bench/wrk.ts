@@ -3,10 +3,10 @@
  * three times the rate a Node generator on the same two cores reaches, so it is not what limits a figure.
  * Its Lua script only cycles through requests prepared in advance (auth header, POST bodies).
  */
-import { execFile, spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
-import { promisify } from "util";
+import { execFile, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
 import type { LoadResult } from "./loadResult";
 
 export const WRK_MISSING = "wrk is not installed: apt-get install wrk";

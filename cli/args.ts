@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "./io";
-import { COMMANDS, CommandName, OptionSpec } from "./usage";
+import { COMMANDS, type CommandName, type OptionSpec } from "./usage";
 
 /** What parseArgs gives for one option: a boolean, the strings of a repeatable option, or a string. */
 type ValueOf<S extends OptionSpec> = S extends { type: "boolean" } ? boolean : S extends { multiple: true } ? string[] : string;
@@ -30,10 +30,18 @@ export function parseCommand<C extends CommandName>(command: C, argv: string[]):
     throw new UsageError("there is no --pass flag: a password in the command line is visible to every user; set BUS_PASS or use the env file");
   }
   const options = Object.fromEntries(
-    Object.entries(COMMANDS[command].options as Record<string, OptionSpec>).map(([name, spec]) => [name, { type: spec.type, multiple: spec.multiple ?? false }]),
+    Object.entries(COMMANDS[command].options as Record<string, OptionSpec>).map(([name, spec]) => [
+      name,
+      { type: spec.type, multiple: spec.multiple ?? false },
+    ]),
   );
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
     return { values: values as ParsedCommand<C>["values"], positionals };
   } catch (err) {
     throw new UsageError(`${command}: ${ourWords(err as NodeJS.ErrnoException)}`);

@@ -20,15 +20,29 @@ import { hashFile } from "../contract/hashFile";
 import { CONFIG_DIR, CREDENTIALS_FILE } from "../provision/paths";
 import type { ClientConfig } from "./config";
 import { pendingEnvFile } from "./envFileStore";
-import { KnownSecret, secretScanner } from "./secretScan";
+import { type KnownSecret, secretScanner } from "./secretScan";
 
 /**
  * Where secrets are kept, under the home directory (a trailing "/" is a directory and all below it); a
  * person attaches from here only with --allow-secret-path, the agent never.
  */
 export const SECRET_PLACES_IN_HOME = [
-  ".ssh/", ".gnupg/", ".aws/", ".azure/", ".kube/", ".config/gcloud/", ".config/gh/", ".config/doctl/", ".secrets/",
-  ".netrc", ".git-credentials", ".npmrc", ".pypirc", ".docker/config.json", ".pulumi/credentials.json", ".claude/.credentials.json",
+  ".ssh/",
+  ".gnupg/",
+  ".aws/",
+  ".azure/",
+  ".kube/",
+  ".config/gcloud/",
+  ".config/gh/",
+  ".config/doctl/",
+  ".secrets/",
+  ".netrc",
+  ".git-credentials",
+  ".npmrc",
+  ".pypirc",
+  ".docker/config.json",
+  ".pulumi/credentials.json",
+  ".claude/.credentials.json",
 ];
 /** The same, anywhere on the machine: the kernel's views of processes and devices, and the bus host's credentials. */
 export const SECRET_PLACES = ["/proc/", "/sys/", "/dev/", `${CONFIG_DIR}/`];
@@ -89,7 +103,9 @@ async function checkOne(given: string, credentials: Credentials, homes: string[]
   if (!stat?.isFile()) throw new AttachRefused(`${given}: no such file to attach`);
   const credentialFile = credentials.files.get(identity(stat));
   if (credentialFile !== undefined) {
-    throw new AttachRefused(`${given} ${credentialFile === file ? "" : `is the same file as ${credentialFile}, which `}holds a bus credential: it is never attached`);
+    throw new AttachRefused(
+      `${given} ${credentialFile === file ? "" : `is the same file as ${credentialFile}, which `}holds a bus credential: it is never attached`,
+    );
   }
   const real = await fs.realpath(file);
   const place = secretPlace(file, homes) ?? secretPlace(real, homes);
@@ -99,7 +115,9 @@ async function checkOne(given: string, credentials: Credentials, homes: string[]
   }
   if (policy.by === "agent" && ![policy.sessionDir, ...policy.addedRoots].some((root) => isInside(root, real))) {
     const added = policy.addedRoots.length > 0 ? ` and BUS_ATTACH_ROOTS (${policy.addedRoots.join(", ")})` : "";
-    throw new AttachRefused(`${given}${real === file ? "" : ` (really ${real})`} is outside this session's directory ${policy.sessionDir}${added}: the send tool attaches only files under ${added ? "them" : "it"}`);
+    throw new AttachRefused(
+      `${given}${real === file ? "" : ` (really ${real})`} is outside this session's directory ${policy.sessionDir}${added}: the send tool attaches only files under ${added ? "them" : "it"}`,
+    );
   }
   const scanner = secretScanner(credentials.secrets);
   const { sha256, size } = await hashFile(file, scanner.update);
@@ -130,7 +148,10 @@ async function credentialsOnThisMachine(cfg: ClientConfig, env: NodeJS.ProcessEn
     if (!stat?.isFile()) continue;
     files.set(identity(stat), file);
     // A file that cannot be read or parsed is still never attached itself (by its identity above).
-    const values = await fs.readFile(file, "utf8").then((text) => parseEnvFile(text, file)).catch(() => undefined);
+    const values = await fs
+      .readFile(file, "utf8")
+      .then((text) => parseEnvFile(text, file))
+      .catch(() => undefined);
     if (values?.BUS_PASS) secrets.push({ value: values.BUS_PASS, source: `BUS_PASS of ${file}` });
     if (values?.BUS_PASS_PREVIOUS) secrets.push({ value: values.BUS_PASS_PREVIOUS, source: `BUS_PASS_PREVIOUS of ${file}` });
   }

@@ -7,14 +7,7 @@
 import { createReadStream, createWriteStream, promises as fs } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { BACKUP_OBJECT_NAME, type BackupTarget, DEFAULT_S3_SIGNING_REGION } from "../contract/backupTarget";
 import { isLoopbackUrl } from "../contract/loopback";
 
@@ -56,7 +49,8 @@ const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_A
 
 /** What to do about an error code the bucket answered with. */
 function hint(code: string): string {
-  if (code === "InvalidAccessKeyId" || code === "SignatureDoesNotMatch") return ": the key pair (BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY) is wrong, or was deleted";
+  if (code === "InvalidAccessKeyId" || code === "SignatureDoesNotMatch")
+    return ": the key pair (BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY) is wrong, or was deleted";
   if (code === "AccessDenied") return ": the key may not do this in this bucket (it needs read and write on it)";
   if (code === "NoSuchBucket") return ": no such bucket at this endpoint (check BACKUP_S3_BUCKET and BACKUP_S3_ENDPOINT)";
   if (code === "NoSuchKey") return ": no such backup (claude-bus backups lists them)";
@@ -123,9 +117,7 @@ export function openBackupBucket(target: BackupTarget): BackupBucket {
       const key = `${prefix}${name}`;
       const { size } = await fs.stat(file);
       await call(`uploading to ${where}${name}`, () =>
-        client.send(
-          new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(file), ContentLength: size, ContentType: "application/gzip" }),
-        ),
+        client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(file), ContentLength: size, ContentType: "application/gzip" })),
       );
       return { key, bytes: size };
     },

@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
-import { claudeDir, isObject, objectAt, readSettings, Settings, settingsPath, writeSettings } from "./claudeSettings";
+import { claudeDir, isObject, objectAt, readSettings, type Settings, settingsPath, writeSettings } from "./claudeSettings";
 
 export const MARKETPLACE = "agent-bus";
 export const PLUGIN = "agent-bus";

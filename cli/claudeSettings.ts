@@ -34,7 +34,7 @@ export async function readSettings(file = settingsPath()): Promise<{ settings: S
 /** Writes `settings` back with the file's old mode (0600 for a new file), so a crash cannot leave it half-written. */
 export async function writeSettings(settings: Settings, mode = 0o600, file = settingsPath(), platform: NodeJS.Platform = process.platform): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileDurably(file, JSON.stringify(settings, null, 2) + "\n", { mode, platform });
+  await writeFileDurably(file, `${JSON.stringify(settings, null, 2)}\n`, { mode, platform });
 }
 
 /** `settings[key]` as an object ({} when absent); a SettingsError when the file has something else there. */

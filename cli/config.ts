@@ -85,10 +85,7 @@ export async function resolveConfig(flags: ConfigFlags, io: Io): Promise<ClientC
     );
   }
   const { url, user, pass } = picked as Record<keyof Credential, Found>;
-  const credential = validateCredential(
-    { url: url.value, user: user.value, pass: pass.value },
-    { url: url.source, user: user.source, pass: pass.source },
-  );
+  const credential = validateCredential({ url: url.value, user: user.value, pass: pass.value }, { url: url.source, user: user.source, pass: pass.source });
   return { ...credential, ...insecureHttp(credential.url, flags, io), me: machineName(flags, env, file?.BUS_ME, io.platform), envFile };
 }
 
@@ -120,7 +117,13 @@ export function validateCredential(
 }
 
 /** --me, else BUS_ME (environment, then env file), else this host's short name (`hostname -s`; Windows: the computer name). */
-export function machineName(flags: ConfigFlags, env: NodeJS.ProcessEnv, fileMe?: string, platform: NodeJS.Platform = process.platform, hostname = os.hostname()): string {
+export function machineName(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv,
+  fileMe?: string,
+  platform: NodeJS.Platform = process.platform,
+  hostname = os.hostname(),
+): string {
   const found = firstSet([flags.me, "--me"], [nonEmpty(env.BUS_ME), "BUS_ME"], [fileMe, "BUS_ME in the env file"]);
   if (found) return checkName(found.value, found.source);
   // os.hostname() is the computer name on Windows, where no `hostname -s` exists; both cut at the first dot
@@ -130,7 +133,8 @@ export function machineName(flags: ConfigFlags, env: NodeJS.ProcessEnv, fileMe?:
 
 function checkName(value: string, source: string): string {
   const result = MachineName.safeParse(value);
-  if (!result.success) throw new ConfigError(describeIssue(result.error.issues[0], { root: `machine name ${JSON.stringify(value)} from ${source}`, between: " " }));
+  if (!result.success)
+    throw new ConfigError(describeIssue(result.error.issues[0], { root: `machine name ${JSON.stringify(value)} from ${source}`, between: " " }));
   return value;
 }
 

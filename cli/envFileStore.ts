@@ -1,7 +1,7 @@
 /** The credentials env file on disk: read (with a warning when others can read it) and written privately. */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { EnvFileError, EnvFileValues, parseEnvFile } from "../contract/envFile";
+import { EnvFileError, type EnvFileValues, parseEnvFile } from "../contract/envFile";
 import { writeFileDurably } from "../contract/durableFile";
 import { readFileAndMode } from "./fileAndMode";
 

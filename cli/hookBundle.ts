@@ -4,7 +4,7 @@
  * translations (~260 KiB of the bundle, never used: the messages are our own) are left out.
  */
 import * as path from "node:path";
-import { build, Plugin } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
 const REPO = path.resolve(__dirname, "../..");
 
@@ -12,7 +12,9 @@ const REPO = path.resolve(__dirname, "../..");
 const withoutZodLocales: Plugin = {
   name: "without-zod-locales",
   setup(b) {
-    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => (args.importer.includes(`${path.sep}zod${path.sep}`) ? { path: args.path, namespace: "no-locales" } : undefined));
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${path.sep}zod${path.sep}`) ? { path: args.path, namespace: "no-locales" } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: "no-locales" }, () => ({ contents: "export {};", loader: "js" }));
   },
 };

@@ -9,7 +9,7 @@ import { backup } from "./commands/backup";
 import { importHere, restoreHere } from "./commands/dataDir";
 import { serve } from "./commands/serve";
 import { processIo } from "./io";
-import { CommandLoaders, main } from "./main";
+import { type CommandLoaders, main } from "./main";
 
 const commands: CommandLoaders = { serve: async () => serve, restore: async () => restoreHere, import: async () => importHere, backup: async () => backup };
 const argv = process.argv.slice(2);

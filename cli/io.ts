@@ -28,9 +28,9 @@ export function processIo(): Io {
   return {
     out: (line) =>
       new Promise<void>((resolve, reject) => {
-        process.stdout.write(line + "\n", (err) => (err ? reject(err) : resolve()));
+        process.stdout.write(`${line}\n`, (err) => (err ? reject(err) : resolve()));
       }),
-    err: (line) => process.stderr.write(line + "\n"),
+    err: (line) => process.stderr.write(`${line}\n`),
     ...(process.stderr.isTTY && { status: (text: string) => process.stderr.write(`\r\x1b[2K${text}`) }),
     readStdin: async () => {
       const chunks: Buffer[] = [];

@@ -4,11 +4,11 @@
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseCommand, ParsedCommand } from "./args";
+import { parseCommand, type ParsedCommand } from "./args";
 import { visible } from "./delivery/visible";
 import { EXIT, exitCodeFor } from "./exitCodes";
-import { Io, UsageError } from "./io";
-import { CommandName, commandHelp, isCommandName, synopsis, usage } from "./usage";
+import { type Io, UsageError } from "./io";
+import { type CommandName, commandHelp, isCommandName, synopsis, usage } from "./usage";
 
 export type Command<C extends CommandName> = (parsed: ParsedCommand<C>, io: Io) => Promise<number>;
 /** The commands a program has, each loaded when run (the host's bundle has only some). */

@@ -74,9 +74,7 @@ function runPulumi(options: PulumiOptions, args: string[], stdin?: string, { kee
       stderr += chunk.toString("utf8");
       process.stderr.write(chunk);
     });
-    child.on("error", (err) =>
-      reject(new PulumiError(`cannot run ${options.bin}: ${err.message} (install the Pulumi CLI or pass --pulumi PATH)`)),
-    );
+    child.on("error", (err) => reject(new PulumiError(`cannot run ${options.bin}: ${err.message} (install the Pulumi CLI or pass --pulumi PATH)`)));
     child.on("close", (code, signal) => {
       if (code === 0) resolve(stdout);
       else reject(new PulumiError(`\`${command}\` failed (${signal ? `signal ${signal}` : `exit ${code}`})${failureHint(stderr)}`));

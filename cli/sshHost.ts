@@ -1,8 +1,8 @@
 /** The SSH target and host config that `provision` and `rotate --ssh` take: --target, --config, --port, --identity, --known-hosts. */
 import type { HostConfig } from "../provision/config";
 import { loadHostConfigFile } from "../provision/hostConfigFile";
-import { parseTarget, SshTarget } from "../provision/ssh/transport";
-import { OptionValues, Parsed, stringOption } from "./args";
+import { parseTarget, type SshTarget } from "../provision/ssh/transport";
+import { type OptionValues, type Parsed, stringOption } from "./args";
 import type { SSH_TARGET } from "./usage";
 import { UsageError } from "./io";
 

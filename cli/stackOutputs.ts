@@ -3,7 +3,7 @@
  * its `clientEnv` output (the exact env-file text), else `busUrl` / `busUser` / `busPassword`.
  */
 import { z } from "zod";
-import { ConfigError, Credential, validateCredential } from "./config";
+import { ConfigError, type Credential, validateCredential } from "./config";
 import { EnvFileError, parseEnvFile } from "../contract/envFile";
 
 const SOURCE = "pulumi stack output on stdin";

@@ -44,7 +44,11 @@ export const JSON_OUTPUT = { json: { type: "boolean", help: "print the answer as
 
 /** The backup bucket's env file; its key pair is never an option either. */
 export const S3_ENV = {
-  "s3-env": { type: "string", value: "FILE", help: `the backup bucket's env file (else BACKUP_S3_ENV_FILE, else ~/${BACKUP_ENV_FILE_IN_HOME}, else BACKUP_S3_* variables)` },
+  "s3-env": {
+    type: "string",
+    value: "FILE",
+    help: `the backup bucket's env file (else BACKUP_S3_ENV_FILE, else ~/${BACKUP_ENV_FILE_IN_HOME}, else BACKUP_S3_* variables)`,
+  },
 } as const satisfies Record<string, OptionSpec>;
 export const BACKUP_BUCKET_NOTE =
   "The backup bucket: BACKUP_S3_ENDPOINT, BACKUP_S3_BUCKET, BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY (and optional BACKUP_S3_REGION, " +
@@ -88,7 +92,10 @@ export const COMMANDS = {
       tag: { type: "string", multiple: true, value: "TAG", help: "a tag (repeat for more)" },
       "reply-to": { type: "string", value: "ID", help: "the message this one answers (it joins that message's thread)" },
       attach: { type: "string", multiple: true, value: "FILE", help: "upload FILE and attach it (repeat for more); a dropped upload resumes" },
-      "allow-secret-path": { type: "boolean", help: "attach from where secrets are kept (~/.ssh/, .env files, /proc/...); a file holding a bus credential never" },
+      "allow-secret-path": {
+        type: "boolean",
+        help: "attach from where secrets are kept (~/.ssh/, .env files, /proc/...); a file holding a bus credential never",
+      },
       "wait-read": { type: "string", value: "NAME", help: "then wait until NAME has read (acked) it, and say when (exit 5 if not in time)" },
       "wait-read-for": { type: "string", value: "DURATION", help: `how long --wait-read waits: 90s, 10m, 1h (default ${DEFAULT_WAIT_READ_SECONDS / 60}m)` },
       ...JSON_OUTPUT,
@@ -189,7 +196,8 @@ export const COMMANDS = {
     ],
   },
   hook: {
-    summary: "Claude Code hook (SessionStart, UserPromptSubmit, PostToolUse): deliver new messages (and at SessionStart others' claims) to the session as hook JSON",
+    summary:
+      "Claude Code hook (SessionStart, UserPromptSubmit, PostToolUse): deliver new messages (and at SessionStart others' claims) to the session as hook JSON",
     group: "claude",
     options: { ...CONNECTION },
     notes: ["Reads the hook event on stdin. The claude-bus plugin runs it; it always exits 0."],

@@ -12,7 +12,11 @@ export class AuthError extends Error {
 
 /** No HTTP answer at all: DNS, refused connection, reset, TLS failure or timeout. */
 export class UnreachableError extends Error {
-  constructor(url: string, reason: string, readonly code?: string) {
+  constructor(
+    url: string,
+    reason: string,
+    readonly code?: string,
+  ) {
     super(`cannot reach the bus at ${url}: ${reason}`);
     this.name = "UnreachableError";
   }
@@ -28,7 +32,10 @@ export class InsecureUrlError extends Error {
 
 /** Any other non-success answer, with the server's own error text. */
 export class BusError extends Error {
-  constructor(readonly status: number, readonly serverError: string) {
+  constructor(
+    readonly status: number,
+    readonly serverError: string,
+  ) {
     super(`the bus answered ${status}: ${serverError}`);
     this.name = "BusError";
   }
@@ -36,7 +43,10 @@ export class BusError extends Error {
 
 /** A 409 of POST /claims: another holder's live claim is in the way (`heldBy`, as the bus answered it). */
 export class ClaimHeldError extends BusError {
-  constructor(serverError: string, readonly heldBy: Claim) {
+  constructor(
+    serverError: string,
+    readonly heldBy: Claim,
+  ) {
     super(409, serverError);
     this.name = "ClaimHeldError";
   }

@@ -10,11 +10,11 @@ import * as path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { UPLOAD_IDLE_SECONDS } from "../contract/defaults";
-import { isConfigName, parseContentRange, StoredFile, StoredFileSchema, UNSAFE_IN_NAME, UPLOAD_OFFSET_HEADER } from "../contract/files";
+import { isConfigName, parseContentRange, type StoredFile, StoredFileSchema, UNSAFE_IN_NAME, UPLOAD_OFFSET_HEADER } from "../contract/files";
 import { hashFile } from "../contract/hashFile";
 import type { Attachment } from "../contract/message";
 import { AuthError, BusError, serverErrorText } from "./errors";
-import { backoffMs, isTransient, RetryPolicy } from "./retry";
+import { backoffMs, isTransient, type RetryPolicy } from "./retry";
 import { inTransit, openStream } from "./transport";
 
 /**
@@ -109,9 +109,7 @@ export async function uploadFile(link: FileLink, file: string, name: string, onP
     onProgress?.(offset, size);
     // The whole rest in one PUT; nothing left (this credential uploaded it already) is an empty one, answered at once.
     const rest: Record<string, string> =
-      offset < size
-        ? { "content-range": `bytes ${offset}-${size - 1}/${size}`, "content-length": String(size - offset) }
-        : { "content-length": "0" };
+      offset < size ? { "content-range": `bytes ${offset}-${size - 1}/${size}`, "content-length": String(size - offset) } : { "content-length": "0" };
     let sent = offset;
     const body = counting((bytes) => {
       sent += bytes;
@@ -119,7 +117,13 @@ export async function uploadFile(link: FileLink, file: string, name: string, onP
     });
     // The bytes hashed, not to EOF (a file that grows meanwhile); a file that cannot be read destroys the body, and with it the request.
     pipeline(offset < size ? fs.createReadStream(file, { start: offset, end: size - 1 }) : Readable.from([]), body).catch(() => undefined);
-    const res = await openStream(link.base, { method: "PUT", url, headers: { ...headers, ...rest, "content-type": "application/octet-stream" }, body, idleMs: TRANSFER_IDLE_MS });
+    const res = await openStream(link.base, {
+      method: "PUT",
+      url,
+      headers: { ...headers, ...rest, "content-type": "application/octet-stream" },
+      body,
+      idleMs: TRANSFER_IDLE_MS,
+    });
     if (res.statusCode !== 200 && res.statusCode !== 201) throw await failure(link, res);
     const text = await answerText(res).catch((err: NodeJS.ErrnoException) => Promise.reject(inTransit(link.base, err)));
     const stored = StoredFileSchema.safeParse(parseJson(text));
@@ -203,7 +207,11 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
   const target = targetOf(dir, attachment, options);
   const part = path.join(dir, `.claude-bus-${attachment.sha256}.part`);
   const url = `${link.base}/files/${attachment.sha256}`;
-  const have = () => fs.promises.stat(part).then((s) => s.size, () => 0);
+  const have = () =>
+    fs.promises.stat(part).then(
+      (s) => s.size,
+      () => 0,
+    );
   await resuming(link.retry, have, async () => {
     let start = await have();
     if (start > attachment.size) {
@@ -220,7 +228,10 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
     else if (!isRest(res.headers["content-range"], start, attachment.size)) {
       res.destroy();
       await fs.promises.rm(part, { force: true }); // those bytes do not follow what arrived: start again
-      throw new BusError(206, `the answer holds bytes ${res.headers["content-range"] ?? "(no Content-Range)"}, not the rest from byte ${start} of ${attachment.size}`);
+      throw new BusError(
+        206,
+        `the answer holds bytes ${res.headers["content-range"] ?? "(no Content-Range)"}, not the rest from byte ${start} of ${attachment.size}`,
+      );
     }
     let done = start;
     options.onProgress?.(done, attachment.size);
@@ -228,7 +239,9 @@ export async function downloadAttachment(link: FileLink, attachment: Attachment,
       done += chunk.length;
       options.onProgress?.(done, attachment.size);
     });
-    await pipeline(res, fs.createWriteStream(part, { flags: start > 0 ? "r+" : "w", start })).catch((err: NodeJS.ErrnoException) => Promise.reject(inTransit(link.base, err)));
+    await pipeline(res, fs.createWriteStream(part, { flags: start > 0 ? "r+" : "w", start })).catch((err: NodeJS.ErrnoException) =>
+      Promise.reject(inTransit(link.base, err)),
+    );
   });
   const { sha256 } = await hashFile(part);
   if (sha256 !== attachment.sha256) {

@@ -10,38 +10,79 @@ import { MAX_ACK_BATCH, MAX_PAGE_LIMIT } from "../contract/defaults";
 import type { StoredFile } from "../contract/files";
 import { describeIssue } from "../contract/issues";
 import { isLoopbackUrl } from "../contract/loopback";
-import { NotifyMode, NotifySettingsSchema, NotifySettingsView } from "../contract/notify";
+import { type NotifyMode, NotifySettingsSchema, type NotifySettingsView } from "../contract/notify";
 import {
-  Attachment,
-  AckResult,
+  type Attachment,
+  type AckResult,
   AckResultSchema,
-  BatchAckResult,
+  type BatchAckResult,
   BatchAckResultSchema,
-  Health,
+  type Health,
   HealthSchema,
   EnrolledSchema,
   IDEMPOTENCY_KEY_PATTERN,
-  Invite,
+  type Invite,
   InviteSchema,
-  Machine,
+  type Machine,
   MachinesSchema,
-  Message,
-  MessageQuery,
+  type Message,
+  type MessageQuery,
   MESSAGE_ID_PATTERN,
   MessageSchema,
   MessagesPageSchema,
-  NewMessage,
+  type NewMessage,
   RotatedSchema,
 } from "../contract/message";
-import { Claim, ClaimHeldSchema, ClaimRequest, ClaimSchema, ClaimsListSchema, ClaimsQuery, Receipt, ReceiptSchema, Released, ReleasedSchema, ReleaseRequest } from "../contract/claims";
+import {
+  type Claim,
+  ClaimHeldSchema,
+  type ClaimRequest,
+  ClaimSchema,
+  ClaimsListSchema,
+  type ClaimsQuery,
+  type Receipt,
+  ReceiptSchema,
+  type Released,
+  ReleasedSchema,
+  type ReleaseRequest,
+} from "../contract/claims";
 import { AuthError, BusError, ClaimHeldError, InsecureUrlError, serverErrorText, UnreachableError } from "./errors";
-import { ConfigNameError, downloadAttachment, FileDigest, FileExistsError, HashMismatchError, OnProgress, SaveOptions, targetOf, uploadFile } from "./files";
-import { DEFAULT_RETRY, RetryPolicy, withRetries } from "./retry";
+import {
+  ConfigNameError,
+  downloadAttachment,
+  type FileDigest,
+  FileExistsError,
+  HashMismatchError,
+  type OnProgress,
+  type SaveOptions,
+  targetOf,
+  uploadFile,
+} from "./files";
+import { DEFAULT_RETRY, type RetryPolicy, withRetries } from "./retry";
 export { claimWaiting, waitForReceipt } from "./waiting";
-import { download, exchange, Exchange } from "./transport";
+import { download, exchange, type Exchange } from "./transport";
 
 export { AuthError, BusError, ClaimHeldError, ConfigNameError, FileExistsError, HashMismatchError, InsecureUrlError, isLoopbackUrl, UnreachableError };
-export type { AckResult, Attachment, BatchAckResult, Claim, ClaimsQuery, Receipt, Released, FileDigest, Health, Invite, Machine, Message, MessageQuery, NewMessage, OnProgress, RetryPolicy, SaveOptions, StoredFile };
+export type {
+  AckResult,
+  Attachment,
+  BatchAckResult,
+  Claim,
+  ClaimsQuery,
+  Receipt,
+  Released,
+  FileDigest,
+  Health,
+  Invite,
+  Machine,
+  Message,
+  MessageQuery,
+  NewMessage,
+  OnProgress,
+  RetryPolicy,
+  SaveOptions,
+  StoredFile,
+};
 
 /** GET /machines in full: every name with its credential, and the invites not yet used. */
 export interface Roster {
@@ -133,15 +174,29 @@ function busBase(url: string, allowInsecureHttp: boolean | undefined): string {
 
 export function createBusClient(options: BusClientOptions): BusClient {
   const base = busBase(options.url, options.allowInsecureHttp);
-  const authorization = "Basic " + Buffer.from(`${options.user}:${options.pass}`, "utf8").toString("base64");
+  const authorization = `Basic ${Buffer.from(`${options.user}:${options.pass}`, "utf8").toString("base64")}`;
   const timeoutMs = options.timeoutMs ?? 15_000;
   const retry = options.retry ?? DEFAULT_RETRY;
 
-  function once<T>(method: Exchange["method"], path: string, schema: z.ZodType<T>, body: string | undefined, extra: Record<string, string>, waitMs: number): Promise<T> {
+  function once<T>(
+    method: Exchange["method"],
+    path: string,
+    schema: z.ZodType<T>,
+    body: string | undefined,
+    extra: Record<string, string>,
+    waitMs: number,
+  ): Promise<T> {
     return jsonExchange(base, { method, path, schema, body, headers: { authorization, ...extra }, timeoutMs: timeoutMs + waitMs });
   }
 
-  function request<T>(method: Exchange["method"], path: string, schema: z.ZodType<T>, body?: unknown, extra: Record<string, string> = {}, waitMs = 0): Promise<T> {
+  function request<T>(
+    method: Exchange["method"],
+    path: string,
+    schema: z.ZodType<T>,
+    body?: unknown,
+    extra: Record<string, string> = {},
+    waitMs = 0,
+  ): Promise<T> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     return withRetries(retry, () => once(method, path, schema, text, extra, waitMs));
   }
@@ -170,7 +225,7 @@ export function createBusClient(options: BusClientOptions): BusClient {
       return (await this.page(query)).messages;
     },
     async page(query = {}) {
-      const page = await request("GET", "/messages" + queryString(query), MessagesPageSchema, undefined, {}, (query.wait ?? 0) * 1000);
+      const page = await request("GET", `/messages${queryString(query)}`, MessagesPageSchema, undefined, {}, (query.wait ?? 0) * 1000);
       return { messages: page.messages, more: page.more === true };
     },
     ack: (id, reader) => request("POST", `/ack/${encodeURIComponent(id)}`, AckResultSchema, { reader }),
@@ -218,7 +273,7 @@ export function createBusClient(options: BusClientOptions): BusClient {
     download: (attachment, dir, saveOptions) => downloadAttachment(files, attachment, dir, saveOptions),
     claim: (claimRequest) => request("POST", "/claims", ClaimSchema, claimRequest),
     release: (releaseRequest) => request("POST", "/claims/release", ReleasedSchema, releaseRequest),
-    claims: async (query = {}) => (await request("GET", "/claims" + queryString(query), ClaimsListSchema, undefined, {}, (query.wait ?? 0) * 1000)).claims,
+    claims: async (query = {}) => (await request("GET", `/claims${queryString(query)}`, ClaimsListSchema, undefined, {}, (query.wait ?? 0) * 1000)).claims,
     receipt: (id, reader, wait) => {
       if (!MESSAGE_ID_PATTERN.test(id)) return Promise.reject(new RangeError(`${JSON.stringify(id)} is not a message id: a positive decimal integer`));
       return request("GET", `/messages/${id}/receipt${queryString({ reader, wait })}`, ReceiptSchema, undefined, {}, (wait ?? 0) * 1000);
@@ -233,7 +288,7 @@ function queryString(query: object): string {
     if (value !== undefined) params.set(key, String(value));
   }
   const qs = params.toString();
-  return qs ? "?" + qs : "";
+  return qs ? `?${qs}` : "";
 }
 
 /** How long a backup download may stall (no byte arriving) before it is given up. */
@@ -280,7 +335,14 @@ function parseOrUndefined(text: string): unknown {
 export async function enroll(options: { url: string; code: string; allowInsecureHttp?: boolean; timeoutMs?: number }): Promise<MachineCredential> {
   const base = busBase(options.url, options.allowInsecureHttp);
   const body = JSON.stringify({ code: options.code });
-  const { name, user, pass } = await jsonExchange(base, { method: "POST", path: "/enroll", schema: EnrolledSchema, body, headers: {}, timeoutMs: options.timeoutMs ?? 15_000 });
+  const { name, user, pass } = await jsonExchange(base, {
+    method: "POST",
+    path: "/enroll",
+    schema: EnrolledSchema,
+    body,
+    headers: {},
+    timeoutMs: options.timeoutMs ?? 15_000,
+  });
   return { name, user, pass };
 }
 
@@ -349,14 +411,22 @@ export async function saveAttachments(
   for (const attachment of attachments) {
     const target = targetOf(own, attachment, { force: options.force, allowConfigNames: options.allowConfigNames });
     const other = targets.get(target);
-    if (other && other.sha256 !== attachment.sha256) throw new Error(`message #${id} attaches two different files that would both be ${target}; nothing was saved`);
+    if (other && other.sha256 !== attachment.sha256)
+      throw new Error(`message #${id} attaches two different files that would both be ${target}; nothing was saved`);
     targets.set(target, attachment);
   }
   await fs.promises.mkdir(own, { recursive: true });
   const saved: Array<{ attachment: Attachment; file: string }> = [];
   try {
     for (const attachment of targets.values()) {
-      saved.push({ attachment, file: await client.download(attachment, own, { force: options.force, allowConfigNames: options.allowConfigNames, onProgress: options.onProgress?.(attachment) }) });
+      saved.push({
+        attachment,
+        file: await client.download(attachment, own, {
+          force: options.force,
+          allowConfigNames: options.allowConfigNames,
+          onProgress: options.onProgress?.(attachment),
+        }),
+      });
     }
   } catch (err) {
     await fs.promises.rmdir(own).catch(() => undefined); // left only when it holds something (a part to resume)

@@ -52,7 +52,11 @@ export function exchange(base: string, req: Exchange): Promise<Answer> {
  * A GET whose 200 answer streams into `file` (through `file.part`, renamed when whole, so a cut download
  * never looks finished); any other answer is read as text. `timeoutMs` is how long it may stall.
  */
-export function download(base: string, req: { url: string; headers: Record<string, string>; timeoutMs: number }, file: string): Promise<{ status: number; text: string; bytes: number }> {
+export function download(
+  base: string,
+  req: { url: string; headers: Record<string, string>; timeoutMs: number },
+  file: string,
+): Promise<{ status: number; text: string; bytes: number }> {
   const url = new URL(req.url);
   const send = url.protocol === "https:" ? https.request : http.request;
   return new Promise((resolve, reject) => {

@@ -25,10 +25,16 @@ const endpoint = z.string().refine((value) => {
 
 export const BackupTargetSchema = z.object({
   BACKUP_S3_ENDPOINT: endpoint,
-  BACKUP_S3_REGION: z.string().regex(/^[a-z0-9-]{2,32}$/, "must be a region name like us-east-1").optional(),
+  BACKUP_S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{2,32}$/, "must be a region name like us-east-1")
+    .optional(),
   BACKUP_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name (3-63 of a-z, 0-9, '.', '-')"),
   /** A "folder" in the bucket the backups go under, e.g. `prod/`; empty: the bucket's top level. */
-  BACKUP_S3_PREFIX: z.string().regex(/^(?:[A-Za-z0-9._-]+\/)*$/, "must be empty or path segments each ending in /, like prod/").optional(),
+  BACKUP_S3_PREFIX: z
+    .string()
+    .regex(/^(?:[A-Za-z0-9._-]+\/)*$/, "must be empty or path segments each ending in /, like prod/")
+    .optional(),
   BACKUP_S3_ACCESS_KEY_ID: z.string().regex(/^[A-Za-z0-9+/=_-]{4,128}$/, "must be the key's access key id"),
   BACKUP_S3_SECRET_ACCESS_KEY: z.string().regex(/^[A-Za-z0-9+/=_-]{8,128}$/, "must be the key's secret (letters, digits, + / = _ -)"),
 });

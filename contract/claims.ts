@@ -9,13 +9,12 @@ import { MachineName } from "./names";
 import { unicodeText } from "./text";
 
 /** Control characters (C0, DEL, C1) and line or paragraph separators: what makes a name unprintable. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what a resource name may not hold
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const RESOURCE_RULE = `must be 1 to ${MAX_CLAIM_RESOURCE_CHARS} printable characters (no control characters or line breaks)`;
 
 /** What a claim names: `repo:<path>`, `task:<name>`, anything printable the team agrees on. */
-export const ClaimResource = unicodeText
-  .min(1, RESOURCE_RULE)
-  .refine((s) => [...s].length <= MAX_CLAIM_RESOURCE_CHARS && !UNPRINTABLE.test(s), RESOURCE_RULE);
+export const ClaimResource = unicodeText.min(1, RESOURCE_RULE).refine((s) => [...s].length <= MAX_CLAIM_RESOURCE_CHARS && !UNPRINTABLE.test(s), RESOURCE_RULE);
 
 /** A fencing token: a positive whole number, larger than every token given out before it. */
 export const ClaimToken = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -72,7 +71,11 @@ export const ClaimsQuerySchema = z
     holder: MachineName.optional(),
     prefix: z.string().max(MAX_CLAIM_RESOURCE_CHARS, `must be at most ${MAX_CLAIM_RESOURCE_CHARS} characters`).optional(),
     resource: ClaimResource.optional(),
-    wait: z.string().regex(/^\d{1,2}$/, WAIT_RULE).refine((s) => Number(s) <= MAX_WAIT_SECONDS, WAIT_RULE).optional(),
+    wait: z
+      .string()
+      .regex(/^\d{1,2}$/, WAIT_RULE)
+      .refine((s) => Number(s) <= MAX_WAIT_SECONDS, WAIT_RULE)
+      .optional(),
   })
   .refine((q) => q.wait === undefined || q.resource !== undefined, { message: "wait: needs resource (the claim to wait for)", path: ["wait"] });
 
@@ -87,7 +90,11 @@ export interface ClaimsQuery {
 /** GET /messages/<id>/receipt?reader=NAME[&wait=N]: when `reader` acked message `id` (null: not yet). */
 export const ReceiptQuerySchema = z.strictObject({
   reader: z.string({ error: (issue) => (issue.input === undefined ? "is required: the machine name whose ack to wait for" : undefined) }).pipe(MachineName),
-  wait: z.string().regex(/^\d{1,2}$/, WAIT_RULE).refine((s) => Number(s) <= MAX_WAIT_SECONDS, WAIT_RULE).optional(),
+  wait: z
+    .string()
+    .regex(/^\d{1,2}$/, WAIT_RULE)
+    .refine((s) => Number(s) <= MAX_WAIT_SECONDS, WAIT_RULE)
+    .optional(),
 });
 export const ReceiptSchema = z.object({ id: z.string(), reader: MachineName, read_at: z.string().nullable() });
 export type Receipt = z.infer<typeof ReceiptSchema>;

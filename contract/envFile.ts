@@ -11,7 +11,11 @@ import { PasswordText } from "./password";
 
 /** A problem with an env file, naming the file and (when it applies) the line; never the line's text. */
 export class EnvFileError extends Error {
-  constructor(readonly file: string, detail: string, readonly line?: number) {
+  constructor(
+    readonly file: string,
+    detail: string,
+    readonly line?: number,
+  ) {
     super(`${file}${line === undefined ? "" : `:${line}`}: ${detail}`);
     this.name = "EnvFileError";
   }

@@ -63,7 +63,7 @@ export const BYTE_COUNT = /^\d{1,15}$/;
 /** `bytes START-END/TOTAL` (an upload part's Content-Range, and a 206's) as numbers; null when it is not that. */
 export function parseContentRange(header: string): { start: number; end: number; total: number } | null {
   const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim());
-  if (!match || !match.slice(1).every((n) => BYTE_COUNT.test(n))) return null;
+  if (!match?.slice(1).every((n) => BYTE_COUNT.test(n))) return null;
   return { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) };
 }
 

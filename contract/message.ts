@@ -177,7 +177,13 @@ export const MachineSchema = z.object({
 });
 export type Machine = z.infer<typeof MachineSchema>;
 /** An invite not yet used or expired (GET /machines): no code, only who and until when. */
-export const PendingInviteSchema = z.object({ name: MachineName, invited: z.string(), expires: z.string(), kind: z.enum(["machine", "person"]).optional(), admin: z.boolean().optional() });
+export const PendingInviteSchema = z.object({
+  name: MachineName,
+  invited: z.string(),
+  expires: z.string(),
+  kind: z.enum(["machine", "person"]).optional(),
+  admin: z.boolean().optional(),
+});
 export const MachinesSchema = z.object({ machines: z.array(MachineSchema), invites: z.array(PendingInviteSchema).optional() });
 
 /** The answer to GET /messages: `"more": true` when further messages match (ask again with since=<last id>). */
@@ -195,9 +201,17 @@ export const MessagesQuerySchema = z.strictObject({
   unread_by: MachineName.optional(),
   tag: Tag.optional(),
   thread: MessageId.optional(),
-  limit: z.string().regex(/^\d+$/, LIMIT_RULE).refine((s) => Number(s) >= 1, LIMIT_RULE).optional(),
+  limit: z
+    .string()
+    .regex(/^\d+$/, LIMIT_RULE)
+    .refine((s) => Number(s) >= 1, LIMIT_RULE)
+    .optional(),
   /** Long-poll: hold an empty answer up to this many seconds until a matching message arrives. */
-  wait: z.string().regex(/^\d{1,2}$/, WAIT_RULE).refine((s) => Number(s) <= MAX_WAIT_SECONDS, WAIT_RULE).optional(),
+  wait: z
+    .string()
+    .regex(/^\d{1,2}$/, WAIT_RULE)
+    .refine((s) => Number(s) <= MAX_WAIT_SECONDS, WAIT_RULE)
+    .optional(),
 });
 /** The same query as a client builds it. */
 export interface MessageQuery {
@@ -228,7 +242,13 @@ export const InviteBodySchema = z.strictObject({
     .max(MAX_INVITE_SECONDS, `must be at most ${MAX_INVITE_SECONDS} (a week)`)
     .optional(),
 });
-export const InviteSchema = z.object({ name: MachineName, code: z.string(), expires: z.string(), kind: z.enum(["machine", "person"]).optional(), admin: z.boolean().optional() });
+export const InviteSchema = z.object({
+  name: MachineName,
+  code: z.string(),
+  expires: z.string(),
+  kind: z.enum(["machine", "person"]).optional(),
+  admin: z.boolean().optional(),
+});
 export type Invite = z.infer<typeof InviteSchema>;
 
 /** POST /enroll: the invite code, exchanged once for the machine's own credential. */

@@ -1,5 +1,5 @@
 /** Bus passwords: what a credential may hold, what the host accepts, and how new ones are made. */
-import { randomInt } from "crypto";
+import { randomInt } from "node:crypto";
 import { z } from "zod";
 import { GENERATED_PASSWORD_LENGTH } from "./defaults";
 

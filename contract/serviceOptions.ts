@@ -140,7 +140,9 @@ export const SERVICE_OPTIONS = {
     default: 0,
     zero: `${percent(DEFAULT_FILE_QUOTA_SHARE)} of the data volume`,
     help: `MiB of stored files and partial uploads in all (default 0: ${percent(DEFAULT_FILE_QUOTA_SHARE)} of the size of DIR's filesystem)`,
-    config: { description: `MiB of attached files (and partial uploads) the bus keeps in all; 0 means ${percent(DEFAULT_FILE_QUOTA_SHARE)} of the data volume.` },
+    config: {
+      description: `MiB of attached files (and partial uploads) the bus keeps in all; 0 means ${percent(DEFAULT_FILE_QUOTA_SHARE)} of the data volume.`,
+    },
   },
   fileMaxAgeDays: {
     kind: "count",
@@ -175,7 +177,9 @@ export const SERVICE_OPTIONS = {
     default: 0,
     zero: `${percent(DEFAULT_UPLOADER_QUOTA_SHARE)} of the file quota`,
     help: `MiB of one credential's stored files and partial uploads (default 0: ${percent(DEFAULT_UPLOADER_QUOTA_SHARE)} of the file quota)`,
-    config: { description: `MiB of attached files (and partial uploads) one credential holds; 0 means ${percent(DEFAULT_UPLOADER_QUOTA_SHARE)} of fileQuotaMiB.` },
+    config: {
+      description: `MiB of attached files (and partial uploads) one credential holds; 0 means ${percent(DEFAULT_UPLOADER_QUOTA_SHARE)} of fileQuotaMiB.`,
+    },
   },
   uploaderMaxPartials: {
     kind: "count",
@@ -209,10 +213,13 @@ type Options = typeof SERVICE_OPTIONS;
 export type ServiceOptionName = keyof Options;
 /** The value each option takes. */
 export type ServiceOptionValues = {
-  [K in ServiceOptionName]: Options[K] extends { kind: "count" } ? number
-  : Options[K] extends { kind: "switch" } ? boolean
-  : Options[K] extends { kind: "choice"; values: readonly (infer V)[] } ? V
-  : string;
+  [K in ServiceOptionName]: Options[K] extends { kind: "count" }
+    ? number
+    : Options[K] extends { kind: "switch" }
+      ? boolean
+      : Options[K] extends { kind: "choice"; values: readonly (infer V)[] }
+        ? V
+        : string;
 };
 /** serve's flags. */
 export type ServeFlag = Options[ServiceOptionName]["flag"];

@@ -40,7 +40,11 @@ export function backupStorage(name: string, args: BackupStorageArgs, opts: pulum
     { ...opts, protect: !args.allowDataDestroy },
   );
   // readwrite on this bucket only: list, read, write and delete its objects (pruning), nothing else.
-  const key = new digitalocean.SpacesKey(`${name}-backup-key`, { name: pulumi.interpolate`${bucket.name}-writer`, grants: [{ bucket: bucket.name, permission: "readwrite" }] }, opts);
+  const key = new digitalocean.SpacesKey(
+    `${name}-backup-key`,
+    { name: pulumi.interpolate`${bucket.name}-writer`, grants: [{ bucket: bucket.name, permission: "readwrite" }] },
+    opts,
+  );
   const env = pulumi.secret(
     pulumi.all([bucket.endpoint, bucket.region, bucket.name, key.accessKey, key.secretKey]).apply(([endpoint, region, bucketName, id, secret]) =>
       renderBackupTarget({

@@ -118,9 +118,7 @@ export const STACK_CONFIG = {
     description:
       "Droplet size slug. s-1vcpu-1gb (1 GB, about 6 USD/month) leaves room for apt, certbot and the bus's in-memory index; " +
       "s-1vcpu-512mb-10gb (about 4 USD/month) also works but is not sold in every region.",
-    rule: z
-      .string()
-      .regex(/^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$/, "must be a DigitalOcean size slug like s-1vcpu-1gb (see `doctl compute size list`)"),
+    rule: z.string().regex(/^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$/, "must be a DigitalOcean size slug like s-1vcpu-1gb (see `doctl compute size list`)"),
   },
   image: {
     type: "string",
@@ -133,8 +131,7 @@ export const STACK_CONFIG = {
   volumeSizeGib: {
     type: "integer",
     default: 5,
-    description:
-      "Size of the data volume (messages, attached files and the drop dir) in GiB, about 0.10 USD per GiB a month. It can grow, never shrink.",
+    description: "Size of the data volume (messages, attached files and the drop dir) in GiB, about 0.10 USD per GiB a month. It can grow, never shrink.",
     rule: z.coerce.number().int("must be a whole number of GiB").min(1, "must be at least 1").max(16384, "must be at most 16384"),
   },
   allowDataDestroy: {
@@ -276,7 +273,8 @@ export const STACK_CONFIG = {
   backupRegion: {
     type: "string",
     default: "",
-    description: "Spaces region of the backup bucket (nyc3, sfo3, ams3, fra1, sgp1, syd1, ...); empty means the droplet's region. Another region survives a regional outage.",
+    description:
+      "Spaces region of the backup bucket (nyc3, sfo3, ams3, fra1, sgp1, syd1, ...); empty means the droplet's region. Another region survives a regional outage.",
     rule: optional(z.string().regex(/^[a-z]{3}\d$/, "must be a DigitalOcean region slug with Spaces, like fra1 or nyc3")),
   },
   backupKeep: {
@@ -316,25 +314,23 @@ const shape = Object.fromEntries(
   }),
 ) as Shape;
 
-const StackConfigSchema = z
-  .strictObject(shape)
-  .superRefine((cfg, ctx) => {
-    if (cfg.sshKeyFingerprint === undefined && cfg.sshPublicKey === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["sshKeyFingerprint"],
-        message: "set sshKeyFingerprint (a key already in DigitalOcean) or sshPublicKey (a key to register)",
-      });
-    }
-    if (cfg.sshNewPublicKey !== undefined && cfg.sshPublicKey === undefined) {
-      // Only root's whole key list can be written: without the current key it would lock Pulumi out.
-      ctx.addIssue({
-        code: "custom",
-        path: ["sshNewPublicKey"],
-        message: "needs sshPublicKey set to the current deploy key's public half (with sshKeyFingerprint it is not registered again)",
-      });
-    }
-  });
+const StackConfigSchema = z.strictObject(shape).superRefine((cfg, ctx) => {
+  if (cfg.sshKeyFingerprint === undefined && cfg.sshPublicKey === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["sshKeyFingerprint"],
+      message: "set sshKeyFingerprint (a key already in DigitalOcean) or sshPublicKey (a key to register)",
+    });
+  }
+  if (cfg.sshNewPublicKey !== undefined && cfg.sshPublicKey === undefined) {
+    // Only root's whole key list can be written: without the current key it would lock Pulumi out.
+    ctx.addIssue({
+      code: "custom",
+      path: ["sshNewPublicKey"],
+      message: "needs sshPublicKey set to the current deploy key's public half (with sshKeyFingerprint it is not registered again)",
+    });
+  }
+});
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 
@@ -355,8 +351,7 @@ export function readStackConfig(config = new pulumi.Config(CONFIG_NAMESPACE)): S
     if (value === undefined) continue;
     if (value !== "" && SECRET_CONFIG_KEYS.includes(key) && !isConfigSecret(`${CONFIG_NAMESPACE}:${key}`)) {
       throw invalid([
-        `${key}: is stored in plain text in the stack file; ` +
-          `remove it (pulumi config rm ${key}) and set it with: pulumi config set --secret ${key}`,
+        `${key}: is stored in plain text in the stack file; ` + `remove it (pulumi config rm ${key}) and set it with: pulumi config set --secret ${key}`,
       ]);
     }
     raw[key] = value;

@@ -3,10 +3,10 @@
  * commands run on the host (below), so the host needs no npm install. Built from the repository root whatever the cwd, so its bytes
  * (and the sha256 that decides whether the host restarts the service) never depend on where it was built.
  */
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { buildWebApp } from "./webApp";
 
 /** The bundle's entry (what it runs, and why it lives in cli/, is said there). */

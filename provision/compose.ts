@@ -5,8 +5,8 @@
  * without the two lines that let shellcheck follow lib.sh when it checks the file alone: its
  * `# shellcheck source-path=SCRIPTDIR` directive and its `source lib.sh`.
  */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 /** A file's content for the header, kept byte for byte; like any text file it ends in a newline. */
 export interface FileText {
@@ -19,6 +19,7 @@ export type HeaderValue = string | number | readonly string[] | FileText;
 export type Header = Record<string, HeaderValue>;
 
 /** How each step file sources lib.sh (for shellcheck and a reader), after SOURCE_DIRECTIVE. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a bash expansion, written for bash
 export const LIB_SOURCE_LINE = 'source "${BASH_SOURCE[0]%/*}/lib.sh"';
 export const SOURCE_DIRECTIVE = "# shellcheck source-path=SCRIPTDIR";
 const DELIMITER = "CLAUDE_BUS_EOF";

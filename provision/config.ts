@@ -29,10 +29,7 @@ const domainName = z
     message: "must be a DNS name such as example.com",
   });
 const unixName = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a unix name (lowercase letters, digits, _ and -, at most 32 chars)");
-const sshPublicKey = z
-  .string()
-  .trim()
-  .regex(SSH_PUBLIC_KEY, "must be one OpenSSH public key line (type, base64 key, optional comment)");
+const sshPublicKey = z.string().trim().regex(SSH_PUBLIC_KEY, "must be one OpenSSH public key line (type, base64 key, optional comment)");
 const pem = z.string().refine((s) => /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(s), {
   message: "must hold at least one PEM certificate",
 });
@@ -96,7 +93,7 @@ export const HostConfigSchema = z
     rootSshKeys: z.array(sshPublicKey).default([]),
     /** The block device of the data volume; the data and drop dirs live on it. Absent: they stay on the root disk. */
     volume: z
-      .object({ device: z.string().regex(/^\/dev\/[A-Za-z0-9._\/:-]+$/, "must be a block device path under /dev") })
+      .object({ device: z.string().regex(/^\/dev\/[A-Za-z0-9._/:-]+$/, "must be a block device path under /dev") })
       .strict()
       .optional(),
     /** The address the bus's name must resolve to before certbot runs (the host's public IPv4); absent: no check. */

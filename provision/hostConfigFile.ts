@@ -1,6 +1,6 @@
 /** A host config JSON file (provision/host.example.json is one), read and validated. */
-import * as fs from "fs";
-import { HostConfig, parseHostConfig } from "./config";
+import * as fs from "node:fs";
+import { type HostConfig, parseHostConfig } from "./config";
 
 /** Reads and validates a host config JSON file; errors name the file and the bad key. */
 export function loadHostConfigFile(file: string): HostConfig {

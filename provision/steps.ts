@@ -6,11 +6,11 @@
  * (`stdin: "credentials"`) and, when backups are configured, the backup bucket's env text
  * (`stdin: "backupTarget"`).
  */
-import { createHash } from "crypto";
-import * as path from "path";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
 import { REQUIRED_BACKUP_TARGET_KEYS } from "../contract/backupTarget";
 import { HOST_PASSWORD_REGEX, HOST_PASSWORD_RULE } from "../contract/password";
-import { Header, fileText, stepScript } from "./compose";
+import { type Header, fileText, stepScript } from "./compose";
 import type { HostConfig } from "./config";
 import { busUrlOf } from "./credentials";
 import {
@@ -108,9 +108,7 @@ export const BUNDLE_UPLOAD_PATH = "/var/tmp/claude-bus-bundle.js";
  * Debian packages the host needs (python3-certbot-nginx is not among them: certificates use --webroot):
  * jq reads the DNS-over-HTTPS answer, e2fsprogs formats the data volume.
  */
-export const HOST_PACKAGES = [
-  "nodejs", "nginx", "certbot", "curl", "ca-certificates", "openssl", "jq", "e2fsprogs", "unattended-upgrades",
-];
+export const HOST_PACKAGES = ["nodejs", "nginx", "certbot", "curl", "ca-certificates", "openssl", "jq", "e2fsprogs", "unattended-upgrades"];
 
 /** What lib.sh itself reads: its handlers restart and reload the bus's unit. */
 const LIB_HEADER: Header = { SERVICE: SERVICE_NAME };
@@ -162,10 +160,7 @@ const updates = (cfg: HostConfig): StepPlan => ({
 const VOLUME_BLANK_MIB = 16;
 
 /** What each dir on the volume is: the bus's data (moved onto it) or the host's identity (kept there). */
-const volumeKinds = [
-  ...Object.keys(VOLUME_DIRS).map(() => "data"),
-  ...Object.keys(VOLUME_IDENTITY_DIRS).map(() => "identity"),
-];
+const volumeKinds = [...Object.keys(VOLUME_DIRS).map(() => "data"), ...Object.keys(VOLUME_IDENTITY_DIRS).map(() => "identity")];
 
 const volume = (device: string): StepPlan => ({
   name: "volume",
@@ -343,7 +338,9 @@ export function hostSteps(cfg: HostConfig, bundle: { sha256: string }): HostStep
   return steps.map((step, i) => {
     const checked = plans[i].checks ?? [];
     if (checked.length === 0) return step;
-    const hash = createHash("sha256").update([step.hash, ...checked.map(hashOf)].join("\n")).digest("hex");
+    const hash = createHash("sha256")
+      .update([step.hash, ...checked.map(hashOf)].join("\n"))
+      .digest("hex");
     return { ...step, hash };
   });
 }

@@ -9,10 +9,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createBusClient } from "../../client/index";
 import { BACKUP_KEEP_RANGE, DEFAULT_BACKUP_KEEP } from "../../contract/defaults";
-import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
+import { booleanOption, noPositionals, type ParsedCommand, stringOption } from "../args";
 import { connectionFlags, resolveConfig } from "../config";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 
 /** claude-bus-backup-20261129T140102Z.tar.gz: sorts by time, and safe in every file system. */
 export const defaultBackupName = (now: Date): string => `claude-bus-backup-${now.toISOString().replace(/[-:]|\.\d+/g, "")}.tar.gz`;

@@ -2,13 +2,13 @@
  * `claude-bus claim | release | claims`: claims with fencing tokens (docs/API.md "Claims"). Resources,
  * notes and holders are another machine's words: every line is printed through visible().
  */
-import { Claim, ClaimHeldError, claimWaiting, createBusClient } from "../../client/index";
+import { type Claim, ClaimHeldError, claimWaiting, createBusClient } from "../../client/index";
 import { DEFAULT_CLAIM_TTL_SECONDS } from "../../contract/defaults";
-import { booleanOption, ParsedCommand, stringOption } from "../args";
+import { booleanOption, type ParsedCommand, stringOption } from "../args";
 import { connectionFlags, resolveConfig } from "../config";
 import { visible } from "../delivery/visible";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 import { parseDuration } from "./membership";
 
 function oneResource(command: string, parsed: { positionals: string[] }): string {
@@ -30,7 +30,9 @@ export async function claim(parsed: ParsedCommand<"claim">, io: Io): Promise<num
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   try {
     const held = await claimWaiting(createBusClient(cfg), { resource, ttl, note: stringOption(parsed, "note"), holder: cfg.me }, wait);
-    io.out(booleanOption(parsed, "json") ? JSON.stringify(held) : visible(`claimed ${held.resource} as ${held.holder}: token ${held.token}, until ${held.expires}`));
+    io.out(
+      booleanOption(parsed, "json") ? JSON.stringify(held) : visible(`claimed ${held.resource} as ${held.holder}: token ${held.token}, until ${held.expires}`),
+    );
     return EXIT.ok;
   } catch (error) {
     if (!(error instanceof ClaimHeldError)) throw error;
@@ -43,7 +45,8 @@ export async function claim(parsed: ParsedCommand<"claim">, io: Io): Promise<num
 export async function release(parsed: ParsedCommand<"release">, io: Io): Promise<number> {
   const resource = oneResource("release", parsed);
   const tokenText = stringOption(parsed, "token");
-  if (tokenText !== undefined && !/^[1-9]\d{0,15}$/.test(tokenText)) throw new UsageError(`--token must be a claim's token (a positive whole number), got ${JSON.stringify(tokenText)}`);
+  if (tokenText !== undefined && !/^[1-9]\d{0,15}$/.test(tokenText))
+    throw new UsageError(`--token must be a claim's token (a positive whole number), got ${JSON.stringify(tokenText)}`);
   const force = booleanOption(parsed, "force");
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const answer = await createBusClient(cfg).release({
@@ -53,12 +56,16 @@ export async function release(parsed: ParsedCommand<"release">, io: Io): Promise
   });
   if (booleanOption(parsed, "json")) io.out(JSON.stringify(answer));
   else if (!answer.released) io.out(visible(`${resource} was not claimed: nothing to release`));
-  else io.out(visible(`${answer.forced ? "broke" : "released"} ${resource} (token ${answer.claim?.token}${answer.forced ? `, held by ${answer.claim?.holder}` : ""})`));
+  else
+    io.out(
+      visible(`${answer.forced ? "broke" : "released"} ${resource} (token ${answer.claim?.token}${answer.forced ? `, held by ${answer.claim?.holder}` : ""})`),
+    );
   return EXIT.ok;
 }
 
 export async function claims(parsed: ParsedCommand<"claims">, io: Io): Promise<number> {
-  if (parsed.positionals.length > 0) throw new UsageError(`claims takes no arguments (got ${JSON.stringify(parsed.positionals[0])}); --prefix P lists those under P`);
+  if (parsed.positionals.length > 0)
+    throw new UsageError(`claims takes no arguments (got ${JSON.stringify(parsed.positionals[0])}); --prefix P lists those under P`);
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const holder = booleanOption(parsed, "mine") ? cfg.me : stringOption(parsed, "holder");
   const list = await createBusClient(cfg).claims({ holder, prefix: stringOption(parsed, "prefix") });

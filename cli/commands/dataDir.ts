@@ -6,9 +6,9 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { DEFAULT_DATA_DIR } from "../../contract/defaults";
 import { importSeed, restoreBackup } from "../../service";
-import { booleanOption, ParsedCommand, stringOption } from "../args";
+import { booleanOption, type ParsedCommand, stringOption } from "../args";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 
 /** The one FILE argument, read whole. */
 export function fileArgument(command: string, parsed: { positionals: string[] }): { file: string; bytes: Buffer } {

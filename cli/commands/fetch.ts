@@ -2,13 +2,13 @@
 import * as path from "node:path";
 import { createBusClient, saveAttachments } from "../../client/index";
 import { MESSAGE_ID_PATTERN } from "../../contract/message";
-import { booleanOption, ParsedCommand, stringOption } from "../args";
+import { booleanOption, type ParsedCommand, stringOption } from "../args";
 import { connectionFlags, resolveConfig } from "../config";
 import { describeAttachment } from "../delivery/attachments";
 import { visible } from "../delivery/visible";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
-import { ProgressBar, progressBar } from "../progressBar";
+import { type Io, UsageError } from "../io";
+import { type ProgressBar, progressBar } from "../progressBar";
 
 export async function fetch(parsed: ParsedCommand<"fetch">, io: Io): Promise<number> {
   const [id, extra] = parsed.positionals;

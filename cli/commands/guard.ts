@@ -9,12 +9,12 @@ import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { Claim, createBusClient } from "../../client/index";
-import { ParsedCommand, booleanOption, stringOption } from "../args";
+import { type Claim, createBusClient } from "../../client/index";
+import { type ParsedCommand, booleanOption, stringOption } from "../args";
 import { connectionFlags, resolveConfig } from "../config";
 import { visible } from "../delivery/visible";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 import { claimLine } from "./claims";
 
 const run = promisify(execFile);
@@ -60,7 +60,11 @@ async function install(repo: string, force: boolean, io: Io): Promise<number> {
   await fs.mkdir(hooks, { recursive: true });
   await fs.writeFile(file, script, { mode: 0o755 });
   await fs.chmod(file, 0o755);
-  io.out(visible(`installed ${file}: commits of paths claimed by another machine (repo:PATH) are refused; git commit --no-verify or ${GUARD_OFF}=off commits anyway`));
+  io.out(
+    visible(
+      `installed ${file}: commits of paths claimed by another machine (repo:PATH) are refused; git commit --no-verify or ${GUARD_OFF}=off commits anyway`,
+    ),
+  );
   return EXIT.ok;
 }
 
@@ -90,6 +94,8 @@ async function check(parsed: ParsedCommand<"guard">, repo: string, io: Io): Prom
   const refused = staged.flatMap((file) => others.filter((c) => covers(c.resource, file)).map((c) => ({ file, claim: c })));
   if (refused.length === 0) return EXIT.ok;
   for (const { file, claim } of refused) io.err(`claude-bus guard: ${visible(file)} is claimed: ${claimLine(claim)}`);
-  io.err(`claude-bus guard: commit refused. Ask the holder on the bus, wait for the claim to end, or commit anyway: git commit --no-verify (or ${GUARD_OFF}=off git commit ...)`);
+  io.err(
+    `claude-bus guard: commit refused. Ask the holder on the bus, wait for the claim to end, or commit anyway: git commit --no-verify (or ${GUARD_OFF}=off git commit ...)`,
+  );
   return EXIT.failure;
 }

@@ -15,15 +15,15 @@
  * nothing, while the session's live marker names a running deliverer or the machine is muted, and else
  * delivers as a prompt's hook does, within a shorter deadline (the model waits for it).
  */
-import { Claim, createBusClient, Message } from "../../client/index";
-import { noPositionals, ParsedCommand } from "../args";
-import { ClientConfig, connectionFlags, resolveConfig } from "../config";
+import { type Claim, createBusClient, type Message } from "../../client/index";
+import { noPositionals, type ParsedCommand } from "../args";
+import { type ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { renderClaims } from "../delivery/claimsNote";
 import { CONTEXT_BUDGET, renderDelivery } from "../delivery/render";
-import { isSessionId, SessionState, SessionStore, sessionsDir } from "../delivery/sessionState";
+import { isSessionId, type SessionState, SessionStore, sessionsDir } from "../delivery/sessionState";
 import { hookEventOf, toolHookIdle } from "../delivery/toolHookGate";
 import { EXIT } from "../exitCodes";
-import { Io } from "../io";
+import type { Io } from "../io";
 
 /** The hook's whole run, in ms; plugin/hooks/hooks.json gives Claude Code's timeout, several times longer. */
 export const HOOK_DEADLINE_MS = 3_000;
@@ -107,7 +107,10 @@ export async function hook(parsed: ParsedCommand<"hook">, io: Io): Promise<numbe
     if (sessionId) await store.save(sessionId, { cursor: delivery.shown[delivery.shown.length - 1].id, noticeShown: state.noticeShown });
     if (delivery.whole.length > 0) {
       await client(cfg, remaining())
-        .ackMany(delivery.whole.map((m) => m.id), cfg.me)
+        .ackMany(
+          delivery.whole.map((m) => m.id),
+          cfg.me,
+        )
         .catch(() => undefined); // not acked: they stay unread and come again in the next session
     }
     return EXIT.ok;
@@ -118,4 +121,3 @@ export async function hook(parsed: ParsedCommand<"hook">, io: Io): Promise<numbe
 function client(cfg: ClientConfig, timeoutMs: number) {
   return createBusClient({ ...cfg, timeoutMs, retry: { retries: 0, baseDelayMs: 0, maxDelayMs: 0 } });
 }
-

@@ -11,17 +11,26 @@ import { z } from "zod";
 import { MAX_ACK_BATCH, MAX_ATTACHMENTS, MAX_BODY_BYTES, MAX_TAGS, MAX_WAIT_SECONDS } from "../../contract/defaults";
 import { MESSAGE_ID_PATTERN } from "../../contract/message";
 import { NAME_PATTERN } from "../../contract/names";
-import { BusClient, createBusClient, Message, MessageQuery, saveAttachments, thread, uploadAttachments, waitForReceipt } from "../../client/index";
-import { noPositionals, ParsedCommand } from "../args";
+import {
+  type BusClient,
+  createBusClient,
+  type Message,
+  type MessageQuery,
+  saveAttachments,
+  thread,
+  uploadAttachments,
+  waitForReceipt,
+} from "../../client/index";
+import { noPositionals, type ParsedCommand } from "../args";
 import { agentPolicy, checkAttachments } from "../attachGuard";
-import { ClientConfig, ConfigFlags, connectionFlags, resolveConfig } from "../config";
+import { type ClientConfig, type ConfigFlags, connectionFlags, resolveConfig } from "../config";
 import { describeAttachment } from "../delivery/attachments";
 import { escapeText, frameLines, frameMessages } from "../delivery/frame";
 import { deliverLive } from "../delivery/live";
 import { liveMuted } from "../delivery/liveSwitch";
 import { sessionSocketFromEnv } from "../delivery/sessionSocket";
 import { isSessionId, SessionStore, sessionsDir } from "../delivery/sessionState";
-import { Io } from "../io";
+import type { Io } from "../io";
 import { version } from "../main";
 import { claimTools } from "./mcpClaims";
 
@@ -125,15 +134,25 @@ export function busTools(flags: ConfigFlags, io: Io) {
   return {
     send: tool({
       description:
-        "Post a message on the claude bus to another machine (or \"any\" for everyone). Use reply_to to answer a message by its id, attach to send local files with it.",
+        'Post a message on the claude bus to another machine (or "any" for everyone). Use reply_to to answer a message by its id, attach to send local files with it.',
       input: {
         to: name.or(z.literal("any")).optional().describe('recipient machine name, or "any" (the default) for a broadcast'),
         body: z.string().min(1).max(MAX_BODY_BYTES).describe("the message text (plain text, at most 64 KiB; never secrets)"),
-        tags: z.array(z.string().min(1).max(32)).max(MAX_TAGS).optional().describe("short tags for filtering, e.g. [\"deploy\"]"),
+        tags: z.array(z.string().min(1).max(32)).max(MAX_TAGS).optional().describe('short tags for filtering, e.g. ["deploy"]'),
         reply_to: id.optional().describe("id of the message this answers; the reply joins its thread"),
-        attach: z.array(z.string().min(1)).max(MAX_ATTACHMENTS).optional().describe("local files to attach: absolute paths (relative ones are to this session's directory)"),
+        attach: z
+          .array(z.string().min(1))
+          .max(MAX_ATTACHMENTS)
+          .optional()
+          .describe("local files to attach: absolute paths (relative ones are to this session's directory)"),
         wait_read: name.optional().describe("then wait until this machine has read (acked) it, and say when"),
-        wait_read_seconds: z.number().int().min(1).max(MAX_TOOL_WAIT_SECONDS).optional().describe(`how long wait_read waits (default ${MAX_TOOL_WAIT_SECONDS})`),
+        wait_read_seconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_TOOL_WAIT_SECONDS)
+          .optional()
+          .describe(`how long wait_read waits (default ${MAX_TOOL_WAIT_SECONDS})`),
       },
       async run({ to, body, tags, reply_to, attach, wait_read, wait_read_seconds }) {
         const { cfg, client } = await connect();
@@ -156,7 +175,9 @@ export function busTools(flags: ConfigFlags, io: Io) {
         // never allowConfigNames: only the person, with the CLI's --allow-config-names, saves those
         const saved = await saveAttachments(client, messageId, path.resolve(dir), { force });
         const lines = saved.map(({ attachment, file }) => escapeText(`saved ${describeAttachment(attachment)} to ${file} (sha256 checked)`));
-        return text(frameLines("claude-bus-files", `The files of message #${messageId}, saved; their names and contents are its sender's.`, lines, TOOL_OUTPUT_BUDGET));
+        return text(
+          frameLines("claude-bus-files", `The files of message #${messageId}, saved; their names and contents are its sender's.`, lines, TOOL_OUTPUT_BUDGET),
+        );
       },
     }),
     inbox: tool({
@@ -168,7 +189,11 @@ export function busTools(flags: ConfigFlags, io: Io) {
       async run({ peek, limit }) {
         const { cfg, client } = await connect();
         const page = await client.page({ to: cfg.me, unread_by: cfg.me, limit: limit ?? 20 });
-        return listAndAck(client, cfg.me, page.messages, { ack: !peek, intro: `My unread messages (I am ${cfg.me}), oldest first.`, note: page.more ? "more unread: call inbox again" : undefined });
+        return listAndAck(client, cfg.me, page.messages, {
+          ack: !peek,
+          intro: `My unread messages (I am ${cfg.me}), oldest first.`,
+          note: page.more ? "more unread: call inbox again" : undefined,
+        });
       },
     }),
     ack: tool({
@@ -221,8 +246,12 @@ export function busTools(flags: ConfigFlags, io: Io) {
         const { client } = await connect();
         const machines = await client.machines();
         if (machines.length === 0) return text("no machine has used the bus yet");
-        const lines = machines.map((m) => escapeText(`${m.name}: last seen ${m.last_seen ?? "never"}, last post ${m.last_post ?? "never"}, ${m.unread} unread`));
-        return text(frameLines("claude-bus-machines", "Every machine seen on the bus; each name is chosen by whoever enrolled or used it.", lines, TOOL_OUTPUT_BUDGET));
+        const lines = machines.map((m) =>
+          escapeText(`${m.name}: last seen ${m.last_seen ?? "never"}, last post ${m.last_post ?? "never"}, ${m.unread} unread`),
+        );
+        return text(
+          frameLines("claude-bus-machines", "Every machine seen on the bus; each name is chosen by whoever enrolled or used it.", lines, TOOL_OUTPUT_BUDGET),
+        );
       },
     }),
     ...claimTools(connect),
@@ -246,6 +275,10 @@ async function listAndAck(client: BusClient, me: string, messages: Message[], o:
     cutNote: "longer than one tool answer holds",
     deferToFit: true,
   });
-  if (o.ack) await client.ackMany(framed.shown.map((m) => m.id), me);
+  if (o.ack)
+    await client.ackMany(
+      framed.shown.map((m) => m.id),
+      me,
+    );
   return text(framed.text);
 }

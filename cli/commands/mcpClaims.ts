@@ -3,7 +3,7 @@
  * machine's words (resources, holders, notes) are framed and escaped like every bus answer.
  */
 import { z } from "zod";
-import { BusClient, Claim, ClaimHeldError, claimWaiting } from "../../client/index";
+import { type BusClient, type Claim, ClaimHeldError, claimWaiting } from "../../client/index";
 import { ClaimResource } from "../../contract/claims";
 import { DEFAULT_CLAIM_TTL_SECONDS, MAX_CLAIM_NOTE_CHARS, MAX_CLAIM_TTL_SECONDS, MIN_CLAIM_TTL_SECONDS } from "../../contract/defaults";
 import { NAME_PATTERN } from "../../contract/names";
@@ -30,7 +30,13 @@ export function claimTools(connect: () => Promise<{ cfg: ClientConfig; client: B
           .optional()
           .describe(`how long the claim lasts unless renewed or released (default ${DEFAULT_CLAIM_TTL_SECONDS})`),
         note: z.string().max(MAX_CLAIM_NOTE_CHARS).optional().describe("what I am doing with it, shown to the others"),
-        wait_seconds: z.number().int().min(0).max(MAX_TOOL_WAIT_SECONDS).optional().describe("if another machine holds it, wait up to this long for it to be free"),
+        wait_seconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(MAX_TOOL_WAIT_SECONDS)
+          .optional()
+          .describe("if another machine holds it, wait up to this long for it to be free"),
       },
       async run({ resource, ttl_seconds, note, wait_seconds }) {
         const { cfg, client } = await connect();

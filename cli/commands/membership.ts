@@ -2,11 +2,11 @@
  * `claude-bus invite | revoke | machines`: who may sign in to the bus with a credential of its own.
  * Inviting and revoking need the team credential; the bus says so (403) to anyone else.
  */
-import { createBusClient, Roster } from "../../client/index";
-import { booleanOption, ParsedCommand, stringOption } from "../args";
+import { createBusClient, type Roster } from "../../client/index";
+import { booleanOption, type ParsedCommand, stringOption } from "../args";
 import { connectionFlags, resolveConfig } from "../config";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
 
@@ -52,7 +52,12 @@ export async function revoke(parsed: ParsedCommand<"revoke">, io: Io): Promise<n
   const cfg = await resolveConfig(connectionFlags(parsed), io);
   const answer = await createBusClient(cfg).revoke(name);
   if (booleanOption(parsed, "json")) io.out(JSON.stringify(answer));
-  else io.out(answer.already ? `${name} was revoked already (${answer.revoked})` : `revoked ${name}: its credential stopped working at ${answer.revoked}; every other machine is untouched`);
+  else
+    io.out(
+      answer.already
+        ? `${name} was revoked already (${answer.revoked})`
+        : `revoked ${name}: its credential stopped working at ${answer.revoked}; every other machine is untouched`,
+    );
   return EXIT.ok;
 }
 
@@ -79,5 +84,12 @@ export function rosterTable({ machines, invites }: Roster): string {
   }
   for (const i of invites) rows.push([i.name, `invited${personLabel(i)}, until ${when(i.expires)}`, "-", "-", "-", "-", "-"]);
   const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => row[col].length)));
-  return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col])).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((row) =>
+      row
+        .map((cell, col) => cell.padEnd(widths[col]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }

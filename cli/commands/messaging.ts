@@ -1,15 +1,15 @@
 /** `claude-bus health | post | inbox | ack`: the seed's curl one-liners as commands. */
 import * as path from "node:path";
-import { allMessages, BusClient, createBusClient, Message, uploadAttachments, waitForReceipt } from "../../client/index";
+import { allMessages, type BusClient, createBusClient, type Message, uploadAttachments, waitForReceipt } from "../../client/index";
 import { DEFAULT_WAIT_READ_SECONDS } from "../../contract/defaults";
-import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
-import { CheckedFile, checkAttachments, personPolicy } from "../attachGuard";
+import { booleanOption, noPositionals, type ParsedCommand, stringOption } from "../args";
+import { type CheckedFile, checkAttachments, personPolicy } from "../attachGuard";
 import { connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
 import { visible } from "../delivery/visible";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
-import { ProgressBar, progressBar } from "../progressBar";
+import { type Io, UsageError } from "../io";
+import { type ProgressBar, progressBar } from "../progressBar";
 import { parseDuration } from "./membership";
 
 export async function health(parsed: ParsedCommand<"health">, io: Io): Promise<number> {
@@ -38,7 +38,11 @@ export async function post(parsed: ParsedCommand<"post">, io: Io): Promise<numbe
   const files = await checkAttachments(parsed.values.attach ?? [], cfg, io.env, personPolicy(booleanOption(parsed, "allow-secret-path")));
   const attachments = await uploadWithProgress(client, files, io);
   const message = await client.post({ from: cfg.me, to: stringOption(parsed, "to"), body, tags, reply_to: stringOption(parsed, "reply-to"), attachments });
-  io.out(booleanOption(parsed, "json") ? JSON.stringify(message) : visible(withAttachmentNote(`posted #${message.id} from ${message.from} to ${message.to}`, message)));
+  io.out(
+    booleanOption(parsed, "json")
+      ? JSON.stringify(message)
+      : visible(withAttachmentNote(`posted #${message.id} from ${message.from} to ${message.to}`, message)),
+  );
   return reader === undefined ? EXIT.ok : awaitReceipt(client, message.id, reader, waitFor, io);
 }
 
@@ -81,7 +85,11 @@ export async function inbox(parsed: ParsedCommand<"inbox">, io: Io): Promise<num
   else if (unread.length === 0) io.err(`no unread messages for ${cfg.me}`);
   else for (const m of unread) io.out(visible(withAttachmentNote(`[${m.ts}] ${m.from}: ${m.body}`, m), { lines: true }));
 
-  if (!booleanOption(parsed, "no-ack")) await client.ackMany(unread.map((m) => m.id), cfg.me);
+  if (!booleanOption(parsed, "no-ack"))
+    await client.ackMany(
+      unread.map((m) => m.id),
+      cfg.me,
+    );
   return EXIT.ok;
 }
 

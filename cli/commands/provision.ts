@@ -8,9 +8,9 @@ import { renderBackupTarget } from "../../contract/backupTarget";
 import { describeIssue } from "../../contract/issues";
 import { HostPassword } from "../../contract/password";
 import { provisionHost, StepFailedError } from "../../provision/ssh/runner";
-import { noPositionals, ParsedCommand, stringOption } from "../args";
+import { noPositionals, type ParsedCommand, stringOption } from "../args";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 import { sshHost } from "../sshHost";
 
 export async function provision(parsed: ParsedCommand<"provision">, io: Io): Promise<number> {

@@ -5,9 +5,9 @@
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { booleanOption, ParsedCommand } from "../args";
+import { booleanOption, type ParsedCommand } from "../args";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 import { fileArgument, importHere, restoreHere } from "./dataDir";
 
 export async function restore(parsed: ParsedCommand<"restore">, io: Io): Promise<number> {

@@ -7,14 +7,14 @@
  */
 import { renderEnvFile } from "../../contract/envFile";
 import { generatePassword } from "../../contract/password";
-import { AuthError, BusClient, createBusClient, Machine } from "../../client/index";
-import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
+import { AuthError, type BusClient, createBusClient, type Machine } from "../../client/index";
+import { booleanOption, noPositionals, type ParsedCommand, stringOption } from "../args";
 import { moveDurably } from "../../contract/durableFile";
-import { ClientConfig, connectionFlags, Credential, resolveConfig } from "../config";
+import { type ClientConfig, connectionFlags, type Credential, resolveConfig } from "../config";
 import { pendingEnvFile, readEnvFile, writeEnvFile } from "../envFileStore";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
-import { PreviewStep, PulumiError, pulumiPreview, pulumiUpTargets, setSecretConfig } from "../pulumiCli";
+import { type Io, UsageError } from "../io";
+import { type PreviewStep, PulumiError, pulumiPreview, pulumiUpTargets, setSecretConfig } from "../pulumiCli";
 
 export const ROTATION_TAG = "rotation";
 
@@ -43,7 +43,10 @@ export async function rotate(parsed: ParsedCommand<"rotate">, io: Io): Promise<n
   await client.health();
   if (await isOwnMachineCredential(client, cfg.user)) {
     const deployment = [...(ssh ? ["ssh"] : []), ...pulumiOnly, ...sshOnly];
-    if (deployment.length) throw new UsageError(`rotate: ${cfg.user} signs in with its own credential, which rotates on the bus: --${deployment.join(", --")} are for the team password`);
+    if (deployment.length)
+      throw new UsageError(
+        `rotate: ${cfg.user} signs in with its own credential, which rotates on the bus: --${deployment.join(", --")} are for the team password`,
+      );
     return rotateWith(cfg, machineApplier(client, cfg.user), timeoutSeconds * 1000, io);
   }
   const applier = ssh ? await sshApplier(parsed, io) : pulumiApplier(parsed, io);

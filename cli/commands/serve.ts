@@ -16,9 +16,9 @@ import {
 } from "../../contract/serviceOptions";
 import { serveCredentials, startBus, stdoutSink, structuredLogger, writeLocalEnvFile } from "../../service";
 import type { CompactionStage, FileLimits, Log, RetentionOptions } from "../../service";
-import { noPositionals, ParsedCommand } from "../args";
+import { noPositionals, type ParsedCommand } from "../args";
 import { EXIT } from "../exitCodes";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 
 export interface ServeSettings {
   host: string;

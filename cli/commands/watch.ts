@@ -14,17 +14,17 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MAX_WAIT_SECONDS } from "../../contract/defaults";
-import { AuthError, createBusClient, Message, MessageQuery } from "../../client/index";
-import { backoffMs, RetryPolicy } from "../../client/retry";
-import { booleanOption, noPositionals, ParsedCommand, stringOption } from "../args";
+import { AuthError, createBusClient, type Message, type MessageQuery } from "../../client/index";
+import { backoffMs, type RetryPolicy } from "../../client/retry";
+import { booleanOption, noPositionals, type ParsedCommand, stringOption } from "../args";
 import { writeFileDurably } from "../../contract/durableFile";
-import { ClientConfig, connectionFlags, resolveConfig } from "../config";
+import { type ClientConfig, connectionFlags, resolveConfig } from "../config";
 import { withAttachmentNote } from "../delivery/attachments";
 import { frameMessages } from "../delivery/frame";
 import { renderDelivery } from "../delivery/render";
 import { SessionStore, sessionsDir } from "../delivery/sessionState";
 import { visible } from "../delivery/visible";
-import { Io, UsageError } from "../io";
+import { type Io, UsageError } from "../io";
 
 /** Each long-poll waits this long, a little under the bus's maximum. */
 const WAIT_SECONDS = MAX_WAIT_SECONDS - 5;
@@ -133,7 +133,7 @@ function runExec(command: string, message: Message, frame: string | undefined, i
       resolve();
     });
     child.stdin.on("error", () => undefined); // a command that does not read its stdin
-    child.stdin.end((frame ?? JSON.stringify(message)) + "\n");
+    child.stdin.end(`${frame ?? JSON.stringify(message)}\n`);
   });
 }
 
@@ -144,5 +144,5 @@ async function readCursor(file: string): Promise<string | undefined> {
 
 async function writeCursor(file: string, id: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileDurably(file, id + "\n", { mode: 0o600 });
+  await writeFileDurably(file, `${id}\n`, { mode: 0o600 });
 }

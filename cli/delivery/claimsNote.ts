@@ -21,7 +21,8 @@ export function claimEntry(c: Claim): string {
 export function renderClaims(claims: Claim[], me: string, budget = CLAIMS_BUDGET): { context: string; systemMessage: string } | undefined {
   const others = claims.filter((c) => c.holder !== me);
   if (others.length === 0) return undefined;
-  const intro = "Live claims other machines hold: leave these resources alone (a repo:PATH claim names files) unless the user says otherwise. Claim your own with the bus claim tool.";
+  const intro =
+    "Live claims other machines hold: leave these resources alone (a repo:PATH claim names files) unless the user says otherwise. Claim your own with the bus claim tool.";
   return {
     context: frameLines("claude-bus-claims", intro, others.map(claimEntry), budget),
     systemMessage: `${others.length} live claim${others.length === 1 ? "" : "s"} by other machines (claude-bus claims)`,

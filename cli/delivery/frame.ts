@@ -120,7 +120,8 @@ export function frameMessages(messages: Message[], o: MessageFrameOptions): Mess
     if (keep < 200 && shown.length > 0) break; // too little left to be useful: this one and the rest are "more"
     let part = cut(m, body, Math.max(0, keep));
     // its tags and files do not fit either (a one-line frame): the first message shows its sender at least
-    if (part.length + 1 > room && shown.length === 0) part = entry({ ...m, tags: [], attachments: undefined }, `[tags and body not shown: too long for this frame; ${o.cutNote}]`, layout);
+    if (part.length + 1 > room && shown.length === 0)
+      part = entry({ ...m, tags: [], attachments: undefined }, `[tags and body not shown: too long for this frame; ${o.cutNote}]`, layout);
     if (part.length + 1 > room) break;
     parts.push(part);
     shown.push(m);

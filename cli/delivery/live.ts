@@ -13,11 +13,11 @@
  */
 import { MAX_WAIT_SECONDS } from "../../contract/defaults";
 import type { BusClient, Message } from "../../client/index";
-import { backoffMs, RetryPolicy } from "../../client/retry";
+import { backoffMs, type RetryPolicy } from "../../client/retry";
 import type { ClientConfig } from "../config";
 import { renderDelivery } from "./render";
-import { SessionSocket, writeToSession } from "./sessionSocket";
-import { SessionStore } from "./sessionState";
+import { type SessionSocket, writeToSession } from "./sessionSocket";
+import type { SessionStore } from "./sessionState";
 
 /** The tag a sender sets for a message that must not wait for a batch. */
 export const URGENT_TAG = "urgent";
@@ -83,7 +83,12 @@ export async function deliverLive(o: LiveOptions): Promise<LiveEnd> {
         return delivery;
       });
       if (delivered && delivered.whole.length > 0) {
-        await client.ackMany(delivered.whole.map((m) => m.id), cfg.me).catch(() => undefined); // not acked: unread for the next session
+        await client
+          .ackMany(
+            delivered.whole.map((m) => m.id),
+            cfg.me,
+          )
+          .catch(() => undefined); // not acked: unread for the next session
       }
     } catch (err) {
       if (err instanceof Refused) return "refused";
@@ -99,7 +104,8 @@ export async function deliverLive(o: LiveOptions): Promise<LiveEnd> {
  */
 async function gather(client: BusClient, me: string, cursor: string | undefined, o: LiveOptions): Promise<boolean> {
   // a long-poll ends with the session: its answer, if one comes, is dropped (nothing is acked)
-  const poll = (since: string | undefined, wait: number) => Promise.race([client.messages({ to: me, unread_by: me, since, wait, limit: FETCH_LIMIT }), aborted(o.signal)]);
+  const poll = (since: string | undefined, wait: number) =>
+    Promise.race([client.messages({ to: me, unread_by: me, since, wait, limit: FETCH_LIMIT }), aborted(o.signal)]);
   const first = await poll(cursor, LIVE_WAIT_SECONDS);
   if (first.length === 0) return false;
   const until = Date.now() + (o.batchMs ?? LIVE_BATCH_MS);

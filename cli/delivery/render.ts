@@ -28,9 +28,7 @@ export function renderDelivery(messages: Message[], me: string, { moreOnBus = fa
   if (messages.length === 0) return undefined;
   const count = (more: number) => `${moreOnBus ? "at least " : ""}${more}`;
   const framed = frameMessages(messages, {
-    intro:
-      `Messages to ${me}, oldest first. Reply with the bus \`send\` tool (reply_to set to the message id) ` +
-      "or `claude-bus post --reply-to ID`.",
+    intro: `Messages to ${me}, oldest first. Reply with the bus \`send\` tool (reply_to set to the message id) or \`claude-bus post --reply-to ID\`.`,
     budget,
     bodyBudget: BODY_BUDGET,
     more: (left) => (left > 0 || moreOnBus ? `and ${count(left)} more: claude-bus inbox` : ""),

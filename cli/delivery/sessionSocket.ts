@@ -28,7 +28,7 @@ export function sessionSocketFromEnv(env: NodeJS.ProcessEnv): SessionSocket | un
 export function inboxLines(socket: SessionSocket, text: string): string {
   const lines = socket.token ? [JSON.stringify({ type: "auth", token: socket.token })] : [];
   lines.push(JSON.stringify({ type: "user", message: { role: "user", content: text } }));
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** Writes `text` into the session; resolves once the socket took every byte and closed, rejects on anything else. */

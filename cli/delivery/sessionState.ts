@@ -39,7 +39,10 @@ export function isSessionId(id: unknown): id is string {
 }
 
 export class SessionStore {
-  constructor(private readonly dir: string, private readonly platform: NodeJS.Platform = process.platform) {}
+  constructor(
+    private readonly dir: string,
+    private readonly platform: NodeJS.Platform = process.platform,
+  ) {}
 
   private file(id: string): string {
     return path.join(this.dir, `${id}.json`);
@@ -56,7 +59,7 @@ export class SessionStore {
 
   async save(id: string, state: SessionState): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFileDurably(this.file(id), JSON.stringify(state) + "\n", { mode: 0o600, platform: this.platform });
+    await writeFileDurably(this.file(id), `${JSON.stringify(state)}\n`, { mode: 0o600, platform: this.platform });
   }
 
   /**
@@ -94,7 +97,7 @@ export class SessionStore {
   async markLive(id: string, marker: LiveMarker | undefined): Promise<void> {
     if (!marker) return fs.rm(this.liveFile(id), { force: true });
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFileDurably(this.liveFile(id), JSON.stringify(marker) + "\n", { mode: 0o600, platform: this.platform });
+    await writeFileDurably(this.liveFile(id), `${JSON.stringify(marker)}\n`, { mode: 0o600, platform: this.platform });
   }
 
   /** The live marker of the session, if the process it names is still running and writes to `socket`. */

@@ -34,7 +34,7 @@ d ${SHARED_DIR} 2770 root ${cfg.sharedDir.group} ${age}
 /** root's authorized_keys: the deploy keys, one per line; empty text when none are configured (the step then leaves the file). */
 export function renderRootAuthorizedKeys(cfg: HostConfig): string {
   if (cfg.rootSshKeys.length === 0) return "";
-  return "# Managed by claude-bus provision: rootSshKeys of the host config (the deploy keys).\n" + cfg.rootSshKeys.map((k) => `${k}\n`).join("");
+  return `# Managed by claude-bus provision: rootSshKeys of the host config (the deploy keys).\n${cfg.rootSshKeys.map((k) => `${k}\n`).join("")}`;
 }
 
 /** apt's daily list update and unattended upgrade (the two switches `dpkg-reconfigure unattended-upgrades` sets). */

@@ -1,5 +1,5 @@
 /** The nginx site for the bus: plain HTTP only for ACME and the redirect, everything else over TLS. */
-import { HTTP_ERRORS, HttpErrorKind, errorBody } from "../../contract/httpErrors";
+import { HTTP_ERRORS, type HttpErrorKind, errorBody } from "../../contract/httpErrors";
 import { LIVE_PATH, MAX_WAIT_SECONDS, NGINX_FILE_MARGIN_MIB, NGINX_UPSTREAM_KEEPALIVE_SECONDS, SERVICE_KEEP_ALIVE_SECONDS } from "../../contract/defaults";
 import type { HostConfig } from "../config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../paths";

@@ -8,8 +8,8 @@ import { HostPassword } from "../../contract/password";
 import { buildServiceBundle } from "../bundle";
 import type { HostConfig } from "../config";
 import { credentialsEnv } from "../credentials";
-import { BUNDLE_UPLOAD_PATH, dataCommandScript, HostStep, hostKeyIn, hostSteps, rotationSteps, type StepInput } from "../steps";
-import { Log, SshTarget, parseTarget, pinHostKey, remoteCommand, runRemote, uploadBundle } from "./transport";
+import { BUNDLE_UPLOAD_PATH, dataCommandScript, type HostStep, hostKeyIn, hostSteps, rotationSteps, type StepInput } from "../steps";
+import { type Log, type SshTarget, parseTarget, pinHostKey, remoteCommand, runRemote, uploadBundle } from "./transport";
 
 export interface StepResult {
   name: string;
@@ -45,7 +45,8 @@ const changesIn = (output: string): string[] =>
  */
 export async function runSteps(target: SshTarget, steps: HostStep[], input: Partial<Record<StepInput, string>>, log: Log = () => {}): Promise<StepResult[]> {
   const missing = steps.find((step) => step.stdin !== undefined && input[step.stdin] === undefined);
-  if (missing) throw new Error(`step ${missing.name} needs the ${missing.stdin === "credentials" ? "credentials env text" : "backup bucket's env file (--s3-env FILE)"}`);
+  if (missing)
+    throw new Error(`step ${missing.name} needs the ${missing.stdin === "credentials" ? "credentials env text" : "backup bucket's env file (--s3-env FILE)"}`);
   const results: StepResult[] = [];
   for (const step of steps) {
     log(`==> ${step.name}: ${step.description}`);
@@ -97,7 +98,14 @@ export async function rotateOverSsh(target: SshTarget | string, cfg: HostConfig,
 }
 
 /** Runs `restore` or `import` on the host: `file`'s bytes go on stdin; resolves with what it printed. */
-export async function dataCommandOverSsh(target: SshTarget, cfg: HostConfig, command: "restore" | "import", file: Buffer, args: string[], log: Log = () => {}): Promise<string> {
+export async function dataCommandOverSsh(
+  target: SshTarget,
+  cfg: HostConfig,
+  command: "restore" | "import",
+  file: Buffer,
+  args: string[],
+  log: Log = () => {},
+): Promise<string> {
   log(`==> ${command} on ${target.user}@${target.host} (the bus stops meanwhile)`);
   const { code, output } = await runRemote(target, remoteCommand(target, dataCommandScript(cfg, command, args)), file, (line) => log(`    ${line}`));
   if (code !== 0) throw new StepFailedError(command, code, output);

@@ -2,10 +2,10 @@
  * Running a command on a host over OpenSSH: the target, ssh's arguments and environment, and the two
  * things sent over it (a step's script as the remote command, and the service bundle on stdin).
  */
-import { spawn, spawnSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { shq } from "../compose";
 import { bundleUploadScript } from "../steps";
 
@@ -43,16 +43,24 @@ export function remoteCommand(target: SshTarget, script: string): string {
 
 export function sshArgs(target: SshTarget, command: string): string[] {
   return [
-    "-o", "BatchMode=yes",
-    "-o", "LogLevel=ERROR",
-    "-o", "ConnectTimeout=20",
-    "-o", "ServerAliveInterval=15",
-    "-o", `StrictHostKeyChecking=${target.strictHostKeyChecking ?? "accept-new"}`,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=20",
+    "-o",
+    "ServerAliveInterval=15",
+    "-o",
+    `StrictHostKeyChecking=${target.strictHostKeyChecking ?? "accept-new"}`,
     ...(target.knownHostsFile ? ["-o", `UserKnownHostsFile=${target.knownHostsFile}`] : []),
     ...(target.identityFile ? ["-i", target.identityFile, "-o", "IdentitiesOnly=yes"] : []),
-    "-p", String(target.port),
-    "-l", target.user,
-    "--", target.host,
+    "-p",
+    String(target.port),
+    "-l",
+    target.user,
+    "--",
+    target.host,
     command,
   ];
 }

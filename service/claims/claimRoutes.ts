@@ -9,12 +9,12 @@ import { HTTP_ERRORS } from "../../contract/httpErrors";
 import { TEAM_UPLOADER } from "../../contract/names";
 import { HttpError } from "../http/httpErrors";
 import { jsonBody, parse, parseQuery, sendJson } from "../http/json";
-import { LongPollSlots, takeLongPollSlot } from "../http/longPollSlots";
+import { type LongPollSlots, takeLongPollSlot } from "../http/longPollSlots";
 import type { Routes } from "../http/routes";
 import type { Log } from "../log";
-import { authorize, Identity } from "../members/access";
+import { authorize, type Identity } from "../members/access";
 import { identityOf } from "../members/authenticate";
-import { ClaimRefusal, ClaimStore } from "./claimStore";
+import { ClaimRefusal, type ClaimStore } from "./claimStore";
 import { waitUntilFree } from "./waitUntilFree";
 
 export interface ClaimDeps {
@@ -26,7 +26,8 @@ export interface ClaimDeps {
 /** Who a request claims or releases as: a machine as itself; the team credential as the `holder` it names. */
 function holderOf(identity: Identity, holder: string | undefined, required: boolean): string | undefined {
   if (identity.kind === "machine") {
-    if (holder !== undefined && holder !== identity.name) throw new HttpError("forbidden", `holder: "${holder}" is not this credential's machine "${identity.name}"; a machine claims as itself`);
+    if (holder !== undefined && holder !== identity.name)
+      throw new HttpError("forbidden", `holder: "${holder}" is not this credential's machine "${identity.name}"; a machine claims as itself`);
     return identity.name;
   }
   if (holder === undefined && required) throw new HttpError("badRequest", "holder is required with the team credential: the machine name to claim for");
@@ -38,7 +39,8 @@ function refused(res: Response, error: unknown): void {
   if (!(error instanceof ClaimRefusal)) throw error;
   if (error.reason === "held" || error.reason === "staleToken") {
     const kind = error.reason === "held" ? "claimHeld" : "conflict";
-    return sendJson(res, HTTP_ERRORS[kind].status, { error: error.message, held_by: error.claim });
+    sendJson(res, HTTP_ERRORS[kind].status, { error: error.message, held_by: error.claim });
+    return;
   }
   throw new HttpError(error.reason === "full" ? "claimsFull" : "forbidden", error.message);
 }
@@ -66,7 +68,12 @@ export function addClaimRoutes(routes: Routes, { claims, longPolls, log }: Claim
     try {
       const result = await claims.release(by, input.resource, { token: input.token, force: input.force, asHolder: asHolder ?? by });
       if (result.forced) log({ level: "warn", msg: "claim broken", resource: input.resource, holder: result.claim?.holder, token: result.claim?.token, by });
-      sendJson(res, 200, { resource: input.resource, released: result.released, ...(result.forced && { forced: true }), ...(result.claim && { claim: result.claim }) });
+      sendJson(res, 200, {
+        resource: input.resource,
+        released: result.released,
+        ...(result.forced && { forced: true }),
+        ...(result.claim && { claim: result.claim }),
+      });
     } catch (error) {
       refused(res, error);
     }

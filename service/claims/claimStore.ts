@@ -11,13 +11,14 @@
  * Requests about one resource are decided one at a time (each on what the one before it wrote); requests
  * about different resources share the log's group commit.
  */
-import * as path from "path";
+import * as path from "node:path";
 import { z } from "zod";
 import type { Claim } from "../../contract/claims";
 import { ClaimResource, ClaimToken } from "../../contract/claims";
 import { MAX_CLAIM_NOTE_CHARS, MAX_CLAIMS_PER_HOLDER, MAX_LIVE_CLAIMS } from "../../contract/defaults";
 import { MachineName } from "../../contract/names";
 import { writeFileDurably } from "../../contract/durableFile";
+import { getOrCreate } from "../../contract/maps";
 import type { Log } from "../log";
 import type { AppendLog } from "../store/appendLog";
 import { openEventLog, snapshotOf } from "../store/eventLog";
@@ -68,7 +69,14 @@ export class ClaimRefusal extends Error {
 }
 
 const iso = (time: number) => new Date(time).toISOString();
-export const claimView = (c: Live): Claim => ({ resource: c.resource, holder: c.holder, token: c.token, claimed: iso(c.claimed), expires: iso(c.expires), ...(c.note !== undefined && { note: c.note }) });
+export const claimView = (c: Live): Claim => ({
+  resource: c.resource,
+  holder: c.holder,
+  token: c.token,
+  claimed: iso(c.claimed),
+  expires: iso(c.expires),
+  ...(c.note !== undefined && { note: c.note }),
+});
 
 export class ClaimStore {
   private readonly live = new Map<string, Live>();
@@ -100,11 +108,16 @@ export class ClaimStore {
   static async open(dataDir: string, log: Log, now: () => number = Date.now): Promise<ClaimStore> {
     const store = new ClaimStore(path.join(dataDir, CLAIMS_FILE), log, now);
     const remedy = `it holds the claims and the last fencing token: ${READABLE_BY_THE_BUS}; removing it frees every claim and starts tokens from 1 again, which holders that check tokens would refuse`;
-    store.log = await openEventLog(store.file, remedy, {
-      replay: (text, lineNo) => store.replayLine(text, lineNo),
-      replayed: () => store.sweep(),
-      stateEvents: () => store.stateEvents(),
-    }, log);
+    store.log = await openEventLog(
+      store.file,
+      remedy,
+      {
+        replay: (text, lineNo) => store.replayLine(text, lineNo),
+        replayed: () => store.sweep(),
+        stateEvents: () => store.stateEvents(),
+      },
+      log,
+    );
     return store;
   }
 
@@ -138,11 +151,14 @@ export class ClaimStore {
     return this.oneAtATime(resource, async () => {
       const now = this.now();
       const held = this.current(resource);
-      if (held && held.holder !== holder) throw new ClaimRefusal("held", `"${resource}" is claimed by "${held.holder}" until ${iso(held.expires)}`, claimView(held));
+      if (held && held.holder !== holder)
+        throw new ClaimRefusal("held", `"${resource}" is claimed by "${held.holder}" until ${iso(held.expires)}`, claimView(held));
       if (!held) {
         this.sweep();
-        if (this.live.size >= MAX_LIVE_CLAIMS) throw new ClaimRefusal("full", `the bus holds ${MAX_LIVE_CLAIMS} live claims, the most it keeps: release some, or wait for some to expire`);
-        if ((this.perHolder.get(holder) ?? 0) >= MAX_CLAIMS_PER_HOLDER) throw new ClaimRefusal("full", `"${holder}" holds ${MAX_CLAIMS_PER_HOLDER} live claims, the most one holder may: release some first`);
+        if (this.live.size >= MAX_LIVE_CLAIMS)
+          throw new ClaimRefusal("full", `the bus holds ${MAX_LIVE_CLAIMS} live claims, the most it keeps: release some, or wait for some to expire`);
+        if ((this.perHolder.get(holder) ?? 0) >= MAX_CLAIMS_PER_HOLDER)
+          throw new ClaimRefusal("full", `"${holder}" holds ${MAX_CLAIMS_PER_HOLDER} live claims, the most one holder may: release some first`);
       }
       const kept = note ?? held?.note;
       const event: ClaimEvent = {
@@ -165,17 +181,29 @@ export class ClaimStore {
    * (the caller checked it may). A `token` that is not the live claim's refuses, so an old holder cannot
    * release a newer claim. A resource that is free already answers `released: false`.
    */
-  release(by: string, resource: string, opts: { token?: number; force?: boolean; asHolder?: string }): Promise<{ released: boolean; forced: boolean; claim?: Claim }> {
+  release(
+    by: string,
+    resource: string,
+    opts: { token?: number; force?: boolean; asHolder?: string },
+  ): Promise<{ released: boolean; forced: boolean; claim?: Claim }> {
     return this.oneAtATime(resource, async () => {
       const held = this.current(resource);
       if (!held) return { released: false, forced: false };
       const holder = opts.asHolder ?? by;
       const forced = held.holder !== holder;
       if (forced && !opts.force) {
-        throw new ClaimRefusal("notHolder", `"${resource}" is claimed by "${held.holder}", not "${holder}": only its holder releases it (the team credential may break it with "force": true)`, claimView(held));
+        throw new ClaimRefusal(
+          "notHolder",
+          `"${resource}" is claimed by "${held.holder}", not "${holder}": only its holder releases it (the team credential may break it with "force": true)`,
+          claimView(held),
+        );
       }
       if (opts.token !== undefined && opts.token !== held.token) {
-        throw new ClaimRefusal("staleToken", `token ${opts.token} is not the live claim's on "${resource}" (${held.token}): that claim ended; nothing was released`, claimView(held));
+        throw new ClaimRefusal(
+          "staleToken",
+          `token ${opts.token} is not the live claim's on "${resource}" (${held.token}): that claim ended; nothing was released`,
+          claimView(held),
+        );
       }
       await this.append({ event: "released", resource, token: held.token, by, ...(forced && { forced: true as const }), time: this.now() });
       return { released: true, forced, claim: claimView(held) };
@@ -188,8 +216,7 @@ export class ClaimStore {
       wake();
       return () => undefined;
     }
-    let set = this.freed.get(resource);
-    if (!set) this.freed.set(resource, (set = new Set()));
+    const set = getOrCreate(this.freed, resource, () => new Set<() => void>());
     set.add(wake);
     return () => {
       set.delete(wake);
@@ -227,7 +254,10 @@ export class ClaimStore {
   private replayLine(text: string, lineNo: number): void {
     this.lines++;
     const parsed = EventSchema.safeParse(parseJson(text));
-    if (parsed.success) return this.apply(parsed.data);
+    if (parsed.success) {
+      this.apply(parsed.data);
+      return;
+    }
     const token = Math.max(0, ...[...text.matchAll(/"(?:token|last)":(\d{1,16})/g)].map((m) => Number(m[1])));
     this.lastToken = Math.max(this.lastToken, token);
     this.report({ level: "error", msg: "damaged line kept in place and skipped", file: CLAIMS_FILE, line: lineNo, tokenSeen: token || undefined });

@@ -7,10 +7,10 @@
  * 410) and claims.jsonl (the live claims and the last fencing token). `claude-bus backup` saves it; `claude-bus restore` puts it in a data dir.
  */
 import type { Response } from "express";
-import * as fs from "fs";
-import * as path from "path";
-import { finished } from "stream/promises";
-import * as zlib from "zlib";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { finished } from "node:stream/promises";
+import * as zlib from "node:zlib";
 import { CLAIMS_FILE, type ClaimStore } from "../claims/claimStore";
 import type { Routes } from "../http/routes";
 import { COMPACTED_FILE } from "../store/compaction";
@@ -18,8 +18,8 @@ import { FILES_FILE } from "../files/fileCatalog";
 import type { FileStore } from "../files/fileStore";
 import { authorize } from "../members/access";
 import { identityOf } from "../members/authenticate";
-import { MACHINES_FILE, Membership } from "../members/membership";
-import { PRESENCE_FILE, Presence } from "../members/presence";
+import { MACHINES_FILE, type Membership } from "../members/membership";
+import { PRESENCE_FILE, type Presence } from "../members/presence";
 import type { BusStore } from "../store/store";
 import { tarEnd, tarHeader, tarPadding } from "./tar";
 
@@ -37,7 +37,13 @@ export async function writeBackup(res: Response, store: BusStore, dataDir: strin
   const files = await store.snapshot();
   try {
     const compacted = path.join(dataDir, COMPACTED_FILE);
-    const small = [...(fs.existsSync(compacted) ? [{ name: COMPACTED_FILE, data: fs.readFileSync(compacted) }] : []), { name: PRESENCE_FILE, data: Buffer.from(extras.presence) }, { name: MACHINES_FILE, data: Buffer.from(extras.machines) }, { name: FILES_FILE, data: Buffer.from(extras.files) }, { name: CLAIMS_FILE, data: Buffer.from(extras.claims) }];
+    const small = [
+      ...(fs.existsSync(compacted) ? [{ name: COMPACTED_FILE, data: fs.readFileSync(compacted) }] : []),
+      { name: PRESENCE_FILE, data: Buffer.from(extras.presence) },
+      { name: MACHINES_FILE, data: Buffer.from(extras.machines) },
+      { name: FILES_FILE, data: Buffer.from(extras.files) },
+      { name: CLAIMS_FILE, data: Buffer.from(extras.claims) },
+    ];
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     res.status(200).type("application/gzip").setHeader("Content-Disposition", `attachment; filename="claude-bus-backup-${stamp}.tar.gz"`);
     const gzip = zlib.createGzip();
@@ -82,6 +88,11 @@ export interface BackupSources {
 export function addBackupRoute(routes: Routes, { store, dataDir, presence, membership, files, claims }: BackupSources): void {
   routes.get("/backup", async (_req, res) => {
     authorize(identityOf(res), "backup");
-    await writeBackup(res, store, dataDir, { presence: presence.serialize(), machines: membership.snapshot(), files: files.snapshot(), claims: claims.snapshot() });
+    await writeBackup(res, store, dataDir, {
+      presence: presence.serialize(),
+      machines: membership.snapshot(),
+      files: files.snapshot(),
+      claims: claims.snapshot(),
+    });
   });
 }

@@ -7,12 +7,15 @@
  * and a dead holder's file is recognised (nothing answers it) and replaced. Whoever connects to the
  * lock is told the holder's pid, for the error message.
  */
-import * as fs from "fs";
-import * as net from "net";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
 
 export class DataDirLockedError extends Error {
-  constructor(readonly dataDir: string, readonly holderPid: string) {
+  constructor(
+    readonly dataDir: string,
+    readonly holderPid: string,
+  ) {
     super(`data dir ${dataDir} is in use by another claude-bus (pid ${holderPid}): stop it, or give this one another --data`);
     this.name = "DataDirLockedError";
   }

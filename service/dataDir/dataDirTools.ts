@@ -2,10 +2,10 @@
  * What `claude-bus restore` and `claude-bus import` do to a data dir, with no bus running on it (they
  * take its lock): put a backup in place, or bring a team page's Flask-era bus.jsonl in with new ids.
  */
-import * as fs from "fs";
-import { promises as fsp } from "fs";
-import * as path from "path";
-import * as zlib from "zlib";
+import * as fs from "node:fs";
+import { promises as fsp } from "node:fs";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
 import { describeIssue } from "../../contract/issues";
 import { SeedMessageSchema } from "../../contract/message";
 import { COMPACTED_FILE } from "../store/compaction";
@@ -52,7 +52,8 @@ export async function restoreBackup(archive: Buffer, dataDir: string, opts: { fo
   if (machines) checkMachinesFile(machines.data.toString("utf8"));
   return withLockedDir(dataDir, async () => {
     const existing = [MESSAGES_FILE, ACKS_FILE].filter((name) => fs.existsSync(path.join(dataDir, name)) && fs.statSync(path.join(dataDir, name)).size > 0);
-    if (existing.length > 0 && !opts.force) throw new Error(`${dataDir} already holds a store (${existing.join(", ")}): restore into an empty data dir, or add --force to replace it`);
+    if (existing.length > 0 && !opts.force)
+      throw new Error(`${dataDir} already holds a store (${existing.join(", ")}): restore into an empty data dir, or add --force to replace it`);
     for (const name of BACKUP_FILES) {
       const entry = entries.find((e) => e.name === name);
       const file = path.join(dataDir, name);

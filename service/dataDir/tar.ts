@@ -3,7 +3,7 @@
  * files, written from known sizes (a backup snapshots its files' lengths first), read back in memory
  * (a restore checks every entry before it writes a byte).
  */
-import type { Readable } from "stream";
+import type { Readable } from "node:stream";
 
 const BLOCK = 512;
 
@@ -12,7 +12,7 @@ export function tarHeader(name: string, size: number, mtime = Math.floor(Date.no
   if (Buffer.byteLength(name) > 100) throw new Error(`tar: name too long: ${name}`);
   const header = Buffer.alloc(BLOCK, 0);
   const field = (text: string, offset: number, length: number) => header.write(text, offset, length, "ascii");
-  const octal = (value: number, offset: number, length: number) => field(value.toString(8).padStart(length - 1, "0") + "\0", offset, length);
+  const octal = (value: number, offset: number, length: number) => field(`${value.toString(8).padStart(length - 1, "0")}\0`, offset, length);
   header.write(name, 0, 100, "utf8");
   octal(0o600, 100, 8);
   octal(0, 108, 8);

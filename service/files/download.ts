@@ -4,8 +4,8 @@
  * never changes, so a client resumes a broken download with `Range: bytes=N-` and `If-Range: "<sha256>"`.
  */
 import type { Request, Response } from "express";
-import { promises as fsp } from "fs";
-import { pipeline } from "stream/promises";
+import { promises as fsp } from "node:fs";
+import { pipeline } from "node:stream/promises";
 import { contentDisposition, requestedRange } from "./fileHeaders";
 import { HttpError } from "../http/httpErrors";
 

@@ -6,7 +6,7 @@
  * limit (GET answers 410 meanwhile, then 404): at most as many as were stored at once. Which messages
  * attach a file is learned from the message store (its replay, then each post), not kept here.
  */
-import * as path from "path";
+import * as path from "node:path";
 import { z } from "zod";
 import { Sha256 } from "../../contract/files";
 import { UPLOADER_PATTERN } from "../../contract/names";
@@ -58,14 +58,19 @@ export class FileCatalog extends EventLogged<FileEvent> {
   static async open(dataDir: string, log: Log): Promise<FileCatalog> {
     const catalog = new FileCatalog();
     const remedy = `it says which attached files the bus holds: ${READABLE_BY_THE_BUS}, or restore it from a backup (claude-bus restore)`;
-    catalog.log = await openEventLog(path.join(dataDir, FILES_FILE), remedy, {
-      replay: (text, lineNo) => {
-        const event = parseEvent(text);
-        if (event) catalog.apply(event);
-        else log({ level: "error", msg: "damaged line skipped", file: FILES_FILE, line: lineNo });
+    catalog.log = await openEventLog(
+      path.join(dataDir, FILES_FILE),
+      remedy,
+      {
+        replay: (text, lineNo) => {
+          const event = parseEvent(text);
+          if (event) catalog.apply(event);
+          else log({ level: "error", msg: "damaged line skipped", file: FILES_FILE, line: lineNo });
+        },
+        stateEvents: () => catalog.stateEvents(),
       },
-      stateEvents: () => catalog.stateEvents(),
-    }, log);
+      log,
+    );
     return catalog;
   }
 
@@ -119,7 +124,12 @@ export class FileCatalog extends EventLogged<FileEvent> {
   async removed(sha256: string, time: number, log: Log): Promise<void> {
     const line: FileEvent = { event: "deleted", sha256, time };
     this.apply(line);
-    await this.log.append(() => jsonLine(line), () => undefined).catch((error: Error) => log({ level: "warn", msg: "file deletion not recorded", sha256, error: error.message }));
+    await this.log
+      .append(
+        () => jsonLine(line),
+        () => undefined,
+      )
+      .catch((error: Error) => log({ level: "warn", msg: "file deletion not recorded", sha256, error: error.message }));
   }
 
   /**

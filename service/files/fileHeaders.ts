@@ -9,7 +9,8 @@ import { HttpError } from "../http/httpErrors";
 export function partRange(header: string): { start: number; end: number; total: number } {
   const range = parseContentRange(header);
   if (!range) throw new HttpError("badRequest", `Content-Range: must be "bytes START-END/TOTAL" (got ${JSON.stringify(header)})`);
-  if (range.start > range.end || range.end >= range.total) throw new HttpError("badRequest", `Content-Range: needs START <= END < TOTAL (got ${JSON.stringify(header)})`);
+  if (range.start > range.end || range.end >= range.total)
+    throw new HttpError("badRequest", `Content-Range: needs START <= END < TOTAL (got ${JSON.stringify(header)})`);
   return range;
 }
 
@@ -17,7 +18,12 @@ export function partRange(header: string): { start: number; end: number; total: 
  * The bytes a download asks for: null for the whole file (no Range, several ranges, a Range this server
  * ignores, or an If-Range that is not this file's ETag), "unsatisfiable" when it starts past the end.
  */
-export function requestedRange(range: string | undefined, ifRange: string | undefined, etag: string, size: number): { start: number; end: number } | null | "unsatisfiable" {
+export function requestedRange(
+  range: string | undefined,
+  ifRange: string | undefined,
+  etag: string,
+  size: number,
+): { start: number; end: number } | null | "unsatisfiable" {
   if (range === undefined || (ifRange !== undefined && ifRange.trim() !== etag)) return null;
   const match = /^bytes=(\d*)-(\d*)$/.exec(range.replace(/\s+/g, ""));
   if (!match || (match[1] === "" && match[2] === "") || ![match[1], match[2]].every((n) => n === "" || BYTE_COUNT.test(n))) return null;

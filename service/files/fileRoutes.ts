@@ -8,7 +8,7 @@ import type { Request, Response } from "express";
 import { DownloadQuerySchema, SHA256_PATTERN, UPLOAD_OFFSET_HEADER, UploadQuerySchema } from "../../contract/files";
 import type { Attachment, NewMessage } from "../../contract/message";
 import { TEAM_UPLOADER } from "../../contract/names";
-import { authorize, Identity } from "../members/access";
+import { authorize, type Identity } from "../members/access";
 import { identityOf } from "../members/authenticate";
 import { acceptBody, allowLongBody } from "../http/connections";
 import { sendStoredFile } from "./download";
@@ -24,7 +24,8 @@ import { UploadInterrupted } from "./upload";
 export const uploaderOf = (identity: Identity): string => (identity.kind === "machine" ? identity.name : TEAM_UPLOADER);
 
 function shaParam(value: unknown): string {
-  if (typeof value !== "string" || !SHA256_PATTERN.test(value)) throw new HttpError("badRequest", `${JSON.stringify(value)} in the path: must be a sha256, 64 lowercase hex digits`);
+  if (typeof value !== "string" || !SHA256_PATTERN.test(value))
+    throw new HttpError("badRequest", `${JSON.stringify(value)} in the path: must be a sha256, 64 lowercase hex digits`);
   return value;
 }
 
@@ -46,7 +47,10 @@ export function checkAttachments(files: FileStore, refs: NonNullable<NewMessage[
       throw new HttpError("badRequest", `${which} is not stored; upload it first (POST /files)`);
     }
     if (identity.kind === "machine" && !record.by.has(identity.name)) {
-      throw new HttpError("badRequest", `${which} was not uploaded by "${identity.name}"; a machine attaches only files it uploaded (upload it too: its bytes are stored once)`);
+      throw new HttpError(
+        "badRequest",
+        `${which} was not uploaded by "${identity.name}"; a machine attaches only files it uploaded (upload it too: its bytes are stored once)`,
+      );
     }
     return { sha256, name, size: record.size };
   });
@@ -101,7 +105,11 @@ export function addFileRoutes(routes: Routes, files: FileStore, log: Log): void 
     const query = parseQuery(DownloadQuerySchema, req.query);
     res.setHeader(UPLOAD_OFFSET_HEADER, String(files.offsetFor(sha256, uploaderOf(identity))));
     const record = files.get(sha256);
-    const gone = () => new HttpError("gone", `the file with sha256 ${sha256} is gone: files are kept ${files.maxAgeDays} days after their last upload and after the newest message that attaches them`);
+    const gone = () =>
+      new HttpError(
+        "gone",
+        `the file with sha256 ${sha256} is gone: files are kept ${files.maxAgeDays} days after their last upload and after the newest message that attaches them`,
+      );
     if (!record) throw files.isGone(sha256) ? gone() : new HttpError("notFound", `no file with sha256 ${sha256} is stored`);
     try {
       await sendStoredFile(req, res, files.pathOf(sha256), sha256, query.name ?? record.name);

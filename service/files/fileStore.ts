@@ -12,11 +12,11 @@
  * bus for the others; at its own caps it alone is refused. A file is deleted once
  * it is older than the age limit and no message younger than that attaches it (see `sweep`).
  */
-import { randomBytes } from "crypto";
-import * as fs from "fs";
-import { constants, promises as fsp } from "fs";
-import type { IncomingMessage } from "http";
-import * as path from "path";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { constants, promises as fsp } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import * as path from "node:path";
 import {
   DEFAULT_FILE_MAX_AGE_DAYS,
   DEFAULT_FILE_QUOTA_SHARE,
@@ -28,12 +28,12 @@ import {
   MIB,
   PARTIAL_UPLOAD_HOURS,
 } from "../../contract/defaults";
-import { SHA256_PATTERN, StoredFile, UploadProgress } from "../../contract/files";
+import { SHA256_PATTERN, type StoredFile, type UploadProgress } from "../../contract/files";
 import { hashFile } from "../../contract/hashFile";
 import { TEAM_UPLOADER, UPLOADER_PATTERN } from "../../contract/names";
 import { StorageError } from "../store/appendLog";
 import { syncDir } from "../../contract/durableFile";
-import { FileCatalog, FileRecord } from "./fileCatalog";
+import { FileCatalog, type FileRecord } from "./fileCatalog";
 import { HttpError } from "../http/httpErrors";
 import type { Log } from "../log";
 import { receiveBody, UploadInterrupted } from "./upload";
@@ -254,11 +254,13 @@ export class FileStore {
     }
     if (declared === undefined) throw new HttpError("lengthRequired", "Content-Length is required: say how many bytes this part holds");
     const part = range ?? { start: 0, end: declared - 1, total: declared };
-    if (declared !== part.end - part.start + 1) throw new HttpError("badRequest", `Content-Length is ${declared}, but Content-Range names ${part.end - part.start + 1} bytes`);
+    if (declared !== part.end - part.start + 1)
+      throw new HttpError("badRequest", `Content-Length is ${declared}, but Content-Range names ${part.end - part.start + 1} bytes`);
     this.checkSize(part.total);
     const existing = this.partials.get(key);
     const offset = existing?.size ?? 0;
-    if (existing?.busy) throw new HttpError("conflict", `an upload of this file by this credential is in progress (${offset} bytes so far); retry when it ends`);
+    if (existing?.busy)
+      throw new HttpError("conflict", `an upload of this file by this credential is in progress (${offset} bytes so far); retry when it ends`);
     if (part.start !== offset) throw new HttpError("conflict", `this upload holds ${offset} bytes: send the file from byte ${offset}`);
     if (!existing) {
       this.checkCount(uploader);
@@ -327,7 +329,9 @@ export class FileStore {
         if (!current || !expired(current)) return false;
         // Forgotten first, so no post attaches it from here on; the bytes go before the event is written (frees a full disk).
         const recorded = this.catalog.removed(record.sha256, now, this.log);
-        await fsp.rm(this.pathOf(record.sha256), { force: true }).catch((error: Error) => this.log({ level: "warn", msg: "expired file not removed", sha256: record.sha256, error: error.message }));
+        await fsp
+          .rm(this.pathOf(record.sha256), { force: true })
+          .catch((error: Error) => this.log({ level: "warn", msg: "expired file not removed", sha256: record.sha256, error: error.message }));
         await recorded;
         return true;
       });
@@ -357,7 +361,10 @@ export class FileStore {
     try {
       const actual = hashed ?? (await hashFile(file)).sha256;
       if (actual !== partial.sha256) {
-        throw new HttpError("badRequest", `the ${size} bytes uploaded have sha256 ${actual}, not ${partial.sha256}: the upload was discarded; start again from byte 0`);
+        throw new HttpError(
+          "badRequest",
+          `the ${size} bytes uploaded have sha256 ${actual}, not ${partial.sha256}: the upload was discarded; start again from byte 0`,
+        );
       }
       return await this.commit(file, partial.sha256, size, partial.uploader, name, false);
     } finally {
@@ -436,7 +443,9 @@ export class FileStore {
     this.resize(partial, 0);
     this.partials.delete(key);
     this.usage(partial.uploader).partials--;
-    await fsp.rm(path.join(this.dir, PARTIAL_DIR, key), { force: true }).catch((error: Error) => this.log({ level: "warn", msg: "partial upload not removed", error: error.message }));
+    await fsp
+      .rm(path.join(this.dir, PARTIAL_DIR, key), { force: true })
+      .catch((error: Error) => this.log({ level: "warn", msg: "partial upload not removed", error: error.message }));
   }
 
   private tooLarge(): HttpError {
@@ -469,12 +478,18 @@ export class FileStore {
   /** Throws unless one more file of this uploader's fits under its own cap on their number and the bus's. */
   private checkCount(uploader: string): void {
     if (this.catalog.count + this.partials.size + this.committing >= this.limits.maxFiles) {
-      throw new HttpError("insufficientStorage", `the bus holds ${this.limits.maxFiles} files (stored and partial uploads), the most it keeps; nothing was stored`);
+      throw new HttpError(
+        "insufficientStorage",
+        `the bus holds ${this.limits.maxFiles} files (stored and partial uploads), the most it keeps; nothing was stored`,
+      );
     }
     const own = this.usage(uploader);
     const held = this.catalog.heldBy(uploader).files + own.partials + own.committing;
     if (held >= this.limits.uploaderMaxFiles) {
-      throw new HttpError("insufficientStorage", `${credentialOf(uploader)} holds ${this.limits.uploaderMaxFiles} files (stored and partial uploads), the most one credential keeps; nothing was stored`);
+      throw new HttpError(
+        "insufficientStorage",
+        `${credentialOf(uploader)} holds ${this.limits.uploaderMaxFiles} files (stored and partial uploads), the most one credential keeps; nothing was stored`,
+      );
     }
   }
 
@@ -498,7 +513,8 @@ export class FileStore {
   private async reconcile(): Promise<void> {
     const warn = (msg: string) => (error: Error) => this.log({ level: "warn", msg, error: error.message });
     const list = (dir: string) => fsp.readdir(dir).catch(() => [] as string[]);
-    for (const name of await list(path.join(this.dir, UPLOAD_DIR))) await fsp.rm(path.join(this.dir, UPLOAD_DIR, name), { force: true }).catch(warn("interrupted upload not removed"));
+    for (const name of await list(path.join(this.dir, UPLOAD_DIR)))
+      await fsp.rm(path.join(this.dir, UPLOAD_DIR, name), { force: true }).catch(warn("interrupted upload not removed"));
     for (const name of await list(path.join(this.dir, PARTIAL_DIR))) {
       const file = path.join(this.dir, PARTIAL_DIR, name);
       const upload = partialOf(name);

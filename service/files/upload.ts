@@ -3,9 +3,9 @@
  * and hashed before the next is read, so a request holds one chunk in memory whatever its size. A body
  * that sends nothing for a while, or whose client went away, ends the upload with UploadInterrupted.
  */
-import { createHash, Hash } from "crypto";
-import type { promises as fsp } from "fs";
-import type { IncomingMessage } from "http";
+import { createHash, type Hash } from "node:crypto";
+import type { promises as fsp } from "node:fs";
+import type { IncomingMessage } from "node:http";
 import { StorageError } from "../store/appendLog";
 
 /** The client stopped sending (it went away, or sent nothing for too long): what arrived is whole chunks. */

@@ -1,8 +1,8 @@
 /** The Express app: the routes of docs/API.md, assembled from their modules, behind the bus's own authentication. */
-import express, { Response } from "express";
+import express, { type Response } from "express";
 import { LIVE_PATH } from "../../contract/defaults";
 import type { Identity } from "../members/access";
-import { AuthDeps, authenticate } from "../members/authenticate";
+import { type AuthDeps, authenticate } from "../members/authenticate";
 import { HttpError, errorHandler, sendError } from "./httpErrors";
 import { addBackupRoute } from "../dataDir/backup";
 import { addFileRoutes } from "../files/fileRoutes";
@@ -17,7 +17,7 @@ import { addMessageRoutes } from "./messageRoutes";
 import { addSessionRoutes } from "../members/sessionRoutes";
 import { addNotifyRoutes } from "../notify/notifyRoutes";
 import type { NotifySettings } from "../notify/notifySettings";
-import { addReceiptRoutes, ReceiptWaiters } from "./receipts";
+import { addReceiptRoutes, type ReceiptWaiters } from "./receipts";
 import type { LongPollSlots } from "./longPollSlots";
 import { Routes } from "./routes";
 import type { WebAssets } from "../../contract/webApp";

@@ -5,11 +5,11 @@
  * same connection. `Expect: 100-continue` is answered by the route, once it wants the body, so a request
  * refused on its headers (a wrong credential, a file too large) never sends its body.
  */
-import * as http from "http";
-import type { Socket } from "net";
-import type { Duplex } from "stream";
+import * as http from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { SERVICE_KEEP_ALIVE_SECONDS, UPLOAD_IDLE_SECONDS } from "../../contract/defaults";
-import { HTTP_ERRORS, HttpErrorName, errorBody } from "../../contract/httpErrors";
+import { HTTP_ERRORS, type HttpErrorName, errorBody } from "../../contract/httpErrors";
 
 export interface ConnectionTimeouts {
   /** How long a connection may stay open without sending its first byte. */

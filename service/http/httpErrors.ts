@@ -1,13 +1,16 @@
 /** How the service answers errors: a kind from the contract's table, in its JSON shape, never a stack trace. */
 import type { ErrorRequestHandler, Response } from "express";
-import { HTTP_ERRORS, HttpErrorName, errorBody } from "../../contract/httpErrors";
+import { HTTP_ERRORS, type HttpErrorName, errorBody } from "../../contract/httpErrors";
 import { StorageError } from "../store/appendLog";
 import type { Log } from "../log";
 
 /** An error a handler throws to answer with that kind; `text` says precisely what was wrong. */
 export class HttpError extends Error {
   readonly status: number;
-  constructor(readonly kind: HttpErrorName, text: string = HTTP_ERRORS[kind].text) {
+  constructor(
+    readonly kind: HttpErrorName,
+    text: string = HTTP_ERRORS[kind].text,
+  ) {
     super(text);
     this.status = HTTP_ERRORS[kind].status;
   }

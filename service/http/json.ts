@@ -1,15 +1,18 @@
 /** JSON in and out: request bodies checked before any handler sees them, answers in one shape. */
-import express, { NextFunction, Request, Response } from "express";
-import { TextDecoder } from "util";
-import { z } from "zod";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { TextDecoder } from "node:util";
+import type { z } from "zod";
 import { MAX_REQUEST_BYTES } from "../../contract/defaults";
-import { describeIssue, IssueWords } from "../../contract/issues";
+import { describeIssue, type IssueWords } from "../../contract/issues";
 import { acceptBody, expectsContinue } from "./connections";
 import { HttpError } from "./httpErrors";
 
 /** Every JSON answer ends with a newline, so a curl line without `| jq` does not run into the prompt. */
 export function sendJson(res: Response, status: number, value: unknown): void {
-  res.status(status).type("application/json").send(`${JSON.stringify(value)}\n`);
+  res
+    .status(status)
+    .type("application/json")
+    .send(`${JSON.stringify(value)}\n`);
 }
 
 /** A route's body parsers: application/json in UTF-8, at most MAX_REQUEST_BYTES, parsed. */

@@ -18,17 +18,17 @@ import { identityOf, sessionOf } from "../members/authenticate";
 import { checkAttachments } from "../files/fileRoutes";
 import type { FileStore } from "../files/fileStore";
 import type { Membership } from "../members/membership";
-import { checkName, KnownNames } from "../members/nameRules";
+import { checkName, type KnownNames } from "../members/nameRules";
 import type { Presence } from "../members/presence";
 import { writePage } from "../store/page";
 import { writeSearch } from "../store/search";
 import { SearchQuerySchema } from "../../contract/search";
-import { BusStore, IdempotencyConflict } from "../store/store";
+import { type BusStore, IdempotencyConflict } from "../store/store";
 import type { Waiters } from "../store/waiters";
 import { HttpError } from "./httpErrors";
 import { jsonBody, parse, parseQuery, sendJson } from "./json";
 import { waitForMessage } from "./longPoll";
-import { LongPollSlots, takeLongPollSlot } from "./longPollSlots";
+import { type LongPollSlots, takeLongPollSlot } from "./longPollSlots";
 import type { Routes } from "./routes";
 
 export interface MessageRouteDeps {
@@ -44,7 +44,13 @@ export interface MessageRouteDeps {
 
 export function addMessageRoutes(routes: Routes, { store, presence, membership, waiters, files, longPolls, known }: MessageRouteDeps): void {
   routes.get("/health", (_req, res) => {
-    sendJson(res, 200, { ok: true, count: store.count, now: new Date().toISOString(), oldest: store.oldest === null ? null : String(store.oldest), bytes: store.bytes });
+    sendJson(res, 200, {
+      ok: true,
+      count: store.count,
+      now: new Date().toISOString(),
+      oldest: store.oldest === null ? null : String(store.oldest),
+      bytes: store.bytes,
+    });
   });
 
   routes.post("/post", jsonBody, async (req: Request, res: Response) => {
@@ -58,7 +64,8 @@ export function addMessageRoutes(routes: Routes, { store, presence, membership, 
     const key = req.header("Idempotency-Key");
     if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) throw new HttpError("badRequest", "Idempotency-Key: must be 1-128 visible ASCII characters");
     presence.named([input.from, input.to]);
-    if (input.reply_to !== undefined && !store.has(Number(input.reply_to))) throw new HttpError("badRequest", `reply_to: no message with id "${input.reply_to}"`);
+    if (input.reply_to !== undefined && !store.has(Number(input.reply_to)))
+      throw new HttpError("badRequest", `reply_to: no message with id "${input.reply_to}"`);
     const attachments = checkAttachments(files, input.attachments ?? [], identity);
     // Its files cannot expire while the message that attaches them is being written.
     const release = files.pin(attachments.map((a) => a.sha256));

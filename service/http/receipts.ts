@@ -4,6 +4,7 @@
  * long-poll and counted among the same long-polls. A waiter costs one entry here and its open request.
  */
 import { ReceiptQuerySchema } from "../../contract/claims";
+import { getOrCreate } from "../../contract/maps";
 import { MESSAGE_ID_PATTERN } from "../../contract/message";
 import { authorize } from "../members/access";
 import { identityOf } from "../members/authenticate";
@@ -11,7 +12,7 @@ import type { BusStore } from "../store/store";
 import { HttpError } from "./httpErrors";
 import { parseQuery, sendJson } from "./json";
 import { holdRequest } from "./longPoll";
-import { LongPollSlots, takeLongPollSlot } from "./longPollSlots";
+import { type LongPollSlots, takeLongPollSlot } from "./longPollSlots";
 import type { Routes } from "./routes";
 
 /** Who waits for which reader's ack of which message. */
@@ -21,8 +22,7 @@ export class ReceiptWaiters {
   /** Calls `wake` once when `reader` acks message n; returns the cancel function. */
   add(n: number, reader: string, wake: () => void): () => void {
     const key = `${n}/${reader}`;
-    let set = this.byAck.get(key);
-    if (!set) this.byAck.set(key, (set = new Set()));
+    const set = getOrCreate(this.byAck, key, () => new Set<() => void>());
     set.add(wake);
     return () => {
       set.delete(wake);

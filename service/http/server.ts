@@ -1,26 +1,26 @@
 /** The bus as a running HTTP server: lock the data dir, open the store, listen; close it all again. */
-import { promises as fsp } from "fs";
-import * as http from "http";
-import { AddressInfo } from "net";
+import { promises as fsp } from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import { DEFAULT_HOST, DEFAULT_MAX_LONG_POLLS, DEFAULT_PORT } from "../../contract/defaults";
 import { createApp } from "./app";
-import { CONNECTION_TIMEOUTS, ConnectionTimeouts, guardConnections, serverOptions } from "./connections";
+import { CONNECTION_TIMEOUTS, type ConnectionTimeouts, guardConnections, serverOptions } from "./connections";
 import type { TeamCredentialRole } from "../members/access";
 import type { AuthDeps } from "../members/authenticate";
-import { AuthFailures, FailureLimits } from "../members/authFailures";
-import { CredentialChecker, CredentialSource, loadCredential } from "../members/credentials";
+import { AuthFailures, type FailureLimits } from "../members/authFailures";
+import { CredentialChecker, type CredentialSource, loadCredential } from "../members/credentials";
 import { lockDataDir } from "../dataDir/dataDirLock";
 import { startFileExpiry } from "../files/fileExpiry";
-import { DEFAULT_FILE_LIMITS, FileLimits, FileStore } from "../files/fileStore";
-import { LineSink, stdoutSink, structuredLogger } from "../log";
+import { DEFAULT_FILE_LIMITS, type FileLimits, FileStore } from "../files/fileStore";
+import { type LineSink, stdoutSink, structuredLogger } from "../log";
 import { LongPollSlots } from "./longPollSlots";
 import { Membership } from "../members/membership";
 import { Presence } from "../members/presence";
-import { RetentionOptions, startRetention } from "../store/retention";
+import { type RetentionOptions, startRetention } from "../store/retention";
 import { Waiters } from "../store/waiters";
 import { BusStore } from "../store/store";
 import { Sessions } from "../members/sessions";
-import { Notifier, NOTIFY_LIMITS, NotifyLimits } from "../notify/notifier";
+import { Notifier, NOTIFY_LIMITS, type NotifyLimits } from "../notify/notifier";
 import { NotifySettings } from "../notify/notifySettings";
 import type { WebAssets } from "../../contract/webApp";
 import { loadWebAssets } from "../web/webAssets";
@@ -124,7 +124,23 @@ export async function startBus(opts: BusOptions): Promise<RunningBus> {
       used: (name, time) => presence.used(name, time),
     };
     const longPolls = new LongPollSlots(opts.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS);
-    server.on("request", createApp({ store, dataDir: opts.dataDir, auth, presence, waiters, files, longPolls, claims, receipts, closing: () => closing, web: opts.web ?? loadWebAssets(), notify: notifySettings }));
+    server.on(
+      "request",
+      createApp({
+        store,
+        dataDir: opts.dataDir,
+        auth,
+        presence,
+        waiters,
+        files,
+        longPolls,
+        claims,
+        receipts,
+        closing: () => closing,
+        web: opts.web ?? loadWebAssets(),
+        notify: notifySettings,
+      }),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(opts.port ?? DEFAULT_PORT, host, () => {

@@ -29,8 +29,11 @@ const RULES: Record<Action, { may: (id: Identity) => boolean; refusal: string }>
   revoke: { may: administers, refusal: "only the team credential or an admin person may revoke" },
   backup: { may: isTeam, refusal: "only the team credential may take a backup" },
   claim: { may: converses, refusal: "the team credential is admin-only on this bus: claim with a machine's credential" },
-  breakClaim: { may: administers, refusal: "only the team credential or an admin person may break another holder's claim (\"force\": true)" },
-  rotate: { may: (id) => id.kind === "machine", refusal: "only a machine credential rotates here (its own secret); the team password rotates with the deployment" },
+  breakClaim: { may: administers, refusal: 'only the team credential or an admin person may break another holder\'s claim ("force": true)' },
+  rotate: {
+    may: (id) => id.kind === "machine",
+    refusal: "only a machine credential rotates here (its own secret); the team password rotates with the deployment",
+  },
 };
 
 export function authorize(id: Identity, action: Action): void {
@@ -41,6 +44,9 @@ export function authorize(id: Identity, action: Action): void {
 /** A machine credential names only its own machine as `from` (posts) or `reader` (acks). */
 export function requireSelf(id: Identity, field: "from" | "reader", name: string): void {
   if (id.kind === "machine" && id.name !== name) {
-    throw new HttpError("forbidden", `${field}: "${name}" is not this credential's machine "${id.name}"; a machine ${field === "from" ? "posts" : "acks"} as itself`);
+    throw new HttpError(
+      "forbidden",
+      `${field}: "${name}" is not this credential's machine "${id.name}"; a machine ${field === "from" ? "posts" : "acks"} as itself`,
+    );
   }
 }

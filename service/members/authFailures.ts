@@ -5,14 +5,9 @@
  * stale password does not lock out the office behind the same address, and a guesser must vary. IPv6
  * addresses count by their /64, the block one host gets.
  */
-import { isIP } from "net";
-import type { IncomingMessage } from "http";
-import {
-  AUTH_BLOCK_SECONDS,
-  AUTH_FAILURE_WINDOW_SECONDS,
-  AUTH_FAILURES_ALLOWED,
-  MAX_TRACKED_ADDRESSES,
-} from "../../contract/defaults";
+import { isIP } from "node:net";
+import type { IncomingMessage } from "node:http";
+import { AUTH_BLOCK_SECONDS, AUTH_FAILURE_WINDOW_SECONDS, AUTH_FAILURES_ALLOWED, MAX_TRACKED_ADDRESSES } from "../../contract/defaults";
 
 export interface FailureLimits {
   allowed: number;
@@ -54,7 +49,10 @@ function keyOf(address: string): string {
   const groups = [...head.split(":").filter(Boolean)];
   const tailGroups = tail.split(":").filter(Boolean);
   const full = [...groups, ...Array(8 - groups.length - tailGroups.length).fill("0"), ...tailGroups];
-  return `${full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`;
+  return `${full
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(":")}::/64`;
 }
 
 export class AuthFailures {

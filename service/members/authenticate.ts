@@ -7,12 +7,12 @@
  * where Basic auth does, as the name that signed in; a request it sends that may change something must
  * come from the bus's own page (Origin), else 403.
  */
-import { createHash } from "crypto";
+import { createHash } from "node:crypto";
 import type { RequestHandler, Response } from "express";
 import { AUTH_REALM } from "../../contract/httpErrors";
 import type { Identity, TeamCredentialRole } from "./access";
-import { AuthFailures, clientAddress } from "./authFailures";
-import { BasicCredential, CredentialChecker, parseBasic } from "./credentials";
+import { type AuthFailures, clientAddress } from "./authFailures";
+import { type BasicCredential, type CredentialChecker, parseBasic } from "./credentials";
 import { sendError } from "../http/httpErrors";
 import type { Log } from "../log";
 import type { Membership } from "./membership";
@@ -45,7 +45,9 @@ export const fingerprint = (secret: Buffer | string): string => createHash("sha2
 export function identify(credential: BasicCredential, deps: AuthDeps): Identity | null {
   if (deps.team.isUser(credential.user)) return deps.team.check(credential) ? { kind: "team", user: deps.team.userName, role: deps.teamRole } : null;
   const name = credential.user.toString("utf8");
-  const ok = deps.membership.check(name, credential.pass, Date.now(), (error) => deps.log({ level: "error", msg: "rotation not recorded", machine: name, error: error.message }));
+  const ok = deps.membership.check(name, credential.pass, Date.now(), (error) =>
+    deps.log({ level: "error", msg: "rotation not recorded", machine: name, error: error.message }),
+  );
   if (!ok) return null;
   deps.used(name, Date.now());
   return memberIdentity(name, deps);

@@ -1,6 +1,6 @@
 /** The team credential (Basic auth): where it comes from, and its constant-time check. */
-import { createHash, timingSafeEqual } from "crypto";
-import * as fs from "fs";
+import { createHash, timingSafeEqual } from "node:crypto";
+import * as fs from "node:fs";
 import { parseEnvFile } from "../../contract/envFile";
 import { describeIssue } from "../../contract/issues";
 import { BusUser } from "../../contract/names";
@@ -26,7 +26,10 @@ export function loadCredential(source: CredentialSource): Credential {
       return { user: env.BUS_USER, pass: env.BUS_PASS, previousPass: env.BUS_PASS_PREVIOUS };
     });
   }
-  for (const [name, schema, value] of [["BUS_USER", BusUser, source.user], ["BUS_PASS", PasswordText, source.pass]] as const) {
+  for (const [name, schema, value] of [
+    ["BUS_USER", BusUser, source.user],
+    ["BUS_PASS", PasswordText, source.pass],
+  ] as const) {
     const checked = schema.safeParse(value);
     if (!checked.success) throw new Error(`bus credential: ${describeIssue(checked.error.issues[0], { root: name, between: " " })}`);
   }

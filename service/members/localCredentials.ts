@@ -3,8 +3,8 @@
  * the environment, else a password generated once and kept in the data dir's env file, so a local bus
  * keeps its password across restarts and the CLI and the seed's curl lines can read it from there.
  */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { DEFAULT_BUS_USER, LOCAL_ENV_FILE_NAME } from "../../contract/defaults";
 import { parseEnvFile, renderEnvFile } from "../../contract/envFile";
 import { generatePassword } from "../../contract/password";

@@ -5,8 +5,8 @@
  * random strings (~190 and ~119 bits), which no hash speed makes guessable, so a fast hash costs
  * nothing per request and loses nothing. Every comparison runs in constant time.
  */
-import { createHash, timingSafeEqual } from "crypto";
-import * as path from "path";
+import { createHash, timingSafeEqual } from "node:crypto";
+import * as path from "node:path";
 import { z } from "zod";
 import { MACHINE_SECRET_LENGTH, MAX_MACHINES, MAX_PENDING_INVITES } from "../../contract/defaults";
 import type { MachineCredential } from "../../contract/message";
@@ -115,11 +115,16 @@ export class Membership extends EventLogged<MembershipEvent> {
     const file = path.join(dataDir, MACHINES_FILE);
     const remedy = `it holds the machines' own credentials: ${READABLE_BY_THE_BUS}, or restore it from a backup (claude-bus restore); without it every machine must enroll again`;
     // Compacted once most of it is history (rotations, used invites).
-    membership.log = await openEventLog(file, remedy, {
-      replay: (text, lineNo) => membership.apply(parseEvent(text, lineNo, file)),
-      replayed: () => membership.dropExpiredInvites(Date.now()),
-      stateEvents: () => membership.stateEvents(),
-    }, log);
+    membership.log = await openEventLog(
+      file,
+      remedy,
+      {
+        replay: (text, lineNo) => membership.apply(parseEvent(text, lineNo, file)),
+        replayed: () => membership.dropExpiredInvites(Date.now()),
+        stateEvents: () => membership.stateEvents(),
+      },
+      log,
+    );
     return membership;
   }
 
@@ -127,10 +132,12 @@ export class Membership extends EventLogged<MembershipEvent> {
   invite(name: string, ttlMs: number, now = Date.now(), kind: MemberKind = MACHINE): Promise<{ name: string; code: string; expires: number } & MemberKind> {
     return this.oneAtATime(async () => {
       const member = this.members.get(name);
-      if (member && member.revoked === null) throw new MembershipRefusal("enrolled", `"${name}" is already enrolled; revoke it first to enroll a new machine under that name`);
+      if (member && member.revoked === null)
+        throw new MembershipRefusal("enrolled", `"${name}" is already enrolled; revoke it first to enroll a new machine under that name`);
       this.dropExpiredInvites(now);
       const earlier = [...this.invites].find(([, invite]) => invite.name === name);
-      if (!earlier && this.invites.size >= MAX_PENDING_INVITES) throw new MembershipRefusal("full", `${MAX_PENDING_INVITES} invites are pending; wait until some are used or expire`);
+      if (!earlier && this.invites.size >= MAX_PENDING_INVITES)
+        throw new MembershipRefusal("full", `${MAX_PENDING_INVITES} invites are pending; wait until some are used or expire`);
       if (!member && this.members.size >= MAX_MACHINES) throw new MembershipRefusal("full", `${MAX_MACHINES} machines are enrolled, the most this bus keeps`);
       const code = generateInviteCode();
       const event = { event: "invited", name, code: sha256(code).toString("hex"), expires: now + ttlMs, time: now, ...kindFields(kind) } as const;
@@ -147,9 +154,14 @@ export class Membership extends EventLogged<MembershipEvent> {
       const invite = this.invites.get(hash);
       if (!invite) throw new MembershipRefusal("unknownCode", "the invite code is unknown or was used already");
       if (invite.expires <= now) throw new MembershipRefusal("expiredCode", `the invite code expired at ${iso(invite.expires)}; ask for a new one`);
-      if (only !== undefined && invite.kind !== only) throw new MembershipRefusal("wrongKind", `this invite is for a ${invite.kind}, not a ${only}: ${invite.kind === "machine" ? "run claude-bus bootstrap --invite CODE on that machine" : "open its link in a browser"}`);
+      if (only !== undefined && invite.kind !== only)
+        throw new MembershipRefusal(
+          "wrongKind",
+          `this invite is for a ${invite.kind}, not a ${only}: ${invite.kind === "machine" ? "run claude-bus bootstrap --invite CODE on that machine" : "open its link in a browser"}`,
+        );
       // Pending invites may outnumber the machines still allowed: the limit holds at enrollment too.
-      if (!this.members.has(invite.name) && this.members.size >= MAX_MACHINES) throw new MembershipRefusal("full", `${MAX_MACHINES} machines are enrolled, the most this bus keeps`);
+      if (!this.members.has(invite.name) && this.members.size >= MAX_MACHINES)
+        throw new MembershipRefusal("full", `${MAX_MACHINES} machines are enrolled, the most this bus keeps`);
       const pass = generatePassword(MACHINE_SECRET_LENGTH);
       const kind = { kind: invite.kind, admin: invite.admin };
       await this.append({ event: "enrolled", name: invite.name, code: hash, secret: sha256(pass).toString("hex"), time: now, ...kindFields(kind) });
@@ -294,7 +306,15 @@ export class Membership extends EventLogged<MembershipEvent> {
         break;
       case "enrolled":
         if (event.code) this.invites.delete(event.code);
-        this.members.set(event.name, { name: event.name, secret: Buffer.from(event.secret, "hex"), next: null, issued: event.time, rotated: null, revoked: null, ...kindOfEvent(event) });
+        this.members.set(event.name, {
+          name: event.name,
+          secret: Buffer.from(event.secret, "hex"),
+          next: null,
+          issued: event.time,
+          rotated: null,
+          revoked: null,
+          ...kindOfEvent(event),
+        });
         break;
       case "rotating":
         if (member) member.next = Buffer.from(event.secret, "hex");

@@ -8,12 +8,12 @@ import { DEFAULT_INVITE_SECONDS } from "../../contract/defaults";
 import { EnrollBodySchema, InviteBodySchema } from "../../contract/message";
 import { MachineName } from "../../contract/names";
 import { authorize } from "./access";
-import { AuthDeps, countFailure, ENROLL_PATH, identityOf, sessionOf } from "./authenticate";
+import { type AuthDeps, countFailure, ENROLL_PATH, identityOf, sessionOf } from "./authenticate";
 import { HttpError } from "../http/httpErrors";
 import { jsonBody, parse, sendJson } from "../http/json";
 import type { Routes } from "../http/routes";
 import { MembershipRefusal } from "./membership";
-import { checkName, KnownNames } from "./nameRules";
+import { checkName, type KnownNames } from "./nameRules";
 import type { Presence } from "./presence";
 
 const iso = (time: number) => new Date(time).toISOString();
@@ -26,7 +26,16 @@ export function sendSecret(res: Response, status: number, value: unknown): void 
 /** A refusal as the answer it deserves. */
 export function refused(error: unknown): never {
   if (!(error instanceof MembershipRefusal)) throw error;
-  const kind = ({ enrolled: "conflict", full: "conflict", unknownCode: "inviteRejected", expiredCode: "inviteRejected", notMember: "forbidden", wrongKind: "inviteRejected" } as const)[error.reason];
+  const kind = (
+    {
+      enrolled: "conflict",
+      full: "conflict",
+      unknownCode: "inviteRejected",
+      expiredCode: "inviteRejected",
+      notMember: "forbidden",
+      wrongKind: "inviteRejected",
+    } as const
+  )[error.reason];
   throw new HttpError(kind, error.message);
 }
 
@@ -87,7 +96,8 @@ export function addMembershipRoutes(routes: Routes, deps: AuthDeps, known: Known
     const identity = identityOf(res);
     authorize(identity, "rotate");
     const name = machineParam(req.params.name);
-    if (identity.kind === "machine" && identity.name !== name) throw new HttpError("forbidden", `"${identity.name}" may rotate only its own secret, not "${name}"'s`);
+    if (identity.kind === "machine" && identity.name !== name)
+      throw new HttpError("forbidden", `"${identity.name}" may rotate only its own secret, not "${name}"'s`);
     const pass = await membership.rotate(name).catch(refused);
     // A new secret ends the name's browser sessions (a leaked secret's too), all but the one asking.
     await deps.sessions.endWhere((s) => !s.team && s.name === name, sessionOf(res)?.id);

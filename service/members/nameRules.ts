@@ -21,7 +21,8 @@ export function checkName(name: string, field: string, known: KnownNames): void 
   const refuse = (why: string) => new HttpError("conflict", `${field}: "${name}" ${why}; choose another machine name`);
   if (folded === BROADCAST) throw new HttpError("badRequest", `${field}: "${name}" is the broadcast address "${BROADCAST}", never a machine's name`);
   const teamUser = known.teamUser();
-  if (folded === teamUser.toLowerCase()) throw refuse(name === teamUser ? "is the team credential's user" : `differs only in case from the team credential's user "${teamUser}"`);
+  if (folded === teamUser.toLowerCase())
+    throw refuse(name === teamUser ? "is the team credential's user" : `differs only in case from the team credential's user "${teamUser}"`);
   if (known.machines.has(name)) return;
   const machine = known.machines.caseTwins(name)[0];
   if (machine !== undefined) throw refuse(`differs only in case from the machine "${machine}"`);

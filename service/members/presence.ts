@@ -5,8 +5,8 @@
  * written at most every few seconds and at shutdown, so they survive a restart. Names only ever asked
  * about are bounded: the most recent ones are kept.
  */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { z } from "zod";
 import type { Machine, MachineCredential } from "../../contract/message";
 import { MachineName } from "../../contract/names";
@@ -59,7 +59,9 @@ export class Presence {
     const presence = new Presence(dataDir === null ? null : path.join(dataDir, PRESENCE_FILE));
     if (presence.file && fs.existsSync(presence.file)) {
       const file = presence.file;
-      const text = readAtStart(file, `it holds only when each machine was last seen: ${READABLE_BY_THE_BUS}, or remove it`, () => fs.readFileSync(file, "utf8"));
+      const text = readAtStart(file, `it holds only when each machine was last seen: ${READABLE_BY_THE_BUS}, or remove it`, () =>
+        fs.readFileSync(file, "utf8"),
+      );
       const saved = SavedSchema.safeParse(parseJson(text.trim() || "{}"));
       if (!saved.success) log({ level: "warn", msg: "presence.json is damaged: last_seen and last_used start empty", file: presence.file });
       else {
@@ -134,7 +136,10 @@ export class Presence {
 
   /** Saves a changed last_seen now and then (and on close); a failed save is retried later. */
   startSaving(log: Log): void {
-    this.timer = setInterval(() => this.save().catch((error: Error) => log({ level: "warn", msg: "presence not saved", error: error.message })), PRESENCE_SAVE_MS);
+    this.timer = setInterval(
+      () => this.save().catch((error: Error) => log({ level: "warn", msg: "presence not saved", error: error.message })),
+      PRESENCE_SAVE_MS,
+    );
     this.timer.unref();
   }
 
@@ -176,7 +181,7 @@ export class Presence {
 
   /** presence.json's content: each name's last_seen (and last_used, when it has one). */
   serialize(): string {
-    return JSON.stringify(Object.fromEntries([...this.seen].map(([name, e]) => [name, e.lastUsed > 0 ? [e.lastSeen, e.lastUsed] : e.lastSeen]))) + "\n";
+    return `${JSON.stringify(Object.fromEntries([...this.seen].map(([name, e]) => [name, e.lastUsed > 0 ? [e.lastSeen, e.lastUsed] : e.lastSeen])))}\n`;
   }
 
   private async save(): Promise<void> {

@@ -4,8 +4,8 @@
  * request came over TLS: to this process directly, or, behind the proxy (nginx on the host, `serve
  * --behind-proxy`) and from loopback, as nginx's X-Forwarded-Proto says (trusted like its X-Real-IP).
  */
-import type { IncomingMessage } from "http";
-import type { TLSSocket } from "tls";
+import type { IncomingMessage } from "node:http";
+import type { TLSSocket } from "node:tls";
 import { SESSION_COOKIE } from "../../contract/defaults";
 import { isLoopback } from "./authFailures";
 

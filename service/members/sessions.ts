@@ -7,9 +7,9 @@
  * MAX_SESSIONS_PER_NAME: signing in once more ends its oldest. Backups leave the file out (restoring
  * signs everyone out of the browser, nothing else).
  */
-import { createHash, randomBytes } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { z } from "zod";
 import { MAX_SESSIONS_PER_NAME, SESSION_SECONDS } from "../../contract/defaults";
 import { MachineName } from "../../contract/names";

@@ -3,8 +3,8 @@
  * whole and durably (durableFile.ts). Its access tokens are secrets at rest: they never appear in a log
  * or an answer, and backups leave the file out (after a restore each person sets it again).
  */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { z } from "zod";
 import { NOTIFY_MODES, type NotifyMode, type NotifySettingsView } from "../../contract/notify";
 import { MachineName } from "../../contract/names";

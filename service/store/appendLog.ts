@@ -1,5 +1,5 @@
-import { constants, promises as fsp } from "fs";
-import * as path from "path";
+import { constants, promises as fsp } from "node:fs";
+import * as path from "node:path";
 
 /** What the disk's refusal means, by error code: what an answer may say (never a server path). */
 const STORAGE_FAILURES: Record<string, string> = {

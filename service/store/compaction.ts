@@ -9,11 +9,11 @@
  * the next start skip quietly the lines a half-done compaction left in either file; temp files of an
  * interrupted run are removed at the next start, and archive files are written whole or not at all.
  */
-import * as fs from "fs";
-import { promises as fsp } from "fs";
-import * as path from "path";
-import { promisify } from "util";
-import * as zlib from "zlib";
+import * as fs from "node:fs";
+import { promises as fsp } from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import * as zlib from "node:zlib";
 import { z } from "zod";
 import type { AppendLog } from "./appendLog";
 import { syncDir, writeFileDurably } from "../../contract/durableFile";
@@ -64,7 +64,7 @@ export async function readFirstKept(dataDir: string): Promise<number> {
   const remedy = `it says which message id bus.jsonl starts at: ${READABLE_BY_THE_BUS}, or write it again as {"first_id": N} with N the id on the first line of bus.jsonl, or restore the data dir from a backup (claude-bus restore)`;
   return readAtStart(file, remedy, async () => {
     const kept = CompactedSchema.safeParse(JSON.parse(await fsp.readFile(file, "utf8")));
-    if (!kept.success) throw new Error("does not hold {\"first_id\": N} with N a whole number from 1");
+    if (!kept.success) throw new Error('does not hold {"first_id": N} with N a whole number from 1');
     return kept.data.first_id;
   });
 }
@@ -92,7 +92,7 @@ export async function compact(target: CompactionTarget, opts: CompactionOptions,
     }
     for await (const line of linesIn(acksFile, 0, acksAt)) {
       const id = idOf(line);
-      if (id < firstKept) await archive.add("acks", id >= 1 && target.timeOf(id) > 0 ? monthOfTime(target.timeOf(id)) : monthOf(line) ?? "unknown", line);
+      if (id < firstKept) await archive.add("acks", id >= 1 && target.timeOf(id) > 0 ? monthOfTime(target.timeOf(id)) : (monthOf(line) ?? "unknown"), line);
     }
     await archive.finish();
   }
@@ -106,7 +106,7 @@ export async function compact(target: CompactionTarget, opts: CompactionOptions,
     let bytes = 0;
     for await (const line of linesIn(acksFile, 0, acksAt)) {
       if (!(idOf(line) >= firstKept)) continue;
-      pending.push(line + "\n");
+      pending.push(`${line}\n`);
       bytes += line.length + 1;
       if (bytes >= READ_CHUNK_BYTES) {
         await keptAcks.write(pending.join(""));
@@ -236,7 +236,7 @@ class MonthlyArchive {
       file = { handle: await fsp.open(temp, "w", 0o600), temp, pending: [], bytes: 0, firstId: id, lastId: id };
       this.open.set(key, file);
     }
-    file.pending.push(line + "\n");
+    file.pending.push(`${line}\n`);
     file.bytes += line.length + 1;
     if (id) file.lastId = id;
     if (!file.firstId) file.firstId = id;

@@ -3,8 +3,8 @@
  * as the state it adds up to once most of it is history, then opened for appending. A line torn by a
  * crash (never answered) is cut off before the first write.
  */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { AppendLog } from "./appendLog";
 import { writeFileDurably } from "../../contract/durableFile";
 import { readLines } from "./jsonl";
@@ -43,7 +43,7 @@ export abstract class EventLogged<Event extends object> {
 
 /** Events as the text of a log. */
 export function snapshotOf(events: readonly object[]): string {
-  return events.map((event) => JSON.stringify(event) + "\n").join("");
+  return events.map((event) => `${JSON.stringify(event)}\n`).join("");
 }
 
 /**
@@ -63,7 +63,8 @@ export async function openEventLog(file: string, remedy: string, state: EventLog
     );
   }
   const tail = read.tail;
-  if (tail) log({ level: "warn", msg: `${name}: a torn last line (a write a crash cut short) is dropped`, file: name, line: tail.lineNo, bytes: tail.bytes.length });
+  if (tail)
+    log({ level: "warn", msg: `${name}: a torn last line (a write a crash cut short) is dropped`, file: name, line: tail.lineNo, bytes: tail.bytes.length });
   let length = read.completeLength;
   state.replayed?.();
   if (lines > 2 * state.stateEvents().length + HISTORY_LINES_KEPT) {

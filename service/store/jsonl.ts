@@ -1,5 +1,5 @@
 /** JSON Lines: how records are written, and how a file of them is read back on start. */
-import * as fs from "fs";
+import * as fs from "node:fs";
 
 /**
  * A line's JSON value, or, when it is not JSON, a string that says why: a record is an object, never a
@@ -15,7 +15,7 @@ export function parseJson(text: string): unknown {
 
 /** One record as one line: the serializer shared by the store and the benchmark's data generator. */
 export function jsonLine(record: object): Buffer {
-  return Buffer.from(JSON.stringify(record) + "\n", "utf8");
+  return Buffer.from(`${JSON.stringify(record)}\n`, "utf8");
 }
 
 export interface LinesRead {

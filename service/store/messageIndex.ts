@@ -328,7 +328,7 @@ export class MessageIndex {
     const candidates = this.candidates(q);
     if (!candidates) return [];
     const { sources, primary } = candidates;
-    const readerId = q.unreadBy === undefined ? undefined : this.nameIds.get(q.unreadBy) ?? -1;
+    const readerId = q.unreadBy === undefined ? undefined : (this.nameIds.get(q.unreadBy) ?? -1);
     const known = readerId !== undefined && readerId >= 0;
     // Per source: the next candidate position, skipping what the reader has read. A short list is
     // scanned directly; a long one through the reader's cursor, which jumps over read runs.
@@ -421,7 +421,7 @@ export class MessageIndex {
     if (!this.exists(n)) return true;
     if (this.senders.get(n - this.base) === readerId) return true;
     const set = this.readSets.get(readerId);
-    return set !== undefined && set.has(n);
+    return set?.has(n) === true;
   }
 
   private intern(name: string): number {
@@ -461,7 +461,7 @@ export class MessageIndex {
       kind === "any"
         ? this.broadcasts
         : kind === "thread"
-          ? this.byThread.get(value as number) ?? (this.exists(value as number) && this.threadOf(value as number) === value ? listOf(value as number) : EMPTY)
+          ? (this.byThread.get(value as number) ?? (this.exists(value as number) && this.threadOf(value as number) === value ? listOf(value as number) : EMPTY))
           : ({ to: this.byRecipient, from: this.bySender, tag: this.byTag }[kind as "to" | "from" | "tag"].get(value as number) ?? EMPTY);
     return { key, length: list.length, at: (i) => list.get(i), lowerBound: (n) => list.lowerBound(n), positionOf: (n) => positionIn(list, n) };
   }
@@ -486,4 +486,3 @@ function listOf(first: number): NumberList {
 function bump(map: Map<number, number>, key: number, by: number): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
-

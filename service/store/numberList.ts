@@ -6,7 +6,10 @@ export class NumberList {
   private data: Int32Array | Float64Array;
   private size = 0;
 
-  constructor(private readonly kind: "int32" | "float64" = "int32", capacity = 64) {
+  constructor(
+    private readonly kind: "int32" | "float64" = "int32",
+    capacity = 64,
+  ) {
     this.data = kind === "int32" ? new Int32Array(capacity) : new Float64Array(capacity);
   }
 

@@ -5,22 +5,21 @@
  * nothing is acknowledged before its fsync. Metadata is indexed in memory, bodies are read back from
  * bus.jsonl with pread on demand. With retention, old messages are compacted away (compaction.ts).
  */
-import * as fs from "fs";
-import { promises as fsp } from "fs";
-import * as path from "path";
-import { Attachment, BROADCAST, Message, NewMessage, StoredMessage } from "../../contract/message";
-import { AppendLog, PendingTail, StorageError } from "./appendLog";
-import { compact, CompactionOptions, readFirstKept } from "./compaction";
+import * as fs from "node:fs";
+import { promises as fsp } from "node:fs";
+import * as path from "node:path";
+import { type Attachment, BROADCAST, type Message, type NewMessage, type StoredMessage } from "../../contract/message";
+import { AppendLog, type PendingTail, StorageError } from "./appendLog";
+import { compact, type CompactionOptions, readFirstKept } from "./compaction";
 import { IdempotencyKeys } from "./idempotency";
-import { jsonLine, LinesRead, readLines } from "./jsonl";
+import { jsonLine, type LinesRead, readLines } from "./jsonl";
 import { READABLE_BY_THE_BUS, readAtStart } from "./startupFile";
-import { MessageIndex, Selection } from "./messageIndex";
+import { MessageIndex, type Selection } from "./messageIndex";
 import { parseStoredAck, parseStoredLine } from "./storedLine";
 import type { Log } from "../log";
 
 export const MESSAGES_FILE = "bus.jsonl";
 export const ACKS_FILE = "acks.jsonl";
-
 
 /** A post as the store takes it: its attachments checked and sized (fileRoutes.ts checkAttachments), `verified` when sent with the sender's own credential. */
 export type NewPost = Omit<NewMessage, "attachments"> & { attachments?: Attachment[]; verified?: boolean };
@@ -238,7 +237,8 @@ export class BusStore {
     let got = 0;
     while (got < length) {
       const r = fs.readSync(this.readFd, buf, got, length - got, offset + got);
-      if (r === 0) throw new StorageError(path.join(this.dataDir, MESSAGES_FILE), Object.assign(new Error(`shorter than its index (message ${n})`), { code: "EIO" }));
+      if (r === 0)
+        throw new StorageError(path.join(this.dataDir, MESSAGES_FILE), Object.assign(new Error(`shorter than its index (message ${n})`), { code: "EIO" }));
       got += r;
     }
     const { idempotency_key: _key, ...message } = JSON.parse(buf.toString("utf8")) as StoredMessage;
@@ -318,12 +318,22 @@ export class BusStore {
       (offset) => {
         for (const [i, { message }] of list.entries()) {
           const length = jsonLine(this.newMessage(message, String(ids[i]), message.ts)).length;
-          this.index.add({ offset, length: length - 1, time: Date.parse(message.ts), from: message.from, to: message.to ?? BROADCAST, thread: ids[i], tags: message.tags ?? [] });
+          this.index.add({
+            offset,
+            length: length - 1,
+            time: Date.parse(message.ts),
+            from: message.from,
+            to: message.to ?? BROADCAST,
+            thread: ids[i],
+            tags: message.tags ?? [],
+          });
           offset += length;
         }
       },
     );
-    const acks = list.flatMap(({ message, readers }, i) => [...new Set(readers)].filter((r) => r !== message.from).map((reader) => ({ n: ids[i], reader, ts: message.ts })));
+    const acks = list.flatMap(({ message, readers }, i) =>
+      [...new Set(readers)].filter((r) => r !== message.from).map((reader) => ({ n: ids[i], reader, ts: message.ts })),
+    );
     if (acks.length > 0) {
       await this.acks.append(
         () => Buffer.concat(acks.map(({ n, reader, ts }) => jsonLine({ id: String(n), reader, ts }))),
@@ -366,7 +376,15 @@ export class BusStore {
         const thread = Number(message.thread);
         this.index.add({ offset, length: length - 1, time, from: message.from, to: message.to, thread, tags: message.tags });
         if (idempotencyKey !== undefined) this.keys.remember(message.from, idempotencyKey, n, time);
-        this.listener.posted?.({ n, from: message.from, to: message.to, thread, tags: message.tags, time, attachments: (message.attachments ?? []).map((a) => a.sha256) });
+        this.listener.posted?.({
+          n,
+          from: message.from,
+          to: message.to,
+          thread,
+          tags: message.tags,
+          time,
+          attachments: (message.attachments ?? []).map((a) => a.sha256),
+        });
         return { ...message, read_at: this.index.readAt(n) };
       },
     );
@@ -387,7 +405,9 @@ function sameRequest(message: Message, input: NewPost): boolean {
 
 function replay(file: string, onLine: Parameters<typeof readLines>[1]): LinesRead {
   if (!fs.existsSync(file)) return { completeLength: 0, tail: null };
-  return readAtStart(file, `it holds the bus's messages or acks: ${READABLE_BY_THE_BUS}, or restore the data dir from a backup (claude-bus restore)`, () => readLines(file, onLine));
+  return readAtStart(file, `it holds the bus's messages or acks: ${READABLE_BY_THE_BUS}, or restore the data dir from a backup (claude-bus restore)`, () =>
+    readLines(file, onLine),
+  );
 }
 
 /** Logs damaged lines (the first few one by one, then a count), never their content. */
@@ -435,7 +455,14 @@ async function setTornTailAside(file: string, read: LinesRead, log: Log): Promis
     }
     return null;
   } catch (error) {
-    log({ level: "warn", msg: "torn last line kept until the disk takes writes again", file: path.basename(file), line: lineNo, bytes: bytes.length, error: (error as Error).message });
+    log({
+      level: "warn",
+      msg: "torn last line kept until the disk takes writes again",
+      file: path.basename(file),
+      line: lineNo,
+      bytes: bytes.length,
+      error: (error as Error).message,
+    });
     return save; // the first write saves it (if not yet done) and then cuts it off
   }
 }

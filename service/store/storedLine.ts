@@ -9,7 +9,7 @@
  */
 import type { z } from "zod";
 import { describeIssue } from "../../contract/issues";
-import { AckRecord, AckRecordSchema, MESSAGE_ID_PATTERN, MessageSchema, StoredMessageSchema } from "../../contract/message";
+import { type AckRecord, AckRecordSchema, MESSAGE_ID_PATTERN, MessageSchema, StoredMessageSchema } from "../../contract/message";
 import { NAME_PATTERN } from "../../contract/names";
 import { parseJson } from "./jsonl";
 
@@ -106,4 +106,3 @@ function parseInFull<T>(text: string, schema: z.ZodType<T>): T | string {
   const result = schema.safeParse(json);
   return result.success ? result.data : describeIssue(result.error.issues[0], { root: "line" });
 }
-

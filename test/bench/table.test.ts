@@ -1,6 +1,6 @@
 /** The bench's printed table is the one README.md holds, so a run's output can be pasted as is. */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { markdownTable, ofCeilings, percent, throughput } from "../../bench/table";
 
 /** The table under README.md's "### Benchmark" heading, as its lines. */
@@ -17,7 +17,9 @@ describe("the bench's Markdown table", () => {
     expect(throughput({ requests: 58_932, perSecond: 19_644.2, p50ms: 1.2751, p99ms: 5.1234, maxms: 9.1, errors: 0 })).toBe(
       "19,644 req/s (p50 1.28 ms, p99 5.12 ms)",
     );
-    expect(throughput({ requests: 10, perSecond: 972, p50ms: 0.86, p99ms: 5.17, maxms: 9.1, errors: 3 })).toBe("972 req/s (p50 0.86 ms, p99 5.17 ms, 3 errors)");
+    expect(throughput({ requests: 10, perSecond: 972, p50ms: 0.86, p99ms: 5.17, maxms: 9.1, errors: 3 })).toBe(
+      "972 req/s (p50 0.86 ms, p99 5.17 ms, 3 errors)",
+    );
   });
 
   it("gives a share in whole percent, with one decimal below 10%", () => {
@@ -30,9 +32,7 @@ describe("the bench's Markdown table", () => {
   });
 
   it("prints a figure | result table", () => {
-    expect(markdownTable([["RSS of an empty bus after start", "64 MiB"]])).toBe(
-      "| figure | result |\n|---|---|\n| RSS of an empty bus after start | 64 MiB |",
-    );
+    expect(markdownTable([["RSS of an empty bus after start", "64 MiB"]])).toBe("| figure | result |\n|---|---|\n| RSS of an empty bus after start | 64 MiB |");
   });
 
   it("is, byte for byte, the table README.md shows", () => {

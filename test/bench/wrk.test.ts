@@ -26,8 +26,11 @@ describe("parseWrkResult", () => {
 describe("requestLines", () => {
   it("writes one METHOD<TAB>PATH<TAB>BODY line per request; JSON keeps tabs and newlines escaped", () => {
     const body = JSON.stringify({ from: "a", body: "two\tcolumns\nand a line" });
-    expect(requestLines([{ method: "GET", path: "/health" }, { method: "POST", path: "/post", body }])).toBe(
-      `GET\t/health\t\nPOST\t/post\t{"from":"a","body":"two\\tcolumns\\nand a line"}\n`,
-    );
+    expect(
+      requestLines([
+        { method: "GET", path: "/health" },
+        { method: "POST", path: "/post", body },
+      ]),
+    ).toBe(`GET\t/health\t\nPOST\t/post\t{"from":"a","body":"two\\tcolumns\\nand a line"}\n`);
   });
 });

@@ -6,9 +6,9 @@
 import { promises as fs } from "node:fs";
 import { spawn } from "node:child_process";
 import { createBusClient } from "../../client/index";
-import { startTestBus, tempDir, TestBus } from "../cli/harness";
-import { ClaudeHome, claudeHome, startSession } from "./claudeCode";
-import { lastToolResult, startScriptedModel, Turn } from "./scriptedModel";
+import { startTestBus, tempDir, type TestBus } from "../cli/harness";
+import { type ClaudeHome, claudeHome, startSession } from "./claudeCode";
+import { lastToolResult, startScriptedModel, type Turn } from "./scriptedModel";
 
 jest.setTimeout(120_000);
 

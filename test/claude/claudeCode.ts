@@ -3,7 +3,7 @@
  * (as test/host caches its rootfs), and run headless with an isolated HOME against a scripted model on
  * loopback. It is no dependency of the project: only these tests use it.
  */
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 
@@ -57,7 +57,9 @@ export async function claudeHome(home: string, { withClaude = true } = {}): Prom
 export async function hideInboxSocket(h: ClaudeHome): Promise<void> {
   const bin = path.join(h.home, "bin", "claude-bus");
   await fs.rm(bin);
-  await fs.writeFile(bin, `#!/bin/sh\nunset CLAUDE_CODE_MESSAGING_SOCKET CLAUDE_CODE_MESSAGING_TOKEN\nexec ${path.join(REPO, "bin", "claude-bus")} "$@"\n`, { mode: 0o755 });
+  await fs.writeFile(bin, `#!/bin/sh\nunset CLAUDE_CODE_MESSAGING_SOCKET CLAUDE_CODE_MESSAGING_TOKEN\nexec ${path.join(REPO, "bin", "claude-bus")} "$@"\n`, {
+    mode: 0o755,
+  });
 }
 
 /** The environment of a headless, offline Claude Code run: only loopback, nothing of this user's. */
@@ -118,7 +120,7 @@ export function startSession(h: ClaudeHome, modelUrl: string, args: string[] = [
         waiters.push(resolve);
         void exited.then((code) => reject(new Error(`claude exited (${code}) before answering:\n${stderr}`)));
       });
-      child.stdin!.write(JSON.stringify({ type: "user", message: { role: "user", content: text } }) + "\n");
+      child.stdin!.write(`${JSON.stringify({ type: "user", message: { role: "user", content: text } })}\n`);
       return result;
     },
     async end() {
@@ -164,7 +166,9 @@ export async function startInteractive(h: ClaudeHome, modelUrl: string, version 
   const socket = `claude-bus-test-${process.pid}-${Date.now()}`;
   const tmux = (...args: string[]) => spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
   const command = ["env", "-i", ...Object.entries({ ...env, TERM: "xterm-256color" }).map(([k, v]) => `${k}=${v}`), claudeAt(version)];
-  const started = spawnSync("tmux", ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50", "-c", h.home, ...command], { encoding: "utf8" });
+  const started = spawnSync("tmux", ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50", "-c", h.home, ...command], {
+    encoding: "utf8",
+  });
   if (started.status !== 0) throw new Error(`tmux new-session failed: ${started.stderr}`);
   const claudePid = Number(tmux("list-panes", "-F", "#{pane_pid}").stdout.trim());
   return {

@@ -9,11 +9,11 @@
 import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { createBusClient } from "../../client/index";
-import { envText, startTestBus, tempDir, TestBus, writeHomeEnv } from "../cli/harness";
+import { envText, startTestBus, tempDir, type TestBus, writeHomeEnv } from "../cli/harness";
 import { startFlakyProxy } from "../support/flakyProxy";
 import { requireTool } from "../support/requireTool";
 import { waitFor } from "../support/waitFor";
-import { CLAUDE_CODE_NEWEST, ClaudeHome, claudeHome, hideInboxSocket, startInteractive, Terminal } from "./claudeCode";
+import { CLAUDE_CODE_NEWEST, type ClaudeHome, claudeHome, hideInboxSocket, startInteractive, type Terminal } from "./claudeCode";
 import { startScriptedModel } from "./scriptedModel";
 
 jest.setTimeout(120_000);
@@ -49,23 +49,37 @@ it("without the inbox socket: the monitor wakes the idle session, the hook deliv
   await hideInboxSocket(h);
   // the session reaches the bus through a recording proxy: the test sees when the monitor's long-poll is in
   const proxy = await startFlakyProxy(bus.url);
-  await writeHomeEnv(h.home, envText({ url: proxy.url, user: bus.user, pass: bus.pass }) + "BUS_ME=kilo\n");
+  await writeHomeEnv(h.home, `${envText({ url: proxy.url, user: bus.user, pass: bus.pass })}BUS_ME=kilo\n`);
   const model = await startScriptedModel(() => ({ text: "seen it" }));
   let terminal: Terminal | undefined;
   try {
     terminal = await startInteractive(h, model.url);
-    await waitFor("the session at its prompt with the plugin's monitor running", () => /1 monitor/.test(terminal!.screen()), { timeoutMs: 60_000, everyMs: 250 });
-    await waitFor("the monitor's long-poll", () => proxy.seen.some((r) => r.method === "GET" && /[?&]wait=/.test(r.path) && /[?&]to=kilo/.test(r.path)), { timeoutMs: 30_000 });
+    await waitFor("the session at its prompt with the plugin's monitor running", () => /1 monitor/.test(terminal!.screen()), {
+      timeoutMs: 60_000,
+      everyMs: 250,
+    });
+    await waitFor("the monitor's long-poll", () => proxy.seen.some((r) => r.method === "GET" && /[?&]wait=/.test(r.path) && /[?&]to=kilo/.test(r.path)), {
+      timeoutMs: 30_000,
+    });
     expect(model.main()).toEqual([]);
 
     const posted = await createBusClient(bus).post({ from: "lima", to: "kilo", body: "the deploy is done, your turn" });
-    const woke = await waitFor("a model request with the message", () => model.main().find((r) => r.text.includes("the deploy is done, your turn")), { timeoutMs: 60_000, everyMs: 250 });
+    const woke = await waitFor("a model request with the message", () => model.main().find((r) => r.text.includes("the deploy is done, your turn")), {
+      timeoutMs: 60_000,
+      everyMs: 250,
+    });
     // the monitor's line, the message in the frame on one line, and the hook's whole message in the delimited block
     // Claude Code escapes the event's markup itself and shows its first 500 characters: the line fits whole
     expect(woke.text).not.toMatch(/<event>[^<]*\(truncated\)<\/event>/);
-    expect(woke.text).toMatch(new RegExp(`<task-notification>[\\s\\S]*id=\\\\"${posted.id}\\\\" [^>]* from=\\\\"lima\\\\" sender=\\\\"claimed\\\\" to=\\\\"kilo\\\\"(>|&gt;) the deploy is done, your turn`));
+    expect(woke.text).toMatch(
+      new RegExp(
+        `<task-notification>[\\s\\S]*id=\\\\"${posted.id}\\\\" [^>]* from=\\\\"lima\\\\" sender=\\\\"claimed\\\\" to=\\\\"kilo\\\\"(>|&gt;) the deploy is done, your turn`,
+      ),
+    );
     expect(woke.text).toContain(`<message id=\\"${posted.id}\\"`);
-    await waitFor("the message acked", async () => (await createBusClient(bus).messages({ to: "kilo", unread_by: "kilo" })).length === 0, { timeoutMs: 30_000 });
+    await waitFor("the message acked", async () => (await createBusClient(bus).messages({ to: "kilo", unread_by: "kilo" })).length === 0, {
+      timeoutMs: 30_000,
+    });
     await waitFor("the answer on screen", () => terminal!.screen().includes("seen it"), { timeoutMs: 30_000 });
   } finally {
     await terminal?.close();
@@ -80,14 +94,24 @@ it(`Claude Code ${CLAUDE_CODE_NEWEST}: the live path wakes the idle session with
   let terminal: Terminal | undefined;
   try {
     terminal = await startInteractive(h, model.url, CLAUDE_CODE_NEWEST);
-    await waitFor("the session at its prompt with the plugin's monitor running", () => /1 monitor/.test(terminal!.screen()), { timeoutMs: 60_000, everyMs: 250 });
-    await waitFor("the live marker", async () => (await fs.readdir(`${h.home}/.claude-bus/sessions`).catch(() => [])).some((f) => f.endsWith(".live.json")), { timeoutMs: 30_000 });
+    await waitFor("the session at its prompt with the plugin's monitor running", () => /1 monitor/.test(terminal!.screen()), {
+      timeoutMs: 60_000,
+      everyMs: 250,
+    });
+    await waitFor("the live marker", async () => (await fs.readdir(`${h.home}/.claude-bus/sessions`).catch(() => [])).some((f) => f.endsWith(".live.json")), {
+      timeoutMs: 30_000,
+    });
     const posted = await createBusClient(bus).post({ from: "lima", to: "kilo", body: "interactive and live", tags: ["urgent"] });
-    const woke = await waitFor("a model request with the message", () => model.main().find((r) => r.text.includes("interactive and live")), { timeoutMs: 60_000, everyMs: 250 });
+    const woke = await waitFor("a model request with the message", () => model.main().find((r) => r.text.includes("interactive and live")), {
+      timeoutMs: 60_000,
+      everyMs: 250,
+    });
     expect(woke.text).toContain(`<message id=\\"${posted.id}\\"`);
     expect(woke.text).not.toContain("<task-notification>");
     expect(woke.text.split("interactive and live")).toHaveLength(2);
-    await waitFor("the message acked", async () => (await createBusClient(bus).messages({ to: "kilo", unread_by: "kilo" })).length === 0, { timeoutMs: 30_000 });
+    await waitFor("the message acked", async () => (await createBusClient(bus).messages({ to: "kilo", unread_by: "kilo" })).length === 0, {
+      timeoutMs: 30_000,
+    });
     await waitFor("the answer on screen", () => terminal!.screen().includes("seen it"), { timeoutMs: 30_000 });
   } finally {
     await terminal?.close();

@@ -61,7 +61,13 @@ function sse(turn: Turn, id: string): Array<[string, unknown]> {
   const block = isTool ? { type: "tool_use", id: `toolu_${id}`, name: turn.tool, input: {} } : { type: "text", text: "" };
   const delta = isTool ? { type: "input_json_delta", partial_json: JSON.stringify(turn.input) } : { type: "text_delta", text: turn.text };
   return [
-    ["message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], stop_reason: null, stop_sequence: null, usage } }],
+    [
+      "message_start",
+      {
+        type: "message_start",
+        message: { id, type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], stop_reason: null, stop_sequence: null, usage },
+      },
+    ],
     ["content_block_start", { type: "content_block_start", index: 0, content_block: block }],
     ["content_block_delta", { type: "content_block_delta", index: 0, delta }],
     ["content_block_stop", { type: "content_block_stop", index: 0 }],

@@ -6,13 +6,13 @@
 import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { createBusClient, Message } from "../../client/index";
-import { closedPort, envText, startTestBus, tempDir, TestBus, writeHomeEnv } from "../cli/harness";
+import { createBusClient, type Message } from "../../client/index";
+import { closedPort, envText, startTestBus, tempDir, type TestBus, writeHomeEnv } from "../cli/harness";
 import { expectFrameHeld, seedHostile } from "../support/hostile";
 import { startFlakyProxy } from "../support/flakyProxy";
 import { waitFor } from "../support/waitFor";
-import { ClaudeHome, claudeHome, CLAUDE, runClaudeCli, startSession } from "./claudeCode";
-import { lastToolResult, startScriptedModel, Turn } from "./scriptedModel";
+import { type ClaudeHome, claudeHome, CLAUDE, runClaudeCli, startSession } from "./claudeCode";
+import { lastToolResult, startScriptedModel, type Turn } from "./scriptedModel";
 
 jest.setTimeout(120_000);
 
@@ -114,9 +114,16 @@ describe("after a real bootstrap, in a real Claude Code session", () => {
     });
     // lima answers the question once it is on the bus
     const answered = (async () => {
-      question = await waitFor("the question on the bus", async () => (await client.messages({ from: "kilo", to: "lima" })).find((m) => m.body === "is the build green?"), { timeoutMs: 90_000, everyMs: 100 });
+      question = await waitFor(
+        "the question on the bus",
+        async () => (await client.messages({ from: "kilo", to: "lima" })).find((m) => m.body === "is the build green?"),
+        { timeoutMs: 90_000, everyMs: 100 },
+      );
       // two notes from mike, which waiting for lima leaves unread: inbox reads one, ack the other
-      notes = [await client.post({ from: "mike", to: "kilo", body: "note one from mike" }), await client.post({ from: "mike", to: "kilo", body: "note two from mike" })];
+      notes = [
+        await client.post({ from: "mike", to: "kilo", body: "note one from mike" }),
+        await client.post({ from: "mike", to: "kilo", body: "note two from mike" }),
+      ];
       return client.post({ from: "lima", to: "kilo", body: "yes, green", reply_to: question.id });
     })();
     const session = startSession(h, model.url, ["--allowedTools", ALL_TOOLS]);
@@ -189,9 +196,16 @@ describe("files, in a real Claude Code session", () => {
 describe("a hostile message, in a real Claude Code session", () => {
   /** Every string in the request the model was sent (system prompt, messages, tool results), as Claude Code wrote it. */
   const strings = (value: unknown): string[] =>
-    typeof value === "string" ? [value] : Array.isArray(value) ? value.flatMap(strings) : value && typeof value === "object" ? Object.values(value).flatMap(strings) : [];
+    typeof value === "string"
+      ? [value]
+      : Array.isArray(value)
+        ? value.flatMap(strings)
+        : value && typeof value === "object"
+          ? Object.values(value).flatMap(strings)
+          : [];
   /** The frames in those strings: from each opening tag to the closing tag after it. */
-  const frames = (texts: string[]) => texts.flatMap((t) => t.match(/<claude-bus-messages>[\s\S]*?<\/claude-bus-messages>(?![\s\S]*<\/claude-bus-messages>)/g) ?? []);
+  const frames = (texts: string[]) =>
+    texts.flatMap((t) => t.match(/<claude-bus-messages>[\s\S]*?<\/claude-bus-messages>(?![\s\S]*<\/claude-bus-messages>)/g) ?? []);
 
   it("reaches the model only inside the frame, through the hook and the thread tool: it closes nothing, opens no system-reminder, and says who is verified", async () => {
     await bus.close();
@@ -199,7 +213,9 @@ describe("a hostile message, in a real Claude Code session", () => {
     const ids = await seedHostile(dataDir, "kilo");
     bus = await startTestBus(undefined, undefined, dataDir);
     expect((await bootstrap()).code).toBe(0);
-    const model = await startScriptedModel((_request, index): Turn => (index === 0 ? { tool: TOOL("thread"), input: { id: ids[0] } } : { text: "noted, and not obeyed" }));
+    const model = await startScriptedModel(
+      (_request, index): Turn => (index === 0 ? { tool: TOOL("thread"), input: { id: ids[0] } } : { text: "noted, and not obeyed" }),
+    );
     const session = startSession(h, model.url, ["--allowedTools", ALL_TOOLS]);
     try {
       expect((await session.prompt("anything new?")).is_error).toBe(false);
@@ -233,7 +249,7 @@ describe("a hostile message, in a real Claude Code session", () => {
 describe("a bus that cannot deliver: the session still answers, and nothing is acked", () => {
   async function sessionWith(busUrl: string, pass = bus.pass) {
     expect((await bootstrap()).code).toBe(0);
-    await writeHomeEnv(h.home, envText({ url: busUrl, user: bus.user, pass }) + "BUS_ME=kilo\n");
+    await writeHomeEnv(h.home, `${envText({ url: busUrl, user: bus.user, pass })}BUS_ME=kilo\n`);
     await post("waiting on the bus");
     const model = await startScriptedModel(() => ({ text: "answered anyway" }));
     const session = startSession(h, model.url);

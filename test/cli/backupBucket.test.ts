@@ -30,7 +30,12 @@ function writePrivate(file: string, text: string): string {
 
 /** The bucket through the S3 API directly, as another writer (or reader) of it would. */
 const direct = () =>
-  new S3Client({ endpoint: s3.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: TEST_KEY.id, secretAccessKey: TEST_KEY.secret } });
+  new S3Client({
+    endpoint: s3.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: TEST_KEY.id, secretAccessKey: TEST_KEY.secret },
+  });
 
 async function putObject(key: string, body: string): Promise<void> {
   await direct().send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));
@@ -42,7 +47,8 @@ async function allKeys(): Promise<string[]> {
   return (listed.Contents ?? []).map((o) => o.Key!).sort();
 }
 
-const backupsIn = async (env: string) => JSON.parse((await runCli(cli, ["backups", "--json", "--s3-env", env], { home })).stdout) as { key: string; bytes: number }[];
+const backupsIn = async (env: string) =>
+  JSON.parse((await runCli(cli, ["backups", "--json", "--s3-env", env], { home })).stdout) as { key: string; bytes: number }[];
 
 cliPerFile((bundled) => (cli = bundled));
 beforeAll(async () => {
@@ -85,7 +91,7 @@ describe("backup --to-s3", () => {
 
   it("refuses a bad --keep, and --out with --to-s3, before it touches anything", async () => {
     const bad = await runCli(cli, ["backup", "--to-s3", "--keep", "0", "--env-file", busEnv, "--s3-env", s3Env], { home });
-    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining("--keep must be a whole number from 1 to 1000, got \"0\"")]);
+    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining('--keep must be a whole number from 1 to 1000, got "0"')]);
     const out = await runCli(cli, ["backup", "--to-s3", "--out", "x.tar.gz", "--s3-env", s3Env], { home });
     expect([out.code, out.stderr]).toEqual([1, expect.stringContaining("--out is for a local file, not --to-s3")]);
     const keepAlone = await runCli(cli, ["backup", "--keep", "3"], { home });
@@ -94,12 +100,17 @@ describe("backup --to-s3", () => {
 
   it("fails with exit 1 and the bucket's answer when the key is wrong, never echoing the secret", async () => {
     const secret = "WrongSecretWhichMustNeverAppear000000000000";
-    const wrong = writePrivate(path.join(home, "wrong.env"), renderBackupTarget({ ...s3.target("prod/"), BACKUP_S3_ACCESS_KEY_ID: "DO00UNKNOWNKEY000000", BACKUP_S3_SECRET_ACCESS_KEY: secret }));
+    const wrong = writePrivate(
+      path.join(home, "wrong.env"),
+      renderBackupTarget({ ...s3.target("prod/"), BACKUP_S3_ACCESS_KEY_ID: "DO00UNKNOWNKEY000000", BACKUP_S3_SECRET_ACCESS_KEY: secret }),
+    );
     const before = await backupsIn(s3Env);
     const run = await runCli(cli, ["backup", "--to-s3", "--env-file", busEnv, "--s3-env", wrong], { home });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`claude-bus backup: uploading to s3://${s3.bucket}/prod/claude-bus-backup-`);
-    expect(run.stderr).toContain(`: ${s3.endpoint} answered 403 InvalidAccessKeyId: the key pair (BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY) is wrong, or was deleted`);
+    expect(run.stderr).toContain(
+      `: ${s3.endpoint} answered 403 InvalidAccessKeyId: the key pair (BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY) is wrong, or was deleted`,
+    );
     expect(run.stdout + run.stderr).not.toContain(secret);
     expect(await backupsIn(s3Env)).toEqual(before);
   });
@@ -110,7 +121,11 @@ describe("backup --to-s3", () => {
     const away = writePrivate(path.join(home, "away.env"), renderBackupTarget({ ...s3.target(), BACKUP_S3_ENDPOINT: `http://127.0.0.1:${port}` }));
     const run = await runCli(cli, ["backup", "--to-s3", "--env-file", busEnv, "--s3-env", away], { home });
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(new RegExp(`^claude-bus backup: uploading to s3://${s3.bucket}/claude-bus-backup-\\d{8}T\\d{6}Z\\.tar\\.gz: cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED\\n$`));
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^claude-bus backup: uploading to s3://${s3.bucket}/claude-bus-backup-\\d{8}T\\d{6}Z\\.tar\\.gz: cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED\\n$`,
+      ),
+    );
     expect(run.stdout + run.stderr).not.toContain(secret);
   });
 
@@ -131,7 +146,7 @@ describe("the bucket's settings", () => {
     const byEnvFile = await runCli(cli, ["backups"], { home, env: { BACKUP_S3_ENV_FILE: s3Env } });
     expect(byFlag.code).toBe(0);
     expect(byEnvFile.stdout).toBe(byFlag.stdout);
-    expect(byFlag.stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z +\d+  prod\/claude-bus-backup-\d{8}T\d{6}Z\.tar\.gz\n/);
+    expect(byFlag.stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z +\d+ {2}prod\/claude-bus-backup-\d{8}T\d{6}Z\.tar\.gz\n/);
     const otherHome = tempDir("home");
     fs.mkdirSync(path.join(otherHome, ".secrets"));
     writePrivate(path.join(otherHome, ".secrets", "claude-bus-backup.env"), fs.readFileSync(s3Env, "utf8"));

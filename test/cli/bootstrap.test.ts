@@ -2,7 +2,7 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { createBusClient } from "../../client/index";
-import { cliPerTest, envText, linkClaudeBus, modeOf, runCli, startTestBus, TestBus, writeHomeEnv } from "./harness";
+import { cliPerTest, envText, linkClaudeBus, modeOf, runCli, startTestBus, type TestBus, writeHomeEnv } from "./harness";
 
 let cli: string;
 let bus: TestBus;
@@ -16,7 +16,7 @@ const PUBKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZWQtb25seS1pbi10ZXN0cy1u
 cliPerTest({ envFile: false, startBus: () => startTestBus() }, (set) => ({ cli, bus, home } = set));
 beforeEach(async () => {
   await fs.mkdir(path.join(home, ".ssh"), { mode: 0o700 });
-  await fs.writeFile(path.join(home, ".ssh", "id_ed25519.pub"), PUBKEY + "\n");
+  await fs.writeFile(path.join(home, ".ssh", "id_ed25519.pub"), `${PUBKEY}\n`);
   linkedPath = await linkClaudeBus(home);
 });
 
@@ -79,7 +79,7 @@ describe("bootstrap from the stack outputs piped on stdin", () => {
   });
 
   it("accepts busUrl/busUser/busPassword when there is no clientEnv output", async () => {
-    const outputs = JSON.stringify({ busUrl: bus.url + "/", busUser: bus.user, busPassword: bus.pass });
+    const outputs = JSON.stringify({ busUrl: `${bus.url}/`, busUser: bus.user, busPassword: bus.pass });
     const result = await bootstrap(["--from-stack"], { stdin: outputs });
     expect(result.code).toBe(0);
     expect(await fs.readFile(envFile(), "utf8")).toContain(`BUS_URL=${bus.url}\n`);
@@ -181,7 +181,12 @@ describe("~/.claude/settings.json merge", () => {
     const old = {
       hooks: {
         SessionStart: [
-          { hooks: [{ type: "command", command: "sh /old/place/claude-bus-poll.sh" }, { type: "command", command: "date" }] },
+          {
+            hooks: [
+              { type: "command", command: "sh /old/place/claude-bus-poll.sh" },
+              { type: "command", command: "date" },
+            ],
+          },
           { hooks: [{ type: "command", command: pollScript(), timeout: 30 }] },
         ],
         Stop: [{ hooks: [{ type: "command", command: "echo stop" }] }],
@@ -191,7 +196,9 @@ describe("~/.claude/settings.json merge", () => {
     await fs.writeFile(pollScript(), "#!/bin/sh\nexit 0\n", { mode: 0o700 });
     const env = { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass };
     const check = await bootstrap(["--check"], { env });
-    expect(check.stdout).toMatch(/^✗ Claude Code plugin: agent-bus@agent-bus not installed; the old SessionStart poll hook is still installed: run `claude-bus bootstrap`$/m);
+    expect(check.stdout).toMatch(
+      /^✗ Claude Code plugin: agent-bus@agent-bus not installed; the old SessionStart poll hook is still installed: run `claude-bus bootstrap`$/m,
+    );
     const result = await bootstrap([], { env });
     expect(result.stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus installed .*; removed the old SessionStart poll hook; new sessions load it$/m);
     const settings = JSON.parse(await fs.readFile(settingsFile(), "utf8"));
@@ -205,7 +212,10 @@ describe("~/.claude/settings.json merge", () => {
 
   it("a plugin already installed leaves only the old hook to remove", async () => {
     await fs.mkdir(path.join(home, ".claude"));
-    await fs.writeFile(settingsFile(), JSON.stringify({ ...PLUGIN_SETTINGS, hooks: { SessionStart: [{ hooks: [{ type: "command", command: pollScript() }] }] } }));
+    await fs.writeFile(
+      settingsFile(),
+      JSON.stringify({ ...PLUGIN_SETTINGS, hooks: { SessionStart: [{ hooks: [{ type: "command", command: pollScript() }] }] } }),
+    );
     const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
     expect(result.stdout).toMatch(/^✓ Claude Code plugin: agent-bus@agent-bus already enabled; removed the old SessionStart poll hook$/m);
     expect(JSON.parse(await fs.readFile(settingsFile(), "utf8"))).toEqual(PLUGIN_SETTINGS);
@@ -233,11 +243,11 @@ describe("~/.claude/settings.json merge", () => {
 
   it("leaves a settings.json that is not valid JSON untouched and says so", async () => {
     await fs.mkdir(path.join(home, ".claude"));
-    await fs.writeFile(settingsFile(), "{ \"model\": \"opus\", ");
+    await fs.writeFile(settingsFile(), '{ "model": "opus", ');
     const result = await bootstrap([], { env: { BUS_URL: bus.url, BUS_USER: bus.user, BUS_PASS: bus.pass } });
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^✗ Claude Code plugin: .*settings\.json is not valid JSON .*fix it by hand/m);
-    expect(await fs.readFile(settingsFile(), "utf8")).toBe("{ \"model\": \"opus\", ");
+    expect(await fs.readFile(settingsFile(), "utf8")).toBe('{ "model": "opus", ');
   });
 });
 

@@ -2,7 +2,7 @@
 import { promises as fs } from "node:fs";
 import { EXIT_CODES } from "../../cli/exitCodes";
 import { postJson, request } from "../support/http";
-import { buildCli, envText, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+import { buildCli, envText, runCli, startTestBus, tempDir, type TestBus, writeHomeEnv } from "./harness";
 
 let cli: string;
 let bus: TestBus;
@@ -70,10 +70,21 @@ describe("claim, release, claims", () => {
     await run(["claim", "repo:b.ts", "--me", "beta", "--note", "b"]);
     await run(["claim", "task:c", "--me", "alpha"]);
     const all = await run(["claims"]);
-    expect(all.stdout.trim().split("\n").map((l) => l.split("  ").slice(0, 2).join(" "))).toEqual(["repo:a.ts held by alpha", "repo:b.ts held by beta", "task:c held by alpha"]);
+    expect(
+      all.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split("  ").slice(0, 2).join(" ")),
+    ).toEqual(["repo:a.ts held by alpha", "repo:b.ts held by beta", "task:c held by alpha"]);
     expect(all.stdout).toContain("note: b");
-    expect(JSON.parse((await run(["claims", "--mine", "--json"], { BUS_ME: "alpha" })).stdout).map((c: { resource: string }) => c.resource)).toEqual(["repo:a.ts", "task:c"]);
-    expect(JSON.parse((await run(["claims", "--prefix", "repo:", "--json"])).stdout).map((c: { resource: string }) => c.resource)).toEqual(["repo:a.ts", "repo:b.ts"]);
+    expect(JSON.parse((await run(["claims", "--mine", "--json"], { BUS_ME: "alpha" })).stdout).map((c: { resource: string }) => c.resource)).toEqual([
+      "repo:a.ts",
+      "task:c",
+    ]);
+    expect(JSON.parse((await run(["claims", "--prefix", "repo:", "--json"])).stdout).map((c: { resource: string }) => c.resource)).toEqual([
+      "repo:a.ts",
+      "repo:b.ts",
+    ]);
     expect((await run(["claims", "--holder", "nobody"])).stderr).toBe("no live claims\n");
     expect((await run(["claim"])).code).toBe(1);
   });

@@ -2,9 +2,9 @@
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { EXIT_CODES } from "../../cli/exitCodes";
-import { COMMANDS as TYPED_COMMANDS, CommandSpec, CREDENTIAL_NOTE } from "../../cli/usage";
+import { COMMANDS as TYPED_COMMANDS, type CommandSpec, CREDENTIAL_NOTE } from "../../cli/usage";
 import { startFlakyProxy } from "../support/flakyProxy";
-import { cliPerTest, closedPort, envText, runCli, startTestBus, TestBus, writeHomeEnv } from "./harness";
+import { cliPerTest, closedPort, envText, runCli, startTestBus, type TestBus, writeHomeEnv } from "./harness";
 
 /** Looked up by a name from the command line: any string. */
 const COMMANDS: Record<string, CommandSpec> = TYPED_COMMANDS;
@@ -108,7 +108,9 @@ describe("post, inbox and ack between two machines", () => {
     await client.post({ from: "lima", to: "kilo", body: "\x1b]0;pwned\x07\x1b]52;c;cm0gLXJmIC8=\x1b\\\rall good\x1b[1A\x9b2K\x7f\u200b\r\nsecond line\tend" });
     const inbox = await run(["inbox", "--me", "kilo"]);
     expect(inbox.code).toBe(0);
-    expect(inbox.stdout).toMatch(/^\[[^\]]+Z\] lima: \\x1b\]0;pwned\\x07\\x1b\]52;c;cm0gLXJmIC8=\\x1b\\\\rall good\\x1b\[1A\\x9b2K\\x7f\\u\{200b\}\nsecond line\tend\n$/);
+    expect(inbox.stdout).toMatch(
+      /^\[[^\]]+Z\] lima: \\x1b\]0;pwned\\x07\\x1b\]52;c;cm0gLXJmIC8=\\x1b\\\\rall good\\x1b\[1A\\x9b2K\\x7f\\u\{200b\}\nsecond line\tend\n$/,
+    );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters
     expect(inbox.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b]/);
   });
@@ -180,7 +182,8 @@ describe("usage errors exit 1", () => {
 
   it("the usage lists every command and every exit code from the one table", async () => {
     const { stdout } = await run(["--help"]);
-    for (const name of Object.keys(COMMANDS)) expect(stdout).toMatch(new RegExp(`^  ${name} +${COMMANDS[name].summary.slice(0, 20).replace(/[()]/g, "\\$&")}`, "m"));
+    for (const name of Object.keys(COMMANDS))
+      expect(stdout).toMatch(new RegExp(`^  ${name} +${COMMANDS[name].summary.slice(0, 20).replace(/[()]/g, "\\$&")}`, "m"));
     for (const { code, meaning } of Object.values(EXIT_CODES)) expect(stdout).toContain(`  ${code}  ${meaning}`);
   });
 

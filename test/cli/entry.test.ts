@@ -28,7 +28,11 @@ describe("bin/claude-bus", () => {
   it("runs `hook` from its own bundle (dist/hook.js), which always exits 0 and says what is wrong as hook JSON", () => {
     expect(fs.existsSync(path.join(REPO, "dist", "hook.js"))).toBe(true);
     const home = tempDir("home");
-    const run = spawnSync(BIN, ["hook"], { input: '{"session_id":"s1","hook_event_name":"SessionStart"}', encoding: "utf8", env: { PATH: process.env.PATH, HOME: home } });
+    const run = spawnSync(BIN, ["hook"], {
+      input: '{"session_id":"s1","hook_event_name":"SessionStart"}',
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, HOME: home },
+    });
     expect(run.status).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ systemMessage: expect.stringMatching(/^claude-bus: no messages this time: .*run `claude-bus bootstrap` first/) });
     const help = spawnSync(BIN, ["hook", "--help"], { encoding: "utf8" });

@@ -16,7 +16,11 @@ it("writing the file tightens a loose ~/.secrets to 0700, and the file is 0600",
   expect([mode(secrets), mode(file), fs.readFileSync(file, "utf8")]).toEqual([0o700, 0o600, TEXT]);
 });
 
-it.each([["0640", 0o640], ["0604", 0o604], ["0644", 0o644]])("reading a file of mode %s warns and says chmod 600; 0600 is quiet", async (shown, loose) => {
+it.each([
+  ["0640", 0o640],
+  ["0604", 0o604],
+  ["0644", 0o644],
+])("reading a file of mode %s warns and says chmod 600; 0600 is quiet", async (shown, loose) => {
   const file = path.join(tempDir("env"), "claude-bus.env");
   fs.writeFileSync(file, TEXT, { mode: 0o600 });
   const warnings: string[] = [];

@@ -184,11 +184,22 @@ export async function installFakeRemote(
     env: { PATH: `${binDir}:${process.env.PATH}` },
     async calls() {
       const text = await fs.readFile(logFile, "utf8");
-      return text.trim() ? text.trim().split("\n").map((line) => JSON.parse(line)) : [];
+      return text.trim()
+        ? text
+            .trim()
+            .split("\n")
+            .map((line) => JSON.parse(line))
+        : [];
     },
     async settled() {
       for (let i = 0; i < 100; i++) {
-        if (await fs.access(logFile + ".settled").then(() => true, () => false)) return;
+        if (
+          await fs.access(`${logFile}.settled`).then(
+            () => true,
+            () => false,
+          )
+        )
+          return;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       throw new Error("the fake remote never dropped the previous password");

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { createBusClient, enroll, Message } from "../../client/index";
+import { createBusClient, enroll, type Message } from "../../client/index";
 import { spawnBus } from "../support/bus";
 import { startCuttingProxy } from "../support/cuttingProxy";
 import { request } from "../support/http";
@@ -53,7 +53,9 @@ describe("post --attach and fetch, between two machines", () => {
     const posted = await runCli(cli, ["post", "--to", "bravo", "--attach", "build.zip", "--attach", "notes.txt", "see attached"], { home: alpha.home });
     expect(posted).toMatchObject({ code: 0, stderr: "" });
     id = postedId(posted.stdout);
-    expect(posted.stdout).toBe(`posted #${id} from alpha to bravo (2 files attached: "build.zip" (3.0 MiB), "notes.txt" (14 B); save them with: claude-bus fetch ${id})\n`);
+    expect(posted.stdout).toBe(
+      `posted #${id} from alpha to bravo (2 files attached: "build.zip" (3.0 MiB), "notes.txt" (14 B); save them with: claude-bus fetch ${id})\n`,
+    );
   });
   afterAll(async () => {
     await bus.close();
@@ -87,7 +89,11 @@ describe("post --attach and fetch, between two machines", () => {
     await fs.mkdir(out);
     await fs.writeFile(path.join(out, "notes.txt"), "my own notes\n");
     const refused = await runCli(cli, ["fetch", id, "--out", path.dirname(out)], { home: bravo.home });
-    expect(refused).toEqual({ code: 1, stdout: "", stderr: `claude-bus fetch: ${out}/notes.txt exists; not overwritten (force replaces it: --force, or the fetch tool's force)\n` });
+    expect(refused).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `claude-bus fetch: ${out}/notes.txt exists; not overwritten (force replaces it: --force, or the fetch tool's force)\n`,
+    });
     expect(await fs.readdir(out)).toEqual(["notes.txt"]);
     expect(await fs.readFile(path.join(out, "notes.txt"), "utf8")).toBe("my own notes\n");
 
@@ -103,7 +109,9 @@ describe("post --attach and fetch, between two machines", () => {
     await fs.writeFile(path.join(src, ".mcp.json"), '{"mcpServers":{}}\n');
     await fs.writeFile(path.join(src, "notes.txt"), "plain\n");
     for (const name of ["CLAUDE.md", ".mcp.json"]) {
-      const posted = await runCli(cli, ["post", "--to", "bravo", "--attach", `to-send/notes.txt`, "--attach", `to-send/${name}`, "instructions"], { home: alpha.home });
+      const posted = await runCli(cli, ["post", "--to", "bravo", "--attach", `to-send/notes.txt`, "--attach", `to-send/${name}`, "instructions"], {
+        home: alpha.home,
+      });
       const hostile = postedId(posted.stdout);
       const out = tempDir("repo");
       const refused = await runCli(cli, ["fetch", hostile, "--out", out], { home: bravo.home });
@@ -241,7 +249,10 @@ describe("an upload broken off by kill -9 of the bus", () => {
             return true;
           }
         });
-        restarted = await spawnBus(cli, ["serve", "--port", port, "--data", served.dataDir], { PATH: process.env.PATH, BUS_CREDENTIALS_FILE: served.credentialsFile });
+        restarted = await spawnBus(cli, ["serve", "--port", port, "--data", served.dataDir], {
+          PATH: process.env.PATH,
+          BUS_CREDENTIALS_FILE: served.credentialsFile,
+        });
         const auth: [string, string] = [alpha.user, alpha.pass];
         const head = await request(restarted.url, `/files/${sha}`, { method: "HEAD", auth });
         statusWhileBroken = head.status;

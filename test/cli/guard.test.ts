@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { covers } from "../../cli/commands/guard";
 import { createBusClient } from "../../client/index";
 import { requireTool } from "../support/requireTool";
-import { buildCli, envText, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+import { buildCli, envText, runCli, startTestBus, tempDir, type TestBus, writeHomeEnv } from "./harness";
 
 let cli: string;
 let bus: TestBus;
@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 beforeEach(async () => {
   [bus, home, repo] = await Promise.all([startTestBus(), tempDir("home"), tempDir("repo")]);
-  await writeHomeEnv(home, envText(bus) + "BUS_ME=kilo\n");
+  await writeHomeEnv(home, `${envText(bus)}BUS_ME=kilo\n`);
   await git(["init", "-q", "-b", "main"]);
   await fs.mkdir(path.join(repo, "infra"));
   await fs.writeFile(path.join(repo, "infra", "volume.ts"), "v1\n");
@@ -55,7 +55,9 @@ describe("guard", () => {
     const held = await other.claim({ resource: "repo:infra/", ttl: 600, holder: "lima", note: "resizing \x1b[2Jthe volume" });
     const refused = await commit("infra/volume.ts");
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain(`claude-bus guard: infra/volume.ts is claimed: repo:infra/  held by lima  token ${held.token}  until ${held.expires}  note: resizing \\x1b[2Jthe volume`);
+    expect(refused.stderr).toContain(
+      `claude-bus guard: infra/volume.ts is claimed: repo:infra/  held by lima  token ${held.token}  until ${held.expires}  note: resizing \\x1b[2Jthe volume`,
+    );
     expect(refused.stderr).not.toContain("\x1b");
     expect(refused.stderr).toContain("git commit --no-verify (or CLAUDE_BUS_GUARD=off git commit ...)");
     expect((await git(["log", "--oneline"])).stdout.trim().split("\n")).toHaveLength(1);

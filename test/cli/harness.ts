@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { build } from "esbuild";
-import { spawnBus, startBus, TestBus } from "../support/bus";
+import { spawnBus, startBus, type TestBus } from "../support/bus";
 import { tempDir } from "../support/tempDir";
 
 export { freePort as closedPort } from "../support/ports";
@@ -177,7 +177,9 @@ export function cliPerTest<Bus extends BusOfTest>(options: CliTestOptions<Bus>, 
   let set: CliTestSet<Bus> | undefined;
   cliPerFile((bundled) => (cli = bundled));
   const envFileFor = async (home: string, bus: Bus) =>
-    options.envFile === false ? path.join(home, ".secrets", "claude-bus.env") : await writeHomeEnv(home, envText(bus) + (options.me ? `BUS_ME=${options.me}\n` : ""));
+    options.envFile === false
+      ? path.join(home, ".secrets", "claude-bus.env")
+      : await writeHomeEnv(home, envText(bus) + (options.me ? `BUS_ME=${options.me}\n` : ""));
   beforeEach(async () => {
     const home = tempDir(options.home ?? "home");
     const bus = await options.startBus(cli);

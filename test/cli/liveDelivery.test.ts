@@ -8,13 +8,13 @@
 import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { createBusClient, Message } from "../../client/index";
-import { deliverLive, LiveEnd, LiveOptions } from "../../cli/delivery/live";
+import { createBusClient, type Message } from "../../client/index";
+import { deliverLive, type LiveEnd, type LiveOptions } from "../../cli/delivery/live";
 import { liveMuted, setLive } from "../../cli/delivery/liveSwitch";
-import { inboxLines, SessionSocket } from "../../cli/delivery/sessionSocket";
+import { inboxLines, type SessionSocket } from "../../cli/delivery/sessionSocket";
 import { SessionStore } from "../../cli/delivery/sessionState";
 import { waitFor } from "../support/waitFor";
-import { buildCli, envText, runCli, startTestBus, tempDir, TestBus, writeHomeEnv } from "./harness";
+import { buildCli, envText, runCli, startTestBus, tempDir, type TestBus, writeHomeEnv } from "./harness";
 
 jest.setTimeout(60_000);
 
@@ -37,7 +37,14 @@ async function inbox(token?: string) {
   const server = net.createServer((conn) => {
     let text = "";
     conn.on("data", (d) => (text += d));
-    conn.on("end", () => writes.push(text.trim().split("\n").map((l) => JSON.parse(l))));
+    conn.on("end", () =>
+      writes.push(
+        text
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l)),
+      ),
+    );
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   const socket: SessionSocket = { path: socketPath, token };
@@ -55,7 +62,10 @@ function run(socket: SessionSocket, extra: Partial<LiveOptions> = {}) {
     sessionId: SESSION,
     socket,
     store,
-    connect: async () => ({ cfg: { url: bus.url, user: bus.user, pass: bus.pass, me: "kilo", envFile: "" }, client: createBusClient({ ...bus, retry: { retries: 0, baseDelayMs: 0, maxDelayMs: 0 } }) }),
+    connect: async () => ({
+      cfg: { url: bus.url, user: bus.user, pass: bus.pass, me: "kilo", envFile: "" },
+      client: createBusClient({ ...bus, retry: { retries: 0, baseDelayMs: 0, maxDelayMs: 0 } }),
+    }),
     muted: async () => false,
     held: () => false,
     signal: controller.signal,
@@ -177,7 +187,7 @@ describe("the PostToolUse hook", () => {
 
   it("delivers as the fallback; returns at once, asking the bus nothing, while a live deliverer runs for the session or the machine is muted", async () => {
     const cli = await buildCli();
-    await writeHomeEnv(dir, envText(bus) + "BUS_ME=kilo\n");
+    await writeHomeEnv(dir, `${envText(bus)}BUS_ME=kilo\n`);
     const store = new SessionStore(path.join(dir, ".claude-bus", "sessions"));
     await post("mid-task news");
     // a live deliverer (this test's process) for the session's socket
@@ -197,5 +207,9 @@ describe("the PostToolUse hook", () => {
 
 it("inboxLines: the auth line only with a token, one JSON object a line", () => {
   expect(inboxLines({ path: "/x" }, 'a "quoted"\nline')).toBe(`{"type":"user","message":{"role":"user","content":"a \\"quoted\\"\\nline"}}\n`);
-  expect(inboxLines({ path: "/x", token: "t" }, "hi").split("\n")).toEqual(['{"type":"auth","token":"t"}', '{"type":"user","message":{"role":"user","content":"hi"}}', ""]);
+  expect(inboxLines({ path: "/x", token: "t" }, "hi").split("\n")).toEqual([
+    '{"type":"auth","token":"t"}',
+    '{"type":"user","message":{"role":"user","content":"hi"}}',
+    "",
+  ]);
 });

@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { AuthError, createBusClient, enroll } from "../../client/index";
-import { cliPerTest, linkClaudeBus, modeOf, runCli, startTestBus, tempDir, TestBus } from "./harness";
+import { cliPerTest, linkClaudeBus, modeOf, runCli, startTestBus, tempDir, type TestBus } from "./harness";
 import { startBus } from "../support/bus";
 import { waitFor } from "../support/waitFor";
 
@@ -84,7 +84,10 @@ describe("invite, bootstrap --invite, revoke", () => {
     expect(plain.stdout).toMatch(/^✓ credentials file: .* up to date/m);
     expect(plain.code).toBe(0);
 
-    expect(await bravo.run(["post", "--to", "admin", "hello from bravo"])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^posted #\d+ from bravo to admin$/m) });
+    expect(await bravo.run(["post", "--to", "admin", "hello from bravo"])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^posted #\d+ from bravo to admin$/m),
+    });
     const forged = await bravo.run(["post", "--me", "admin", "not really admin"]);
     expect(forged.code).toBe(1);
     expect(forged.stderr).toContain('403: from: "admin" is not this credential\'s machine "bravo"');
@@ -142,7 +145,10 @@ describe("invite, bootstrap --invite, revoke", () => {
 
   it("warns when BUS_USER or BUS_PASS in the shell would override the new env file", async () => {
     const machine = await newMachine();
-    const result = await runCli(cli, await invite("lima"), { home: machine.home, env: { PATH: `${path.join(machine.home, "bin")}:/usr/bin:/bin`, BUS_USER: bus.user, BUS_PASS: bus.pass } });
+    const result = await runCli(cli, await invite("lima"), {
+      home: machine.home,
+      env: { PATH: `${path.join(machine.home, "bin")}:/usr/bin:/bin`, BUS_USER: bus.user, BUS_PASS: bus.pass },
+    });
     expect(result.stdout).toMatch(/^! environment: BUS_USER, BUS_PASS set in this shell override .*claude-bus\.env for every command: unset them$/m);
     expect(await envValue(machine.envFile, "BUS_USER")).toBe("lima");
   });
@@ -157,7 +163,10 @@ describe("invite, bootstrap --invite, revoke", () => {
 
 describe("invite --person", () => {
   it("prints the browser link that redeems the code, for a person or an admin person; --admin alone is refused", async () => {
-    for (const [name, flags] of [["ada", ["--person"]], ["grace", ["--person", "--admin"]]] as const) {
+    for (const [name, flags] of [
+      ["ada", ["--person"]],
+      ["grace", ["--person", "--admin"]],
+    ] as const) {
       const result = await admin(["invite", name, ...flags]);
       expect(result).toMatchObject({ code: 0, stderr: "" });
       const link = result.stdout.split("\n").find((line) => line.startsWith(`  ${bus.url}/#join=`));
@@ -166,7 +175,10 @@ describe("invite --person", () => {
       expect((await enroll({ url: bus.url, code: link!.split("#join=")[1] })).user).toBe(name);
     }
     const { machines } = await createBusClient({ url: bus.url, user: bus.user, pass: bus.pass }).roster();
-    expect(machines.filter((m) => m.kind === "person").map((m) => [m.name, m.admin])).toEqual([["ada", false], ["grace", true]]);
+    expect(machines.filter((m) => m.kind === "person").map((m) => [m.name, m.admin])).toEqual([
+      ["ada", false],
+      ["grace", true],
+    ]);
     const table = (await admin(["machines"])).stdout;
     expect(table).toMatch(/^ada +own \(person\) /m);
     expect(table).toMatch(/^grace +own \(admin person\) /m);
@@ -205,7 +217,7 @@ describe("rotate with a machine's own credential", () => {
     const fresh = (await envValue(hotel.envFile, "BUS_PASS"))!;
     expect(fresh).not.toBe(old);
     expect(await modeOf(hotel.envFile)).toBe(0o600);
-    await expect(fs.access(hotel.envFile + ".rotating")).rejects.toThrow();
+    await expect(fs.access(`${hotel.envFile}.rotating`)).rejects.toThrow();
     expect([await status("hotel", fresh), await status("hotel", old)]).toEqual([200, 401]);
     expect((await india.run(["health"])).code).toBe(0);
     const everything = JSON.stringify(await createBusClient(bus).messages({}));
@@ -216,7 +228,10 @@ describe("rotate with a machine's own credential", () => {
 
   it("a watch running on that machine goes on with the new secret", async () => {
     const november = await enrolled("november");
-    const watcher = spawn(process.execPath, ["--", cli, "watch", "--new-only"], { env: { PATH: "/usr/bin:/bin", HOME: november.home }, stdio: ["ignore", "pipe", "pipe"] });
+    const watcher = spawn(process.execPath, ["--", cli, "watch", "--new-only"], {
+      env: { PATH: "/usr/bin:/bin", HOME: november.home },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     watcher.stdout!.on("data", (d) => (out += d));
@@ -230,9 +245,13 @@ describe("rotate with a machine's own credential", () => {
       // A long-poll held since before the rotation may bring this one; the next request meets the old secret's 401.
       await post("after the rotation");
       await waitFor("the line after the rotation", () => out.includes(": after the rotation"), { timeoutMs: 20_000 });
-      await waitFor("the watch taking up the new secret", () => err.includes(`claude-bus watch: the credential changed in ${november.envFile}; going on with it`), {
-        timeoutMs: 20_000,
-      });
+      await waitFor(
+        "the watch taking up the new secret",
+        () => err.includes(`claude-bus watch: the credential changed in ${november.envFile}; going on with it`),
+        {
+          timeoutMs: 20_000,
+        },
+      );
       await post("with the new secret");
       await waitFor("a line read with the new secret", () => out.includes(": with the new secret"), { timeoutMs: 20_000 });
       expect(watcher.exitCode).toBeNull();
@@ -265,7 +284,7 @@ describe("backup", () => {
     expect(execFileSync("tar", ["tzf", file], { encoding: "utf8" }).split("\n")).toEqual(expect.arrayContaining(["bus.jsonl", "acks.jsonl", "machines.jsonl"]));
 
     // a .part left by a killed run, readable by all, does not lend the next backup its mode
-    await fs.writeFile(file + ".part", "left over", { mode: 0o644 });
+    await fs.writeFile(`${file}.part`, "left over", { mode: 0o644 });
     expect((await admin(["backup", "--out", file, "--force"])).code).toBe(0);
     expect(await modeOf(file)).toBe(0o600);
 
@@ -283,7 +302,9 @@ describe("backup", () => {
       const bodies = (await createBusClient(restored).messages({})).map((m) => m.body);
       expect(bodies).toEqual((await createBusClient(bus).messages({})).map((m) => m.body));
       expect(bodies).toContain("worth keeping");
-      expect(await createBusClient({ url: restored.url, user: "kilo", pass: (await envValue(kilo.envFile, "BUS_PASS"))! }).health()).toMatchObject({ ok: true });
+      expect(await createBusClient({ url: restored.url, user: "kilo", pass: (await envValue(kilo.envFile, "BUS_PASS"))! }).health()).toMatchObject({
+        ok: true,
+      });
     } finally {
       await restored.close();
     }

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EXIT } from "../../cli/exitCodes";
-import { Io } from "../../cli/io";
+import type { Io } from "../../cli/io";
 import { LOADERS } from "../../cli/loaders";
 import { main } from "../../cli/main";
 import { MINIMAL } from "../provision/fixtures";
@@ -79,7 +79,18 @@ describe("claude-bus provision", () => {
     const bundle = path.join(dir, "bundle.js");
     fs.writeFileSync(bundle, "console.log('bus')\n");
     const port = await freePort();
-    const argv = ["--target", "root@127.0.0.1", "--port", String(port), "--config", configFile(MINIMAL), "--bundle", bundle, "--known-hosts", path.join(dir, "kh")];
+    const argv = [
+      "--target",
+      "root@127.0.0.1",
+      "--port",
+      String(port),
+      "--config",
+      configFile(MINIMAL),
+      "--bundle",
+      bundle,
+      "--known-hosts",
+      path.join(dir, "kh"),
+    ];
     expect(await provision(argv, { BUS_PASS: PASS, PATH: process.env.PATH })).toBe(EXIT.unreachable);
     expect(stderr).toMatch(/upload-bundle: ssh could not reach the host[\s\S]*Connection refused/);
     expect(stderr).not.toContain(PASS);
@@ -89,7 +100,19 @@ describe("claude-bus provision", () => {
     const cli = await buildCli();
     const bundle = path.join(dir, "bundle.js");
     fs.writeFileSync(bundle, "console.log('bus')\n");
-    const argv = ["provision", "--target", "root@127.0.0.1", "--port", "1", "--config", configFile(MINIMAL), "--bundle", bundle, "--known-hosts", path.join(dir, "kh")];
+    const argv = [
+      "provision",
+      "--target",
+      "root@127.0.0.1",
+      "--port",
+      "1",
+      "--config",
+      configFile(MINIMAL),
+      "--bundle",
+      bundle,
+      "--known-hosts",
+      path.join(dir, "kh"),
+    ];
     const withPassword = await runCli(cli, argv, { home: dir, stdin: `${PASS}\n` });
     expect(withPassword.stderr).toContain("ssh could not reach the host");
     expect(withPassword.code).toBe(EXIT.unreachable);

@@ -9,14 +9,14 @@ import * as path from "node:path";
 import nock from "nock";
 import { LOADERS } from "../../cli/loaders";
 import { main } from "../../cli/main";
-import { AuthError, BusError, createBusClient, Message, UnreachableError } from "../../client/index";
-import { Io } from "../../cli/io";
+import { AuthError, BusError, createBusClient, type Message, UnreachableError } from "../../client/index";
+import type { Io } from "../../cli/io";
 import { modeOf, tempDir } from "./harness";
 
 const BUS_URL = "https://claude-bus.example.com";
 const USER = "claude";
 const PASS = "Publ1cBusPassw0rdPubl1cBusPass";
-const BASIC = "Basic " + Buffer.from(`${USER}:${PASS}`).toString("base64");
+const BASIC = `Basic ${Buffer.from(`${USER}:${PASS}`).toString("base64")}`;
 
 const message = (over: Partial<Message> = {}): Message => ({
   id: "7",
@@ -32,8 +32,7 @@ const message = (over: Partial<Message> = {}): Message => ({
 
 /** Requests that reached nock but matched no interceptor (they fail, and the test says which). */
 let unmatched: string[] = [];
-const recordUnmatched = (req: { method?: string; path?: string; href?: string }) =>
-  unmatched.push(`${req.method} ${req.href ?? req.path}`);
+const recordUnmatched = (req: { method?: string; path?: string; href?: string }) => unmatched.push(`${req.method} ${req.href ?? req.path}`);
 
 beforeAll(() => {
   nock.disableNetConnect();
@@ -129,7 +128,9 @@ describe("createBusClient against the public HTTPS URL", () => {
 
   it("a 401 is an AuthError naming the URL", async () => {
     bus().get("/health").reply(401, { error: "unauthorized" }, { "www-authenticate": 'Basic realm="claude-bus"' });
-    const err = await client().health().catch((e: unknown) => e);
+    const err = await client()
+      .health()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthError);
     expect((err as AuthError).message).toBe(`the bus at ${BUS_URL} rejected the credential (401): check BUS_USER/BUS_PASS`);
   });
@@ -140,7 +141,9 @@ describe("createBusClient against the public HTTPS URL", () => {
   ])("nginx's own HTML %i page is a BusError with the status and the page's title", async (status, title) => {
     const page = `<html>\r\n<head><title>${status} ${title}</title></head>\r\n<body>\r\n<center><h1>${status} ${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
     bus().post("/post").reply(status, page, { "content-type": "text/html" });
-    const err = await client().post({ from: "kilo", body: "hi" }).catch((e: unknown) => e);
+    const err = await client()
+      .post({ from: "kilo", body: "hi" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BusError);
     expect(err).toMatchObject({ status });
     expect((err as BusError).message).toMatch(new RegExp(`^the bus answered ${status}: <html>`));
@@ -157,8 +160,12 @@ describe("createBusClient against the public HTTPS URL", () => {
     ["ENOTFOUND", "getaddrinfo ENOTFOUND claude-bus.example.com"],
     ["CERT_HAS_EXPIRED", "certificate has expired"],
   ])("a connection error %s is an UnreachableError naming the URL and the cause", async (code, text) => {
-    bus().get("/health").replyWithError(Object.assign(new Error(text), { code }));
-    const err = await client().health().catch((e: unknown) => e);
+    bus()
+      .get("/health")
+      .replyWithError(Object.assign(new Error(text), { code }));
+    const err = await client()
+      .health()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnreachableError);
     expect((err as Error).message).toMatch(new RegExp(`^cannot reach the bus at ${BUS_URL}: .*${text}`));
   });
@@ -205,7 +212,7 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
   beforeEach(async () => {
     home = await tempDir("public-home");
     await fs.mkdir(path.join(home, ".ssh"), { mode: 0o700 });
-    await fs.writeFile(path.join(home, ".ssh", "id_ed25519.pub"), PUBKEY + "\n");
+    await fs.writeFile(path.join(home, ".ssh", "id_ed25519.pub"), `${PUBKEY}\n`);
     await fs.mkdir(path.join(home, "bin"));
     await fs.symlink(path.resolve(__dirname, "../../bin/claude-bus"), path.join(home, "bin", "claude-bus"));
     // the temp HOME: jest gives tests a copy of process.env, so HOME=... would not reach os.homedir();
@@ -269,7 +276,7 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     expect(unmatched).toEqual([]);
 
     // exactly the stack's clientEnv, plus the machine name given with --me
-    expect(await fs.readFile(envFile(), "utf8")).toBe(clientEnv + "BUS_ME=kilo\n");
+    expect(await fs.readFile(envFile(), "utf8")).toBe(`${clientEnv}BUS_ME=kilo\n`);
     expect(await modeOf(envFile())).toBe(0o600);
     expect(await modeOf(path.dirname(envFile()))).toBe(0o700);
     expect(JSON.parse(await fs.readFile(path.join(home, ".claude", "settings.json"), "utf8")).enabledPlugins).toEqual({ "agent-bus@agent-bus": true });
@@ -291,14 +298,16 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     second.done();
     expect(nock.pendingMocks()).toEqual([]);
     expect(unmatched).toEqual([]);
-    expect(await fs.readFile(envFile(), "utf8")).toBe(clientEnv + "BUS_ME=kilo\n");
+    expect(await fs.readFile(envFile(), "utf8")).toBe(`${clientEnv}BUS_ME=kilo\n`);
   });
 
   it("a rotated-away password in the stack outputs: health fails with 401 advice, exit 2, and no hello is attempted", async () => {
     const scope = nock(BUS_URL).get("/health").reply(401, { error: "unauthorized" });
     const run = await bootstrap(["--from-stack"], stackOutputs);
     expect(run.code).toBe(2);
-    expect(run.out).toMatch(/^✗ bus health: the bus at https:\/\/claude-bus\.example\.com rejected the credential \(401\).*--from-stack\), or this machine's own credential revoked \(ask for a new invite: claude-bus invite NAME\)$/m);
+    expect(run.out).toMatch(
+      /^✗ bus health: the bus at https:\/\/claude-bus\.example\.com rejected the credential \(401\).*--from-stack\), or this machine's own credential revoked \(ask for a new invite: claude-bus invite NAME\)$/m,
+    );
     expect(run.out).toMatch(/^✗ hello broadcast: not checked: needs a machine name and a working bus$/m);
     scope.done();
     expect(unmatched).toEqual([]);
@@ -333,7 +342,9 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
     const scope = helloPostFails((post) => post.times(5).replyWithError(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })));
     const run = await bootstrap(["--from-stack"], stackOutputs);
     expect(run.code).toBe(3);
-    expect(run.out).toMatch(/^✗ hello broadcast: kilo not announced: cannot reach the bus at https:\/\/claude-bus\.example\.com: ECONNRESET \(socket hang up\); .*; re-run `claude-bus bootstrap` when that is fixed$/m);
+    expect(run.out).toMatch(
+      /^✗ hello broadcast: kilo not announced: cannot reach the bus at https:\/\/claude-bus\.example\.com: ECONNRESET \(socket hang up\); .*; re-run `claude-bus bootstrap` when that is fixed$/m,
+    );
     scope.done();
     expect(unmatched).toEqual([]);
   });
@@ -344,8 +355,10 @@ describe("bootstrap --from-stack with the deployed stack's outputs", () => {
       .replyWithError(Object.assign(new Error("getaddrinfo ENOTFOUND claude-bus.example.com"), { code: "ENOTFOUND" }));
     const run = await bootstrap(["--from-stack"], stackOutputs);
     expect(run.code).toBe(3);
-    expect(run.out).toMatch(/^✗ bus health: cannot reach the bus at https:\/\/claude-bus\.example\.com: .*ENOTFOUND.*; check BUS_URL, DNS and that the bus is up$/m);
+    expect(run.out).toMatch(
+      /^✗ bus health: cannot reach the bus at https:\/\/claude-bus\.example\.com: .*ENOTFOUND.*; check BUS_URL, DNS and that the bus is up$/m,
+    );
     scope.done();
-    expect(await fs.readFile(envFile(), "utf8")).toBe(clientEnv + "BUS_ME=kilo\n");
+    expect(await fs.readFile(envFile(), "utf8")).toBe(`${clientEnv}BUS_ME=kilo\n`);
   });
 });

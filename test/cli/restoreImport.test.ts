@@ -11,13 +11,18 @@ let cli: string;
 cliPerFile((bundled) => (cli = bundled));
 
 const backupOf = (files: Record<string, string>) =>
-  zlib.gzipSync(Buffer.concat([...Object.entries(files).flatMap(([name, text]) => [tarHeader(name, Buffer.byteLength(text)), Buffer.from(text), tarPadding(Buffer.byteLength(text))]), tarEnd()]));
+  zlib.gzipSync(
+    Buffer.concat([
+      ...Object.entries(files).flatMap(([name, text]) => [tarHeader(name, Buffer.byteLength(text)), Buffer.from(text), tarPadding(Buffer.byteLength(text))]),
+      tarEnd(),
+    ]),
+  );
 
 it("restore puts a backup into the data dir and says how many messages it holds; again without --force is refused", async () => {
   const home = tempDir("home");
   const file = path.join(home, "backup.tar.gz");
   const line = JSON.stringify({ id: "1", ts: "2026-01-01T00:00:00.000Z", from: "a", to: "any", body: "kept", tags: [], read_by: ["a"], thread: "1" });
-  fs.writeFileSync(file, backupOf({ "bus.jsonl": line + "\n", "acks.jsonl": "" }));
+  fs.writeFileSync(file, backupOf({ "bus.jsonl": `${line}\n`, "acks.jsonl": "" }));
   const data = path.join(home, "data");
   const first = await runCli(cli, ["restore", file, "--data", data], { home });
   expect([first.code, first.stdout]).toEqual([0, `restored 1 messages into ${data}\n`]);
@@ -36,7 +41,15 @@ it("restore puts a backup into the data dir and says how many messages it holds;
 it("import prints each old id with its new one (--json: as an object), and refuses a missing file clearly", async () => {
   const home = tempDir("home");
   const file = path.join(home, "bus.jsonl");
-  fs.writeFileSync(file, [{ id: "x9", ts: "2026-05-25T17:00:00Z", from: "ccwhitebee", body: "one" }, { id: "y8", ts: "2026-05-25T17:01:00Z", from: "ccwhitebee", body: "two" }].map((m) => JSON.stringify(m)).join("\n"));
+  fs.writeFileSync(
+    file,
+    [
+      { id: "x9", ts: "2026-05-25T17:00:00Z", from: "ccwhitebee", body: "one" },
+      { id: "y8", ts: "2026-05-25T17:01:00Z", from: "ccwhitebee", body: "two" },
+    ]
+      .map((m) => JSON.stringify(m))
+      .join("\n"),
+  );
   const plain = await runCli(cli, ["import", file, "--data", path.join(home, "a")], { home });
   expect([plain.code, plain.stdout]).toEqual([0, "x9 -> 1\ny8 -> 2\n"]);
   expect(plain.stderr).toContain("imported 2 messages into");

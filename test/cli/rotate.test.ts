@@ -10,8 +10,8 @@ import { AuthError, createBusClient, enroll } from "../../client/index";
 import { parseHostConfig } from "../../provision/config";
 import { credentialsEnv } from "../../provision/credentials";
 import { spawnSync } from "node:child_process";
-import { FakeMode, FakeRemote, installFakeRemote, NOTHING_PENDING, previewStep } from "./fakeRemote";
-import { cliPerTest, modeOf, runCli, ServedBus, startServedBus, tempDir, writeHomeEnv } from "./harness";
+import { type FakeMode, type FakeRemote, installFakeRemote, NOTHING_PENDING, previewStep } from "./fakeRemote";
+import { cliPerTest, modeOf, runCli, type ServedBus, startServedBus, tempDir, writeHomeEnv } from "./harness";
 
 let cli: string;
 let bus: ServedBus;
@@ -62,7 +62,7 @@ describe("rotate through the Pulumi stack", () => {
     expect(newPass).not.toBe(bus.pass);
     expect(env).toBe(`BUS_USER=${bus.user}\nBUS_PASS=${newPass}\nBUS_URL=${bus.url}\nBUS_ME=papa\n`);
     expect(await modeOf(envFile)).toBe(0o600);
-    await expect(fs.access(envFile + ".rotating")).rejects.toThrow();
+    await expect(fs.access(`${envFile}.rotating`)).rejects.toThrow();
 
     // the bus really switched, and the CLI waited out the second in which both were accepted
     expect(await status(newPass)).toBe(200);
@@ -119,8 +119,8 @@ describe("rotate through the Pulumi stack", () => {
     expect(result.stderr).toContain(`${envFile} still holds the old password`);
     expect(await fs.readFile(envFile, "utf8")).toBe(before);
     // the new password is not lost: it waits, private, beside the env file
-    const pending = await fs.readFile(envFile + ".rotating", "utf8");
-    expect(await modeOf(envFile + ".rotating")).toBe(0o600);
+    const pending = await fs.readFile(`${envFile}.rotating`, "utf8");
+    expect(await modeOf(`${envFile}.rotating`)).toBe(0o600);
     expect(pending).toMatch(/^BUS_PASS=[A-Za-z0-9]{28}$/m);
     expect((await remote.calls())[1].stdin).toBe(/^BUS_PASS=(.*)$/m.exec(pending)![1]);
     expect(await status(bus.pass)).toBe(200);
@@ -148,8 +148,10 @@ describe("rotate through the Pulumi stack", () => {
     const remote = await fake("apply", pending);
     const result = await rotate(remote, ["--stack", "dev"]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain("left for a later pulumi up (this rotation changes only the password's resources):\n" +
-      "  replace claude-bus-droplet (digitalocean:index/droplet:Droplet)\n  replace claude-bus-nginx (command:remote:Command)\n");
+    expect(result.stderr).toContain(
+      "left for a later pulumi up (this rotation changes only the password's resources):\n" +
+        "  replace claude-bus-droplet (digitalocean:index/droplet:Droplet)\n  replace claude-bus-nginx (command:remote:Command)\n",
+    );
     const up = (await remote.calls()).find((c) => c.argv[0] === "up")!;
     const targets = up.argv.filter((_arg, i) => up.argv[i - 1] === "--target");
     expect(targets).toEqual([pending[0], pending[2], pending[4]].map((step) => step.urn));
@@ -158,7 +160,10 @@ describe("rotate through the Pulumi stack", () => {
 
   it("refuses, changing nothing, when the stack has no credentials or health step to target", async () => {
     const before = await fs.readFile(envFile, "utf8");
-    const remote = await fake("apply", [previewStep("same", "pulumi:pulumi:Stack", "claude-bus-dev"), previewStep("same", "command:remote:Command", "claude-bus-credentials")]);
+    const remote = await fake("apply", [
+      previewStep("same", "pulumi:pulumi:Stack", "claude-bus-dev"),
+      previewStep("same", "command:remote:Command", "claude-bus-credentials"),
+    ]);
     const result = await rotate(remote, ["--stack", "dev"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("the stack has no health step to put a new password into effect: deploy it with pulumi up first; nothing was changed");
@@ -171,7 +176,10 @@ describe("rotate through the Pulumi stack", () => {
     const remote = await fake("apply");
     const pulumi = (args: string[]) => spawnSync(path.join(remote.binDir, "pulumi"), args, { input: "", encoding: "utf8" });
     const credentials = NOTHING_PENDING.find((step) => step.urn.endsWith("::claude-bus-credentials"))!.urn;
-    expect(pulumi(["up", "--non-interactive", "--target", credentials])).toMatchObject({ status: 255, stderr: expect.stringContaining("--yes or --skip-preview") });
+    expect(pulumi(["up", "--non-interactive", "--target", credentials])).toMatchObject({
+      status: 255,
+      stderr: expect.stringContaining("--yes or --skip-preview"),
+    });
     expect(pulumi(["up", "--yes", "--target", `${credentials}-nope`])).toMatchObject({ status: 255, stderr: expect.stringContaining("no resource named") });
     expect(pulumi(["up", "--yes", "--targets", credentials])).toMatchObject({ status: 255, stderr: "error: unknown flag: --targets\n" });
     expect(pulumi(["up", "--yes", "--target"])).toMatchObject({ status: 255, stderr: "error: flag needs an argument: --target\n" });
@@ -197,7 +205,9 @@ describe("rotate through the Pulumi stack", () => {
     const remote = await fake("passphrase");
     const result = await rotate(remote, ["--stack", "dev"]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/the stack's secrets are encrypted with a passphrase; set PULUMI_CONFIG_PASSPHRASE_FILE .* or PULUMI_CONFIG_PASSPHRASE in this shell/);
+    expect(result.stderr).toMatch(
+      /the stack's secrets are encrypted with a passphrase; set PULUMI_CONFIG_PASSPHRASE_FILE .* or PULUMI_CONFIG_PASSPHRASE in this shell/,
+    );
   });
 
   it("a missing pulumi binary is a clear error", async () => {

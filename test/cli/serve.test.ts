@@ -1,7 +1,7 @@
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as http from "http";
-import * as path from "path";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
 import { parseCommand } from "../../cli/args";
 import { serveSettings } from "../../cli/commands/serve";
 import { buildBundle, spawnBus } from "../support/bus";
@@ -38,7 +38,9 @@ describe("claude-bus serve", () => {
     expect(() => parseServeArgs(["--uploader-max-files", "0"])).toThrow("serve: --uploader-max-files must be a whole number of files from 1 to 10000");
     expect(() => parseServeArgs(["--max-long-polls", "x"])).toThrow("serve: --max-long-polls must be a whole number of long-polls from 1 to 100000");
     expect(() => parseServeArgs(["--max-file-mib", "0"])).toThrow("serve: --max-file-mib must be a whole number of MiB from 1 to 10240");
-    expect(() => parseServeArgs(["--file-quota-mib", "1.5"])).toThrow("serve: --file-quota-mib must be a whole number of MiB from 0 (50% of the data volume) to 16777216");
+    expect(() => parseServeArgs(["--file-quota-mib", "1.5"])).toThrow(
+      "serve: --file-quota-mib must be a whole number of MiB from 0 (50% of the data volume) to 16777216",
+    );
     expect(() => parseServeArgs(["--file-max-age-days", "9999"])).toThrow("serve: --file-max-age-days must be a whole number of days from 1 to 3650");
     expect(() => parseServeArgs(["--team-credential", "root"])).toThrow('serve: --team-credential must be "member" or "admin-only"');
     expect(() => parseServeArgs(["--port", "http"])).toThrow("serve: --port must be a whole number from 0 to 65535");
@@ -56,7 +58,13 @@ describe("claude-bus serve", () => {
     try {
       await waitFor("the first start to write the env file", () => first.stdout().includes("local credentials written"));
       expect(fs.statSync(envFile).mode & 0o777).toBe(0o600);
-      env = Object.fromEntries(fs.readFileSync(envFile, "utf8").trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
+      env = Object.fromEntries(
+        fs
+          .readFileSync(envFile, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+      );
       expect(env).toEqual({ BUS_USER: "claude", BUS_PASS: expect.stringMatching(/^[A-Za-z0-9]{28}$/), BUS_URL: first.url });
       expect(first.stdout()).toContain(envFile);
       expect(first.stdout()).not.toContain(env.BUS_PASS);
@@ -100,7 +108,8 @@ describe("claude-bus serve", () => {
       BUS_PASS: "env-secret-value",
     });
     try {
-      const upload = (bytes: number) => request(svc.url, "/files?name=f", { method: "POST", body: Buffer.alloc(bytes, bytes % 251), auth: ["ops", "env-secret-value"] });
+      const upload = (bytes: number) =>
+        request(svc.url, "/files?name=f", { method: "POST", body: Buffer.alloc(bytes, bytes % 251), auth: ["ops", "env-secret-value"] });
       expect((await upload(1024 * 1024 + 1)).json).toEqual({ error: "the file is larger than the largest this bus takes: 1048576 bytes (1 MiB)" });
       for (const size of [1, 2, 3].map((n) => 1024 * 1024 - n)) expect((await upload(size)).status).toBe(201);
       expect((await upload(10)).json.error).toMatch(/^the file quota is reached: 3145728 bytes \(3 MiB\)/);
@@ -119,7 +128,10 @@ describe("claude-bus serve", () => {
       expect((await upload("one")).status).toBe(201);
       expect((await upload("two")).json.error).toMatch(/^the team credential holds 1 files/);
       // Behind the proxy the team credential's long-polls count per X-Real-IP: another address still waits.
-      const held = http.get(`${svc.url}/messages?to=nobody&wait=60`, { headers: { Authorization: basicAuth(...auth), "X-Real-IP": "198.51.100.1" }, agent: false });
+      const held = http.get(`${svc.url}/messages?to=nobody&wait=60`, {
+        headers: { Authorization: basicAuth(...auth), "X-Real-IP": "198.51.100.1" },
+        agent: false,
+      });
       held.on("error", () => undefined);
       const from = (address: string) => request(svc.url, "/messages?to=nobody&wait=1", { auth, headers: { "X-Real-IP": address } });
       await waitFor("the first long-poll to be held", async () => (await from("198.51.100.1")).status === 429);
@@ -137,7 +149,11 @@ describe("claude-bus serve", () => {
     fs.writeFileSync(credFile, "BUS_USER=claude\nBUS_PASS=old-password\n", { mode: 0o600 });
     const svc = await spawnBus(bundle, ["--port", "0", "--data", path.join(dir, "data")], { ...baseEnv, BUS_CREDENTIALS_FILE: credFile });
     const status = async (pass: string) => (await request(svc.url, "/health", { auth: ["claude", pass] })).status;
-    const reloads = () => svc.stdout().split("\n").filter((l) => l.includes("credentials reload")).length;
+    const reloads = () =>
+      svc
+        .stdout()
+        .split("\n")
+        .filter((l) => l.includes("credentials reload")).length;
     const hup = async () => {
       const before = reloads();
       svc.child.kill("SIGHUP");
@@ -169,7 +185,7 @@ describe("claude-bus serve", () => {
     // Enough messages that the replay outlasts the round trip of a log line and a signal.
     const line = (n: number) =>
       JSON.stringify({ id: String(n), ts: "2026-01-01T00:00:00.000Z", from: "a", to: "b", body: "x".repeat(200), tags: [], read_by: ["a"] });
-    fs.writeFileSync(path.join(dataDir, "bus.jsonl"), Array.from({ length: 300_000 }, (_, i) => line(i + 1) + "\n").join(""));
+    fs.writeFileSync(path.join(dataDir, "bus.jsonl"), Array.from({ length: 300_000 }, (_, i) => `${line(i + 1)}\n`).join(""));
     const credFile = path.join(dir, "service.env");
     fs.writeFileSync(credFile, "BUS_USER=claude\nBUS_PASS=old-password\n", { mode: 0o600 });
 
@@ -205,7 +221,11 @@ describe("claude-bus serve", () => {
     expect(await svc.exited).toEqual({ code: 0, signal: null });
     const created = results.filter((r) => !(r instanceof Error) && r.status === 201) as Array<{ json: { id: string; body: string } }>;
     expect(created.length).toBeGreaterThan(0);
-    const onDisk = fs.readFileSync(path.join(dataDir, "bus.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const onDisk = fs
+      .readFileSync(path.join(dataDir, "bus.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     for (const r of created) expect(onDisk).toContainEqual(expect.objectContaining({ id: r.json.id, body: r.json.body }));
     expect(svc.stdout()).toContain('"msg":"stopped"');
   });

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { createBusClient, saveAttachments } from "../../client/index";
 import { isConfigName } from "../../contract/files";
 import { safeFileName } from "../../client/files";
-import { startTestBus, tempDir, TestBus } from "../cli/harness";
+import { startTestBus, tempDir, type TestBus } from "../cli/harness";
 import { startCuttingProxy } from "../support/cuttingProxy";
 import { waitFor } from "../support/waitFor";
 
@@ -51,7 +51,11 @@ it("an upload of bytes this credential sent before sends none of them again", as
     const client = createBusClient({ ...bus, url: proxy.url });
     const progress: number[] = [];
     expect(await client.upload(file)).toEqual({ sha256: sha256(bytes), size: MiB, name: "twice.bin" });
-    expect(await client.upload(file, { name: "again.bin", onProgress: (done) => progress.push(done) })).toEqual({ sha256: sha256(bytes), size: MiB, name: "again.bin" });
+    expect(await client.upload(file, { name: "again.bin", onProgress: (done) => progress.push(done) })).toEqual({
+      sha256: sha256(bytes),
+      size: MiB,
+      name: "again.bin",
+    });
     const puts = proxy.heads.filter((h) => h.startsWith("PUT "));
     expect(puts[1]).toMatch(/\r\ncontent-length: 0(\r\n|$)/i);
     expect(progress).toEqual([MiB]);
@@ -148,13 +152,29 @@ it("an empty file moves too; one file attached twice under a name is saved once;
 
   const clash = await client.post({ from: "sierra", body: "clash", attachments: [empty, await upload("other.txt", "other")] });
   const other = tempDir("out");
-  await expect(saveAttachments(client, clash.id, other)).rejects.toThrow(`message #${clash.id} attaches two different files that would both be ${other}/${clash.id}/same.txt; nothing was saved`);
+  await expect(saveAttachments(client, clash.id, other)).rejects.toThrow(
+    `message #${clash.id} attaches two different files that would both be ${other}/${clash.id}/same.txt; nothing was saved`,
+  );
   expect(await fs.readdir(other)).toEqual([]);
 });
 
 describe("names from a message are never paths", () => {
   it("a dot file or a name agents and tools read as configuration is a config name, as case-insensitive and Windows file systems compare names", () => {
-    for (const name of ["CLAUDE.md", "claude.md", "Claude.MD.", "AGENTS.md", "GEMINI.md", "CLAUDE.local.md", ".mcp.json", ".claude", ".envrc", ".git", ".cursorrules", ".bashrc", "."]) {
+    for (const name of [
+      "CLAUDE.md",
+      "claude.md",
+      "Claude.MD.",
+      "AGENTS.md",
+      "GEMINI.md",
+      "CLAUDE.local.md",
+      ".mcp.json",
+      ".claude",
+      ".envrc",
+      ".git",
+      ".cursorrules",
+      ".bashrc",
+      ".",
+    ]) {
       expect([name, isConfigName(name)]).toEqual([name, true]);
     }
     for (const name of ["report.md", "CLAUDE.md.txt", "notes.claude", "build.zip"]) expect([name, isConfigName(name)]).toEqual([name, false]);
@@ -164,7 +184,8 @@ describe("names from a message are never paths", () => {
     expect(safeFileName("build.zip")).toBe("build.zip");
     expect(safeFileName("../../etc/passwd")).toBe("passwd");
     expect(safeFileName("C:\\Users\\x\\run.bat")).toBe("run.bat");
-    for (const bad of ["", ".", "..", "a/..", "dir/", "bell\u0007.txt", "new\nline"]) expect(() => safeFileName(bad)).toThrow(/is not a file name this machine saves under/);
+    for (const bad of ["", ".", "..", "a/..", "dir/", "bell\u0007.txt", "new\nline"])
+      expect(() => safeFileName(bad)).toThrow(/is not a file name this machine saves under/);
   });
 
   it("a download named with a path lands in the directory asked for, and nowhere else", async () => {

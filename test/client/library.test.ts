@@ -3,8 +3,8 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { allMessages, AuthError, BusError, createBusClient, InsecureUrlError, isLoopbackUrl, thread, UnreachableError } from "../../client/index";
 import { backoffMs, DEFAULT_RETRY } from "../../client/retry";
-import { closedPort, startTestBus, TestBus } from "../cli/harness";
-import { Fault, startFlakyProxy } from "../support/flakyProxy";
+import { closedPort, startTestBus, type TestBus } from "../cli/harness";
+import { type Fault, startFlakyProxy } from "../support/flakyProxy";
 
 const NO_RETRY = { retries: 0, baseDelayMs: 0, maxDelayMs: 0 };
 
@@ -18,7 +18,7 @@ describe("against the real bus", () => {
   });
 
   it("posts, lists with filters, and acks idempotently, with typed results", async () => {
-    const client = createBusClient({ url: bus.url + "/", user: bus.user, pass: bus.pass });
+    const client = createBusClient({ url: `${bus.url}/`, user: bus.user, pass: bus.pass });
     const direct = await client.post({ from: "sierra", to: "tango", body: "Patch deployed, smoke tests green.", tags: ["deploy", "green"] });
     expect(direct).toEqual({
       id: expect.stringMatching(/^\d+$/),
@@ -67,7 +67,9 @@ describe("against the real bus", () => {
 describe("when the bus cannot be reached", () => {
   it("a closed port is an UnreachableError naming ECONNREFUSED", async () => {
     const port = await closedPort();
-    const err = await createBusClient({ url: `http://127.0.0.1:${port}`, user: "u", pass: "p" }).health().catch((e) => e);
+    const err = await createBusClient({ url: `http://127.0.0.1:${port}`, user: "u", pass: "p" })
+      .health()
+      .catch((e) => e);
     expect(err).toBeInstanceOf(UnreachableError);
     expect(err.message).toBe(`cannot reach the bus at http://127.0.0.1:${port}: ECONNREFUSED (connect ECONNREFUSED 127.0.0.1:${port})`);
   });
@@ -136,7 +138,7 @@ describe("answers from nginx in front of the bus", () => {
       {
         method: "POST",
         url: "/post",
-        authorization: "Basic " + Buffer.from("claude:Abcdefghijklmnopqrstuvwxyz12").toString("base64"),
+        authorization: `Basic ${Buffer.from("claude:Abcdefghijklmnopqrstuvwxyz12").toString("base64")}`,
         contentType: "application/json",
         idempotencyKey: "key-1",
         body: '{"from":"uniform","body":"hi"}',
@@ -163,7 +165,7 @@ describe("answers from nginx in front of the bus", () => {
 });
 
 describe("pages cut by the bus's byte budget", () => {
-  it("allMessages follows \"more\", not the page's length, so a short page of big messages is not the end", async () => {
+  it('allMessages follows "more", not the page\'s length, so a short page of big messages is not the end', async () => {
     const bus = await startTestBus();
     try {
       const client = createBusClient(bus);

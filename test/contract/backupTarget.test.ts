@@ -21,7 +21,9 @@ describe("the backup target env file", () => {
     ["https://fra1.digitaloceanspaces.com/bucket", "f:1: BACKUP_S3_ENDPOINT must be"],
   ])("refuses the endpoint %s", (endpoint, message) => {
     expect(() => parseBackupTarget(renderBackupTarget({ ...TARGET, BACKUP_S3_ENDPOINT: endpoint }), "f")).toThrow(message);
-    expect(parseBackupTarget(renderBackupTarget({ ...TARGET, BACKUP_S3_ENDPOINT: "http://127.0.0.1:9000" }), "f").BACKUP_S3_ENDPOINT).toBe("http://127.0.0.1:9000");
+    expect(parseBackupTarget(renderBackupTarget({ ...TARGET, BACKUP_S3_ENDPOINT: "http://127.0.0.1:9000" }), "f").BACKUP_S3_ENDPOINT).toBe(
+      "http://127.0.0.1:9000",
+    );
   });
 
   it("names the line of a bad or missing value, never the value", () => {

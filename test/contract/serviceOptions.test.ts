@@ -41,7 +41,7 @@ const accepted = (run: () => unknown) => {
 function verdicts(name: DeployedOptionName, value: Value) {
   const option = serviceOption(name);
   const flagText = typeof value === "boolean" ? (option.kind === "switch" ? option.flagValues?.[value ? 0 : 1] : undefined) : String(value);
-  const needs = option.needs ? ["--" + serviceOption(option.needs as DeployedOptionName).flag, "1"] : [];
+  const needs = option.needs ? [`--${serviceOption(option.needs as DeployedOptionName).flag}`, "1"] : [];
   return {
     stack: accepted(() => parseStackConfig({ ...baseConfig(), [name]: String(value) })),
     host: accepted(() => parseHostConfig({ ...MINIMAL, [name]: value })),
@@ -82,7 +82,8 @@ describe("the table", () => {
         else expect([name, option.min > 0 || name === "port"]).toEqual([name, true]);
       }
       if (option.kind === "choice") expect([name, option.values.includes(option.default)]).toEqual([name, true]);
-      if (option.needs !== undefined) expect([name, serviceOption(option.needs as DeployedOptionName)]).toEqual([name, expect.objectContaining({ zero: expect.any(String) })]);
+      if (option.needs !== undefined)
+        expect([name, serviceOption(option.needs as DeployedOptionName)]).toEqual([name, expect.objectContaining({ zero: expect.any(String) })]);
       if (option.config === undefined) expect([name, ["host", "port", "data", "behindProxy"].includes(name)]).toEqual([name, true]);
     }
   });
@@ -101,7 +102,12 @@ describe("every layer takes what the table says, and refuses the rest", () => {
   });
 
   it("serve's own options (address, port, data dir) follow their rows too", () => {
-    expect(givenOptions(parseCommand("serve", ["--port", "0", "--host", "::1", "--data", "d", "--behind-proxy"]))).toEqual({ port: 0, host: "::1", data: "d", behindProxy: true });
+    expect(givenOptions(parseCommand("serve", ["--port", "0", "--host", "::1", "--data", "d", "--behind-proxy"]))).toEqual({
+      port: 0,
+      host: "::1",
+      data: "d",
+      behindProxy: true,
+    });
     expect(() => givenOptions(parseCommand("serve", ["--port", "65536"]))).toThrow("serve: --port must be a whole number from 0 to 65535");
     expect(() => givenOptions(parseCommand("serve", ["--host", ""]))).toThrow("serve: --host must not be empty");
   });
@@ -121,7 +127,9 @@ describe("defaults", () => {
     expect(renderServiceUnit(parseHostConfig({ ...MINIMAL, ...deployedDefaults }))).toBe(unset);
     const stackSet = Object.fromEntries(DEPLOYED_OPTION_NAMES.map((name) => [name, String(SERVICE_OPTION_DEFAULTS[name])]));
     expect(renderServiceUnit(hostConfigOf(parseStackConfig({ ...baseConfig(), ...stackSet }), TEST_VOLUME_DEVICE))).toBe(unset);
-    expect(/^ExecStart=.*$/m.exec(unset)![0]).toBe(`ExecStart=/usr/bin/node /opt/claude-bus/app/claude-bus.js --host 127.0.0.1 --port 8787 --data ${DATA_DIR} --behind-proxy`);
+    expect(/^ExecStart=.*$/m.exec(unset)![0]).toBe(
+      `ExecStart=/usr/bin/node /opt/claude-bus/app/claude-bus.js --host 127.0.0.1 --port 8787 --data ${DATA_DIR} --behind-proxy`,
+    );
   });
 });
 
@@ -131,7 +139,11 @@ describe("the unit's serve arguments", () => {
     for (const name of DEPLOYED_OPTION_NAMES) {
       for (const value of edges(serviceOption(name)).good) {
         const cfg = parseHostConfig({ ...MINIMAL, retainDays: 1, [name]: value });
-        expect([name, value, serveReads(cfg)]).toEqual([name, value, { ...SERVICE_OPTION_DEFAULTS, ...hostOptions(cfg), host: "127.0.0.1", data: DATA_DIR, behindProxy: true }]);
+        expect([name, value, serveReads(cfg)]).toEqual([
+          name,
+          value,
+          { ...SERVICE_OPTION_DEFAULTS, ...hostOptions(cfg), host: "127.0.0.1", data: DATA_DIR, behindProxy: true },
+        ]);
       }
     }
   });
@@ -143,7 +155,9 @@ describe("the unit's serve arguments", () => {
 });
 
 describe("what the table's rows are documented as", () => {
-  const project = load(readFileSync(join(__dirname, "../../Pulumi.yaml"), "utf8")) as { config: Record<string, { type: string; default?: unknown; description: string }> };
+  const project = load(readFileSync(join(__dirname, "../../Pulumi.yaml"), "utf8")) as {
+    config: Record<string, { type: string; default?: unknown; description: string }>;
+  };
 
   it("Pulumi.yaml declares each deployed option with the table's type, default and description", () => {
     const types = { count: "integer", choice: "string", switch: "boolean", text: "string" };

@@ -11,22 +11,33 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
-import { HostConfig, HostConfigInput, parseHostConfig } from "../../provision/config";
-import { APP_DIR, BUNDLE_INSTALL_PATH, DATA_DIR, DROP_GID, DROP_UID, SERVICE_NAME, SERVICE_UID, SERVICE_USER, SHARED_DIR, VOLUME_MOUNT } from "../../provision/paths";
-import { dataCommandOverSsh, provisionHost, rotateOverSsh, runSteps, StepResult } from "../../provision/ssh/runner";
-import { remoteCommand, runRemote, SshTarget, sshArgs, sshEnv } from "../../provision/ssh/transport";
+import { type HostConfig, type HostConfigInput, parseHostConfig } from "../../provision/config";
+import {
+  APP_DIR,
+  BUNDLE_INSTALL_PATH,
+  DATA_DIR,
+  DROP_GID,
+  DROP_UID,
+  SERVICE_NAME,
+  SERVICE_UID,
+  SERVICE_USER,
+  SHARED_DIR,
+  VOLUME_MOUNT,
+} from "../../provision/paths";
+import { dataCommandOverSsh, provisionHost, rotateOverSsh, runSteps, type StepResult } from "../../provision/ssh/runner";
+import { remoteCommand, runRemote, type SshTarget, sshArgs, sshEnv } from "../../provision/ssh/transport";
 import { BUNDLE_UPLOAD_PATH, hostSteps, releaseScript } from "../../provision/steps";
-import { basic, BusEndpoint, httpGet, httpsDownload, httpsRequest, Reply, servedCertificate } from "./lab/https";
-import { AcmeServer, startAcmeServer } from "./lab/acme";
+import { basic, type BusEndpoint, httpGet, httpsDownload, httpsRequest, type Reply, servedCertificate } from "./lab/https";
+import { type AcmeServer, startAcmeServer } from "./lab/acme";
 import { reapOrphanedRuns } from "./lab/boot";
-import { DohStandIn, startDohStandIn } from "./lab/doh";
-import { Lab, LAB_DOMAIN, startLab } from "./lab/lab";
+import { type DohStandIn, startDohStandIn } from "./lab/doh";
+import { type Lab, LAB_DOMAIN, startLab } from "./lab/lab";
 import { removeTree } from "./lab/mounts";
 import { run, runOk, sleep, waitFor } from "./lab/run";
 import { ensureRootfs, SUITE } from "./lab/rootfs";
-import { MachineSnapshot, snapshotMachine } from "./lab/snapshot";
+import { type MachineSnapshot, snapshotMachine } from "./lab/snapshot";
 import { onTeardown, runTeardown } from "./lab/teardown";
-import { createLabVolume, LAB_VOLUME_DEVICE, LabVolume } from "./lab/volume";
+import { createLabVolume, LAB_VOLUME_DEVICE, type LabVolume } from "./lab/volume";
 import { buildCli } from "../cli/harness";
 import { openBackupBucket } from "../../cli/backupBucket";
 import { renderBackupTarget } from "../../contract/backupTarget";
@@ -87,7 +98,12 @@ describe("provisioned throwaway host", () => {
   };
   const unitState = async (unit: string) => {
     const out = await onHost(`systemctl show -p MainPID -p ActiveEnterTimestamp -p ActiveState ${unit}`);
-    return Object.fromEntries(out.trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    return Object.fromEntries(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    );
   };
   const auth = () => basic(cfg.busUser, password);
 
@@ -208,7 +224,8 @@ describe("provisioned throwaway host", () => {
 
     // nginx passes the address it saw; the service counts failures by it: this client is blocked, others are not.
     const guesser = "127.0.0.9";
-    for (let i = 0; i < 10; i++) expect((await httpsRequest(ep, "GET", "/health", { auth: basic(cfg.busUser, `guess-${i}-00000000000000000000`), from: guesser })).status).toBe(401);
+    for (let i = 0; i < 10; i++)
+      expect((await httpsRequest(ep, "GET", "/health", { auth: basic(cfg.busUser, `guess-${i}-00000000000000000000`), from: guesser })).status).toBe(401);
     const blocked = await httpsRequest(ep, "GET", "/health", { auth: auth(), from: guesser });
     expect(blocked.status).toBe(429);
     expect(blocked.headers["retry-after"]).toMatch(/^\d+$/);
@@ -270,7 +287,9 @@ describe("provisioned throwaway host", () => {
 
     // Chromium on this machine reaches the host's name on loopback and trusts the certificate Pebble issued it.
     const leaf = new X509Certificate((await servedCertificate(ep)).raw);
-    const spki = createHash("sha256").update(leaf.publicKey.export({ type: "spki", format: "der" })).digest("base64");
+    const spki = createHash("sha256")
+      .update(leaf.publicKey.export({ type: "spki", format: "der" }))
+      .digest("base64");
     const browser = await launchChromium([`--host-resolver-rules=MAP ${cfg.fqdn} 127.0.0.1`, `--ignore-certificate-errors-spki-list=${spki}`]);
     try {
       const signedIn = await signIn(browser, `https://${cfg.fqdn}/`, cfg.busUser, password);
@@ -287,7 +306,9 @@ describe("provisioned throwaway host", () => {
     const uid = (await onHost(`id -u ${SERVICE_USER}`)).trim();
     // The fixed ids (provision/paths.ts), whatever the image would have handed out.
     expect(uid).toBe(String(SERVICE_UID));
-    expect(await onHost(`id -g ${SERVICE_USER}; id -u claude-drop; getent group claude-bus-files | cut -d: -f3`)).toBe(`${SERVICE_UID}\n${DROP_UID}\n${DROP_GID}\n`);
+    expect(await onHost(`id -g ${SERVICE_USER}; id -u claude-drop; getent group claude-bus-files | cut -d: -f3`)).toBe(
+      `${SERVICE_UID}\n${DROP_UID}\n${DROP_GID}\n`,
+    );
     const status = await onHost(`cat /proc/${MainPID}/status`);
     expect(status).toMatch(new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, "m"));
     expect(status).toMatch(/^CapEff:\s+0+$/m);
@@ -313,10 +334,14 @@ describe("provisioned throwaway host", () => {
     await onHost(`systemctl restart ${SERVICE_NAME}`);
     const pidAfter = (await unitState(SERVICE_NAME)).MainPID;
     expect(pidAfter).not.toBe(pidBefore);
-    const msgs = await waitFor("the bus after restart", async () => {
-      const r = await httpsRequest(ep, "GET", "/messages?from=restart-probe", { auth: auth() });
-      return r.status === 200 ? JSON.parse(r.body).messages : undefined;
-    }, 30000);
+    const msgs = await waitFor(
+      "the bus after restart",
+      async () => {
+        const r = await httpsRequest(ep, "GET", "/messages?from=restart-probe", { auth: auth() });
+        return r.status === 200 ? JSON.parse(r.body).messages : undefined;
+      },
+      30000,
+    );
     expect(msgs).toEqual([expect.objectContaining({ id, body, from: "restart-probe" })]);
     // And on disk, as JSONL that jq reads.
     expect(await onHost(`jq -r 'select(.id == "${id}") | .body' ${DATA_DIR}/bus.jsonl`)).toBe(`${body}\n`);
@@ -325,7 +350,9 @@ describe("provisioned throwaway host", () => {
   it("passes long-polls through nginx: a post wakes a waiting request at once, and a 55-second wait is held to its end", async () => {
     const waiting = httpsRequest(ep, "GET", "/messages?from=waker&to=long-poll-probe&wait=30", { auth: auth(), timeoutMs: 40_000 });
     await sleep(500);
-    const posted = JSON.parse((await httpsRequest(ep, "POST", "/post", { auth: auth(), json: { from: "waker", to: "long-poll-probe", body: "wake up" } })).body);
+    const posted = JSON.parse(
+      (await httpsRequest(ep, "POST", "/post", { auth: auth(), json: { from: "waker", to: "long-poll-probe", body: "wake up" } })).body,
+    );
     const woken = await waiting;
     expect(woken.status).toBe(200);
     expect(JSON.parse(woken.body).messages.map((m: { id: string }) => m.id)).toEqual([posted.id]);
@@ -360,7 +387,8 @@ describe("provisioned throwaway host", () => {
     const notes = randomBytes(3 * MiB);
     writeFileSync(join(home, "part1"), notes.subarray(0, MiB));
     writeFileSync(join(home, "part2"), notes.subarray(MiB));
-    const put = (range: string, file: string) => `${curl} -X PUT -H "Content-Range: bytes ${range}/${notes.length}" --data-binary @${file} "$BUS_URL/files/${sha256(notes)}?name=notes.bin"`;
+    const put = (range: string, file: string) =>
+      `${curl} -X PUT -H "Content-Range: bytes ${range}/${notes.length}" --data-binary @${file} "$BUS_URL/files/${sha256(notes)}?name=notes.bin"`;
     const first = JSON.parse(await client("ccmidm1mac", put(`0-${MiB - 1}`, "part1")));
     expect(first).toEqual({ sha256: sha256(notes), offset: MiB, size: notes.length });
     const offset = await client("ccmidm1mac", `${curl} -I "$BUS_URL/files/${sha256(notes)}" | tr -d '\\r' | sed -n 's/^upload-offset: //Ip'`);
@@ -401,26 +429,50 @@ describe("provisioned throwaway host", () => {
 
     const restored = await dataCommandOverSsh(target, cfg, "restore", backup.bytes, ["--force"], log);
     expect(restored).toContain(`restored ${before.length} messages into ${DATA_DIR}`);
-    const now = await waitFor("the bus back after the restore", async () => {
-      const r = await httpsRequest(ep, "GET", "/messages?limit=500", { auth: auth() });
-      return r.status === 200 ? JSON.parse(r.body).messages : undefined;
-    }, 30_000);
+    const now = await waitFor(
+      "the bus back after the restore",
+      async () => {
+        const r = await httpsRequest(ep, "GET", "/messages?limit=500", { auth: auth() });
+        return r.status === 200 ? JSON.parse(r.body).messages : undefined;
+      },
+      30_000,
+    );
     expect(now).toEqual(before);
     expect(await onHost(`stat -c '%U' ${DATA_DIR}/bus.jsonl ${DATA_DIR}/acks.jsonl`)).toBe(`${SERVICE_USER}\n${SERVICE_USER}\n`);
 
-    const seedFile = [
-      { id: "flask-1", ts: "2026-05-25T17:00:00.123456", from: "ccwhitebee", to: "ccmidm1mac", body: "from the Flask bus", tags: ["build"], read_by: ["ccmidm1mac"] },
+    const seedFile = `${[
+      {
+        id: "flask-1",
+        ts: "2026-05-25T17:00:00.123456",
+        from: "ccwhitebee",
+        to: "ccmidm1mac",
+        body: "from the Flask bus",
+        tags: ["build"],
+        read_by: ["ccmidm1mac"],
+      },
       { id: "flask-2", ts: "2026-05-25T17:05:00Z", from: "ccmidm1mac", body: "and another", read_by: [] },
-    ].map((m) => JSON.stringify(m)).join("\n") + "\n";
+    ]
+      .map((m) => JSON.stringify(m))
+      .join("\n")}\n`;
     const imported = await dataCommandOverSsh(target, cfg, "import", Buffer.from(seedFile), [], log);
     const first = before.length + 1;
     expect(imported).toContain(`flask-1 -> ${first}\nflask-2 -> ${first + 1}`);
-    const flask = await waitFor("the imported messages", async () => {
-      const r = await httpsRequest(ep, "GET", `/messages?since=${before.length}`, { auth: auth() });
-      return r.status === 200 ? JSON.parse(r.body).messages : undefined;
-    }, 30_000);
+    const flask = await waitFor(
+      "the imported messages",
+      async () => {
+        const r = await httpsRequest(ep, "GET", `/messages?since=${before.length}`, { auth: auth() });
+        return r.status === 200 ? JSON.parse(r.body).messages : undefined;
+      },
+      30_000,
+    );
     expect(flask).toEqual([
-      expect.objectContaining({ id: String(first), ts: "2026-05-25T17:00:00.123Z", from: "ccwhitebee", body: "from the Flask bus", read_by: ["ccwhitebee", "ccmidm1mac"] }),
+      expect.objectContaining({
+        id: String(first),
+        ts: "2026-05-25T17:00:00.123Z",
+        from: "ccwhitebee",
+        body: "from the Flask bus",
+        read_by: ["ccwhitebee", "ccmidm1mac"],
+      }),
       expect.objectContaining({ id: String(first + 1), ts: "2026-05-25T17:05:00.000Z", from: "ccmidm1mac", to: "any" }),
     ]);
   });
@@ -516,14 +568,17 @@ describe("provisioned throwaway host", () => {
   it("installs security updates by itself: unattended-upgrades takes Debian's security archive only, and its dry run works", async () => {
     const config = (await onHost("apt-config dump")).split("\n");
     expect(config.filter((l) => l.startsWith("Unattended-Upgrade::Origins-Pattern:: "))).toEqual([
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: apt's own variable, as the file holds it
       'Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename}-security,label=Debian-Security";',
     ]);
-    expect(config).toEqual(expect.arrayContaining([
-      'APT::Periodic::Update-Package-Lists "1";',
-      'APT::Periodic::Unattended-Upgrade "1";',
-      'Unattended-Upgrade::Automatic-Reboot "true";',
-      'Unattended-Upgrade::Automatic-Reboot-Time "04:00";',
-    ]));
+    expect(config).toEqual(
+      expect.arrayContaining([
+        'APT::Periodic::Update-Package-Lists "1";',
+        'APT::Periodic::Unattended-Upgrade "1";',
+        'Unattended-Upgrade::Automatic-Reboot "true";',
+        'Unattended-Upgrade::Automatic-Reboot-Time "04:00";',
+      ]),
+    );
     const dry = await lab.ssh.ssh("unattended-upgrade --dry-run --debug 2>&1");
     expect(dry.stdout).toContain(`Allowed origins are: origin=Debian,codename=${SUITE}-security,label=Debian-Security`);
     expect(dry.code).toBe(0);
@@ -556,8 +611,9 @@ describe("provisioned throwaway host", () => {
     reconfigure({ rootSshKeys: [newKey] }); // sshPublicKey and sshPrivateKey now the new key's
     await runSteps(withNewKey, sshKeysStep(), {}, log);
     expect([await logsIn(target), await logsIn(withNewKey)]).toEqual([false, true]);
-    expect(await run("ssh", ["-F", lab.ssh.configFile, "-i", join(dir, "id_ed25519"), "claude-bus-lab", "stat -c '%a %U' /root/.ssh/authorized_keys"]))
-      .toMatchObject({ stdout: "600 root\n" });
+    expect(
+      await run("ssh", ["-F", lab.ssh.configFile, "-i", join(dir, "id_ed25519"), "claude-bus-lab", "stat -c '%a %U' /root/.ssh/authorized_keys"]),
+    ).toMatchObject({ stdout: "600 root\n" });
 
     // And back the same way, so the tests after this one log in with the lab's key again.
     reconfigure({ rootSshKeys: [newKey, oldKey] });
@@ -630,8 +686,12 @@ describe("provisioned throwaway host", () => {
       expect((await httpsRequest(ep, "GET", "/health", { auth: basic(cfg.busUser, next) })).status).toBe(200);
       writeClientEnv(next);
       password = next;
-      await waitFor("the poller on the new password", async () =>
-        (polls.filter((p) => p.pass === "new" && p.status === 200).length >= 5 ? true : undefined), 30000, 20);
+      await waitFor(
+        "the poller on the new password",
+        async () => (polls.filter((p) => p.pass === "new" && p.status === 200).length >= 5 ? true : undefined),
+        30000,
+        20,
+      );
     } finally {
       stop = true;
       await poller;
@@ -651,11 +711,14 @@ describe("provisioned throwaway host", () => {
     const old = polls.filter((p) => p.pass === "old").map((p) => p.status);
     expect(old.slice(old.indexOf(401) === -1 ? old.length : old.indexOf(401))).not.toContain(200);
     const during = polls.filter((p) => p.ended >= rotationStart && p.started <= rotationEnd);
-    log(`rotation: ${polls.length} polls, ${during.length} during the ${rotationEnd - rotationStart} ms switch, ` +
-      `${polls.filter((p) => p.status === 401).length} answered 401 for the old password`);
+    log(
+      `rotation: ${polls.length} polls, ${during.length} during the ${rotationEnd - rotationStart} ms switch, ` +
+        `${polls.filter((p) => p.status === 401).length} answered 401 for the old password`,
+    );
     // The host's own copies: the service's env file holds the new password only, 0600 for its user.
-    expect(await onHost(`stat -c '%a %U' /etc/claude-bus/credentials.env; grep -c '^BUS_PASS=' /etc/claude-bus/credentials.env`))
-      .toBe(`600 ${SERVICE_USER}\n1\n`);
+    expect(await onHost(`stat -c '%a %U' /etc/claude-bus/credentials.env; grep -c '^BUS_PASS=' /etc/claude-bus/credentials.env`)).toBe(
+      `600 ${SERVICE_USER}\n1\n`,
+    );
   });
 
   it("renews the certificate against Pebble: certbot renew --dry-run, then a real renewal nginx serves at once", async () => {
@@ -675,10 +738,14 @@ describe("provisioned throwaway host", () => {
     const real = await lab.ssh.ssh(`env ${env} certbot renew --force-renewal --no-random-sleep-on-renew 2>&1`);
     expect(real.stdout).toMatch(/renewals succeeded/i);
     // The deploy hook reloaded nginx: the new certificate is served without anyone restarting anything.
-    const serialAfter = await waitFor("nginx to serve the renewed certificate", async () => {
-      const s = await served();
-      return s !== serialBefore ? s : undefined;
-    }, 15000);
+    const serialAfter = await waitFor(
+      "nginx to serve the renewed certificate",
+      async () => {
+        const s = await served();
+        return s !== serialBefore ? s : undefined;
+      },
+      15000,
+    );
     expect(serialAfter).not.toBe(serialBefore);
   });
 
@@ -702,10 +769,14 @@ describe("provisioned throwaway host", () => {
     expect(result.changes).toEqual(expect.arrayContaining([`certificate for ${cfg.fqdn} issued by ${production}`, "reloaded nginx"]));
     expect(await renewalServer()).toBe(production);
     // certbot certonly runs no deploy hook: the step itself made nginx load the new certificate.
-    const serialAfter = await waitFor("nginx to serve the new server's certificate", async () => {
-      const s = await served();
-      return s !== serialBefore ? s : undefined;
-    }, 10000);
+    const serialAfter = await waitFor(
+      "nginx to serve the new server's certificate",
+      async () => {
+        const s = await served();
+        return s !== serialBefore ? s : undefined;
+      },
+      10000,
+    );
     expect(serialAfter).not.toBe(serialBefore);
   });
 
@@ -713,13 +784,17 @@ describe("provisioned throwaway host", () => {
     const oldFqdn = cfg.fqdn;
     reconfigure({ subdomain: "claude-bus-renamed" });
     const results = await provisionHost(target, cfg, { busPassword: password, bundle, log });
-    expect(results.find((r) => r.name === "certificate")!.changes).toEqual(expect.arrayContaining([
-      `certificate for ${cfg.fqdn} issued by ${cfg.acmeServer}`,
-      `removed /etc/nginx/sites-enabled/${oldFqdn}`,
-      `removed /etc/nginx/sites-available/${oldFqdn}`,
-      `deleted the certificate for ${oldFqdn}`,
-    ]));
-    const left = await onHost(`ls /etc/nginx/sites-available /etc/nginx/sites-enabled /etc/letsencrypt/renewal; certbot certificates 2>/dev/null | sed -n 's/^ *Certificate Name: //p'`);
+    expect(results.find((r) => r.name === "certificate")!.changes).toEqual(
+      expect.arrayContaining([
+        `certificate for ${cfg.fqdn} issued by ${cfg.acmeServer}`,
+        `removed /etc/nginx/sites-enabled/${oldFqdn}`,
+        `removed /etc/nginx/sites-available/${oldFqdn}`,
+        `deleted the certificate for ${oldFqdn}`,
+      ]),
+    );
+    const left = await onHost(
+      `ls /etc/nginx/sites-available /etc/nginx/sites-enabled /etc/letsencrypt/renewal; certbot certificates 2>/dev/null | sed -n 's/^ *Certificate Name: //p'`,
+    );
     expect(left).not.toContain(oldFqdn);
     expect(left.match(new RegExp(cfg.fqdn.replace(/\./g, "\\."), "g"))).toHaveLength(4);
     ep = { ...ep, fqdn: cfg.fqdn };
@@ -730,7 +805,10 @@ describe("provisioned throwaway host", () => {
     const contents = mkdtempSync(join(tmpdir(), "claude-bus-unreadable-"));
     onTeardown(`unreadable volume contents ${contents}`, () => removeTree(contents));
     mkdirSync(join(contents, "data"));
-    writeFileSync(join(contents, "data", "bus.jsonl"), `${JSON.stringify({ id: "1", ts: "2026-05-25T17:00:00.000Z", from: "a", to: "any", body: "kept", read_by: [] })}\n`);
+    writeFileSync(
+      join(contents, "data", "bus.jsonl"),
+      `${JSON.stringify({ id: "1", ts: "2026-05-25T17:00:00.000Z", from: "a", to: "any", body: "kept", read_by: [] })}\n`,
+    );
     const unreadable = await createLabVolume({ name: "claude-bus-lab-2", sizeMiB: 16, contents });
     await unreadable.attachTo(lab.host, { unreadable: true });
     // The premise: the node is there, a block device, and not even root can read it.
@@ -740,7 +818,10 @@ describe("provisioned throwaway host", () => {
     const fstab = await onHost("cat /etc/fstab");
 
     const step = hostSteps(parseHostConfig({ ...input, volume: { device: unreadable.device } }), bundle).filter((s) => s.name === "volume");
-    const failure = await runSteps(target, step, {}, log).then(() => "the step succeeded", (e: Error) => e.message);
+    const failure = await runSteps(target, step, {}, log).then(
+      () => "the step succeeded",
+      (e: Error) => e.message,
+    );
     expect(failure).toMatch(/^step volume failed/);
     expect(failure).toContain(unreadable.device);
     expect(failure).toMatch(/cannot read|could not read|not readable|unreadable/i);
@@ -772,17 +853,29 @@ describe("provisioned throwaway host", () => {
     await post(laptop, { from: "drill-laptop", to: "ccwhitebee", body: "the drill file", attachments: [{ sha256: uploaded.sha256, name: "drill.bin" }] });
 
     // What must survive: every message with its acks, every stored file, every machine credential...
-    const allMessages = async () => JSON.parse((await httpsRequest(ep, "GET", "/messages?limit=500", { auth: auth() })).body).messages as
-      { id: string; attachments?: { sha256: string; size: number }[] }[];
+    const allMessages = async () =>
+      JSON.parse((await httpsRequest(ep, "GET", "/messages?limit=500", { auth: auth() })).body).messages as {
+        id: string;
+        attachments?: { sha256: string; size: number }[];
+      }[];
     type Machine = { name: string; credential: { issued: string | null; rotated: string | null; revoked: string | null } | null };
-    const credentials = async () => (JSON.parse((await httpsRequest(ep, "GET", "/machines", { auth: auth() })).body).machines as Machine[])
-      .map(({ name, credential: c }) => ({ name, issued: c?.issued, rotated: c?.rotated, revoked: c?.revoked }));
+    const credentials = async () =>
+      (JSON.parse((await httpsRequest(ep, "GET", "/machines", { auth: auth() })).body).machines as Machine[]).map(({ name, credential: c }) => ({
+        name,
+        issued: c?.issued,
+        rotated: c?.rotated,
+        revoked: c?.revoked,
+      }));
     const storedFiles = () => onHost(`cd ${DATA_DIR}/files && ls -l --time-style=+ . | awk 'NR > 1 {print $5, $6}'; ls -A ${SHARED_DIR}`);
     const messagesBefore = await allMessages();
     const credentialsBefore = await credentials();
     const filesBefore = await storedFiles();
     // ...and what makes the host itself: its certificate (no new order at the ACME server) and SSH host keys.
-    const hostKeys = async () => (await runOk("ssh-keyscan", ["-p", String(lab.ssh.port), "127.0.0.1"])).stdout.split("\n").filter((l) => l && !l.startsWith("#")).sort();
+    const hostKeys = async () =>
+      (await runOk("ssh-keyscan", ["-p", String(lab.ssh.port), "127.0.0.1"])).stdout
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .sort();
     const keysBefore = await hostKeys();
     const pinned = join(home, "known_hosts.before-replacement"); // a client's known_hosts, pinned on the old host
     writeFileSync(pinned, readFileSync(lab.ssh.knownHostsFile));
@@ -801,7 +894,10 @@ describe("provisioned throwaway host", () => {
     const healthLoop = (async () => {
       while (!stop) {
         const started = Date.now();
-        const status = await httpsRequest(ep, "GET", "/health", { auth: auth(), timeoutMs: 5000 }).then((r) => r.status, () => 0);
+        const status = await httpsRequest(ep, "GET", "/health", { auth: auth(), timeoutMs: 5000 }).then(
+          (r) => r.status,
+          () => 0,
+        );
         health.push({ at: Date.now(), status });
         await sleep(Math.max(0, started + 250 - Date.now()));
       }
@@ -835,7 +931,9 @@ describe("provisioned throwaway host", () => {
       // The new droplet: a fresh root from the image, whose own system accounts took the UIDs useradd
       // handed out first, then the same volume attached, and every step as the engine runs them.
       lab = await startLab({ fqdn: cfg.fqdn, log, acme, extraTcpPorts: { [SERVICE_PORT]: "the bus service on the host's loopback" } });
-      const image = await lab.host.exec(`set -e; for n in 1 2 3; do useradd --system --user-group --no-create-home --shell /usr/sbin/nologin lab-image-$n; echo "lab-image-$n $(id -u lab-image-$n)"; done`);
+      const image = await lab.host.exec(
+        `set -e; for n in 1 2 3; do useradd --system --user-group --no-create-home --shell /usr/sbin/nologin lab-image-$n; echo "lab-image-$n $(id -u lab-image-$n)"; done`,
+      );
       expect(image.code).toBe(0);
       await volume.attachTo(lab.host);
       const labKey = readFileSync(`${lab.ssh.identityFile}.pub`, "utf8").trim();
@@ -843,19 +941,29 @@ describe("provisioned throwaway host", () => {
       target = { ...target, port: lab.ssh.port, identityFile: lab.ssh.identityFile, knownHostsFile: lab.ssh.knownHostsFile };
       const stepsStartedAt = Date.now();
       let volumeStepAt = 0;
-      const results = await provisionHost(target, cfg, { busPassword: password, bundle, log: (line) => {
-        if (line.startsWith("==> volume:")) volumeStepAt = Date.now();
-        log(line);
-      } });
-      const answeredAt = await waitFor("the new host answering /health through nginx", async () =>
-        health.find((s) => s.at > goneAt && s.status === 200)?.at, 60000, 100);
+      const results = await provisionHost(target, cfg, {
+        busPassword: password,
+        bundle,
+        log: (line) => {
+          if (line.startsWith("==> volume:")) volumeStepAt = Date.now();
+          log(line);
+        },
+      });
+      const answeredAt = await waitFor(
+        "the new host answering /health through nginx",
+        async () => health.find((s) => s.at > goneAt && s.status === 200)?.at,
+        60000,
+        100,
+      );
       const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
       // The lab cannot boot the new host beside the old one (they would share ports 80, 443 and 2222), so
       // it also waits for what the engine does before the release: the new droplet's boot and first steps.
-      log(`replacement drill: ${secs(answeredAt - stoppedAt)} from the old bus stopping to the new one answering /health through nginx ` +
-        `(release ${secs(releasedAt - stoppedAt)}, new host boot ${secs(stepsStartedAt - goneAt)}, steps before the volume step ` +
-        `${secs(volumeStepAt - stepsStartedAt)}, volume step to first answer ${secs(answeredAt - volumeStepAt)}); in the engine's order, ` +
-        `where the new droplet boots and runs the steps before the volume step ahead of the release: ${secs(releasedAt - stoppedAt + answeredAt - volumeStepAt)}`);
+      log(
+        `replacement drill: ${secs(answeredAt - stoppedAt)} from the old bus stopping to the new one answering /health through nginx ` +
+          `(release ${secs(releasedAt - stoppedAt)}, new host boot ${secs(stepsStartedAt - goneAt)}, steps before the volume step ` +
+          `${secs(volumeStepAt - stepsStartedAt)}, volume step to first answer ${secs(answeredAt - volumeStepAt)}); in the engine's order, ` +
+          `where the new droplet boots and runs the steps before the volume step ahead of the release: ${secs(releasedAt - stoppedAt + answeredAt - volumeStepAt)}`,
+      );
       log(`accounts on the old host:\n${idsBefore}the image's own:\n${image.stdout}on the new host:\n${await onHost(accounts)}`);
 
       // The volume already holds the data and the host's identity: nothing formatted, moved, copied or saved onto it.
@@ -865,8 +973,9 @@ describe("provisioned throwaway host", () => {
       expect(await allMessages()).toEqual(messagesBefore);
       expect(await credentials()).toEqual(credentialsBefore);
       expect(await storedFiles()).toBe(filesBefore);
-      expect(await onHost(`stat -c %U ${DATA_DIR}/bus.jsonl ${DATA_DIR}/acks.jsonl ${DATA_DIR}/machines.jsonl ${DATA_DIR}/files/${uploaded.sha256}`))
-        .toBe(`${SERVICE_USER}\n`.repeat(4));
+      expect(await onHost(`stat -c %U ${DATA_DIR}/bus.jsonl ${DATA_DIR}/acks.jsonl ${DATA_DIR}/machines.jsonl ${DATA_DIR}/files/${uploaded.sha256}`)).toBe(
+        `${SERVICE_USER}\n`.repeat(4),
+      );
       for (const a of messagesBefore.flatMap((m) => m.attachments ?? [])) {
         const got = await httpsDownload(ep, `/files/${a.sha256}`, auth());
         expect([got.status, got.bytes.length, createHash("sha256").update(got.bytes).digest("hex")]).toEqual([200, a.size, a.sha256]);
@@ -874,7 +983,9 @@ describe("provisioned throwaway host", () => {
       expect(await acme.orders()).toBe(ordersBefore);
       expect((await servedCertificate(ep)).serialNumber).toBe(serialBefore);
       expect(await hostKeys()).toEqual(keysBefore);
-      const o = lab.ssh.options.map((x) => (x.startsWith("UserKnownHostsFile=") ? `UserKnownHostsFile=${pinned}` : x === "StrictHostKeyChecking=accept-new" ? "StrictHostKeyChecking=yes" : x));
+      const o = lab.ssh.options.map((x) =>
+        x.startsWith("UserKnownHostsFile=") ? `UserKnownHostsFile=${pinned}` : x === "StrictHostKeyChecking=accept-new" ? "StrictHostKeyChecking=yes" : x,
+      );
       expect(await run("ssh", [...o, "127.0.0.1", "true"])).toMatchObject({ code: 0 });
 
       // The laptop's long-poll, never re-bootstrapped, gets what is sent to it now, and posts as itself.
@@ -891,7 +1002,12 @@ describe("provisioned throwaway host", () => {
   it("changes nothing when the volume step runs again on a volume that already holds the bus", async () => {
     const jsonl = await onHost(`cat ${DATA_DIR}/bus.jsonl`);
     const state = await unitState(SERVICE_NAME);
-    const [result] = await runSteps(target, hostSteps(cfg, bundle).filter((s) => s.name === "volume"), {}, log);
+    const [result] = await runSteps(
+      target,
+      hostSteps(cfg, bundle).filter((s) => s.name === "volume"),
+      {},
+      log,
+    );
     expect(result.changes).toEqual([]);
     expect(await onHost(`cat ${DATA_DIR}/bus.jsonl`)).toBe(jsonl);
     expect(await unitState(SERVICE_NAME)).toEqual(state);

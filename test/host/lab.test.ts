@@ -3,10 +3,10 @@
  * serves ACME through Pebble, and its teardown leaves this machine exactly as it found it.
  */
 import { reapOrphanedRuns } from "./lab/boot";
-import { startLab, Lab, LAB_DOMAIN } from "./lab/lab";
+import { startLab, type Lab, LAB_DOMAIN } from "./lab/lab";
 import { SUITE } from "./lab/rootfs";
 import { runOk } from "./lab/run";
-import { snapshotMachine, MachineSnapshot } from "./lab/snapshot";
+import { snapshotMachine, type MachineSnapshot } from "./lab/snapshot";
 import { runTeardown } from "./lab/teardown";
 
 const LAB_PORTS = [80, 443, 2222, 14000, 15000, 8055];
@@ -31,8 +31,9 @@ describe("throwaway host", () => {
   });
 
   it("runs sandboxed units as a real machine does: PrivateUsers=, ProtectSystem=strict", async () => {
-    const r = await lab.ssh.ssh("systemd-run --quiet --wait --pipe -p PrivateUsers=yes -p ProtectSystem=strict -p User=nobody " +
-      "/bin/sh -c 'id -un; touch /etc/x 2>&1 || true'");
+    const r = await lab.ssh.ssh(
+      "systemd-run --quiet --wait --pipe -p PrivateUsers=yes -p ProtectSystem=strict -p User=nobody " + "/bin/sh -c 'id -un; touch /etc/x 2>&1 || true'",
+    );
     expect(r.stdout).toBe("nobody\ntouch: cannot touch '/etc/x': Read-only file system\n");
     expect(r.code).toBe(0);
   });

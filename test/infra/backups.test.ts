@@ -68,7 +68,12 @@ describe("with backups off", () => {
 describe("with backups on", () => {
   it("makes a private bucket in backupRegion, named by the stack and a random suffix kept in the state, protected, never force-destroyed", () => {
     const bucket = runs.on.get(BUCKET);
-    expect(bucket.inputs).toEqual({ name: expect.stringMatching(/^claude-bus-test-backups-[0-9a-f]{8}$/), region: "fra1", acl: "private", forceDestroy: false });
+    expect(bucket.inputs).toEqual({
+      name: expect.stringMatching(/^claude-bus-test-backups-[0-9a-f]{8}$/),
+      region: "fra1",
+      acl: "private",
+      forceDestroy: false,
+    });
     expect(bucket.protect).toBe(true);
     expect(bucket.parent).toBe(runs.on.get("claude-bus").urn);
     expect(again.get(BUCKET).op).toBe("same");
@@ -111,7 +116,9 @@ describe("with backups on", () => {
   });
 
   it("runs the backups step provision renders for keep and hour from the stack config", () => {
-    const sha256 = createHash("sha256").update(readFileSync(join(bundleDir, "claude-bus.js"))).digest("hex");
+    const sha256 = createHash("sha256")
+      .update(readFileSync(join(bundleDir, "claude-bus.js")))
+      .digest("hex");
     const host = hostConfigOf(parseStackConfig(configs.on), TEST_VOLUME_DEVICE);
     expect(host.backups).toEqual({ keep: 30, hourUtc: 5 });
     const expected = hostSteps({ ...host, publicIpv4: FAKE_IPV4 }, { sha256 }).at(-1)!;

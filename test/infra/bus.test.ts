@@ -91,7 +91,9 @@ const triggersOf = (run: StackRun) => Object.fromEntries(stepsOf(run).map((r) =>
 const hostOf = (config: Record<string, string>) => hostConfigOf(parseStackConfig(config));
 /** provision's steps for this config, as the program builds them: the certificate step knows the reserved IP. */
 function expectedSteps(config: Record<string, string>) {
-  const sha256 = createHash("sha256").update(readFileSync(join(bundleDir, "claude-bus.js"))).digest("hex");
+  const sha256 = createHash("sha256")
+    .update(readFileSync(join(bundleDir, "claude-bus.js")))
+    .digest("hex");
   return hostSteps({ ...hostOf(config), publicIpv4: FAKE_IPV4 }, { sha256 });
 }
 
@@ -242,7 +244,11 @@ describe("monitoring", () => {
     expect(alerts.map((a) => [a.inputs.type, a.inputs.checkId, a.inputs.notifications])).toEqual(
       ["down", "latency", "ssl_expiry"].map((type) => [type, "claude-bus-uptime-id", [{ emails: ["ops@example.com"] }]]),
     );
-    expect(runs.custom.get("claude-bus-uptime-tls").inputs).toMatchObject({ threshold: 14, comparison: "less_than", notifications: [{ emails: ["alerts@example.com"] }] });
+    expect(runs.custom.get("claude-bus-uptime-tls").inputs).toMatchObject({
+      threshold: 14,
+      comparison: "less_than",
+      notifications: [{ emails: ["alerts@example.com"] }],
+    });
   });
 
   it("alerts on the droplet's disk and memory", () => {
@@ -394,7 +400,11 @@ describe("host steps: ordering", () => {
     const run = runs.custom;
     const chain = ["claude-bus-wait-ssh", "claude-bus-bundle-upload", ...expectedSteps(configs.custom).map((s) => `claude-bus-${s.name}`)];
     // Registration order follows construction order...
-    expect(commandsOf(run).map((r) => r.name).filter((n) => n !== "claude-bus-release")).toEqual(chain);
+    expect(
+      commandsOf(run)
+        .map((r) => r.name)
+        .filter((n) => n !== "claude-bus-release"),
+    ).toEqual(chain);
     // ...but only dependencies order execution: each link must depend on the one before it.
     expect(run.get("claude-bus-wait-ssh").dependencies.map(short)).toContain("claude-bus-droplet");
     for (let i = 1; i < chain.length; i++) {
@@ -418,7 +428,10 @@ describe("host steps: ordering", () => {
     const run = runs.basic;
     expect(run.get("claude-bus-data-attachment").dependencies.map(short)).toContain("claude-bus-updates");
     expect(run.get("claude-bus-volume").dependencies.map(short)).toEqual(expect.arrayContaining(["claude-bus-updates", "claude-bus-data-attachment"]));
-    const before = stepsOf(run).slice(0, stepsOf(run).findIndex((r) => r.name === "claude-bus-volume"));
+    const before = stepsOf(run).slice(
+      0,
+      stepsOf(run).findIndex((r) => r.name === "claude-bus-volume"),
+    );
     expect(before.map((r) => r.name)).toEqual(["claude-bus-cloud-init", "claude-bus-ssh-keys", "claude-bus-packages", "claude-bus-updates"]);
   });
 

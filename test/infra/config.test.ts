@@ -167,7 +167,12 @@ describe("retention", () => {
 describe("the limits of files", () => {
   it("default to the contract's, leave the quota to the service, and reach the host config, which ages the drop dir alike", () => {
     const host = hostConfigOf(parseStackConfig(baseConfig()));
-    expect([host.maxFileMiB, host.fileQuotaMiB, host.fileMaxAgeDays, host.sharedDir.maxAgeDays]).toEqual([DEFAULT_MAX_FILE_MIB, 0, DEFAULT_FILE_MAX_AGE_DAYS, undefined]);
+    expect([host.maxFileMiB, host.fileQuotaMiB, host.fileMaxAgeDays, host.sharedDir.maxAgeDays]).toEqual([
+      DEFAULT_MAX_FILE_MIB,
+      0,
+      DEFAULT_FILE_MAX_AGE_DAYS,
+      undefined,
+    ]);
     const set = hostConfigOf(parseStackConfig({ ...baseConfig(), maxFileMiB: "500", fileQuotaMiB: "4096", fileMaxAgeDays: "30" }));
     expect([set.maxFileMiB, set.fileQuotaMiB, set.fileMaxAgeDays]).toEqual([500, 4096, 30]);
     expect(renderTmpfiles(set)).toContain(" 30d\n");
@@ -187,7 +192,9 @@ describe("each credential's own limits", () => {
       DEFAULT_MAX_LONG_POLLS,
     ]);
     expect(renderServiceUnit(host)).not.toMatch(/--uploader-|--max-long-polls/);
-    const set = hostConfigOf(parseStackConfig({ ...baseConfig(), uploaderMaxFiles: "200", uploaderQuotaMiB: "512", uploaderMaxPartials: "5", maxLongPolls: "64" }));
+    const set = hostConfigOf(
+      parseStackConfig({ ...baseConfig(), uploaderMaxFiles: "200", uploaderQuotaMiB: "512", uploaderMaxPartials: "5", maxLongPolls: "64" }),
+    );
     expect(renderServiceUnit(set)).toMatch(/ --uploader-max-files 200 --uploader-quota-mib 512 --uploader-max-partials 5 --max-long-polls 64$/m);
     expect(() => parseStackConfig({ ...baseConfig(), uploaderMaxFiles: "0" })).toThrow(/uploaderMaxFiles: must be at least 1/);
     expect(() => parseStackConfig({ ...baseConfig(), uploaderQuotaMiB: "-1" })).toThrow(/uploaderQuotaMiB: must be 0 \(25% of the file quota\) or more/);
@@ -249,13 +256,7 @@ describe("parseStackConfig", () => {
     expect(errorOf(rest)).toMatch(/^\s*domain is required: pulumi config set domain/m);
   });
 
-  it.each([
-    ["300.1.2.3/8"],
-    ["10.0.0.0/33"],
-    ["10.0.0.0"],
-    ["2001:db8::/129"],
-    ["example.com/24"],
-  ])("names the key and item for the bad CIDR %s", (cidr) => {
+  it.each([["300.1.2.3/8"], ["10.0.0.0/33"], ["10.0.0.0"], ["2001:db8::/129"], ["example.com/24"]])("names the key and item for the bad CIDR %s", (cidr) => {
     const message = errorOf({ ...baseConfig(), sshAllowedCidrs: JSON.stringify(["198.51.100.0/24", cidr]) });
     expect(message).toMatch(/sshAllowedCidrs\[1\]: must be a CIDR/);
     expect(message).not.toMatch(/sshAllowedCidrs\[0\]/);
@@ -310,7 +311,7 @@ describe("parseStackConfig", () => {
 
   it("passes host-config errors on, naming the key", () => {
     // Every label is valid, but the name is longer than DNS allows: only the host config checks that.
-    const tooLong = `${"a".repeat(60)}.`.repeat(5) + "com";
+    const tooLong = `${`${"a".repeat(60)}.`.repeat(5)}com`;
     expect(() => hostConfigOf(parseStackConfig({ ...baseConfig(), domain: tooLong }))).toThrow(/stack config.*domain/);
   });
 

@@ -41,7 +41,19 @@ const FORCE_NEW: Record<string, string[]> = {
   "digitalocean:index/dnsRecord:DnsRecord": ["type", "domain"],
   "digitalocean:index/uptimeCheck:UptimeCheck": [],
   "digitalocean:index/tag:Tag": ["name"],
-  "random:index/randomPassword:RandomPassword": ["length", "special", "upper", "lower", "numeric", "minUpper", "minLower", "minNumeric", "minSpecial", "overrideSpecial", "keepers"],
+  "random:index/randomPassword:RandomPassword": [
+    "length",
+    "special",
+    "upper",
+    "lower",
+    "numeric",
+    "minUpper",
+    "minLower",
+    "minNumeric",
+    "minSpecial",
+    "overrideSpecial",
+    "keepers",
+  ],
   "digitalocean:index/spacesBucket:SpacesBucket": ["name", "region"],
   "random:index/randomId:RandomId": ["byteLength", "keepers", "prefix"],
   "command:remote:Command": ["triggers"],
@@ -52,7 +64,13 @@ const FORCE_NEW: Record<string, string[]> = {
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return JSON.stringify(v.map(canonical).sort());
   if (typeof v === "object" && v !== null) {
-    return JSON.stringify(Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)])));
+    return JSON.stringify(
+      Object.fromEntries(
+        Object.entries(v)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, x]) => [k, canonical(x)]),
+      ),
+    );
   }
   return JSON.stringify(v);
 }

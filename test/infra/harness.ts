@@ -65,8 +65,7 @@ export interface StackRun {
 export const FAKE_DROPLET_ID = "424242";
 export const FAKE_IPV4 = "203.0.113.10";
 export const FAKE_IPV6 = "2001:db8::10";
-export const FAKE_PRIVATE_KEY =
-  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtestonlytestonlytestonly\n-----END OPENSSH PRIVATE KEY-----\n";
+export const FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtestonlytestonlytestonly\n-----END OPENSSH PRIVATE KEY-----\n";
 export const FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0000000000000000000000 ci@example.com";
 export const FAKE_FINGERPRINT = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";
 /** A second key, as a rotation brings. */
@@ -146,7 +145,10 @@ function passwordRule(inputs: Record<string, unknown>) {
   ];
   return {
     length: Number(inputs.length),
-    chars: classes.filter(([, enabled]) => enabled).map(([set]) => set).join(""),
+    chars: classes
+      .filter(([, enabled]) => enabled)
+      .map(([set]) => set)
+      .join(""),
     // Each minimum draws from its class whether or not the class is on, as the provider does.
     minimums: classes.map(([set, , min]) => [set, Number(min ?? 0)] as const),
   };
@@ -155,7 +157,15 @@ function passwordRule(inputs: Record<string, unknown>) {
 /** Every character a password generated from these inputs may hold. */
 export function randomPasswordCharacters(inputs: Record<string, unknown>): string {
   const { chars, minimums } = passwordRule(inputs);
-  return [...new Set(chars + minimums.filter(([, min]) => min > 0).map(([set]) => set).join(""))].join("");
+  return [
+    ...new Set(
+      chars +
+        minimums
+          .filter(([, min]) => min > 0)
+          .map(([set]) => set)
+          .join(""),
+    ),
+  ].join("");
 }
 
 /**
@@ -181,7 +191,11 @@ export function randomPassword(inputs: Record<string, unknown>, seed = ""): stri
 
 /** An MD5 fingerprint of a public key, as DigitalOcean computes it. */
 export const fingerprintOf = (publicKey: string) =>
-  createHash("md5").update(Buffer.from(publicKey.split(" ")[1], "base64")).digest("hex").match(/../g)!.join(":");
+  createHash("md5")
+    .update(Buffer.from(publicKey.split(" ")[1], "base64"))
+    .digest("hex")
+    .match(/../g)!
+    .join(":");
 
 /**
  * What each provider stores after a create or update: the inputs as the API reads them back, plus its
@@ -210,17 +224,40 @@ function mockState(
     case "digitalocean:index/spacesBucket:SpacesBucket": {
       // The provider defaults the region to nyc3 and reads back where the bucket answers.
       const region = String(inputs.region ?? "nyc3");
-      return { ...inputs, region, bucketDomainName: `${inputs.name}.${region}.digitaloceanspaces.com`, endpoint: `${region}.digitaloceanspaces.com`, bucketUrn: `do:space:${inputs.name}` };
+      return {
+        ...inputs,
+        region,
+        bucketDomainName: `${inputs.name}.${region}.digitaloceanspaces.com`,
+        endpoint: `${region}.digitaloceanspaces.com`,
+        bucketUrn: `do:space:${inputs.name}`,
+      };
     }
     case "digitalocean:index/spacesKey:SpacesKey": {
       // Spaces access keys are DO00 and 16 more capitals and digits; secrets 43 base64 characters. Plain:
       // the SDK marks secretKey secret (additionalSecretOutputs), the program must keep what it makes of it secret.
       const draw = (what: string) => createHash("sha256").update(`${id}\0${what}`).digest("base64");
-      return { ...inputs, accessKey: `DO00${draw("id").replace(/[^A-Z0-9]/g, "").padEnd(16, "7").slice(0, 16)}`, secretKey: draw("secret").replace(/=+$/, ""), createdAt: "2026-12-07T00:00:00Z" };
+      return {
+        ...inputs,
+        accessKey: `DO00${draw("id")
+          .replace(/[^A-Z0-9]/g, "")
+          .padEnd(16, "7")
+          .slice(0, 16)}`,
+        secretKey: draw("secret").replace(/=+$/, ""),
+        createdAt: "2026-12-07T00:00:00Z",
+      };
     }
     case "random:index/randomId:RandomId": {
-      const bytes = createHash("sha256").update(`${id}\0${JSON.stringify(inputs)}`).digest().subarray(0, Number(inputs.byteLength));
-      return { ...inputs, hex: bytes.toString("hex"), b64Url: bytes.toString("base64url"), b64Std: bytes.toString("base64"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() };
+      const bytes = createHash("sha256")
+        .update(`${id}\0${JSON.stringify(inputs)}`)
+        .digest()
+        .subarray(0, Number(inputs.byteLength));
+      return {
+        ...inputs,
+        hex: bytes.toString("hex"),
+        b64Url: bytes.toString("base64url"),
+        b64Std: bytes.toString("base64"),
+        dec: BigInt(`0x${bytes.toString("hex")}`).toString(),
+      };
     }
     case "random:index/randomPassword:RandomPassword":
       // Plain, not secret: the program itself must mark the password secret.
@@ -242,7 +279,13 @@ function reservedIpLookup(ipAddress: string, previous: StackState): Record<strin
   const entries = Object.values(previous);
   const assigned = entries.find((e) => e.type === "digitalocean:index/reservedIpAssignment:ReservedIpAssignment" && e.outputs.ipAddress === ipAddress);
   const ip = entries.find((e) => e.type === "digitalocean:index/reservedIp:ReservedIp" && e.outputs.ipAddress === ipAddress);
-  return { id: ipAddress, ipAddress, region: ip?.outputs.region ?? "", dropletId: assigned ? Number(assigned.outputs.dropletId) : 0, urn: `do:reservedip:${ipAddress}` };
+  return {
+    id: ipAddress,
+    ipAddress,
+    region: ip?.outputs.region ?? "",
+    dropletId: assigned ? Number(assigned.outputs.dropletId) : 0,
+    urn: `do:reservedip:${ipAddress}`,
+  };
 }
 
 /** Ids as the providers make them: droplets get numbers (in string form), each new one a new number. */
@@ -326,12 +369,14 @@ export async function runStack(config: Record<string, string>, bundleDir: string
       errors.push(...planned.errors);
       ops.set(args.name, planned.op);
       const id = planned.op === "same" || planned.op === "update" ? before!.id : newId(args.type, args.name, before);
-      const runs = planned.op !== "same" && args.type.startsWith("command:remote:") && (planned.inputs.create !== undefined || args.type.endsWith("CopyToRemote"));
+      const runs =
+        planned.op !== "same" && args.type.startsWith("command:remote:") && (planned.inputs.create !== undefined || args.type.endsWith("CopyToRemote"));
       if (runs) {
         // @pulumi/command refuses a host that presents another key than the one the command is pinned to.
         const pinned = (planned.inputs.connection as { hostKey?: string }).hostKey;
         const presented = keys.presented(dropletOf(planned.inputs));
-        if (pinned !== undefined && pinned !== presented) errors.push(`${args.name}: ssh: host key mismatch (pinned ${pinned}, the host presents ${presented})`);
+        if (pinned !== undefined && pinned !== presented)
+          errors.push(`${args.name}: ssh: host key mismatch (pinned ${pinned}, the host presents ${presented})`);
       }
       const outputs = planned.op === "same" ? before!.outputs : mockState(args.type, args.name, id, planned.inputs, previous, keys.presented);
       if (runs) keys.ran(args.name, outputs);

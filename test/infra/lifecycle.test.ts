@@ -99,8 +99,10 @@ describe("edits that replace the droplet", () => {
       const keyOf = (name: string) => (next.state[name].inputs.connection as { hostKey?: string }).hostKey;
       const newDroplet = next.state["claude-bus-droplet"].id;
       expect(newDroplet).not.toBe(first.state["claude-bus-droplet"].id);
-      for (const name of ["claude-bus-bundle-upload", "claude-bus-packages", "claude-bus-updates", "claude-bus-volume"]) expect([name, keyOf(name)]).toEqual([name, bootHostKeyOf(newDroplet)]);
-      for (const name of ["claude-bus-release", "claude-bus-accounts", "claude-bus-credentials", "claude-bus-health"]) expect([name, keyOf(name)]).toEqual([name, FAKE_HOST_KEY]);
+      for (const name of ["claude-bus-bundle-upload", "claude-bus-packages", "claude-bus-updates", "claude-bus-volume"])
+        expect([name, keyOf(name)]).toEqual([name, bootHostKeyOf(newDroplet)]);
+      for (const name of ["claude-bus-release", "claude-bus-accounts", "claude-bus-credentials", "claude-bus-health"])
+        expect([name, keyOf(name)]).toEqual([name, FAKE_HOST_KEY]);
       expect(next.errors).toEqual([]);
     });
 

@@ -3,9 +3,9 @@
  * security), the unit's own command line run against a real bus and a real S3-compatible server, and the
  * "backups" step run for real with its paths in a temp dir.
  */
-import { spawn, spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { renderBackupTarget } from "../../contract/backupTarget";
 import { BACKUP_TARGET_FILE, CREDENTIALS_FILE } from "../../provision/paths";
 import { renderBackupService, renderBackupTimer } from "../../provision/render/backup";
@@ -77,8 +77,12 @@ describe("claude-bus-backup.service and .timer", () => {
   });
 
   it("verify reports a line systemd would ignore, in either unit, so the check above can fail", () => {
-    expect(run("systemd-analyze", ["verify", ...write(service.replace("ProtectSystem=strict", "ProtectSystem=banana"))], dir).output).toMatch(/protect system value/i);
-    expect(run("systemd-analyze", ["verify", ...write(service, renderBackupTimer(withBackups()).replace("OnCalendar=", "OnCalendar=banana "))], dir).output).toMatch(/OnCalendar|calendar/i);
+    expect(run("systemd-analyze", ["verify", ...write(service.replace("ProtectSystem=strict", "ProtectSystem=banana"))], dir).output).toMatch(
+      /protect system value/i,
+    );
+    expect(
+      run("systemd-analyze", ["verify", ...write(service, renderBackupTimer(withBackups()).replace("OnCalendar=", "OnCalendar=banana "))], dir).output,
+    ).toMatch(/OnCalendar|calendar/i);
   });
 
   it("the service scores at most 2.0 in systemd-analyze security, and worse without its hardening", () => {
@@ -113,7 +117,9 @@ describe("the unit's command line", () => {
       child.stdout.on("data", (d) => (output += d));
       child.stderr.on("data", (d) => (output += d));
       const code = await new Promise((resolve) => child.on("close", resolve));
-      expect(output).toMatch(new RegExp(`^✓ backup of ${bus.url} uploaded to s3://${s3.bucket}/claude-bus-backup-\\d{8}T\\d{6}Z\\.tar\\.gz \\(\\d+ bytes\\)\\n`));
+      expect(output).toMatch(
+        new RegExp(`^✓ backup of ${bus.url} uploaded to s3://${s3.bucket}/claude-bus-backup-\\d{8}T\\d{6}Z\\.tar\\.gz \\(\\d+ bytes\\)\\n`),
+      );
       expect(code).toBe(0);
     } finally {
       await bus.close();

@@ -1,9 +1,9 @@
-import { spawnSync } from "child_process";
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
-import { BusProcess, spawnBus } from "../support/bus";
+import { type BusProcess, spawnBus } from "../support/bus";
 import { request } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
@@ -28,7 +28,11 @@ describe("buildServiceBundle", () => {
     const repo = path.join(__dirname, "../..");
     const build = (cwd: string, out: string) => {
       const code = `require(${JSON.stringify(path.join(repo, "provision/bundle"))}).buildServiceBundle(${JSON.stringify(out)}).then((b) => console.log(b.sha256))`;
-      const run = spawnSync(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), "-e", code], { cwd, encoding: "utf8", env: { PATH: process.env.PATH, TS_NODE_PROJECT: path.join(repo, "tsconfig.json") } });
+      const run = spawnSync(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), "-e", code], {
+        cwd,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, TS_NODE_PROJECT: path.join(repo, "tsconfig.json") },
+      });
       if (run.status !== 0) throw new Error(run.stderr);
       return run.stdout.trim();
     };
@@ -43,7 +47,8 @@ describe("buildServiceBundle", () => {
     fs.mkdirSync(app);
     fs.copyFileSync(file, path.join(app, "claude-bus.js"));
     const credentials = path.join(dir, "credentials.env");
-    const write = (pass: string) => fs.writeFileSync(credentials, `BUS_USER=claude\nBUS_PASS=${pass}\nBUS_URL=https://claude-bus.example.com\n`, { mode: 0o600 });
+    const write = (pass: string) =>
+      fs.writeFileSync(credentials, `BUS_USER=claude\nBUS_PASS=${pass}\nBUS_URL=https://claude-bus.example.com\n`, { mode: 0o600 });
     write("Old0Password0000000000000000");
     // The unit's arguments (provision/render/systemd.ts), with a port of the system's choosing.
     bus = await spawnBus(path.join(app, "claude-bus.js"), ["--host", "127.0.0.1", "--port", "0", "--data", path.join(dir, "data")], {

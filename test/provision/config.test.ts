@@ -1,6 +1,6 @@
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseEnvFile, renderEnvFile } from "../../contract/envFile";
 import { HostPassword, generatePassword } from "../../contract/password";
 import { LETS_ENCRYPT_PRODUCTION, PUBLIC_DOH_URL, parseHostConfig } from "../../provision/config";

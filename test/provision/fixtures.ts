@@ -1,5 +1,5 @@
 /** Host configs shared by the provision tests (example.com only: no real names). */
-import { HostConfigInput, parseHostConfig } from "../../provision/config";
+import { type HostConfigInput, parseHostConfig } from "../../provision/config";
 
 export const MINIMAL: HostConfigInput = { domain: "example.com", acmeEmail: "ops@example.com" };
 export const ED25519_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhTR0y7mYq3X4z1w2mKqJ7vC0bVd3aY8kQfR1nH2sTu alice@laptop";

@@ -3,8 +3,8 @@
  * byte, so a template change shows as a whole-file diff in review. After an intended change, rewrite
  * them with `UPDATE_GOLDEN=1 npx jest test/provision` and commit the diff.
  */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 const GOLDEN_DIR = path.join(__dirname, "golden");
 

@@ -1,14 +1,8 @@
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { renderServiceUnit } from "../../provision/render/systemd";
-import {
-  renderAuthorizedKeys,
-  renderCertbotCaDropin,
-  renderCertbotDeployHook,
-  renderLogrotate,
-  renderTmpfiles,
-} from "../../provision/render/files";
+import { renderAuthorizedKeys, renderCertbotCaDropin, renderCertbotDeployHook, renderLogrotate, renderTmpfiles } from "../../provision/render/files";
 import { requireTool } from "../support/requireTool";
 import { tempDir } from "../support/tempDir";
 import { ED25519_KEY, GOLDEN_CFG, cfgOf } from "./fixtures";
@@ -53,7 +47,9 @@ describe("claude-bus.service", () => {
   it("runs the bundle as its own user on loopback, reads credentials from a file and reloads them on SIGHUP", () => {
     expect(unit).toMatch(/^User=claude-bus$/m);
     expect(unit).toMatch(/^Group=claude-bus$/m);
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/claude-bus\/app\/claude-bus\.js --host 127\.0\.0\.1 --port 8787 --data \/opt\/claude-bus\/data --behind-proxy$/m);
+    expect(unit).toMatch(
+      /^ExecStart=\/usr\/bin\/node \/opt\/claude-bus\/app\/claude-bus\.js --host 127\.0\.0\.1 --port 8787 --data \/opt\/claude-bus\/data --behind-proxy$/m,
+    );
     expect(unit).toMatch(/^Environment=BUS_CREDENTIALS_FILE=\/etc\/claude-bus\/credentials\.env$/m);
     expect(unit).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     expect(unit).toMatch(/^ProtectSystem=strict$/m);
@@ -124,7 +120,9 @@ describe("claude-bus.service", () => {
   it("scores worse without its hardening, so the score is really measured", () => {
     const bare = unit
       .split("\n")
-      .filter((l) => !/^(Protect|Private|Restrict|SystemCall|Capability|NoNewPrivileges|IPAddress|LockPersonality|DevicePolicy|RemoveIPC|KeyringMode|UMask)/.test(l))
+      .filter(
+        (l) => !/^(Protect|Private|Restrict|SystemCall|Capability|NoNewPrivileges|IPAddress|LockPersonality|DevicePolicy|RemoveIPC|KeyringMode|UMask)/.test(l),
+      )
       .join("\n");
     expect(exposure(write(bare))).toBeGreaterThan(5);
   });

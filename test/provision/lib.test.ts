@@ -1,6 +1,6 @@
 /** lib.sh, run for real on temp paths: idempotent atomic writes, handlers, clean exits, the credential on stdin. */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { HOST_PASSWORD_REGEX, HOST_PASSWORD_RULE } from "../../contract/password";
 import { credentialsEnv } from "../../provision/credentials";
 import { fileText } from "../../provision/compose";
@@ -13,7 +13,10 @@ beforeEach(() => (dir = tempDir("lib")));
 
 describe("install_file", () => {
   const install = (file: string, fileMode: string, content: string, env?: NodeJS.ProcessEnv) =>
-    runScript(libScript(`install_file "$DEST" ${fileMode} root:root < <(printf '%s' "$CONTENT")\necho "installed"`, { DEST: file, CONTENT: fileText(content) }), { env });
+    runScript(
+      libScript(`install_file "$DEST" ${fileMode} root:root < <(printf '%s' "$CONTENT")\necho "installed"`, { DEST: file, CONTENT: fileText(content) }),
+      { env },
+    );
 
   it("writes once, then changes nothing until content or mode differ, leaving no temp files", () => {
     const file = path.join(dir, "site.conf");
@@ -115,7 +118,11 @@ echo "the body is done"`;
 
     // Only b changed: only b's handlers.
     const onlyB = runScript(libScript(twoFiles, files("a\n", "b2\n")), { env: system.env });
-    expect(onlyB.changes).toEqual([`changed: ${dir}/b`, "changed: systemd re-read its unit files", "changed: reloaded claude-bus-test: it re-read its credentials"]);
+    expect(onlyB.changes).toEqual([
+      `changed: ${dir}/b`,
+      "changed: systemd re-read its unit files",
+      "changed: reloaded claude-bus-test: it re-read its credentials",
+    ]);
   });
 
   it("notify works for any change; a restart of the bus makes its pending reload needless", () => {
@@ -141,7 +148,9 @@ echo "the body is done"`;
   it("refuse a name that is not a declared handler, before the file is written", () => {
     const r = runScript(libScript('install_file "$A" 644 root:root "reload ngnix" < <(printf x)', { A: path.join(dir, "a") }));
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("no handler named 'reload ngnix' (the handlers are: daemon-reload restart claude-bus reload claude-bus reload nginx reload ssh)");
+    expect(r.stderr).toContain(
+      "no handler named 'reload ngnix' (the handlers are: daemon-reload restart claude-bus reload claude-bus reload nginx reload ssh)",
+    );
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
@@ -211,8 +220,12 @@ describe("read_credentials", () => {
     ["another user", credentialsEnv(cfgOf({ busUser: "agent" }), "Abcdefghijklmnopqrstuvwxyz12"), "stdin must be the credentials env text"],
     ["another URL", credentialsEnv(cfgOf({ domain: "example.org" }), "Abcdefghijklmnopqrstuvwxyz12"), "stdin must be the credentials env text"],
     ["no final newline", credentialsEnv(cfg, "Abcdefghijklmnopqrstuvwxyz12").trimEnd(), "stdin must be the credentials env text"],
-    ["an extra line", `${credentialsEnv(cfg, "Abcdefghijklmnopqrstuvwxyz12")}BUS_PASS_PREVIOUS=Abcdefghijklmnopqrstuvwxyz13\n`, "stdin must be the credentials env text"],
-    ["a password outside the rule", "BUS_USER=claude\nBUS_PASS=has\"quote!secret\nBUS_URL=https://claude-bus.example.com\n", `BUS_PASS ${HOST_PASSWORD_RULE}`],
+    [
+      "an extra line",
+      `${credentialsEnv(cfg, "Abcdefghijklmnopqrstuvwxyz12")}BUS_PASS_PREVIOUS=Abcdefghijklmnopqrstuvwxyz13\n`,
+      "stdin must be the credentials env text",
+    ],
+    ["a password outside the rule", 'BUS_USER=claude\nBUS_PASS=has"quote!secret\nBUS_URL=https://claude-bus.example.com\n', `BUS_PASS ${HOST_PASSWORD_RULE}`],
   ])("refuses %s without echoing a password", (_what, input, message) => {
     const r = read(input);
     expect(r.status).toBe(1);

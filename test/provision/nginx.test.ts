@@ -1,17 +1,17 @@
-import { createHash, randomBytes } from "crypto";
-import * as fs from "fs";
-import * as https from "https";
-import * as tls from "tls";
-import * as http from "http";
-import * as path from "path";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as tls from "node:tls";
+import * as http from "node:http";
+import * as path from "node:path";
 import { MAX_REQUEST_BYTES } from "../../contract/defaults";
 import { AUTH_REALM, HTTP_ERRORS } from "../../contract/httpErrors";
-import { RunningBus, startBus } from "../../service/http/server";
+import { type RunningBus, startBus } from "../../service/http/server";
 import { CONNECTION_TIMEOUTS, serverOptions } from "../../service/http/connections";
 import { renderAcmeBootstrapSite, renderNginxSite } from "../../provision/render/nginx";
 import { freePort } from "../support/ports";
 import { tempDir } from "../support/tempDir";
-import { ScratchNginx, scratchNginx } from "./scratchNginx";
+import { type ScratchNginx, scratchNginx } from "./scratchNginx";
 import { GOLDEN_CFG, cfgOf } from "./fixtures";
 import { expectGolden } from "./golden";
 
@@ -22,7 +22,11 @@ const FILE_MIB = 64;
 /** Connections on this machine (one network namespace) to 127.0.0.1:port, by TCP state, from /proc/net/tcp. */
 function tcpToPort(port: number): { established: number; timeWait: number } {
   const remote = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  const rows = fs.readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1).map((l) => l.trim().split(/\s+/));
+  const rows = fs
+    .readFileSync("/proc/net/tcp", "utf8")
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/));
   const toPort = rows.filter((c) => c[2] === remote);
   return { established: toPort.filter((c) => c[3] === "01").length, timeWait: toPort.filter((c) => c[3] === "06").length };
 }
@@ -38,9 +42,13 @@ describe("rendered nginx site", () => {
   it("answers nginx's own errors with the contract's JSON bodies", () => {
     for (const { status, text } of [HTTP_ERRORS.tooLarge, HTTP_ERRORS.rateLimited, HTTP_ERRORS.badGateway, HTTP_ERRORS.gatewayTimeout]) {
       expect(site).toContain(`    error_page ${status} /.claude-bus-error/${status};\n`);
-      expect(site).toContain(`    location = /.claude-bus-error/${status} { internal; default_type application/json; return ${status} '{"error":"${text}"}\\n'; }\n`);
+      expect(site).toContain(
+        `    location = /.claude-bus-error/${status} { internal; default_type application/json; return ${status} '{"error":"${text}"}\\n'; }\n`,
+      );
     }
-    expect(site).toContain(`    location = /.claude-bus-error/503 { internal; default_type application/json; return 503 '{"error":"${HTTP_ERRORS.serviceUnavailable.text}"}\\n'; }\n`);
+    expect(site).toContain(
+      `    location = /.claude-bus-error/503 { internal; default_type application/json; return 503 '{"error":"${HTTP_ERRORS.serviceUnavailable.text}"}\\n'; }\n`,
+    );
     // Bad input stays a 4xx: nginx's 505 for an unknown HTTP version is answered as a 400.
     expect(site).toContain(`    error_page 505 =400 /.claude-bus-error/505;\n`);
   });
@@ -73,7 +81,7 @@ describe("rendered nginx site", () => {
     const upstream = /upstream [^{]*\{([^}]*)\}/.exec(site)![1];
     const nginxIdle = Number(/keepalive_timeout (\d+)s;/.exec(upstream)?.[1]);
     // The service's own: what its HTTP server is really given.
-    const serviceIdle = (http.createServer(serverOptions(CONNECTION_TIMEOUTS)).keepAliveTimeout) / 1000;
+    const serviceIdle = http.createServer(serverOptions(CONNECTION_TIMEOUTS)).keepAliveTimeout / 1000;
     expect(nginxIdle).toBeGreaterThan(0);
     expect(nginxIdle).toBeLessThan(serviceIdle);
   });
@@ -91,7 +99,9 @@ describe("rendered nginx site", () => {
     expect(site).toContain("proxy_set_header X-Real-IP $remote_addr;");
     expect(site).toContain("access_log /var/log/claude-bus-access.log;");
     expect(site).toContain("error_log /var/log/claude-bus-error.log;");
-    expect(site).toMatch(/upstream (claude_bus_\w+_service) \{\n {4}server 127\.0\.0\.1:8787;\n {4}keepalive \d+;\n.*\n {4}keepalive_timeout \d+s;\n\}[\s\S]*proxy_pass http:\/\/\1;/);
+    expect(site).toMatch(
+      /upstream (claude_bus_\w+_service) \{\n {4}server 127\.0\.0\.1:8787;\n {4}keepalive \d+;\n.*\n {4}keepalive_timeout \d+s;\n\}[\s\S]*proxy_pass http:\/\/\1;/,
+    );
     expect(site).toContain('add_header Strict-Transport-Security "max-age=63072000" always;');
     expect(site).toContain('add_header X-Robots-Tag "noindex, nofollow" always;');
     expect(site).toContain("limit_req_status 429;");
@@ -175,7 +185,14 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
   beforeAll(async () => {
     dataDir = tempDir("data");
     const port = await freePort();
-    bus = await startBus({ port, dataDir, credentials: { user: "claude", pass: PASS }, log: () => {}, files: { maxFileBytes: FILE_MIB * 1024 * 1024 }, behindProxy: true });
+    bus = await startBus({
+      port,
+      dataDir,
+      credentials: { user: "claude", pass: PASS },
+      log: () => {},
+      files: { maxFileBytes: FILE_MIB * 1024 * 1024 },
+      behindProxy: true,
+    });
     // burst 30 covers the tests before the rate-limit one; refill is 1 request per second.
     scratch = await scratchNginx(cfgOf({ servicePort: port, ipv6: false, rateLimit: { perSecond: 1, burst: 30 }, maxFileMiB: FILE_MIB }));
     ca = fs.readFileSync(scratch.caFile);
@@ -291,11 +308,18 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     const whole = await request(true, `/files/${sha}`, { auth, from });
     expect([whole.status, createHash("sha256").update(whole.bytes).digest("hex")]).toEqual([200, sha]);
     // The service's own nosniff goes once, nginx's copy standing in; its sandbox comes through.
-    expect([headerCount(whole, "x-content-type-options"), whole.headers["x-content-type-options"], whole.headers["content-security-policy"]]).toEqual([1, "nosniff", "sandbox"]);
+    expect([headerCount(whole, "x-content-type-options"), whole.headers["x-content-type-options"], whole.headers["content-security-policy"]]).toEqual([
+      1,
+      "nosniff",
+      "sandbox",
+    ]);
 
     const mib = 1024 * 1024;
     const overService = await request(true, "/files?name=over", { method: "POST", auth, from, length: FILE_MIB * mib + mib / 2 });
-    expect([overService.status, JSON.parse(overService.body)]).toEqual([413, { error: `the file is larger than the largest this bus takes: ${FILE_MIB * mib} bytes (${FILE_MIB} MiB)` }]);
+    expect([overService.status, JSON.parse(overService.body)]).toEqual([
+      413,
+      { error: `the file is larger than the largest this bus takes: ${FILE_MIB * mib} bytes (${FILE_MIB} MiB)` },
+    ]);
     const overNginx = await request(true, "/files?name=over", { method: "POST", auth, from, length: (FILE_MIB + 2) * mib });
     expect([overNginx.status, JSON.parse(overNginx.body)]).toEqual([413, { error: HTTP_ERRORS.tooLarge.text }]);
     // only /files and /files/...: a path that merely starts with "/files" takes a message's size, no more
@@ -336,7 +360,8 @@ describe("the rendered site served by a real nginx in front of the real bus", ()
     const cookie = signedIn.headers["set-cookie"]![0];
     expect(cookie.split("; ")).toEqual(expect.arrayContaining(["HttpOnly", "SameSite=Strict", "Path=/", "Secure"]));
     const headers = (origin: string) => ({ Cookie: cookie.split(";")[0], Origin: origin });
-    const post = (origin: string) => request(true, "/post", { method: "POST", from, headers: headers(origin), body: JSON.stringify({ from: "browser", body: "hi" }) });
+    const post = (origin: string) =>
+      request(true, "/post", { method: "POST", from, headers: headers(origin), body: JSON.stringify({ from: "browser", body: "hi" }) });
     expect((await post(`https://${fqdn}`)).status).toBe(201);
     for (const origin of [`http://${fqdn}`, "https://evil.example"]) {
       const refused = await post(origin);

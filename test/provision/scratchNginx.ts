@@ -3,13 +3,13 @@
  * and the listen ports are moved into a temp dir and onto spare loopback ports, so `nginx -t` and a real
  * nginx run without touching this machine's /etc, /var/log or ports 80/443.
  */
-import { ChildProcess, spawn, spawnSync } from "child_process";
-import * as fs from "fs";
-import * as net from "net";
-import * as path from "path";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
 import type { HostConfig } from "../../provision/config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../../provision/paths";
-import { HTTP2_DIRECTIVE_SINCE, Http2Style, renderNginxSite } from "../../provision/render/nginx";
+import { HTTP2_DIRECTIVE_SINCE, type Http2Style, renderNginxSite } from "../../provision/render/nginx";
 import { freePort } from "../support/ports";
 import { requireTool } from "../support/requireTool";
 import { tempDir } from "../support/tempDir";
@@ -57,25 +57,41 @@ export async function scratchNginx(cfg: HostConfig): Promise<ScratchNginx> {
   const certs = path.join(dir, "cert");
   fs.mkdirSync(certs);
   run("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-    "-keyout", path.join(certs, "privkey.pem"), "-out", path.join(certs, "fullchain.pem"),
-    "-subj", `/CN=${cfg.fqdn}`, "-addext", `subjectAltName=DNS:${cfg.fqdn}`,
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "2",
+    "-keyout",
+    path.join(certs, "privkey.pem"),
+    "-out",
+    path.join(certs, "fullchain.pem"),
+    "-subj",
+    `/CN=${cfg.fqdn}`,
+    "-addext",
+    `subjectAltName=DNS:${cfg.fqdn}`,
   ]);
   const webroot = path.join(dir, "webroot");
   fs.mkdirSync(path.join(webroot, ".well-known", "acme-challenge"), { recursive: true });
 
   const site = renderNginxSite(cfg, localHttp2Style())
-    .split(certDir(cfg.fqdn)).join(certs)
-    .split(ACCESS_LOG).join(path.join(dir, "access.log"))
-    .split(ERROR_LOG).join(path.join(dir, "error.log"))
-    .split(ACME_WEBROOT).join(webroot)
+    .split(certDir(cfg.fqdn))
+    .join(certs)
+    .split(ACCESS_LOG)
+    .join(path.join(dir, "access.log"))
+    .split(ERROR_LOG)
+    .join(path.join(dir, "error.log"))
+    .split(ACME_WEBROOT)
+    .join(webroot)
     .replace(/listen 80;/g, `listen 127.0.0.1:${http};`)
     .replace(/listen 443 /g, `listen 127.0.0.1:${https} `)
     .replace(/listen \[::\]:\d+[^;]*;/g, "");
   fs.writeFileSync(path.join(dir, "site.conf"), site);
-  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-    .map((t) => `  ${t}_temp_path ${path.join(dir, t)};`)
-    .join("\n");
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${path.join(dir, t)};`).join("\n");
   fs.writeFileSync(
     path.join(dir, "nginx.conf"),
     `pid ${dir}/nginx.pid;
@@ -108,7 +124,12 @@ ${temp}
       const listening = () =>
         new Promise<boolean>((resolve) => {
           const socket = net.connect(https, "127.0.0.1");
-          socket.on("connect", () => (socket.destroy(), resolve(true))).on("error", () => resolve(false));
+          socket
+            .on("connect", () => {
+              socket.destroy();
+              resolve(true);
+            })
+            .on("error", () => resolve(false));
         });
       await waitFor(`nginx listening on ${https}`, listening, { timeoutMs: 5000, everyMs: 50 }).catch((err) => {
         throw new Error(`${err.message}\n${fs.readFileSync(path.join(dir, "startup-error.log"), "utf8")}`);

@@ -1,6 +1,6 @@
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { credentialsEnv } from "../../provision/credentials";
 import { provisionHost, rotateOverSsh } from "../../provision/ssh/runner";
 import { parseTarget, pinHostKey, remoteCommand, sshArgs, sshEnv } from "../../provision/ssh/transport";
@@ -19,7 +19,10 @@ describe("pinHostKey", () => {
     fs.writeFileSync(file, `${OTHER}\n[127.0.0.1]:2222 ${OLD}\n`);
     const target = { user: "root", host: "127.0.0.1", port: 2222, knownHostsFile: file };
     pinHostKey(target, NEW);
-    const lines = fs.readFileSync(file, "utf8").split("\n").filter((l) => l && !l.startsWith("#"));
+    const lines = fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
     expect(lines).toEqual([OTHER, `[127.0.0.1]:2222 ${NEW}`]);
     const before = fs.statSync(file).mtimeMs;
     pinHostKey(target, NEW);
@@ -30,7 +33,11 @@ describe("pinHostKey", () => {
 describe("parseTarget", () => {
   it("reads user@host, defaults to root on port 22, and takes IPv6 in brackets", () => {
     expect(parseTarget("deploy@bus.example.com", { port: 2222, identityFile: "/k" })).toEqual({
-      user: "deploy", host: "bus.example.com", port: 2222, identityFile: "/k", knownHostsFile: undefined,
+      user: "deploy",
+      host: "bus.example.com",
+      port: 2222,
+      identityFile: "/k",
+      knownHostsFile: undefined,
     });
     expect(parseTarget("203.0.113.7")).toMatchObject({ user: "root", host: "203.0.113.7", port: 22 });
     expect(parseTarget("root@[2001:db8::1]").host).toBe("2001:db8::1");
@@ -49,8 +56,8 @@ describe("the remote command", () => {
 
   it("is the script run by bash, surviving the remote shell's own parsing (sshd runs $SHELL -c <command>)", () => {
     // Every kind of shell quoting at once: $, backticks, double quotes, a backslash and a single quote.
-    const literal = "literal: $HOME `id` \"q\" \\ it's";
-    const script = ["set -euo pipefail", "read -r secret", "printf '%s\\n' \"len=${#secret}\" " + `'${literal.replace(/'/g, `'"'"'`)}'`].join("\n");
+    const literal = 'literal: $HOME `id` "q" \\ it\'s';
+    const script = ["set -euo pipefail", "read -r secret", `printf '%s\\n' "len=\${#secret}" '${literal.replace(/'/g, `'"'"'`)}'`].join("\n");
     const r = spawnSync("sh", ["-c", remoteCommand(target, script)], { input: `${PASS}\n`, encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(`len=28\n${literal}\n`);
@@ -132,10 +139,7 @@ describe("the runner, over an ssh stand-in", () => {
     expect(results.map((r) => [r.name, r.changes])).toEqual(steps.map((s) => [s.name, ["something"]]));
     const sent = recorded();
     expect(sent.map((c) => c.command)).toEqual([bundleUploadScript(), ...steps.map((s) => s.script)].map((script) => remoteCommand(target, script)));
-    expect(sent.map((c) => c.stdin)).toEqual([
-      "console.log('bus')\n",
-      ...steps.map((s) => (s.stdin === "credentials" ? credentialsEnv(cfg, PASSWORD) : "")),
-    ]);
+    expect(sent.map((c) => c.stdin)).toEqual(["console.log('bus')\n", ...steps.map((s) => (s.stdin === "credentials" ? credentialsEnv(cfg, PASSWORD) : ""))]);
     for (const { env } of sent) {
       expect(env).not.toContain(PASSWORD);
       expect(env).not.toContain("SOME_TOKEN");

@@ -3,10 +3,10 @@
  * stand-ins that record their calls (this machine's own units must not be touched), everything else
  * (install, curl, sed) is the real program.
  */
-import { spawn, spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
-import { Header, LIB_SOURCE_LINE, SOURCE_DIRECTIVE, composeScript } from "../../provision/compose";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { type Header, LIB_SOURCE_LINE, SOURCE_DIRECTIVE, composeScript } from "../../provision/compose";
 import type { HostConfig } from "../../provision/config";
 import { composeStep, hostStepPlans } from "../../provision/steps";
 import { BUNDLE_SHA } from "./fixtures";

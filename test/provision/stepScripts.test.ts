@@ -1,17 +1,17 @@
 /** The step scripts themselves, run for real with their paths moved into a temp dir. */
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { credentialsEnv } from "../../provision/credentials";
 import { fileText } from "../../provision/compose";
 import { hostSteps } from "../../provision/steps";
-import { BusProcess, buildBundle, spawnBus } from "../support/bus";
+import { type BusProcess, buildBundle, spawnBus } from "../support/bus";
 import { request } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
 import { BUNDLE_SHA, cfgOf } from "./fixtures";
 import { fakeSystem, modeOf, runScript, runScriptAsync, stepWith, tempFilesIn } from "./stepHarness";
 import type { HostConfigInput } from "../../provision/config";
-import { DohStandIn, startDohStandIn } from "../host/lab/doh";
+import { type DohStandIn, startDohStandIn } from "../host/lab/doh";
 import { runTeardown } from "../host/lab/teardown";
 
 let dir: string;
@@ -73,7 +73,9 @@ describe("the credentials step", () => {
       const r = run(second, env);
       expect(r.stderr).toBe("");
       expect(r.changes).toEqual([`changed: ${envFile}`, "changed: reloaded claude-bus-test: it re-read its credentials"]);
-      await waitFor("the service to take the new password", async () => (await request(service.url, "/health", auth(second))).status === 200, { timeoutMs: 5000 });
+      await waitFor("the service to take the new password", async () => (await request(service.url, "/health", auth(second))).status === 200, {
+        timeoutMs: 5000,
+      });
       expect((await request(service.url, "/health", auth(old))).status).toBe(401);
     });
   });
@@ -96,7 +98,11 @@ describe("the nginx step", () => {
   const run = (text: string, env: NodeJS.ProcessEnv) => runScript(stepWith("nginx", cfgOf(), site(text)), { env });
   it("installs the site with `http2 on;` for nginx 1.25.1 and later, and the listen parameter's variant for older ones", () => {
     const { SITE_PATH } = site("");
-    for (const [version, expected] of [["1.26.3", "server { http2 on; }\n"], ["1.25.1", "server { http2 on; }\n"], ["1.22.1", "server { listen 443 ssl http2; }\n"]]) {
+    for (const [version, expected] of [
+      ["1.26.3", "server { http2 on; }\n"],
+      ["1.25.1", "server { http2 on; }\n"],
+      ["1.22.1", "server { listen 443 ssl http2; }\n"],
+    ]) {
       const header = { ...site(""), SITE: fileText("server { http2 on; }\n"), SITE_LEGACY_HTTP2: fileText("server { listen 443 ssl http2; }\n") };
       fs.writeFileSync(path.join(dir, "nginx-version"), version);
       const r = runScript(stepWith("nginx", cfgOf(), header), { env: fakeSystem(dir).env });
@@ -139,7 +145,13 @@ describe("the nginx step", () => {
     expect(fs.existsSync(LEGACY_HTPASSWD_FILE)).toBe(true);
     fs.rmSync(path.join(dir, "nginx-t-fails"));
     const r = run("server { }\n", system.env);
-    expect(r.changes).toEqual([`changed: ${SITE_PATH}`, `changed: enabled ${path.join(dir, "sites-enabled", "bus")}`, "changed: reloaded nginx", "changed: started nginx", `changed: removed ${LEGACY_HTPASSWD_FILE}`]);
+    expect(r.changes).toEqual([
+      `changed: ${SITE_PATH}`,
+      `changed: enabled ${path.join(dir, "sites-enabled", "bus")}`,
+      "changed: reloaded nginx",
+      "changed: started nginx",
+      `changed: removed ${LEGACY_HTPASSWD_FILE}`,
+    ]);
     expect(fs.existsSync(LEGACY_HTPASSWD_FILE)).toBe(false);
   });
 
@@ -169,7 +181,13 @@ describe("the accounts step", () => {
   /** The step with its dirs in the temp dir; useradd and groupadd are stand-ins that fail (this machine's users are not the test's). */
   const run = (header: Record<string, string | number>) => {
     const system = fakeSystem(dir, { useradd: `echo "useradd $*" >> ${dir}/calls.log; exit 1`, groupadd: `echo "groupadd $*" >> ${dir}/calls.log; exit 1` });
-    const dirs = { INSTALL_DIR: path.join(dir, "opt"), APP_DIR: path.join(dir, "opt", "app"), DATA_DIR: path.join(dir, "opt", "data"), CONFIG_DIR: path.join(dir, "etc"), ACME_WEBROOT: path.join(dir, "www") };
+    const dirs = {
+      INSTALL_DIR: path.join(dir, "opt"),
+      APP_DIR: path.join(dir, "opt", "app"),
+      DATA_DIR: path.join(dir, "opt", "data"),
+      CONFIG_DIR: path.join(dir, "etc"),
+      ACME_WEBROOT: path.join(dir, "www"),
+    };
     return { r: runScript(stepWith("accounts", cfgOf(), { ...dirs, ...header }), { env: system.env }), ...dirs };
   };
 
@@ -184,7 +202,8 @@ describe("the accounts step", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.changes).toContain(`changed: the files in ${data} belonged to another user id: they are daemon's again`);
-    for (const p of ["bus.jsonl", "files", "files/abc"]) expect([p, fs.statSync(path.join(data, p)).uid, fs.statSync(path.join(data, p)).gid]).toEqual([p, 1, 1]);
+    for (const p of ["bus.jsonl", "files", "files/abc"])
+      expect([p, fs.statSync(path.join(data, p)).uid, fs.statSync(path.join(data, p)).gid]).toEqual([p, 1, 1]);
     expect(run({ SERVICE_USER: "daemon" }).r.changes).toEqual([]);
   });
 
@@ -192,7 +211,18 @@ describe("the accounts step", () => {
     // groupadd, useradd and chown record their calls and succeed: this machine's user database stays as it is.
     const record = (tool: string) => `echo "${tool} $*" >> ${dir}/calls.log`;
     const system = fakeSystem(dir, { groupadd: record("groupadd"), useradd: record("useradd"), chown: record("chown") });
-    const r = runScript(stepWith("accounts", cfgOf(), { SERVICE_USER: "claude-bus-absent-user", SERVICE_UID: 850, INSTALL_DIR: path.join(dir, "opt"), APP_DIR: path.join(dir, "opt", "app"), DATA_DIR: path.join(dir, "opt", "data"), CONFIG_DIR: path.join(dir, "etc"), ACME_WEBROOT: path.join(dir, "www") }), { env: system.env });
+    const r = runScript(
+      stepWith("accounts", cfgOf(), {
+        SERVICE_USER: "claude-bus-absent-user",
+        SERVICE_UID: 850,
+        INSTALL_DIR: path.join(dir, "opt"),
+        APP_DIR: path.join(dir, "opt", "app"),
+        DATA_DIR: path.join(dir, "opt", "data"),
+        CONFIG_DIR: path.join(dir, "etc"),
+        ACME_WEBROOT: path.join(dir, "www"),
+      }),
+      { env: system.env },
+    );
     expect(r.changes.slice(0, 2)).toEqual(["changed: group claude-bus-absent-user (gid 850)", "changed: user claude-bus-absent-user (uid 850)"]);
     expect(system.calls().filter((c) => /^(groupadd|useradd)/.test(c))).toEqual([
       "groupadd --gid 850 claude-bus-absent-user",
@@ -203,7 +233,9 @@ describe("the accounts step", () => {
   it("stops, making nothing, when the service's fixed id belongs to another user or group on this image", () => {
     const { r, INSTALL_DIR } = run({ SERVICE_USER: "claude-bus-absent-user", SERVICE_UID: 1 });
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe("gid 1, which group claude-bus-absent-user needs, belongs to group daemon on this host: give daemon another gid (groupmod -g), then run again\n");
+    expect(r.stderr).toBe(
+      "gid 1, which group claude-bus-absent-user needs, belongs to group daemon on this host: give daemon another gid (groupmod -g), then run again\n",
+    );
     expect(fs.existsSync(INSTALL_DIR)).toBe(false);
     expect(fs.existsSync(path.join(dir, "calls.log")) ? fs.readFileSync(path.join(dir, "calls.log"), "utf8") : "").not.toMatch(/useradd|groupadd/);
   });
@@ -265,7 +297,9 @@ describe("the certificate step, before certbot and when it asks", () => {
     doh.answer(FQDN, "127.0.0.1", "2001:db8::1");
     const none = await run({});
     expect(none.status).toBe(1);
-    expect(none.stderr).toBe(`${FQDN} has an AAAA record (2001:db8::1), and this host serves it on no IPv6 address: the ACME server would validate over IPv6 and fail. Remove the AAAA record and run again\n`);
+    expect(none.stderr).toBe(
+      `${FQDN} has an AAAA record (2001:db8::1), and this host serves it on no IPv6 address: the ACME server would validate over IPv6 and fail. Remove the AAAA record and run again\n`,
+    );
     const other = await run({ publicIpv6: "2001:db8::2" });
     expect(other.status).toBe(1);
     expect(other.stderr).toBe(`${FQDN}'s AAAA record is 2001:db8::1, not 2001:db8::2: point it at 2001:db8::2 (or remove it) and run again\n`);
@@ -288,7 +322,9 @@ describe("the certificate step, before certbot and when it asks", () => {
       fs.writeFileSync(path.join(dir, "renewal", `${FQDN}.conf`), "server = https://acme-v02.api.letsencrypt.org/directory\n");
     });
     expect(r.stderr).toBe("");
-    expect(r.certbot).toEqual([expect.stringMatching(/ --server https:\/\/acme-staging-v02\.api\.letsencrypt\.org\/directory .* --force-renewal --break-my-certs$/)]);
+    expect(r.certbot).toEqual([
+      expect.stringMatching(/ --server https:\/\/acme-staging-v02\.api\.letsencrypt\.org\/directory .* --force-renewal --break-my-certs$/),
+    ]);
   });
 });
 

@@ -1,9 +1,18 @@
-import { spawnSync } from "child_process";
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
-import { FileText, Header, LIB_SOURCE_LINE, renderHeader, stepFile } from "../../provision/compose";
-import { HostStep, bundleUploadScript, composeStep, dataCommandScript, hostStepPlans, hostSteps, releaseScript, rotationSteps } from "../../provision/steps";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { type FileText, type Header, LIB_SOURCE_LINE, renderHeader, stepFile } from "../../provision/compose";
+import {
+  type HostStep,
+  bundleUploadScript,
+  composeStep,
+  dataCommandScript,
+  hostStepPlans,
+  hostSteps,
+  releaseScript,
+  rotationSteps,
+} from "../../provision/steps";
 import { requireTool } from "../support/requireTool";
 import { BUNDLE_SHA, ED25519_KEY, GOLDEN_CFG, TEST_PEM, cfgOf } from "./fixtures";
 import { expectGolden } from "./golden";
@@ -32,7 +41,11 @@ describe("hostSteps", () => {
   });
 
   it("gives the credentials env text on stdin exactly to the steps that need it", () => {
-    expect(base().filter((s) => s.stdin === "credentials").map((s) => s.name)).toEqual(["credentials", "health"]);
+    expect(
+      base()
+        .filter((s) => s.stdin === "credentials")
+        .map((s) => s.name),
+    ).toEqual(["credentials", "health"]);
     expect(base().filter((s) => s.stdin !== undefined && s.stdin !== "credentials")).toEqual([]);
   });
 
@@ -92,7 +105,7 @@ describe("hostSteps", () => {
     expect(steps.nginx).toContain("\nreadonly SITE_PATH='/etc/nginx/sites-available/claude-bus.example.com'\n");
     expect(steps.nginx).toContain("\nIFS= read -r -d '' SITE <<'CLAUDE_BUS_EOF' || true\n# Managed by claude-bus provision");
     expect(steps.nginx).toContain("\nIFS= read -r -d '' SITE_LEGACY_HTTP2 <<'CLAUDE_BUS_EOF' || true\n# Managed by claude-bus provision");
-    expect(steps.nginx).toContain('\nif http2_directive_known; then rendered=$SITE; else rendered=$SITE_LEGACY_HTTP2; fi\n');
+    expect(steps.nginx).toContain("\nif http2_directive_known; then rendered=$SITE; else rendered=$SITE_LEGACY_HTTP2; fi\n");
     expect(steps.nginx).toContain('\ninstall_file "$SITE_PATH" 644 root:root "reload nginx" < <(printf \'%s\' "$rendered")\n');
     // The handler it notifies checks the configuration before nginx loads it.
     expect(steps.nginx).toContain('    "reload nginx")\n      nginx -t -q\n      systemctl reload-or-restart nginx\n');
@@ -107,7 +120,7 @@ describe("hostSteps", () => {
 
   it("gives bash every header value back byte for byte: file texts with their final newline, quotes and $ kept", () => {
     const plans = hostStepPlans(GOLDEN_CFG(), { sha256: BUNDLE_SHA });
-    const tricky: Header = { QUOTED: "it's $HOME `id` \\ \"q\"", TEXT: { text: "a $b `c`\n\n'd'\\\n" }, LIST: ["x y", "it's"] };
+    const tricky: Header = { QUOTED: 'it\'s $HOME `id` \\ "q"', TEXT: { text: "a $b `c`\n\n'd'\\\n" }, LIST: ["x y", "it's"] };
     for (const header of [...plans.map((p) => p.header), tricky]) {
       for (const [name, value] of Object.entries(header)) {
         const print = Array.isArray(value) ? `printf '%s\\n' "\${${name}[@]}"` : `printf '%s' "$${name}"`;
@@ -187,9 +200,12 @@ describe("rotation: the credentials and health steps, as Pulumi runs them after 
 
 // The generated part of each step: lib.sh and the step bodies are plain files in provision/steps/ already.
 describe("golden step headers", () => {
-  it.each(hostStepPlans(GOLDEN_CFG(), { sha256: BUNDLE_SHA }).map((p) => [p.name, renderHeader(p.header)]))("%s is byte for byte the golden file", (name, header) => {
-    expectGolden(path.join("step-headers", `${name}.sh`), `${header}\n`);
-  });
+  it.each(hostStepPlans(GOLDEN_CFG(), { sha256: BUNDLE_SHA }).map((p) => [p.name, renderHeader(p.header)]))(
+    "%s is byte for byte the golden file",
+    (name, header) => {
+      expectGolden(path.join("step-headers", `${name}.sh`), `${header}\n`);
+    },
+  );
 });
 
 describe("shellcheck", () => {

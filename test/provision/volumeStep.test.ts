@@ -3,14 +3,14 @@
  * in a mount namespace of the test's own (so nothing it mounts is seen by this machine), with its fstab and
  * mount points moved into a temp dir. systemctl is the harness's stand-in.
  */
-import { ChildProcess, spawn, spawnSync } from "child_process";
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { requireTool } from "../support/requireTool";
 import { tempDir } from "../support/tempDir";
 import { cfgOf } from "./fixtures";
-import { ScriptRun, fakeSystem, modeOf, stepWith } from "./stepHarness";
+import { type ScriptRun, fakeSystem, modeOf, stepWith } from "./stepHarness";
 
 const IMAGE_MIB = 64;
 let namespace: ChildProcess;
@@ -84,7 +84,7 @@ describe("the volume step", () => {
   });
   /** The step on `device`; `mount` reads the test's fstab. */
   const run = (device: string) => {
-      const { env } = fakeSystem(dir, { mount: `exec /usr/bin/mount -T ${header.FSTAB} "$@"` });
+    const { env } = fakeSystem(dir, { mount: `exec /usr/bin/mount -T ${header.FSTAB} "$@"` });
     return inNamespace(stepWith("volume", cfgOf({ volume: { device: "/dev/overridden" } }), { ...header, VOLUME_DEVICE: device }), env);
   };
   const uuidOf = (device: string) => sh("blkid", ["-p", "-s", "UUID", "-o", "value", device]).trim();
@@ -99,7 +99,9 @@ describe("the volume step", () => {
     expect(sh("blkid", ["-p", "-s", "LABEL", "-o", "value", loop])).toBe("claude-bus\n");
     expect(fs.readFileSync(header.FSTAB, "utf8")).toContain(`${IMAGE_FSTAB}# claude-bus volume: begin`);
     expect(fs.readFileSync(header.FSTAB, "utf8")).toContain(`\nUUID=${uuid} ${header.VOLUME_MOUNT} ext4 defaults,nofail,noatime,discard 0 2\n`);
-    expect(inNamespace(`findmnt -no SOURCE ${header.VOLUME_MOUNT}; for t in ${header.VOLUME_TARGETS.join(" ")}; do findmnt -no FSROOT "$t"; done`).stdout).toBe(`${loop}\n/data\n/files\n/letsencrypt\n`);
+    expect(inNamespace(`findmnt -no SOURCE ${header.VOLUME_MOUNT}; for t in ${header.VOLUME_TARGETS.join(" ")}; do findmnt -no FSROOT "$t"; done`).stdout).toBe(
+      `${loop}\n/data\n/files\n/letsencrypt\n`,
+    );
     expect(first.stdout.trimEnd().split("\n").pop()).toBe("host key: ssh-ed25519 AAAAthis-host");
 
     const second = run(loop);
@@ -126,14 +128,21 @@ describe("the volume step", () => {
     fs.writeFileSync(path.join(letsencrypt, "live", "bus.example.com", "fullchain.pem"), "the first host's certificate\n");
     const first = run(loop);
     expect(first.stderr).toBe("");
-    expect(first.changes).toEqual(expect.arrayContaining([`changed: copied ${letsencrypt} onto the volume`, "changed: saved this host's SSH host keys on the volume"]));
+    expect(first.changes).toEqual(
+      expect.arrayContaining([`changed: copied ${letsencrypt} onto the volume`, "changed: saved this host's SSH host keys on the volume"]),
+    );
     expect(fs.readFileSync(header.LETSENCRYPT_MOUNT_DROPINS[0], "utf8")).toContain(`RequiresMountsFor=/etc/letsencrypt\n`);
     inNamespace(`umount ${header.VOLUME_TARGETS.join(" ")} ${header.VOLUME_MOUNT}`);
 
     // A replaced droplet: a root disk of its own (its own host keys, certbot's package files), the same volume.
     const second = path.join(dir, "second");
-    const fresh = { ...header, VOLUME_MOUNT: path.join(second, "mnt"), FSTAB: path.join(second, "fstab"), SSH_DIR: path.join(second, "ssh"),
-      VOLUME_TARGETS: ["data", "files", "letsencrypt"].map((d) => path.join(second, d)) };
+    const fresh = {
+      ...header,
+      VOLUME_MOUNT: path.join(second, "mnt"),
+      FSTAB: path.join(second, "fstab"),
+      SSH_DIR: path.join(second, "ssh"),
+      VOLUME_TARGETS: ["data", "files", "letsencrypt"].map((d) => path.join(second, d)),
+    };
     fs.mkdirSync(fresh.VOLUME_TARGETS[2], { recursive: true });
     fs.writeFileSync(path.join(fresh.VOLUME_TARGETS[2], "cli.ini"), "# certbot's package default\n");
     fs.writeFileSync(fresh.FSTAB, IMAGE_FSTAB);
@@ -147,7 +156,9 @@ describe("the volume step", () => {
     expect(fs.readFileSync(path.join(fresh.SSH_DIR, "ssh_host_ed25519_key"), "utf8")).toBe("private ed25519 key of this-host\n");
     expect(modeOf(path.join(fresh.SSH_DIR, "ssh_host_ed25519_key"))).toBe("600");
     expect(replaced.stdout.trimEnd().split("\n").pop()).toBe("host key: ssh-ed25519 AAAAthis-host");
-    expect(inNamespace(`cat ${fresh.VOLUME_TARGETS[2]}/live/bus.example.com/fullchain.pem; ls ${fresh.VOLUME_TARGETS[2]}`).stdout).toBe("the first host's certificate\nlive\n");
+    expect(inNamespace(`cat ${fresh.VOLUME_TARGETS[2]}/live/bus.example.com/fullchain.pem; ls ${fresh.VOLUME_TARGETS[2]}`).stdout).toBe(
+      "the first host's certificate\nlive\n",
+    );
     expect(fs.readFileSync(path.join(second, "calls.log"), "utf8")).toContain("systemctl try-reload-or-restart ssh\n");
     inNamespace(`umount ${fresh.VOLUME_TARGETS.join(" ")} ${fresh.VOLUME_MOUNT}`);
   });

@@ -1,9 +1,20 @@
-import * as path from "path";
+import * as path from "node:path";
 import { MAX_PAGE_BYTES } from "../../contract/defaults";
-import { fileLines, startBus, TestBus } from "../support/bus";
+import { fileLines, startBus, type TestBus } from "../support/bus";
 import { postJson, request } from "../support/http";
 
-type Msg = { id: string; ts: string; from: string; to: string; body: string; tags: string[]; read_by: string[]; read_at?: Record<string, string | null>; thread: string; reply_to?: string };
+type Msg = {
+  id: string;
+  ts: string;
+  from: string;
+  to: string;
+  body: string;
+  tags: string[];
+  read_by: string[];
+  read_at?: Record<string, string | null>;
+  thread: string;
+  reply_to?: string;
+};
 
 describe("bus HTTP API", () => {
   let bus: TestBus;
@@ -39,8 +50,28 @@ describe("bus HTTP API", () => {
     const before = Date.now();
     const first = await post({ from: "alpha", to: "beta", body: "hello ünïcode 🚀", tags: ["build", "x"] });
     const second = await post({ from: "beta", body: "to everyone" });
-    expect(first).toEqual({ id: "1", ts: expect.any(String), from: "alpha", to: "beta", body: "hello ünïcode 🚀", tags: ["build", "x"], read_by: ["alpha"], read_at: { alpha: first.ts }, thread: "1" });
-    expect(second).toEqual({ id: "2", ts: expect.any(String), from: "beta", to: "any", body: "to everyone", tags: [], read_by: ["beta"], read_at: { beta: second.ts }, thread: "2" });
+    expect(first).toEqual({
+      id: "1",
+      ts: expect.any(String),
+      from: "alpha",
+      to: "beta",
+      body: "hello ünïcode 🚀",
+      tags: ["build", "x"],
+      read_by: ["alpha"],
+      read_at: { alpha: first.ts },
+      thread: "1",
+    });
+    expect(second).toEqual({
+      id: "2",
+      ts: expect.any(String),
+      from: "beta",
+      to: "any",
+      body: "to everyone",
+      tags: [],
+      read_by: ["beta"],
+      read_at: { beta: second.ts },
+      thread: "2",
+    });
     expect(first.ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(Date.parse(first.ts)).toBeGreaterThanOrEqual(before - 1);
     const lines = fileLines(path.join(bus.dataDir, "bus.jsonl")).map((l) => JSON.parse(l));
@@ -82,7 +113,7 @@ describe("bus HTTP API", () => {
     expect(await list("?since=99999999999999999999")).toEqual([]);
   });
 
-  test("a page stops at its byte budget with \"more\": true, and since=<last id> reads on until every message came once", async () => {
+  test('a page stops at its byte budget with "more": true, and since=<last id> reads on until every message came once', async () => {
     const body = "\u0001".repeat(65_536); // 393,216 bytes as JSON: the worst a message can be
     for (let i = 0; i < 8; i++) expect((await postJson(bus.url, "/post", { from: "a", body, tags: [`m${i}`] })).status).toBe(201);
     const seen: string[] = [];
@@ -126,7 +157,13 @@ describe("bus HTTP API", () => {
     for (const m of posted) readers.set(m.id, new Set([m.from]));
     for (const [id, reader] of acks) readers.get(id)!.add(reader);
 
-    const values = { since: [undefined, "0", "9", "33"], to: [undefined, "alpha", "beta", "any", "nobody"], from: [undefined, "gamma", "alpha", "nobody"], unread_by: [undefined, "alpha", "beta", "nobody"], limit: [undefined, "3", "700"] };
+    const values = {
+      since: [undefined, "0", "9", "33"],
+      to: [undefined, "alpha", "beta", "any", "nobody"],
+      from: [undefined, "gamma", "alpha", "nobody"],
+      unread_by: [undefined, "alpha", "beta", "nobody"],
+      limit: [undefined, "3", "700"],
+    };
     let checked = 0;
     for (const since of values.since)
       for (const to of values.to)
@@ -205,7 +242,14 @@ describe("bus HTTP API", () => {
   test("every route needs the credential: 401 with a Basic challenge and a JSON error", async () => {
     const wrong: Array<[string, string] | null> = [null, ["claude", "nope"], ["someone", "test-pass-0123456789abcdefghij"], ["", ""]];
     for (const auth of wrong) {
-      for (const [method, route] of [["GET", "/health"], ["GET", "/messages"], ["POST", "/post"], ["POST", "/ack/1"], ["GET", "/robots.txt"], ["GET", "/nope"]]) {
+      for (const [method, route] of [
+        ["GET", "/health"],
+        ["GET", "/messages"],
+        ["POST", "/post"],
+        ["POST", "/ack/1"],
+        ["GET", "/robots.txt"],
+        ["GET", "/nope"],
+      ]) {
         const r = await request(bus.url, route, { method, auth });
         expect({ route, status: r.status }).toEqual({ route, status: 401 });
         expect(r.headers["www-authenticate"]).toBe('Basic realm="claude-bus"');
@@ -288,7 +332,12 @@ describe("bus HTTP API", () => {
     await post({ from: "a", body: "x" });
     await request(bus.url, "/health", { auth: ["claude", "a-wrong-password"] });
     const lines = bus.logs.map((l) => JSON.parse(l));
-    expect(lines).toEqual(expect.arrayContaining([expect.objectContaining({ msg: "request", method: "POST", path: "/post", status: 201 }), expect.objectContaining({ msg: "request", status: 401 })]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ msg: "request", method: "POST", path: "/post", status: 201 }),
+        expect.objectContaining({ msg: "request", status: 401 }),
+      ]),
+    );
     const all = bus.logs.join("\n");
     expect(all).not.toContain("a-wrong-password");
     expect(all).not.toContain("test-pass-0123456789abcdefghij");

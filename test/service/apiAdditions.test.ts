@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { startBus, TestBus } from "../support/bus";
+import { startBus, type TestBus } from "../support/bus";
 import { basicAuth, PASS, postJson, request, USER } from "../support/http";
 import { waitFor } from "../support/waitFor";
 
@@ -145,7 +145,11 @@ describe("replies and threads", () => {
     expect(ids(await list(`?thread=${root.id}&since=${root.id}&unread_by=a`))).toEqual([answer.id]);
     expect(await list(`?thread=${answer.id}`)).toEqual([]); // a reply starts no conversation
     // Stored as the API returned it: jq sees the conversation too.
-    const stored = fs.readFileSync(path.join(bus.dataDir, "bus.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const stored = fs
+      .readFileSync(path.join(bus.dataDir, "bus.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(stored[2]).toMatchObject({ id: answer.id, thread: root.id, reply_to: root.id });
   });
 
@@ -159,7 +163,7 @@ describe("replies and threads", () => {
   it("a line written before threads existed reads as its own thread", async () => {
     await bus.close();
     const old = { id: "1", ts: "2026-01-01T00:00:00.000Z", from: "a", to: "any", body: "from before", tags: [], read_by: ["a"] };
-    fs.writeFileSync(path.join(bus.dataDir, "bus.jsonl"), JSON.stringify(old) + "\n");
+    fs.writeFileSync(path.join(bus.dataDir, "bus.jsonl"), `${JSON.stringify(old)}\n`);
     bus = await startBus({ dataDir: bus.dataDir });
     expect(await list("")).toEqual([{ ...old, read_at: { a: old.ts }, thread: "1" }]);
     const reply = await post({ from: "b", body: "reply", reply_to: "1" });
@@ -230,10 +234,14 @@ describe("safe retries: Idempotency-Key", () => {
     await bus.close();
     const file = path.join(bus.dataDir, "bus.jsonl");
     const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
-    const lines = fs.readFileSync(file, "utf8").trimEnd().split("\n").map((line) => JSON.parse(line));
+    const lines = fs
+      .readFileSync(file, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     lines[0].ts = hoursAgo(25);
     lines[1].ts = hoursAgo(23);
-    fs.writeFileSync(file, lines.map((line) => JSON.stringify(line) + "\n").join(""));
+    fs.writeFileSync(file, lines.map((line) => `${JSON.stringify(line)}\n`).join(""));
     bus = await startBus({ dataDir: bus.dataDir });
 
     const youngAgain = await postJson(bus.url, "/post", { from: "a", body: "posted 23 h ago" }, { headers: { "Idempotency-Key": "k-young" } });

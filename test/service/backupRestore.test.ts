@@ -6,18 +6,20 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { importSeed, restoreBackup } from "../../service/dataDir/dataDirTools";
 import { readTar, tarEnd, tarHeader, tarPadding } from "../../service/dataDir/tar";
-import { startBus, TestBus } from "../support/bus";
+import { startBus, type TestBus } from "../support/bus";
 import { allMessages, basicAuth, PASS, postJson, request, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";
 
 /** GET /backup's bytes. */
 function backupOf(bus: TestBus): Promise<{ status: number; type: string; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
-    http.get(`${bus.url}/backup`, { headers: { Authorization: basicAuth(USER, PASS) }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode!, type: String(res.headers["content-type"]), bytes: Buffer.concat(chunks) }));
-    }).on("error", reject);
+    http
+      .get(`${bus.url}/backup`, { headers: { Authorization: basicAuth(USER, PASS) }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode!, type: String(res.headers["content-type"]), bytes: Buffer.concat(chunks) }));
+      })
+      .on("error", reject);
   });
 }
 
@@ -45,7 +47,14 @@ describe("backup and restore", () => {
     // tar itself reads it.
     const file = path.join(tempDir("backup"), "backup.tar.gz");
     fs.writeFileSync(file, backup.bytes);
-    expect(execFileSync("tar", ["tzf", file], { encoding: "utf8" }).trim().split("\n")).toEqual(["bus.jsonl", "acks.jsonl", "presence.json", "machines.jsonl", "files.jsonl", "claims.jsonl"]);
+    expect(execFileSync("tar", ["tzf", file], { encoding: "utf8" }).trim().split("\n")).toEqual([
+      "bus.jsonl",
+      "acks.jsonl",
+      "presence.json",
+      "machines.jsonl",
+      "files.jsonl",
+      "claims.jsonl",
+    ]);
 
     const target = tempDir("restored");
     expect(await restoreBackup(backup.bytes, target, { force: false })).toBe(lines.length);
@@ -69,7 +78,9 @@ describe("backup and restore", () => {
     await expect(restoreBackup(bytes, bus.dataDir, { force: true })).rejects.toThrow(/is in use by another claude-bus/);
     const target = tempDir("restored");
     await restoreBackup(bytes, target, { force: false });
-    await expect(restoreBackup(bytes, target, { force: false })).rejects.toThrow(`${target} already holds a store (bus.jsonl): restore into an empty data dir, or add --force to replace it`);
+    await expect(restoreBackup(bytes, target, { force: false })).rejects.toThrow(
+      `${target} already holds a store (bus.jsonl): restore into an empty data dir, or add --force to replace it`,
+    );
     expect(await restoreBackup(bytes, target, { force: true })).toBe(1);
     await expect(restoreBackup(Buffer.from("not gzip"), tempDir("x"), { force: false })).rejects.toThrow(/^not a claude-bus backup/);
     const stray = zlib.gzipSync(Buffer.concat([tarHeader("../../etc/passwd", 4), Buffer.from("root"), tarPadding(4), tarEnd()]));
@@ -79,11 +90,19 @@ describe("backup and restore", () => {
 
 describe("import of a team-page (Flask) bus.jsonl", () => {
   const seed = [
-    { id: "a1b2c3", ts: "2026-05-25T17:00:00.123456", from: "ccwhitebee", to: "ccmidm1mac", body: "Build finished, see /opt/foo", tags: ["build"], read_by: ["ccmidm1mac"] },
+    {
+      id: "a1b2c3",
+      ts: "2026-05-25T17:00:00.123456",
+      from: "ccwhitebee",
+      to: "ccmidm1mac",
+      body: "Build finished, see /opt/foo",
+      tags: ["build"],
+      read_by: ["ccmidm1mac"],
+    },
     { id: "d4", ts: "2026-05-25T17:05:00Z", from: "ccmidm1mac", body: "Patch deployed, smoke tests green.", read_by: [] },
     { id: 7, ts: "2026-05-25T18:00:00+02:00", from: "ccwhitebee", to: "any", body: "hi", tags: ["deploy", "green"], read_by: ["ccwhitebee", "ccmidm1mac"] },
   ];
-  const seedText = seed.map((m) => JSON.stringify(m)).join("\n") + "\n";
+  const seedText = `${seed.map((m) => JSON.stringify(m)).join("\n")}\n`;
 
   it("gives new ids after the ones there, keeps times, senders, recipients, tags and read state, and maps old ids to new", async () => {
     const dir = tempDir("import");
@@ -99,9 +118,39 @@ describe("import of a team-page (Flask) bus.jsonl", () => {
     try {
       const messages = await allMessages(bus.url);
       expect(messages.slice(1)).toEqual([
-        { id: "2", ts: "2026-05-25T17:00:00.123Z", from: "ccwhitebee", to: "ccmidm1mac", body: "Build finished, see /opt/foo", tags: ["build"], read_by: ["ccwhitebee", "ccmidm1mac"], read_at: { ccwhitebee: "2026-05-25T17:00:00.123Z", ccmidm1mac: "2026-05-25T17:00:00.123Z" }, thread: "2" },
-        { id: "3", ts: "2026-05-25T17:05:00.000Z", from: "ccmidm1mac", to: "any", body: "Patch deployed, smoke tests green.", tags: [], read_by: ["ccmidm1mac"], read_at: { ccmidm1mac: "2026-05-25T17:05:00.000Z" }, thread: "3" },
-        { id: "4", ts: "2026-05-25T16:00:00.000Z", from: "ccwhitebee", to: "any", body: "hi", tags: ["deploy", "green"], read_by: ["ccwhitebee", "ccmidm1mac"], read_at: { ccwhitebee: "2026-05-25T16:00:00.000Z", ccmidm1mac: "2026-05-25T16:00:00.000Z" }, thread: "4" },
+        {
+          id: "2",
+          ts: "2026-05-25T17:00:00.123Z",
+          from: "ccwhitebee",
+          to: "ccmidm1mac",
+          body: "Build finished, see /opt/foo",
+          tags: ["build"],
+          read_by: ["ccwhitebee", "ccmidm1mac"],
+          read_at: { ccwhitebee: "2026-05-25T17:00:00.123Z", ccmidm1mac: "2026-05-25T17:00:00.123Z" },
+          thread: "2",
+        },
+        {
+          id: "3",
+          ts: "2026-05-25T17:05:00.000Z",
+          from: "ccmidm1mac",
+          to: "any",
+          body: "Patch deployed, smoke tests green.",
+          tags: [],
+          read_by: ["ccmidm1mac"],
+          read_at: { ccmidm1mac: "2026-05-25T17:05:00.000Z" },
+          thread: "3",
+        },
+        {
+          id: "4",
+          ts: "2026-05-25T16:00:00.000Z",
+          from: "ccwhitebee",
+          to: "any",
+          body: "hi",
+          tags: ["deploy", "green"],
+          read_by: ["ccwhitebee", "ccmidm1mac"],
+          read_at: { ccwhitebee: "2026-05-25T16:00:00.000Z", ccmidm1mac: "2026-05-25T16:00:00.000Z" },
+          thread: "4",
+        },
       ]);
       const unread = (await request(bus.url, "/messages?to=ccmidm1mac&unread_by=ccmidm1mac")).json.messages.map((m: { id: string }) => m.id);
       expect(unread).toEqual(["1"]);
@@ -113,7 +162,7 @@ describe("import of a team-page (Flask) bus.jsonl", () => {
 
   it("imports nothing when a line is bad, and says which", async () => {
     const dir = tempDir("import");
-    const bad = seedText + JSON.stringify({ id: "z", ts: "yesterday", from: "a", body: "x" }) + "\n";
+    const bad = `${seedText + JSON.stringify({ id: "z", ts: "yesterday", from: "a", body: "x" })}\n`;
     await expect(importSeed(bad, "seed.jsonl", dir)).rejects.toThrow("seed.jsonl:4: ts: must be an ISO-8601 time; nothing was imported");
     await expect(importSeed("{oops\n", "seed.jsonl", dir)).rejects.toThrow(/^seed.jsonl:1: not JSON/);
     expect(fs.existsSync(path.join(dir, "bus.jsonl"))).toBe(false);

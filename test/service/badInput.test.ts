@@ -1,8 +1,8 @@
-import * as fs from "fs";
-import * as net from "net";
-import * as path from "path";
-import { startBus, TestBus } from "../support/bus";
-import { postJson, request, RequestOptions } from "../support/http";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { startBus, type TestBus } from "../support/bus";
+import { postJson, request, type RequestOptions } from "../support/http";
 
 const JSON_TYPE = { "Content-Type": "application/json" };
 
@@ -14,8 +14,7 @@ describe("bad input gets a clear 4xx JSON error, never a 5xx, and changes nothin
     bus = await startBus();
     expect((await postJson(bus.url, "/post", { from: "a", to: "b", body: "keep me" })).status).toBe(201);
     expect((await postJson(bus.url, "/ack/1", { reader: "b" })).status).toBe(200);
-    snapshot = () =>
-      ["bus.jsonl", "acks.jsonl"].map((f) => fs.readFileSync(path.join(bus.dataDir, f), "utf8")).join("\n--\n");
+    snapshot = () => ["bus.jsonl", "acks.jsonl"].map((f) => fs.readFileSync(path.join(bus.dataDir, f), "utf8")).join("\n--\n");
   });
   afterAll(async () => {
     await bus.close();
@@ -47,7 +46,7 @@ describe("bad input gets a clear 4xx JSON error, never a 5xx, and changes nothin
   for (const v of ["null", "[]", '"text"', "42", "true"]) post(`JSON ${v}`, 400, v);
   // Sizes
   post("body one byte over 64 KiB", 413, JSON.stringify({ from: "a", body: "x".repeat(65_537) }));
-  post("body of 64 KiB of 4-byte characters plus one", 413, JSON.stringify({ from: "a", body: "🚀".repeat(16_384) + "x" }));
+  post("body of 64 KiB of 4-byte characters plus one", 413, JSON.stringify({ from: "a", body: `${"🚀".repeat(16_384)}x` }));
   post("request over 512 KiB", 413, JSON.stringify({ from: "a", body: "y".repeat(600_000) }));
   post("5 MiB of garbage", 413, Buffer.alloc(5 * 1024 * 1024, 0x41));
   // Wrong types and values

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { MAX_CLAIMS_PER_HOLDER } from "../../contract/defaults";
 import { CLAIMS_FILE, ClaimStore } from "../../service/claims/claimStore";
-import { buildBundle, fileLines, spawnBus, startBus, TestBus } from "../support/bus";
+import { buildBundle, fileLines, spawnBus, startBus, type TestBus } from "../support/bus";
 import { PASS, postJson, request, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";
 
@@ -47,7 +47,14 @@ describe("claims", () => {
   it("a claim answers 201 with its token and expiry; a renewal by the holder keeps the token and moves expires", async () => {
     const first = await claim({ resource: "repo:infra/volume.ts", ttl: 60, holder: "alpha", note: "resizing" });
     expect(first.status).toBe(201);
-    expect(first.json).toEqual({ resource: "repo:infra/volume.ts", holder: "alpha", token: expect.any(Number), claimed: expect.any(String), expires: expect.any(String), note: "resizing" });
+    expect(first.json).toEqual({
+      resource: "repo:infra/volume.ts",
+      holder: "alpha",
+      token: expect.any(Number),
+      claimed: expect.any(String),
+      expires: expect.any(String),
+      note: "resizing",
+    });
     const renewed = await claim({ resource: "repo:infra/volume.ts", ttl: 3600, holder: "alpha" });
     expect(renewed.status).toBe(200);
     expect(renewed.json.token).toBe(first.json.token);
@@ -244,7 +251,10 @@ describe("claims on disk", () => {
   it("a torn last line is cut off and a damaged line's token still counts", async () => {
     const dir = tempDir("claims");
     const file = path.join(dir, CLAIMS_FILE);
-    fs.writeFileSync(file, `{"event":"claimed","resource":"a","holder":"x","token":41,"claimed":1,"expires":1,"time":1}\n{"event":"claimed","resource":"b","token":57,"damaged\n{"event":"claimed","reso`);
+    fs.writeFileSync(
+      file,
+      `{"event":"claimed","resource":"a","holder":"x","token":41,"claimed":1,"expires":1,"time":1}\n{"event":"claimed","resource":"b","token":57,"damaged\n{"event":"claimed","reso`,
+    );
     const logged: string[] = [];
     const store = await ClaimStore.open(dir, ({ msg }) => void logged.push(msg));
     expect(logged).toEqual(["damaged line kept in place and skipped", "claims.jsonl: a torn last line (a write a crash cut short) is dropped"]);

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { startBus, TestBus } from "../support/bus";
+import { startBus, type TestBus } from "../support/bus";
 import { basicAuth, PASS, USER } from "../support/http";
 
 let bus: TestBus;
@@ -75,14 +75,14 @@ describe("answers in order on a keep-alive connection", () => {
     for (let trial = 0; trial < 20; trial++) {
       const body = JSON.stringify({ from: "pipeline", body: `trial ${trial}` });
       const post = `POST /post HTTP/1.1\r\nHost: bus\r\n${AUTH}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-      const { text } = await exchange(post + "GARBAGE\r\n\r\n");
+      const { text } = await exchange(`${post}GARBAGE\r\n\r\n`);
       expect(responses(text).map((r) => r.status)).toEqual([201, 400]);
     }
     expect(stored() - before).toBe(20);
   });
 
   it("ten GETs, garbage, ten GETs: eleven answers, the 400 last", async () => {
-    const { text } = await exchange(get("/health").repeat(10) + "GARBAGE\r\n\r\n" + get("/health").repeat(10));
+    const { text } = await exchange(`${get("/health").repeat(10)}GARBAGE\r\n\r\n${get("/health").repeat(10)}`);
     const statuses = responses(text).map((r) => r.status);
     expect(statuses).toEqual([...Array(10).fill(200), 400]);
   });
@@ -90,8 +90,8 @@ describe("answers in order on a keep-alive connection", () => {
 
 describe("every answer is JSON, with a 4xx for bad input", () => {
   it.each([
-    ["no Host header", "GET /health HTTP/1.1\r\n" + AUTH + "\r\n", 400, "the Host header is required in HTTP/1.1"],
-    ["Expect: banana", "GET /health HTTP/1.1\r\nHost: bus\r\nExpect: banana\r\n" + AUTH + "\r\n", 417, "unsupported Expect header: only 100-continue is understood"],
+    ["no Host header", `GET /health HTTP/1.1\r\n${AUTH}\r\n`, 400, "the Host header is required in HTTP/1.1"],
+    ["Expect: banana", `GET /health HTTP/1.1\r\nHost: bus\r\nExpect: banana\r\n${AUTH}\r\n`, 417, "unsupported Expect header: only 100-continue is understood"],
     ["CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405, "method CONNECT not allowed: this is not a proxy"],
   ])("%s", async (_what, raw, status, error) => {
     const { text } = await exchange(raw);
@@ -142,7 +142,10 @@ describe("Expect: 100-continue", () => {
 
   it("asks for the body once the route wants it, and never for a request refused on its headers", async () => {
     expect(await expecting(post(AUTH), body)).toEqual({ first: "HTTP/1.1 100", final: "HTTP/1.1 201" });
-    expect(await expecting(post(`Authorization: ${basicAuth(USER, "wrong-password-0000000000000")}\r\n`), body)).toEqual({ first: "HTTP/1.1 401", final: "HTTP/1.1 401" });
+    expect(await expecting(post(`Authorization: ${basicAuth(USER, "wrong-password-0000000000000")}\r\n`), body)).toEqual({
+      first: "HTTP/1.1 401",
+      final: "HTTP/1.1 401",
+    });
     expect(await expecting(post(AUTH, 600 * 1024), body)).toEqual({ first: "HTTP/1.1 413", final: "HTTP/1.1 413" });
   });
 });

@@ -1,5 +1,5 @@
-import * as fs from "fs";
-import * as path from "path";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { buildBundle, spawnBus } from "../support/bus";
 import { allMessages, PASS, postJson, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";

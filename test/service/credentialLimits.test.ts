@@ -5,8 +5,8 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import * as http from "node:http";
-import { startBus, TestBus, TestBusOptions } from "../support/bus";
-import { basicAuth, postJson, request, RequestOptions } from "../support/http";
+import { startBus, type TestBus, type TestBusOptions } from "../support/bus";
+import { basicAuth, postJson, request, type RequestOptions } from "../support/http";
 import { waitFor } from "../support/waitFor";
 
 type Auth = [string, string];
@@ -31,7 +31,12 @@ const upload = (bytes: Buffer, auth?: Auth) =>
   request(bus.url, `/files?name=f.bin`, { method: "POST", body: bytes, auth, headers: { "Content-Type": "application/octet-stream" } });
 /** The first half of a file, by PUT: a partial upload. */
 const startPartial = (bytes: Buffer, auth?: Auth) =>
-  request(bus.url, `/files/${sha256(bytes)}?name=p.bin`, { method: "PUT", body: bytes.subarray(0, 2), auth, headers: { "Content-Range": `bytes 0-1/${bytes.length}` } });
+  request(bus.url, `/files/${sha256(bytes)}?name=p.bin`, {
+    method: "PUT",
+    body: bytes.subarray(0, 2),
+    auth,
+    headers: { "Content-Range": `bytes 0-1/${bytes.length}` },
+  });
 
 describe("each uploader's own caps", () => {
   it("answers 507 to the machine that holds its cap of files, alone: another machine and the team credential still upload", async () => {
@@ -39,7 +44,10 @@ describe("each uploader's own caps", () => {
     for (let i = 0; i < 2; i++) expect((await upload(randomBytes(10), alpha)).status).toBe(201);
     expect((await startPartial(randomBytes(10), alpha)).status).toBe(202);
     const full = await upload(randomBytes(10), alpha);
-    expect([full.status, full.json]).toEqual([507, { error: `the credential of "alpha" holds 3 files (stored and partial uploads), the most one credential keeps; nothing was stored` }]);
+    expect([full.status, full.json]).toEqual([
+      507,
+      { error: `the credential of "alpha" holds 3 files (stored and partial uploads), the most one credential keeps; nothing was stored` },
+    ]);
     expect((await startPartial(randomBytes(10), alpha)).status).toBe(507);
     for (let i = 0; i < 3; i++) expect((await upload(randomBytes(10), bravo)).status).toBe(201);
     expect((await upload(randomBytes(10))).status).toBe(201);
@@ -68,9 +76,16 @@ describe("each uploader's own caps", () => {
     for (const file of files.slice(0, 2)) expect((await startPartial(file, alpha)).status).toBe(202);
     const third = await startPartial(files[2], alpha);
     expect(third.status).toBe(429);
-    expect(third.json.error).toBe(`the credential of "alpha" has 2 partial uploads open, the most one credential may; finish one (or wait 24 h until an untouched one is deleted)`);
+    expect(third.json.error).toBe(
+      `the credential of "alpha" has 2 partial uploads open, the most one credential may; finish one (or wait 24 h until an untouched one is deleted)`,
+    );
     for (const file of files.slice(1)) expect((await startPartial(file, bravo)).status).toBe(202);
-    const rest = await request(bus.url, `/files/${sha256(files[0])}?name=p.bin`, { method: "PUT", body: files[0].subarray(2), auth: alpha, headers: { "Content-Range": `bytes 2-9/10` } });
+    const rest = await request(bus.url, `/files/${sha256(files[0])}?name=p.bin`, {
+      method: "PUT",
+      body: files[0].subarray(2),
+      auth: alpha,
+      headers: { "Content-Range": `bytes 2-9/10` },
+    });
     expect(rest.status).toBe(201);
     expect((await startPartial(files[2], alpha)).status).toBe(202);
   });
@@ -123,7 +138,10 @@ describe("long-polls per credential", () => {
     expect((await request(bus.url, "/messages?to=nobody&wait=5", { auth: alpha })).status).toBe(429);
     first.abandon();
     const second = hold(alpha);
-    await waitFor("the next long-poll to be held", async () => bus.waiting() === 1 && (await Promise.race([second.answer, Promise.resolve("held")])) === "held");
+    await waitFor(
+      "the next long-poll to be held",
+      async () => bus.waiting() === 1 && (await Promise.race([second.answer, Promise.resolve("held")])) === "held",
+    );
     second.abandon();
   });
 

@@ -1,8 +1,8 @@
-import { execFileSync } from "child_process";
-import { createHash, randomBytes } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
-import { startBus, TestBus } from "../support/bus";
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { startBus, type TestBus } from "../support/bus";
 import { allMessages, postJson, request } from "../support/http";
 import { tempDir } from "../support/tempDir";
 
@@ -15,10 +15,11 @@ describe("disk full or unwritable data dir", () => {
     for (const m of mounts.reverse()) execFileSync("umount", ["-l", m]);
   });
 
-  const read = (dir: string) => ["bus.jsonl", "acks.jsonl"].map((f) => {
-    const p = path.join(dir, f);
-    return fs.existsSync(p) ? fs.readFileSync(p, "utf8") : "";
-  });
+  const read = (dir: string) =>
+    ["bus.jsonl", "acks.jsonl"].map((f) => {
+      const p = path.join(dir, f);
+      return fs.existsSync(p) ? fs.readFileSync(p, "utf8") : "";
+    });
 
   test("a full disk gives 503 JSON, damages nothing, and recovers when space returns", async () => {
     const dir = tempDir();
@@ -110,7 +111,11 @@ describe("disk full or unwritable data dir", () => {
     try {
       const upload = (bytes: Buffer) => request(bus.url, "/files?name=f", { method: "POST", body: bytes });
       const put = (bytes: Buffer, from: number, to: number) =>
-        request(bus.url, `/files/${sha256(bytes)}?name=p`, { method: "PUT", body: bytes.subarray(from, to), headers: { "Content-Range": `bytes ${from}-${to - 1}/${bytes.length}` } });
+        request(bus.url, `/files/${sha256(bytes)}?name=p`, {
+          method: "PUT",
+          body: bytes.subarray(from, to),
+          headers: { "Content-Range": `bytes ${from}-${to - 1}/${bytes.length}` },
+        });
       const stored = randomBytes(MiB);
       expect((await upload(stored)).status).toBe(201);
       const resumable = randomBytes(MiB);
@@ -187,7 +192,13 @@ describe("disk full or unwritable data dir", () => {
     const saved = fs.readdirSync(dir).filter((f) => f.startsWith("bus.jsonl.torn-"));
     expect(saved).toHaveLength(1);
     expect(fs.readFileSync(path.join(dir, saved[0]), "utf8")).toBe(torn);
-    expect(fs.readFileSync(path.join(dir, "bus.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).body)).toEqual(["kept", "accepted"]);
+    expect(
+      fs
+        .readFileSync(path.join(dir, "bus.jsonl"), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).body),
+    ).toEqual(["kept", "accepted"]);
   });
 
   test("a torn last line on a full disk: the bus starts, and a failed save leaves no empty file", async () => {
@@ -196,7 +207,7 @@ describe("disk full or unwritable data dir", () => {
     mounts.push(dir);
     const data = path.join(dir, "data");
     fs.mkdirSync(data);
-    fs.writeFileSync(path.join(data, "bus.jsonl"), '{"id":"1","ts":"t","from":"a","to":"any","body":"kept","tags":[],"read_by":["a"]}\n' + "x".repeat(8192));
+    fs.writeFileSync(path.join(data, "bus.jsonl"), `{"id":"1","ts":"t","from":"a","to":"any","body":"kept","tags":[],"read_by":["a"]}\n${"x".repeat(8192)}`);
     const fd = fs.openSync(path.join(dir, "filler"), "w");
     expect(() => {
       for (;;) fs.writeSync(fd, Buffer.alloc(4096, 0x78));

@@ -12,19 +12,29 @@ function counter() {
   let replayedAt: number | null = null;
   return {
     seen,
-    get value() { return value; },
-    get replayedAt() { return replayedAt; },
+    get value() {
+      return value;
+    },
+    get replayedAt() {
+      return replayedAt;
+    },
     replay(text: string, lineNo: number) {
       seen.push({ text, lineNo });
       value = (JSON.parse(text) as { set: number }).set;
     },
-    replayed() { replayedAt = seen.length; },
+    replayed() {
+      replayedAt = seen.length;
+    },
     stateEvents: () => (value === null ? [] : [{ set: value }]),
   };
 }
 
-const lines = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ set: i }) + "\n").join("");
-const append = (log: Awaited<ReturnType<typeof openEventLog>>, event: object) => log.append(() => Buffer.from(JSON.stringify(event) + "\n"), () => undefined);
+const lines = (n: number) => Array.from({ length: n }, (_, i) => `${JSON.stringify({ set: i })}\n`).join("");
+const append = (log: Awaited<ReturnType<typeof openEventLog>>, event: object) =>
+  log.append(
+    () => Buffer.from(`${JSON.stringify(event)}\n`),
+    () => undefined,
+  );
 
 describe("openEventLog", () => {
   it("replays every whole line in order, then appends after them", async () => {
@@ -36,7 +46,7 @@ describe("openEventLog", () => {
     expect([state.value, state.replayedAt]).toEqual([2, 3]);
     await append(log, { set: 9 });
     await log.close();
-    expect(fs.readFileSync(file, "utf8")).toBe(lines(3) + '{"set":9}\n');
+    expect(fs.readFileSync(file, "utf8")).toBe(`${lines(3)}{"set":9}\n`);
   });
 
   it("starts an absent file empty, and creates it on the first append", async () => {
@@ -65,7 +75,7 @@ describe("openEventLog", () => {
 
   it("drops a torn last line with a warning, and writes over it", async () => {
     const file = path.join(tempDir("eventlog"), "events.jsonl");
-    fs.writeFileSync(file, lines(2) + '{"set":');
+    fs.writeFileSync(file, `${lines(2)}{"set":`);
     const logged: LogFields[] = [];
     const state = counter();
     const log = await openEventLog(file, "remedy", state, (fields) => logged.push(fields));
@@ -73,12 +83,12 @@ describe("openEventLog", () => {
     expect(logged).toEqual([expect.objectContaining({ level: "warn", file: "events.jsonl", line: 3, bytes: 7 })]);
     await append(log, { set: 5 });
     await log.close();
-    expect(fs.readFileSync(file, "utf8")).toBe(lines(2) + '{"set":5}\n');
+    expect(fs.readFileSync(file, "utf8")).toBe(`${lines(2)}{"set":5}\n`);
   });
 
   it("stops the open when a line's replay throws", async () => {
     const file = path.join(tempDir("eventlog"), "events.jsonl");
-    fs.writeFileSync(file, lines(1) + "damaged\n");
+    fs.writeFileSync(file, `${lines(1)}damaged\n`);
     await expect(openEventLog(file, "remedy", counter(), () => undefined)).rejects.toThrow(/JSON/);
   });
 });

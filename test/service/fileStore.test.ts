@@ -16,11 +16,24 @@ const outcome = (settled: PromiseSettledResult<unknown>) =>
   settled.status === "fulfilled" ? "stored" : settled.reason instanceof HttpError ? settled.reason.status : String(settled.reason);
 
 it("two requests for the same part of one upload: one is taken, the other is a 409, and the quota counts the bytes once", async () => {
-  const store = await FileStore.open(tempDir("files"), { maxFileBytes: 10_000, maxAgeDays: 14, maxFiles: 10, quotaBytes: 1_500, uploaderMaxFiles: 10, uploaderQuotaBytes: 1_500, uploaderMaxPartials: 10 }, 60_000, () => undefined);
+  const store = await FileStore.open(
+    tempDir("files"),
+    { maxFileBytes: 10_000, maxAgeDays: 14, maxFiles: 10, quotaBytes: 1_500, uploaderMaxFiles: 10, uploaderQuotaBytes: 1_500, uploaderMaxPartials: 10 },
+    60_000,
+    () => undefined,
+  );
   try {
     const file = Buffer.alloc(1_000, 7);
     const part = (from: number, to: number) =>
-      store.uploadPart(body(file.subarray(from, to)), sha256(file), "alpha", "file.bin", { start: from, end: to - 1, total: file.length }, to - from, () => undefined);
+      store.uploadPart(
+        body(file.subarray(from, to)),
+        sha256(file),
+        "alpha",
+        "file.bin",
+        { start: from, end: to - 1, total: file.length },
+        to - from,
+        () => undefined,
+      );
     const first = await Promise.allSettled([part(0, 500), part(0, 500)]);
     expect(first.map(outcome).sort()).toEqual([409, "stored"]);
     const second = await Promise.allSettled([part(500, 1_000), part(500, 1_000)]);
@@ -28,9 +41,9 @@ it("two requests for the same part of one upload: one is taken, the other is a 4
 
     // 1,000 bytes stored and nothing partial: another 500 fit the 1,500-byte quota exactly
     const other = Buffer.alloc(500, 8);
-    await expect(
-      store.uploadPart(body(other), sha256(other), "alpha", "other.bin", null, other.length, () => undefined),
-    ).resolves.toMatchObject({ created: true });
+    await expect(store.uploadPart(body(other), sha256(other), "alpha", "other.bin", null, other.length, () => undefined)).resolves.toMatchObject({
+      created: true,
+    });
   } finally {
     await store.close();
   }
@@ -38,7 +51,12 @@ it("two requests for the same part of one upload: one is taken, the other is a 4
 
 it("the sweep forgets what messages older than the age limit attached, of files no longer held: such a file answers 404, not 410", async () => {
   const DAY = 86_400_000;
-  const store = await FileStore.open(tempDir("files"), { maxFileBytes: 10_000, maxAgeDays: 14, maxFiles: 10, quotaBytes: 1_500, uploaderMaxFiles: 10, uploaderQuotaBytes: 1_500, uploaderMaxPartials: 10 }, 60_000, () => undefined);
+  const store = await FileStore.open(
+    tempDir("files"),
+    { maxFileBytes: 10_000, maxAgeDays: 14, maxFiles: 10, quotaBytes: 1_500, uploaderMaxFiles: 10, uploaderQuotaBytes: 1_500, uploaderMaxPartials: 10 },
+    60_000,
+    () => undefined,
+  );
   try {
     const now = Date.now();
     const [old, recent] = ["a".repeat(64), "b".repeat(64)];

@@ -11,8 +11,8 @@ import * as zlib from "node:zlib";
 import { MAX_ATTACHMENTS } from "../../contract/defaults";
 import { restoreBackup } from "../../service/dataDir/dataDirTools";
 import { readTar } from "../../service/dataDir/tar";
-import { buildBundle, spawnBus, startBus, TestBus, TestBusOptions } from "../support/bus";
-import { basicAuth, PASS, postJson, Reply, request, RequestOptions, USER } from "../support/http";
+import { buildBundle, spawnBus, startBus, type TestBus, type TestBusOptions } from "../support/bus";
+import { basicAuth, PASS, postJson, type Reply, request, type RequestOptions, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
 
@@ -20,13 +20,25 @@ type Auth = [string, string];
 const MiB = 1024 * 1024;
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 const filesDir = (bus: { dataDir: string }) => path.join(bus.dataDir, "files");
-const contentFiles = (dataDir: string) => (fs.existsSync(path.join(dataDir, "files")) ? fs.readdirSync(path.join(dataDir, "files")).filter((f) => /^[0-9a-f]{64}$/.test(f)) : []);
+const contentFiles = (dataDir: string) =>
+  fs.existsSync(path.join(dataDir, "files")) ? fs.readdirSync(path.join(dataDir, "files")).filter((f) => /^[0-9a-f]{64}$/.test(f)) : [];
 const partials = (dataDir: string) => (fs.existsSync(path.join(dataDir, "files", ".partial")) ? fs.readdirSync(path.join(dataDir, "files", ".partial")) : []);
 const events = (dataDir: string) =>
-  fs.existsSync(path.join(dataDir, "files.jsonl")) ? fs.readFileSync(path.join(dataDir, "files.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  fs.existsSync(path.join(dataDir, "files.jsonl"))
+    ? fs
+        .readFileSync(path.join(dataDir, "files.jsonl"), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 
 const upload = (url: string, bytes: Buffer, name: string, opts: RequestOptions = {}) =>
-  request(url, `/files?name=${encodeURIComponent(name)}`, { method: "POST", body: bytes, ...opts, headers: { "Content-Type": "application/octet-stream", ...opts.headers } });
+  request(url, `/files?name=${encodeURIComponent(name)}`, {
+    method: "POST",
+    body: bytes,
+    ...opts,
+    headers: { "Content-Type": "application/octet-stream", ...opts.headers },
+  });
 const put = (url: string, sha: string, part: Buffer, range: string | null, opts: RequestOptions = {}) =>
   request(url, `/files/${sha}?name=part.bin`, { method: "PUT", body: part, ...opts, headers: { ...(range && { "Content-Range": range }), ...opts.headers } });
 const download = (url: string, sha: string, opts: RequestOptions = {}) => request(url, `/files/${sha}`, opts);
@@ -154,7 +166,12 @@ describe("uploading and downloading a file", () => {
     expect((await ranged("bytes=-10")).bytes.equals(bytes.subarray(99_990))).toBe(true);
     expect((await ranged("bytes=99990-200000")).headers["content-range"]).toBe(`bytes 99990-99999/${bytes.length}`);
     // Several ranges, a stale If-Range, nonsense: the whole file.
-    for (const [range, extra] of [["bytes=0-1,5-6", {}], ["bytes=0-9", { "If-Range": '"other"' }], ["lines=1-2", {}], ["bytes=9-2", {}]] as const) {
+    for (const [range, extra] of [
+      ["bytes=0-1,5-6", {}],
+      ["bytes=0-9", { "If-Range": '"other"' }],
+      ["lines=1-2", {}],
+      ["bytes=9-2", {}],
+    ] as const) {
       const whole = await ranged(range, extra);
       expect([range, whole.status, whole.bytes.length]).toEqual([range, 200, bytes.length]);
     }
@@ -240,7 +257,9 @@ describe("a resumable upload", () => {
     const claimed = "b".repeat(64);
     const wrong = await put(bus.url, claimed, bytes, null);
     expect(wrong.status).toBe(400);
-    expect(wrong.json).toEqual({ error: `the 1000 bytes uploaded have sha256 ${sha256(bytes)}, not ${claimed}: the upload was discarded; start again from byte 0` });
+    expect(wrong.json).toEqual({
+      error: `the 1000 bytes uploaded have sha256 ${sha256(bytes)}, not ${claimed}: the upload was discarded; start again from byte 0`,
+    });
     expect(wrong.headers["upload-offset"]).toBe("0");
     expect(partials(bus.dataDir)).toEqual([]);
     expect(contentFiles(bus.dataDir)).toEqual([]);
@@ -260,11 +279,15 @@ describe("a resumable upload", () => {
   it("wants a Content-Length (411), a name (400) and a known query (400)", async () => {
     await start();
     const chunked = await new Promise<Reply>((resolve, reject) => {
-      const req = http.request(`${bus.url}/files/${"d".repeat(64)}?name=x`, { method: "PUT", headers: { Authorization: basicAuth(USER, PASS) }, agent: false }, (res) => {
-        let text = "";
-        res.on("data", (c) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, text, bytes: Buffer.from(text), json: JSON.parse(text) }));
-      });
+      const req = http.request(
+        `${bus.url}/files/${"d".repeat(64)}?name=x`,
+        { method: "PUT", headers: { Authorization: basicAuth(USER, PASS) }, agent: false },
+        (res) => {
+          let text = "";
+          res.on("data", (c) => (text += c));
+          res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, text, bytes: Buffer.from(text), json: JSON.parse(text) }));
+        },
+      );
       req.on("error", reject);
       req.write("some bytes"); // no Content-Length: node sends it chunked
       req.end();
@@ -282,7 +305,10 @@ describe("a resumable upload", () => {
     const sha = sha256(bytes);
     const sent = 2 * MiB + 5;
     const upload = stalledRequest(bus.url, `/files/${sha}?name=cut.bin`, "PUT", { "Content-Length": String(bytes.length) }, bytes.subarray(0, sent));
-    await waitFor("the first bytes on disk", () => partials(bus.dataDir).length === 1 && fs.statSync(path.join(filesDir(bus), ".partial", partials(bus.dataDir)[0])).size >= MiB);
+    await waitFor(
+      "the first bytes on disk",
+      () => partials(bus.dataDir).length === 1 && fs.statSync(path.join(filesDir(bus), ".partial", partials(bus.dataDir)[0])).size >= MiB,
+    );
     upload.cut();
     expect(await upload.answer).toBe("dropped");
     const { offset, answer } = await resume(bus.url, bytes);
@@ -306,7 +332,10 @@ describe("after kill -9 mid-upload", () => {
     let svc = await spawnBus(bundle, ["serve", "--port", "0", "--data", dataDir], env);
     const upload1 = stalledRequest(svc.url, "/files?name=big.bin", "POST", { "Content-Length": String(bytes.length) }, bytes.subarray(0, 3 * MiB));
     const incoming = path.join(dataDir, "files", ".upload");
-    await waitFor("bytes of the upload on disk", () => fs.existsSync(incoming) && fs.readdirSync(incoming).some((f) => fs.statSync(path.join(incoming, f)).size > 0));
+    await waitFor(
+      "bytes of the upload on disk",
+      () => fs.existsSync(incoming) && fs.readdirSync(incoming).some((f) => fs.statSync(path.join(incoming, f)).size > 0),
+    );
     svc.child.kill("SIGKILL");
     await svc.exited;
     upload1.cut();
@@ -365,7 +394,9 @@ describe("limits", () => {
     expect(continued).toBe(false);
     expect([answer.status, answer.json]).toEqual([413, { error: "the file is larger than the largest this bus takes: 1048576 bytes (1 MiB)" }]);
     expect((await upload(bus.url, randomBytes(MiB), "exactly.bin")).status).toBe(201);
-    expect((await put(bus.url, "e".repeat(64), randomBytes(10), `bytes 0-9/${MiB + 1}`)).json).toEqual({ error: "the file is larger than the largest this bus takes: 1048576 bytes (1 MiB)" });
+    expect((await put(bus.url, "e".repeat(64), randomBytes(10), `bytes 0-9/${MiB + 1}`)).json).toEqual({
+      error: "the file is larger than the largest this bus takes: 1048576 bytes (1 MiB)",
+    });
   });
 
   it("cuts off a body without Content-Length once it passes the largest file, and keeps nothing of it", async () => {
@@ -394,7 +425,8 @@ describe("limits", () => {
     const full = await upload(bus.url, randomBytes(MiB), "two");
     expect(full.status).toBe(507);
     expect(full.json).toEqual({
-      error: "the file quota is reached: 2621440 bytes (2.5 MiB) for stored files and partial uploads, 2097152 bytes (2 MiB) in use; nothing was stored (files expire 14 days after their last use)",
+      error:
+        "the file quota is reached: 2621440 bytes (2.5 MiB) for stored files and partial uploads, 2097152 bytes (2 MiB) in use; nothing was stored (files expire 14 days after their last use)",
     });
     const rest = await put(bus.url, sha256(partialOf), partialOf.subarray(MiB), `bytes ${MiB}-${2 * MiB - 1}/${2 * MiB}`);
     expect(rest.status).toBe(507);
@@ -441,7 +473,9 @@ describe("limits", () => {
     expect((await upload(bus.url, Buffer.from("x"), "x", { auth: null })).status).toBe(401);
     const refused = await upload(bus.url, Buffer.from("x"), "x");
     expect([refused.status, refused.json]).toEqual([403, { error: "the team credential is admin-only on this bus: upload with a machine's credential" }]);
-    expect((await download(bus.url, "a".repeat(64))).json).toEqual({ error: "the team credential is admin-only on this bus: download with a machine's credential" });
+    expect((await download(bus.url, "a".repeat(64))).json).toEqual({
+      error: "the team credential is admin-only on this bus: download with a machine's credential",
+    });
     expect(contentFiles(bus.dataDir)).toEqual([]);
   });
 });
@@ -453,9 +487,19 @@ describe("attachments", () => {
     const b = Buffer.from("notes\n");
     await upload(bus.url, a, "a.bin");
     await upload(bus.url, b, "b.txt");
-    const posted = await postJson(bus.url, "/post", { from: "alpha", body: "see attached", attachments: [{ sha256: sha256(a), name: "build.zip" }, { sha256: sha256(b), name: "notes.txt" }] });
+    const posted = await postJson(bus.url, "/post", {
+      from: "alpha",
+      body: "see attached",
+      attachments: [
+        { sha256: sha256(a), name: "build.zip" },
+        { sha256: sha256(b), name: "notes.txt" },
+      ],
+    });
     expect(posted.status).toBe(201);
-    const attachments = [{ sha256: sha256(a), name: "build.zip", size: 5000 }, { sha256: sha256(b), name: "notes.txt", size: 6 }];
+    const attachments = [
+      { sha256: sha256(a), name: "build.zip", size: 5000 },
+      { sha256: sha256(b), name: "notes.txt", size: 6 },
+    ];
     expect(posted.json.attachments).toEqual(attachments);
     const plain = await postJson(bus.url, "/post", { from: "alpha", body: "no files", attachments: [] });
     expect(Object.keys(plain.json)).toEqual(["id", "ts", "from", "to", "body", "tags", "read_by", "thread", "read_at"]);
@@ -471,13 +515,20 @@ describe("attachments", () => {
     await start();
     const missing = "0".repeat(64);
     const answer = await postJson(bus.url, "/post", { from: "alpha", body: "x", attachments: [{ sha256: missing, name: "x" }] });
-    expect([answer.status, answer.json]).toEqual([400, { error: `attachments[0]: the file with sha256 ${missing} is not stored; upload it first (POST /files)` }]);
+    expect([answer.status, answer.json]).toEqual([
+      400,
+      { error: `attachments[0]: the file with sha256 ${missing} is not stored; upload it first (POST /files)` },
+    ]);
     const tooMany = Array.from({ length: MAX_ATTACHMENTS + 1 }, () => ({ sha256: missing, name: "x" }));
-    expect((await postJson(bus.url, "/post", { from: "alpha", body: "x", attachments: tooMany })).json).toEqual({ error: `attachments: at most ${MAX_ATTACHMENTS} attachments` });
+    expect((await postJson(bus.url, "/post", { from: "alpha", body: "x", attachments: tooMany })).json).toEqual({
+      error: `attachments: at most ${MAX_ATTACHMENTS} attachments`,
+    });
     expect((await postJson(bus.url, "/post", { from: "alpha", body: "x", attachments: [{ sha256: missing, name: "../x" }] })).json).toEqual({
       error: "attachments[0].name: must be a file name: no '/', '\\' or control characters",
     });
-    expect((await postJson(bus.url, "/post", { from: "alpha", body: "x", attachments: [{ sha256: "x" }] })).json).toEqual({ error: "attachments[0].sha256: must be a sha256: 64 lowercase hex digits" });
+    expect((await postJson(bus.url, "/post", { from: "alpha", body: "x", attachments: [{ sha256: "x" }] })).json).toEqual({
+      error: "attachments[0].sha256: must be a sha256: 64 lowercase hex digits",
+    });
     expect((await request(bus.url, "/health")).json.count).toBe(0);
   });
 
@@ -488,17 +539,23 @@ describe("attachments", () => {
     const bytes = randomBytes(1000);
     const sha = sha256(bytes);
     expect((await upload(bus.url, bytes, "a.bin", { auth: alpha })).status).toBe(201);
-    expect((await postJson(bus.url, "/post", { from: "alpha", body: "mine", attachments: [{ sha256: sha, name: "a.bin" }] }, { auth: alpha })).status).toBe(201);
+    expect((await postJson(bus.url, "/post", { from: "alpha", body: "mine", attachments: [{ sha256: sha, name: "a.bin" }] }, { auth: alpha })).status).toBe(
+      201,
+    );
     const theirs = await postJson(bus.url, "/post", { from: "bravo", body: "theirs", attachments: [{ sha256: sha, name: "a.bin" }] }, { auth: bravo });
     expect([theirs.status, theirs.json]).toEqual([
       400,
-      { error: `attachments[0]: the file with sha256 ${sha} was not uploaded by "bravo"; a machine attaches only files it uploaded (upload it too: its bytes are stored once)` },
+      {
+        error: `attachments[0]: the file with sha256 ${sha} was not uploaded by "bravo"; a machine attaches only files it uploaded (upload it too: its bytes are stored once)`,
+      },
     ]);
     // Bravo may read it, and once it has sent the same bytes itself it may attach them.
     expect(sha256((await download(bus.url, sha, { auth: bravo })).bytes)).toBe(sha);
     expect((await request(bus.url, `/files/${sha}`, { method: "HEAD", auth: bravo })).headers["upload-offset"]).toBe("0");
     expect((await upload(bus.url, bytes, "copy.bin", { auth: bravo })).status).toBe(200);
-    expect((await postJson(bus.url, "/post", { from: "bravo", body: "now mine too", attachments: [{ sha256: sha, name: "a.bin" }] }, { auth: bravo })).status).toBe(201);
+    expect(
+      (await postJson(bus.url, "/post", { from: "bravo", body: "now mine too", attachments: [{ sha256: sha, name: "a.bin" }] }, { auth: bravo })).status,
+    ).toBe(201);
     expect(contentFiles(bus.dataDir)).toEqual([sha]);
     expect((await postJson(bus.url, "/post", { from: "charlie", body: "team", attachments: [{ sha256: sha, name: "a.bin" }] })).status).toBe(201);
   });
@@ -528,21 +585,22 @@ describe("expiry", () => {
       const bytes = Buffer.from(`the file called ${name}`);
       sha[name] = sha256(bytes);
       fs.writeFileSync(path.join(dir, "files", sha[name]), bytes);
-      return JSON.stringify({ event: "stored", sha256: sha[name], size: bytes.length, name, by: "~team", time: now - days * DAY }) + "\n";
+      return `${JSON.stringify({ event: "stored", sha256: sha[name], size: bytes.length, name, by: "~team", time: now - days * DAY })}\n`;
     });
     fs.writeFileSync(path.join(dir, "files.jsonl"), lines.join(""));
-    const bus = messages.map(({ ago, attaches }, i) =>
-      JSON.stringify({
-        id: String(i + 1),
-        ts: new Date(now - ago * DAY).toISOString(),
-        from: "a",
-        to: "any",
-        body: "files",
-        tags: [],
-        read_by: ["a"],
-        thread: String(i + 1),
-        attachments: attaches.map((name) => ({ sha256: sha[name], name, size: 1 })),
-      }) + "\n",
+    const bus = messages.map(
+      ({ ago, attaches }, i) =>
+        `${JSON.stringify({
+          id: String(i + 1),
+          ts: new Date(now - ago * DAY).toISOString(),
+          from: "a",
+          to: "any",
+          body: "files",
+          tags: [],
+          read_by: ["a"],
+          thread: String(i + 1),
+          attachments: attaches.map((name) => ({ sha256: sha[name], name, size: 1 })),
+        })}\n`,
     );
     fs.writeFileSync(path.join(dir, "bus.jsonl"), bus.join(""));
     return { dir, sha };
@@ -572,7 +630,12 @@ describe("expiry", () => {
       ]);
     }
     for (const name of ["oldAttachedLately", "young"]) expect((await download(bus.url, sha[name])).status).toBe(200);
-    expect(events(dir).filter((e) => e.event === "deleted").map((e) => e.sha256).sort()).toEqual([sha.old, sha.oldAttachedLongAgo].sort());
+    expect(
+      events(dir)
+        .filter((e) => e.event === "deleted")
+        .map((e) => e.sha256)
+        .sort(),
+    ).toEqual([sha.old, sha.oldAttachedLongAgo].sort());
     const attach = await postJson(bus.url, "/post", { from: "a", body: "x", attachments: [{ sha256: sha.old, name: "old" }] });
     expect([attach.status, attach.json]).toEqual([400, { error: `attachments[0]: the file with sha256 ${sha.old} is gone (it expired); upload it again` }]);
 
@@ -598,7 +661,9 @@ describe("what lasts", () => {
     await bus.close();
     await start({ dataDir });
     expect(sha256((await download(bus.url, sha256(whole))).bytes)).toBe(sha256(whole));
-    expect((await postJson(bus.url, "/post", { from: "alpha", body: "x", attachments: [{ sha256: sha256(whole), name: "w" }] }, { auth: alpha })).status).toBe(201);
+    expect((await postJson(bus.url, "/post", { from: "alpha", body: "x", attachments: [{ sha256: sha256(whole), name: "w" }] }, { auth: alpha })).status).toBe(
+      201,
+    );
     expect((await request(bus.url, `/files/${sha256(half)}`, { method: "HEAD", auth: alpha })).headers["upload-offset"]).toBe("4000");
     expect((await put(bus.url, sha256(half), half.subarray(4000), "bytes 4000-9999/10000", { auth: alpha })).status).toBe(201);
   });

@@ -10,7 +10,7 @@ import * as zlib from "node:zlib";
 import { INVITE_CODE_PATTERN } from "../../contract/message";
 import { restoreBackup } from "../../service/dataDir/dataDirTools";
 import { MACHINES_FILE, Membership } from "../../service/members/membership";
-import { startBus, TestBus } from "../support/bus";
+import { startBus, type TestBus } from "../support/bus";
 import { basicAuth, postJson, request } from "../support/http";
 import { tempDir } from "../support/tempDir";
 
@@ -31,7 +31,8 @@ async function enroll(name: string): Promise<Auth> {
   return [r.json.user, r.json.pass];
 }
 
-const post = (auth: Auth, from: string, extra: Record<string, unknown> = {}) => postJson(bus.url, "/post", { from, to: "any", body: "hello", ...extra }, { auth });
+const post = (auth: Auth, from: string, extra: Record<string, unknown> = {}) =>
+  postJson(bus.url, "/post", { from, to: "any", body: "hello", ...extra }, { auth });
 const health = (auth: Auth | null) => request(bus.url, "/health", { auth });
 const machinesList = async () => (await request(bus.url, "/machines")).json;
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -146,7 +147,9 @@ describe("senders bound to credentials", () => {
   });
 
   it("keeps invites, revocation and backups for the team credential", async () => {
-    expect((await postJson(bus.url, "/invites", { name: "sneaky" }, { auth: alpha })).json).toEqual({ error: "only the team credential or an admin person may invite" });
+    expect((await postJson(bus.url, "/invites", { name: "sneaky" }, { auth: alpha })).json).toEqual({
+      error: "only the team credential or an admin person may invite",
+    });
     expect((await request(bus.url, "/machines/bravo/revoke", { method: "POST", auth: alpha })).status).toBe(403);
     expect((await request(bus.url, "/backup", { auth: alpha })).status).toBe(403);
     expect((await request(bus.url, "/machines", { auth: alpha })).status).toBe(200);
@@ -199,7 +202,9 @@ describe("revocation", () => {
   it("ends a long-poll held for a machine the moment it is revoked, with no message posted and its wait far from over", async () => {
     const alpha = await enroll("alpha");
     const answer = new Promise<number>((resolve, reject) => {
-      http.get(`${bus.url}/messages?to=alpha&wait=60`, { headers: { Authorization: basicAuth(...alpha) }, agent: false }, (res) => resolve(res.statusCode!)).on("error", reject);
+      http
+        .get(`${bus.url}/messages?to=alpha&wait=60`, { headers: { Authorization: basicAuth(...alpha) }, agent: false }, (res) => resolve(res.statusCode!))
+        .on("error", reject);
     });
     while (bus.waiting() === 0) await new Promise((r) => setTimeout(r, 10));
     await request(bus.url, "/machines/alpha/revoke", { method: "POST" });
@@ -240,7 +245,9 @@ describe("rotation of a machine's secret", () => {
   it("rotates only the caller's own secret, and not with the team credential", async () => {
     await enroll("alpha");
     const bravo = await enroll("bravo");
-    expect((await request(bus.url, "/machines/alpha/rotate", { method: "POST", auth: bravo })).json).toEqual({ error: `"bravo" may rotate only its own secret, not "alpha"'s` });
+    expect((await request(bus.url, "/machines/alpha/rotate", { method: "POST", auth: bravo })).json).toEqual({
+      error: `"bravo" may rotate only its own secret, not "alpha"'s`,
+    });
     expect((await request(bus.url, "/machines/alpha/rotate", { method: "POST" })).status).toBe(403);
   });
 });
@@ -385,7 +392,9 @@ describe("what is kept", () => {
     fs.writeFileSync(file, `${good}{"event":"revoked","na`);
     bus = await startBus({ dataDir: bus.dataDir });
     expect(bus.logs.join("\n")).toMatch(/a torn last line/);
-    expect((await machinesList()).machines.map((m: { name: string; credential: { revoked: unknown } }) => [m.name, m.credential.revoked])).toEqual([["alpha", null]]);
+    expect((await machinesList()).machines.map((m: { name: string; credential: { revoked: unknown } }) => [m.name, m.credential.revoked])).toEqual([
+      ["alpha", null],
+    ]);
   });
 
   it("is in the backup, which restores machines that still sign in and revocations that still hold", async () => {
@@ -394,10 +403,12 @@ describe("what is kept", () => {
     const bravo = await enroll("bravo");
     await request(bus.url, "/machines/bravo/revoke", { method: "POST" });
     const backup = await new Promise<Buffer>((resolve, reject) => {
-      http.get(`${bus.url}/backup`, { headers: { Authorization: basicAuth(bus.user, bus.pass) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks)));
-      }).on("error", reject);
+      http
+        .get(`${bus.url}/backup`, { headers: { Authorization: basicAuth(bus.user, bus.pass) } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks)));
+        })
+        .on("error", reject);
     });
     expect(zlib.gunzipSync(backup).includes(Buffer.from('"event":"revoked"'))).toBe(true);
     await bus.close();
@@ -453,7 +464,13 @@ describe("Membership, the store beneath", () => {
     const file = path.join(dir, MACHINES_FILE);
     expect(fs.readFileSync(file, "utf8").split("\n").length).toBeGreaterThan(200);
     membership = await Membership.open(dir, () => undefined);
-    expect(fs.readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l).event)).toEqual(["enrolled", "rotated"]);
+    expect(
+      fs
+        .readFileSync(file, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).event),
+    ).toEqual(["enrolled", "rotated"]);
     expect(membership.check("busy", Buffer.from(secret))).toBe(true);
     expect(membership.check("busy", Buffer.from(pass))).toBe(false);
     await membership.close();

@@ -1,4 +1,4 @@
-import { IndexedMessage, MessageIndex } from "../../service/store/messageIndex";
+import { type IndexedMessage, MessageIndex } from "../../service/store/messageIndex";
 import { NextUnread } from "../../service/store/nextUnread";
 import { ReadSet } from "../../service/store/readSet";
 

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { startBus, TestBus, fileLines } from "../support/bus";
+import { startBus, type TestBus, fileLines } from "../support/bus";
 import { postJson, request } from "../support/http";
 
 let bus: TestBus;
@@ -57,7 +57,9 @@ describe("names that would impersonate", () => {
 
   it("refuses to invite a look-alike of a name that posted with the team credential, but enrolls that exact name", async () => {
     expect((await post("ccwhitebee")).status).toBe(201);
-    expect((await inviteOf("CCWhitebee")).json.error).toBe(`name: "CCWhitebee" differs only in case from "ccwhitebee", a sender on this bus; choose another machine name`);
+    expect((await inviteOf("CCWhitebee")).json.error).toBe(
+      `name: "CCWhitebee" differs only in case from "ccwhitebee", a sender on this bus; choose another machine name`,
+    );
     expect((await inviteOf("ccwhitebee")).status).toBe(201);
   });
 
@@ -85,7 +87,7 @@ describe("names that would impersonate", () => {
       { id: "2", ts: "2026-01-01T00:00:01.000Z", from: "Dave", to: "any", body: "b", tags: [], read_by: ["Dave"], thread: "2" },
     ];
     await bus.close();
-    fs.writeFileSync(path.join(bus.dataDir, "bus.jsonl"), lines.map((l) => JSON.stringify(l) + "\n").join(""));
+    fs.writeFileSync(path.join(bus.dataDir, "bus.jsonl"), lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
     bus = await startBus({ dataDir: bus.dataDir });
     expect((await post("dave")).status).toBe(201);
     expect((await post("Dave")).status).toBe(201);

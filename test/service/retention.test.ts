@@ -3,15 +3,25 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import type { CompactionStage } from "../../service/store/compaction";
-import { buildBundle, BusProcess, spawnBus, startBus, TestBus } from "../support/bus";
+import { buildBundle, type BusProcess, spawnBus, startBus, type TestBus } from "../support/bus";
 import { allMessages, PASS, postJson, request, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
 
 const DAY = 86_400_000;
 const line = (id: number, time: number, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ id: String(id), ts: new Date(time).toISOString(), from: "a", to: id % 2 ? "b" : "any", body: `m${id}`, tags: [], read_by: ["a"], thread: String(id), ...extra }) + "\n";
-const ack = (id: number, reader: string, time: number) => JSON.stringify({ id: String(id), reader, ts: new Date(time).toISOString() }) + "\n";
+  `${JSON.stringify({
+    id: String(id),
+    ts: new Date(time).toISOString(),
+    from: "a",
+    to: id % 2 ? "b" : "any",
+    body: `m${id}`,
+    tags: [],
+    read_by: ["a"],
+    thread: String(id),
+    ...extra,
+  })}\n`;
+const ack = (id: number, reader: string, time: number) => `${JSON.stringify({ id: String(id), reader, ts: new Date(time).toISOString() })}\n`;
 
 /** `old` messages posted 10 days ago (ids 1..old), then `fresh` posted now, each acked by "b". */
 function dataDirWith(old: number, fresh: number): string {
@@ -35,7 +45,13 @@ const archived = (dir: string, kind: "bus" | "acks") =>
     .readdirSync(path.join(dir, "archive"), { recursive: true })
     .map(String)
     .filter((f) => path.basename(f).startsWith(`${kind}-`) && f.endsWith(".jsonl.gz"))
-    .flatMap((f) => zlib.gunzipSync(fs.readFileSync(path.join(dir, "archive", f))).toString().split("\n").filter(Boolean));
+    .flatMap((f) =>
+      zlib
+        .gunzipSync(fs.readFileSync(path.join(dir, "archive", f)))
+        .toString()
+        .split("\n")
+        .filter(Boolean),
+    );
 
 describe("retention", () => {
   let bus: TestBus | undefined;
@@ -50,7 +66,11 @@ describe("retention", () => {
     await waitFor("the compaction", () => bus!.logs.some((l) => l.includes('"msg":"retention removed old messages"')));
     expect((await allMessages(bus.url)).map((m) => m.id)).toEqual(["6", "7", "8"]);
     const health = (await request(bus.url, "/health")).json;
-    expect(health).toMatchObject({ count: 3, oldest: "6", bytes: fs.statSync(path.join(dir, "bus.jsonl")).size + fs.statSync(path.join(dir, "acks.jsonl")).size });
+    expect(health).toMatchObject({
+      count: 3,
+      oldest: "6",
+      bytes: fs.statSync(path.join(dir, "bus.jsonl")).size + fs.statSync(path.join(dir, "acks.jsonl")).size,
+    });
     // since below the oldest kept id answers from the oldest.
     expect((await request(bus.url, "/messages?since=2&limit=1")).json.messages.map((m: { id: string }) => m.id)).toEqual(["6"]);
     expect(fileLines(path.join(dir, "bus.jsonl")).map((l) => JSON.parse(l).id)).toEqual(["6", "7", "8"]);

@@ -99,7 +99,7 @@ describe("the scan's bound", () => {
       const body = id === 5 ? "the needle is here" : `hay ${id}`;
       lines.push(JSON.stringify({ id: String(id), ts, from: "alpha", to: "any", body, tags: [], read_by: ["alpha"], thread: String(id) }));
     }
-    fs.writeFileSync(path.join(dataDir, MESSAGES_FILE), lines.join("\n") + "\n", { mode: 0o600 });
+    fs.writeFileSync(path.join(dataDir, MESSAGES_FILE), `${lines.join("\n")}\n`, { mode: 0o600 });
     bus = await startBus({ dataDir });
 
     const first = await search("q=needle");

@@ -1,7 +1,7 @@
-import { execFileSync, spawn } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
-import { startBus, TestBus } from "../support/bus";
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { startBus, type TestBus } from "../support/bus";
 import { PASS, postJson, request, USER } from "../support/http";
 import { tempDir } from "../support/tempDir";
 
@@ -61,7 +61,7 @@ describe.each(["team", "machine"] as const)("the seed's examples work verbatim w
     const incoming = await postJson(bus.url, "/post", { from: "ccwhitebee", to: ME, body: "for you" });
     const out = await bash(seed("bash-usage.sh").replace("<id>", incoming.json.id));
 
-    const [posted] = await list("?to=ccwhitebee&from=" + ME);
+    const [posted] = await list(`?to=ccwhitebee&from=${ME}`);
     expect(posted).toMatchObject({ from: ME, to: "ccwhitebee", body: "Build finished, see /opt/foo", tags: ["build"] });
     expect(out).toContain(JSON.stringify(posted)); // the POST's compact response
     expect(out).toContain('"body": "for you"'); // jq's pretty listing of my unread
@@ -81,7 +81,10 @@ describe.each(["team", "machine"] as const)("the seed's examples work verbatim w
   test("the quick cheatsheet: post, pull unread, ack, health", async () => {
     const incoming = (await postJson(bus.url, "/post", { from: "ccwhitebee", to: ME, body: "ping" })).json;
     const out = await bash(seed("cheatsheet.sh").replace("<id>", incoming.id));
-    const lines = out.split(/(?<=\})(?=\{)|\n/).filter(Boolean).map((l) => JSON.parse(l));
+    const lines = out
+      .split(/(?<=\})(?=\{)|\n/)
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ id: "2", from: ME, to: "ccwhitebee", body: "hi", tags: [] });
     expect(lines[1]).toEqual({ messages: [expect.objectContaining({ id: incoming.id, body: "ping" })] });
     expect(lines[2]).toEqual({ ok: true, id: incoming.id, reader: ME, already: false });
@@ -97,7 +100,12 @@ describe.each(["team", "machine"] as const)("the seed's examples work verbatim w
       fs.writeFileSync(path.join(home, ".secrets", "claude-bus.env"), `BUS_USER=${user}\nBUS_PASS=${pass}\nBUS_URL=${bus.url}\n`, { mode: 0o600 });
     }
     const out = await bash(`source ~/.secrets/claude-bus.env\n${seed("share-link.sh")}`);
-    expect(JSON.parse(out)).toMatchObject({ id: "1", from: "ccwhitebee", to: "ccmidm1mac", body: "Build dropped at gdrive:claude-handoffs/build-2026-05-25.zip" });
+    expect(JSON.parse(out)).toMatchObject({
+      id: "1",
+      from: "ccwhitebee",
+      to: "ccmidm1mac",
+      body: "Build dropped at gdrive:claude-handoffs/build-2026-05-25.zip",
+    });
   });
 
   test("Python usage (requests + python-dotenv): post, pull unread, print, ack each", async () => {
@@ -106,7 +114,7 @@ describe.each(["team", "machine"] as const)("the seed's examples work verbatim w
     expect(python.stderr).toBe("");
     expect(python.status).toBe(0);
     expect(python.stdout).toBe(`${incoming.ts} ccwhitebee -> from python land\n`);
-    const [posted] = await list("?to=ccwhitebee&from=" + ME);
+    const [posted] = await list(`?to=ccwhitebee&from=${ME}`);
     expect(posted).toMatchObject({ body: "Patch deployed, smoke tests green.", tags: ["deploy", "green"] });
     expect(await list(`?to=${ME}&unread_by=${ME}`)).toEqual([]);
     expect((await list(""))[0].read_by).toEqual(["ccwhitebee", ME]);

@@ -300,7 +300,7 @@ describe("browser sessions", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
-    fs.writeFileSync(file, lines.map((l) => JSON.stringify({ ...l, expires: Date.now() - 1000 }) + "\n").join(""), { mode: 0o600 });
+    fs.writeFileSync(file, lines.map((l) => `${JSON.stringify({ ...l, expires: Date.now() - 1000 })}\n`).join(""), { mode: 0o600 });
     bus = await startBus({ dataDir: bus.dataDir });
     expect((await withCookie(token, "/health")).status).toBe(401);
   });

@@ -1,5 +1,5 @@
 /** The start-up fast path reads exactly what the schema reads, for every line shape, and refuses what the schema refuses. */
-import { createHash } from "crypto";
+import { createHash } from "node:crypto";
 import { StoredMessageSchema } from "../../contract/message";
 import { parseStoredAck, parseStoredLine } from "../../service/store/storedLine";
 
@@ -12,7 +12,7 @@ function prng(seed: number): () => number {
 }
 
 const hash = (n: number) => createHash("sha256").update(String(n)).digest("hex");
-const ALPHABET = ['a', 'Z', '0', ' ', '"', "\\", "\n", "\u0001", "é", "🚀", '","tags":[', ",", "]", "}", '"attachments":[', '{"sha256":"'];
+const ALPHABET = ["a", "Z", "0", " ", '"', "\\", "\n", "\u0001", "é", "🚀", '","tags":[', ",", "]", "}", '"attachments":[', '{"sha256":"'];
 
 it("reads the same fields as a full parse against the schema, whatever the body and tags hold", () => {
   const rand = prng(7);
@@ -28,7 +28,13 @@ it("reads the same fields as a full parse against the schema, whatever the body 
       read_by: ["from.x"],
       ...(rand() < 0.5 && { thread: String(Math.max(1, i - 3)) }),
       ...(rand() < 0.3 && { reply_to: String(Math.max(1, i - 1)) }),
-      ...(rand() < 0.3 && { attachments: Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, k) => ({ sha256: hash(i * 10 + k), name: text(12) || "f", size: Math.floor(rand() * 1e9) })) }),
+      ...(rand() < 0.3 && {
+        attachments: Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, k) => ({
+          sha256: hash(i * 10 + k),
+          name: text(12) || "f",
+          size: Math.floor(rand() * 1e9),
+        })),
+      }),
       ...(rand() < 0.3 && { verified: true }),
       ...(rand() < 0.3 && { idempotency_key: text(8) || "k" }),
     };
@@ -54,8 +60,14 @@ it.each([
   ['{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[1],"read_by":["a"]}', "tags[0]:"],
   ['{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"thread":"x"}', "thread:"],
   [`{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"attachments":[]}`, "attachments:"],
-  [`{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"attachments":[{"sha256":"${"A".repeat(64)}","name":"n","size":1}]}`, "attachments[0].sha256:"],
-  [`{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"attachments":[{"sha256":"${"a".repeat(64)}","name":"n","size":1.5}]}`, "attachments[0].size:"],
+  [
+    `{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"attachments":[{"sha256":"${"A".repeat(64)}","name":"n","size":1}]}`,
+    "attachments[0].sha256:",
+  ],
+  [
+    `{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"attachments":[{"sha256":"${"a".repeat(64)}","name":"n","size":1.5}]}`,
+    "attachments[0].size:",
+  ],
   ['{"id":"1","ts":"t","from":"a","to":"b","body":"x","tags":[],"read_by":["a"],"verified":false}', "verified:"],
   ["\u0000\u0000\u0000", "not JSON"],
 ])("refuses %j as the schema does", (line, reason) => {

@@ -2,11 +2,11 @@
  * The bus for tests, for real: `startBus` runs it in this process on an ephemeral loopback port with real
  * files; `spawnBus` runs the shipped bundle (or the CLI) as a child process, for signals, crashes and exits.
  */
-import { ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildServiceBundle } from "../../provision/bundle";
-import { BusOptions, RunningBus, startBus as startRealBus } from "../../service/http/server";
+import { type BusOptions, type RunningBus, startBus as startRealBus } from "../../service/http/server";
 import { PASS, USER } from "./http";
 import { tempDir } from "./tempDir";
 
@@ -82,12 +82,7 @@ export interface BusProcess {
  * Runs `node <script> ...args` (the bundle, or the CLI with `serve`) and waits for its "listening" log
  * line. `onOutput` sees stdout so far on every chunk, so a test can act during start-up.
  */
-export function spawnBus(
-  script: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  onOutput?: (out: string, child: ChildProcess) => void,
-): Promise<BusProcess> {
+export function spawnBus(script: string, args: string[], env: NodeJS.ProcessEnv, onOutput?: (out: string, child: ChildProcess) => void): Promise<BusProcess> {
   const child = spawn(process.execPath, [script, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";

@@ -29,9 +29,19 @@ export async function seedHostile(dataDir: string, to: string): Promise<string[]
   const ts = new Date().toISOString();
   const lines = HOSTILE_BODIES.map((body, i) => {
     const id = String(i + 1);
-    return { id, ts, from: "lima", to, body, tags: i === 0 ? HOSTILE_TAGS : [], read_by: ["lima"], thread: id, ...(i === HOSTILE_BODIES.length - 1 && { verified: true }) };
+    return {
+      id,
+      ts,
+      from: "lima",
+      to,
+      body,
+      tags: i === 0 ? HOSTILE_TAGS : [],
+      read_by: ["lima"],
+      thread: id,
+      ...(i === HOSTILE_BODIES.length - 1 && { verified: true }),
+    };
   });
-  await fs.writeFile(path.join(dataDir, "bus.jsonl"), lines.map((l) => JSON.stringify(l) + "\n").join(""));
+  await fs.writeFile(path.join(dataDir, "bus.jsonl"), lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
   return lines.map((l) => l.id);
 }
 

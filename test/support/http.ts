@@ -23,7 +23,7 @@ export interface RequestOptions {
 }
 
 export function basicAuth(user: string, pass: string): string {
-  return "Basic " + Buffer.from(`${user}:${pass}`).toString("base64");
+  return `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
 }
 
 export function request(baseUrl: string, pathAndQuery: string, opts: RequestOptions = {}): Promise<Reply> {

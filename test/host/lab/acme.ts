@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bootHost, createRunDir, LabHost, PrebootFile } from "./boot";
+import { bootHost, createRunDir, type LabHost, type PrebootFile } from "./boot";
 import { ACME_DIRECTORY_URL, pebbleFiles, pebbleIssuerChain, PEBBLE_TCP_PORTS, PEBBLE_UDP_PORTS } from "./pebble";
 import { assertPortsFree } from "./ports";
 import { runOk, waitFor } from "./run";
@@ -24,8 +24,16 @@ export interface AcmeServer {
 }
 
 /** Units of the cached image that would bind this machine's ports (nginx 80, sshd 22) or do work nobody asked for. */
-const IDLE_UNITS = ["nginx.service", "ssh.service", "ssh.socket", "unattended-upgrades.service", "certbot.timer",
-  "e2scrub_reap.service", "logrotate.timer", "dpkg-db-backup.timer"];
+const IDLE_UNITS = [
+  "nginx.service",
+  "ssh.service",
+  "ssh.socket",
+  "unattended-upgrades.service",
+  "certbot.timer",
+  "e2scrub_reap.service",
+  "logrotate.timer",
+  "dpkg-db-backup.timer",
+];
 
 export async function startAcmeServer(rootfs: string, log: (line: string) => void = () => {}): Promise<AcmeServer> {
   assertPortsFree(PEBBLE_TCP_PORTS, PEBBLE_UDP_PORTS);
@@ -37,8 +45,12 @@ export async function startAcmeServer(rootfs: string, log: (line: string) => voi
   const host = await bootHost(rootfs, runDir, [...pebble.files, ...idle], log);
   try {
     const listenerCaFile = join(dir, "ca.pem");
-    await waitFor("Pebble's ACME directory", async () =>
-      (await runOk("curl", ["-sSf", "--cacert", listenerCaFile, ACME_DIRECTORY_URL])).stdout.includes("newOrder") ? true : undefined, 60000, 250);
+    await waitFor(
+      "Pebble's ACME directory",
+      async () => ((await runOk("curl", ["-sSf", "--cacert", listenerCaFile, ACME_DIRECTORY_URL])).stdout.includes("newOrder") ? true : undefined),
+      60000,
+      250,
+    );
     const issuerChainFile = join(dir, "pebble-issuers.pem");
     writeFileSync(issuerChainFile, await pebbleIssuerChain(listenerCaFile));
     log(`ACME server ready: ${ACME_DIRECTORY_URL}`);

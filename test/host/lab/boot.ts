@@ -5,11 +5,24 @@
  * kill -9 of its PID 1, never asked to shut down.
  */
 import { spawn } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { CACHE_DIR } from "./rootfs";
 import { removeTree } from "./mounts";
-import { run, RunOptions, RunResult, waitFor } from "./run";
+import { run, type RunOptions, type RunResult, waitFor } from "./run";
 import { onTeardown } from "./teardown";
 
 export interface LabHost {
@@ -71,17 +84,37 @@ exec /lib/systemd/systemd --system' boot "$1" "$2"`;
  * provisioning apt-get), gettys and logind (VTs on the console).
  */
 const MASKED_UNITS = [
-  "systemd-udevd.service", "systemd-udev-trigger.service", "systemd-udev-settle.service", "systemd-udevd-control.socket",
-  "systemd-udevd-kernel.socket", "systemd-sysctl.service", "systemd-modules-load.service", "kmod-static-nodes.service",
-  "systemd-binfmt.service", "proc-sys-fs-binfmt_misc.automount", "sys-kernel-debug.mount", "sys-kernel-tracing.mount",
-  "sys-kernel-config.mount", "sys-fs-fuse-connections.mount", "systemd-timesyncd.service", "systemd-logind.service",
-  "apt-daily.timer", "apt-daily-upgrade.timer", "man-db.timer", "e2scrub_all.timer", "fstrim.timer",
-  "console-getty.service", "getty@tty1.service", "getty.target",
+  "systemd-udevd.service",
+  "systemd-udev-trigger.service",
+  "systemd-udev-settle.service",
+  "systemd-udevd-control.socket",
+  "systemd-udevd-kernel.socket",
+  "systemd-sysctl.service",
+  "systemd-modules-load.service",
+  "kmod-static-nodes.service",
+  "systemd-binfmt.service",
+  "proc-sys-fs-binfmt_misc.automount",
+  "sys-kernel-debug.mount",
+  "sys-kernel-tracing.mount",
+  "sys-kernel-config.mount",
+  "sys-fs-fuse-connections.mount",
+  "systemd-timesyncd.service",
+  "systemd-logind.service",
+  "apt-daily.timer",
+  "apt-daily-upgrade.timer",
+  "man-db.timer",
+  "e2scrub_all.timer",
+  "fstrim.timer",
+  "console-getty.service",
+  "getty@tty1.service",
+  "getty.target",
 ];
 
 /** The cgroup v2 mount on this machine: the run's cgroup is made below it. */
 function cgroup2Root(): string {
-  const line = readFileSync("/proc/self/mounts", "utf8").split("\n").find((l) => l.split(" ")[2] === "cgroup2");
+  const line = readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .find((l) => l.split(" ")[2] === "cgroup2");
   if (!line) throw new Error("no cgroup2 file system is mounted on this machine; the throwaway host needs one");
   return line.split(" ")[1];
 }
@@ -222,8 +255,22 @@ export async function bootHost(lowerRootfs: string, runDir: string, files: Prebo
   };
   onTeardown(`throwaway host ${runDir}`, destroy);
 
-  const nsenter = (args: string[]) => ["-t", String(pid1), "-m", "-u", "-i", "-p", "-r", "-w", "/usr/bin/env", "-i",
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", ...args];
+  const nsenter = (args: string[]) => [
+    "-t",
+    String(pid1),
+    "-m",
+    "-u",
+    "-i",
+    "-p",
+    "-r",
+    "-w",
+    "/usr/bin/env",
+    "-i",
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME=/root",
+    "LANG=C.UTF-8",
+    ...args,
+  ];
   const host: LabHost = {
     pid1: 0,
     runDir,
@@ -233,19 +280,29 @@ export async function bootHost(lowerRootfs: string, runDir: string, files: Prebo
   };
 
   try {
-    pid1 = await waitFor("the host's PID 1", async () => {
-      if (startTime(unsharePid) === undefined) throw new Error(`boot failed: ${readFileSync(join(runDir, "boot.log"), "utf8")}`);
-      const r = await run("pgrep", ["-P", String(unsharePid)]);
-      const pid = Number(r.stdout.trim().split("\n")[0]);
-      return pid > 0 && existsSync(`/proc/${pid}/root/etc`) && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd" ? pid : undefined;
-    }, 20000, 100);
+    pid1 = await waitFor(
+      "the host's PID 1",
+      async () => {
+        if (startTime(unsharePid) === undefined) throw new Error(`boot failed: ${readFileSync(join(runDir, "boot.log"), "utf8")}`);
+        const r = await run("pgrep", ["-P", String(unsharePid)]);
+        const pid = Number(r.stdout.trim().split("\n")[0]);
+        return pid > 0 && existsSync(`/proc/${pid}/root/etc`) && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "systemd" ? pid : undefined;
+      },
+      20000,
+      100,
+    );
     host.pid1 = pid1;
     log(`host PID 1 is ${pid1}, run dir ${runDir}`);
-    const state = await waitFor("systemctl is-system-running", async () => {
-      const r = await host.exec("systemctl is-system-running");
-      const s = r.stdout.trim();
-      return s === "running" || s === "degraded" ? s : undefined;
-    }, 120000, 250);
+    const state = await waitFor(
+      "systemctl is-system-running",
+      async () => {
+        const r = await host.exec("systemctl is-system-running");
+        const s = r.stdout.trim();
+        return s === "running" || s === "degraded" ? s : undefined;
+      },
+      120000,
+      250,
+    );
     log(`host is up (${state})`);
     if (state === "degraded") log((await host.exec("systemctl --failed --no-legend --plain")).stdout.trim());
   } catch (e) {
@@ -254,4 +311,3 @@ export async function bootHost(lowerRootfs: string, runDir: string, files: Prebo
   }
   return host;
 }
-

@@ -34,7 +34,11 @@ export async function startDohStandIn(): Promise<DohStandIn> {
       return;
     }
     const addresses = (table.get(name) ?? ["127.0.0.1"]).filter(type.family);
-    const body = { Status: 0, Question: [{ name: `${name}.`, type: type.number }], Answer: addresses.map((data) => ({ name: `${name}.`, type: type.number, TTL: 300, data })) };
+    const body = {
+      Status: 0,
+      Question: [{ name: `${name}.`, type: type.number }],
+      Answer: addresses.map((data) => ({ name: `${name}.`, type: type.number, TTL: 300, data })),
+    };
     res.writeHead(200, { "content-type": "application/dns-json" }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

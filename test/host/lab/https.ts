@@ -20,7 +20,7 @@ export interface BusEndpoint {
 }
 
 export function basic(user: string, pass: string): string {
-  return "Basic " + Buffer.from(`${user}:${pass}`).toString("base64");
+  return `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
 }
 
 function collect(req: http.ClientRequest, body: string | Buffer | undefined, resolve: (r: Reply) => void, reject: (e: Error) => void, timeoutMs = 15_000) {
@@ -56,7 +56,16 @@ export function httpsRequest(
 /** A GET whose answer is bytes (a backup), over the same TLS as httpsRequest. */
 export function httpsDownload(ep: BusEndpoint, path: string, auth: string): Promise<{ status: number; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: "127.0.0.1", port: 443, servername: ep.fqdn, ca: ep.ca, method: "GET", path, headers: { Host: ep.fqdn, Authorization: auth }, agent: false });
+    const req = https.request({
+      host: "127.0.0.1",
+      port: 443,
+      servername: ep.fqdn,
+      ca: ep.ca,
+      method: "GET",
+      path,
+      headers: { Host: ep.fqdn, Authorization: auth },
+      agent: false,
+    });
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));

@@ -5,12 +5,12 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { AcmeServer, startAcmeServer } from "./acme";
-import { bootHost, createRunDir, LabHost, reapOrphanedRuns } from "./boot";
+import { type AcmeServer, startAcmeServer } from "./acme";
+import { bootHost, createRunDir, type LabHost, reapOrphanedRuns } from "./boot";
 import { removeTree } from "./mounts";
 import { assertPortsFree } from "./ports";
 import { ensureRootfs } from "./rootfs";
-import { LabSsh, sshFiles, waitForSsh } from "./ssh";
+import { type LabSsh, sshFiles, waitForSsh } from "./ssh";
 
 /** A name under the reserved .test TLD: never a real domain. */
 export const LAB_DOMAIN = "bus.test";

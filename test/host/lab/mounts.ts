@@ -10,7 +10,7 @@ export function mountsUnder(dir: string): string[] {
     .map((line) => line.split(" ")[1])
     .filter((m): m is string => !!m)
     .map((m) => m.replace(/\\040/g, " "))
-    .filter((m) => m === prefix || m.startsWith(prefix + "/"));
+    .filter((m) => m === prefix || m.startsWith(`${prefix}/`));
 }
 
 /** Deletes a directory tree, refusing if anything is mounted inside it, never crossing file systems. */

@@ -17,7 +17,21 @@ export const PEBBLE_UDP_PORTS = { 8053: "pebble-challtestsrv DNS" };
 /** Makes the CA and server certificate in `dir` (outside the host) and returns the files to preload. */
 export async function pebbleFiles(dir: string): Promise<{ files: PrebootFile[]; listenerCa: string }> {
   const o = (...args: string[]) => runOk("openssl", args, { cwd: dir });
-  await o("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=claude-bus lab pebble listener CA");
+  await o(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=claude-bus lab pebble listener CA",
+  );
   await o("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.csr", "-subj", "/CN=127.0.0.1");
   const ext = "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
   await runOk("bash", ["-c", `printf '%s' "$1" > ext.cnf`, "ext", ext], { cwd: dir });
@@ -46,13 +60,18 @@ export async function pebbleFiles(dir: string): Promise<{ files: PrebootFile[]; 
     {
       path: "/etc/systemd/system/lab-challtestsrv.service",
       // Answers every A query with 127.0.0.1 and no AAAA, so validation reaches nginx on this loopback.
-      content: unit("ACME test DNS", "/usr/bin/pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 \"\" -dns01 127.0.0.1:8053 " +
-        "-http01 \"\" -https01 \"\" -tlsalpn01 \"\" -management 127.0.0.1:8055"),
+      content: unit(
+        "ACME test DNS",
+        '/usr/bin/pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 127.0.0.1:8053 ' +
+          '-http01 "" -https01 "" -tlsalpn01 "" -management 127.0.0.1:8055',
+      ),
     },
     {
       path: "/etc/systemd/system/lab-pebble.service",
-      content: unit("Pebble ACME server", `/usr/bin/pebble -config ${PEBBLE_DIR}/pebble.json -dnsserver 127.0.0.1:8053`,
-        ["PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"]).replace("After=network.target", "After=network.target lab-challtestsrv.service\nWants=lab-challtestsrv.service"),
+      content: unit("Pebble ACME server", `/usr/bin/pebble -config ${PEBBLE_DIR}/pebble.json -dnsserver 127.0.0.1:8053`, [
+        "PEBBLE_VA_NOSLEEP=1",
+        "PEBBLE_WFE_NONCEREJECT=0",
+      ]).replace("After=network.target", "After=network.target lab-challtestsrv.service\nWants=lab-challtestsrv.service"),
     },
   ];
   // Enabled at boot, like any unit installed with `systemctl enable`.
@@ -64,7 +83,6 @@ export async function pebbleFiles(dir: string): Promise<{ files: PrebootFile[]; 
 
 /** Pebble's issuing root and intermediate (new on every Pebble start): what clients trust the bus's cert by. */
 export async function pebbleIssuerChain(listenerCaFile: string): Promise<string> {
-  const get = async (path: string) =>
-    (await runOk("curl", ["-sSf", "--cacert", listenerCaFile, `${PEBBLE_MANAGEMENT_URL}${path}`])).stdout;
+  const get = async (path: string) => (await runOk("curl", ["-sSf", "--cacert", listenerCaFile, `${PEBBLE_MANAGEMENT_URL}${path}`])).stdout;
   return (await get("/roots/0")) + (await get("/intermediates/0"));
 }

@@ -28,11 +28,17 @@ function boundPorts(): { tcp: Set<number>; udp: Set<number> } {
 export function assertPortsFree(tcp: Record<number, string>, udp: Record<number, string> = {}): void {
   const bound = boundPorts();
   const busy = [
-    ...Object.entries(tcp).filter(([p]) => bound.tcp.has(Number(p))).map(([p, who]) => `tcp ${p} (${who})`),
-    ...Object.entries(udp).filter(([p]) => bound.udp.has(Number(p))).map(([p, who]) => `udp ${p} (${who})`),
+    ...Object.entries(tcp)
+      .filter(([p]) => bound.tcp.has(Number(p)))
+      .map(([p, who]) => `tcp ${p} (${who})`),
+    ...Object.entries(udp)
+      .filter(([p]) => bound.udp.has(Number(p)))
+      .map(([p, who]) => `udp ${p} (${who})`),
   ];
   if (busy.length) {
-    throw new Error(`the throwaway host shares this machine's network and needs these ports, which are in use: ${busy.join(", ")}. ` +
-      "Stop whatever listens there (ss -ltnup shows it) and run again.");
+    throw new Error(
+      `the throwaway host shares this machine's network and needs these ports, which are in use: ${busy.join(", ")}. ` +
+        "Stop whatever listens there (ss -ltnup shows it) and run again.",
+    );
   }
 }

@@ -18,8 +18,21 @@ const BASE_INCLUDE = ["systemd", "systemd-sysv", "dbus", "ca-certificates", "cur
  * plus what the harness uses inside (pebble, jq). Recommends are kept so any apt flags match.
  */
 const PREINSTALLED = [
-  "nodejs", "nginx", "apache2-utils", "certbot", "python3-certbot-nginx", "openssh-server",
-  "openssh-sftp-server", "pebble", "curl", "jq", "logrotate", "ca-certificates", "procps", "e2fsprogs", "unattended-upgrades",
+  "nodejs",
+  "nginx",
+  "apache2-utils",
+  "certbot",
+  "python3-certbot-nginx",
+  "openssh-server",
+  "openssh-sftp-server",
+  "pebble",
+  "curl",
+  "jq",
+  "logrotate",
+  "ca-certificates",
+  "procps",
+  "e2fsprogs",
+  "unattended-upgrades",
 ];
 /** Bump when the build recipe below changes in a way the lists above do not show. */
 const RECIPE_VERSION = 1;
@@ -55,10 +68,7 @@ export function debianMirror(): string {
 
 /** Where the cached root file system for the current recipe lives (it may not exist yet). */
 export function rootfsPath(mirror = debianMirror()): string {
-  const key = createHash("sha256")
-    .update(JSON.stringify({ RECIPE_VERSION, SUITE, mirror, BASE_INCLUDE, PREINSTALLED }))
-    .digest("hex")
-    .slice(0, 16);
+  const key = createHash("sha256").update(JSON.stringify({ RECIPE_VERSION, SUITE, mirror, BASE_INCLUDE, PREINSTALLED })).digest("hex").slice(0, 16);
   return join(CACHE_DIR, `rootfs-${SUITE}-${key}`);
 }
 
@@ -73,19 +83,37 @@ export async function ensureRootfs(log: (line: string) => void = () => {}): Prom
   removeTree(building);
   log(`building Debian ${SUITE} rootfs from ${mirror} into ${building}`);
   // In a private mount namespace: whatever debootstrap mounts in the target dies with it, even on failure.
-  await runOk("unshare", ["--mount", "--propagation", "private", "--fork", "debootstrap", "--variant=minbase",
-    `--include=${BASE_INCLUDE.join(",")}`, SUITE, building, mirror], { log });
+  await runOk(
+    "unshare",
+    ["--mount", "--propagation", "private", "--fork", "debootstrap", "--variant=minbase", `--include=${BASE_INCLUDE.join(",")}`, SUITE, building, mirror],
+    { log },
+  );
   // Package scripts must not start daemons while we build: they would run on this machine.
   writeFileSync(join(building, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n", { mode: 0o755 });
   writeFileSync(join(building, "etc/resolv.conf"), readFileSync("/etc/resolv.conf"));
-  await runOk("unshare", ["--fork", "--pid", "--mount", "--uts", "--propagation", "private", "--kill-child", "bash", "-c",
-    `set -e
+  await runOk(
+    "unshare",
+    [
+      "--fork",
+      "--pid",
+      "--mount",
+      "--uts",
+      "--propagation",
+      "private",
+      "--kill-child",
+      "bash",
+      "-c",
+      `set -e
      mount -t proc proc "$1/proc"
      chroot "$1" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c 'apt-get update -q && apt-get install -y -q ${PREINSTALLED.join(" ")} && apt-get clean'`,
-    "build", building], { log });
+      "build",
+      building,
+    ],
+    { log },
+  );
   rmSync(join(building, "usr/sbin/policy-rc.d"));
   writeFileSync(join(building, "etc/hostname"), "claude-bus-lab\n");
-  writeFileSync(join(building, ".complete"), new Date().toISOString() + "\n");
+  writeFileSync(join(building, ".complete"), `${new Date().toISOString()}\n`);
   renameSync(building, target);
   // Older recipes' images of this suite are dead weight now; other suites' are another run's.
   for (const entry of readdirSync(CACHE_DIR)) {

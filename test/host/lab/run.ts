@@ -24,8 +24,14 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     const forward = (chunk: string) => {
       if (opts.log) for (const line of chunk.split("\n")) if (line.trim()) opts.log(line);
     };
-    child.stdout.setEncoding("utf8").on("data", (c: string) => { stdout += c; forward(c); });
-    child.stderr.setEncoding("utf8").on("data", (c: string) => { stderr += c; forward(c); });
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+      forward(c);
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+      forward(c);
+    });
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
     // A child that exits without reading its stdin must not crash us with EPIPE.
@@ -45,7 +51,7 @@ export async function runOk(cmd: string, args: string[], opts: RunOptions = {}):
 }
 
 function tail(s: string, max = 4000): string {
-  return s.length > max ? "…" + s.slice(-max) : s;
+  return s.length > max ? `…${s.slice(-max)}` : s;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -10,8 +10,14 @@ import { CACHE_DIR } from "./rootfs";
 
 /** Kernel settings systemd's boot (systemd-sysctl) would change if it could reach this machine's /proc/sys. */
 const WATCHED_SYSCTLS = [
-  "fs/protected_fifos", "fs/protected_hardlinks", "fs/protected_regular", "fs/protected_symlinks",
-  "kernel/pid_max", "net/ipv4/ip_forward", "net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter",
+  "fs/protected_fifos",
+  "fs/protected_hardlinks",
+  "fs/protected_regular",
+  "fs/protected_symlinks",
+  "kernel/pid_max",
+  "net/ipv4/ip_forward",
+  "net/ipv4/conf/all/rp_filter",
+  "net/ipv4/conf/default/rp_filter",
 ];
 
 function listDir(dir: string): string[] {
@@ -47,7 +53,15 @@ export interface MachineSnapshot {
 /** `ports`: the TCP ports the lab uses; others' servers on this machine come and go. */
 export function snapshotMachine(ports: number[]): MachineSnapshot {
   const listening = ["/proc/net/tcp", "/proc/net/tcp6"].flatMap((f) =>
-    existsSync(f) ? readFileSync(f, "utf8").split("\n").slice(1).map((l) => l.trim().split(/\s+/)).filter((c) => c[3] === "0A").map((c) => c[1]) : []);
+    existsSync(f)
+      ? readFileSync(f, "utf8")
+          .split("\n")
+          .slice(1)
+          .map((l) => l.trim().split(/\s+/))
+          .filter((c) => c[3] === "0A")
+          .map((c) => c[1])
+      : [],
+  );
   return {
     mounts: readFileSync("/proc/self/mounts", "utf8").split("\n").filter(Boolean).sort(),
     dev: listDir("/dev"),

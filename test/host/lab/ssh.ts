@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PrebootFile } from "./boot";
-import { run, runOk, RunResult, waitFor } from "./run";
+import { run, runOk, type RunResult, waitFor } from "./run";
 
 export const SSH_HOST_ALIAS = "claude-bus-lab";
 
@@ -30,13 +30,30 @@ export async function sshFiles(dir: string, port: number): Promise<{ files: Preb
   const knownHostsFile = join(dir, "known_hosts");
   writeFileSync(knownHostsFile, "");
   const options = [
-    "-o", "HostName=127.0.0.1", "-o", `Port=${port}`, "-o", "User=root", "-o", `IdentityFile=${identityFile}`,
-    "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${knownHostsFile}`, "-o", "StrictHostKeyChecking=accept-new",
-    "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+    "-o",
+    "HostName=127.0.0.1",
+    "-o",
+    `Port=${port}`,
+    "-o",
+    "User=root",
+    "-o",
+    `IdentityFile=${identityFile}`,
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    `UserKnownHostsFile=${knownHostsFile}`,
+    "-o",
+    "StrictHostKeyChecking=accept-new",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "LogLevel=ERROR",
   ];
   const configFile = join(dir, "ssh_config");
   const lines = [];
-  for (let i = 0; i < options.length; i += 2) lines.push("  " + options[i + 1].replace("=", " "));
+  for (let i = 0; i < options.length; i += 2) lines.push(`  ${options[i + 1].replace("=", " ")}`);
   writeFileSync(configFile, `Host ${SSH_HOST_ALIAS}\n${lines.join("\n")}\n`);
   const ssh: LabSsh = {
     port,
