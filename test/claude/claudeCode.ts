@@ -7,22 +7,20 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 
-/** The version the tests pin: the oldest the README claims. */
-export const CLAUDE_CODE_VERSION = "2.1.332";
 /** The oldest the README claims: hooks, tools and monitor, but no inbox socket (the fallback paths). */
 export const CLAUDE_CODE_OLDEST = "2.1.197";
-/** The newest on the registry (December 2026): the live-delivery tests run on it too. */
+/** The newest on the registry (December 2026), which every test runs on unless it names the oldest. */
 export const CLAUDE_CODE_NEWEST = "2.1.337";
 const CACHE = process.env.CLAUDE_BUS_CLAUDE_CODE_CACHE ?? "/var/cache/claude-bus-claude-code";
 const binDir = (version: string) => path.join(CACHE, version, "node_modules", ".bin");
-export const CLAUDE_BIN_DIR = binDir(CLAUDE_CODE_VERSION);
+export const CLAUDE_BIN_DIR = binDir(CLAUDE_CODE_NEWEST);
 export const CLAUDE = path.join(CLAUDE_BIN_DIR, "claude");
 /** The `claude` binary of one installed version. */
 export const claudeAt = (version: string) => path.join(binDir(version), "claude");
 const REPO = path.resolve(__dirname, "../..");
 
 /** Installs a pinned CLI into the cache unless it is there (into a temp dir renamed into place: never half there). */
-export async function installClaudeCode(version = CLAUDE_CODE_VERSION): Promise<void> {
+export async function installClaudeCode(version = CLAUDE_CODE_NEWEST): Promise<void> {
   if (existsSync(claudeAt(version))) return;
   const target = path.join(CACHE, version);
   const staging = `${target}.partial-${process.pid}`;
@@ -89,7 +87,7 @@ export interface Session {
   end(): Promise<number | null>;
 }
 
-export function startSession(h: ClaudeHome, modelUrl: string, args: string[] = [], env: Record<string, string> = {}, version = CLAUDE_CODE_VERSION): Session {
+export function startSession(h: ClaudeHome, modelUrl: string, args: string[] = [], env: Record<string, string> = {}, version = CLAUDE_CODE_NEWEST): Session {
   const child = spawn(claudeAt(version), ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose", ...args], {
     cwd: h.home,
     env: claudeEnv(h, modelUrl, env),
@@ -153,7 +151,7 @@ export interface Terminal {
   close(): Promise<void>;
 }
 
-export async function startInteractive(h: ClaudeHome, modelUrl: string, version = CLAUDE_CODE_VERSION): Promise<Terminal> {
+export async function startInteractive(h: ClaudeHome, modelUrl: string, version = CLAUDE_CODE_NEWEST): Promise<Terminal> {
   const env = claudeEnv(h, modelUrl);
   await fs.writeFile(
     path.join(h.home, ".claude.json"),

@@ -17,16 +17,7 @@ import { createBusClient, type Message } from "../../client/index";
 import { envText, startTestBus, tempDir, type TestBus, writeHomeEnv } from "../cli/harness";
 import { startFlakyProxy } from "../support/flakyProxy";
 import { waitFor } from "../support/waitFor";
-import {
-  CLAUDE_CODE_NEWEST,
-  CLAUDE_CODE_OLDEST,
-  CLAUDE_CODE_VERSION,
-  type ClaudeHome,
-  claudeHome,
-  hideInboxSocket,
-  type Session,
-  startSession,
-} from "./claudeCode";
+import { CLAUDE_CODE_NEWEST, CLAUDE_CODE_OLDEST, type ClaudeHome, claudeHome, hideInboxSocket, type Session, startSession } from "./claudeCode";
 import { type ModelRequest, startScriptedModel, type Turn } from "./scriptedModel";
 
 jest.setTimeout(150_000);
@@ -95,7 +86,7 @@ async function taskWithPostDuringFirstTool(version: string, during: (dir: string
   }
 }
 
-describe.each([CLAUDE_CODE_VERSION, CLAUDE_CODE_NEWEST])("Claude Code %s, through the session's inbox socket", (version) => {
+describe.each([CLAUDE_CODE_NEWEST])("Claude Code %s, through the session's inbox socket", (version) => {
   it("a message posted during the first tool call of a task is in the model's next request, once, framed, and acked", async () => {
     await bootstrap();
     let posted: Message | undefined;
@@ -205,7 +196,7 @@ describe("what the live path leaves undelivered stays unread", () => {
 
 describe.each([
   [`Claude Code ${CLAUDE_CODE_OLDEST}, which has no inbox socket`, CLAUDE_CODE_OLDEST, false],
-  [`Claude Code ${CLAUDE_CODE_VERSION} with the socket hidden from claude-bus`, CLAUDE_CODE_VERSION, true],
+  [`Claude Code ${CLAUDE_CODE_NEWEST} with the socket hidden from claude-bus`, CLAUDE_CODE_NEWEST, true],
 ])("%s", (_name, version, hide) => {
   it("the PostToolUse hook delivers a message posted during the first tool call into the next request, once, and acks it", async () => {
     await bootstrap();

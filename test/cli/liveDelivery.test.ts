@@ -126,6 +126,8 @@ it("what a hook delivered (the cursor moved past it) is not written again", asyn
     await post("after it", { tags: ["urgent"] });
     await waitFor("a write", () => session.writes.length === 1, { timeoutMs: 20_000 });
     expect(session.writes[0][0].message.content).not.toContain("taken by a hook");
+    // the ack follows the write: what was written is acked, what the hook took is left as the hook left it
+    await waitFor("the ack of what was written", async () => !(await unread()).includes("after it"), { timeoutMs: 20_000 });
     expect(await unread()).toEqual(["taken by a hook"]);
   } finally {
     live.stop();
