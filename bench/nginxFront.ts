@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { parseHostConfig } from "../provision/config";
 import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../provision/paths";
 import { renderNginxSite } from "../provision/render/nginx";
+import { selfSignedCert } from "../test/support/selfSignedCert";
 
 export interface NginxFront {
   /** The bus's URL through nginx, and the curl options that reach it (name resolution, the CA). */
@@ -40,29 +41,9 @@ export async function nginxFront(dir: string, servicePort: number, maxFileMiB: n
     maxFileMiB,
     rateLimit: { perSecond: 10_000, burst: 10_000 },
   });
-  fs.mkdirSync(path.join(dir, "cert"), { recursive: true });
   fs.chmodSync(dir, 0o755);
   const cert = path.join(dir, "cert");
-  const made = spawnSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-days",
-    "2",
-    "-keyout",
-    path.join(cert, "privkey.pem"),
-    "-out",
-    path.join(cert, "fullchain.pem"),
-    "-subj",
-    `/CN=${cfg.fqdn}`,
-    "-addext",
-    `subjectAltName=DNS:${cfg.fqdn}`,
-  ]);
-  if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
+  selfSignedCert(cert, cfg.fqdn);
   const [http, https] = [await freePort(), await freePort()];
   const site = renderNginxSite(cfg)
     .split(certDir(cfg.fqdn))

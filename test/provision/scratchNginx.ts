@@ -12,14 +12,9 @@ import { ACCESS_LOG, ACME_WEBROOT, ERROR_LOG, certDir } from "../../provision/pa
 import { HTTP2_DIRECTIVE_SINCE, type Http2Style, renderNginxSite } from "../../provision/render/nginx";
 import { freePort } from "../support/ports";
 import { requireTool } from "../support/requireTool";
+import { selfSignedCert } from "../support/selfSignedCert";
 import { tempDir } from "../support/tempDir";
 import { waitFor } from "../support/waitFor";
-
-const run = (cmd: string, args: string[], input?: string) => {
-  const r = spawnSync(requireTool(cmd), args, { encoding: "utf8", input });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
-  return r.stdout;
-};
 
 export interface ScratchNginx {
   dir: string;
@@ -55,26 +50,7 @@ export async function scratchNginx(cfg: HostConfig): Promise<ScratchNginx> {
   fs.chmodSync(dir, 0o755); // workers run as nobody and read the webroot per request
   const [http, https] = [await freePort(), await freePort()];
   const certs = path.join(dir, "cert");
-  fs.mkdirSync(certs);
-  run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-days",
-    "2",
-    "-keyout",
-    path.join(certs, "privkey.pem"),
-    "-out",
-    path.join(certs, "fullchain.pem"),
-    "-subj",
-    `/CN=${cfg.fqdn}`,
-    "-addext",
-    `subjectAltName=DNS:${cfg.fqdn}`,
-  ]);
+  selfSignedCert(certs, cfg.fqdn);
   const webroot = path.join(dir, "webroot");
   fs.mkdirSync(path.join(webroot, ".well-known", "acme-challenge"), { recursive: true });
 
