@@ -18,7 +18,7 @@ import { ClaimResource, ClaimToken } from "../../contract/claims";
 import { MAX_CLAIM_NOTE_CHARS, MAX_CLAIMS_PER_HOLDER, MAX_LIVE_CLAIMS } from "../../contract/defaults";
 import { MachineName } from "../../contract/names";
 import { writeFileDurably } from "../../contract/durableFile";
-import { getOrCreate } from "../../contract/maps";
+import { WakeSets } from "../http/wakeSets";
 import type { Log } from "../log";
 import type { AppendLog } from "../store/appendLog";
 import { openEventLog, snapshotOf } from "../store/eventLog";
@@ -92,7 +92,7 @@ export class ClaimStore {
   /** Per resource: the request being decided; the next one waits for it. */
   private readonly busy = new Map<string, Promise<unknown>>();
   /** Per resource: who waits for it to be free. */
-  private readonly freed = new Map<string, Set<() => void>>();
+  private readonly freed = new WakeSets<string>();
 
   private constructor(
     private readonly file: string,
@@ -216,12 +216,7 @@ export class ClaimStore {
       wake();
       return () => undefined;
     }
-    const set = getOrCreate(this.freed, resource, () => new Set<() => void>());
-    set.add(wake);
-    return () => {
-      set.delete(wake);
-      if (set.size === 0 && this.freed.get(resource) === set) this.freed.delete(resource);
-    };
+    return this.freed.add(resource, wake);
   }
 
   /** True once the store closes: waiters answer at once. */
@@ -232,7 +227,7 @@ export class ClaimStore {
   /** Wakes every waiter (shutdown), lets queued writes finish, and closes the file. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const resource of [...this.freed.keys()]) this.wake(resource);
+    this.freed.wakeAll();
     await Promise.all([...this.busy.values()].map((p) => p.catch(() => undefined)));
     await this.log.close();
   }
@@ -334,7 +329,7 @@ export class ClaimStore {
         this.lastToken = Math.max(this.lastToken, event.token);
         if (this.live.get(event.resource)?.token === event.token) {
           this.drop(event.resource);
-          this.wake(event.resource);
+          this.freed.wake(event.resource);
         }
     }
   }
@@ -346,12 +341,6 @@ export class ClaimStore {
     const count = (this.perHolder.get(claim.holder) ?? 1) - 1;
     if (count > 0) this.perHolder.set(claim.holder, count);
     else this.perHolder.delete(claim.holder);
-  }
-
-  private wake(resource: string): void {
-    const set = this.freed.get(resource);
-    this.freed.delete(resource);
-    for (const wake of set ?? []) wake();
   }
 
   /** Runs `change` once every earlier change to `resource` has settled (failed ones too). */

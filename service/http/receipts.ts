@@ -4,7 +4,6 @@
  * long-poll and counted among the same long-polls. A waiter costs one entry here and its open request.
  */
 import { ReceiptQuerySchema } from "../../contract/claims";
-import { getOrCreate } from "../../contract/maps";
 import { MESSAGE_ID_PATTERN } from "../../contract/message";
 import { authorize } from "../members/access";
 import { identityOf } from "../members/authenticate";
@@ -14,36 +13,25 @@ import { parseQuery, sendJson } from "./json";
 import { holdRequest } from "./longPoll";
 import { type LongPollSlots, takeLongPollSlot } from "./longPollSlots";
 import type { Routes } from "./routes";
+import { WakeSets } from "./wakeSets";
 
 /** Who waits for which reader's ack of which message. */
 export class ReceiptWaiters {
-  private readonly byAck = new Map<string, Set<() => void>>();
+  private readonly byAck = new WakeSets<string>();
 
   /** Calls `wake` once when `reader` acks message n; returns the cancel function. */
   add(n: number, reader: string, wake: () => void): () => void {
-    const key = `${n}/${reader}`;
-    const set = getOrCreate(this.byAck, key, () => new Set<() => void>());
-    set.add(wake);
-    return () => {
-      set.delete(wake);
-      if (set.size === 0 && this.byAck.get(key) === set) this.byAck.delete(key);
-    };
+    return this.byAck.add(`${n}/${reader}`, wake);
   }
 
   /** `reader` acked `ids`: wake who waits for those acks. */
   acked(reader: string, ids: readonly number[]): void {
-    for (const n of ids) {
-      const key = `${n}/${reader}`;
-      const set = this.byAck.get(key);
-      this.byAck.delete(key);
-      for (const wake of set ?? []) wake();
-    }
+    for (const n of ids) this.byAck.wake(`${n}/${reader}`);
   }
 
   /** Wakes every waiter (at shutdown: they answer what they have). */
   wakeAll(): void {
-    for (const set of [...this.byAck.values()]) for (const wake of set) wake();
-    this.byAck.clear();
+    this.byAck.wakeAll();
   }
 }
 
