@@ -16,7 +16,7 @@ import { EventLogged, openEventLog } from "../store/eventLog";
 import { jsonLine, parseJson } from "../store/jsonl";
 import { FileError, READABLE_BY_THE_BUS } from "../store/startupFile";
 import type { Log } from "../log";
-import { getOrCreate } from "../../contract/maps";
+import { WakeSets } from "../http/wakeSets";
 
 export const MACHINES_FILE = "machines.jsonl";
 
@@ -100,7 +100,7 @@ export class Membership extends EventLogged<MembershipEvent> {
   /** Invite, enroll, revoke and rotate, one at a time: each decides on the state the one before it wrote. */
   private changes: Promise<unknown> = Promise.resolve();
   /** Who to tell when a machine is revoked (its held long-polls), by machine name. */
-  private readonly revocationWatchers = new Map<string, Set<() => void>>();
+  private readonly revocationWatchers = new WakeSets<string>();
 
   private constructor() {
     super();
@@ -224,19 +224,14 @@ export class Membership extends EventLogged<MembershipEvent> {
       if (!member && !invited) return null;
       if (member?.revoked != null && !invited) return { already: true, time: member.revoked };
       await this.append({ event: "revoked", name, time: now });
-      for (const watcher of [...(this.revocationWatchers.get(name) ?? [])]) watcher();
+      this.revocationWatchers.wake(name);
       return { already: false, time: now };
     });
   }
 
   /** Calls `watcher` once if `name` is revoked before the returned function is called. */
   whenRevoked(name: string, watcher: () => void): () => void {
-    const set = getOrCreate(this.revocationWatchers, name, () => new Set<() => void>());
-    set.add(watcher);
-    return () => {
-      set.delete(watcher);
-      if (set.size === 0) this.revocationWatchers.delete(name);
-    };
+    return this.revocationWatchers.add(name, watcher);
   }
 
   /** Every name with a credential, revoked ones too. */
